@@ -1,0 +1,227 @@
+package native
+
+import (
+	"fmt"
+	"math/bits"
+	"runtime"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/membridge/membridge/tracker"
+)
+
+// The states of a handle. A record in the ledger can outlive a handle (a
+// move gives it a new one), so the handle keeps its own state.
+const (
+	handleLive   uint32 = iota
+	handleFreed         // Free was called
+	handleMoved         // Move gave the memory to a new handle
+	handleHanded        // HandToC gave the memory to C
+)
+
+// A Buffer owns n bytes of C memory. Create one with Alloc, AllocZeroed or
+// Adopt; end it with Free. All methods are safe for concurrent use, but the
+// memory itself is not synchronised: concurrent writers need their own
+// locking, as with any Go slice.
+type Buffer struct {
+	ptr   unsafe.Pointer
+	n     int
+	rec   *tracker.Record
+	state atomic.Uint32
+	del   *deleter // nil: the C heap's free
+}
+
+// AllocOption changes how Alloc and AllocZeroed allocate.
+type AllocOption struct {
+	align int
+}
+
+// Align asks for memory aligned to n bytes, a power of two. Without it,
+// memory has malloc's alignment (16 bytes on 64-bit Linux).
+func Align(n int) AllocOption { return AllocOption{align: n} }
+
+// Alloc returns a buffer of n bytes of uninitialised C memory under tag,
+// which says what the memory is for (reports and limits go by it).
+//
+// n == 0 is allowed: the buffer has no C memory (Ptr is nil, Bytes is
+// empty) but is a handle like any other, counted in the ledger until Free.
+// A negative n gets ErrInvalidSize; a failed malloc gets ErrOutOfMemory and
+// leaves nothing in the ledger; a tracker limit gets ErrLimit. In the debug
+// mode (tracker stack rate 1) fresh memory is filled with 0xCD, so code that
+// reads it before writing shows up.
+func Alloc(tag string, n int, opts ...AllocOption) (*Buffer, error) {
+	f := fillNone
+	if tracker.Debug() {
+		f = fillJunk
+	}
+	return alloc(tracker.KindCHeap, tag, n, f, opts, 2)
+}
+
+// AllocZeroed is Alloc with the memory zeroed.
+func AllocZeroed(tag string, n int, opts ...AllocOption) (*Buffer, error) {
+	return alloc(tracker.KindCHeap, tag, n, fillZero, opts, 2)
+}
+
+// cHeap gives back C heap memory whose handle was dropped.
+var cHeap = tracker.ReclaimFunc(func(r *tracker.Record) {
+	cFree(r.Addr(), r.Bytes(), tracker.Debug())
+})
+
+// alloc is the one allocation path of the package. skip is the number of
+// frames between it and the user's code (the public call, and any helpers),
+// so the recorded stack starts in the user's code.
+func alloc(kind tracker.Kind, tag string, n int, f fill, opts []AllocOption, skip int) (*Buffer, error) {
+	align := 0
+	for _, o := range opts {
+		align = max(align, o.align)
+	}
+	if align < 0 || bits.OnesCount(uint(align)) > 1 {
+		return nil, fmt.Errorf("native: alloc %d bytes aligned to %d (tag %q): alignment must be a power of two: %w", n, align, tag, ErrInvalidArgument)
+	}
+	if n < 0 {
+		return nil, fmt.Errorf("native: alloc %d bytes (tag %q): %w", n, tag, ErrInvalidSize)
+	}
+	rec, err := tracker.Reserve(kind, -1, tag, int64(n), skip)
+	if err != nil {
+		return nil, fmt.Errorf("native: alloc %d bytes (tag %q): %w", n, tag, err)
+	}
+	var p unsafe.Pointer
+	if n > 0 {
+		if p = cAlloc(n, align, f); p == nil {
+			rec.Cancel()
+			return nil, fmt.Errorf("native: alloc %d bytes (tag %q): %w", n, tag, ErrOutOfMemory)
+		}
+	}
+	b := &Buffer{ptr: p, n: n, rec: rec}
+	rec.Commit(uintptr(p), cHeap)
+	tracker.Watch(b, rec)
+	return b, nil
+}
+
+// Len returns the size in bytes. It stays valid after Free.
+func (b *Buffer) Len() int { return b.n }
+
+// Tag returns the tag given at allocation.
+func (b *Buffer) Tag() string { return b.rec.Tag() }
+
+// Record returns the buffer's record in the ledger.
+func (b *Buffer) Record() *tracker.Record { return b.rec }
+
+// Bytes returns the memory as a Go slice, valid until Free or Move. It
+// panics, with a message naming where the buffer was allocated and freed,
+// if the buffer was freed, moved or handed to C.
+func (b *Buffer) Bytes() []byte {
+	b.mustBeLive("Bytes")
+	return unsafe.Slice((*byte)(b.ptr), b.n)
+}
+
+// Ptr returns the address of the memory, for passing to C; nil for a
+// zero-size buffer. It panics like Bytes on a buffer that is not live.
+func (b *Buffer) Ptr() unsafe.Pointer {
+	b.mustBeLive("Ptr")
+	return b.ptr
+}
+
+// Err returns nil while the buffer is live, and otherwise an error wrapping
+// ErrFreed or ErrMoved that says where it was allocated and freed.
+func (b *Buffer) Err() error {
+	return b.check("use")
+}
+
+// Free gives the memory back. It is idempotent: on a buffer already freed it
+// does nothing and returns an error wrapping ErrFreed (ErrMoved after Move
+// or HandToC), and of two concurrent calls exactly one frees. Free on a nil
+// *Buffer does nothing and returns nil.
+func (b *Buffer) Free() error {
+	if b == nil {
+		return nil
+	}
+	if !b.state.CompareAndSwap(handleLive, handleFreed) {
+		return b.check("free")
+	}
+	if b.rec.Release() {
+		b.release()
+	}
+	// Keep b reachable until Release has stopped the safety net, or the net
+	// could fire (and free) while this Free runs.
+	runtime.KeepAlive(b)
+	return nil
+}
+
+// release gives the memory to its deleter, poisoning it first in the debug
+// mode when it is ours.
+func (b *Buffer) release() {
+	switch {
+	case b.ptr == nil:
+	case b.del != nil:
+		b.del.delete(b.ptr)
+	default:
+		cFree(uintptr(b.ptr), int64(b.n), tracker.Debug())
+	}
+}
+
+// Close is Free, for io.Closer.
+func (b *Buffer) Close() error { return b.Free() }
+
+// Move hands the memory to a new handle and invalidates b, which then
+// reports ErrMoved. The ledger record, tag and stack stay the same.
+func (b *Buffer) Move() (*Buffer, error) {
+	if !b.state.CompareAndSwap(handleLive, handleMoved) {
+		return nil, b.check("move")
+	}
+	nb := &Buffer{ptr: b.ptr, n: b.n, rec: b.rec, del: b.del}
+	tracker.Watch(nb, b.rec)
+	runtime.KeepAlive(b)
+	return nb, nil
+}
+
+// HandToC gives ownership to C code that will free the memory itself (with
+// free, or the adopted deleter) and returns the pointer to give it. The
+// ledger records the hand-off: no report blames the memory as a leak and
+// nothing in membridge frees it again. b then reports ErrMoved.
+func (b *Buffer) HandToC() (unsafe.Pointer, error) {
+	if !b.state.CompareAndSwap(handleLive, handleHanded) {
+		return nil, b.check("hand to C")
+	}
+	b.rec.HandOff()
+	runtime.KeepAlive(b)
+	return b.ptr, nil
+}
+
+func (b *Buffer) mustBeLive(op string) {
+	if b.state.Load() != handleLive {
+		panic(b.check(op))
+	}
+}
+
+// check explains a handle's state as an error, or returns nil if it is live.
+func (b *Buffer) check(op string) error {
+	var err error
+	var what string
+	switch b.state.Load() {
+	case handleLive:
+		return nil
+	case handleFreed:
+		what, err = "freed", ErrFreed
+	case handleMoved:
+		what, err = "moved", ErrMoved
+	case handleHanded:
+		what, err = "handed to C", ErrMoved
+	}
+	return fmt.Errorf("native: %s of %s buffer (%d bytes, tag %q%s): %w", op, what, b.n, b.rec.Tag(), sites(b.rec), err)
+}
+
+// sites says where a record was allocated and freed, as far as the ledger
+// knows.
+func sites(r *tracker.Record) string {
+	s := ""
+	if site := tracker.Site(r.Stack()); site != "" {
+		s += ", allocated at " + site
+	} else {
+		s += ", allocation site unknown: set MEMBRIDGE_TRACK=all"
+	}
+	if site := tracker.Site(r.FreeStack()); site != "" {
+		s += ", freed at " + site
+	}
+	return s
+}

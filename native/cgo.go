@@ -1,0 +1,41 @@
+package native
+
+// #cgo CFLAGS: -Wall -Wextra -Werror -I${SRCDIR}/../csrc
+// #include "mb_alloc.h"
+import "C"
+
+import (
+	"unsafe"
+
+	_ "github.com/membridge/membridge/csrc" // links mb_alloc.c
+)
+
+// This file is the only one in the package that calls C.
+
+// fill says what fresh memory holds.
+type fill int
+
+const (
+	fillNone fill = C.MB_FILL_NONE
+	fillZero fill = C.MB_FILL_ZERO
+	fillJunk fill = C.MB_FILL_JUNK
+)
+
+func cAlloc(n, align int, f fill) unsafe.Pointer {
+	return C.mb_alloc(C.size_t(n), C.size_t(align), C.int(f))
+}
+
+func cFree(addr uintptr, n int64, poison bool) {
+	p := C.int(0)
+	if poison {
+		p = 1
+	}
+	C.mb_free(C.uintptr_t(addr), C.size_t(n), p)
+}
+
+func cCallDeleter(fn, p unsafe.Pointer) {
+	C.mb_call_deleter((*[0]byte)(fn), p)
+}
+
+// cFreeFunc is libc's free, as a C function pointer for CDeleter.
+var cFreeFunc = unsafe.Pointer(C.mb_libc_free)

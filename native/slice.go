@@ -1,0 +1,132 @@
+package native
+
+import (
+	"fmt"
+	"math"
+	"reflect"
+	"sync"
+	"unsafe"
+
+	"github.com/membridge/membridge/tracker"
+)
+
+// A Slice is n values of type T in C memory, owned like a Buffer. T must
+// hold no Go pointers (no pointers, strings, slices, maps, channels,
+// functions or interfaces, directly or in fields): cgo forbids Go pointers
+// in C memory, and the garbage collector would not see them there.
+type Slice[T any] struct {
+	buf *Buffer
+}
+
+// MakeSlice returns n zeroed values of type T in C memory under tag.
+func MakeSlice[T any](tag string, n int) (*Slice[T], error) {
+	return makeSlice[T](tag, n, fillZero)
+}
+
+// AllocSlice returns n uninitialised values of type T in C memory under
+// tag (filled with 0xCD in the debug mode).
+func AllocSlice[T any](tag string, n int) (*Slice[T], error) {
+	f := fillNone
+	if tracker.Debug() {
+		f = fillJunk
+	}
+	return makeSlice[T](tag, n, f)
+}
+
+func makeSlice[T any](tag string, n int, f fill) (*Slice[T], error) {
+	var zero T
+	size := int(unsafe.Sizeof(zero))
+	if err := CheckPointerFree(reflect.TypeFor[T]()); err != nil {
+		return nil, fmt.Errorf("native: slice of %d %T (tag %q): %w", n, zero, tag, err)
+	}
+	if n < 0 || (size > 0 && n > math.MaxInt/size) {
+		return nil, fmt.Errorf("native: slice of %d %T of %d bytes each (tag %q): %w", n, zero, size, tag, ErrInvalidSize)
+	}
+	b, err := alloc(tracker.KindCHeap, tag, n*size, f, []AllocOption{Align(int(unsafe.Alignof(zero)))}, 3)
+	if err != nil {
+		return nil, err
+	}
+	return &Slice[T]{buf: b}, nil
+}
+
+// Len returns the number of values.
+func (s *Slice[T]) Len() int {
+	var zero T
+	if size := int(unsafe.Sizeof(zero)); size > 0 {
+		return s.buf.n / size
+	}
+	return 0
+}
+
+// Values returns the memory as a Go slice, valid until Free or Move. It
+// panics like Buffer.Bytes on a slice that is not live.
+func (s *Slice[T]) Values() []T {
+	p := s.buf.Ptr()
+	return unsafe.Slice((*T)(p), s.Len())
+}
+
+// Ptr returns the address of the first value, for passing to C.
+func (s *Slice[T]) Ptr() unsafe.Pointer { return s.buf.Ptr() }
+
+// Buffer returns the slice's memory as an untyped buffer. It is the same
+// handle: freeing either frees both.
+func (s *Slice[T]) Buffer() *Buffer { return s.buf }
+
+// Free gives the memory back, like Buffer.Free.
+func (s *Slice[T]) Free() error {
+	if s == nil {
+		return nil
+	}
+	return s.buf.Free()
+}
+
+// Close is Free, for io.Closer.
+func (s *Slice[T]) Close() error { return s.Free() }
+
+// Move hands the memory to a new slice and invalidates s.
+func (s *Slice[T]) Move() (*Slice[T], error) {
+	b, err := s.buf.Move()
+	if err != nil {
+		return nil, err
+	}
+	return &Slice[T]{buf: b}, nil
+}
+
+var pointerFree sync.Map // reflect.Type -> error (nil: pointer-free)
+
+// CheckPointerFree returns nil if values of type t hold no Go pointers, and
+// otherwise an error wrapping ErrPointerType that names the first field
+// that does.
+func CheckPointerFree(t reflect.Type) error {
+	if v, ok := pointerFree.Load(t); ok {
+		err, _ := v.(error)
+		return err
+	}
+	var err error
+	if path, kind := findPointer(t, t.String()); path != "" {
+		err = fmt.Errorf("%s holds a Go pointer at %s (a %s), and cgo forbids Go pointers in C memory: %w", t, path, kind, ErrPointerType)
+	}
+	pointerFree.Store(t, err)
+	return err
+}
+
+func findPointer(t reflect.Type, path string) (string, reflect.Kind) {
+	switch t.Kind() {
+	case reflect.Pointer, reflect.UnsafePointer, reflect.String, reflect.Slice, reflect.Map,
+		reflect.Chan, reflect.Func, reflect.Interface:
+		return path, t.Kind()
+	case reflect.Array:
+		if t.Len() == 0 {
+			return "", 0
+		}
+		return findPointer(t.Elem(), path+"[0]")
+	case reflect.Struct:
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if p, k := findPointer(f.Type, path+"."+f.Name); p != "" {
+				return p, k
+			}
+		}
+	}
+	return "", 0
+}

@@ -1,0 +1,22 @@
+// Package tracker is membridge's ledger: it accounts for every native
+// allocation that membridge owns, whatever the memory is (C heap, arena
+// chunks, memory adopted from C libraries, CUDA device and pinned memory,
+// handles for Go values given to C).
+//
+// The package knows nothing of C or CUDA. Owners (packages native and cuda)
+// reserve bytes with [Reserve], make the allocation, then [Reservation.Commit]
+// it; they end it with [Record.Release]. In between, the ledger keeps:
+//
+//   - counters per kind and per (kind, device, tag): live bytes and count,
+//     peak bytes, totals allocated and freed. The hot path is atomics and one
+//     uncontended per-shard mutex; there is no global lock.
+//   - the allocation stack, when the stack rate asks for it (see
+//     [SetStackRate] and the MEMBRIDGE_TRACK environment variable).
+//   - a safety net: [Watch] attaches a runtime cleanup to the owner's handle,
+//     so a handle the program drops without freeing is found, reported with
+//     its allocation stack, and then handled by the [LeakPolicy].
+//
+// The test mode ([VerifyNone], [VerifyTestMain], [Find]) fails tests that
+// leave native or device memory behind, and blames the test that made the
+// allocation even when tests run in parallel.
+package tracker

@@ -1,0 +1,304 @@
+package tracker
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// A Reclaimer gives memory back when the safety net finds a record whose
+// handle was dropped without a free. It runs on the runtime's cleanup
+// goroutine: an owner whose memory must be freed on a particular thread or
+// in a particular context (CUDA) must only queue the work there.
+type Reclaimer interface {
+	Reclaim(r *Record)
+}
+
+// ReclaimFunc adapts a function to Reclaimer.
+type ReclaimFunc func(r *Record)
+
+// Reclaim calls f(r).
+func (f ReclaimFunc) Reclaim(r *Record) { f(r) }
+
+// The states of a record. Only the transitions in the comments happen.
+const (
+	stateReserved  uint32 = iota // -> live (Commit) or cancelled (Cancel)
+	stateLive                    // -> freed, handed, dropped or reclaimed
+	stateFreed                   // released by its owner
+	stateHanded                  // ownership handed to C
+	stateDropped                 // handle dropped, memory still allocated (LeakReport)
+	stateReclaimed               // handle dropped, memory reclaimed by the safety net
+	stateCancelled               // the allocation failed after the reservation
+)
+
+// A Record is one allocation in the ledger. Its identity, size, tag and
+// stack never change once committed; its state does, atomically.
+type Record struct {
+	id      uint64
+	kind    Kind
+	device  int32
+	bytes   int64
+	tag     string
+	addr    uintptr
+	born    time.Duration // since epoch
+	entry   *keyEntry
+	stack   []uintptr // allocation stack, or nil
+	rate    int64     // stack rate when the stack was taken
+	gid     uint64    // goroutine that reserved it (test attribution only)
+	creator uint64    // goroutine that created that goroutine
+
+	state     atomic.Uint32
+	reclaim   Reclaimer
+	cleanup   runtime.Cleanup
+	watched   bool
+	freeStack []uintptr
+	freedAt   time.Duration
+
+	prev, next *Record // live set links, guarded by the shard's lock
+}
+
+// epoch anchors record times; time.Since on it reads only the monotonic clock.
+var epoch = time.Now()
+
+var nextID atomic.Uint64
+
+// ID is unique among all records of the process.
+func (r *Record) ID() uint64 { return r.id }
+
+// Kind is the kind of memory.
+func (r *Record) Kind() Kind { return r.kind }
+
+// Device is the device ordinal, or -1 for host memory.
+func (r *Record) Device() int { return int(r.device) }
+
+// Bytes is the size of the allocation.
+func (r *Record) Bytes() int64 { return r.bytes }
+
+// Tag says what the memory is for.
+func (r *Record) Tag() string { return r.tag }
+
+// Addr is the address the owner committed (0 before Commit).
+func (r *Record) Addr() uintptr { return r.addr }
+
+// Age is how long ago the record was reserved.
+func (r *Record) Age() time.Duration { return time.Since(epoch) - r.born }
+
+// Stack returns the allocation stack, or nil when none was captured.
+func (r *Record) Stack() []uintptr { return r.stack }
+
+// StackRate returns the stack rate in force when the stack was captured
+// (1: every allocation; N: sampled, one per N bytes on average), or 0 when
+// no stack was captured. Profiles use it to scale sampled records.
+func (r *Record) StackRate() int64 { return r.rate }
+
+// Live reports whether the owner still holds the record (neither freed,
+// handed to C, dropped nor cancelled).
+func (r *Record) Live() bool { return r.state.Load() == stateLive }
+
+// Dropped reports whether the safety net found the record's handle dropped.
+func (r *Record) Dropped() bool {
+	s := r.state.Load()
+	return s == stateDropped || s == stateReclaimed
+}
+
+// FreeStack returns where the record was released, when stacks are kept for
+// every allocation (stack rate 1), or nil.
+func (r *Record) FreeStack() []uintptr { return r.freeStack }
+
+// Reserve counts n bytes of kind k on device (-1 for host) under tag
+// against the limits and returns a reserved record. The caller then makes
+// the allocation and calls Commit, or Cancel if it failed. skip is the number
+// of the caller's own frames to leave out of the stack (0 keeps the caller of
+// Reserve as the first frame).
+func Reserve(k Kind, device int, tag string, n int64, skip int) (*Record, error) {
+	if n < 0 {
+		return nil, ErrInvalidSize
+	}
+	if int(k) >= MaxKinds {
+		panic("tracker: Reserve with an unregistered kind")
+	}
+	kc := &kindCounters[k]
+	if !reserveWithin(kc, n, kindLimits[k].Load()) {
+		return nil, limitError("kind", k, tag, n, kindLimits[k].Load(), kc.liveBytes.Load())
+	}
+	e := entryFor(key{k, int32(device), tag})
+	if !reserveWithin(&e.tag.counters, n, e.tag.limit.Load()) {
+		kc.unreserve(n)
+		return nil, limitError("tag", k, tag, n, e.tag.limit.Load(), e.tag.liveBytes.Load())
+	}
+	e.reserve(n)
+	r := &Record{
+		id:     nextID.Add(1),
+		kind:   k,
+		device: int32(device),
+		bytes:  n,
+		tag:    tag,
+		born:   time.Since(epoch),
+		entry:  e,
+	}
+	if rate := stackRate.Load(); sampled(n, rate) {
+		r.stack = callers(skip + 2)
+		r.rate = rate
+	}
+	if attribution.Load() {
+		r.gid, r.creator = goroutineIDs()
+	}
+	return r, nil
+}
+
+// Commit makes a reserved record live at addr. reclaim frees the memory if
+// the safety net finds the handle dropped; it may be nil for memory that
+// must never be freed by membridge.
+func (r *Record) Commit(addr uintptr, reclaim Reclaimer) {
+	if !r.state.CompareAndSwap(stateReserved, stateLive) {
+		panic("tracker: Commit of a record that is not reserved")
+	}
+	r.addr = addr
+	r.reclaim = reclaim
+	kindCounters[r.kind].commit(r.bytes)
+	r.entry.tag.commit(r.bytes)
+	r.entry.commit(r.bytes)
+	live.insert(r)
+}
+
+// Cancel gives back the bytes of a reservation whose allocation failed.
+func (r *Record) Cancel() {
+	if !r.state.CompareAndSwap(stateReserved, stateCancelled) {
+		panic("tracker: Cancel of a record that is not reserved")
+	}
+	r.uncount()
+}
+
+func (r *Record) uncount() {
+	kindCounters[r.kind].unreserve(r.bytes)
+	r.entry.tag.unreserve(r.bytes)
+	r.entry.unreserve(r.bytes)
+}
+
+func (r *Record) countRelease() {
+	kindCounters[r.kind].release(r.bytes)
+	r.entry.tag.release(r.bytes)
+	r.entry.release(r.bytes)
+}
+
+// Release ends a live record because its owner freed the memory (or is
+// about to). It returns false, and changes nothing, when the record is no
+// longer live: exactly one of several concurrent calls returns true. It
+// stops the safety net.
+func (r *Record) Release() bool {
+	if !r.state.CompareAndSwap(stateLive, stateFreed) {
+		return false
+	}
+	r.end()
+	r.countRelease()
+	return true
+}
+
+// HandOff ends a live record because ownership went to C code, which will
+// free the memory itself: the ledger no longer counts it as live and no
+// report will ever blame it. It returns false when the record is not live.
+func (r *Record) HandOff() bool {
+	if !r.state.CompareAndSwap(stateLive, stateHanded) {
+		return false
+	}
+	r.end()
+	r.uncount()
+	for _, c := range []*counters{&kindCounters[r.kind], &r.entry.tag.counters, &r.entry.counters} {
+		c.handBytes.Add(r.bytes)
+		c.handCount.Add(1)
+	}
+	return true
+}
+
+func (r *Record) end() {
+	if r.watched {
+		r.cleanup.Stop()
+	}
+	if r.rate == 1 {
+		r.freeStack = callers(3)
+	}
+	r.freedAt = time.Since(epoch)
+	live.remove(r)
+}
+
+// Watch arms the safety net: when obj becomes unreachable while r is still
+// live, the ledger records a leak and applies the LeakPolicy. obj is the
+// owner's handle; it must not be reachable from r or from its Reclaimer, or
+// it never becomes unreachable. Calling Watch again moves the net to a new
+// handle (an ownership move).
+func Watch[T any](obj *T, r *Record) {
+	if r.watched {
+		r.cleanup.Stop()
+	}
+	r.cleanup = runtime.AddCleanup(obj, onDropped, r)
+	r.watched = true
+}
+
+// liveSet holds every live record, sharded by id so that allocations on
+// different cores rarely meet on a lock.
+type liveSet struct {
+	shards [64]struct {
+		sync.Mutex
+		head *Record
+		n    int
+		_    [40]byte
+	}
+}
+
+var live liveSet
+
+func (s *liveSet) insert(r *Record) {
+	sh := &s.shards[r.id%uint64(len(s.shards))]
+	sh.Lock()
+	r.next = sh.head
+	if sh.head != nil {
+		sh.head.prev = r
+	}
+	sh.head = r
+	sh.n++
+	sh.Unlock()
+}
+
+func (s *liveSet) remove(r *Record) {
+	sh := &s.shards[r.id%uint64(len(s.shards))]
+	sh.Lock()
+	if r.prev != nil {
+		r.prev.next = r.next
+	} else {
+		sh.head = r.next
+	}
+	if r.next != nil {
+		r.next.prev = r.prev
+	}
+	r.prev, r.next = nil, nil
+	sh.n--
+	sh.Unlock()
+}
+
+// Live calls fn for every record in the ledger that is live or was dropped
+// while still allocated, until fn returns false. Records are visited one
+// shard at a time; fn must not allocate or free through membridge.
+func LiveRecords(fn func(*Record) bool) {
+	for i := range live.shards {
+		sh := &live.shards[i]
+		sh.Lock()
+		for r := sh.head; r != nil; r = r.next {
+			if !fn(r) {
+				sh.Unlock()
+				return
+			}
+		}
+		sh.Unlock()
+	}
+}
+
+// Snapshot returns the records LiveRecords would visit.
+func Snapshot() []*Record {
+	var out []*Record
+	LiveRecords(func(r *Record) bool {
+		out = append(out, r)
+		return true
+	})
+	return out
+}

@@ -1,0 +1,142 @@
+package tracker
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+)
+
+// A LeakSite is the records of one allocation site (the same stack, kind
+// and tag) grouped for a report.
+type LeakSite struct {
+	Kind    Kind
+	Device  int
+	Tag     string
+	Stack   []uintptr // nil when no stack was captured
+	Bytes   int64
+	Count   int
+	Dropped int           // how many handles were dropped without a free
+	Oldest  time.Duration // age of the oldest record
+	Tests   []string      // tests blamed, when known
+}
+
+// GroupBySite groups records by allocation site, most bytes first.
+func GroupBySite(recs []*Record) []LeakSite {
+	idx := map[string]int{}
+	var out []LeakSite
+	for _, r := range recs {
+		k := fmt.Sprintf("%d/%d/%s/%v", r.kind, r.device, r.tag, r.stack)
+		i, ok := idx[k]
+		if !ok {
+			i = len(out)
+			idx[k] = i
+			out = append(out, LeakSite{Kind: r.kind, Device: int(r.device), Tag: r.tag, Stack: r.stack})
+		}
+		s := &out[i]
+		s.Bytes += r.bytes
+		s.Count++
+		if r.Dropped() {
+			s.Dropped++
+		}
+		if age := r.Age(); age > s.Oldest {
+			s.Oldest = age
+		}
+		if t := testFrame(r.stack); t != "" && !contains(s.Tests, t) {
+			s.Tests = append(s.Tests, t)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Bytes > out[j].Bytes })
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// WriteLeakReport writes a report a person can act on: one paragraph per
+// allocation site with bytes, count, tag, kind, age and the stack.
+func WriteLeakReport(w io.Writer, recs []*Record) {
+	sites := GroupBySite(recs)
+	var total int64
+	for _, s := range sites {
+		total += s.Bytes
+	}
+	fmt.Fprintf(w, "membridge: LEAK of %d bytes in %d allocations from %d sites\n", total, len(recs), len(sites))
+	for _, s := range sites {
+		fmt.Fprintf(w, "\n%d bytes in %d allocations, tag %q, kind %s", s.Bytes, s.Count, s.Tag, s.Kind)
+		if s.Device >= 0 {
+			fmt.Fprintf(w, ", device %d", s.Device)
+		}
+		fmt.Fprintf(w, ", oldest %s ago", s.Oldest.Round(time.Millisecond))
+		if len(s.Tests) > 0 {
+			fmt.Fprintf(w, ", made by %s", strings.Join(s.Tests, ", "))
+		}
+		if s.Dropped > 0 {
+			fmt.Fprintf(w, "; %d dropped without Free", s.Dropped)
+		}
+		fmt.Fprintln(w)
+		if len(s.Stack) == 0 {
+			fmt.Fprintln(w, "    (no stack: set MEMBRIDGE_TRACK=all to record every allocation's stack)")
+			continue
+		}
+		var b strings.Builder
+		writeStack(&b, s.Stack, "    ")
+		io.WriteString(w, b.String())
+	}
+}
+
+// FormatLeaks returns WriteLeakReport's text.
+func FormatLeaks(recs []*Record) string {
+	var b strings.Builder
+	WriteLeakReport(&b, recs)
+	return b.String()
+}
+
+func writeStack(b *strings.Builder, stack []uintptr, indent string) {
+	for _, f := range Frames(stack) {
+		if f.Function == "" {
+			continue
+		}
+		fmt.Fprintf(b, "%s%s\n%s    %s:%d\n", indent, f.Function, indent, f.File, f.Line)
+	}
+}
+
+// testFrame returns the name of the test, benchmark, fuzz target or example
+// whose frame is on the stack ("TestFoo" for TestFoo and its closures), or "".
+func testFrame(stack []uintptr) string {
+	name := ""
+	for _, f := range Frames(stack) {
+		fn := f.Function
+		if i := strings.LastIndexByte(fn, '/'); i >= 0 {
+			fn = fn[i+1:]
+		}
+		i := strings.IndexByte(fn, '.')
+		if i < 0 {
+			continue
+		}
+		fn = fn[i+1:]
+		if j := strings.IndexByte(fn, '.'); j >= 0 {
+			fn = fn[:j]
+		}
+		if isTestName(fn) {
+			name = fn // keep the outermost
+		}
+	}
+	return name
+}
+
+func isTestName(fn string) bool {
+	for _, p := range []string{"Test", "Benchmark", "Fuzz", "Example"} {
+		if rest, ok := strings.CutPrefix(fn, p); ok {
+			return rest == "" || !(rest[0] >= 'a' && rest[0] <= 'z')
+		}
+	}
+	return false
+}

@@ -1,0 +1,144 @@
+package tracker
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// LeakPolicy says what the safety net does with a handle the program
+// dropped without freeing it.
+type LeakPolicy int32
+
+const (
+	// LeakFree reclaims the memory through the owner's Reclaimer, counts the
+	// leak and reports it once per allocation site. The default: a dropped
+	// handle costs a report, not the memory.
+	LeakFree LeakPolicy = iota
+	// LeakReport counts the leak and reports it once per allocation site,
+	// and leaves the memory allocated: the ledger keeps the record, marked
+	// dropped, so reports and profiles show it.
+	LeakReport
+	// LeakFail reclaims the memory like LeakFree and keeps the record for the
+	// test mode, which fails the test that made the allocation.
+	LeakFail
+)
+
+func (p LeakPolicy) String() string {
+	switch p {
+	case LeakFree:
+		return "free"
+	case LeakReport:
+		return "report"
+	case LeakFail:
+		return "fail"
+	}
+	return fmt.Sprintf("LeakPolicy(%d)", int32(p))
+}
+
+var policy atomic.Int32
+
+func init() {
+	switch v := os.Getenv("MEMBRIDGE_LEAKS"); v {
+	case "", "free":
+	case "report":
+		policy.Store(int32(LeakReport))
+	case "fail":
+		policy.Store(int32(LeakFail))
+	default:
+		fmt.Fprintf(os.Stderr, "membridge: MEMBRIDGE_LEAKS=%q: want free, report or fail; using free\n", v)
+	}
+}
+
+// SetLeakPolicy sets what the safety net does from now on and returns the
+// previous policy.
+func SetLeakPolicy(p LeakPolicy) (previous LeakPolicy) {
+	return LeakPolicy(policy.Swap(int32(p)))
+}
+
+// CurrentLeakPolicy returns the policy in force.
+func CurrentLeakPolicy() LeakPolicy { return LeakPolicy(policy.Load()) }
+
+// A LeakHandler hears of every dropped handle the safety net finds. It runs
+// on the runtime's cleanup goroutine and must return quickly.
+type LeakHandler func(r *Record)
+
+var (
+	leakHandler atomic.Pointer[LeakHandler]
+	loggedSites sync.Map // site string -> struct{}
+)
+
+// SetLeakHandler replaces the default handler, which logs each allocation
+// site once with log/slog at Warn level. nil restores the default.
+func SetLeakHandler(h LeakHandler) {
+	if h == nil {
+		leakHandler.Store(nil)
+		return
+	}
+	leakHandler.Store(&h)
+}
+
+func logLeakOncePerSite(r *Record) {
+	site := Site(r.stack)
+	if site == "" {
+		site = r.kind.String() + "/" + r.tag
+	}
+	if _, seen := loggedSites.LoadOrStore(site, struct{}{}); seen {
+		return
+	}
+	var b strings.Builder
+	writeStack(&b, r.stack, "  ")
+	slog.Warn("membridge: handle dropped without Free",
+		"kind", r.kind.String(), "tag", r.tag, "bytes", r.bytes, "device", r.device,
+		"age", r.Age().Round(1e6).String(), "policy", CurrentLeakPolicy().String(),
+		"stack", strings.TrimSpace(b.String()))
+}
+
+// failures keeps the records LeakFail reclaimed until the test mode reports them.
+var failures struct {
+	sync.Mutex
+	recs []*Record
+}
+
+// onDropped is the cleanup the safety net attaches to each handle. It runs
+// only when the handle became unreachable without an explicit free.
+func onDropped(r *Record) {
+	p := CurrentLeakPolicy()
+	if p == LeakReport {
+		if !r.state.CompareAndSwap(stateLive, stateDropped) {
+			return
+		}
+		r.countDrop()
+	} else {
+		if !r.state.CompareAndSwap(stateLive, stateReclaimed) {
+			return
+		}
+		r.freedAt = r.Age() + r.born
+		live.remove(r)
+		r.countRelease()
+		r.countDrop()
+		if p == LeakFail {
+			failures.Lock()
+			failures.recs = append(failures.recs, r)
+			failures.Unlock()
+		}
+		if r.reclaim != nil {
+			r.reclaim.Reclaim(r)
+		}
+	}
+	if h := leakHandler.Load(); h != nil {
+		(*h)(r)
+	} else {
+		logLeakOncePerSite(r)
+	}
+}
+
+func (r *Record) countDrop() {
+	for _, c := range []*counters{&kindCounters[r.kind], &r.entry.tag.counters, &r.entry.counters} {
+		c.dropBytes.Add(r.bytes)
+		c.dropCount.Add(1)
+	}
+}

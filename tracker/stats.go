@@ -1,0 +1,179 @@
+package tracker
+
+import (
+	"sort"
+	"sync"
+	"sync/atomic"
+)
+
+// counters is one set of atomic counters. It fills whole cache lines so
+// that two sets updated from different cores never share a line.
+type counters struct {
+	liveBytes  atomic.Int64 // reserved or committed and not yet released
+	liveCount  atomic.Int64
+	peakBytes  atomic.Int64
+	allocBytes atomic.Int64 // committed allocations since start
+	allocCount atomic.Int64
+	freedBytes atomic.Int64 // released allocations since start (freed, reclaimed or handed to C)
+	freedCount atomic.Int64
+	dropBytes  atomic.Int64 // handles dropped without a free (found by the safety net)
+	dropCount  atomic.Int64
+	handBytes  atomic.Int64 // ownership handed to C: released from the ledger, not freed by us
+	handCount  atomic.Int64
+	limitHits  atomic.Int64 // reservations refused with ErrLimit
+	_          [128 - 12*8%128]byte
+}
+
+func (c *counters) reserve(n int64) int64 {
+	c.liveCount.Add(1)
+	return c.liveBytes.Add(n)
+}
+
+func (c *counters) unreserve(n int64) {
+	c.liveCount.Add(-1)
+	c.liveBytes.Add(-n)
+}
+
+func (c *counters) commit(n int64) {
+	c.allocBytes.Add(n)
+	c.allocCount.Add(1)
+	live := c.liveBytes.Load()
+	for {
+		peak := c.peakBytes.Load()
+		if live <= peak || c.peakBytes.CompareAndSwap(peak, live) {
+			return
+		}
+	}
+}
+
+func (c *counters) release(n int64) {
+	c.unreserve(n)
+	c.freedBytes.Add(n)
+	c.freedCount.Add(1)
+}
+
+func (c *counters) snapshot(s *Stats) {
+	s.LiveBytes = c.liveBytes.Load()
+	s.LiveCount = c.liveCount.Load()
+	s.PeakBytes = c.peakBytes.Load()
+	s.AllocatedBytes = c.allocBytes.Load()
+	s.AllocatedCount = c.allocCount.Load()
+	s.FreedBytes = c.freedBytes.Load()
+	s.FreedCount = c.freedCount.Load()
+	s.DroppedBytes = c.dropBytes.Load()
+	s.DroppedCount = c.dropCount.Load()
+	s.HandedOffBytes = c.handBytes.Load()
+	s.HandedOffCount = c.handCount.Load()
+	s.LimitHits = c.limitHits.Load()
+}
+
+// Stats is a snapshot of one set of counters. Live values include
+// reservations still being allocated. Freed values include memory the
+// safety net reclaimed and memory handed to C.
+type Stats struct {
+	Kind   Kind
+	Device int    // -1 for host memory
+	Tag    string // empty in per-kind totals
+
+	LiveBytes, LiveCount           int64
+	PeakBytes                      int64 // highest LiveBytes seen at a commit
+	AllocatedBytes, AllocatedCount int64 // since start
+	FreedBytes, FreedCount         int64 // since start
+	DroppedBytes, DroppedCount     int64 // handles dropped without a free
+	HandedOffBytes, HandedOffCount int64 // ownership handed to C
+	LimitHits                      int64 // allocations refused with ErrLimit
+}
+
+// key names one fine-grained set of counters.
+type key struct {
+	kind   Kind
+	device int32
+	tag    string
+}
+
+// keyEntry holds the counters of one (kind, device, tag) and a pointer to
+// the tag's totals, so a reservation finds both with one map lookup.
+type keyEntry struct {
+	counters
+	tag *tagEntry
+}
+
+// tagEntry holds a tag's totals across kinds and devices, and its limit.
+type tagEntry struct {
+	counters
+	limit atomic.Int64 // 0: none
+}
+
+var (
+	kindCounters [MaxKinds]counters
+	kindLimits   [MaxKinds]atomic.Int64 // 0: none
+	keyCounters  sync.Map               // key -> *keyEntry
+	tagCounters  sync.Map               // string -> *tagEntry
+)
+
+func entryFor(k key) *keyEntry {
+	if e, ok := keyCounters.Load(k); ok {
+		return e.(*keyEntry)
+	}
+	e, _ := keyCounters.LoadOrStore(k, &keyEntry{tag: tagFor(k.tag)})
+	return e.(*keyEntry)
+}
+
+func tagFor(tag string) *tagEntry {
+	if e, ok := tagCounters.Load(tag); ok {
+		return e.(*tagEntry)
+	}
+	e, _ := tagCounters.LoadOrStore(tag, new(tagEntry))
+	return e.(*tagEntry)
+}
+
+// TagStats returns the totals for one tag across kinds and devices.
+func TagStats(tag string) Stats {
+	s := Stats{Device: -1, Tag: tag}
+	if e, ok := tagCounters.Load(tag); ok {
+		e.(*tagEntry).snapshot(&s)
+	}
+	return s
+}
+
+// KindStats returns the totals for one kind of memory, all devices and tags.
+func KindStats(k Kind) Stats {
+	s := Stats{Kind: k, Device: -1}
+	if int(k) < MaxKinds {
+		kindCounters[k].snapshot(&s)
+	}
+	return s
+}
+
+// AllStats returns the counters for every (kind, device, tag) seen so far,
+// sorted by kind, device and tag.
+func AllStats() []Stats {
+	var out []Stats
+	keyCounters.Range(func(k, v any) bool {
+		kk := k.(key)
+		s := Stats{Kind: kk.kind, Device: int(kk.device), Tag: kk.tag}
+		v.(*keyEntry).snapshot(&s)
+		out = append(out, s)
+		return true
+	})
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Kind != b.Kind {
+			return a.Kind < b.Kind
+		}
+		if a.Device != b.Device {
+			return a.Device < b.Device
+		}
+		return a.Tag < b.Tag
+	})
+	return out
+}
+
+// LiveBytes returns the bytes live in the ledger across all kinds.
+func LiveBytes() int64 {
+	var n int64
+	for i := range kindCounters {
+		n += kindCounters[i].liveBytes.Load()
+	}
+	return n
+}

@@ -1,0 +1,225 @@
+package tracker
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// TestingT is the part of *testing.T that VerifyNone needs.
+type TestingT interface {
+	Error(args ...any)
+}
+
+// TestingM is the part of *testing.M that VerifyTestMain needs.
+type TestingM interface {
+	Run() int
+}
+
+// An Option changes what the test mode looks for or how long it waits.
+type Option interface {
+	apply(*options)
+}
+
+type options struct {
+	ignoreTags  map[string]bool
+	ignoreKinds map[Kind]bool
+	baseline    map[uint64]bool
+	maxWait     time.Duration
+}
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
+
+// IgnoreTags leaves records with these tags out of the check.
+func IgnoreTags(tags ...string) Option {
+	return optionFunc(func(o *options) {
+		for _, t := range tags {
+			o.ignoreTags[t] = true
+		}
+	})
+}
+
+// IgnoreKinds leaves records of these kinds out of the check.
+func IgnoreKinds(kinds ...Kind) Option {
+	return optionFunc(func(o *options) {
+		for _, k := range kinds {
+			o.ignoreKinds[k] = true
+		}
+	})
+}
+
+// IgnoreCurrent takes a baseline: whatever is live when IgnoreCurrent is
+// called is left out of the check.
+func IgnoreCurrent() Option {
+	ids := map[uint64]bool{}
+	LiveRecords(func(r *Record) bool {
+		ids[r.id] = true
+		return true
+	})
+	return optionFunc(func(o *options) {
+		for id := range ids {
+			o.baseline[id] = true
+		}
+	})
+}
+
+// MaxWait bounds how long the check waits for asynchronous frees (queued
+// device frees, pending cleanups) before it declares a leak. The default is
+// one second; the check returns as soon as nothing is left.
+func MaxWait(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.maxWait = max(d, 0) })
+}
+
+func buildOptions(opts []Option) *options {
+	o := &options{
+		ignoreTags:  map[string]bool{},
+		ignoreKinds: map[Kind]bool{},
+		baseline:    map[uint64]bool{},
+		maxWait:     time.Second,
+	}
+	for _, opt := range opts {
+		opt.apply(o)
+	}
+	return o
+}
+
+// Find returns an error wrapping ErrLeaked, with a report grouped by
+// allocation site, if any native memory is still live or any handle was
+// dropped without a free; nil otherwise. It waits up to MaxWait, collecting
+// garbage between looks, so that late frees and cleanups can land.
+func Find(opts ...Option) error {
+	return find(buildOptions(opts), func(*Record) bool { return true }, "")
+}
+
+// VerifyNone fails t if memory made by this test is left: records made on
+// the calling goroutine or on goroutines it started. Call it at the end of
+// the test (defer VerifyNone(t)) on the test's own goroutine. When the
+// process is not in the test mode (VerifyTestMain not in use), no goroutine
+// is known for a record and VerifyNone checks everything, like Find.
+func VerifyNone(t TestingT, opts ...Option) {
+	if h, ok := t.(interface{ Helper() }); ok {
+		h.Helper()
+	}
+	name := ""
+	if n, ok := t.(interface{ Name() string }); ok {
+		name = n.Name()
+	}
+	owned := func(*Record) bool { return true }
+	if attribution.Load() {
+		g := currentGoroutineID()
+		owned = func(r *Record) bool {
+			if r.gid == 0 {
+				// Made before attribution was on: only a top-level test
+				// with its own frame on the stack can claim it.
+				return name != "" && !strings.Contains(name, "/") && testFrame(r.stack) == name
+			}
+			return descendsFrom(r.gid, r.creator, g)
+		}
+	}
+	if err := find(buildOptions(opts), owned, name); err != nil {
+		t.Error(err)
+	}
+}
+
+// VerifyTestMain runs the tests in the test mode and then fails the run if
+// any native memory is left. In the test mode every allocation keeps its
+// stack (unless MEMBRIDGE_TRACK says otherwise), dropped handles fail the
+// test that made them (LeakFail), and each record notes the goroutine that
+// made it, so VerifyNone in parallel tests blames the right test. Use it as
+//
+//	func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
+func VerifyTestMain(m TestingM, opts ...Option) {
+	EnableTestMode()
+	code := m.Run()
+	if code == 0 {
+		if err := find(buildOptions(opts), func(*Record) bool { return true }, ""); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// EnableTestMode turns on what VerifyTestMain turns on, for harnesses that
+// run tests their own way.
+func EnableTestMode() {
+	if os.Getenv("MEMBRIDGE_TRACK") == "" {
+		SetStackRate(1)
+	}
+	SetLeakPolicy(LeakFail)
+	attribution.Store(true)
+}
+
+func find(o *options, owned func(*Record) bool, who string) error {
+	deadline := time.Now().Add(o.maxWait)
+	sleep := time.Millisecond
+	for {
+		leaks := collect(o, owned, false)
+		if len(leaks) == 0 {
+			return nil
+		}
+		if !time.Now().Before(deadline) {
+			leaks = collect(o, owned, true)
+			if len(leaks) == 0 {
+				return nil
+			}
+			var b strings.Builder
+			if who != "" {
+				fmt.Fprintf(&b, "%s: ", who)
+			}
+			WriteLeakReport(&b, leaks)
+			return &LeakError{Records: leaks, report: b.String()}
+		}
+		runtime.GC()
+		time.Sleep(min(sleep, time.Until(deadline)))
+		sleep = min(2*sleep, 100*time.Millisecond)
+	}
+}
+
+// collect returns the leaks that pass the options and the ownership filter:
+// live (or dropped but still allocated) records, and records LeakFail
+// reclaimed. With consume, the reclaimed ones it returns are forgotten, so
+// each is reported once.
+func collect(o *options, owned func(*Record) bool, consume bool) []*Record {
+	keep := func(r *Record) bool {
+		return !o.ignoreTags[r.tag] && !o.ignoreKinds[r.kind] && !o.baseline[r.id] && owned(r)
+	}
+	var out []*Record
+	LiveRecords(func(r *Record) bool {
+		if keep(r) {
+			out = append(out, r)
+		}
+		return true
+	})
+	failures.Lock()
+	rest := failures.recs[:0]
+	for _, r := range failures.recs {
+		if keep(r) {
+			out = append(out, r)
+			if consume {
+				continue
+			}
+		}
+		rest = append(rest, r)
+	}
+	clear(failures.recs[len(rest):])
+	failures.recs = rest
+	failures.Unlock()
+	return out
+}
+
+// LeakError is the error the test mode returns. It wraps ErrLeaked and
+// holds the records it found.
+type LeakError struct {
+	Records []*Record
+	report  string
+}
+
+func (e *LeakError) Error() string { return e.report }
+
+// Unwrap returns ErrLeaked.
+func (e *LeakError) Unwrap() error { return ErrLeaked }
