@@ -1,0 +1,22 @@
+# membridge make targets. Areas add theirs in mk/*.mk.
+GO ?= go
+PKGS_WITH_C ?= ./csrc/... ./native/...
+
+.PHONY: test vet fmt-check race asan
+test: vet fmt-check race asan
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+race:
+	$(GO) test -race -count=1 ./...
+
+# LeakSanitizer is an oracle independent of the ledger: any C memory left
+# unreachable at exit fails the run.
+asan:
+	ASAN_OPTIONS=fast_unwind_on_malloc=0 $(GO) test -asan -count=1 -ldflags='-s=0 -w=0' $(PKGS_WITH_C)
+
+-include mk/*.mk
