@@ -216,7 +216,7 @@ func (r *Record) end() {
 		r.cleanup.Stop()
 	}
 	if r.rate == 1 {
-		r.freeStack = callers(3)
+		r.freeStack = callers(4) // from the caller of the owner's free method
 	}
 	r.freedAt = time.Since(epoch)
 	live.remove(r)

@@ -1,0 +1,10 @@
+package native
+
+import (
+	"testing"
+
+	"github.com/membridge/membridge/tracker"
+)
+
+func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
+
