@@ -142,3 +142,16 @@ func (r *Record) countDrop() {
 		c.dropCount.Add(1)
 	}
 }
+
+// ForgetDropped takes a record that LeakReport left in the ledger (dropped,
+// memory still allocated) out of the books, for a program that has noted
+// the leak and accepts it. The memory stays allocated; it is no longer
+// counted as live. It returns false for a record in any other state.
+func ForgetDropped(r *Record) bool {
+	if !r.state.CompareAndSwap(stateDropped, stateReclaimed) {
+		return false
+	}
+	live.remove(r)
+	r.uncount()
+	return true
+}

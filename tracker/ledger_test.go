@@ -1,0 +1,429 @@
+package tracker_test
+
+import (
+	"errors"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/membridge/membridge/tracker"
+)
+
+// recordingT is a TestingT that keeps what VerifyNone says, so tests can
+// check a planted leak is reported without failing themselves.
+type recordingT struct {
+	name string
+	mu   sync.Mutex
+	errs []string
+}
+
+func (r *recordingT) Error(args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, a := range args {
+		if e, ok := a.(error); ok {
+			r.errs = append(r.errs, e.Error())
+		}
+	}
+}
+
+func (r *recordingT) Name() string { return r.name }
+
+func (r *recordingT) report() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return strings.Join(r.errs, "\n")
+}
+
+func TestCountersFollowReserveCommitRelease(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	var o fakeOwner
+	tag := t.Name()
+	h, err := o.alloc(tag, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2, err := o.alloc(tag, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := tracker.TagStats(tag)
+	if s.LiveBytes != 150 || s.LiveCount != 2 || s.PeakBytes != 150 || s.AllocatedCount != 2 {
+		t.Fatalf("after two allocations: %+v", s)
+	}
+	if !h.free() {
+		t.Fatal("first release refused")
+	}
+	if h.free() {
+		t.Fatal("second release of the same record succeeded")
+	}
+	s = tracker.TagStats(tag)
+	if s.LiveBytes != 50 || s.LiveCount != 1 || s.PeakBytes != 150 || s.FreedBytes != 100 {
+		t.Fatalf("after one free: %+v", s)
+	}
+	h2.free()
+	found := false
+	for _, s := range tracker.AllStats() {
+		if s.Tag == tag && s.Kind == tracker.KindCHeap && s.Device == -1 {
+			found = s.AllocatedBytes == 150 && s.FreedBytes == 150 && s.LiveBytes == 0
+		}
+	}
+	if !found {
+		t.Fatalf("AllStats has no balanced entry for %q: %+v", tag, tracker.AllStats())
+	}
+}
+
+func TestCancelGivesBackTheReservation(t *testing.T) {
+	tag := t.Name()
+	rec, err := tracker.Reserve(tracker.KindCHeap, -1, tag, 4096, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tracker.TagStats(tag).LiveBytes; got != 4096 {
+		t.Fatalf("reserved bytes not counted: %d", got)
+	}
+	rec.Cancel()
+	s := tracker.TagStats(tag)
+	if s.LiveBytes != 0 || s.AllocatedCount != 0 || s.FreedCount != 0 {
+		t.Fatalf("cancel left traces: %+v", s)
+	}
+}
+
+func TestReserveRejectsNegativeSize(t *testing.T) {
+	if _, err := tracker.Reserve(tracker.KindCHeap, -1, "neg", -1, 0); !errors.Is(err, tracker.ErrInvalidSize) {
+		t.Fatalf("got %v, want ErrInvalidSize", err)
+	}
+}
+
+func TestLimits(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	tag := t.Name()
+	tracker.SetTagLimit(tag, 1000)
+	defer tracker.SetTagLimit(tag, 0)
+	var o fakeOwner
+	a, err := o.alloc(tag, 600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.free()
+	_, err = o.alloc(tag, 600)
+	if !errors.Is(err, tracker.ErrLimit) {
+		t.Fatalf("over the tag limit: got %v, want ErrLimit", err)
+	}
+	if !strings.Contains(err.Error(), "tag limit 1000 bytes") {
+		t.Errorf("limit error does not say which limit: %v", err)
+	}
+	if s := tracker.TagStats(tag); s.LiveBytes != 600 || s.LimitHits != 1 {
+		t.Fatalf("refused reservation left traces: %+v", s)
+	}
+
+	k, err := tracker.RegisterKind("test-limited")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tracker.SetLimit(k, 10)
+	defer tracker.SetLimit(k, 0)
+	if _, err := tracker.Reserve(k, -1, tag, 11, 0); !errors.Is(err, tracker.ErrLimit) {
+		t.Fatalf("over the kind limit: got %v", err)
+	}
+	r, err := tracker.Reserve(k, -1, tag, 10, 0)
+	if err != nil {
+		t.Fatalf("at the kind limit: %v", err)
+	}
+	r.Cancel()
+}
+
+func TestRegisterKind(t *testing.T) {
+	k, err := tracker.RegisterKind("test-kind")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.String() != "test-kind" {
+		t.Fatalf("name %q", k.String())
+	}
+	again, _ := tracker.RegisterKind("test-kind")
+	if again != k {
+		t.Fatalf("registering twice gave %d and %d", k, again)
+	}
+	if _, err := tracker.RegisterKind(""); err == nil {
+		t.Fatal("empty kind name accepted")
+	}
+	if tracker.KindDevice.String() != "device" || tracker.Kind(200).String() != "kind(200)" {
+		t.Fatal("kind names")
+	}
+}
+
+func TestParseTrackMode(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"", tracker.DefaultSampleRate, true},
+		{"sample", tracker.DefaultSampleRate, true},
+		{"off", 0, true},
+		{"all", 1, true},
+		{"sample:4096", 4096, true},
+		{"sample:0", 0, false},
+		{"sample:x", 0, false},
+		{"everything", 0, false},
+	} {
+		got, err := tracker.ParseTrackMode(tc.in)
+		if (err == nil) != tc.ok || (tc.ok && got != tc.want) {
+			t.Errorf("ParseTrackMode(%q) = %d, %v; want %d, ok=%v", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestSampledStacksAreScaled(t *testing.T) {
+	defer tracker.SetStackRate(tracker.SetStackRate(1 << 16))
+	var o fakeOwner
+	tag := t.Name()
+	const n, size = 4000, 1024
+	var hs []*handle
+	var sampled int
+	var weighted float64
+	for range n {
+		h, err := o.alloc(tag, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs = append(hs, h)
+		if h.rec.Stack() != nil {
+			sampled++
+			weighted += tracker.SampleWeight(h.rec.Bytes(), h.rec.StackRate())
+		}
+	}
+	for _, h := range hs {
+		h.free()
+	}
+	// 4000 KiB at one sample per 64 KiB: about 62 samples. The scaled total
+	// must be near the real total (Poisson noise: well within 50%).
+	if sampled < 20 || sampled > 150 {
+		t.Fatalf("%d stacks sampled, want about 62", sampled)
+	}
+	if total := float64(n * size); weighted < total/2 || weighted > total*2 {
+		t.Fatalf("scaled samples stand for %.0f bytes; %.0f were allocated", weighted, total)
+	}
+}
+
+func TestStackRateOffKeepsNoStacks(t *testing.T) {
+	defer tracker.SetStackRate(tracker.SetStackRate(0))
+	var o fakeOwner
+	h, _ := o.alloc(t.Name(), 1<<30)
+	defer h.free()
+	if h.rec.Stack() != nil {
+		t.Fatal("stack captured with the stack rate at 0")
+	}
+}
+
+//go:noinline
+func leakyDecode(o *fakeOwner) *handle {
+	h, _ := o.alloc("decoder", 512)
+	return h
+}
+
+func TestPlantedLeakIsReportedWithStackTagAndTest(t *testing.T) {
+	var o fakeOwner
+	h := leakyDecode(&o)
+	rt := &recordingT{name: t.Name()}
+	tracker.VerifyNone(rt, tracker.MaxWait(10*time.Millisecond))
+	rep := rt.report()
+	for _, want := range []string{
+		"LEAK of 512 bytes in 1 allocations",
+		`tag "decoder"`,
+		"kind c-heap",
+		"made by TestPlantedLeakIsReportedWithStackTagAndTest",
+		"tracker_test.leakyDecode",
+		"ledger_test.go:",
+	} {
+		if !strings.Contains(rep, want) {
+			t.Errorf("report lacks %q:\n%s", want, rep)
+		}
+	}
+	h.free()
+	tracker.VerifyNone(t)
+}
+
+func TestParallelTestsDoNotBlameEachOther(t *testing.T) {
+	var o fakeOwner
+	leaked := make(chan *handle, 1)
+	var leakerReport, cleanReport string
+	t.Run("group", func(t *testing.T) {
+		t.Run("leaker", func(t *testing.T) {
+			t.Parallel()
+			rt := &recordingT{name: t.Name()}
+			h, _ := o.alloc("leaker", 64)
+			// a goroutine started by this test allocates too
+			done := make(chan *handle)
+			go func() { h, _ := o.alloc("leaker-child", 32); done <- h }()
+			child := <-done
+			leaked <- h
+			time.Sleep(20 * time.Millisecond) // let the clean test run meanwhile
+			tracker.VerifyNone(rt, tracker.MaxWait(10*time.Millisecond))
+			leakerReport = rt.report()
+			child.free()
+		})
+		t.Run("clean", func(t *testing.T) {
+			t.Parallel()
+			rt := &recordingT{name: t.Name()}
+			h, _ := o.alloc("clean", 64)
+			time.Sleep(10 * time.Millisecond)
+			h.free()
+			tracker.VerifyNone(rt, tracker.MaxWait(10*time.Millisecond))
+			cleanReport = rt.report()
+		})
+	})
+	(<-leaked).free()
+	if cleanReport != "" {
+		t.Errorf("the clean test was blamed:\n%s", cleanReport)
+	}
+	if !strings.Contains(leakerReport, `tag "leaker"`) || !strings.Contains(leakerReport, `tag "leaker-child"`) {
+		t.Errorf("the leaking test's report misses its own or its goroutine's allocation:\n%s", leakerReport)
+	}
+	tracker.VerifyNone(t)
+}
+
+func TestDroppedHandleFailsTheTestAndIsReclaimed(t *testing.T) {
+	if tracker.CurrentLeakPolicy() != tracker.LeakFail {
+		t.Fatalf("test mode policy is %v", tracker.CurrentLeakPolicy())
+	}
+	var o fakeOwner
+	func() { leakyDecode(&o) }() // the handle is dropped here
+	rt := &recordingT{name: t.Name()}
+	deadline := time.Now().Add(5 * time.Second)
+	for o.reclaimed.Load() == 0 && time.Now().Before(deadline) {
+		runtime.GC()
+		time.Sleep(time.Millisecond)
+	}
+	if o.reclaimed.Load() != 512 {
+		t.Fatalf("safety net reclaimed %d bytes, want 512", o.reclaimed.Load())
+	}
+	tracker.VerifyNone(rt, tracker.MaxWait(10*time.Millisecond))
+	if rep := rt.report(); !strings.Contains(rep, "1 dropped without Free") || !strings.Contains(rep, "leakyDecode") {
+		t.Fatalf("dropped handle not reported with its stack:\n%s", rep)
+	}
+	// reported once: the next check is clean
+	tracker.VerifyNone(t, tracker.MaxWait(10*time.Millisecond))
+}
+
+func TestLeakReportPolicyKeepsTheMemoryAndTheRecord(t *testing.T) {
+	defer tracker.SetLeakPolicy(tracker.SetLeakPolicy(tracker.LeakReport))
+	var heard []*tracker.Record
+	var mu sync.Mutex
+	tracker.SetLeakHandler(func(r *tracker.Record) { mu.Lock(); heard = append(heard, r); mu.Unlock() })
+	defer tracker.SetLeakHandler(nil)
+	var o fakeOwner
+	tag := t.Name()
+	func() { o.alloc(tag, 77) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		runtime.GC()
+		mu.Lock()
+		n := len(heard)
+		mu.Unlock()
+		if n > 0 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(heard) != 1 || !heard[0].Dropped() || heard[0].Tag() != tag {
+		t.Fatalf("leak handler heard %v", heard)
+	}
+	if o.reclaimed.Load() != 0 {
+		t.Fatal("LeakReport reclaimed the memory")
+	}
+	s := tracker.TagStats(tag)
+	if s.LiveBytes != 77 || s.DroppedCount != 1 {
+		t.Fatalf("dropped record not kept live: %+v", s)
+	}
+	// The memory stays leaked by design; the test takes it out of the books.
+	err := tracker.Find(tracker.MaxWait(0))
+	if !errors.Is(err, tracker.ErrLeaked) || !strings.Contains(err.Error(), "1 dropped without Free") {
+		t.Fatalf("Find: %v", err)
+	}
+	var le *tracker.LeakError
+	if !errors.As(err, &le) || len(le.Records) != 1 {
+		t.Fatalf("LeakError records: %v", err)
+	}
+	tracker.ForgetDropped(le.Records[0])
+}
+
+func TestHandOffIsNeitherLiveNorLeaked(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	var o fakeOwner
+	tag := t.Name()
+	h, _ := o.alloc(tag, 300)
+	if !h.rec.HandOff() {
+		t.Fatal("hand-off refused")
+	}
+	if h.rec.HandOff() || h.free() {
+		t.Fatal("a handed-off record was ended twice")
+	}
+	s := tracker.TagStats(tag)
+	if s.LiveBytes != 0 || s.HandedOffBytes != 300 || s.FreedBytes != 0 {
+		t.Fatalf("hand-off counters: %+v", s)
+	}
+}
+
+func TestIgnoreOptions(t *testing.T) {
+	var o fakeOwner
+	a, _ := o.alloc("ignored-tag", 1)
+	base := tracker.IgnoreCurrent()
+	b, _ := o.alloc("after-baseline", 2)
+	err := tracker.Find(base, tracker.MaxWait(0))
+	if err == nil || strings.Contains(err.Error(), "ignored-tag") || !strings.Contains(err.Error(), "after-baseline") {
+		t.Fatalf("baseline: %v", err)
+	}
+	if err := tracker.Find(base, tracker.IgnoreTags("after-baseline"), tracker.MaxWait(0)); err != nil {
+		t.Fatalf("baseline plus ignored tag: %v", err)
+	}
+	if err := tracker.Find(tracker.IgnoreKinds(tracker.KindCHeap), tracker.MaxWait(0)); err != nil {
+		t.Fatalf("ignored kind: %v", err)
+	}
+	a.free()
+	b.free()
+}
+
+func TestMaxWaitLetsLateFreesLand(t *testing.T) {
+	var o fakeOwner
+	h, _ := o.alloc(t.Name(), 10)
+	time.AfterFunc(30*time.Millisecond, func() { h.free() })
+	if err := tracker.Find(tracker.MaxWait(5 * time.Second)); err != nil {
+		t.Fatalf("a free 30ms late was reported as a leak: %v", err)
+	}
+}
+
+func TestConcurrentReleaseEndsOnce(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	var o fakeOwner
+	for range 200 {
+		h, _ := o.alloc(t.Name(), 8)
+		var wins atomicCounter
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if h.free() {
+					wins.add()
+				}
+			}()
+		}
+		wg.Wait()
+		if wins.n != 1 {
+			t.Fatalf("%d releases won", wins.n)
+		}
+	}
+}
+
+type atomicCounter struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (c *atomicCounter) add() { c.mu.Lock(); c.n++; c.mu.Unlock() }
