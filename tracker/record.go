@@ -174,12 +174,14 @@ func (r *Record) uncount() {
 	kindCounters[r.kind].unreserve(r.bytes)
 	r.entry.tag.unreserve(r.bytes)
 	r.entry.unreserve(r.bytes)
+	wakeLimitWaiters() // one atomic load unless ReserveContext waits (pressure.go)
 }
 
 func (r *Record) countRelease() {
 	kindCounters[r.kind].release(r.bytes)
 	r.entry.tag.release(r.bytes)
 	r.entry.release(r.bytes)
+	wakeLimitWaiters()
 }
 
 // Release ends a live record because its owner freed the memory (or is

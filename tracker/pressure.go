@@ -1,0 +1,320 @@
+package tracker
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// This file holds what the ledger does under memory pressure: the registry
+// of things that can give memory back (caches), the relief steps an owner
+// runs before it gives up on an allocation, waiting for a limit with a
+// context (back-pressure), and the counters that say why an allocation
+// succeeded late. The ledger knows nothing of C: owners (package native,
+// package cuda) call Relieve and CountRetry around their own allocators.
+
+// PressureStats counts what membridge did under memory pressure since the
+// process started.
+type PressureStats struct {
+	LimitWaits        int64 // reservations that waited for a limit (ReserveContext)
+	LimitWaitTimeouts int64 // of those, the ones whose context ended first
+	Reliefs           int64 // calls of Relieve
+	ReliefBytes       int64 // bytes registered reliefs said they freed
+	GCRuns            int64 // garbage collections Relieve ran
+	Retries           int64 // allocations retried after a relief
+	RetrySuccesses    int64 // of those, the ones that then succeeded
+}
+
+var pressure struct {
+	limitWaits, limitWaitTimeouts atomic.Int64
+	reliefs, reliefBytes, gcRuns  atomic.Int64
+	retries, retrySuccesses       atomic.Int64
+	_                             [64]byte
+}
+
+// Pressure returns the pressure counters.
+func Pressure() PressureStats {
+	return PressureStats{
+		LimitWaits:        pressure.limitWaits.Load(),
+		LimitWaitTimeouts: pressure.limitWaitTimeouts.Load(),
+		Reliefs:           pressure.reliefs.Load(),
+		ReliefBytes:       pressure.reliefBytes.Load(),
+		GCRuns:            pressure.gcRuns.Load(),
+		Retries:           pressure.retries.Load(),
+		RetrySuccesses:    pressure.retrySuccesses.Load(),
+	}
+}
+
+// CountRetry records that an owner retried an allocation after Relieve, and
+// whether the retry succeeded.
+func CountRetry(succeeded bool) {
+	pressure.retries.Add(1)
+	if succeeded {
+		pressure.retrySuccesses.Add(1)
+	}
+}
+
+// relief is one registered way of giving memory back.
+type relief struct {
+	name string
+	fn   func(need int64) int64
+}
+
+var reliefs struct {
+	sync.Mutex
+	list []*relief
+}
+
+// RegisterRelief adds fn to the steps Relieve runs, after those registered
+// before it. fn is asked to free at least need bytes if it can (need <= 0:
+// as much as it can) and returns how many it freed; it must not block for
+// long and must not call Relieve. A cache of native buffers registers its
+// eviction here. unregister removes fn; it is idempotent.
+func RegisterRelief(name string, fn func(need int64) (freed int64)) (unregister func()) {
+	r := &relief{name: name, fn: fn}
+	reliefs.Lock()
+	reliefs.list = append(reliefs.list, r)
+	reliefs.Unlock()
+	return func() {
+		reliefs.Lock()
+		defer reliefs.Unlock()
+		for i, x := range reliefs.list {
+			if x == r {
+				reliefs.list = append(reliefs.list[:i:i], reliefs.list[i+1:]...)
+				return
+			}
+		}
+	}
+}
+
+// gcRelief coalesces the garbage collections of concurrent Relieve calls:
+// a caller that finds one running waits for it instead of starting another.
+var gcRelief struct {
+	sync.Mutex
+	running bool
+	done    chan struct{}
+}
+
+// Relieve tries to free need bytes (need <= 0: as much as it can) before an
+// owner retries an allocation that failed with ErrLimit or ErrOutOfMemory.
+// It runs the registered reliefs in order until they have freed need bytes;
+// if they fall short it runs the garbage collector and waits briefly for
+// the cleanups of dropped handles, which give their memory back through the
+// safety net. It returns the bytes freed as far as it can tell (the reliefs'
+// own count plus the drop in the ledger's live bytes across the collection)
+// and counts each step in Pressure.
+func Relieve(need int64) (freed int64) {
+	pressure.reliefs.Add(1)
+	reliefs.Lock()
+	list := append([]*relief(nil), reliefs.list...)
+	reliefs.Unlock()
+	for _, r := range list {
+		n := r.fn(need - freed)
+		if n > 0 {
+			freed += n
+			pressure.reliefBytes.Add(n)
+		}
+		if need > 0 && freed >= need {
+			return freed
+		}
+	}
+	before := LiveBytes()
+	collectForRelief()
+	if after := LiveBytes(); after < before {
+		freed += before - after
+	}
+	return freed
+}
+
+// collectForRelief runs one garbage collection, or waits for the one another Relieve
+// is running, then gives the cleanup goroutine a moment to free what the
+// collection found.
+func collectForRelief() {
+	gcRelief.Lock()
+	if gcRelief.running {
+		done := gcRelief.done
+		gcRelief.Unlock()
+		<-done
+		return
+	}
+	gcRelief.running = true
+	gcRelief.done = make(chan struct{})
+	gcRelief.Unlock()
+
+	pressure.gcRuns.Add(1)
+	runtime.GC()
+	waitCleanups()
+
+	gcRelief.Lock()
+	gcRelief.running = false
+	close(gcRelief.done)
+	gcRelief.Unlock()
+}
+
+// waitCleanups waits, for at most a few milliseconds, until a cleanup queued
+// after the collection has run. Cleanups may run concurrently, so this is a
+// good chance, not a guarantee, that the safety net has freed what the
+// collection found.
+func waitCleanups() {
+	ran := make(chan struct{})
+	marker := new([16]byte)
+	runtime.AddCleanup(marker, func(ch chan struct{}) { close(ch) }, ran)
+	marker = nil
+	runtime.GC()
+	select {
+	case <-ran:
+		runtime.Gosched()
+	case <-time.After(5 * time.Millisecond):
+	}
+}
+
+// limitWaiters is the number of goroutines waiting in ReserveContext; the
+// release path reads it with one atomic load and wakes them only when it is
+// not zero.
+var limitWaiters atomic.Int32
+
+// limitWake is closed, and replaced, each time bytes are released while
+// someone waits.
+var limitWake struct {
+	sync.Mutex
+	ch chan struct{}
+}
+
+// wakeLimitWaiters is called wherever live bytes go down.
+func wakeLimitWaiters() {
+	if limitWaiters.Load() != 0 {
+		wakeLimitWaitersSlow()
+	}
+}
+
+func wakeLimitWaitersSlow() {
+	limitWake.Lock()
+	if limitWake.ch != nil {
+		close(limitWake.ch)
+		limitWake.ch = nil
+	}
+	limitWake.Unlock()
+}
+
+func limitWakeChan() chan struct{} {
+	limitWake.Lock()
+	defer limitWake.Unlock()
+	if limitWake.ch == nil {
+		limitWake.ch = make(chan struct{})
+	}
+	return limitWake.ch
+}
+
+// ReserveContext is Reserve for callers that would rather wait than fail
+// when a limit is reached (back-pressure). Over a limit it first runs
+// Relieve and retries once; if the limit still refuses, it waits until
+// bytes are released in the ledger and tries again, until ctx ends. It then
+// returns an error wrapping both ErrLimit and the context's error, so a
+// service can answer "over budget, retry later" (errors.Is(err, ErrLimit))
+// and tell it from running out of memory. Other errors return at once.
+func ReserveContext(ctx context.Context, k Kind, device int, tag string, n int64, skip int) (*Record, error) {
+	r, err := Reserve(k, device, tag, n, skip+1)
+	if err == nil || !errors.Is(err, ErrLimit) {
+		return r, err
+	}
+	Relieve(n)
+	r, err = Reserve(k, device, tag, n, skip+1)
+	CountRetry(err == nil)
+	if err == nil || !errors.Is(err, ErrLimit) {
+		return r, err
+	}
+	if ctx.Done() == nil {
+		return nil, err // a context that never ends would wait forever
+	}
+	pressure.limitWaits.Add(1)
+	limitWaiters.Add(1)
+	defer limitWaiters.Add(-1)
+	for {
+		// Take the channel before trying, so a release between the try
+		// and the wait still wakes us.
+		wake := limitWakeChan()
+		r, err = Reserve(k, device, tag, n, skip+1)
+		if err == nil || !errors.Is(err, ErrLimit) {
+			return r, err
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			pressure.limitWaitTimeouts.Add(1)
+			return nil, &limitWaitError{limit: err, ctx: context.Cause(ctx)}
+		}
+	}
+}
+
+// limitWaitError wraps the limit refusal and the reason the wait ended.
+type limitWaitError struct{ limit, ctx error }
+
+func (e *limitWaitError) Error() string {
+	return e.limit.Error() + "; gave up waiting: " + e.ctx.Error()
+}
+
+func (e *limitWaitError) Unwrap() []error { return []error{e.limit, e.ctx} }
+
+// CacheStats is one cache's counters, as a cache reports them to the
+// ledger's registry.
+type CacheStats struct {
+	Name        string
+	Hits        int64
+	Misses      int64
+	Evictions   int64 // entries removed to stay within the byte bound or by Relieve
+	Expirations int64 // entries removed because their time to live ran out
+	Bytes       int64 // bytes held now
+	Entries     int64 // entries held now
+}
+
+var caches struct {
+	sync.Mutex
+	m map[*cacheEntry]struct{}
+}
+
+type cacheEntry struct {
+	name  string
+	stats func() CacheStats
+}
+
+// RegisterCache makes a cache's counters visible through Caches (reports,
+// metrics). stats must be safe to call from any goroutine. unregister
+// removes it; it is idempotent.
+func RegisterCache(name string, stats func() CacheStats) (unregister func()) {
+	e := &cacheEntry{name: name, stats: stats}
+	caches.Lock()
+	if caches.m == nil {
+		caches.m = make(map[*cacheEntry]struct{})
+	}
+	caches.m[e] = struct{}{}
+	caches.Unlock()
+	return func() {
+		caches.Lock()
+		delete(caches.m, e)
+		caches.Unlock()
+	}
+}
+
+// Caches returns the counters of every registered cache, sorted by name.
+func Caches() []CacheStats {
+	caches.Lock()
+	list := make([]*cacheEntry, 0, len(caches.m))
+	for e := range caches.m {
+		list = append(list, e)
+	}
+	caches.Unlock()
+	out := make([]CacheStats, 0, len(list))
+	for _, e := range list {
+		s := e.stats()
+		if s.Name == "" {
+			s.Name = e.name
+		}
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}

@@ -1,0 +1,116 @@
+package tracker_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/membridge/membridge/tracker"
+)
+
+func TestReserveContextWaitsForRelease(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	const tag = "pressure-wait"
+	tracker.SetTagLimit(tag, 100)
+	defer tracker.SetTagLimit(tag, 0)
+
+	held, err := tracker.Reserve(tracker.KindCHeap, -1, tag, 80, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held.Commit(0x1000, nil)
+
+	before := tracker.Pressure()
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		held.Release()
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	r, err := tracker.ReserveContext(ctx, tracker.KindCHeap, -1, tag, 50, 0)
+	if err != nil {
+		t.Fatalf("ReserveContext: %v", err)
+	}
+	r.Commit(0x2000, nil)
+	r.Release()
+	after := tracker.Pressure()
+	if after.LimitWaits != before.LimitWaits+1 {
+		t.Errorf("LimitWaits went from %d to %d, want one more", before.LimitWaits, after.LimitWaits)
+	}
+	if after.Reliefs <= before.Reliefs || after.Retries <= before.Retries {
+		t.Errorf("no relief and retry counted before waiting: %+v -> %+v", before, after)
+	}
+}
+
+func TestReserveContextGivesUp(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	const tag = "pressure-timeout"
+	tracker.SetTagLimit(tag, 10)
+	defer tracker.SetTagLimit(tag, 0)
+
+	before := tracker.Pressure()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	_, err := tracker.ReserveContext(ctx, tracker.KindCHeap, -1, tag, 50, 0)
+	if !errors.Is(err, tracker.ErrLimit) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want ErrLimit and DeadlineExceeded", err)
+	}
+	if got := tracker.Pressure().LimitWaitTimeouts - before.LimitWaitTimeouts; got != 1 {
+		t.Errorf("LimitWaitTimeouts grew by %d, want 1", got)
+	}
+	// Without a deadline there is nothing to wait for: ErrLimit at once.
+	if _, err := tracker.ReserveContext(context.Background(), tracker.KindCHeap, -1, tag, 50, 0); !errors.Is(err, tracker.ErrLimit) {
+		t.Fatalf("err = %v, want ErrLimit", err)
+	}
+}
+
+func TestRelieveRunsReliefsInOrder(t *testing.T) {
+	var order []string
+	un1 := tracker.RegisterRelief("first", func(need int64) int64 { order = append(order, "first"); return 10 })
+	un2 := tracker.RegisterRelief("second", func(need int64) int64 { order = append(order, "second"); return need })
+	defer un1()
+	defer un2()
+
+	before := tracker.Pressure()
+	if freed := tracker.Relieve(30); freed != 30 {
+		t.Errorf("Relieve(30) = %d, want 30 (10 + the 20 still needed)", freed)
+	}
+	if len(order) != 2 || order[0] != "first" || order[1] != "second" {
+		t.Errorf("reliefs ran as %v, want [first second]", order)
+	}
+	after := tracker.Pressure()
+	if after.ReliefBytes-before.ReliefBytes != 30 || after.GCRuns != before.GCRuns {
+		t.Errorf("counted %+v -> %+v: want 30 relief bytes and no GC (the reliefs sufficed)", before, after)
+	}
+
+	un2()
+	un2() // idempotent
+	order = nil
+	tracker.Relieve(30)
+	if len(order) != 1 {
+		t.Errorf("after unregister, reliefs ran as %v, want [first]", order)
+	}
+	if tracker.Pressure().GCRuns == after.GCRuns {
+		t.Error("Relieve fell short of need but ran no garbage collection")
+	}
+}
+
+func TestCachesRegistry(t *testing.T) {
+	un := tracker.RegisterCache("zz-test", func() tracker.CacheStats { return tracker.CacheStats{Hits: 3, Bytes: 7} })
+	found := false
+	for _, c := range tracker.Caches() {
+		if c.Name == "zz-test" {
+			found = c.Hits == 3 && c.Bytes == 7
+		}
+	}
+	if !found {
+		t.Error("registered cache missing from Caches()")
+	}
+	un()
+	for _, c := range tracker.Caches() {
+		if c.Name == "zz-test" {
+			t.Error("unregistered cache still listed")
+		}
+	}
+}
