@@ -46,6 +46,9 @@ func reserveWithin(c *counters, n, limit int64) bool {
 }
 
 func limitError(what string, k Kind, tag string, n, limit, live int64) error {
+	if observing.Load()&observeHistory != 0 {
+		observeLimit(k, tag, n)
+	}
 	return fmt.Errorf("tracker: reserve %d bytes of %s (tag %q): %s limit %d bytes, %d live: %w",
 		n, k, tag, what, limit, live, ErrLimit)
 }

@@ -160,6 +160,9 @@ func (r *Record) Commit(addr uintptr, reclaim Reclaimer) {
 	r.entry.tag.commit(r.bytes)
 	r.entry.commit(r.bytes)
 	live.insert(r)
+	if observing.Load() != 0 {
+		r.observe(EventAlloc)
+	}
 }
 
 // Cancel gives back the bytes of a reservation whose allocation failed.
@@ -168,6 +171,9 @@ func (r *Record) Cancel() {
 		panic("tracker: Cancel of a record that is not reserved")
 	}
 	r.uncount()
+	if observing.Load() != 0 {
+		r.observe(EventAllocFailed)
+	}
 }
 
 func (r *Record) uncount() {
@@ -194,6 +200,9 @@ func (r *Record) Release() bool {
 	}
 	r.end()
 	r.countRelease()
+	if observing.Load() != 0 {
+		r.observe(EventFree)
+	}
 	return true
 }
 
@@ -209,6 +218,9 @@ func (r *Record) HandOff() bool {
 	for _, c := range []*counters{&kindCounters[r.kind], &r.entry.tag.counters, &r.entry.counters} {
 		c.handBytes.Add(r.bytes)
 		c.handCount.Add(1)
+	}
+	if observing.Load() != 0 {
+		r.observe(EventHandOff)
 	}
 	return true
 }

@@ -129,6 +129,9 @@ func onDropped(r *Record) {
 			r.reclaim.Reclaim(r)
 		}
 	}
+	if observing.Load() != 0 {
+		r.observe(EventLeak)
+	}
 	if h := leakHandler.Load(); h != nil {
 		(*h)(r)
 	} else {
