@@ -1,0 +1,92 @@
+package native
+
+import (
+	"errors"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/membridge/membridge/tracker"
+)
+
+func TestAdoptFreesWithTheLibrarysDeleter(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	// Memory "a C library" allocated: mb_alloc stands in for it.
+	p := cAlloc(100, 0, fillZero)
+	var deleted atomic.Pointer[byte]
+	b, err := Adopt(t.Name(), p, 100, DeleterFunc("lib_free", func(q unsafe.Pointer) {
+		deleted.Store((*byte)(q))
+		cFree(uintptr(q), 100, false)
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Record().Kind() != tracker.KindAdopted || b.Len() != 100 {
+		t.Fatalf("adopted buffer: kind %v, len %d", b.Record().Kind(), b.Len())
+	}
+	if err := b.Free(); err != nil {
+		t.Fatal(err)
+	}
+	if deleted.Load() != (*byte)(p) {
+		t.Fatal("the deleter was not called with the adopted pointer")
+	}
+	if err := b.Free(); !errors.Is(err, ErrFreed) {
+		t.Fatalf("second free: %v", err)
+	}
+}
+
+func TestAdoptWithCDeleter(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	p := cAlloc(64, 0, fillNone)
+	b, err := Adopt(t.Name(), p, 64, FreeDeleter())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Free() // ASan (make asan) would report a leak or a bad free here
+}
+
+func TestAdoptRejectsBadInput(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	p := cAlloc(8, 0, fillNone)
+	defer cFree(uintptr(p), 8, false)
+	for name, f := range map[string]func() error{
+		"nil pointer":   func() error { _, err := Adopt("x", nil, 8, FreeDeleter()); return err },
+		"no deleter":    func() error { _, err := Adopt("x", p, 8, Deleter{}); return err },
+		"nil C deleter": func() error { _, err := Adopt("x", p, 8, CDeleter("none", nil)); return err },
+		"nil Go func":   func() error { _, err := Adopt("x", p, 8, DeleterFunc("none", nil)); return err },
+	} {
+		if err := f(); !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("%s: got %v, want ErrInvalidArgument", name, err)
+		}
+	}
+	if _, err := Adopt("x", p, -1, FreeDeleter()); !errors.Is(err, ErrInvalidSize) {
+		t.Errorf("negative size: %v", err)
+	}
+}
+
+func TestDroppedAdoptedBufferGoesBackToItsDeleter(t *testing.T) {
+	var calls atomic.Int32
+	func() {
+		p := cAlloc(32, 0, fillNone)
+		Adopt("adopted-dropped", p, 32, DeleterFunc("counting_free", func(q unsafe.Pointer) {
+			calls.Add(1)
+			cFree(uintptr(q), 32, false)
+		}))
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for calls.Load() == 0 && time.Now().Before(deadline) {
+		runtime.GC()
+		time.Sleep(time.Millisecond)
+	}
+	if calls.Load() != 1 {
+		t.Fatalf("deleter called %d times", calls.Load())
+	}
+	rt := &recordingT{}
+	tracker.VerifyNone(rt, tracker.MaxWait(10*time.Millisecond))
+	if !strings.Contains(rt.String(), "kind adopted") {
+		t.Fatalf("dropped adopted buffer not reported:\n%s", rt.String())
+	}
+}

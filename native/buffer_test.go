@@ -1,0 +1,338 @@
+package native
+
+import (
+	"errors"
+	"math"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/membridge/membridge/tracker"
+)
+
+func TestAllocAndFree(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	tag := t.Name()
+	for _, n := range []int{1, 64, 4096, 1 << 20} {
+		b, err := Alloc(tag, n)
+		if err != nil {
+			t.Fatalf("Alloc(%d): %v", n, err)
+		}
+		if b.Len() != n || len(b.Bytes()) != n || b.Ptr() == nil || b.Tag() != tag {
+			t.Fatalf("Alloc(%d): len %d, bytes %d, ptr %v", n, b.Len(), len(b.Bytes()), b.Ptr())
+		}
+		// fresh memory is junk-filled in the debug mode the tests run in
+		if tracker.Debug() && b.Bytes()[n-1] != 0xCD {
+			t.Fatalf("fresh memory not filled with 0xCD in the debug mode: %#x", b.Bytes()[n-1])
+		}
+		b.Bytes()[0], b.Bytes()[n-1] = 1, 2
+		if err := b.Free(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := tracker.TagStats(tag); s.LiveBytes != 0 || s.AllocatedCount != 4 || s.FreedCount != 4 {
+		t.Fatalf("ledger after four alloc/free pairs: %+v", s)
+	}
+}
+
+func TestAllocZeroed(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	for _, opts := range [][]AllocOption{nil, {Align(4096)}} {
+		b, err := AllocZeroed(t.Name(), 10000, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, c := range b.Bytes() {
+			if c != 0 {
+				t.Fatalf("byte %d is %#x", i, c)
+			}
+		}
+		b.Free()
+	}
+}
+
+func TestAlign(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	for _, a := range []int{1, 8, 16, 64, 4096, 1 << 16} {
+		b, err := Alloc(t.Name(), 100, Align(a))
+		if err != nil {
+			t.Fatalf("Align(%d): %v", a, err)
+		}
+		if uintptr(b.Ptr())%uintptr(a) != 0 {
+			t.Errorf("Align(%d): pointer %p", a, b.Ptr())
+		}
+		b.Free()
+	}
+	for _, a := range []int{3, 100, -8} {
+		if _, err := Alloc(t.Name(), 100, Align(a)); !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("Align(%d): got %v, want ErrInvalidArgument", a, err)
+		}
+	}
+}
+
+func TestBadSizes(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	tag := t.Name()
+	if _, err := Alloc(tag, -1); !errors.Is(err, ErrInvalidSize) {
+		t.Fatalf("negative size: %v", err)
+	}
+	// More than any machine has: malloc fails, nothing stays in the ledger.
+	_, err := Alloc(tag, math.MaxInt/2)
+	if !errors.Is(err, ErrOutOfMemory) || !strings.Contains(err.Error(), "alloc 4611686018427387903 bytes") {
+		t.Fatalf("huge size: %v", err)
+	}
+	if s := tracker.TagStats(tag); s.LiveBytes != 0 || s.AllocatedCount != 0 {
+		t.Fatalf("failed allocations were recorded: %+v", s)
+	}
+}
+
+func TestZeroSize(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	b, err := Alloc(t.Name(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Ptr() != nil || len(b.Bytes()) != 0 || b.Len() != 0 {
+		t.Fatalf("zero-size buffer: ptr %v, %d bytes", b.Ptr(), len(b.Bytes()))
+	}
+	if s := tracker.TagStats(t.Name()); s.LiveCount != 1 {
+		t.Fatalf("a zero-size handle is not counted: %+v", s)
+	}
+	if err := b.Free(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Free(); !errors.Is(err, ErrFreed) {
+		t.Fatalf("second free of a zero-size buffer: %v", err)
+	}
+}
+
+func TestLimitRefusesBeforeMalloc(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	tag := t.Name()
+	tracker.SetTagLimit(tag, 1<<10)
+	defer tracker.SetTagLimit(tag, 0)
+	_, err := Alloc(tag, 1<<11)
+	if !errors.Is(err, ErrLimit) {
+		t.Fatalf("got %v, want ErrLimit", err)
+	}
+	if s := tracker.TagStats(tag); s.LiveBytes != 0 || s.LimitHits != 1 {
+		t.Fatalf("ledger: %+v", s)
+	}
+}
+
+func TestDoubleFreeAndUseAfterFree(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	b, _ := Alloc("decoder", 64)
+	if err := b.Free(); err != nil {
+		t.Fatal(err)
+	}
+	err := b.Free()
+	if !errors.Is(err, ErrFreed) {
+		t.Fatalf("second Free: %v", err)
+	}
+	if !errors.Is(b.Err(), ErrFreed) {
+		t.Fatalf("Err after Free: %v", b.Err())
+	}
+	msg := panicMessage(func() { _ = b.Bytes() })
+	for _, want := range []string{"Bytes of freed buffer", `tag "decoder"`, "allocated at", "buffer_test.go:", "freed at", "TestDoubleFreeAndUseAfterFree"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("use-after-free panic lacks %q: %s", want, msg)
+		}
+	}
+	if msg := panicMessage(func() { _ = b.Ptr() }); !strings.Contains(msg, "Ptr of freed buffer") {
+		t.Errorf("Ptr after free: %q", msg)
+	}
+	var nilBuf *Buffer
+	if err := nilBuf.Free(); err != nil {
+		t.Fatalf("Free of a nil *Buffer: %v", err)
+	}
+}
+
+func panicMessage(f func()) (msg string) {
+	defer func() {
+		if r := recover(); r != nil {
+			if e, ok := r.(error); ok {
+				msg = e.Error()
+			} else {
+				msg = "non-error panic"
+			}
+		}
+	}()
+	f()
+	return ""
+}
+
+func TestConcurrentFreeFreesOnce(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	for range 500 {
+		b, _ := Alloc(t.Name(), 32)
+		var ok, freed atomic.Int32
+		var wg sync.WaitGroup
+		for range 3 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				switch err := b.Free(); {
+				case err == nil:
+					ok.Add(1)
+				case errors.Is(err, ErrFreed):
+					freed.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		if ok.Load() != 1 || freed.Load() != 2 {
+			t.Fatalf("%d frees succeeded, %d got ErrFreed", ok.Load(), freed.Load())
+		}
+	}
+}
+
+func TestMove(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	a, _ := Alloc(t.Name(), 16)
+	copy(a.Bytes(), "payload")
+	id := a.Record().ID()
+	b, err := a.Move()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b.Bytes()[:7]) != "payload" || b.Record().ID() != id {
+		t.Fatal("moved buffer lost its contents or its record")
+	}
+	if err := a.Free(); !errors.Is(err, ErrMoved) {
+		t.Fatalf("Free of the old handle: %v", err)
+	}
+	if _, err := a.Move(); !errors.Is(err, ErrMoved) {
+		t.Fatalf("second Move: %v", err)
+	}
+	if msg := panicMessage(func() { a.Bytes() }); !strings.Contains(msg, "moved buffer") {
+		t.Fatalf("Bytes of the old handle: %q", msg)
+	}
+	if s := tracker.TagStats(t.Name()); s.LiveCount != 1 || s.AllocatedCount != 1 {
+		t.Fatalf("a move changed the books: %+v", s)
+	}
+	if err := b.Free(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMovedBufferIsWatchedUnderItsNewHandle(t *testing.T) {
+	a, _ := Alloc(t.Name(), 16)
+	b, _ := a.Move()
+	runtime.GC() // a is unreachable now; its cleanup was stopped by Move
+	runtime.GC()
+	time.Sleep(10 * time.Millisecond)
+	if !b.Record().Live() {
+		t.Fatal("dropping the old handle after a move reclaimed the memory")
+	}
+	b.Free()
+	tracker.VerifyNone(t)
+}
+
+func TestHandToC(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	tag := t.Name()
+	b, _ := Alloc(tag, 128)
+	p, err := b.HandToC()
+	if err != nil || p == nil {
+		t.Fatalf("HandToC: %v, %v", p, err)
+	}
+	if _, err := b.HandToC(); !errors.Is(err, ErrMoved) {
+		t.Fatalf("second HandToC: %v", err)
+	}
+	if err := b.Free(); !errors.Is(err, ErrMoved) || !strings.Contains(err.Error(), "handed to C") {
+		t.Fatalf("Free after HandToC: %v", err)
+	}
+	s := tracker.TagStats(tag)
+	if s.LiveBytes != 0 || s.HandedOffBytes != 128 {
+		t.Fatalf("hand-off books: %+v", s)
+	}
+	cFree(uintptr(p), 128, false) // C's side of the bargain
+}
+
+func TestDroppedBufferIsReportedAndReclaimed(t *testing.T) {
+	func() {
+		b, _ := Alloc("dropped", 256)
+		_ = b
+	}()
+	rt := &recordingT{}
+	deadline := time.Now().Add(5 * time.Second)
+	for tracker.TagStats("dropped").DroppedCount == 0 && time.Now().Before(deadline) {
+		runtime.GC()
+		time.Sleep(time.Millisecond)
+	}
+	tracker.VerifyNone(rt, tracker.MaxWait(10*time.Millisecond))
+	rep := rt.String()
+	for _, want := range []string{`256 bytes in 1 allocations, tag "dropped"`, "1 dropped without Free", "TestDroppedBufferIsReportedAndReclaimed"} {
+		if !strings.Contains(rep, want) {
+			t.Errorf("report lacks %q:\n%s", want, rep)
+		}
+	}
+	if s := tracker.TagStats("dropped"); s.LiveBytes != 0 || s.FreedBytes != 256 {
+		t.Fatalf("dropped buffer not reclaimed: %+v", s)
+	}
+}
+
+// recordingT keeps what VerifyNone reports, for tests that plant leaks.
+type recordingT struct {
+	mu   sync.Mutex
+	errs []string
+}
+
+func (r *recordingT) Error(args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, a := range args {
+		if e, ok := a.(error); ok {
+			r.errs = append(r.errs, e.Error())
+		}
+	}
+}
+
+func (r *recordingT) String() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return strings.Join(r.errs, "\n")
+}
+
+func FuzzAllocCopyFree(f *testing.F) {
+	f.Add(16, 0, []byte("hello"))
+	f.Add(0, 64, []byte{})
+	f.Add(4096, 4096, []byte{1, 2, 3})
+	f.Fuzz(func(t *testing.T, n, align int, data []byte) {
+		n %= 1 << 20
+		b, err := Alloc("fuzz", n, Align(align))
+		switch {
+		case n < 0:
+			if !errors.Is(err, ErrInvalidSize) && !errors.Is(err, ErrInvalidArgument) {
+				t.Fatalf("Alloc(%d): %v", n, err)
+			}
+			return
+		case align < 0 || align&(align-1) != 0:
+			if !errors.Is(err, ErrInvalidArgument) {
+				t.Fatalf("Align(%d): %v", align, err)
+			}
+			return
+		case align > 1<<20:
+			if err != nil {
+				return // posix_memalign may refuse huge alignments
+			}
+		case err != nil:
+			t.Fatalf("Alloc(%d, Align(%d)): %v", n, align, err)
+		}
+		if align > 0 && uintptr(b.Ptr())%uintptr(align) != 0 {
+			t.Fatalf("misaligned: %p for %d", b.Ptr(), align)
+		}
+		k := copy(b.Bytes(), data)
+		if string(b.Bytes()[:k]) != string(data[:k]) {
+			t.Fatal("copy mismatch")
+		}
+		if err := b.Free(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+

@@ -1,0 +1,106 @@
+package native
+
+import (
+	"errors"
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/membridge/membridge/tracker"
+)
+
+type point struct {
+	X, Y float32
+	ID   int64
+	Tags [4]uint8
+}
+
+func TestMakeSlice(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	s, err := MakeSlice[point](t.Name(), 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs := s.Values()
+	if len(vs) != 1000 || s.Len() != 1000 || s.Buffer().Len() != 1000*24 {
+		t.Fatalf("len %d, Len %d, bytes %d", len(vs), s.Len(), s.Buffer().Len())
+	}
+	for i := range vs {
+		if vs[i] != (point{}) {
+			t.Fatalf("value %d not zeroed: %+v", i, vs[i])
+		}
+		vs[i] = point{X: float32(i), ID: int64(i)}
+	}
+	if s.Values()[999].ID != 999 {
+		t.Fatal("values did not stick")
+	}
+	m, err := s.Move()
+	if err != nil || m.Values()[5].ID != 5 {
+		t.Fatalf("move: %v", err)
+	}
+	if err := s.Free(); !errors.Is(err, ErrMoved) {
+		t.Fatalf("free of a moved slice: %v", err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAllocSliceIsJunkInDebugMode(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	s, err := AllocSlice[uint32](t.Name(), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Free()
+	if tracker.Debug() && s.Values()[3] != 0xCDCDCDCD {
+		t.Fatalf("uninitialised values in debug mode: %#x", s.Values()[3])
+	}
+}
+
+func TestSliceRefusesGoPointers(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	type record struct {
+		ID   int
+		Name string
+	}
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{errOf(MakeSlice[*int]("x", 1)), "*int holds a Go pointer"},
+		{errOf(MakeSlice[record]("x", 1)), "at native.record.Name (a string)"},
+		{errOf(MakeSlice[[2][]byte]("x", 1)), "[0] (a slice)"},
+		{errOf(MakeSlice[any]("x", 1)), "a interface"},
+		{errOf(MakeSlice[map[int]int]("x", 1)), "a map"},
+		{errOf(MakeSlice[func()]("x", 1)), "a func"},
+	} {
+		if !errors.Is(tc.err, ErrPointerType) || !strings.Contains(tc.err.Error(), tc.want) {
+			t.Errorf("got %v, want ErrPointerType mentioning %q", tc.err, tc.want)
+		}
+	}
+	if err := CheckPointerFree(reflect.TypeFor[[0]*int]()); err != nil {
+		t.Errorf("an empty array holds no pointers: %v", err)
+	}
+	if err := CheckPointerFree(reflect.TypeFor[point]()); err != nil {
+		t.Errorf("point: %v", err)
+	}
+}
+
+func errOf[T any](_ *Slice[T], err error) error { return err }
+
+func TestSliceSizeOverflow(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	if _, err := MakeSlice[point](t.Name(), math.MaxInt/8); !errors.Is(err, ErrInvalidSize) {
+		t.Fatalf("n * 24 overflows: %v", err)
+	}
+	if _, err := MakeSlice[point](t.Name(), -1); !errors.Is(err, ErrInvalidSize) {
+		t.Fatalf("negative n: %v", err)
+	}
+	s, err := MakeSlice[struct{}](t.Name(), 10)
+	if err != nil || s.Len() != 0 {
+		t.Fatalf("zero-size elements: %v, len %d", err, s.Len())
+	}
+	s.Free()
+}

@@ -1,0 +1,73 @@
+package tracker_test
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/membridge/membridge/tracker"
+)
+
+// An owner reserves bytes, allocates, commits, and releases: this is what
+// packages native and cuda do for every allocation.
+func ExampleReserve() {
+	rec, err := tracker.Reserve(tracker.KindCHeap, -1, "example-reserve", 4096, 0)
+	if err != nil {
+		panic(err)
+	}
+	rec.Commit(0xdead000, nil) // the address the allocator returned
+	fmt.Println(tracker.TagStats("example-reserve").LiveBytes)
+	rec.Release()
+	fmt.Println(tracker.TagStats("example-reserve").LiveBytes)
+	// Output:
+	// 4096
+	// 0
+}
+
+func ExampleSetTagLimit() {
+	tracker.SetTagLimit("example-budget", 1024)
+	defer tracker.SetTagLimit("example-budget", 0)
+	_, err := tracker.Reserve(tracker.KindCHeap, -1, "example-budget", 2048, 0)
+	fmt.Println(errors.Is(err, tracker.ErrLimit))
+	// Output: true
+}
+
+func ExampleSetStackRate() {
+	// Keep every allocation stack while chasing a leak, then go back.
+	previous := tracker.SetStackRate(1)
+	defer tracker.SetStackRate(previous)
+	fmt.Println(tracker.Debug())
+	// Output: true
+}
+
+func ExampleFind() {
+	rec, _ := tracker.Reserve(tracker.KindCHeap, -1, "example-find", 10, 0)
+	rec.Commit(0x1000, nil)
+	err := tracker.Find(tracker.MaxWait(0), tracker.IgnoreTags("unrelated"))
+	fmt.Println(errors.Is(err, tracker.ErrLeaked))
+	rec.Release()
+	fmt.Println(tracker.Find(tracker.MaxWait(0)))
+	// Output:
+	// true
+	// <nil>
+}
+
+// VerifyNone at the end of a test fails it if native memory the test made
+// is still live.
+func ExampleVerifyNone() {
+	t := &testing.T{} // in a real test, the test's own *testing.T
+	defer tracker.VerifyNone(t)
+	// ... allocate and free through membridge ...
+}
+
+// VerifyTestMain runs a package's tests in the leak-tracking test mode.
+func ExampleVerifyTestMain() {
+	var m *testing.M // func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
+	_ = m
+}
+
+func ExampleKindStats() {
+	s := tracker.KindStats(tracker.KindDevice)
+	fmt.Println(s.Kind, s.LiveBytes >= 0)
+	// Output: device true
+}
