@@ -335,4 +335,3 @@ func FuzzAllocCopyFree(f *testing.F) {
 		}
 	})
 }
-

@@ -7,4 +7,3 @@ import (
 )
 
 func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
-
