@@ -52,8 +52,7 @@ type Record struct {
 	reclaim   Reclaimer
 	cleanup   runtime.Cleanup
 	watched   bool
-	freeStack []uintptr
-	freedAt   time.Duration
+	freeStack atomic.Pointer[[]uintptr] // written after the state CAS, read by losers
 
 	prev, next *Record // live set links, guarded by the shard's lock
 }
@@ -104,7 +103,12 @@ func (r *Record) Dropped() bool {
 
 // FreeStack returns where the record was released, when stacks are kept for
 // every allocation (stack rate 1), or nil.
-func (r *Record) FreeStack() []uintptr { return r.freeStack }
+func (r *Record) FreeStack() []uintptr {
+	if p := r.freeStack.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
 
 // Reserve counts n bytes of kind k on device (-1 for host) under tag
 // against the limits and returns a reserved record. The caller then makes
@@ -230,9 +234,9 @@ func (r *Record) end() {
 		r.cleanup.Stop()
 	}
 	if r.rate == 1 {
-		r.freeStack = callers(4) // from the caller of the owner's free method
+		stack := callers(4) // from the caller of the owner's free method
+		r.freeStack.Store(&stack)
 	}
-	r.freedAt = time.Since(epoch)
 	live.remove(r)
 }
 

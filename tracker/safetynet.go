@@ -116,7 +116,6 @@ func onDropped(r *Record) {
 		if !r.state.CompareAndSwap(stateLive, stateReclaimed) {
 			return
 		}
-		r.freedAt = r.Age() + r.born
 		live.remove(r)
 		r.countRelease()
 		r.countDrop()
