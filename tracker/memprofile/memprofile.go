@@ -1,0 +1,269 @@
+// Package memprofile writes the native and device memory in membridge's
+// ledger as a pprof profile, so `go tool pprof` shows it the way it shows
+// Go's heap: top, list, flame graphs, and diffs against an earlier profile
+// with -diff_base.
+//
+// The profile has Go's heap profile's four sample types: inuse_space and
+// inuse_objects (live now, the default), alloc_space and alloc_objects
+// (allocated since the program started). Each sample carries string labels
+// kind, tag and device ("host" or the device ordinal), so -tagfocus and
+// -tagroot work on them; memory whose handle was dropped without a free and
+// kept alive by the LeakReport policy also carries dropped=true.
+//
+// Stacks come from the ledger (see tracker.SetStackRate and the
+// MEMBRIDGE_TRACK environment variable). In the sampled mode each sampled
+// record stands for tracker.SampleWeight(n, rate) bytes, as in Go's heap
+// profiler, so totals are right on average. In the off mode no record has a
+// stack: the profile then holds exact totals under one frame per kind and
+// tag, named "<kind> <tag> (no stack)".
+//
+// Importing the package turns on the ledger's per-site allocation totals
+// (tracker.TrackSites), which the alloc_* sample types come from; they cost
+// a map update per sampled allocation.
+package memprofile
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"time"
+	"unsafe"
+
+	"github.com/google/pprof/profile"
+
+	"github.com/membridge/membridge/tracker"
+)
+
+func init() { tracker.TrackSites(true) }
+
+// The sample types, in the order of each sample's values.
+const (
+	allocObjects = iota
+	allocSpace
+	inuseObjects
+	inuseSpace
+)
+
+type sampleKey struct {
+	kind    tracker.Kind
+	device  int
+	tag     string
+	dropped bool
+	stack   string // the PCs as bytes; "" for no stack
+}
+
+type aggregate struct {
+	stack  []uintptr
+	values [4]float64
+}
+
+// Build returns the ledger's memory as a profile. It holds each shard of the
+// live set locked only while it copies that shard's figures.
+func Build() (*profile.Profile, error) {
+	rate := tracker.StackRate()
+	aggs := map[sampleKey]*aggregate{}
+	get := func(k sampleKey, stack []uintptr) *aggregate {
+		a := aggs[k]
+		if a == nil {
+			a = &aggregate{stack: stack}
+			aggs[k] = a
+		}
+		return a
+	}
+	tracker.LiveRecords(func(r *tracker.Record) bool {
+		stack := r.Stack()
+		if stack == nil && rate != 0 {
+			return true // not sampled: the sampled records stand for it
+		}
+		w, objs := float64(r.Bytes()), 1.0
+		if stack != nil {
+			w = tracker.SampleWeight(r.Bytes(), r.StackRate())
+			if r.Bytes() > 0 {
+				objs = w / float64(r.Bytes())
+			}
+		}
+		a := get(sampleKey{r.Kind(), r.Device(), r.Tag(), r.Dropped(), stackString(stack)}, stack)
+		a.values[inuseSpace] += w
+		a.values[inuseObjects] += objs
+		return true
+	})
+	for _, s := range tracker.SiteTotals() {
+		a := get(sampleKey{s.Kind, s.Device, s.Tag, false, stackString(s.Stack)}, s.Stack)
+		a.values[allocSpace] += s.Bytes
+		a.values[allocObjects] += s.Count
+	}
+	if rate == 0 {
+		// No stacks: the exact counters give allocated-since-start.
+		for _, s := range tracker.AllStats() {
+			if s.AllocatedCount == 0 {
+				continue
+			}
+			a := get(sampleKey{s.Kind, s.Device, s.Tag, false, ""}, nil)
+			a.values[allocSpace] += float64(s.AllocatedBytes)
+			a.values[allocObjects] += float64(s.AllocatedCount)
+		}
+	}
+
+	b := newBuilder(rate)
+	for k, a := range aggs {
+		// Records that were live before the site totals started, or whose
+		// site was not totalled, still count as allocated.
+		a.values[allocSpace] = max(a.values[allocSpace], a.values[inuseSpace])
+		a.values[allocObjects] = max(a.values[allocObjects], a.values[inuseObjects])
+		b.add(k, a)
+	}
+	if err := b.p.CheckValid(); err != nil {
+		return nil, fmt.Errorf("memprofile: build: %w", err)
+	}
+	return b.p, nil
+}
+
+// Write writes the profile in pprof's gzipped protocol buffer format.
+func Write(w io.Writer) error {
+	p, err := Build()
+	if err != nil {
+		return err
+	}
+	if err := p.Write(w); err != nil {
+		return fmt.Errorf("memprofile: write: %w", err)
+	}
+	return nil
+}
+
+// WriteFile writes the profile to a file, as Write does.
+func WriteFile(name string) (err error) {
+	f, err := os.Create(name)
+	if err != nil {
+		return fmt.Errorf("memprofile: %w", err)
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("memprofile: %w", cerr)
+		}
+	}()
+	return Write(f)
+}
+
+func stackString(stack []uintptr) string {
+	if len(stack) == 0 {
+		return ""
+	}
+	return string(unsafe.Slice((*byte)(unsafe.Pointer(&stack[0])), len(stack)*int(unsafe.Sizeof(stack[0]))))
+}
+
+// builder turns aggregates into a profile, sharing locations and functions.
+type builder struct {
+	p       *profile.Profile
+	mapping *profile.Mapping
+	locs    map[uintptr]*profile.Location
+	funcs   map[[2]string]*profile.Function
+	nostack map[[2]string]*profile.Location
+}
+
+func newBuilder(rate int64) *builder {
+	exe, _ := os.Executable()
+	m := &profile.Mapping{
+		ID: 1, Start: 0, Limit: ^uint64(0), File: exe,
+		HasFunctions: true, HasFilenames: true, HasLineNumbers: true, HasInlineFrames: true,
+	}
+	p := &profile.Profile{
+		SampleType: []*profile.ValueType{
+			{Type: "alloc_objects", Unit: "count"},
+			{Type: "alloc_space", Unit: "bytes"},
+			{Type: "inuse_objects", Unit: "count"},
+			{Type: "inuse_space", Unit: "bytes"},
+		},
+		DefaultSampleType: "inuse_space",
+		PeriodType:        &profile.ValueType{Type: "space", Unit: "bytes"},
+		Period:            max(rate, 1),
+		TimeNanos:         time.Now().UnixNano(),
+		Mapping:           []*profile.Mapping{m},
+		Comments:          []string{"membridge native and device memory; stack rate " + strconv.FormatInt(rate, 10)},
+	}
+	return &builder{
+		p: p, mapping: m,
+		locs:    map[uintptr]*profile.Location{},
+		funcs:   map[[2]string]*profile.Function{},
+		nostack: map[[2]string]*profile.Location{},
+	}
+}
+
+func (b *builder) function(name, file string) *profile.Function {
+	k := [2]string{name, file}
+	f := b.funcs[k]
+	if f == nil {
+		f = &profile.Function{ID: uint64(len(b.p.Function) + 1), Name: name, SystemName: name, Filename: file}
+		b.funcs[k] = f
+		b.p.Function = append(b.p.Function, f)
+	}
+	return f
+}
+
+func (b *builder) newLocation(addr uint64, lines []profile.Line) *profile.Location {
+	l := &profile.Location{ID: uint64(len(b.p.Location) + 1), Mapping: b.mapping, Address: addr, Line: lines}
+	b.p.Location = append(b.p.Location, l)
+	return l
+}
+
+// location returns the location of one return PC, with its inlined frames
+// (innermost first, as pprof wants them).
+func (b *builder) location(pc uintptr) *profile.Location {
+	if l := b.locs[pc]; l != nil {
+		return l
+	}
+	var lines []profile.Line
+	frames := runtime.CallersFrames([]uintptr{pc})
+	for {
+		fr, more := frames.Next()
+		if fr.Function != "" || fr.File != "" {
+			lines = append(lines, profile.Line{Function: b.function(fr.Function, fr.File), Line: int64(fr.Line)})
+		}
+		if !more {
+			break
+		}
+	}
+	l := b.newLocation(uint64(pc), lines)
+	b.locs[pc] = l
+	return l
+}
+
+func deviceLabel(d int) string {
+	if d < 0 {
+		return "host"
+	}
+	return strconv.Itoa(d)
+}
+
+func (b *builder) add(k sampleKey, a *aggregate) {
+	s := &profile.Sample{
+		Value: make([]int64, 4),
+		Label: map[string][]string{
+			"kind":   {k.kind.String()},
+			"tag":    {k.tag},
+			"device": {deviceLabel(k.device)},
+		},
+	}
+	if k.dropped {
+		s.Label["dropped"] = []string{"true"}
+	}
+	for i, v := range a.values {
+		s.Value[i] = int64(v + 0.5)
+	}
+	if len(a.stack) == 0 {
+		name := fmt.Sprintf("%s %q (no stack)", k.kind, k.tag)
+		nk := [2]string{name, deviceLabel(k.device)}
+		l := b.nostack[nk]
+		if l == nil {
+			l = b.newLocation(0, []profile.Line{{Function: b.function(name, "")}})
+			b.nostack[nk] = l
+		}
+		s.Location = []*profile.Location{l}
+	} else {
+		for _, pc := range a.stack {
+			s.Location = append(s.Location, b.location(pc))
+		}
+	}
+	b.p.Sample = append(b.p.Sample, s)
+}

@@ -1,0 +1,265 @@
+package memprofile_test
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/google/pprof/profile"
+
+	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/memprofile"
+)
+
+func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
+
+// ledgerOnly stands in for an owner: it makes ledger records without memory.
+type ledgerOnly struct{ recs []*tracker.Record }
+
+func (o *ledgerOnly) alloc(t testing.TB, kind tracker.Kind, device int, tag string, n int64) {
+	t.Helper()
+	r, err := tracker.Reserve(kind, device, tag, n, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Commit(0x1000, nil)
+	o.recs = append(o.recs, r)
+}
+
+func (o *ledgerOnly) freeAll() {
+	for _, r := range o.recs {
+		r.Release()
+	}
+	o.recs = nil
+}
+
+//go:noinline
+func decodeFrames(t testing.TB, o *ledgerOnly, tag string, n int) {
+	for range n {
+		o.alloc(t, tracker.KindCHeap, -1, tag, 1000)
+	}
+}
+
+//go:noinline
+func uploadWeights(t testing.TB, o *ledgerOnly, tag string) {
+	o.alloc(t, tracker.KindDeviceEmulated, 0, tag, 1<<20)
+}
+
+func parse(t *testing.T, data []byte) *profile.Profile {
+	t.Helper()
+	p, err := profile.Parse(bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	return p
+}
+
+// totals sums a sample type per label value.
+func totals(p *profile.Profile, sampleType, label string) map[string]int64 {
+	idx := -1
+	for i, st := range p.SampleType {
+		if st.Type == sampleType {
+			idx = i
+		}
+	}
+	out := map[string]int64{}
+	for _, s := range p.Sample {
+		for _, v := range s.Label[label] {
+			out[v] += s.Value[idx]
+		}
+	}
+	return out
+}
+
+func hasFunction(p *profile.Profile, suffix string) bool {
+	for _, f := range p.Function {
+		if strings.HasSuffix(f.Name, suffix) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestProfileHasLiveAndAllocatedBytesPerTagWithStacks(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	var o ledgerOnly
+	defer o.freeAll()
+	decodeFrames(t, &o, "prof-frames", 5)
+	uploadWeights(t, &o, "prof-weights")
+	// Freed memory counts as allocated, not as live.
+	var gone ledgerOnly
+	decodeFrames(t, &gone, "prof-frames", 2)
+	gone.freeAll()
+
+	var buf bytes.Buffer
+	if err := memprofile.Write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	p := parse(t, buf.Bytes())
+	if p.DefaultSampleType != "inuse_space" || len(p.SampleType) != 4 {
+		t.Fatalf("sample types %v, default %q", p.SampleType, p.DefaultSampleType)
+	}
+	inuse := totals(p, "inuse_space", "tag")
+	alloc := totals(p, "alloc_space", "tag")
+	objs := totals(p, "inuse_objects", "tag")
+	if inuse["prof-frames"] != 5000 || objs["prof-frames"] != 5 || alloc["prof-frames"] != 7000 {
+		t.Errorf("prof-frames: inuse %d bytes in %d objects, alloc %d; want 5000, 5, 7000",
+			inuse["prof-frames"], objs["prof-frames"], alloc["prof-frames"])
+	}
+	if inuse["prof-weights"] != 1<<20 {
+		t.Errorf("prof-weights: inuse %d, want %d", inuse["prof-weights"], 1<<20)
+	}
+	if dev := totals(p, "inuse_space", "device"); dev["0"] < 1<<20 {
+		t.Errorf("device 0 has %d live bytes, want at least 1 MiB", dev["0"])
+	}
+	if kinds := totals(p, "inuse_space", "kind"); kinds["device-emulated"] < 1<<20 {
+		t.Errorf("kind device-emulated has %d live bytes", kinds["device-emulated"])
+	}
+	for _, fn := range []string{"decodeFrames", "uploadWeights", "TestProfileHasLiveAndAllocatedBytesPerTagWithStacks"} {
+		if !hasFunction(p, fn) {
+			t.Errorf("no function %s in the profile", fn)
+		}
+	}
+}
+
+func TestSampledProfileIsScaledToTheTotal(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	defer tracker.SetStackRate(tracker.SetStackRate(16 << 10))
+	var o ledgerOnly
+	defer o.freeAll()
+	const n, size = 4000, 1024 // 4000 KiB: about 250 samples
+	for range n {
+		o.alloc(t, tracker.KindCHeap, -1, "prof-sampled", size)
+	}
+	p, err := memprofile.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := totals(p, "inuse_space", "tag")["prof-sampled"]
+	objs := totals(p, "inuse_objects", "tag")["prof-sampled"]
+	// Poisson noise on ~250 samples is about 6%; 25% is far outside it.
+	if want := int64(n * size); got < want*3/4 || got > want*5/4 {
+		t.Errorf("scaled live bytes %d, want about %d", got, want)
+	}
+	if objs < n*3/4 || objs > n*5/4 {
+		t.Errorf("scaled live objects %d, want about %d", objs, n)
+	}
+	if p.Period != 16<<10 {
+		t.Errorf("period %d, want the stack rate", p.Period)
+	}
+}
+
+func TestOffModeProfileHasExactTotalsWithoutStacks(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	defer tracker.SetStackRate(tracker.SetStackRate(0))
+	var o ledgerOnly
+	defer o.freeAll()
+	for range 3 {
+		o.alloc(t, tracker.KindCHeap, -1, "prof-off", 300)
+	}
+	p, err := memprofile.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := totals(p, "inuse_space", "tag")["prof-off"]; got != 900 {
+		t.Errorf("live bytes %d, want 900", got)
+	}
+	if !hasFunction(p, `c-heap "prof-off" (no stack)`) {
+		t.Error("no stand-in frame for memory without stacks")
+	}
+}
+
+func goTool(t *testing.T) string {
+	t.Helper()
+	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if _, err := os.Stat(goBin); err != nil {
+		if goBin, err = exec.LookPath("go"); err != nil {
+			t.Fatal("no go command to run go tool pprof with")
+		}
+	}
+	return goBin
+}
+
+func TestGoToolPprofReadsTheProfileAndDiffsIt(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	dir := t.TempDir()
+	var o ledgerOnly
+	defer o.freeAll()
+	decodeFrames(t, &o, "prof-pprof", 2)
+	base := filepath.Join(dir, "base.pb.gz")
+	if err := memprofile.WriteFile(base); err != nil {
+		t.Fatal(err)
+	}
+	uploadWeights(t, &o, "prof-pprof")
+	later := filepath.Join(dir, "later.pb.gz")
+	if err := memprofile.WriteFile(later); err != nil {
+		t.Fatal(err)
+	}
+	goBin := goTool(t)
+	out, err := exec.Command(goBin, "tool", "pprof", "-top", "-nodefraction=0", "-tagfocus=tag=prof-pprof", later).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go tool pprof -top: %v\n%s", err, out)
+	}
+	for _, want := range []string{"inuse_space", "decodeFrames", "uploadWeights"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("pprof -top lacks %q:\n%s", want, out)
+		}
+	}
+	out, err = exec.Command(goBin, "tool", "pprof", "-top", "-nodefraction=0", "-diff_base", base, later).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go tool pprof -diff_base: %v\n%s", err, out)
+	}
+	// Only the weights were added between the two profiles.
+	if !strings.Contains(string(out), "uploadWeights") || !strings.Contains(string(out), "1MB") {
+		t.Errorf("diff lacks the 1 MiB of uploadWeights:\n%s", out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.Contains(line, "decodeFrames") && !strings.HasPrefix(strings.TrimSpace(line), "0 ") {
+			t.Errorf("decodeFrames did not change, yet the diff shows %q", line)
+		}
+	}
+}
+
+func TestHandlerServesTheProfile(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	var o ledgerOnly
+	defer o.freeAll()
+	decodeFrames(t, &o, "prof-http", 1)
+	srv := httptest.NewServer(memprofile.Handler())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/debug/pprof/membridge?gc=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var buf bytes.Buffer
+	buf.ReadFrom(resp.Body)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/octet-stream" {
+		t.Fatalf("status %d, content type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	if got := totals(parse(t, buf.Bytes()), "inuse_space", "tag")["prof-http"]; got != 1000 {
+		t.Errorf("served profile has %d live bytes for prof-http, want 1000", got)
+	}
+}
+
+func ExampleHandler() {
+	mux := http.NewServeMux()
+	mux.Handle("/debug/pprof/membridge", memprofile.Handler())
+	// http.ListenAndServe("localhost:6060", mux), then:
+	//   go tool pprof http://localhost:6060/debug/pprof/membridge
+	// Output:
+}
+
+func ExampleWriteFile() {
+	if err := memprofile.WriteFile(filepath.Join(os.TempDir(), "membridge.pb.gz")); err != nil {
+		panic(err)
+	}
+	// Then: go tool pprof -top /tmp/membridge.pb.gz
+	// Output:
+}
