@@ -266,7 +266,7 @@ func TestDroppedBufferIsReportedAndReclaimed(t *testing.T) {
 	}
 	tracker.VerifyNone(rt, tracker.MaxWait(10*time.Millisecond))
 	rep := rt.String()
-	for _, want := range []string{`256 bytes in 1 allocations, tag "dropped"`, "1 dropped without Free", "TestDroppedBufferIsReportedAndReclaimed"} {
+	for _, want := range []string{`256 bytes in 1 allocation, tag "dropped"`, "1 dropped without Free", "TestDroppedBufferIsReportedAndReclaimed"} {
 		if !strings.Contains(rep, want) {
 			t.Errorf("report lacks %q:\n%s", want, rep)
 		}

@@ -232,7 +232,7 @@ func TestPlantedLeakIsReportedWithStackTagAndTest(t *testing.T) {
 	tracker.VerifyNone(rt, tracker.MaxWait(10*time.Millisecond))
 	rep := rt.report()
 	for _, want := range []string{
-		"LEAK of 512 bytes in 1 allocations",
+		"LEAK of 512 bytes in 1 allocation from 1 site",
 		`tag "decoder"`,
 		"kind c-heap",
 		"made by TestPlantedLeakIsReportedWithStackTagAndTest",

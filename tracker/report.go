@@ -51,6 +51,13 @@ func GroupBySite(recs []*Record) []LeakSite {
 	return out
 }
 
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
@@ -68,9 +75,9 @@ func WriteLeakReport(w io.Writer, recs []*Record) {
 	for _, s := range sites {
 		total += s.Bytes
 	}
-	fmt.Fprintf(w, "membridge: LEAK of %d bytes in %d allocations from %d sites\n", total, len(recs), len(sites))
+	fmt.Fprintf(w, "membridge: LEAK of %d bytes in %s from %s\n", total, plural(len(recs), "allocation"), plural(len(sites), "site"))
 	for _, s := range sites {
-		fmt.Fprintf(w, "\n%d bytes in %d allocations, tag %q, kind %s", s.Bytes, s.Count, s.Tag, s.Kind)
+		fmt.Fprintf(w, "\n%d bytes in %s, tag %q, kind %s", s.Bytes, plural(s.Count, "allocation"), s.Tag, s.Kind)
 		if s.Device >= 0 {
 			fmt.Fprintf(w, ", device %d", s.Device)
 		}

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/membridge/membridge/tracker"
+)
+
+func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
+
+// scratchLine is where decode allocates its scratch buffers.
+const scratchLine = "38"
+
+var frames = [][]byte{frame("abc"), frame("defg")}
+
+func TestFixedDecoderLeavesNothing(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	out, err := decodeFramesFixed(frames)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(out.Bytes()) != "abcdefg" {
+		t.Fatalf("decoded %q", out.Bytes())
+	}
+	out.Free()
+}
+
+// The leaking decoder is a fixture that must fail: the test mode has to
+// report its scratch buffers with their tag, the decoder's line and this
+// test's name. If it ever stops doing so, this test fails.
+func TestLeakingDecoderIsCaught(t *testing.T) {
+	out, err := decodeFrames(frames)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Free()
+	// The scratch handles are unreachable now; the safety net reclaims them
+	// at a garbage collection and keeps them for the report.
+	for deadline := time.Now().Add(5 * time.Second); tracker.TagStats("scratch").LiveCount > 0 && time.Now().Before(deadline); {
+		runtime.GC()
+		time.Sleep(time.Millisecond)
+	}
+	var rt reportT
+	tracker.VerifyNone(&rt, tracker.MaxWait(10*time.Millisecond))
+	rep := rt.String()
+	for _, want := range []string{
+		"LEAK of 7 bytes in 2 allocations",
+		`tag "scratch"`,
+		"made by TestLeakingDecoderIsCaught",
+		"2 dropped without Free",
+		"leakdemo.decode\n",
+		"decoder.go:" + scratchLine,
+	} {
+		if !strings.Contains(rep, want) {
+			t.Errorf("leak report lacks %q:\n%s", want, rep)
+		}
+	}
+}
+
+// TestLeakingDecoderFails shows the failure a person sees; it runs only
+// with MEMBRIDGE_LEAKDEMO=1, since it fails by design.
+func TestLeakingDecoderFails(t *testing.T) {
+	if os.Getenv("MEMBRIDGE_LEAKDEMO") != "1" {
+		t.Skip("set MEMBRIDGE_LEAKDEMO=1 to watch this test fail on its leak")
+	}
+	defer tracker.VerifyNone(t, tracker.MaxWait(10*time.Millisecond))
+	out, err := decodeFrames(frames)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Free()
+}
+
+type reportT struct {
+	mu  sync.Mutex
+	out strings.Builder
+}
+
+func (r *reportT) Error(args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, a := range args {
+		if e, ok := a.(error); ok {
+			r.out.WriteString(e.Error())
+		}
+	}
+}
+
+func (r *reportT) String() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.out.String()
+}
