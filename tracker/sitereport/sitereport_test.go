@@ -1,0 +1,113 @@
+package sitereport_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/sitereport"
+)
+
+func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
+
+func commit(t testing.TB, kind tracker.Kind, device int, tag string, n int64) *tracker.Record {
+	t.Helper()
+	r, err := tracker.Reserve(kind, device, tag, n, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Commit(0x1000, nil)
+	return r
+}
+
+//go:noinline
+func bigSite(t testing.TB) *tracker.Record { return commit(t, tracker.KindCHeap, -1, "rep-big", 3<<20) }
+
+//go:noinline
+func smallSite(t testing.TB, n int) []*tracker.Record {
+	var out []*tracker.Record
+	for range n {
+		out = append(out, commit(t, tracker.KindDeviceEmulated, 1, "rep-small", 1000))
+	}
+	return out
+}
+
+func TestReportRanksSitesByLiveBytes(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	recs := append(smallSite(t, 4), bigSite(t))
+	defer func() {
+		for _, r := range recs {
+			r.Release()
+		}
+	}()
+	rep := sitereport.Take(2)
+	if len(rep.Sites) != 2 {
+		t.Fatalf("%d sites, want the top 2", len(rep.Sites))
+	}
+	big, small := rep.Sites[0], rep.Sites[1]
+	if big.Tag != "rep-big" || big.LiveBytes != 3<<20 || big.LiveCount != 1 || big.Device != -1 {
+		t.Errorf("first site %+v, want rep-big's 3 MiB on the host", big)
+	}
+	if small.Tag != "rep-small" || small.LiveBytes != 4000 || small.LiveCount != 4 || small.Kind != "device-emulated" {
+		t.Errorf("second site %+v, want rep-small's 4 allocations", small)
+	}
+	if !strings.HasSuffix(big.Stack[0].Function, "bigSite") {
+		t.Errorf("first frame %+v, want bigSite", big.Stack[0])
+	}
+
+	var text bytes.Buffer
+	if err := rep.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"3.0 MiB", `tag "rep-big"`, "sitereport_test.bigSite", "device-emulated", "3.9 KiB"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text report lacks %q:\n%s", want, text.String())
+		}
+	}
+
+	var js bytes.Buffer
+	if err := rep.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var back sitereport.Report
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Sites) != 2 || back.Sites[0].LiveBytes != 3<<20 || back.Sites[0].Stack[0].Line == 0 {
+		t.Errorf("JSON round trip lost the sites: %s", js.String())
+	}
+	var dev1 bool
+	for _, k := range back.Kinds {
+		if k.Kind == "device-emulated" && k.Device == 1 && k.LiveBytes == 4000 && k.PeakBytes >= 4000 {
+			dev1 = true
+		}
+	}
+	if !dev1 {
+		t.Errorf("kinds %+v lack device-emulated on device 1 with 4000 live bytes", back.Kinds)
+	}
+}
+
+func TestFormatBytes(t *testing.T) {
+	for _, c := range []struct {
+		n    int64
+		want string
+	}{{0, "0 B"}, {1023, "1023 B"}, {1536, "1.5 KiB"}, {5 << 20, "5.0 MiB"}, {3 << 30, "3.0 GiB"}} {
+		if got := sitereport.FormatBytes(c.n); got != c.want {
+			t.Errorf("FormatBytes(%d) = %q, want %q", c.n, got, c.want)
+		}
+	}
+}
+
+func ExampleReport_WriteText() {
+	rep := sitereport.Take(10)
+	rep.WriteText(os.Stdout)
+}
+
+func ExampleDeviceName() {
+	fmt.Println(sitereport.DeviceName(-1), sitereport.DeviceName(0))
+	// Output: host 0
+}
