@@ -1,0 +1,270 @@
+package timeline_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/sitereport"
+	"github.com/membridge/membridge/tracker/timeline"
+)
+
+func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
+
+type ledgerOnly struct{ recs []*tracker.Record }
+
+func (o *ledgerOnly) alloc(t testing.TB, kind tracker.Kind, device int, tag string, n int64) *tracker.Record {
+	t.Helper()
+	r, err := tracker.Reserve(kind, device, tag, n, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Commit(0x1000, nil)
+	o.recs = append(o.recs, r)
+	return r
+}
+
+func (o *ledgerOnly) freeAll() {
+	for _, r := range o.recs {
+		r.Release()
+	}
+	o.recs = nil
+}
+
+// workload makes a history with a ramp of host memory, a device track, a
+// limit refusal and a failed allocation.
+func workload(t *testing.T) []tracker.Event {
+	t.Helper()
+	tracker.EnableHistory(4096)
+	t.Cleanup(tracker.DisableHistory)
+	var o ledgerOnly
+	for i := range 40 {
+		o.alloc(t, tracker.KindCHeap, -1, "tl-frames", int64(64<<10*(i%8+1)))
+		if i%3 == 0 {
+			o.recs[len(o.recs)-1].Release()
+			o.recs = o.recs[:len(o.recs)-1]
+		}
+		time.Sleep(time.Millisecond)
+	}
+	o.alloc(t, tracker.KindDeviceEmulated, 0, "tl-weights", 3<<20)
+	tracker.SetTagLimit("tl-limited", 1)
+	if _, err := tracker.Reserve(tracker.KindCHeap, -1, "tl-limited", 2, 0); err == nil {
+		t.Fatal("reservation over the tag limit succeeded")
+	}
+	tracker.SetTagLimit("tl-limited", 0)
+	r, _ := tracker.Reserve(tracker.KindCHeap, -1, "tl-oom", 1<<40, 0)
+	r.Cancel()
+	o.freeAll()
+	evs, _ := tracker.History()
+	return evs
+}
+
+func TestTraceHasCounterTracksAndInstantEvents(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	evs := workload(t)
+	var buf bytes.Buffer
+	if err := timeline.WriteTrace(&buf, evs); err != nil {
+		t.Fatal(err)
+	}
+	var trace struct {
+		TraceEvents []struct {
+			Name string         `json:"name"`
+			Ph   string         `json:"ph"`
+			Ts   float64        `json:"ts"`
+			Args map[string]any `json:"args"`
+		} `json:"traceEvents"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &trace); err != nil {
+		t.Fatalf("trace is not JSON: %v", err)
+	}
+	counters := map[string]int{}
+	instants := map[string]int{}
+	var lastHost float64
+	var prevTs float64
+	for _, e := range trace.TraceEvents {
+		switch e.Ph {
+		case "C":
+			counters[e.Name]++
+			if e.Ts < prevTs {
+				t.Errorf("counter event at %v after one at %v", e.Ts, prevTs)
+			}
+			prevTs = e.Ts
+			if e.Name == "live bytes c-heap (host)" {
+				lastHost = e.Args["bytes"].(float64)
+			}
+		case "i":
+			instants[e.Name]++
+		}
+	}
+	if counters["live bytes c-heap (host)"] < 40 || counters["live bytes device-emulated (0)"] < 2 {
+		t.Errorf("counter tracks %v; want host and device 0 tracks", counters)
+	}
+	if lastHost != float64(tracker.KindStats(tracker.KindCHeap).LiveBytes) {
+		t.Errorf("host track ends at %v, the ledger has %d live", lastHost, tracker.KindStats(tracker.KindCHeap).LiveBytes)
+	}
+	if instants["out of memory"] != 1 || instants["limit refused"] != 1 {
+		t.Errorf("instant events %v; want one out of memory and one limit refusal", instants)
+	}
+}
+
+func TestDumpOnAllocFailureWritesATrace(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	dir := t.TempDir()
+	stop := timeline.DumpOnAllocFailure(dir, 1)
+	defer stop()
+	workload(t)
+	r, _ := tracker.Reserve(tracker.KindCHeap, -1, "tl-oom", 1<<40, 0)
+	r.Cancel() // a second failure: maxFiles is 1
+	files, _ := filepath.Glob(filepath.Join(dir, "membridge-oom-*.json"))
+	if len(files) != 1 {
+		t.Fatalf("%d trace files, want 1", len(files))
+	}
+	data, _ := os.ReadFile(files[0])
+	if !strings.Contains(string(data), `"out of memory"`) || !json.Valid(data) {
+		t.Errorf("dumped trace lacks the failure or is not JSON: %.200s", data)
+	}
+}
+
+func page(t *testing.T) []byte {
+	t.Helper()
+	evs := workload(t)
+	var o ledgerOnly
+	defer o.freeAll()
+	o.alloc(t, tracker.KindCHeap, -1, "tl-site", 5<<20)
+	var buf bytes.Buffer
+	if err := timeline.WriteHTML(&buf, evs, 7, sitereport.Take(5)); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestPageIsSelfContained(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	html := string(page(t))
+	for _, want := range []string{"<svg", "c-heap (host)", "device-emulated (0)", "tl-site", "7 older ones", "1 failed allocations", "TestPageIsSelfContained"} {
+		if !strings.Contains(html, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	for _, banned := range []string{"<script", "http://", "https://", "@import", "url("} {
+		if strings.Contains(strings.ReplaceAll(html, `xmlns="http://www.w3.org/2000/svg"`, ""), banned) {
+			t.Errorf("page contains %q: it must not fetch anything", banned)
+		}
+	}
+}
+
+// chromium returns the path of headless Chromium, or skips the test when
+// there is none and CI is not set.
+func chromium(t *testing.T) string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("CI is set but there is no chromium to test the timeline page with (apt-get install chromium)")
+	}
+	t.Skip("no chromium on PATH: the timeline page's browser test needs Debian's chromium package (CI runs it)")
+	return ""
+}
+
+// Screenshot renders html in headless Chromium and returns the PNG.
+func screenshot(t *testing.T, browser, html string) []byte {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "page.html")
+	shot := filepath.Join(dir, "shot.png")
+	if err := os.WriteFile(file, []byte(html), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--hide-scrollbars", "--user-data-dir="+filepath.Join(dir, "profile"), "--window-size=1000,700",
+		"--screenshot="+shot, "file://"+file)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("chromium: %v\n%s", err, out)
+	}
+	data, err := os.ReadFile(shot)
+	if err != nil {
+		t.Fatalf("chromium wrote no screenshot: %v", err)
+	}
+	return data
+}
+
+func TestPageShowsThePlotInChromium(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	browser := chromium(t)
+	data := screenshot(t, browser, string(page(t)))
+	img, err := png.Decode(bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	// The first track is drawn in #1f77b4 and the second in #ff7f0e; count
+	// pixels of those colours inside the plot's area.
+	var first, second int
+	b := img.Bounds()
+	for y := b.Min.Y; y < min(b.Max.Y, 500); y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			r, g, bl = r>>8, g>>8, bl>>8
+			if near(r, 0x1f) && near(g, 0x77) && near(bl, 0xb4) {
+				first++
+			}
+			if near(r, 0xff) && near(g, 0x7f) && near(bl, 0x0e) {
+				second++
+			}
+		}
+	}
+	// A 2-pixel line across the 860-pixel plot is well over 800 pixels.
+	if first < 800 || second < 400 {
+		t.Errorf("the screenshot shows %d pixels of the first track and %d of the second; want a plotted line of each", first, second)
+	}
+	if dir := os.Getenv("MEMBRIDGE_SCREENSHOT_DIR"); dir != "" {
+		os.WriteFile(filepath.Join(dir, "timeline-test.png"), data, 0o644)
+	}
+}
+
+func near(a, b uint32) bool { return a+12 >= b && a <= b+12 }
+
+func ExampleWriteTrace() {
+	tracker.EnableHistory(1 << 16)
+	defer tracker.DisableHistory()
+	// ... run the workload, then:
+	events, _ := tracker.History()
+	f, err := os.Create(filepath.Join(os.TempDir(), "membridge-trace.json"))
+	if err != nil {
+		panic(err)
+	}
+	defer f.Close()
+	if err := timeline.WriteTrace(f, events); err != nil {
+		panic(err)
+	}
+	// Open the file in ui.perfetto.dev or chrome://tracing.
+	// Output:
+}
+
+func ExampleWriteHTML() {
+	events, lost := tracker.History()
+	var page bytes.Buffer
+	if err := timeline.WriteHTML(&page, events, lost, sitereport.Take(20)); err != nil {
+		panic(err)
+	}
+	// Output:
+}
+
+func ExampleDumpOnAllocFailure() {
+	tracker.EnableHistory(1 << 16)
+	defer tracker.DisableHistory()
+	stop := timeline.DumpOnAllocFailure(os.TempDir(), 3)
+	defer stop()
+	// Output:
+}
