@@ -13,7 +13,7 @@ import (
 type Deleter struct{ d *deleter }
 
 type deleter struct {
-	cfn  unsafe.Pointer      // void (*)(void *), or nil
+	cfn  unsafe.Pointer       // void (*)(void *), or nil
 	gofn func(unsafe.Pointer) // used when cfn is nil
 	name string
 }
