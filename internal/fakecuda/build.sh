@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# build.sh: builds the stand-in CUDA driver (driver/driver.c plus generated
+# stubs) as BUILD/libcuda.so.1, with the libcuda.so link that -lcuda needs.
+#
+#   build.sh BUILD              bootstrap: stubs for all of cuda.h
+#   build.sh BUILD BINARY...    stubs for what the binaries leave undefined,
+#                               then a check that the library now defines
+#                               every cu* symbol they need
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+build=$1
+shift
+mkdir -p "$build"
+CC=${CC:-cc}
+cflags=(-std=gnu11 -O2 -fPIC -fvisibility=hidden -Wall -Wextra -Werror)
+
+# The CUDA error names, from cuda.h, for cuGetErrorName.
+printf '#include <cuda.h>\n' | $CC -E -dD -x c - |
+	grep -oE '^ *CUDA_(SUCCESS|ERROR_[A-Z0-9_]+) *= *[0-9]+' |
+	sed -E 's/^ *([A-Z0-9_]+) *= *([0-9]+)/{\2, "\1"},/' >"$build/errnames.inc.tmp"
+mv "$build/errnames.inc.tmp" "$build/errnames.inc"
+
+$CC "${cflags[@]}" -I"$build" -c "$here/driver/driver.c" -o "$build/driver.o"
+nm --defined-only -g "$build/driver.o" | awk '{print $NF}' >"$build/defined.txt"
+
+if [ $# -eq 0 ]; then
+	"$here/gen-stubs.sh" "$build/defined.txt" "$build/stubs.c" --header
+else
+	"$here/gen-stubs.sh" "$build/defined.txt" "$build/stubs.c" "$@"
+fi
+$CC "${cflags[@]}" -Wno-unused-parameter -c "$build/stubs.c" -o "$build/stubs.o"
+$CC -shared -Wl,-soname,libcuda.so.1 -Wl,-z,defs -o "$build/libcuda.so.1.tmp" \
+	"$build/driver.o" "$build/stubs.o" -lpthread
+mv "$build/libcuda.so.1.tmp" "$build/libcuda.so.1"
+ln -sf libcuda.so.1 "$build/libcuda.so"
+
+if [ $# -gt 0 ]; then
+	# Every driver symbol a binary needs must now resolve to the stand-in.
+	nm -D --defined-only "$build/libcuda.so.1" | awk '{print $NF}' | sort -u >"$build/exported.txt"
+	missing=$(for bin in "$@"; do nm -D --undefined-only "$bin" | awk '{print $NF}'; done |
+		grep -E '^cu[A-Z]' | sort -u | comm -23 - "$build/exported.txt")
+	if [ -n "$missing" ]; then
+		echo "build.sh: the stand-in lacks: $missing" >&2
+		exit 1
+	fi
+	echo "stand-in libcuda.so.1: $(grep -c '^STUB' "$build/stubs.c") stubs, $(grep -c '^cu' "$build/defined.txt") implemented calls"
+fi

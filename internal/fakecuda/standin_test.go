@@ -1,0 +1,567 @@
+//go:build cuda
+
+package fakecuda
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"testing"
+	"unsafe"
+
+	"gorgonia.org/cu"
+
+	"github.com/membridge/membridge/csrc/kernels"
+	"github.com/membridge/membridge/tracker"
+)
+
+// plantedReclaims counts the objects tests deliberately leave in a context
+// they destroy; the run must end with exactly that many reclaimed.
+var plantedReclaims int64
+
+type checkedM struct{ m *testing.M }
+
+// Run runs the tests, then fails the run if the stand-in still holds
+// anything or reclaimed more than the tests planted.
+func (c checkedM) Run() int {
+	code := c.m.Run()
+	if got, ok := Read(); ok {
+		reclaimed := got.ReclaimedAtReset
+		got.ReclaimedAtReset -= plantedReclaims
+		if err := got.Idle(); err != nil || reclaimed < plantedReclaims {
+			fmt.Fprintf(os.Stderr, "after the tests: %v (reclaimed %d, planted %d)\n", err, reclaimed, plantedReclaims)
+			code = 1
+		}
+	}
+	return code
+}
+
+func TestMain(m *testing.M) { tracker.VerifyTestMain(checkedM{m}) }
+
+// requireStandin skips a test on another driver, except under make
+// cuda-test (MEMBRIDGE_FAKECUDA=1), where running on anything else fails.
+func requireStandin(t *testing.T) {
+	t.Helper()
+	if Active() {
+		return
+	}
+	if os.Getenv("MEMBRIDGE_FAKECUDA") == "1" {
+		t.Fatal("MEMBRIDGE_FAKECUDA=1 but libcuda.so.1 is not the stand-in: check LD_LIBRARY_PATH")
+	}
+	t.Skip("not running on the stand-in driver")
+}
+
+// onContext runs f on a locked OS thread with device dev's primary context
+// current, and checks that f left the stand-in holding nothing new.
+func onContext(t *testing.T, dev int, f func(cu.CUContext)) {
+	t.Helper()
+	requireStandin(t)
+	before, _ := Read()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	d, err := cu.GetDevice(dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, err := d.RetainPrimaryCtx()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cu.SetCurrentContext(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f(ctx)
+	if _, err := cu.PopCurrentCtx(); err != nil {
+		t.Error(err)
+	}
+	if err := d.ReleasePrimaryCtx(); err != nil {
+		t.Error(err)
+	}
+	after, _ := Read()
+	after.ReclaimedAtReset -= plantedReclaims - before.ReclaimedAtReset
+	if err := Grown(before, after); err != nil {
+		t.Error(err)
+	}
+}
+
+func wantErr(t *testing.T, what string, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Errorf("%s: got error %v, want %v", what, err, want)
+	}
+}
+
+func mustAlloc(t *testing.T, n int64) cu.DevicePtr {
+	t.Helper()
+	p, err := cu.MemAlloc(n)
+	if err != nil {
+		t.Fatalf("MemAlloc(%d): %v", n, err)
+	}
+	return p
+}
+
+func TestCountersFollowAllocations(t *testing.T) {
+	onContext(t, 0, func(cu.CUContext) {
+		before, _ := Read()
+		p := mustAlloc(t, 1000)
+		mid, _ := Read()
+		if mid.DeviceAllocs != before.DeviceAllocs+1 || mid.DeviceBytes != before.DeviceBytes+1000 {
+			t.Errorf("after MemAlloc(1000): %+v, before %+v", mid, before)
+		}
+		if err := Grown(before, mid); err == nil {
+			t.Error("Grown saw nothing after an allocation")
+		}
+		if err := cu.MemFree(p); err != nil {
+			t.Fatal(err)
+		}
+		after, _ := Read()
+		if err := Grown(before, after); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+func TestDevicePointersAreNotHostAddresses(t *testing.T) {
+	onContext(t, 0, func(cu.CUContext) {
+		p := mustAlloc(t, 64)
+		defer cu.MemFree(p)
+		if uint64(p) < DevicePointerBase || uint64(p) >= DevicePointerBase+DevicePointerSpan {
+			t.Errorf("device pointer %#x is outside device 0's span", uint64(p))
+		}
+		if !hostLoadFaults(uintptr(p)) {
+			t.Errorf("a host load through device pointer %#x did not fault", uint64(p))
+		}
+		// A device pointer where host memory is expected is refused.
+		wantErr(t, "MemcpyHtoD from a device pointer", cu.MemcpyHtoD(p, *(*unsafe.Pointer)(unsafe.Pointer(&p)), 8), cu.InvalidValue)
+	})
+}
+
+func TestCopiesAreBoundsChecked(t *testing.T) {
+	onContext(t, 0, func(cu.CUContext) {
+		a, b := mustAlloc(t, 100), mustAlloc(t, 100)
+		defer cu.MemFree(a)
+		defer cu.MemFree(b)
+		host := make([]byte, 200)
+		h := unsafe.Pointer(&host[0])
+		for _, c := range []struct {
+			name string
+			err  error
+		}{
+			{"HtoD in bounds", cu.MemcpyHtoD(a, h, 100)},
+			{"HtoD at an offset, in bounds", cu.MemcpyHtoD(a+60, h, 40)},
+			{"DtoH in bounds", cu.MemcpyDtoH(h, a, 100)},
+			{"DtoD in bounds", cu.MemcpyDtoD(b, a, 100)},
+			{"MemsetD8 in bounds", cu.MemsetD8(a+99, 7, 1)},
+		} {
+			if c.err != nil {
+				t.Errorf("%s: %v", c.name, c.err)
+			}
+		}
+		for _, c := range []struct {
+			name string
+			err  error
+		}{
+			{"HtoD one byte too many", cu.MemcpyHtoD(a, h, 101)},
+			{"HtoD past the end from an offset", cu.MemcpyHtoD(a+60, h, 41)},
+			{"DtoH one byte too many", cu.MemcpyDtoH(h, a, 101)},
+			{"DtoD source too short", cu.MemcpyDtoD(b, a+1, 100)},
+			{"DtoD destination too short", cu.MemcpyDtoD(b+1, a, 100)},
+			{"MemsetD8 past the end", cu.MemsetD8(a+99, 7, 2)},
+			{"HtoD to the gap after an allocation", cu.MemcpyHtoD(a+100, h, 1)},
+			{"HtoD before an allocation", cu.MemcpyHtoD(a-1, h, 1)},
+			{"HtoD to address 0", cu.MemcpyHtoD(0, h, 1)},
+			{"HtoD to a host address", cu.MemcpyHtoD(cu.DevicePtr(uintptr(h)), h, 1)},
+		} {
+			wantErr(t, c.name, c.err, cu.InvalidValue)
+		}
+		want := make([]byte, 100)
+		for i := range want {
+			want[i] = byte(i)
+		}
+		if err := cu.MemcpyHtoD(a, unsafe.Pointer(&want[0]), 100); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, 100)
+		if err := cu.MemcpyDtoH(unsafe.Pointer(&got[0]), a, 100); err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("round trip: got %v", got)
+		}
+	})
+}
+
+func TestFreedPointersAreInvalid(t *testing.T) {
+	onContext(t, 0, func(cu.CUContext) {
+		p := mustAlloc(t, 16)
+		wantErr(t, "MemFree of an interior pointer", cu.MemFree(p+8), cu.InvalidValue)
+		if err := cu.MemFree(p); err != nil {
+			t.Fatal(err)
+		}
+		var x [16]byte
+		wantErr(t, "MemFree twice", cu.MemFree(p), cu.InvalidValue)
+		wantErr(t, "DtoH after free", cu.MemcpyDtoH(unsafe.Pointer(&x[0]), p, 16), cu.InvalidValue)
+		q := mustAlloc(t, 16)
+		defer cu.MemFree(q)
+		if q == p {
+			t.Errorf("the stand-in reused freed address %#x", uint64(p))
+		}
+	})
+}
+
+func TestContextStacksArePerThread(t *testing.T) {
+	onContext(t, 0, func(ctx cu.CUContext) {
+		done := make(chan error)
+		go func() {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			cur, err := cu.CurrentContext()
+			if err == nil && cur != (cu.CUContext{}) {
+				err = fmt.Errorf("a new thread has context %v current", cur)
+			}
+			if err == nil {
+				_, err = cu.MemAlloc(8)
+				if errors.Is(err, cu.InvalidContext) {
+					err = nil
+				} else {
+					err = fmt.Errorf("MemAlloc with no current context: got %v, want InvalidContext", err)
+				}
+			}
+			done <- err
+		}()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+		// Push and pop nest on this thread.
+		if err := cu.PushCurrentCtx(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := cu.PopCurrentCtx(); err != nil || got != ctx {
+			t.Errorf("PopCurrentCtx: %v, %v; want %v", got, err, ctx)
+		}
+		if got, err := cu.CurrentContext(); err != nil || got != ctx {
+			t.Errorf("after push and pop the current context is %v (%v), want %v", got, err, ctx)
+		}
+	})
+}
+
+func TestDestroyedContext(t *testing.T) {
+	requireStandin(t)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	before, _ := Read()
+	d, _ := cu.GetDevice(0)
+	ctx, err := d.RetainPrimaryCtx()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cu.SetCurrentContext(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if before.ActiveContexts != 0 {
+		t.Fatalf("another test holds the primary context: %+v", before)
+	}
+	p := mustAlloc(t, 32)
+	_ = p // left alive on purpose: the context's destruction reclaims it
+	plantedReclaims++
+	if err := d.ReleasePrimaryCtx(); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := Read()
+	if after.ReclaimedAtReset != before.ReclaimedAtReset+1 || after.DeviceAllocs != before.DeviceAllocs {
+		t.Errorf("destroying a context holding one allocation: %+v, before %+v", after, before)
+	}
+	if err := Grown(before, after); err == nil || !strings.Contains(err.Error(), "context was destroyed") {
+		t.Errorf("Grown: %v, want a report of the reclaimed allocation", err)
+	}
+	_, err = cu.MemAlloc(8)
+	wantErr(t, "MemAlloc in a destroyed context", err, cu.ContextIsDestroyed)
+	wantErr(t, "MemFree in a destroyed context", cu.MemFree(p), cu.ContextIsDestroyed)
+	wantErr(t, "Synchronize in a destroyed context", cu.Synchronize(), cu.ContextIsDestroyed)
+	wantErr(t, "PushCurrentCtx of a destroyed context", cu.PushCurrentCtx(ctx), cu.ContextIsDestroyed)
+	wantErr(t, "a release too many", d.ReleasePrimaryCtx(), cu.InvalidContext)
+	if _, err := cu.PopCurrentCtx(); err != nil {
+		t.Error(err)
+	}
+	wantErr(t, "MemAlloc with no context", func() error { _, err := cu.MemAlloc(8); return err }(), cu.InvalidContext)
+}
+
+func TestFaultInjection(t *testing.T) {
+	onContext(t, 0, func(cu.CUContext) {
+		if !FailAllocAfter(2) {
+			t.Fatal("FailAllocAfter found no stand-in")
+		}
+		defer FailAllocAfter(-1)
+		a, b := mustAlloc(t, 8), mustAlloc(t, 8)
+		_, err := cu.MemAlloc(8)
+		wantErr(t, "the third allocation", err, cu.OutOfMemory)
+		FailAllocAfter(-1)
+		c := mustAlloc(t, 8)
+		for _, p := range []cu.DevicePtr{a, b, c} {
+			if err := cu.MemFree(p); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+}
+
+// ptx is enough PTX for the stand-in: it reads the .entry lines only.
+func ptx(names ...string) string {
+	var b strings.Builder
+	b.WriteString("//\n// test module\n.version 7.8\n.target sm_90\n.address_size 64\n\n")
+	for _, n := range names {
+		fmt.Fprintf(&b, ".visible .entry %s(\n\t.param .u64 %s_param_0\n)\n{\n\tret;\n}\n", n, n)
+	}
+	return b.String()
+}
+
+func TestModules(t *testing.T) {
+	onContext(t, 0, func(cu.CUContext) {
+		_, err := cu.LoadData("no directives here")
+		wantErr(t, "LoadData of text that is not PTX", err, cu.InvalidPtx)
+		_, err = cu.LoadData("\x7fELF....")
+		wantErr(t, "LoadData of a cubin", err, cu.NotSupported)
+		m, err := cu.LoadData(ptx("first", "second"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []string{"first", "second"} {
+			if _, err := m.Function(n); err != nil {
+				t.Errorf("Function(%q): %v", n, err)
+			}
+		}
+		_, err = m.Function("firs")
+		wantErr(t, "Function of a name not in the module", err, cu.NotFound)
+		if err := m.Unload(); err != nil {
+			t.Fatal(err)
+		}
+		_, err = m.Function("first")
+		wantErr(t, "Function of an unloaded module", err, cu.InvalidHandle)
+		wantErr(t, "Unload twice", m.Unload(), cu.InvalidHandle)
+	})
+}
+
+func TestLaunchRunsTheCReference(t *testing.T) {
+	onContext(t, 0, func(cu.CUContext) {
+		if n, err := RegisteredKernels(); err != nil || n < 2 {
+			t.Fatalf("RegisteredKernels: %d, %v", n, err)
+		}
+		m, err := cu.LoadData(ptx(SelfTestKernel, "not_registered"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Unload()
+		fn, err := m.Function(SelfTestKernel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 1000
+		out := mustAlloc(t, 4*n)
+		defer cu.MemFree(out)
+		before, _ := Read()
+		// Scalars in 8-byte slots: gorgonia reads 8 bytes per argument.
+		args := []uint64{uint64(out), n, 7}
+		params := []unsafe.Pointer{unsafe.Pointer(&args[0]), unsafe.Pointer(&args[1]), unsafe.Pointer(&args[2])}
+		if err := fn.Launch(3, 1, 1, 128, 1, 1, 0, cu.Stream{}, params); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]uint32, n)
+		if err := cu.MemcpyDtoH(unsafe.Pointer(&got[0]), out, 4*n); err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range got {
+			if v != uint32(7+i) {
+				t.Fatalf("out[%d] = %d, want %d", i, v, 7+i)
+			}
+		}
+		if after, _ := Read(); after.Launches != before.Launches+1 {
+			t.Errorf("launch counter: %d -> %d", before.Launches, after.Launches)
+		}
+
+		launch := func(fn cu.Function, bx int, args []uint64) error {
+			params := make([]unsafe.Pointer, len(args))
+			for i := range args {
+				params[i] = unsafe.Pointer(&args[i])
+			}
+			return fn.Launch(1, 1, 1, bx, 1, 1, 0, cu.Stream{}, params)
+		}
+		wantErr(t, "a launch on a freed pointer", launch(fn, 32, []uint64{uint64(out) + 1<<30, 1, 0}), cu.IllegalAddress)
+		wantErr(t, "a block of 1025 threads", launch(fn, 1025, []uint64{uint64(out), 1, 0}), cu.InvalidValue)
+		other, err := m.Function("not_registered")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantErr(t, "a kernel with no C reference", launch(other, 32, []uint64{uint64(out)}), cu.NotFound)
+	})
+}
+
+// TestReferenceKernelVectors runs csrc/kernels' known-answer vectors through
+// cuLaunchKernel on the stand-in.
+func TestReferenceKernelVectors(t *testing.T) {
+	onContext(t, 0, func(ctx cu.CUContext) {
+		var names []string
+		for _, v := range kernels.Vectors {
+			names = append(names, v.Kernel)
+		}
+		m, err := cu.LoadData(ptx(names...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Unload()
+		for i, v := range kernels.Vectors {
+			t.Run(fmt.Sprintf("%d_%s", i, v.Kernel), func(t *testing.T) {
+				// A subtest runs on its own goroutine: make the context
+				// current on its thread.
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+				if err := cu.SetCurrentContext(ctx); err != nil {
+					t.Fatal(err)
+				}
+				defer cu.PopCurrentCtx()
+				k, ok := kernels.Find(v.Kernel)
+				if !ok {
+					t.Fatalf("no reference kernel %q", v.Kernel)
+				}
+				fn, err := m.Function(v.Kernel)
+				if err != nil {
+					t.Fatal(err)
+				}
+				y := cloneToDevice(t, v.Y)
+				defer cu.MemFree(y)
+				x := cloneToDevice(t, v.X)
+				defer cu.MemFree(x)
+				ptrs, scalars := []cu.DevicePtr{y, x}, v.Scalars
+				slots := make([]uint64, len(k.Params))
+				for j, p := range k.Params {
+					switch p {
+					case kernels.DevPtr:
+						slots[j], ptrs = uint64(ptrs[0]), ptrs[1:]
+					case kernels.F32:
+						slots[j], scalars = uint64(math.Float32bits(scalars[0])), scalars[1:]
+					case kernels.U64:
+						slots[j] = uint64(len(v.X))
+					}
+				}
+				params := make([]unsafe.Pointer, len(slots))
+				for j := range slots {
+					params[j] = unsafe.Pointer(&slots[j])
+				}
+				if err := fn.Launch(int(v.Grid), 1, 1, int(v.Block), 1, 1, 0, cu.Stream{}, params); err != nil {
+					t.Fatal(err)
+				}
+				got := make([]float32, len(v.Want))
+				if err := cu.MemcpyDtoH(unsafe.Pointer(&got[0]), y, int64(4*len(got))); err != nil {
+					t.Fatal(err)
+				}
+				for j := range got {
+					if math.Float32bits(got[j]) != math.Float32bits(v.Want[j]) && !(got[j] != got[j] && v.Want[j] != v.Want[j]) {
+						t.Errorf("element %d: got %v, want %v", j, got[j], v.Want[j])
+					}
+				}
+			})
+		}
+	})
+}
+
+func cloneToDevice(t *testing.T, v []float32) cu.DevicePtr {
+	t.Helper()
+	p := mustAlloc(t, int64(4*len(v)))
+	if err := cu.MemcpyHtoD(p, unsafe.Pointer(&v[0]), int64(4*len(v))); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// childEnv is set in the environment of the test binary when it re-runs
+// itself with a different stand-in configuration.
+const childEnv = "MEMBRIDGE_FAKECUDA_CHILD"
+
+// runChild re-runs this test binary with only test name and env added to
+// the environment, and returns its combined output and error.
+func runChild(t *testing.T, name string, env ...string) (string, error) {
+	t.Helper()
+	requireStandin(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^"+name+"$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), append(env, childEnv+"="+name)...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func TestSeveralDevices(t *testing.T) {
+	if os.Getenv(childEnv) != t.Name() {
+		out, err := runChild(t, t.Name(), "MEMBRIDGE_FAKECUDA_DEVICES=3", "MEMBRIDGE_FAKECUDA_MEM=1048576")
+		if err != nil || !strings.Contains(out, "--- PASS: "+t.Name()) {
+			t.Fatalf("child with 3 devices: %v\n%s", err, out)
+		}
+		return
+	}
+	n, err := cu.NumDevices()
+	if err != nil || n != 3 {
+		t.Fatalf("NumDevices: %d, %v; want 3", n, err)
+	}
+	_, err = cu.GetDevice(3)
+	wantErr(t, "GetDevice(3) of 3 devices", err, cu.InvalidDevice)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var ctxs [3]cu.CUContext
+	var ptrs [3]cu.DevicePtr
+	for dev := range 3 {
+		d, _ := cu.GetDevice(dev)
+		if ctxs[dev], err = d.RetainPrimaryCtx(); err != nil {
+			t.Fatal(err)
+		}
+		if err := cu.SetCurrentContext(ctxs[dev]); err != nil {
+			t.Fatal(err)
+		}
+		free, total, err := cu.MemInfo()
+		if err != nil || total != 1<<20 || free != total {
+			t.Errorf("device %d MemInfo: %d free of %d, %v", dev, free, total, err)
+		}
+		_, err = cu.MemAlloc(1<<20 + 1)
+		wantErr(t, "MemAlloc of more than the device holds", err, cu.OutOfMemory)
+		ptrs[dev] = mustAlloc(t, 1<<19)
+		base := DevicePointerBase + uint64(dev)*DevicePointerSpan
+		if p := uint64(ptrs[dev]); p < base || p >= base+DevicePointerSpan {
+			t.Errorf("device %d allocated %#x, outside its span", dev, p)
+		}
+	}
+	// Device 2 is current. Unified addressing: copies between devices
+	// work, but memory is freed in its own context.
+	if err := cu.MemcpyDtoD(ptrs[2], ptrs[0], 1<<19); err != nil {
+		t.Errorf("DtoD from device 0 to 2: %v", err)
+	}
+	wantErr(t, "MemFree of device 0's memory in device 2's context", cu.MemFree(ptrs[0]), cu.InvalidContext)
+	wantErr(t, "MemsetD8 of device 1's memory in device 2's context", cu.MemsetD8(ptrs[1], 0, 1), cu.InvalidContext)
+	for dev := range 3 {
+		if err := cu.SetCurrentContext(ctxs[dev]); err != nil {
+			t.Fatal(err)
+		}
+		if err := cu.MemFree(ptrs[dev]); err != nil {
+			t.Error(err)
+		}
+		d, _ := cu.GetDevice(dev)
+		if err := d.ReleasePrimaryCtx(); err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := cu.PopCurrentCtx(); err != nil {
+		t.Error(err)
+	}
+	if c, _ := Read(); c.Idle() != nil {
+		t.Error(c.Idle())
+	}
+}
+
+func TestBadEnvironmentFailsInit(t *testing.T) {
+	if os.Getenv(childEnv) == t.Name() {
+		t.Fatal("cuInit should have failed before the tests ran")
+	}
+	out, err := runChild(t, t.Name(), "MEMBRIDGE_FAKECUDA_DEVICES=9")
+	if err == nil || !strings.Contains(out, "MEMBRIDGE_FAKECUDA_DEVICES=9") {
+		t.Errorf("a child with 9 devices: %v\n%s", err, out)
+	}
+}
