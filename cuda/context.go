@@ -1,0 +1,276 @@
+package cuda
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/membridge/membridge/tracker"
+)
+
+// A Context owns one device's primary context for this package: the
+// memory, streams, events and modules made through it belong to it, and
+// Close ends them all. Several Contexts may be open on one device (the
+// driver counts retains of the primary context); memory of one cannot be
+// used with another. All methods are safe for concurrent use.
+type Context struct {
+	dev  Device
+	h    uintptr // CUcontext
+	pool uintptr // the device's default memory pool, 0 where not used
+
+	// mu is held shared by every call that uses the driver and exclusively
+	// by Close, so no call runs on a released context.
+	mu     sync.RWMutex
+	closed bool
+
+	// queue holds allocations the safety net found dropped; the context
+	// frees them on its next call (the cleanup goroutine never calls CUDA).
+	queue struct {
+		sync.Mutex
+		items []*allocation
+	}
+	queued atomic.Bool
+
+	// live links every allocation not yet freed, so Close can free them.
+	live struct {
+		sync.Mutex
+		head *allocation
+	}
+
+	objects struct { // streams and modules, for Close
+		sync.Mutex
+		streams map[*Stream]struct{}
+		modules map[*Module]struct{}
+	}
+
+	parked struct { // errors of frees nobody could return them to
+		sync.Mutex
+		errs []error
+	}
+
+	builtin struct {
+		once sync.Once
+		fns  map[string]*Function
+		err  error
+	}
+
+	null *Stream // the default (legacy) stream
+}
+
+// An Option changes how Open sets up a Context.
+type Option func(*contextOptions)
+
+type contextOptions struct {
+	threshold uint64
+}
+
+// DefaultPoolReleaseThreshold is how many bytes of freed stream-ordered
+// memory the device's pool keeps for reuse instead of returning them to the
+// driver at each synchronisation.
+const DefaultPoolReleaseThreshold = 64 << 20
+
+// PoolReleaseThreshold sets the memory pool's release threshold (the
+// device's default pool, which the CUDA runtime shares).
+func PoolReleaseThreshold(bytes uint64) Option {
+	return func(o *contextOptions) { o.threshold = bytes }
+}
+
+// Open retains the primary context of device ordinal and returns its owner.
+// Close it when done: it frees what is still allocated through it.
+func Open(ordinal int, opts ...Option) (*Context, error) {
+	o := contextOptions{threshold: DefaultPoolReleaseThreshold}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	dev, err := GetDevice(ordinal)
+	if err != nil {
+		return nil, fmt.Errorf("cuda: open: %w", err)
+	}
+	h, err := drvCtxRetain(ordinal)
+	if err != nil {
+		return nil, fmt.Errorf("cuda: open device %d: retain primary context: %w", ordinal, err)
+	}
+	c := &Context{dev: dev, h: h}
+	if dev.MemoryPools {
+		if c.pool, err = drvPoolInit(h, ordinal, o.threshold); err != nil {
+			_ = drvCtxRelease(ordinal)
+			return nil, fmt.Errorf("cuda: open device %d: memory pool: %w", ordinal, err)
+		}
+	}
+	c.objects.streams = map[*Stream]struct{}{}
+	c.objects.modules = map[*Module]struct{}{}
+	c.null = &Stream{ctx: c}
+	return c, nil
+}
+
+// Device describes the context's device.
+func (c *Context) Device() Device { return c.dev }
+
+// DefaultStream returns the device's legacy default stream, which orders
+// against every other stream of the context. Closing it does nothing.
+func (c *Context) DefaultStream() *Stream { return c.null }
+
+// enter starts a call that uses the driver: it fails once the context is
+// closed, and frees what the safety net queued. Every enter needs an exit.
+func (c *Context) enter(op string) error {
+	if c == nil {
+		return fmt.Errorf("cuda: %s: nil context: %w", op, ErrInvalidArgument)
+	}
+	c.mu.RLock()
+	if c.closed {
+		c.mu.RUnlock()
+		return fmt.Errorf("cuda: %s on device %d: %w", op, c.dev.Ordinal, ErrClosed)
+	}
+	if c.queued.Load() {
+		c.drain()
+	}
+	return nil
+}
+
+func (c *Context) exit() { c.mu.RUnlock() }
+
+// enqueue is the safety net's part: it only queues.
+func (c *Context) enqueue(a *allocation) {
+	c.queue.Lock()
+	c.queue.items = append(c.queue.items, a)
+	c.queued.Store(true)
+	c.queue.Unlock()
+}
+
+// drain frees the allocations the safety net queued. The caller holds mu.
+func (c *Context) drain() {
+	c.queue.Lock()
+	items := c.queue.items
+	c.queue.items = nil
+	c.queued.Store(false)
+	c.queue.Unlock()
+	for _, a := range items {
+		if err := a.free(); err != nil {
+			c.park(err)
+		}
+	}
+}
+
+func (c *Context) park(err error) {
+	c.parked.Lock()
+	c.parked.errs = append(c.parked.errs, err)
+	c.parked.Unlock()
+}
+
+func (c *Context) takeParked() error {
+	c.parked.Lock()
+	errs := c.parked.errs
+	c.parked.errs = nil
+	c.parked.Unlock()
+	return errors.Join(errs...)
+}
+
+// Synchronize frees what the safety net queued, waits for all work on the
+// device to finish and returns the errors of frees the safety net made
+// since the last call, if any.
+func (c *Context) Synchronize() error {
+	if err := c.enter("synchronize"); err != nil {
+		return err
+	}
+	defer c.exit()
+	if err := drvCtxSynchronize(c.h); err != nil {
+		return fmt.Errorf("cuda: synchronize device %d: %w", c.dev.Ordinal, err)
+	}
+	return c.takeParked()
+}
+
+// MemInfo returns the device's free and total memory in bytes.
+func (c *Context) MemInfo() (free, total int64, err error) {
+	if err := c.enter("memory info"); err != nil {
+		return 0, 0, err
+	}
+	defer c.exit()
+	free, total, err = drvMemInfo(c.h)
+	if err != nil {
+		return 0, 0, fmt.Errorf("cuda: memory info of device %d: %w", c.dev.Ordinal, err)
+	}
+	return free, total, nil
+}
+
+// Close frees every allocation still made through the context (their
+// handles then report ErrClosed), unloads its modules, destroys its streams
+// and events, waits for the device and releases the primary context. It is
+// idempotent: later calls return an error wrapping ErrClosed.
+func (c *Context) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return fmt.Errorf("cuda: close device %d: %w", c.dev.Ordinal, ErrClosed)
+	}
+	var errs []error
+	c.drain()
+	for {
+		c.live.Lock()
+		a := c.live.head
+		c.live.Unlock()
+		if a == nil {
+			break
+		}
+		// Whether its handle is live or the safety net already queued it,
+		// the memory is freed here, once (free is idempotent).
+		a.rec.Release()
+		errs = append(errs, a.free())
+	}
+	c.objects.Lock()
+	for m := range c.objects.modules {
+		errs = append(errs, m.closeLocked())
+	}
+	for s := range c.objects.streams {
+		errs = append(errs, s.destroyLocked())
+	}
+	c.objects.Unlock()
+	errs = append(errs, drvCtxSynchronize(c.h))
+	errs = append(errs, c.takeParked())
+	if err := drvCtxRelease(c.dev.Ordinal); err != nil {
+		errs = append(errs, fmt.Errorf("release primary context: %w", err))
+	}
+	c.closed = true
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("cuda: close device %d: %w", c.dev.Ordinal, err)
+	}
+	return nil
+}
+
+func (c *Context) link(a *allocation) {
+	c.live.Lock()
+	a.next = c.live.head
+	if a.next != nil {
+		a.next.prev = a
+	}
+	c.live.head = a
+	c.live.Unlock()
+}
+
+func (c *Context) unlink(a *allocation) {
+	c.live.Lock()
+	if a.prev != nil {
+		a.prev.next = a.next
+	} else if c.live.head == a {
+		c.live.head = a.next
+	}
+	if a.next != nil {
+		a.next.prev = a.prev
+	}
+	a.prev, a.next = nil, nil
+	c.live.Unlock()
+}
+
+// relieved runs after an out-of-memory failure: it asks the ledger's
+// reliefs (membridge's caches, then a garbage collection) for n bytes and
+// frees what that queued here. The caller does not hold mu.
+func (c *Context) relieved(n int) {
+	tracker.Relieve(int64(n))
+	if c.queued.Load() {
+		c.mu.RLock()
+		if !c.closed {
+			c.drain()
+		}
+		c.mu.RUnlock()
+	}
+}

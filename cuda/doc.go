@@ -1,0 +1,36 @@
+// Package cuda gives Go code owned CUDA device memory: freed
+// deterministically, counted in membridge's ledger like any other native
+// memory, and reclaimed by the safety net when a handle is dropped.
+//
+// A [Context] owns one device's primary context (the one the CUDA runtime
+// uses, so libraries built on it share the memory space). Device memory
+// comes as a [DeviceBuffer] (bytes) or a [DeviceSlice] (typed, pointer-free
+// elements), borrowed as a [DeviceView] or [SliceView]; page-locked host
+// memory as a [PinnedBuffer]. Copy names say whether they allocate and in
+// which direction: CloneHtoD allocates and copies, CopyHtoD fills what
+// exists; HtoD, DtoH, DtoD. Functions ending in On are ordered on a
+// [Stream]; the others complete before they return.
+//
+// Stream-ordered allocation ([Stream.Alloc]) uses the device's memory pool
+// (cuMemAllocAsync) where the device supports it, and plain allocation
+// otherwise. A buffer used on a stream other than the one it was allocated
+// on records that use, and its free waits for it.
+//
+// Two backends share this API, chosen by build tag:
+//
+//   - cuda (go build -tags cuda): the NVIDIA driver, through
+//     gorgonia.org/cu and a little cgo of membridge's own for what gorgonia
+//     does not wrap (pinned memory, pools, context-scoped calls).
+//   - host (the default): device memory emulated in C heap memory, counted
+//     as tracker.KindDeviceEmulated, with the device's rules kept (copies
+//     only through this API, bounds checks, stream ordering) and kernels
+//     run by their C reference implementations (package csrc/kernels). A
+//     service built without the tag runs the same code and gets the same
+//     results.
+//
+// Every call that talks to the driver pushes the context, does its work and
+// pops it within one cgo call, so no goroutine needs to lock its thread.
+// The safety net never calls CUDA: a dropped buffer is queued to its
+// Context, which frees it (stream-ordered) on its next call, Synchronize or
+// Close.
+package cuda

@@ -1,0 +1,477 @@
+package cuda
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/membridge/membridge/native"
+	"github.com/membridge/membridge/tracker"
+)
+
+// A DevicePtr is a device address, for passing to other CUDA libraries. In
+// the host backend it is the address of the emulating C memory; Go code must
+// not dereference it either way.
+type DevicePtr uintptr
+
+type allocKind uint8
+
+const (
+	allocPlain  allocKind = iota // cuMemAlloc
+	allocPool                    // cuMemAllocAsync on the device's pool
+	allocPinned                  // cuMemAllocHost
+)
+
+// An allocation is the memory behind a handle. The handle and the safety
+// net's Reclaimer both point at it; it never points back at the handle, so
+// a dropped handle can be found.
+type allocation struct {
+	ctx  *Context
+	kind allocKind
+	ptr  DevicePtr      // device address (device kinds)
+	host unsafe.Pointer // host address (pinned)
+	n    int
+	home *Stream // the stream it was allocated on, and is freed on
+	rec  *tracker.Record
+	done atomic.Bool // freed: exactly one free happens
+
+	mu   sync.Mutex
+	uses []streamUse // other streams that used it, with an event after the use
+
+	prev, next *allocation // the context's live list
+}
+
+// streamUse is the last recorded use of an allocation on a stream other
+// than its home: its free waits for event.
+type streamUse struct {
+	stream *Stream
+	event  uintptr
+}
+
+// Reclaim is the safety net's: it only queues the allocation to its
+// context, which frees it on its next call.
+func (a *allocation) Reclaim(*tracker.Record) { a.ctx.enqueue(a) }
+
+// free gives the memory back to the driver, stream-ordered after recorded
+// uses. The caller holds a.ctx.mu (shared or exclusive). Only the first call
+// frees.
+func (a *allocation) free() error {
+	if !a.done.CompareAndSwap(false, true) {
+		return nil
+	}
+	c := a.ctx
+	c.unlink(a)
+	a.mu.Lock()
+	uses := a.uses
+	a.uses = nil
+	a.mu.Unlock()
+	var err error
+	home := a.home.handle()
+	for _, u := range uses {
+		if err == nil {
+			if a.kind == allocPool {
+				err = drvStreamWaitEvent(c.h, home, u.event)
+			} else {
+				err = drvEventSync(c.h, u.event)
+			}
+		}
+		if e := drvEventDestroy(c.h, u.event); err == nil {
+			err = e
+		}
+	}
+	switch {
+	case err != nil:
+		// Freeing now could free memory a stream still uses: keep it.
+	case a.n == 0:
+	case a.kind == allocPinned:
+		err = drvFreeHost(c.h, a.host)
+	case a.kind == allocPool:
+		err = drvFreeAsync(c.h, a.ptr, a.n, home)
+	default:
+		err = drvFree(c.h, a.ptr, a.n)
+	}
+	if err != nil {
+		return fmt.Errorf("cuda: free %d bytes (tag %q) on device %d: %w", a.n, a.rec.Tag(), c.dev.Ordinal, err)
+	}
+	return nil
+}
+
+// usedOn makes stream s safe to use a's memory and records the use, so the
+// free waits for it. Work on the default stream, or on a's home stream,
+// needs nothing: it is ordered already. The caller holds a.ctx.mu.
+func (a *allocation) usedOn(s *Stream, after bool) error {
+	if s == nil || s.h == 0 || s == a.home {
+		return nil
+	}
+	c := a.ctx
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	i := 0
+	for i < len(a.uses) && a.uses[i].stream != s {
+		i++
+	}
+	if !after {
+		if i < len(a.uses) || a.home.handle() == 0 {
+			return nil
+		}
+		// First use on s: s waits for what the home stream did so far
+		// (the stream-ordered allocation, earlier writes).
+		ev, err := drvEventCreate(c.h)
+		if err != nil {
+			return err
+		}
+		err = drvEventRecord(c.h, ev, a.home.handle())
+		if err == nil {
+			err = drvStreamWaitEvent(c.h, s.h, ev)
+		}
+		if e := drvEventDestroy(c.h, ev); err == nil {
+			err = e
+		}
+		return err
+	}
+	if i == len(a.uses) {
+		ev, err := drvEventCreate(c.h)
+		if err != nil {
+			return err
+		}
+		a.uses = append(a.uses, streamUse{stream: s, event: ev})
+	}
+	return drvEventRecord(c.h, a.uses[i].event, s.h)
+}
+
+// The states of a handle.
+const (
+	handleLive uint32 = iota
+	handleFreed
+)
+
+// A DeviceBuffer owns n bytes of device memory. Create one with
+// Context.Alloc, Context.AllocZeroed, Stream.Alloc or a Clone function; end
+// it with Free. Methods are safe for concurrent use; the memory itself is
+// not synchronised beyond stream order.
+type DeviceBuffer struct {
+	a     *allocation
+	state atomic.Uint32
+}
+
+// DeviceMemory is device memory a copy or a kernel can use: a DeviceBuffer,
+// a DeviceSlice, or a view of either.
+type DeviceMemory interface {
+	// ByteLen is the size of the range in bytes.
+	ByteLen() int
+	// span returns the allocation and the byte range, or why it cannot be
+	// used (freed, closed).
+	span(op string) (a *allocation, off, n int, err error)
+}
+
+// Alloc returns n bytes of uninitialised device memory under tag, from
+// plain device allocation (cuMemAlloc). Out of device memory it asks the
+// ledger's reliefs to evict membridge's caches, retries once, and then
+// fails with an error wrapping ErrOutOfMemory.
+func (c *Context) Alloc(tag string, n int) (*DeviceBuffer, error) {
+	return c.alloc(tag, n, false, nil)
+}
+
+// AllocZeroed is Alloc with the memory set to zero.
+func (c *Context) AllocZeroed(tag string, n int) (*DeviceBuffer, error) {
+	return c.alloc(tag, n, true, nil)
+}
+
+// alloc is the package's one device allocation path. s nil: plain
+// allocation; otherwise stream-ordered on s where the device has pools.
+func (c *Context) alloc(tag string, n int, zero bool, s *Stream) (*DeviceBuffer, error) {
+	if n < 0 {
+		return nil, fmt.Errorf("cuda: alloc %d bytes (tag %q): %w", n, tag, ErrInvalidSize)
+	}
+	a, err := c.allocate(tag, n, zero, s, false)
+	if err != nil && errors.Is(err, ErrOutOfMemory) {
+		c.relieved(n)
+		a, err = c.allocate(tag, n, zero, s, true)
+	}
+	if err != nil {
+		return nil, err
+	}
+	b := &DeviceBuffer{a: a}
+	tracker.Watch(b, a.rec)
+	return b, nil
+}
+
+func (c *Context) allocate(tag string, n int, zero bool, s *Stream, retry bool) (*allocation, error) {
+	if err := c.enter("alloc"); err != nil {
+		return nil, err
+	}
+	defer c.exit()
+	a := &allocation{ctx: c, n: n, home: s}
+	kind := kindDevice
+	if s != nil {
+		if err := s.usable(c, "alloc"); err != nil {
+			return nil, err
+		}
+		if c.pool != 0 {
+			a.kind, kind = allocPool, kindPool
+		}
+	}
+	rec, err := tracker.Reserve(kind, c.dev.Ordinal, tag, int64(n), 4)
+	if err != nil {
+		return nil, fmt.Errorf("cuda: alloc %d bytes (tag %q) on device %d: %w", n, tag, c.dev.Ordinal, err)
+	}
+	switch {
+	case n == 0:
+	case a.kind == allocPool:
+		a.ptr, err = drvAllocAsync(c.h, c.pool, n, zero, s.h)
+	default:
+		a.ptr, err = drvAlloc(c.h, n, zero)
+	}
+	if retry {
+		tracker.CountRetry(err == nil)
+	}
+	if err != nil {
+		rec.Cancel()
+		return nil, fmt.Errorf("cuda: alloc %d bytes (tag %q) on device %d: %w", n, tag, c.dev.Ordinal, err)
+	}
+	a.rec = rec
+	rec.Commit(uintptr(a.ptr), a)
+	c.link(a)
+	return a, nil
+}
+
+// Len returns the size in bytes; it stays valid after Free.
+func (b *DeviceBuffer) Len() int { return b.a.n }
+
+// ByteLen is Len, for DeviceMemory.
+func (b *DeviceBuffer) ByteLen() int { return b.a.n }
+
+// Tag returns the tag given at allocation.
+func (b *DeviceBuffer) Tag() string { return b.a.rec.Tag() }
+
+// Record returns the buffer's record in the ledger.
+func (b *DeviceBuffer) Record() *tracker.Record { return b.a.rec }
+
+// Context returns the context the memory belongs to.
+func (b *DeviceBuffer) Context() *Context { return b.a.ctx }
+
+// Pooled reports whether the memory came from the device's memory pool
+// (stream-ordered allocation).
+func (b *DeviceBuffer) Pooled() bool { return b.a.kind == allocPool }
+
+// DevicePtr returns the device address, for other CUDA libraries. It fails
+// like Err once the buffer is freed or its context closed.
+func (b *DeviceBuffer) DevicePtr() (DevicePtr, error) {
+	a, _, _, err := b.span("device pointer")
+	if err != nil {
+		return 0, err
+	}
+	return a.ptr, nil
+}
+
+// Err returns nil while the buffer can be used, and otherwise why not
+// (ErrFreed, ErrClosed).
+func (b *DeviceBuffer) Err() error {
+	_, _, _, err := b.span("use")
+	return err
+}
+
+func (b *DeviceBuffer) span(op string) (*allocation, int, int, error) {
+	if b == nil {
+		return nil, 0, 0, fmt.Errorf("cuda: %s of a nil buffer: %w", op, ErrInvalidArgument)
+	}
+	a := b.a
+	if b.state.Load() != handleLive {
+		return nil, 0, 0, fmt.Errorf("cuda: %s of freed buffer (%d bytes, tag %q%s): %w", op, a.n, a.rec.Tag(), sites(a.rec), ErrFreed)
+	}
+	if !a.rec.Live() {
+		return nil, 0, 0, fmt.Errorf("cuda: %s of buffer (%d bytes, tag %q) whose context was closed: %w", op, a.n, a.rec.Tag(), ErrClosed)
+	}
+	return a, 0, a.n, nil
+}
+
+// Free gives the memory back, ordered after the work on its stream and
+// after recorded uses on other streams. It is idempotent: a second call
+// returns an error wrapping ErrFreed, and of two concurrent calls exactly
+// one frees. After the context was closed it returns an error wrapping
+// ErrClosed (Close freed the memory). Free on a nil buffer returns nil.
+func (b *DeviceBuffer) Free() error {
+	if b == nil {
+		return nil
+	}
+	if !b.state.CompareAndSwap(handleLive, handleFreed) {
+		return fmt.Errorf("cuda: free of freed buffer (%d bytes, tag %q%s): %w", b.a.n, b.a.rec.Tag(), sites(b.a.rec), ErrFreed)
+	}
+	a := b.a
+	defer runtime.KeepAlive(b) // until Release has stopped the safety net
+	if !a.rec.Release() {
+		return fmt.Errorf("cuda: free of buffer (%d bytes, tag %q) whose context was closed: %w", a.n, a.rec.Tag(), ErrClosed)
+	}
+	if err := a.ctx.enter("free"); err != nil {
+		return err // Close frees it
+	}
+	defer a.ctx.exit()
+	return a.free()
+}
+
+// Close is Free, for io.Closer.
+func (b *DeviceBuffer) Close() error { return b.Free() }
+
+// View borrows n bytes at off. The view reads and writes the buffer's
+// memory; it fails with ErrFreed once the buffer is freed.
+func (b *DeviceBuffer) View(off, n int) (DeviceView, error) {
+	if off < 0 || n < 0 || off > b.Len()-n {
+		return DeviceView{}, fmt.Errorf("cuda: view [%d, %d+%d) of a %d-byte buffer: %w", off, off, n, b.Len(), ErrSizeMismatch)
+	}
+	return DeviceView{buf: b, off: off, n: n}, nil
+}
+
+// A DeviceView is a borrowed range of a DeviceBuffer. It keeps the buffer
+// reachable but does not own it: once the buffer is freed, every use of
+// the view fails with ErrFreed.
+type DeviceView struct {
+	buf    *DeviceBuffer
+	off, n int
+}
+
+// ByteLen is the size of the view in bytes.
+func (v DeviceView) ByteLen() int { return v.n }
+
+// Offset is where the view starts in its buffer.
+func (v DeviceView) Offset() int { return v.off }
+
+func (v DeviceView) span(op string) (*allocation, int, int, error) {
+	if v.buf == nil {
+		return nil, 0, 0, fmt.Errorf("cuda: %s of a zero view: %w", op, ErrInvalidArgument)
+	}
+	a, _, _, err := v.buf.span(op)
+	return a, v.off, v.n, err
+}
+
+// DevicePtr returns the device address of the view's first byte.
+func (v DeviceView) DevicePtr() (DevicePtr, error) {
+	a, off, _, err := v.span("device pointer")
+	if err != nil {
+		return 0, err
+	}
+	return a.ptr + DevicePtr(off), nil
+}
+
+// A DeviceSlice is n values of type T in device memory, owned like a
+// DeviceBuffer. T must hold no Go pointers.
+type DeviceSlice[T any] struct {
+	buf *DeviceBuffer
+}
+
+// AllocSlice returns n uninitialised values of type T on c's device.
+func AllocSlice[T any](c *Context, tag string, n int) (*DeviceSlice[T], error) {
+	return allocSlice[T](c, tag, n, false, nil)
+}
+
+// AllocSliceZeroed returns n zeroed values of type T on c's device.
+func AllocSliceZeroed[T any](c *Context, tag string, n int) (*DeviceSlice[T], error) {
+	return allocSlice[T](c, tag, n, true, nil)
+}
+
+func elemSize[T any]() (int, error) {
+	var zero T
+	if err := native.CheckPointerFree(reflect.TypeFor[T]()); err != nil {
+		return 0, fmt.Errorf("cuda: %w", err)
+	}
+	return int(unsafe.Sizeof(zero)), nil
+}
+
+func allocSlice[T any](c *Context, tag string, n int, zero bool, s *Stream) (*DeviceSlice[T], error) {
+	size, err := elemSize[T]()
+	if err != nil {
+		return nil, err
+	}
+	if n < 0 || (size > 0 && n > math.MaxInt/size) {
+		return nil, fmt.Errorf("cuda: slice of %d values of %d bytes (tag %q): %w", n, size, tag, ErrInvalidSize)
+	}
+	if c == nil && s != nil {
+		c = s.ctx
+	}
+	b, err := c.alloc(tag, n*size, zero, s)
+	if err != nil {
+		return nil, err
+	}
+	return &DeviceSlice[T]{buf: b}, nil
+}
+
+// Len returns the number of values.
+func (s *DeviceSlice[T]) Len() int {
+	var zero T
+	if size := int(unsafe.Sizeof(zero)); size > 0 {
+		return s.buf.Len() / size
+	}
+	return 0
+}
+
+// ByteLen is the size in bytes.
+func (s *DeviceSlice[T]) ByteLen() int { return s.buf.Len() }
+
+func (s *DeviceSlice[T]) span(op string) (*allocation, int, int, error) { return s.buf.span(op) }
+
+// Buffer returns the slice's memory as an untyped buffer: the same handle,
+// freeing either frees both.
+func (s *DeviceSlice[T]) Buffer() *DeviceBuffer { return s.buf }
+
+// Free gives the memory back, like DeviceBuffer.Free.
+func (s *DeviceSlice[T]) Free() error {
+	if s == nil {
+		return nil
+	}
+	return s.buf.Free()
+}
+
+// Close is Free, for io.Closer.
+func (s *DeviceSlice[T]) Close() error { return s.Free() }
+
+// Err is DeviceBuffer.Err.
+func (s *DeviceSlice[T]) Err() error { return s.buf.Err() }
+
+// View borrows the values [lo, hi).
+func (s *DeviceSlice[T]) View(lo, hi int) (SliceView[T], error) {
+	if lo < 0 || hi < lo || hi > s.Len() {
+		return SliceView[T]{}, fmt.Errorf("cuda: view [%d, %d) of a slice of %d values: %w", lo, hi, s.Len(), ErrSizeMismatch)
+	}
+	var zero T
+	size := int(unsafe.Sizeof(zero))
+	return SliceView[T]{buf: s.buf, off: lo * size, n: (hi - lo) * size}, nil
+}
+
+// A SliceView is a borrowed range of a DeviceSlice, like DeviceView.
+type SliceView[T any] struct {
+	buf    *DeviceBuffer
+	off, n int // in bytes
+}
+
+// Len returns the number of values.
+func (v SliceView[T]) Len() int {
+	var zero T
+	if size := int(unsafe.Sizeof(zero)); size > 0 {
+		return v.n / size
+	}
+	return 0
+}
+
+// ByteLen is the size in bytes.
+func (v SliceView[T]) ByteLen() int { return v.n }
+
+func (v SliceView[T]) span(op string) (*allocation, int, int, error) {
+	return DeviceView(v).span(op)
+}
+
+// sites says where a record was allocated and freed, as far as the ledger
+// knows.
+func sites(r *tracker.Record) string {
+	s := ""
+	if site := tracker.Site(r.Stack()); site != "" {
+		s += ", allocated at " + site
+	}
+	if site := tracker.Site(r.FreeStack()); site != "" {
+		s += ", freed at " + site
+	}
+	return s
+}

@@ -1,0 +1,92 @@
+//go:build !cuda
+
+package cuda
+
+// #cgo CFLAGS: -Wall -Wextra -Werror -O2 -I${SRCDIR}/../csrc
+// #include <string.h>
+// #include "mb_alloc.h"
+// static void mbh_htod(uintptr_t dst, const void *src, size_t n) { memcpy((void *)dst, src, n); }
+// static void mbh_dtoh(void *dst, uintptr_t src, size_t n) { memcpy(dst, (const void *)src, n); }
+// static void mbh_dtod(uintptr_t dst, uintptr_t src, size_t n) { memmove((void *)dst, (const void *)src, n); }
+// static void mbh_memset(uintptr_t dst, int v, size_t n) { memset((void *)dst, v, n); }
+// static uintptr_t mbh_alloc(size_t n, int zero) {
+// 	return (uintptr_t)mb_alloc(n, 256, zero ? MB_FILL_ZERO : MB_FILL_JUNK);
+// }
+import "C"
+
+import (
+	"unsafe"
+
+	_ "github.com/membridge/membridge/csrc" // links mb_alloc.c
+)
+
+// Emulated device memory: C heap memory aligned like cuMemAlloc's (256
+// bytes). Fresh memory that is not zeroed is filled with 0xCD, so a kernel
+// or copy that reads it before writing shows junk, as a GPU would. Work is
+// done when it is queued: stream order holds trivially.
+
+func outOfMemory(call string) error {
+	return &DriverError{Call: call, Code: codeOutOfMemory, Name: "CUDA_ERROR_OUT_OF_MEMORY"}
+}
+
+func drvAlloc(_ uintptr, n int, zero bool) (DevicePtr, error) {
+	if emulated.used.Add(int64(n)) > EmulatedDeviceMemory {
+		emulated.used.Add(-int64(n))
+		return 0, outOfMemory("cuMemAlloc")
+	}
+	z := C.int(0)
+	if zero {
+		z = 1
+	}
+	p := C.mbh_alloc(C.size_t(n), z)
+	if p == 0 {
+		emulated.used.Add(-int64(n))
+		return 0, outOfMemory("cuMemAlloc")
+	}
+	return DevicePtr(p), nil
+}
+
+func drvFree(_ uintptr, p DevicePtr, n int) error {
+	C.mb_free(C.uintptr_t(p), C.size_t(n), 0)
+	emulated.used.Add(-int64(n))
+	return nil
+}
+
+func drvAllocAsync(ctx, _ uintptr, n int, zero bool, _ uintptr) (DevicePtr, error) {
+	return drvAlloc(ctx, n, zero)
+}
+
+func drvFreeAsync(ctx uintptr, p DevicePtr, n int, _ uintptr) error { return drvFree(ctx, p, n) }
+
+func drvAllocHost(_ uintptr, n int) (unsafe.Pointer, error) {
+	p := C.mb_alloc(C.size_t(n), 0, C.MB_FILL_NONE)
+	if p == nil {
+		return nil, outOfMemory("cuMemAllocHost")
+	}
+	return p, nil
+}
+
+func drvFreeHost(_ uintptr, p unsafe.Pointer) error {
+	C.mb_free(C.uintptr_t(uintptr(p)), 0, 0)
+	return nil
+}
+
+func drvCopyHtoD(_ uintptr, dst DevicePtr, src unsafe.Pointer, n int, _ uintptr, _ bool) error {
+	C.mbh_htod(C.uintptr_t(dst), src, C.size_t(n))
+	return nil
+}
+
+func drvCopyDtoH(_ uintptr, dst unsafe.Pointer, src DevicePtr, n int, _ uintptr, _ bool) error {
+	C.mbh_dtoh(dst, C.uintptr_t(src), C.size_t(n))
+	return nil
+}
+
+func drvCopyDtoD(_ uintptr, dst, src DevicePtr, n int, _ uintptr, _ bool) error {
+	C.mbh_dtod(C.uintptr_t(dst), C.uintptr_t(src), C.size_t(n))
+	return nil
+}
+
+func drvMemset(_ uintptr, dst DevicePtr, v byte, n int, _ uintptr, _ bool) error {
+	C.mbh_memset(C.uintptr_t(dst), C.int(v), C.size_t(n))
+	return nil
+}

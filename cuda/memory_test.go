@@ -1,0 +1,618 @@
+package cuda
+
+import (
+	"errors"
+	"runtime"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/membridge/membridge/native"
+	"github.com/membridge/membridge/tracker"
+)
+
+func TestDevices(t *testing.T) {
+	devs, err := Devices()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(devs) == 0 {
+		t.Fatal("no devices")
+	}
+	for i, d := range devs {
+		if d.Ordinal != i || d.Name == "" || d.TotalMemory <= 0 || d.Major < 1 {
+			t.Errorf("device %d: %+v", i, d)
+		}
+	}
+	if _, err := GetDevice(len(devs)); !errors.Is(err, ErrNoDevice) {
+		t.Errorf("GetDevice(%d) = %v, want ErrNoDevice", len(devs), err)
+	}
+	if _, err := GetDevice(-1); !errors.Is(err, ErrNoDevice) {
+		t.Errorf("GetDevice(-1) = %v, want ErrNoDevice", err)
+	}
+	free, total, err := shared.MemInfo()
+	if err != nil || free < 0 || free > total || total <= 0 {
+		t.Errorf("MemInfo() = %d, %d, %v", free, total, err)
+	}
+}
+
+// liveBytes is what the ledger counts live for a kind on device 0.
+func liveBytes(k tracker.Kind, tag string) int64 {
+	var n int64
+	tracker.LiveRecords(func(r *tracker.Record) bool {
+		if r.Kind() == k && r.Tag() == tag && r.Device() == 0 {
+			n += r.Bytes()
+		}
+		return true
+	})
+	return n
+}
+
+func TestAllocFreeLedger(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	for _, zeroed := range []bool{false, true} {
+		alloc := shared.Alloc
+		if zeroed {
+			alloc = shared.AllocZeroed
+		}
+		b, err := alloc("test/ledger", 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := liveBytes(kindDevice, "test/ledger"); got != 1000 {
+			t.Errorf("ledger: %d live bytes, want 1000", got)
+		}
+		if r := b.Record(); r.Kind() != kindDevice || r.Device() != 0 || r.Bytes() != 1000 {
+			t.Errorf("record: kind %v device %d bytes %d", r.Kind(), r.Device(), r.Bytes())
+		}
+		if b.Len() != 1000 || b.Pooled() || b.Context() != shared {
+			t.Errorf("buffer: len %d pooled %v", b.Len(), b.Pooled())
+		}
+		if p, err := b.DevicePtr(); err != nil || p == 0 {
+			t.Errorf("DevicePtr() = %#x, %v", p, err)
+		}
+		if err := b.Free(); err != nil {
+			t.Fatal(err)
+		}
+		if got := liveBytes(kindDevice, "test/ledger"); got != 0 {
+			t.Errorf("ledger after Free: %d live bytes", got)
+		}
+		if err := b.Free(); !errors.Is(err, ErrFreed) {
+			t.Errorf("second Free = %v, want ErrFreed", err)
+		}
+		if err := CopyHtoD(b, make([]byte, 1000)); !errors.Is(err, ErrFreed) {
+			t.Errorf("copy into freed buffer = %v, want ErrFreed", err)
+		}
+		if _, err := b.DevicePtr(); !errors.Is(err, ErrFreed) {
+			t.Errorf("DevicePtr of freed buffer = %v, want ErrFreed", err)
+		}
+	}
+	if _, err := shared.Alloc("test/ledger", -1); !errors.Is(err, ErrInvalidSize) {
+		t.Errorf("Alloc(-1) = %v, want ErrInvalidSize", err)
+	}
+	z, err := shared.Alloc("test/ledger", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CopyHtoD(z, []byte{}); err != nil {
+		t.Errorf("empty copy: %v", err)
+	}
+	if err := z.Free(); err != nil {
+		t.Fatal(err)
+	}
+	var nilBuf *DeviceBuffer
+	if err := nilBuf.Free(); err != nil {
+		t.Errorf("nil Free = %v", err)
+	}
+}
+
+func TestAllocZeroedIsZero(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	// Dirty some memory first, so zeroing is not an accident of a fresh heap.
+	d, err := CloneHtoD(shared, "test/dirty", slices.Repeat([]byte{0xAB}, 1<<16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Free()
+	s, err := AllocSliceZeroed[uint32](shared, "test/zero", 1<<14)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Free()
+	got, err := CloneDtoH(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range got {
+		if v != 0 {
+			t.Fatalf("value %d = %#x, want 0", i, v)
+		}
+	}
+}
+
+type point struct {
+	X, Y float32
+	ID   uint64
+}
+
+func TestCopies(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	s, err := shared.NewStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	src := []point{{1, 2, 3}, {4, 5, 6}, {7, 8, 9}, {10, 11, 12}}
+	for _, stream := range []*Stream{nil, shared.DefaultStream(), s} {
+		var d *DeviceSlice[point]
+		if stream == nil {
+			d, err = CloneHtoD(shared, "test/copy", src)
+		} else {
+			d, err = CloneHtoDOn(stream, "test/copy", src)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		d2, err := CloneDtoD("test/copy", d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Overwrite the middle of d2 through a view, from the ends of d.
+		mid, _ := d2.View(1, 3)
+		ends, _ := d.View(2, 4)
+		if stream == nil {
+			err = CopyDtoD(mid, ends)
+		} else {
+			err = CopyDtoDOn(stream, mid, ends)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]point, 4)
+		if stream == nil {
+			err = CopyDtoH(got, d2)
+		} else {
+			err = CopyDtoHOn(stream, got, d2)
+			if err == nil {
+				err = stream.Synchronize()
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []point{src[0], src[2], src[3], src[3]}
+		if !slices.Equal(got, want) {
+			t.Errorf("stream %v: got %v, want %v", stream, got, want)
+		}
+		if err := errors.Join(d.Free(), d2.Free()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestCopyErrors(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	b, err := shared.Alloc("test/errors", 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Free()
+	c, err := shared.Alloc("test/errors", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Free()
+	cases := []struct {
+		name string
+		err  error
+		want error
+	}{
+		{"HtoD too small", CopyHtoD(b, make([]byte, 63)), ErrSizeMismatch},
+		{"HtoD too large", CopyHtoD(b, make([]uint64, 9)), ErrSizeMismatch},
+		{"DtoH too small", CopyDtoH(make([]byte, 10), b), ErrSizeMismatch},
+		{"DtoD mismatch", CopyDtoD(b, c), ErrSizeMismatch},
+		{"HtoD of pointers", CopyHtoD(b, make([]*int, 8)), native.ErrPointerType},
+		{"nil destination", CopyHtoD(nil, []byte{1}), ErrInvalidArgument},
+		{"nil stream", CopyHtoDOn(nil, b, make([]byte, 64)), ErrInvalidArgument},
+		{"zero view", CopyHtoD(DeviceView{}, []byte{}), ErrInvalidArgument},
+	}
+	for _, c := range cases {
+		if !errors.Is(c.err, c.want) {
+			t.Errorf("%s: got %v, want %v", c.name, c.err, c.want)
+		}
+	}
+	for _, r := range [][2]int{{-1, 1}, {0, 65}, {60, 5}, {65, 0}, {0, -1}} {
+		if _, err := b.View(r[0], r[1]); !errors.Is(err, ErrSizeMismatch) {
+			t.Errorf("View(%d, %d) = %v, want ErrSizeMismatch", r[0], r[1], err)
+		}
+	}
+	if _, err := AllocSlice[string](shared, "test/errors", 1); !errors.Is(err, native.ErrPointerType) {
+		t.Errorf("AllocSlice[string] = %v, want ErrPointerType", err)
+	}
+	if _, err := AllocSlice[uint64](shared, "test/errors", 1<<62); !errors.Is(err, ErrInvalidSize) {
+		t.Errorf("AllocSlice of 2^62 uint64 = %v, want ErrInvalidSize", err)
+	}
+}
+
+func TestViewCannotOutliveOwner(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	s, err := CloneHtoD(shared, "test/view", []float32{1, 2, 3, 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := s.View(1, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]float32, 2)
+	if err := CopyDtoH(got, v); err != nil || !slices.Equal(got, []float32{2, 3}) {
+		t.Fatalf("view read %v, %v", got, err)
+	}
+	s.Free()
+	if err := CopyDtoH(got, v); !errors.Is(err, ErrFreed) {
+		t.Errorf("view of freed slice: %v, want ErrFreed", err)
+	}
+}
+
+func TestWrongContext(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	other, err := Open(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	a, err := shared.Alloc("test/wrong", 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Free()
+	b, err := other.Alloc("test/wrong", 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Free()
+	s, err := other.NewStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := CopyDtoD(a, b); !errors.Is(err, ErrWrongContext) {
+		t.Errorf("DtoD across contexts: %v, want ErrWrongContext", err)
+	}
+	if err := CopyHtoDOn(s, a, make([]byte, 16)); !errors.Is(err, ErrWrongContext) {
+		t.Errorf("copy on another context's stream: %v, want ErrWrongContext", err)
+	}
+	if err := Scale(s, a, a, 2); !errors.Is(err, ErrWrongContext) {
+		t.Errorf("kernel on another context's stream: %v, want ErrWrongContext", err)
+	}
+}
+
+func TestClosedContext(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	c, err := Open(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.Alloc("test/closed", 128)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.NewStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.Alloc("test/closed", 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pin, err := c.AllocPinned("test/closed", 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Scale(s, p, p, 1); err != nil { // loads the built-in module
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := liveBytes(kindDevice, "test/closed") + liveBytes(kindPool, "test/closed") + liveBytes(kindPinned, "test/closed"); got != 0 {
+		t.Errorf("ledger after Close: %d live bytes", got)
+	}
+	checks := []struct {
+		name string
+		err  error
+	}{
+		{"Err", b.Err()},
+		{"copy", CopyHtoD(b, make([]byte, 128))},
+		{"alloc", func() error { _, err := c.Alloc("test/closed", 1); return err }()},
+		{"stream alloc", func() error { _, err := s.Alloc("test/closed", 1); return err }()},
+		{"new stream", func() error { _, err := c.NewStream(); return err }()},
+		{"synchronize", c.Synchronize()},
+		{"pinned Err", pin.Err()},
+		{"Free", b.Free()},
+		{"stream Free", p.Free()},
+		{"pinned Free", pin.Free()},
+		{"second Close", c.Close()},
+	}
+	for _, k := range checks {
+		if !errors.Is(k.err, ErrClosed) {
+			t.Errorf("%s after Close: %v, want ErrClosed", k.name, k.err)
+		}
+	}
+}
+
+func TestOutOfMemory(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	before := tracker.Pressure()
+	_, err := shared.Alloc("test/oom", 1<<50) // a petabyte: no device has it
+	if !errors.Is(err, ErrOutOfMemory) {
+		t.Fatalf("Alloc(1 PiB) = %v, want ErrOutOfMemory", err)
+	}
+	after := tracker.Pressure()
+	if after.Reliefs <= before.Reliefs || after.Retries != before.Retries+1 || after.RetrySuccesses != before.RetrySuccesses {
+		t.Errorf("pressure counters before %+v after %+v: want one relief and one failed retry", before, after)
+	}
+	if got := liveBytes(kindDevice, "test/oom"); got != 0 {
+		t.Errorf("ledger after a failed alloc: %d bytes", got)
+	}
+	s, err := shared.NewStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Alloc("test/oom", 1<<50); !errors.Is(err, ErrOutOfMemory) {
+		t.Errorf("stream Alloc(1 PiB) = %v, want ErrOutOfMemory", err)
+	}
+}
+
+func TestLimit(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	tracker.SetTagLimit("test/limit", 100)
+	defer tracker.SetTagLimit("test/limit", 0)
+	if _, err := shared.Alloc("test/limit", 101); !errors.Is(err, ErrLimit) {
+		t.Errorf("Alloc over the tag limit = %v, want ErrLimit", err)
+	}
+}
+
+// TestSafetyNet drops a buffer: the safety net queues it to the context,
+// which frees it on its next call.
+func TestSafetyNet(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	prev := tracker.SetLeakPolicy(tracker.LeakFree)
+	defer tracker.SetLeakPolicy(prev)
+	tracker.SetLeakHandler(func(*tracker.Record) {})
+	defer tracker.SetLeakHandler(nil)
+	s, err := shared.NewStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var rec1, rec2 *tracker.Record
+	func() {
+		b, _ := shared.Alloc("test/dropped", 4096)
+		p, _ := s.Alloc("test/dropped", 4096)
+		rec1, rec2 = b.Record(), p.Record()
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for (!rec1.Dropped() || !rec2.Dropped()) && time.Now().Before(deadline) {
+		runtime.GC()
+		time.Sleep(time.Millisecond)
+	}
+	if !rec1.Dropped() || !rec2.Dropped() {
+		t.Fatal("the safety net did not find the dropped buffers")
+	}
+	for !shared.queued.Load() && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond) // the cleanup runs Reclaim just after marking
+	}
+	if err := shared.Synchronize(); err != nil {
+		t.Fatal(err)
+	}
+	if shared.queued.Load() {
+		t.Error("queue not drained by Synchronize")
+	}
+	shared.live.Lock()
+	for a := shared.live.head; a != nil; a = a.next {
+		if a.rec == rec1 || a.rec == rec2 {
+			t.Error("a dropped allocation is still linked after the drain")
+		}
+	}
+	shared.live.Unlock()
+}
+
+func TestPinned(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	p, err := shared.AllocPinned("test/pinned", 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := liveBytes(kindPinned, "test/pinned"); got != 16 {
+		t.Errorf("ledger: %d pinned bytes, want 16", got)
+	}
+	vals := PinnedValues[float32](p)
+	copy(vals, []float32{1, 2, 3, 4})
+	s, err := shared.NewStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	d, err := CloneHtoDOn(s, "test/pinned", vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Free()
+	if err := Scale(s, d, d, 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := CopyDtoHOn(s, vals, d); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Synchronize(); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(vals, []float32{10, 20, 30, 40}) {
+		t.Errorf("got %v", vals)
+	}
+	if err := p.Free(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Free(); !errors.Is(err, ErrFreed) {
+		t.Errorf("second Free = %v", err)
+	}
+	func() {
+		defer func() {
+			if r := recover(); r == nil {
+				t.Error("Bytes of a freed pinned buffer did not panic")
+			}
+		}()
+		p.Bytes()
+	}()
+}
+
+func TestStreamOrderedAndCrossStream(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	s1, err := shared.NewStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s1.Close()
+	s2, err := shared.NewStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	x, err := CloneHtoDOn(s1, "test/streams", []float32{1, 2, 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x.Buffer().Pooled() != shared.Device().MemoryPools {
+		t.Errorf("Pooled() = %v on a device with pools %v", x.Buffer().Pooled(), shared.Device().MemoryPools)
+	}
+	if want := kindPool; !shared.Device().MemoryPools {
+		want = kindDevice
+		_ = want
+	} else if k := x.Buffer().Record().Kind(); k != want {
+		t.Errorf("kind %v, want %v", k, want)
+	}
+	// Used on s2: recorded, and the free waits for it.
+	if err := Scale(s2, x, x, 2); err != nil {
+		t.Fatal(err)
+	}
+	x.buf.a.mu.Lock()
+	uses := len(x.buf.a.uses)
+	x.buf.a.mu.Unlock()
+	if uses != 1 {
+		t.Errorf("%d recorded uses, want 1", uses)
+	}
+	e, err := s2.Record()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if err := s1.Wait(e); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]float32, 3)
+	if err := CopyDtoHOn(s1, got, x); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Synchronize(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s1.Synchronize(); err != nil {
+		t.Fatal(err)
+	}
+	if done, err := e.Done(); err != nil || !done {
+		t.Errorf("Done() = %v, %v after Synchronize", done, err)
+	}
+	if !slices.Equal(got, []float32{2, 4, 6}) {
+		t.Errorf("got %v", got)
+	}
+	if err := x.Free(); err != nil {
+		t.Fatal(err)
+	}
+	if err := shared.Synchronize(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestClosedStream(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	s, err := shared.NewStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Alloc("test/closed-stream", 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); !errors.Is(err, ErrClosed) {
+		t.Errorf("second Close = %v", err)
+	}
+	if err := CopyHtoDOn(s, b, make([]byte, 64)); !errors.Is(err, ErrClosed) {
+		t.Errorf("copy on closed stream = %v, want ErrClosed", err)
+	}
+	if err := s.Synchronize(); !errors.Is(err, ErrClosed) {
+		t.Errorf("Synchronize closed stream = %v, want ErrClosed", err)
+	}
+	// Memory allocated on the stream outlives it; its free moves to the
+	// default stream.
+	if err := CopyHtoD(b, make([]byte, 64)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Free(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestConcurrent shares one context among goroutines, each with its own
+// stream; -race checks the package's own synchronisation.
+func TestConcurrent(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := shared.NewStream()
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer s.Close()
+			for i := range 50 {
+				x, err := CloneHtoDOn(s, "test/concurrent", []float32{float32(g), float32(i)})
+				if err != nil {
+					errs <- err
+					return
+				}
+				err = Scale(s, x, x, 2)
+				got := make([]float32, 2)
+				if err == nil {
+					err = CopyDtoHOn(s, got, x)
+				}
+				if err == nil {
+					err = s.Synchronize()
+				}
+				x.Free()
+				if err != nil {
+					errs <- err
+					return
+				}
+				if got[0] != float32(2*g) || got[1] != float32(2*i) {
+					errs <- errors.New("wrong result")
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}

@@ -1,0 +1,133 @@
+package cuda
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/membridge/membridge/tracker"
+)
+
+// A PinnedBuffer owns n bytes of page-locked host memory (cuMemAllocHost),
+// which the device reads and writes directly: copies from and to it are
+// faster than from pageable memory, and the stream-ordered ones run
+// asynchronously. It belongs to the context that allocated it. In the host
+// backend it is ordinary C heap memory, counted as pinned all the same.
+type PinnedBuffer struct {
+	a     *allocation
+	state atomic.Uint32
+}
+
+// AllocPinned returns n bytes of uninitialised page-locked host memory
+// under tag. Out of memory it relieves and retries once like Alloc.
+func (c *Context) AllocPinned(tag string, n int) (*PinnedBuffer, error) {
+	if n < 0 {
+		return nil, fmt.Errorf("cuda: alloc %d pinned bytes (tag %q): %w", n, tag, ErrInvalidSize)
+	}
+	a, err := c.allocatePinned(tag, n, false)
+	if err != nil && errors.Is(err, ErrOutOfMemory) {
+		c.relieved(n)
+		a, err = c.allocatePinned(tag, n, true)
+	}
+	if err != nil {
+		return nil, err
+	}
+	p := &PinnedBuffer{a: a}
+	tracker.Watch(p, a.rec)
+	return p, nil
+}
+
+func (c *Context) allocatePinned(tag string, n int, retry bool) (*allocation, error) {
+	if err := c.enter("alloc pinned"); err != nil {
+		return nil, err
+	}
+	defer c.exit()
+	rec, err := tracker.Reserve(kindPinned, c.dev.Ordinal, tag, int64(n), 3)
+	if err != nil {
+		return nil, fmt.Errorf("cuda: alloc %d pinned bytes (tag %q): %w", n, tag, err)
+	}
+	a := &allocation{ctx: c, kind: allocPinned, n: n}
+	if n > 0 {
+		a.host, err = drvAllocHost(c.h, n)
+	}
+	if retry {
+		tracker.CountRetry(err == nil)
+	}
+	if err != nil {
+		rec.Cancel()
+		return nil, fmt.Errorf("cuda: alloc %d pinned bytes (tag %q): %w", n, tag, err)
+	}
+	a.rec = rec
+	rec.Commit(uintptr(a.host), a)
+	c.link(a)
+	return a, nil
+}
+
+// Len returns the size in bytes.
+func (p *PinnedBuffer) Len() int { return p.a.n }
+
+// Record returns the buffer's record in the ledger.
+func (p *PinnedBuffer) Record() *tracker.Record { return p.a.rec }
+
+// Bytes returns the memory as a Go slice, valid until Free or the
+// context's Close. It panics with the reason (ErrFreed, ErrClosed) on a
+// buffer that can no longer be used.
+func (p *PinnedBuffer) Bytes() []byte {
+	if err := p.Err(); err != nil {
+		panic(err)
+	}
+	return unsafe.Slice((*byte)(p.a.host), p.a.n)
+}
+
+// PinnedValues returns p's memory as values of type T (pointer-free), as
+// many as fit. It panics like Bytes.
+func PinnedValues[T any](p *PinnedBuffer) []T {
+	size, err := elemSize[T]()
+	if err != nil {
+		panic(err)
+	}
+	b := p.Bytes()
+	if size == 0 || len(b) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*T)(unsafe.Pointer(&b[0])), len(b)/size)
+}
+
+// Err returns nil while the buffer can be used, and otherwise why not.
+func (p *PinnedBuffer) Err() error {
+	switch {
+	case p == nil:
+		return fmt.Errorf("cuda: nil pinned buffer: %w", ErrInvalidArgument)
+	case p.state.Load() != handleLive:
+		return fmt.Errorf("cuda: use of freed pinned buffer (%d bytes, tag %q%s): %w", p.a.n, p.a.rec.Tag(), sites(p.a.rec), ErrFreed)
+	case !p.a.rec.Live():
+		return fmt.Errorf("cuda: use of pinned buffer (%d bytes, tag %q) whose context was closed: %w", p.a.n, p.a.rec.Tag(), ErrClosed)
+	}
+	return nil
+}
+
+// Free gives the memory back after the device has finished the work
+// queued so far that may use it. It is idempotent like DeviceBuffer.Free.
+func (p *PinnedBuffer) Free() error {
+	if p == nil {
+		return nil
+	}
+	if !p.state.CompareAndSwap(handleLive, handleFreed) {
+		return fmt.Errorf("cuda: free of freed pinned buffer (%d bytes, tag %q%s): %w", p.a.n, p.a.rec.Tag(), sites(p.a.rec), ErrFreed)
+	}
+	a := p.a
+	defer runtime.KeepAlive(p)
+	if !a.rec.Release() {
+		return fmt.Errorf("cuda: free of pinned buffer (%d bytes, tag %q) whose context was closed: %w", a.n, a.rec.Tag(), ErrClosed)
+	}
+	if err := a.ctx.enter("free pinned"); err != nil {
+		return err
+	}
+	defer a.ctx.exit()
+	return a.free()
+}
+
+// Close is Free, for io.Closer.
+func (p *PinnedBuffer) Close() error { return p.Free() }
