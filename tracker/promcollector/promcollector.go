@@ -1,0 +1,179 @@
+// Package promcollector exports membridge's ledger to Prometheus. It is the
+// only membridge package that imports client_golang: programs that do not
+// import it carry none of it.
+//
+//	prometheus.MustRegister(promcollector.New())
+//
+// Every metric is read from the ledger when Prometheus scrapes; nothing is
+// counted twice and the allocation path does no extra work. Labels: kind
+// (c-heap, device, ...), device ("host" or the device ordinal), tag (what
+// the memory is for), cache (a cache's name).
+package promcollector
+
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/membridge/membridge/tracker"
+)
+
+const namespace = "membridge"
+
+// A Collector is a prometheus.Collector for the ledger's counters.
+type Collector struct {
+	perKey      []keyMetric
+	kindLimit   *prometheus.Desc
+	kindRefused *prometheus.Desc
+	tagLimit    *prometheus.Desc
+	tagRefused  *prometheus.Desc
+	pressure    []pressureMetric
+	caches      []cacheMetric
+}
+
+type keyMetric struct {
+	desc  *prometheus.Desc
+	typ   prometheus.ValueType
+	value func(tracker.Stats) int64
+}
+
+type pressureMetric struct {
+	desc  *prometheus.Desc
+	value func(tracker.PressureStats) int64
+}
+
+type cacheMetric struct {
+	desc  *prometheus.Desc
+	typ   prometheus.ValueType
+	value func(tracker.CacheStats) int64
+}
+
+// New returns a collector of the ledger's counters.
+func New() *Collector {
+	keyLabels := []string{"kind", "device", "tag"}
+	key := func(name, help string, typ prometheus.ValueType, v func(tracker.Stats) int64) keyMetric {
+		return keyMetric{prometheus.NewDesc(prometheus.BuildFQName(namespace, "", name), help, keyLabels, nil), typ, v}
+	}
+	press := func(name, help string, v func(tracker.PressureStats) int64) pressureMetric {
+		return pressureMetric{prometheus.NewDesc(prometheus.BuildFQName(namespace, "", name), help, nil, nil), v}
+	}
+	cache := func(name, help string, typ prometheus.ValueType, v func(tracker.CacheStats) int64) cacheMetric {
+		return cacheMetric{prometheus.NewDesc(prometheus.BuildFQName(namespace, "cache", name), help, []string{"cache"}, nil), typ, v}
+	}
+	G, C := prometheus.GaugeValue, prometheus.CounterValue
+	return &Collector{
+		perKey: []keyMetric{
+			key("live_bytes", "Bytes of native or device memory live now (reserved or allocated, not yet freed).", G, func(s tracker.Stats) int64 { return s.LiveBytes }),
+			key("live_objects", "Allocations live now.", G, func(s tracker.Stats) int64 { return s.LiveCount }),
+			key("peak_bytes", "Highest live bytes seen since the process started.", G, func(s tracker.Stats) int64 { return s.PeakBytes }),
+			key("allocations_total", "Allocations made since the process started.", C, func(s tracker.Stats) int64 { return s.AllocatedCount }),
+			key("allocated_bytes_total", "Bytes allocated since the process started.", C, func(s tracker.Stats) int64 { return s.AllocatedBytes }),
+			key("frees_total", "Allocations that ended: freed by their owner, reclaimed by the safety net or handed to C.", C, func(s tracker.Stats) int64 { return s.FreedCount }),
+			key("freed_bytes_total", "Bytes of the allocations that ended.", C, func(s tracker.Stats) int64 { return s.FreedBytes }),
+			key("dropped_handles_total", "Handles the program dropped without freeing them (leaks the safety net found).", C, func(s tracker.Stats) int64 { return s.DroppedCount }),
+			key("dropped_bytes_total", "Bytes of the handles dropped without a free.", C, func(s tracker.Stats) int64 { return s.DroppedBytes }),
+			key("handoffs_total", "Allocations whose ownership went to C code.", C, func(s tracker.Stats) int64 { return s.HandedOffCount }),
+			key("handed_off_bytes_total", "Bytes whose ownership went to C code.", C, func(s tracker.Stats) int64 { return s.HandedOffBytes }),
+		},
+		kindLimit:   prometheus.NewDesc(namespace+"_kind_limit_bytes", "Cap on the live bytes of a kind of memory (tracker.SetLimit); absent when none is set.", []string{"kind"}, nil),
+		kindRefused: prometheus.NewDesc(namespace+"_kind_limit_refusals_total", "Reservations refused because they would pass their kind's limit.", []string{"kind"}, nil),
+		tagLimit:    prometheus.NewDesc(namespace+"_tag_limit_bytes", "Cap on the live bytes of a tag (tracker.SetTagLimit); absent when none is set.", []string{"tag"}, nil),
+		tagRefused:  prometheus.NewDesc(namespace+"_tag_limit_refusals_total", "Reservations refused because they would pass their tag's limit.", []string{"tag"}, nil),
+		pressure: []pressureMetric{
+			press("limit_waits_total", "Reservations that waited for a limit to make room.", func(p tracker.PressureStats) int64 { return p.LimitWaits }),
+			press("limit_wait_timeouts_total", "Reservations whose wait for a limit ended with their context.", func(p tracker.PressureStats) int64 { return p.LimitWaitTimeouts }),
+			press("reliefs_total", "Times membridge asked caches and the garbage collector for memory back.", func(p tracker.PressureStats) int64 { return p.Reliefs }),
+			press("relief_bytes_total", "Bytes the registered reliefs said they freed.", func(p tracker.PressureStats) int64 { return p.ReliefBytes }),
+			press("relief_gc_runs_total", "Garbage collections run to find dropped handles under pressure.", func(p tracker.PressureStats) int64 { return p.GCRuns }),
+			press("oom_retries_total", "Allocations retried after an out-of-memory and a relief.", func(p tracker.PressureStats) int64 { return p.Retries }),
+			press("oom_retry_successes_total", "Retried allocations that then succeeded.", func(p tracker.PressureStats) int64 { return p.RetrySuccesses }),
+		},
+		caches: []cacheMetric{
+			cache("hits_total", "Cache lookups that found their entry.", C, func(c tracker.CacheStats) int64 { return c.Hits }),
+			cache("misses_total", "Cache lookups that did not.", C, func(c tracker.CacheStats) int64 { return c.Misses }),
+			cache("evictions_total", "Entries removed to stay within the cache's bound or to relieve memory pressure.", C, func(c tracker.CacheStats) int64 { return c.Evictions }),
+			cache("expirations_total", "Entries removed because their time to live ran out.", C, func(c tracker.CacheStats) int64 { return c.Expirations }),
+			cache("bytes", "Bytes the cache holds now.", G, func(c tracker.CacheStats) int64 { return c.Bytes }),
+			cache("entries", "Entries the cache holds now.", G, func(c tracker.CacheStats) int64 { return c.Entries }),
+		},
+	}
+}
+
+// Describe sends the descriptions of every metric the collector exports.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, m := range c.perKey {
+		ch <- m.desc
+	}
+	ch <- c.kindLimit
+	ch <- c.kindRefused
+	ch <- c.tagLimit
+	ch <- c.tagRefused
+	for _, m := range c.pressure {
+		ch <- m.desc
+	}
+	for _, m := range c.caches {
+		ch <- m.desc
+	}
+}
+
+func deviceLabel(d int) string {
+	if d < 0 {
+		return "host"
+	}
+	return strconv.Itoa(d)
+}
+
+// Collect reads the ledger and sends one sample per metric and label set.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	tags := map[string]bool{}
+	kinds := map[tracker.Kind]bool{}
+	for _, s := range tracker.AllStats() {
+		labels := []string{s.Kind.String(), deviceLabel(s.Device), s.Tag}
+		for _, m := range c.perKey {
+			ch <- prometheus.MustNewConstMetric(m.desc, m.typ, float64(m.value(s)), labels...)
+		}
+		tags[s.Tag] = true
+		kinds[s.Kind] = true
+	}
+	for _, k := range tracker.Kinds() {
+		ks := tracker.KindStats(k)
+		if !kinds[k] && ks.LimitHits == 0 && tracker.Limit(k) == 0 {
+			continue
+		}
+		if l := tracker.Limit(k); l > 0 {
+			ch <- prometheus.MustNewConstMetric(c.kindLimit, prometheus.GaugeValue, float64(l), k.String())
+		}
+		ch <- prometheus.MustNewConstMetric(c.kindRefused, prometheus.CounterValue, float64(ks.LimitHits), k.String())
+	}
+	for tag := range tags {
+		if l := tracker.TagLimit(tag); l > 0 {
+			ch <- prometheus.MustNewConstMetric(c.tagLimit, prometheus.GaugeValue, float64(l), tag)
+		}
+		ch <- prometheus.MustNewConstMetric(c.tagRefused, prometheus.CounterValue, float64(tracker.TagStats(tag).LimitHits), tag)
+	}
+	p := tracker.Pressure()
+	for _, m := range c.pressure {
+		ch <- prometheus.MustNewConstMetric(m.desc, prometheus.CounterValue, float64(m.value(p)))
+	}
+	// Two caches registered under one name would make duplicate series;
+	// Caches is sorted by name, so their figures are summed.
+	var merged []tracker.CacheStats
+	for _, cs := range tracker.Caches() {
+		if n := len(merged); n > 0 && merged[n-1].Name == cs.Name {
+			m := &merged[n-1]
+			m.Hits += cs.Hits
+			m.Misses += cs.Misses
+			m.Evictions += cs.Evictions
+			m.Expirations += cs.Expirations
+			m.Bytes += cs.Bytes
+			m.Entries += cs.Entries
+			continue
+		}
+		merged = append(merged, cs)
+	}
+	for _, cs := range merged {
+		for _, m := range c.caches {
+			ch <- prometheus.MustNewConstMetric(m.desc, m.typ, float64(m.value(cs)), cs.Name)
+		}
+	}
+}

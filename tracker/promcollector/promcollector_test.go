@@ -1,0 +1,115 @@
+package promcollector_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/promcollector"
+)
+
+func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
+
+func commit(t *testing.T, kind tracker.Kind, device int, tag string, n int64) *tracker.Record {
+	t.Helper()
+	r, err := tracker.Reserve(kind, device, tag, n, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Commit(0x1000, nil)
+	return r
+}
+
+func TestCollectorExportsTheLedger(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	a := commit(t, tracker.KindCHeap, -1, "frames", 100)
+	b := commit(t, tracker.KindCHeap, -1, "frames", 50)
+	w := commit(t, tracker.KindDeviceEmulated, 0, "weights", 4096)
+	b.Release()
+	h := commit(t, tracker.KindCHeap, -1, "frames", 10)
+	h.HandOff()
+	tracker.SetTagLimit("frames", 120)
+	if _, err := tracker.Reserve(tracker.KindCHeap, -1, "frames", 30, 0); err == nil {
+		t.Fatal("reservation over the tag limit succeeded")
+	}
+	tracker.CountRetry(true)
+	tracker.CountRetry(false)
+	unregister := tracker.RegisterCache("decoded", func() tracker.CacheStats {
+		return tracker.CacheStats{Hits: 7, Misses: 3, Evictions: 2, Expirations: 1, Bytes: 4096, Entries: 4}
+	})
+	defer unregister()
+	defer tracker.SetTagLimit("frames", 0)
+	defer a.Release()
+	defer w.Release()
+
+	c := promcollector.New()
+	const want = `
+# HELP membridge_live_bytes Bytes of native or device memory live now (reserved or allocated, not yet freed).
+# TYPE membridge_live_bytes gauge
+membridge_live_bytes{device="0",kind="device-emulated",tag="weights"} 4096
+membridge_live_bytes{device="host",kind="c-heap",tag="frames"} 100
+# HELP membridge_peak_bytes Highest live bytes seen since the process started.
+# TYPE membridge_peak_bytes gauge
+membridge_peak_bytes{device="0",kind="device-emulated",tag="weights"} 4096
+membridge_peak_bytes{device="host",kind="c-heap",tag="frames"} 150
+# HELP membridge_allocations_total Allocations made since the process started.
+# TYPE membridge_allocations_total counter
+membridge_allocations_total{device="0",kind="device-emulated",tag="weights"} 1
+membridge_allocations_total{device="host",kind="c-heap",tag="frames"} 3
+# HELP membridge_handoffs_total Allocations whose ownership went to C code.
+# TYPE membridge_handoffs_total counter
+membridge_handoffs_total{device="0",kind="device-emulated",tag="weights"} 0
+membridge_handoffs_total{device="host",kind="c-heap",tag="frames"} 1
+# HELP membridge_tag_limit_bytes Cap on the live bytes of a tag (tracker.SetTagLimit); absent when none is set.
+# TYPE membridge_tag_limit_bytes gauge
+membridge_tag_limit_bytes{tag="frames"} 120
+# HELP membridge_tag_limit_refusals_total Reservations refused because they would pass their tag's limit.
+# TYPE membridge_tag_limit_refusals_total counter
+membridge_tag_limit_refusals_total{tag="frames"} 1
+membridge_tag_limit_refusals_total{tag="weights"} 0
+# HELP membridge_oom_retries_total Allocations retried after an out-of-memory and a relief.
+# TYPE membridge_oom_retries_total counter
+membridge_oom_retries_total 2
+# HELP membridge_oom_retry_successes_total Retried allocations that then succeeded.
+# TYPE membridge_oom_retry_successes_total counter
+membridge_oom_retry_successes_total 1
+# HELP membridge_cache_hits_total Cache lookups that found their entry.
+# TYPE membridge_cache_hits_total counter
+membridge_cache_hits_total{cache="decoded"} 7
+# HELP membridge_cache_evictions_total Entries removed to stay within the cache's bound or to relieve memory pressure.
+# TYPE membridge_cache_evictions_total counter
+membridge_cache_evictions_total{cache="decoded"} 2
+# HELP membridge_cache_bytes Bytes the cache holds now.
+# TYPE membridge_cache_bytes gauge
+membridge_cache_bytes{cache="decoded"} 4096
+`
+	names := []string{"membridge_live_bytes", "membridge_peak_bytes", "membridge_allocations_total", "membridge_handoffs_total",
+		"membridge_tag_limit_bytes", "membridge_tag_limit_refusals_total", "membridge_oom_retries_total",
+		"membridge_oom_retry_successes_total", "membridge_cache_hits_total", "membridge_cache_evictions_total", "membridge_cache_bytes"}
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), names...); err != nil {
+		t.Error(err)
+	}
+	problems, err := testutil.CollectAndLint(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	if err := reg.Register(c); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Gather(); err != nil {
+		t.Errorf("pedantic registry: %v", err)
+	}
+}
+
+func ExampleNew() {
+	prometheus.MustRegister(promcollector.New())
+	// Then serve promhttp.Handler() at /metrics.
+	// Output:
+}
