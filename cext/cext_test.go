@@ -1,0 +1,345 @@
+package cext_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"unsafe"
+
+	"github.com/membridge/membridge/cext"
+	"github.com/membridge/membridge/cext/internal/cmem"
+	"github.com/membridge/membridge/native"
+	"github.com/membridge/membridge/tracker"
+)
+
+// untraced runs the rest of the test with tracing off (the ledger's
+// sampled mode), as in production; the tests of this package do not run
+// in parallel, since the mode is global.
+func untraced(t *testing.T) {
+	prev := tracker.SetStackRate(tracker.DefaultSampleRate)
+	if cext.FollowDebug() {
+		t.Fatal("tracing still on in the sampled mode")
+	}
+	t.Cleanup(func() {
+		tracker.SetStackRate(prev)
+		cext.FollowDebug()
+	})
+}
+
+func traced(t *testing.T) {
+	if !cext.FollowDebug() {
+		t.Fatal("tracing off in the test mode")
+	}
+}
+
+func tag(t *testing.T) (string, int) {
+	name := "cext." + t.Name()
+	if len(name) > 47 {
+		name = name[:47]
+	}
+	i := cmem.Tag(name)
+	if i < 1 {
+		t.Fatalf("membridge_tag(%q) = %d", name, i)
+	}
+	return name, i
+}
+
+func cStats(t *testing.T, i int) cmem.Stats {
+	t.Helper()
+	s, ok := cmem.ReadStats(i)
+	if !ok {
+		t.Fatalf("no stats for C tag %d", i)
+	}
+	return s
+}
+
+func TestTagRegistration(t *testing.T) {
+	a := cmem.Tag("cext.registration")
+	b := cmem.Tag("cext.registration")
+	if a < 1 || a != b {
+		t.Fatalf("membridge_tag twice: %d then %d, want the same index >= 1", a, b)
+	}
+	for _, bad := range []string{"", strings.Repeat("x", 48)} {
+		if i := cmem.Tag(bad); i != -1 {
+			t.Errorf("membridge_tag(%d bytes) = %d, want -1", len(bad), i)
+		}
+	}
+}
+
+func TestCountersReachTheLedger(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	untraced(t)
+	name, i := tag(t)
+	a := cmem.Malloc(i, 100)
+	b := cmem.Calloc(i, 3, 10)
+	a = cmem.Realloc(i, a, 200)
+	if a == nil || b == nil {
+		t.Fatal("out of memory")
+	}
+	if got := cmem.Size(a); got != 200 {
+		t.Errorf("membridge_size after realloc = %d, want 200", got)
+	}
+	if zero := unsafe.Slice((*byte)(b), 30); strings.Count(string(zero), "\x00") != 30 {
+		t.Errorf("membridge_calloc memory not zeroed: %v", zero)
+	}
+	s := cStats(t, i)
+	want := cmem.Stats{LiveBytes: 230, LiveCount: 2, PeakBytes: 230, AllocBytes: 330, AllocCount: 3, FreedBytes: 100, FreedCount: 1}
+	if s != want {
+		t.Errorf("C counters = %+v, want %+v", s, want)
+	}
+	cext.Sync()
+	ls := tracker.TagStats(name)
+	if ls.LiveBytes != 230 || ls.LiveCount != 2 || ls.AllocatedCount != 3 {
+		t.Errorf("ledger TagStats(%q) = %+v, want 230 live bytes in 2 blocks, 3 allocations", name, ls)
+	}
+	found := false
+	for _, st := range tracker.AllStats() {
+		if st.Tag == name {
+			found = st.Kind == tracker.KindCExtension && st.PeakBytes == 230
+		}
+	}
+	if !found {
+		t.Errorf("AllStats has no c-extension entry with peak 230 for %q", name)
+	}
+	cmem.Free(a)
+	cmem.Free(b)
+	cext.Sync()
+	if ls := tracker.TagStats(name); ls.LiveBytes != 0 || ls.FreedCount != 3 || ls.PeakBytes != 230 {
+		t.Errorf("after frees, TagStats = %+v, want 0 live, 3 freed, peak 230", ls)
+	}
+}
+
+func TestAllocatorStruct(t *testing.T) {
+	untraced(t)
+	_, i := tag(t)
+	if !cmem.AllocatorRoundTrip(i, 1<<16) {
+		t.Fatal("out of memory")
+	}
+	s := cStats(t, i)
+	// calloc, then 12 reallocs (32 .. 64 KiB), then free.
+	if s.LiveBytes != 0 || s.LiveCount != 0 || s.AllocCount != 13 || s.PeakBytes != 1<<16 {
+		t.Errorf("C counters = %+v, want nothing live, 13 allocations, peak 65536", s)
+	}
+}
+
+func TestThreadsCountExactly(t *testing.T) {
+	untraced(t)
+	_, i := tag(t)
+	const threads, rounds = 8, 20000
+	if !cmem.Churn(i, threads, rounds) {
+		t.Fatal("pthread_create failed")
+	}
+	s := cStats(t, i)
+	if s.AllocCount != threads*rounds || s.FreedCount != threads*rounds || s.LiveBytes != 0 || s.LiveCount != 0 {
+		t.Errorf("after %d threads x %d rounds: %+v, want every allocation freed", threads, rounds, s)
+	}
+	if s.AllocBytes != s.FreedBytes || s.PeakBytes <= 0 || s.PeakBytes > threads*8*215 {
+		t.Errorf("bytes: %+v, want allocated == freed and 0 < peak <= %d", s, threads*8*215)
+	}
+}
+
+// recorder is a tracker.TestingT that keeps what VerifyNone reports.
+type recorder struct{ errs []string }
+
+func (r *recorder) Error(args ...any) { r.errs = append(r.errs, fmt.Sprint(args...)) }
+
+func TestTracedAllocationCarriesTheGoStack(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	traced(t)
+	name, i := tag(t)
+	p := cmem.Malloc(i, 48)
+	var r recorder
+	tracker.VerifyNone(&r, tracker.MaxWait(0))
+	cmem.Free(p)
+	if len(r.errs) != 1 {
+		t.Fatalf("VerifyNone reported %d errors, want 1: %q", len(r.errs), r.errs)
+	}
+	for _, want := range []string{"48 bytes", fmt.Sprintf("tag %q", name), "kind c-extension", "TestTracedAllocationCarriesTheGoStack", "cmem.Malloc"} {
+		if !strings.Contains(r.errs[0], want) {
+			t.Errorf("leak report lacks %q:\n%s", want, r.errs[0])
+		}
+	}
+	// Traced blocks are in the ledger's own records, not in the C counters.
+	if s := cStats(t, i); s.AllocCount != 0 {
+		t.Errorf("C counters of a traced tag: %+v, want none", s)
+	}
+}
+
+func TestTracedReallocAndAllocator(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	traced(t)
+	name, i := tag(t)
+	before := tracker.TagStats(name)
+	p := cmem.Realloc(i, cmem.Malloc(i, 10), 5000)
+	if s := tracker.TagStats(name); s.LiveBytes != 5000 || s.LiveCount != 1 {
+		t.Errorf("after realloc: %+v, want one live record of 5000 bytes", s)
+	}
+	cmem.Free(p)
+	if !cmem.AllocatorRoundTrip(i, 4096) {
+		t.Fatal("out of memory")
+	}
+	after := tracker.TagStats(name)
+	if after.LiveBytes != 0 || after.AllocatedCount-before.AllocatedCount != 2+9 {
+		t.Errorf("TagStats = %+v, want nothing live and 11 traced allocations (2, then calloc and 8 reallocs)", after)
+	}
+}
+
+func TestAdoptMovesTheBooks(t *testing.T) {
+	for _, mode := range []string{"untraced", "traced"} {
+		t.Run(mode, func(t *testing.T) {
+			defer tracker.VerifyNone(t)
+			if mode == "untraced" {
+				untraced(t)
+			} else {
+				traced(t)
+			}
+			name, i := tag(t)
+			p := cmem.Malloc(i, 64)
+			cext.Sync()
+			if s := tracker.TagStats(name); s.LiveBytes != 64 {
+				t.Fatalf("before Adopt: %+v, want 64 live bytes", s)
+			}
+			calls := cmem.DeleterCalls()
+			buf, err := cext.Adopt(p, "cmem_deleter", cmem.Deleter)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cext.Sync()
+			if s := tracker.TagStats(name); s.LiveBytes != 64 || s.LiveCount != 1 {
+				t.Errorf("after Adopt: TagStats %+v, want the 64 bytes counted once", s)
+			}
+			if k := buf.Record().Kind(); k != tracker.KindAdopted || buf.Tag() != name || buf.Len() != 64 {
+				t.Errorf("adopted buffer: kind %s tag %q len %d", k, buf.Tag(), buf.Len())
+			}
+			if _, err := cext.Adopt(p, "", nil); !errors.Is(err, cext.ErrGoOwned) {
+				t.Errorf("second Adopt: %v, want ErrGoOwned", err)
+			}
+			if err := cext.Free(p); !errors.Is(err, cext.ErrGoOwned) {
+				t.Errorf("cext.Free of an adopted block: %v, want ErrGoOwned", err)
+			}
+			if err := buf.Free(); err != nil {
+				t.Fatal(err)
+			}
+			if got := cmem.DeleterCalls() - calls; got != 1 {
+				t.Errorf("the extension's deleter ran %d times, want 1", got)
+			}
+			cext.Sync()
+			if s := tracker.TagStats(name); s.LiveBytes != 0 || s.LiveCount != 0 {
+				t.Errorf("after Free: %+v, want nothing live", s)
+			}
+			if s := cStats(t, i); s.LiveBytes != 0 || s.AllocCount != s.FreedCount {
+				t.Errorf("C counters after Free: %+v, want balanced", s)
+			}
+		})
+	}
+}
+
+func TestAllocHandToC(t *testing.T) {
+	for _, mode := range []string{"untraced", "traced"} {
+		t.Run(mode, func(t *testing.T) {
+			defer tracker.VerifyNone(t)
+			if mode == "untraced" {
+				untraced(t)
+			} else {
+				traced(t)
+			}
+			name := "cext.handtoc." + mode
+			buf, err := cext.Alloc(name, 96)
+			if err != nil {
+				t.Fatal(err)
+			}
+			copy(buf.Bytes(), "for C")
+			p, err := cext.HandToC(buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := buf.Err(); !errors.Is(err, native.ErrMoved) {
+				t.Errorf("buffer after HandToC: %v, want ErrMoved", err)
+			}
+			cext.Sync()
+			if s := tracker.TagStats(name); s.LiveBytes != 96 {
+				t.Errorf("while C holds it: %+v, want 96 live bytes", s)
+			}
+			cmem.Free(p) // C frees it, as C code does
+			cext.Sync()
+			if s := tracker.TagStats(name); s.LiveBytes != 0 || s.LiveCount != 0 {
+				t.Errorf("after C freed it: %+v, want nothing live", s)
+			}
+		})
+	}
+}
+
+func TestFreeFromGo(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	_, i := tag(t)
+	p := cmem.Malloc(i, 32)
+	if err := cext.Free(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := cext.Free(nil); err != nil {
+		t.Errorf("Free(nil) = %v", err)
+	}
+	f := cmem.Foreign()
+	defer cmem.FreeForeign(f)
+	if err := cext.Free(f); !errors.Is(err, cext.ErrForeign) {
+		t.Errorf("Free of a foreign pointer: %v, want ErrForeign", err)
+	}
+	if _, err := cext.Adopt(f, "", nil); !errors.Is(err, cext.ErrForeign) {
+		t.Errorf("Adopt of a foreign pointer: %v, want ErrForeign", err)
+	}
+	g, err := native.Alloc("cext.not-a-block", 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Free()
+	copy(g.Bytes(), make([]byte, 64))
+	if _, err := cext.HandToC(g); !errors.Is(err, cext.ErrForeign) || g.Err() != nil {
+		t.Errorf("HandToC of a native buffer: %v (buffer: %v), want ErrForeign and the buffer untouched", err, g.Err())
+	}
+}
+
+// TestMisuseAborts runs C misuse in a child process and checks that it
+// aborts with the documented message instead of corrupting the heap.
+func TestMisuseAborts(t *testing.T) {
+	if what := os.Getenv("CEXT_MISUSE"); what != "" {
+		misuse(what)
+		os.Exit(0) // not reached
+	}
+	for what, want := range map[string]string{
+		"foreign":  "membridge: membridge_free(0x",
+		"go-owned": "the block is owned by a Go handle",
+		"twice":    "membridge: membridge_free(0x",
+	} {
+		t.Run(what, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestMisuseAborts$")
+			cmd.Env = append(os.Environ(), "CEXT_MISUSE="+what, "MEMBRIDGE_TRACK=off")
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("child exited 0:\n%s", out)
+			}
+			if !strings.Contains(string(out), want) || !strings.Contains(string(out), "SIGABRT") {
+				t.Errorf("child output lacks %q and SIGABRT:\n%s", want, out)
+			}
+		})
+	}
+}
+
+func misuse(what string) {
+	switch what {
+	case "foreign":
+		cmem.Free(cmem.Foreign())
+	case "go-owned":
+		buf, err := cext.Alloc("cext.misuse", 16)
+		if err != nil {
+			panic(err)
+		}
+		cmem.Free(buf.Ptr())
+	case "twice":
+		p := cmem.Malloc(0, 24)
+		cmem.Free(p)
+		cmem.Free(p)
+	}
+}

@@ -1,0 +1,13 @@
+package cext
+
+import "errors"
+
+// ErrForeign: the pointer is not a block allocated through membridge.h
+// (or the block was already freed).
+var ErrForeign = errors.New("cext: not a membridge block")
+
+// ErrGoOwned: a Go handle owns the block; C may not take it back or free it.
+var ErrGoOwned = errors.New("cext: block owned by a Go handle")
+
+// ErrCOwned: C owns the block; a Go handle may not free it as its own.
+var ErrCOwned = errors.New("cext: block owned by C")

@@ -1,0 +1,9 @@
+package cext_test
+
+import (
+	"testing"
+
+	"github.com/membridge/membridge/tracker"
+)
+
+func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
