@@ -1,0 +1,12 @@
+package batch_test
+
+import (
+	"testing"
+
+	"github.com/membridge/membridge/cext"
+	"github.com/membridge/membridge/tracker"
+)
+
+// The tests run in the test mode with C allocations traced, so a C-side
+// leak is reported with the Go stack that led to it.
+func TestMain(m *testing.M) { tracker.VerifyTestMain(cext.Tracing(m)) }
