@@ -1,0 +1,31 @@
+# The stand-in CUDA driver (internal/fakecuda) and the cuda-tagged tests run
+# against it: `make cuda-test` needs cuda.h (nvidia-cuda-dev), no GPU.
+
+FAKECUDA_BUILD := $(CURDIR)/internal/fakecuda/build
+# Link against the stand-in and load it; the cuda-tagged tests fail, rather
+# than skip, when the loaded driver is not the stand-in.
+FAKECUDA_ENV := CGO_LDFLAGS=-L$(FAKECUDA_BUILD) LD_LIBRARY_PATH=$(FAKECUDA_BUILD) MEMBRIDGE_FAKECUDA=1
+CUDA_TEST_PKGS = $(shell internal/fakecuda/cuda-packages.sh)
+
+.PHONY: cuda-standin cuda-test cuda-bench
+
+# Bootstrap the library with stubs for all of cuda.h, link the cuda-tagged
+# test binaries against it, then rebuild it with stubs for exactly the
+# driver symbols those binaries reference.
+cuda-standin:
+	internal/fakecuda/build.sh $(FAKECUDA_BUILD)
+	rm -rf $(FAKECUDA_BUILD)/bin
+	CGO_LDFLAGS=-L$(FAKECUDA_BUILD) $(GO) test -tags cuda -c -o $(FAKECUDA_BUILD)/bin/ $(CUDA_TEST_PKGS)
+	internal/fakecuda/build.sh $(FAKECUDA_BUILD) $(FAKECUDA_BUILD)/bin/*.test
+
+# -count=1 always: the test cache ignores LD_LIBRARY_PATH and the library.
+cuda-test: cuda-standin
+	$(FAKECUDA_ENV) $(GO) vet -tags cuda $(CUDA_TEST_PKGS)
+	$(FAKECUDA_ENV) $(GO) test -tags cuda -count=1 $(CUDA_TEST_PKGS)
+	$(FAKECUDA_ENV) $(GO) test -tags cuda -race -count=1 $(CUDA_TEST_PKGS)
+	$(FAKECUDA_ENV) ASAN_OPTIONS=fast_unwind_on_malloc=0 $(GO) test -tags cuda -asan -count=1 -ldflags='-s=0 -w=0' $(CUDA_TEST_PKGS)
+
+# The stand-in benchmarks: bare gorgonia calls against membridge's, in one
+# run (docs/readme-standin.md).
+cuda-bench: cuda-standin
+	$(FAKECUDA_ENV) $(GO) test -tags cuda -count=6 -run='^$$' -bench=StandinOverhead ./cuda/
