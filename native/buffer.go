@@ -1,6 +1,7 @@
 package native
 
 import (
+	"context"
 	"fmt"
 	"math/bits"
 	"runtime"
@@ -28,12 +29,19 @@ type Buffer struct {
 	n     int
 	rec   *tracker.Record
 	state atomic.Uint32
-	del   *deleter // nil: the C heap's free
+	del   *deleter // nil: the C heap's free (or the large-buffer path)
+	large bool     // from the large-buffer path (large.go)
+
+	// shares packs the borrows, retained references and the frozen bit
+	// (view.go); Free reads it with one atomic load.
+	shares atomic.Uint64
+	frozen *frozenPages // the debug mode's write-protected copy (freeze.go)
 }
 
 // AllocOption changes how Alloc and AllocZeroed allocate.
 type AllocOption struct {
 	align int
+	ctx   context.Context // WaitFor: wait for a limit until it ends
 }
 
 // Align asks for memory aligned to n bytes, a power of two. Without it,
@@ -72,28 +80,49 @@ var cHeap = tracker.ReclaimFunc(func(r *tracker.Record) {
 // so the recorded stack starts in the user's code.
 func alloc(kind tracker.Kind, tag string, n int, f fill, opts []AllocOption, skip int) (*Buffer, error) {
 	align := 0
+	var ctx context.Context
 	for _, o := range opts {
+		if o.ctx != nil {
+			ctx = o.ctx
+		}
+		if o.align < 0 || bits.OnesCount(uint(o.align)) > 1 {
+			return nil, fmt.Errorf("native: alloc %d bytes aligned to %d (tag %q): alignment must be a power of two: %w", n, o.align, tag, ErrInvalidArgument)
+		}
 		align = max(align, o.align)
-	}
-	if align < 0 || bits.OnesCount(uint(align)) > 1 {
-		return nil, fmt.Errorf("native: alloc %d bytes aligned to %d (tag %q): alignment must be a power of two: %w", n, align, tag, ErrInvalidArgument)
 	}
 	if n < 0 {
 		return nil, fmt.Errorf("native: alloc %d bytes (tag %q): %w", n, tag, ErrInvalidSize)
 	}
-	rec, err := tracker.Reserve(kind, -1, tag, int64(n), skip)
+	var rec *tracker.Record
+	var err error
+	if ctx == nil {
+		rec, err = reserveRelieved(kind, tag, int64(n), skip+1)
+	} else {
+		rec, err = tracker.ReserveContext(ctx, kind, -1, tag, int64(n), skip)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("native: alloc %d bytes (tag %q): %w", n, tag, err)
 	}
 	var p unsafe.Pointer
+	large := n >= largeMin && align <= largeAlign
 	if n > 0 {
-		if p = cAlloc(n, align, f); p == nil {
-			rec.Cancel()
-			return nil, fmt.Errorf("native: alloc %d bytes (tag %q): %w", n, tag, ErrOutOfMemory)
+		if p = allocMem(n, align, f, large); p == nil {
+			// Out of memory: free what can be freed, then try once more.
+			tracker.Relieve(int64(n))
+			p = allocMem(n, align, f, large)
+			tracker.CountRetry(p != nil)
+			if p == nil {
+				rec.Cancel()
+				return nil, fmt.Errorf("native: alloc %d bytes (tag %q): %w", n, tag, ErrOutOfMemory)
+			}
 		}
 	}
-	b := &Buffer{ptr: p, n: n, rec: rec}
-	rec.Commit(uintptr(p), cHeap)
+	b := &Buffer{ptr: p, n: n, rec: rec, large: large}
+	if large {
+		rec.Commit(uintptr(p), largeReclaim)
+	} else {
+		rec.Commit(uintptr(p), cHeap)
+	}
 	tracker.Watch(b, rec)
 	return b, nil
 }
@@ -112,6 +141,9 @@ func (b *Buffer) Record() *tracker.Record { return b.rec }
 // if the buffer was freed, moved or handed to C.
 func (b *Buffer) Bytes() []byte {
 	b.mustBeLive("Bytes")
+	if b.shares.Load()&sharesFrozen != 0 {
+		panic(fmt.Errorf("native: Bytes of frozen buffer (%d bytes, tag %q%s): read it through View, ReadAt or Ptr: %w", b.n, b.rec.Tag(), sites(b.rec), ErrFrozen))
+	}
 	return unsafe.Slice((*byte)(b.ptr), b.n)
 }
 
@@ -136,6 +168,14 @@ func (b *Buffer) Free() error {
 	if b == nil {
 		return nil
 	}
+	if b.shares.Load()&^sharesFrozen != 0 {
+		return b.borrowedError("free")
+	}
+	return b.free()
+}
+
+// free ends a live buffer whatever its borrows.
+func (b *Buffer) free() error {
 	if !b.state.CompareAndSwap(handleLive, handleFreed) {
 		return b.check("free")
 	}
@@ -151,8 +191,13 @@ func (b *Buffer) Free() error {
 // release gives the memory to its deleter, poisoning it first in the debug
 // mode when it is ours.
 func (b *Buffer) release() {
+	if b.frozen != nil {
+		b.unfreeze()
+	}
 	switch {
 	case b.ptr == nil:
+	case b.large:
+		largeFree(b.ptr, b.n, tracker.Debug())
 	case b.del != nil:
 		b.del.delete(b.ptr)
 	default:
@@ -166,10 +211,14 @@ func (b *Buffer) Close() error { return b.Free() }
 // Move hands the memory to a new handle and invalidates b, which then
 // reports ErrMoved. The ledger record, tag and stack stay the same.
 func (b *Buffer) Move() (*Buffer, error) {
+	if b.shares.Load()&^sharesFrozen != 0 {
+		return nil, b.borrowedError("move")
+	}
 	if !b.state.CompareAndSwap(handleLive, handleMoved) {
 		return nil, b.check("move")
 	}
-	nb := &Buffer{ptr: b.ptr, n: b.n, rec: b.rec, del: b.del}
+	nb := &Buffer{ptr: b.ptr, n: b.n, rec: b.rec, del: b.del, large: b.large, frozen: b.frozen}
+	nb.shares.Store(b.shares.Load() & sharesFrozen)
 	tracker.Watch(nb, b.rec)
 	runtime.KeepAlive(b)
 	return nb, nil
@@ -179,13 +228,35 @@ func (b *Buffer) Move() (*Buffer, error) {
 // free, or the adopted deleter) and returns the pointer to give it. The
 // ledger records the hand-off: no report blames the memory as a leak and
 // nothing in membridge frees it again. b then reports ErrMoved.
+//
+// Memory from the large-buffer path or frozen in the debug mode is not
+// malloc's to free: HandToC copies it into malloc'd memory, gives that to C
+// and frees the original. A buffer with views or retained references out
+// gets ErrBorrowed.
 func (b *Buffer) HandToC() (unsafe.Pointer, error) {
+	if b.shares.Load()&^sharesFrozen != 0 {
+		return nil, b.borrowedError("hand to C")
+	}
+	p := b.ptr
+	copied := p != nil && (b.large || b.frozen != nil)
+	if copied {
+		if p = cAlloc(b.n, 0, fillNone); p == nil {
+			return nil, fmt.Errorf("native: hand %d bytes (tag %q) to C: copy out of the large-buffer path: %w", b.n, b.rec.Tag(), ErrOutOfMemory)
+		}
+		copy(unsafe.Slice((*byte)(p), b.n), unsafe.Slice((*byte)(b.ptr), b.n))
+	}
 	if !b.state.CompareAndSwap(handleLive, handleHanded) {
+		if copied {
+			cFree(uintptr(p), int64(b.n), false)
+		}
 		return nil, b.check("hand to C")
 	}
 	b.rec.HandOff()
+	if copied {
+		b.release()
+	}
 	runtime.KeepAlive(b)
-	return b.ptr, nil
+	return p, nil
 }
 
 func (b *Buffer) mustBeLive(op string) {

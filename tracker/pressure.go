@@ -216,16 +216,18 @@ func limitWakeChan() chan struct{} {
 // returns an error wrapping both ErrLimit and the context's error, so a
 // service can answer "over budget, retry later" (errors.Is(err, ErrLimit))
 // and tell it from running out of memory. Other errors return at once.
+// The retry after Relieve happens only when the relief freed something.
 func ReserveContext(ctx context.Context, k Kind, device int, tag string, n int64, skip int) (*Record, error) {
 	r, err := Reserve(k, device, tag, n, skip+1)
 	if err == nil || !errors.Is(err, ErrLimit) {
 		return r, err
 	}
-	Relieve(n)
-	r, err = Reserve(k, device, tag, n, skip+1)
-	CountRetry(err == nil)
-	if err == nil || !errors.Is(err, ErrLimit) {
-		return r, err
+	if Relieve(n) > 0 {
+		r, err = Reserve(k, device, tag, n, skip+1)
+		CountRetry(err == nil)
+		if err == nil || !errors.Is(err, ErrLimit) {
+			return r, err
+		}
 	}
 	if ctx.Done() == nil {
 		return nil, err // a context that never ends would wait forever

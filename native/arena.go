@@ -1,0 +1,317 @@
+package native
+
+import (
+	"fmt"
+	"reflect"
+	"runtime"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/membridge/membridge/tracker"
+)
+
+// DefaultArenaChunk is the size of the chunks an Arena takes from the C heap
+// unless NewArena is told otherwise.
+const DefaultArenaChunk = 256 << 10
+
+// chunkAlign is the alignment of every chunk (a page), and so the largest
+// alignment Alloc offers: aligning an offset aligns the address.
+const chunkAlign = 4096
+
+// An Arena hands out C memory by bumping a pointer through chunks it takes
+// from the C heap, so an allocation costs no cgo call and no ledger record:
+// the ledger sees the chunks (kind KindArenaChunk, the arena's tag) and
+// Stats the bytes in use. Everything an arena handed out ends at once, with
+// Reset (the chunks are kept for the next batch) or Free (they go back).
+//
+// The typical use is one arena per request or batch: allocate freely while
+// serving it, Reset or Free when it is done.
+//
+// An Arena is not safe for concurrent use: give each goroutine its own.
+//
+// Memory from an arena is not checked on use: a pointer kept past Reset or
+// Free points at memory the arena will hand out again (after Reset) or has
+// given back to C (after Free). That is the price of an allocation with no
+// bookkeeping. In the debug mode (MEMBRIDGE_TRACK=all, tracker.Debug()) the
+// arena poisons what it takes back with 0xDB bytes, so a stale read sees
+// garbage rather than plausible data, and never reuses a chunk after Reset:
+// the old chunks are poisoned and given back, so tools such as
+// AddressSanitizer see a stale access as a use after free. Check reports
+// whether a value still belongs to the arena's current generation.
+type Arena struct {
+	// The hot fields, first: the chunk being filled.
+	base unsafe.Pointer // start of the current chunk
+	off  int            // bytes used in it
+	size int            // its size
+
+	tag        string
+	chunkSize  int
+	chunks     []arenaChunk // chunks[cur] is the one being filled
+	cur        int
+	big        []arenaChunk // chunks for allocations larger than a chunk, dropped at Reset
+	usedBefore int64        // bytes handed out from chunks before the current one
+	gen        uint64
+	freed      bool
+	lastType   reflect.Type // the last type New or MakeSlice found pointer-free
+}
+
+type arenaChunk struct {
+	p   unsafe.Pointer
+	n   int
+	rec *tracker.Record
+}
+
+// ArenaStats describes an arena's memory.
+type ArenaStats struct {
+	Chunks     int   // chunks held from the C heap
+	ChunkBytes int64 // their total size
+	UsedBytes  int64 // bytes handed out since the last Reset, padding included
+	Generation uint64
+}
+
+// arenaInUse is the bytes handed out by all arenas, updated when a chunk
+// fills and at Reset and Free (not per allocation).
+var arenaInUse atomic.Int64
+
+// ArenaBytesInUse returns the bytes all arenas have handed out, as of each
+// arena's last chunk change, Reset or Free (the bump in the current chunk
+// is not counted until then, so that allocation stays free of atomics).
+func ArenaBytesInUse() int64 { return arenaInUse.Load() }
+
+// NewArena returns an empty arena whose chunks are tagged tag. chunkSize is
+// the size of each chunk it takes from C (0: DefaultArenaChunk); it takes
+// none until the first allocation.
+func NewArena(tag string, chunkSize int) *Arena {
+	if chunkSize <= 0 {
+		chunkSize = DefaultArenaChunk
+	}
+	chunkSize = (chunkSize + chunkAlign - 1) &^ (chunkAlign - 1)
+	if chunkSize > 1<<40 {
+		chunkSize = 1 << 40
+	}
+	return &Arena{tag: tag, chunkSize: chunkSize}
+}
+
+// Alloc returns n bytes aligned to align (a power of two, at most 4096) of
+// uninitialised memory, valid until the next Reset or Free. n == 0 returns
+// a pointer to no bytes, which may be nil. It fails with ErrInvalidSize for a
+// negative n, ErrInvalidArgument for a bad alignment, ErrFreed after Free,
+// and ErrLimit or ErrOutOfMemory when a new chunk cannot be had.
+func (a *Arena) Alloc(n, align int) (unsafe.Pointer, error) {
+	// Chunks are page-aligned, so aligning the offset aligns the address.
+	// Small enough to inline: a negative n fails the unsigned comparison
+	// and a bad alignment the checks, and both go to allocSlow.
+	mask := align - 1
+	off := (a.off + mask) &^ mask
+	if end := off + n; mask&align == 0 && uint(mask) < chunkAlign && n >= 0 && uint(end) <= uint(a.size) {
+		a.off = end
+		return unsafe.Add(a.base, off), nil
+	}
+	return a.allocSlow(n, align)
+}
+
+func (a *Arena) badRequest(n, align int) error {
+	if n < 0 {
+		return fmt.Errorf("native: arena %q: alloc %d bytes: %w", a.tag, n, ErrInvalidSize)
+	}
+	return fmt.Errorf("native: arena %q: alloc %d bytes aligned to %d: alignment must be a power of two up to 4096: %w", a.tag, n, align, ErrInvalidArgument)
+}
+
+// allocSlow moves to the next chunk, taking one from C if none is left, or
+// gives a large allocation a chunk of its own.
+func (a *Arena) allocSlow(n, align int) (unsafe.Pointer, error) {
+	if align <= 0 || align > chunkAlign || align&(align-1) != 0 || n < 0 {
+		return nil, a.badRequest(n, align)
+	}
+	if a.freed {
+		return nil, fmt.Errorf("native: arena %q: alloc %d bytes: %w", a.tag, n, ErrFreed)
+	}
+	if n > a.chunkSize/4 {
+		// Large: its own chunk, so the current one is not wasted.
+		c, err := a.newChunk(max(n, 1))
+		if err != nil {
+			return nil, err
+		}
+		a.big = append(a.big, c)
+		a.usedBefore += int64(n)
+		arenaInUse.Add(int64(n))
+		return c.p, nil
+	}
+	// Retire the current chunk and bump from the next.
+	if a.base != nil {
+		a.usedBefore += int64(a.off)
+		arenaInUse.Add(int64(a.off))
+		a.cur++
+	}
+	if a.cur == len(a.chunks) {
+		c, err := a.newChunk(a.chunkSize)
+		if err != nil {
+			if a.base != nil {
+				a.cur-- // keep bumping the old chunk; nothing else changed
+				a.usedBefore -= int64(a.off)
+				arenaInUse.Add(-int64(a.off))
+			}
+			return nil, err
+		}
+		a.chunks = append(a.chunks, c)
+	}
+	c := a.chunks[a.cur]
+	a.base, a.off, a.size = c.p, 0, c.n
+	return a.Alloc(n, align)
+}
+
+// arenaChunkReclaim gives back a chunk whose arena was dropped unfreed.
+var arenaChunkReclaim = tracker.ReclaimFunc(func(r *tracker.Record) {
+	cFree(r.Addr(), r.Bytes(), tracker.Debug())
+})
+
+func (a *Arena) newChunk(n int) (arenaChunk, error) {
+	rec, err := reserveRelieved(tracker.KindArenaChunk, a.tag, int64(n), 4)
+	if err != nil {
+		return arenaChunk{}, fmt.Errorf("native: arena %q: new chunk of %d bytes: %w", a.tag, n, err)
+	}
+	p := cAlloc(n, chunkAlign, fillNone)
+	if p == nil {
+		tracker.Relieve(int64(n))
+		p = cAlloc(n, chunkAlign, fillNone)
+		tracker.CountRetry(p != nil)
+		if p == nil {
+			rec.Cancel()
+			return arenaChunk{}, fmt.Errorf("native: arena %q: new chunk of %d bytes: %w", a.tag, n, ErrOutOfMemory)
+		}
+	}
+	rec.Commit(uintptr(p), arenaChunkReclaim)
+	tracker.Watch(a, rec)
+	return arenaChunk{p: p, n: n, rec: rec}, nil
+}
+
+// Reset ends every allocation made since the last Reset and keeps the
+// chunks for the next batch (in the debug mode it gives them back instead,
+// see Arena). Chunks taken for large allocations go back to C. Reset after
+// Free does nothing.
+func (a *Arena) Reset() {
+	if a.freed {
+		return
+	}
+	a.gen++
+	arenaInUse.Add(-a.usedBefore)
+	a.usedBefore = 0
+	a.releaseChunks(a.big)
+	a.big = a.big[:0]
+	if tracker.Debug() {
+		a.releaseChunks(a.chunks)
+		a.chunks = a.chunks[:0]
+		a.base, a.off, a.size, a.cur = nil, 0, 0, 0
+		return
+	}
+	a.cur = 0
+	if len(a.chunks) > 0 {
+		a.base, a.off, a.size = a.chunks[0].p, 0, a.chunks[0].n
+	}
+	runtime.KeepAlive(a)
+}
+
+// Free gives every chunk back to C. The arena cannot be used again: Alloc
+// returns ErrFreed. Free is idempotent: a second call returns ErrFreed.
+func (a *Arena) Free() error {
+	if a.freed {
+		return fmt.Errorf("native: arena %q: free: %w", a.tag, ErrFreed)
+	}
+	a.Reset()
+	a.gen++
+	a.releaseChunks(a.chunks)
+	a.chunks = nil
+	a.big = nil
+	a.base, a.off, a.size, a.cur = nil, 0, 0, 0
+	a.freed = true
+	runtime.KeepAlive(a)
+	return nil
+}
+
+func (a *Arena) releaseChunks(cs []arenaChunk) {
+	for _, c := range cs {
+		if c.rec.Release() {
+			cFree(uintptr(c.p), int64(c.n), tracker.Debug())
+		}
+	}
+}
+
+// Stats returns the arena's chunks and the bytes it has handed out.
+func (a *Arena) Stats() ArenaStats {
+	s := ArenaStats{Chunks: len(a.chunks) + len(a.big), UsedBytes: a.usedBefore + int64(a.off), Generation: a.gen}
+	for _, c := range a.chunks {
+		s.ChunkBytes += int64(c.n)
+	}
+	for _, c := range a.big {
+		s.ChunkBytes += int64(c.n)
+	}
+	return s
+}
+
+// Tag returns the arena's tag.
+func (a *Arena) Tag() string { return a.tag }
+
+// Generation counts the arena's Resets and its Free. Code that keeps an
+// arena-made value beyond one batch can remember the generation it was
+// made in and compare with Check.
+func (a *Arena) Generation() uint64 { return a.gen }
+
+// Check returns nil if gen is the arena's current generation, and otherwise
+// an error wrapping ErrFreed saying how many times the arena was reset or
+// freed since.
+func (a *Arena) Check(gen uint64) error {
+	if gen == a.gen && !a.freed {
+		return nil
+	}
+	return fmt.Errorf("native: arena %q: value from generation %d used in generation %d (reset or freed since): %w", a.tag, gen, a.gen, ErrFreed)
+}
+
+// NewIn returns a zeroed T in arena memory, valid until the arena's next
+// Reset or Free. T must hold no Go pointers (ErrPointerType otherwise).
+func NewIn[T any](a *Arena) (*T, error) {
+	var zero T
+	size, align := int(unsafe.Sizeof(zero)), int(unsafe.Alignof(zero))
+	if err := a.checkType(reflect.TypeFor[T]()); err != nil {
+		return nil, err
+	}
+	p, err := a.Alloc(size, align)
+	if err != nil {
+		return nil, err
+	}
+	t := (*T)(p)
+	*t = zero
+	return t, nil
+}
+
+// MakeSliceIn returns a zeroed []T of length and capacity n in arena
+// memory, valid until the arena's next Reset or Free. T must hold no Go
+// pointers. Appending past its capacity moves it to the Go heap, as append
+// does with any slice.
+func MakeSliceIn[T any](a *Arena, n int) ([]T, error) {
+	var zero T
+	size, align := int(unsafe.Sizeof(zero)), int(unsafe.Alignof(zero))
+	if err := a.checkType(reflect.TypeFor[T]()); err != nil {
+		return nil, err
+	}
+	if n < 0 || (size > 0 && n > (1<<62)/size) {
+		return nil, fmt.Errorf("native: arena %q: slice of %d elements of %d bytes: %w", a.tag, n, size, ErrInvalidSize)
+	}
+	p, err := a.Alloc(n*size, align)
+	if err != nil {
+		return nil, err
+	}
+	s := unsafe.Slice((*T)(p), n)
+	clear(s)
+	return s, nil
+}
+
+func (a *Arena) checkType(t reflect.Type) error {
+	if t == a.lastType {
+		return nil
+	}
+	if err := CheckPointerFree(t); err != nil {
+		return fmt.Errorf("native: arena %q: %w", a.tag, err)
+	}
+	a.lastType = t
+	return nil
+}

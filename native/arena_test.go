@@ -1,0 +1,238 @@
+package native
+
+import (
+	"errors"
+	"testing"
+	"unsafe"
+
+	"github.com/membridge/membridge/tracker"
+)
+
+func TestArenaAllocAlignsAndBumps(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	a := NewArena(t.Name(), 4096)
+	defer a.Free()
+	var prev uintptr
+	for i, align := range []int{1, 8, 16, 64, 256, 4096, 2, 32} {
+		p, err := a.Alloc(24, align)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if uintptr(p)%uintptr(align) != 0 {
+			t.Errorf("alloc %d: %p is not aligned to %d", i, p, align)
+		}
+		if i > 0 && uintptr(p) == prev {
+			t.Errorf("alloc %d returned the previous pointer again", i)
+		}
+		prev = uintptr(p)
+		s := unsafe.Slice((*byte)(p), 24)
+		for j := range s {
+			s[j] = byte(i)
+		}
+	}
+	if s := a.Stats(); s.UsedBytes < 8*24 || s.Chunks == 0 || s.ChunkBytes < 4096 {
+		t.Errorf("stats after 8 allocations: %+v", s)
+	}
+}
+
+func TestArenaBadRequests(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	a := NewArena(t.Name(), 0)
+	defer a.Free()
+	for _, c := range []struct {
+		n, align int
+		want     error
+	}{
+		{-1, 8, ErrInvalidSize},
+		{8, 0, ErrInvalidArgument},
+		{8, 3, ErrInvalidArgument},
+		{8, 8192, ErrInvalidArgument},
+	} {
+		if _, err := a.Alloc(c.n, c.align); !errors.Is(err, c.want) {
+			t.Errorf("Alloc(%d, %d) = %v, want %v", c.n, c.align, err, c.want)
+		}
+	}
+	if _, err := NewIn[struct{ p *int }](a); !errors.Is(err, ErrPointerType) {
+		t.Errorf("NewIn of a type with pointers: %v, want ErrPointerType", err)
+	}
+	if _, err := MakeSliceIn[string](a, 3); !errors.Is(err, ErrPointerType) {
+		t.Errorf("MakeSliceIn[string]: %v, want ErrPointerType", err)
+	}
+	if _, err := MakeSliceIn[int64](a, -1); !errors.Is(err, ErrInvalidSize) {
+		t.Errorf("MakeSliceIn(-1): %v, want ErrInvalidSize", err)
+	}
+}
+
+func TestArenaLedgerSeesChunks(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	tag := t.Name()
+	a := NewArena(tag, 4096)
+	defer a.Free()
+	for range 100 {
+		if _, err := a.Alloc(400, 8); err != nil { // 10 per chunk
+			t.Fatal(err)
+		}
+	}
+	big, err := a.Alloc(10000, 64) // its own chunk
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = big
+	chunks := a.Stats().Chunks
+	if s := tracker.TagStats(tag); s.LiveCount != int64(chunks) || s.LiveCount < 11 {
+		t.Fatalf("ledger has %d records for %d chunks: %+v", s.LiveCount, chunks, s)
+	}
+	if got := tracker.KindStats(tracker.KindArenaChunk).LiveBytes; got < 10*4096+10000 {
+		t.Errorf("arena-chunk live bytes = %d", got)
+	}
+	if ArenaBytesInUse() < 9*4000 {
+		t.Errorf("ArenaBytesInUse = %d, want at least the filled chunks", ArenaBytesInUse())
+	}
+	before := tracker.TagStats(tag).LiveCount
+	a.Reset()
+	if s := tracker.TagStats(tag); !tracker.Debug() && s.LiveCount != before-1 {
+		t.Errorf("Reset kept %d chunks, want %d (all but the large one)", s.LiveCount, before-1)
+	}
+	if a.Stats().UsedBytes != 0 {
+		t.Errorf("used bytes after Reset: %d", a.Stats().UsedBytes)
+	}
+	// The next batch reuses the chunks: no new records.
+	for range 100 {
+		if _, err := a.Alloc(400, 8); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := tracker.TagStats(tag); !tracker.Debug() && s.LiveCount != before-1 {
+		t.Errorf("second batch took new chunks: %d live, want %d", s.LiveCount, before-1)
+	}
+	if err := a.Free(); err != nil {
+		t.Fatal(err)
+	}
+	if s := tracker.TagStats(tag); s.LiveBytes != 0 {
+		t.Errorf("after Free: %+v", s)
+	}
+	if err := a.Free(); !errors.Is(err, ErrFreed) {
+		t.Errorf("second Free: %v, want ErrFreed", err)
+	}
+	if _, err := a.Alloc(8, 8); !errors.Is(err, ErrFreed) {
+		t.Errorf("Alloc after Free: %v, want ErrFreed", err)
+	}
+}
+
+func TestArenaGenerationCheck(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	a := NewArena(t.Name(), 0)
+	gen := a.Generation()
+	p, err := NewIn[[4]int64](a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p[3] = 7
+	if err := a.Check(gen); err != nil {
+		t.Fatalf("Check in the same generation: %v", err)
+	}
+	a.Reset()
+	if err := a.Check(gen); !errors.Is(err, ErrFreed) {
+		t.Fatalf("Check after Reset: %v, want ErrFreed", err)
+	}
+	gen = a.Generation()
+	a.Free()
+	if err := a.Check(gen); !errors.Is(err, ErrFreed) {
+		t.Fatalf("Check after Free: %v, want ErrFreed", err)
+	}
+}
+
+// In the debug mode an arena poisons what Reset takes back and does not
+// hand the same memory out again, so a stale pointer reads garbage.
+func TestArenaDebugModePoisons(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	defer tracker.SetStackRate(tracker.SetStackRate(1))
+	a := NewArena(t.Name(), 4096)
+	defer a.Free()
+	s, err := MakeSliceIn[byte](a, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range s {
+		s[i] = 1
+	}
+	old := a.Stats()
+	a.Reset()
+	if n := tracker.TagStats(t.Name()).LiveCount; n != 0 {
+		t.Errorf("debug-mode Reset kept %d chunks, want 0", n)
+	}
+	s2, err := MakeSliceIn[byte](a, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if old.Chunks != 1 || len(s2) != 64 {
+		t.Fatalf("stats %+v", old)
+	}
+}
+
+func TestArenaTypedValues(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	type point struct{ X, Y float64 }
+	a := NewArena(t.Name(), 0)
+	defer a.Free()
+	p, err := NewIn[point](a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *p != (point{}) {
+		t.Errorf("NewIn returned non-zero %+v", *p)
+	}
+	p.X = 3
+	ps, err := MakeSliceIn[point](a, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range ps {
+		if ps[i] != (point{}) {
+			t.Fatalf("MakeSliceIn element %d non-zero", i)
+		}
+		ps[i].Y = float64(i)
+	}
+	if p.X != 3 || ps[999].Y != 999 {
+		t.Errorf("values overlap: p=%+v ps[999]=%+v", *p, ps[999])
+	}
+	if uintptr(unsafe.Pointer(&ps[0]))%unsafe.Alignof(point{}) != 0 {
+		t.Error("slice misaligned")
+	}
+}
+
+func TestArenaLimitAndDroppedArena(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	tag := t.Name()
+	tracker.SetTagLimit(tag, 2*4096)
+	defer tracker.SetTagLimit(tag, 0)
+	a := NewArena(tag, 4096)
+	defer a.Free()
+	for range 2 {
+		if _, err := a.Alloc(4000, 8); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := a.Alloc(4000, 8); !errors.Is(err, ErrLimit) {
+		t.Fatalf("third chunk over an 8 KiB limit: %v, want ErrLimit", err)
+	}
+	// The arena still works within its chunks after the refusal.
+	a.Reset()
+	if _, err := a.Alloc(4000, 8); err != nil {
+		t.Fatalf("after Reset: %v", err)
+	}
+}
+
+func BenchmarkArenaAlloc64(b *testing.B) {
+	a := NewArena("bench", 0)
+	defer a.Free()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, err := a.Alloc(64, 8); err != nil {
+			b.Fatal(err)
+		}
+		if i%2048 == 2047 {
+			a.Reset()
+		}
+	}
+}

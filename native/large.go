@@ -1,0 +1,61 @@
+package native
+
+import (
+	"unsafe"
+
+	"github.com/membridge/membridge/tracker"
+)
+
+// Buffers of largeMin bytes and more take the large-buffer path
+// (csrc/mb_large.c): pages of their own from mmap, and freed ones kept, up
+// to a sixteenth of the bytes in use (at least 4 MiB), for the next buffer
+// of the same size class.
+//
+// Why not malloc: glibc serves such sizes from per-thread arenas once its
+// mmap threshold has grown, and cgo calls land on several OS threads, so
+// memory freed in one arena is not reused by an allocation in another: a
+// service replacing large buffers peaks at up to twice its live bytes.
+// Why not one mmap per buffer: each new buffer then faults all its pages
+// in, which is slower than malloc. Keeping a bounded amount of freed pages
+// gets both: the footprint stays within about 1.07x of the live bytes and
+// reused pages are already resident. cmd/footprint measures it.
+const (
+	largeMin   = 256 << 10
+	largeAlign = 4096 // mmap's alignment; larger alignments go to malloc
+)
+
+// LargeStats describes the large-buffer path.
+type LargeStats struct {
+	LiveBytes int64 // handed out, rounded to size classes
+	KeptBytes int64 // freed and kept for reuse
+	Maps      int64 // mmap calls so far
+	Unmaps    int64 // munmap calls so far
+	Reuses    int64 // allocations served from kept memory
+}
+
+// LargeBufferStats returns the large-buffer path's counters.
+func LargeBufferStats() LargeStats { return cLargeStats() }
+
+// TrimLargeBuffers gives every kept free page of the large-buffer path back
+// to the operating system and returns the bytes it unmapped. Under memory
+// pressure the ledger's Relieve does it too.
+func TrimLargeBuffers() int64 { return cLargeTrim(0) }
+
+func init() {
+	tracker.RegisterRelief("native-large-kept", func(int64) int64 { return cLargeTrim(0) })
+}
+
+// allocMem takes n > 0 bytes from the large-buffer path or from malloc.
+func allocMem(n, align int, f fill, large bool) unsafe.Pointer {
+	if large {
+		return cLargeAlloc(n, f)
+	}
+	return cAlloc(n, align, f)
+}
+
+func largeFree(p unsafe.Pointer, n int, poison bool) { cLargeFree(uintptr(p), n, poison) }
+
+// largeReclaim gives back a large buffer whose handle was dropped.
+var largeReclaim = tracker.ReclaimFunc(func(r *tracker.Record) {
+	cLargeFree(r.Addr(), int(r.Bytes()), tracker.Debug())
+})

@@ -1,0 +1,240 @@
+package native
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+	"unsafe"
+)
+
+// ErrBorrowed: the buffer has views or retained references out, so it
+// cannot be freed, moved or handed to C (Free), or the borrow asked for
+// conflicts with one already out (an exclusive view excludes every other).
+var ErrBorrowed = errors.New("native: buffer is borrowed")
+
+// ErrFrozen: write access was asked of a frozen buffer.
+var ErrFrozen = errors.New("native: buffer is frozen")
+
+// The layout of Buffer.shares. Free, Move and HandToC look at the whole
+// word with one atomic load; only when it is not zero (frozen aside) do
+// they take the slow path.
+const (
+	sharesViews     uint64 = 1<<24 - 1 // shared views out
+	sharesExclusive uint64 = 1 << 24   // an exclusive view is out
+	sharesRefUnit   uint64 = 1 << 32   // one retained reference
+	sharesRefs      uint64 = (1<<24 - 1) << 32
+	sharesFrozen    uint64 = 1 << 62
+)
+
+// Retain adds a reference to b, for shared ownership: each holder calls
+// Release once, and the last Release frees the memory (what C++'s
+// shared_ptr does). The owner that allocated b holds the first reference.
+// While references other than the owner's are out, Free gets ErrBorrowed:
+// holders end their share with Release, not Free.
+func (b *Buffer) Retain() error {
+	if err := b.check("retain"); err != nil {
+		return err
+	}
+	for {
+		s := b.shares.Load()
+		if s&sharesRefs == sharesRefs {
+			return fmt.Errorf("native: retain buffer (tag %q): too many references: %w", b.rec.Tag(), ErrInvalidArgument)
+		}
+		if b.shares.CompareAndSwap(s, s+sharesRefUnit) {
+			return nil
+		}
+	}
+}
+
+// Release drops one reference taken with Retain, or the owner's own when
+// none is left, which frees the memory like Free (views still out then get
+// ErrBorrowed, as with Free).
+func (b *Buffer) Release() error {
+	for {
+		s := b.shares.Load()
+		if s&sharesRefs == 0 {
+			return b.Free()
+		}
+		if b.shares.CompareAndSwap(s, s-sharesRefUnit) {
+			return nil
+		}
+	}
+}
+
+// Refs returns the number of holders: 1 for the owner plus one per Retain
+// not yet released.
+func (b *Buffer) Refs() int { return 1 + int(b.shares.Load()&sharesRefs/sharesRefUnit) }
+
+// FreeWait is Free for a buffer whose views may still be out: it waits until
+// every view and retained reference is released, then frees, or returns an
+// error wrapping ErrBorrowed and ctx's error when ctx ends first.
+func (b *Buffer) FreeWait(ctx context.Context) error {
+	delay := 50 * time.Microsecond
+	for b.shares.Load()&^sharesFrozen != 0 && b.state.Load() == handleLive {
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w; gave up waiting: %w", b.borrowedError("free"), context.Cause(ctx))
+		case <-t.C:
+		}
+		delay = min(2*delay, 10*time.Millisecond)
+	}
+	return b.Free()
+}
+
+// FreeRevoking frees the buffer even though views are out: they are
+// revoked, and each later use of one reports that its owner was freed, with
+// the allocation and free sites. Retained references are revoked alike.
+func (b *Buffer) FreeRevoking() error {
+	if b == nil {
+		return nil
+	}
+	return b.free()
+}
+
+func (b *Buffer) borrowedError(op string) error {
+	s := b.shares.Load()
+	return fmt.Errorf("native: %s buffer (%d bytes, tag %q%s): %d shared views, %d exclusive, %d retained references out: %w",
+		op, b.n, b.rec.Tag(), sites(b.rec), s&sharesViews, (s&sharesExclusive)>>24, (s&sharesRefs)/sharesRefUnit, ErrBorrowed)
+}
+
+// A View is a borrowed window on part of a Buffer: it cannot outlive the
+// buffer, because the buffer refuses Free (ErrBorrowed) while views are out
+// (or waits for them, FreeWait, or revokes them, FreeRevoking), and a view
+// whose owner was freed anyway reports it on every use. Several shared
+// views may be out at once; an exclusive one (ViewMut) excludes every other
+// view, checked when the view is made. End a view with Release.
+//
+// The bytes of a shared view must not be written; in the debug mode the
+// pages of a frozen buffer are write-protected, so a write faults.
+type View struct {
+	b         *Buffer
+	off, n    int
+	exclusive bool
+	released  bool
+}
+
+// View borrows n bytes at off for reading. It fails with ErrBorrowed while
+// an exclusive view is out, and with ErrInvalidArgument when the range is
+// outside the buffer.
+func (b *Buffer) View(off, n int) (*View, error) {
+	if err := b.viewable("view", off, n); err != nil {
+		return nil, err
+	}
+	for {
+		s := b.shares.Load()
+		if s&sharesExclusive != 0 || s&sharesViews == sharesViews {
+			return nil, b.borrowedError("view of")
+		}
+		if b.shares.CompareAndSwap(s, s+1) {
+			break
+		}
+	}
+	return &View{b: b, off: off, n: n}, nil
+}
+
+// ViewMut borrows n bytes at off for reading and writing, excluding every
+// other view of the buffer until it is released. It fails with ErrBorrowed
+// while any other view is out, and ErrFrozen on a frozen buffer.
+func (b *Buffer) ViewMut(off, n int) (*View, error) {
+	if err := b.viewable("exclusive view", off, n); err != nil {
+		return nil, err
+	}
+	for {
+		s := b.shares.Load()
+		if s&sharesFrozen != 0 {
+			return nil, fmt.Errorf("native: exclusive view of buffer (tag %q%s): %w", b.rec.Tag(), sites(b.rec), ErrFrozen)
+		}
+		if s&(sharesExclusive|sharesViews) != 0 {
+			return nil, b.borrowedError("exclusive view of")
+		}
+		if b.shares.CompareAndSwap(s, s|sharesExclusive) {
+			break
+		}
+	}
+	return &View{b: b, off: off, n: n, exclusive: true}, nil
+}
+
+func (b *Buffer) viewable(op string, off, n int) error {
+	if err := b.check(op); err != nil {
+		return err
+	}
+	if off < 0 || n < 0 || off > b.n-n {
+		return fmt.Errorf("native: %s [%d:%d] of a %d-byte buffer (tag %q): %w", op, off, off+n, b.n, b.rec.Tag(), ErrInvalidArgument)
+	}
+	return nil
+}
+
+// Len returns the view's size in bytes.
+func (v *View) Len() int { return v.n }
+
+// Exclusive reports whether the view came from ViewMut.
+func (v *View) Exclusive() bool { return v.exclusive }
+
+// Err returns nil while the view can be used, and otherwise says why not:
+// released (ErrFreed), or its buffer freed, moved or handed to C (the
+// buffer's error, with its sites).
+func (v *View) Err() error {
+	if v.released {
+		return fmt.Errorf("native: use of released view [%d:%d] of buffer (tag %q): %w", v.off, v.off+v.n, v.b.rec.Tag(), ErrFreed)
+	}
+	if err := v.b.check("use of view"); err != nil {
+		return fmt.Errorf("native: view [%d:%d] outlived its buffer: %w", v.off, v.off+v.n, err)
+	}
+	return nil
+}
+
+// Bytes returns the view's bytes, valid until Release. It panics with
+// View.Err's message when the view was released or its buffer is gone.
+func (v *View) Bytes() []byte {
+	if err := v.Err(); err != nil {
+		panic(err)
+	}
+	return unsafe.Slice((*byte)(unsafe.Add(v.b.ptr, v.off)), v.n)
+}
+
+// Ptr returns the address of the view's first byte, for C. It panics like
+// Bytes.
+func (v *View) Ptr() unsafe.Pointer {
+	if err := v.Err(); err != nil {
+		panic(err)
+	}
+	return unsafe.Add(v.b.ptr, v.off)
+}
+
+// Release ends the borrow. A second Release returns an error wrapping
+// ErrFreed. Releasing a view whose buffer was revoked is allowed.
+func (v *View) Release() error {
+	if v.released {
+		return v.Err()
+	}
+	v.released = true
+	if v.exclusive {
+		v.b.shares.And(^sharesExclusive)
+	} else {
+		v.b.shares.Add(^uint64(0)) // minus one shared view
+	}
+	return nil
+}
+
+// ReadAt copies bytes from off into p, for io.ReaderAt; it works on frozen
+// buffers, which Bytes refuses.
+func (b *Buffer) ReadAt(p []byte, off int64) (int, error) {
+	if err := b.check("read"); err != nil {
+		return 0, err
+	}
+	if off < 0 {
+		return 0, fmt.Errorf("native: read at %d (tag %q): %w", off, b.rec.Tag(), ErrInvalidArgument)
+	}
+	if off >= int64(b.n) {
+		return 0, io.EOF
+	}
+	n := copy(p, unsafe.Slice((*byte)(unsafe.Add(b.ptr, off)), b.n-int(off)))
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
