@@ -22,12 +22,12 @@ type Module struct {
 type paramKind uint8
 
 const (
-	paramPtr  paramKind = iota + 1 // a device pointer (.u64 known to be one)
-	paramU64                       // a 64-bit integer (.u64 known not to be a pointer)
-	paramB64                       // .u64/.s64/.b64 of unknown meaning: pointer or integer
-	paramB32                       // .u32/.s32/.b32
-	paramF32                       // .f32
-	paramF64                       // .f64
+	paramPtr paramKind = iota + 1 // a device pointer (.u64 known to be one)
+	paramU64                      // a 64-bit integer (.u64 known not to be a pointer)
+	paramB64                      // .u64/.s64/.b64 of unknown meaning: pointer or integer
+	paramB32                      // .u32/.s32/.b32
+	paramF32                      // .f32
+	paramF64                      // .f64
 )
 
 func (k paramKind) String() string {

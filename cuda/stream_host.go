@@ -12,12 +12,12 @@ var emulatedHandles atomic.Uintptr
 
 func newHandle() uintptr { return emulatedHandles.Add(1) }
 
-func drvStreamCreate(uintptr) (uintptr, error)          { return newHandle(), nil }
-func drvStreamDestroy(uintptr, uintptr) error           { return nil }
-func drvStreamSync(uintptr, uintptr) error              { return nil }
+func drvStreamCreate(uintptr) (uintptr, error)           { return newHandle(), nil }
+func drvStreamDestroy(uintptr, uintptr) error            { return nil }
+func drvStreamSync(uintptr, uintptr) error               { return nil }
 func drvStreamWaitEvent(uintptr, uintptr, uintptr) error { return nil }
-func drvEventCreate(uintptr) (uintptr, error)           { return newHandle(), nil }
-func drvEventRecord(uintptr, uintptr, uintptr) error    { return nil }
-func drvEventSync(uintptr, uintptr) error               { return nil }
-func drvEventQuery(uintptr, uintptr) (bool, error)      { return true, nil }
-func drvEventDestroy(uintptr, uintptr) error            { return nil }
+func drvEventCreate(uintptr) (uintptr, error)            { return newHandle(), nil }
+func drvEventRecord(uintptr, uintptr, uintptr) error     { return nil }
+func drvEventSync(uintptr, uintptr) error                { return nil }
+func drvEventQuery(uintptr, uintptr) (bool, error)       { return true, nil }
+func drvEventDestroy(uintptr, uintptr) error             { return nil }
