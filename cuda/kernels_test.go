@@ -375,4 +375,3 @@ func TestCommittedPTX(t *testing.T) {
 		t.Errorf("compute 7.5: %v, want ErrNotSupported", err)
 	}
 }
-
