@@ -132,7 +132,7 @@ func TestDevicePointersAreNotHostAddresses(t *testing.T) {
 		if uint64(p) < DevicePointerBase || uint64(p) >= DevicePointerBase+DevicePointerSpan {
 			t.Errorf("device pointer %#x is outside device 0's span", uint64(p))
 		}
-		if !hostLoadFaults(uintptr(p)) {
+		if !HostLoadFaults(uintptr(p)) {
 			t.Errorf("a host load through device pointer %#x did not fault", uint64(p))
 		}
 		// A device pointer where host memory is expected is refused.
