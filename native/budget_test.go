@@ -1,0 +1,75 @@
+package native
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/membridge/membridge/tracker"
+)
+
+func TestAllocWaitsForBudget(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	tag := t.Name()
+	tracker.SetTagLimit(tag, 1000)
+	defer tracker.SetTagLimit(tag, 0)
+	held, err := Alloc(tag, 800)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Alloc(tag, 500); !errors.Is(err, ErrLimit) {
+		t.Fatalf("without a context: %v, want ErrLimit at once", err)
+	}
+	go func() {
+		time.Sleep(10 * time.Millisecond)
+		held.Free()
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	b, err := AllocContext(ctx, tag, 500)
+	if err != nil {
+		t.Fatalf("AllocContext: %v", err)
+	}
+	b.Free()
+
+	// A deadline that passes: ErrLimit and the context's error, so a
+	// service answers 503, not 500.
+	held, _ = Alloc(tag, 800)
+	defer held.Free()
+	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Millisecond)
+	defer cancel()
+	_, err = Alloc(tag, 500, WaitFor(ctx), Align(64))
+	if !errors.Is(err, ErrLimit) || !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrOutOfMemory) {
+		t.Fatalf("AllocContext past its deadline: %v", err)
+	}
+}
+
+// A registered relief (a cache) is asked to give memory back before an
+// allocation over the limit fails, and the retry is counted.
+func TestLimitRunsReliefThenRetries(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	tag := t.Name()
+	tracker.SetTagLimit(tag, 1000)
+	defer tracker.SetTagLimit(tag, 0)
+	cached, _ := Alloc(tag, 800)
+	unregister := tracker.RegisterRelief("test-cache", func(need int64) int64 {
+		if cached == nil {
+			return 0
+		}
+		cached.Free()
+		cached = nil
+		return 800
+	})
+	defer unregister()
+	before := tracker.Pressure()
+	b, err := Alloc(tag, 500)
+	if err != nil {
+		t.Fatalf("the relief should have made room: %v", err)
+	}
+	b.Free()
+	after := tracker.Pressure()
+	if after.RetrySuccesses != before.RetrySuccesses+1 || after.ReliefBytes < before.ReliefBytes+800 {
+		t.Fatalf("pressure counters %+v -> %+v", before, after)
+	}
+}

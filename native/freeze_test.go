@@ -1,0 +1,107 @@
+package native
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/membridge/membridge/tracker"
+)
+
+func TestFreezeAllowsOnlyReads(t *testing.T) {
+	for _, debug := range []bool{false, true} {
+		t.Run(map[bool]string{false: "sample", true: "all"}[debug], func(t *testing.T) {
+			defer tracker.VerifyNone(t)
+			rate := int64(tracker.DefaultSampleRate)
+			if debug {
+				rate = 1
+			}
+			defer tracker.SetStackRate(tracker.SetStackRate(rate))
+			for _, n := range []int{100, 1 << 20} { // the malloc and the large-buffer path
+				b, err := Alloc(t.Name(), n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				copy(b.Bytes(), "frozen")
+				w, _ := b.ViewMut(0, 1)
+				if err := b.Freeze(); !errors.Is(err, ErrBorrowed) {
+					t.Fatalf("Freeze with an exclusive view out: %v", err)
+				}
+				w.Release()
+				if err := b.Freeze(); err != nil {
+					t.Fatal(err)
+				}
+				if err := b.Freeze(); err != nil {
+					t.Fatalf("second Freeze: %v", err)
+				}
+				if !b.Frozen() {
+					t.Fatal("Frozen() = false")
+				}
+				func() {
+					defer func() {
+						r := recover()
+						if err, _ := r.(error); !errors.Is(err, ErrFrozen) {
+							t.Errorf("Bytes of a frozen buffer: %v, want a panic with ErrFrozen", r)
+						}
+					}()
+					b.Bytes()
+				}()
+				if _, err := b.ViewMut(0, 1); !errors.Is(err, ErrFrozen) {
+					t.Fatalf("ViewMut of a frozen buffer: %v", err)
+				}
+				v, err := b.View(0, 6)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if string(v.Bytes()) != "frozen" {
+					t.Fatalf("frozen contents %q", v.Bytes())
+				}
+				v.Release()
+				if err := b.Free(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// A write to a frozen buffer in the debug mode faults at the writing
+// instruction; membridge names the buffer first. The write runs in a child
+// process, since the fault ends it.
+func TestFrozenWriteFaultsWithItsSite(t *testing.T) {
+	if os.Getenv("MEMBRIDGE_FROZEN_CHILD") != "" {
+		tracker.SetStackRate(1)
+		b, err := Alloc("frozen-child", 4096)
+		if err != nil {
+			panic(err)
+		}
+		if err := b.Freeze(); err != nil {
+			panic(err)
+		}
+		v, _ := b.View(0, 8)
+		v.Bytes()[3] = 1 // must fault
+		os.Exit(0)
+	}
+	if testing.Short() {
+		t.Skip("runs a child process")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestFrozenWriteFaultsWithItsSite$")
+	cmd.Env = append(os.Environ(), "MEMBRIDGE_FROZEN_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("the write to a frozen buffer did not fault:\n%s", out)
+	}
+	for _, want := range []string{
+		"membridge: write to a frozen buffer",
+		`tag "frozen-child"`,
+		"allocated at",
+		"freeze_test.go",       // the allocation site
+		"unexpected fault address", // the Go runtime's report of the faulting write
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("child output lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -1,0 +1,97 @@
+package native
+
+import (
+	"errors"
+	"testing"
+	"unsafe"
+
+	"github.com/membridge/membridge/tracker"
+)
+
+func TestLargeBuffersReusePages(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	const n = 1 << 20
+	before := LargeBufferStats()
+	var bufs []*Buffer
+	for range 8 {
+		b, err := Alloc(t.Name(), n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if uintptr(b.Ptr())%4096 != 0 {
+			t.Fatalf("large buffer at %p is not page-aligned", b.Ptr())
+		}
+		b.Bytes()[n-1] = 1
+		bufs = append(bufs, b)
+	}
+	mid := LargeBufferStats()
+	if mid.LiveBytes-before.LiveBytes != 8*n {
+		t.Fatalf("live large bytes grew by %d, want %d", mid.LiveBytes-before.LiveBytes, 8*n)
+	}
+	for _, b := range bufs {
+		b.Free()
+	}
+	// Freed pages are kept (up to the bound) and handed out again.
+	b, err := AllocZeroed(t.Name(), n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Free()
+	after := LargeBufferStats()
+	if after.Reuses == mid.Reuses {
+		t.Errorf("no reuse: %+v -> %+v", mid, after)
+	}
+	for i, c := range b.Bytes() {
+		if c != 0 {
+			t.Fatalf("AllocZeroed on reused pages: byte %d is %d", i, c)
+		}
+	}
+	if after.KeptBytes > max(after.LiveBytes/16, 4<<20) {
+		t.Errorf("kept %d bytes for %d live: over the bound", after.KeptBytes, after.LiveBytes)
+	}
+	if TrimLargeBuffers(); LargeBufferStats().KeptBytes != 0 {
+		t.Error("TrimLargeBuffers kept pages")
+	}
+}
+
+func TestLargeBufferHandToCCopiesToMalloc(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	b, err := Alloc(t.Name(), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(b.Bytes(), "handed")
+	p, err := b.HandToC()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(unsafe.Slice((*byte)(p), 6)) != "handed" {
+		t.Fatal("HandToC lost the contents")
+	}
+	// C now owns malloc'd memory: free it as C would.
+	FreeDeleter().d.delete(p)
+	if !errors.Is(b.Err(), ErrMoved) {
+		t.Fatalf("after HandToC: %v", b.Err())
+	}
+}
+
+func TestLargeBufferDroppedIsReclaimed(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	defer tracker.SetLeakPolicy(tracker.SetLeakPolicy(tracker.LeakFree))
+	tracker.SetLeakHandler(func(*tracker.Record) {}) // the drop is planted: no warning
+	defer tracker.SetLeakHandler(nil)
+	before := LargeBufferStats().LiveBytes
+	func() {
+		_, err := Alloc(t.Name(), 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}()
+	for range 50 {
+		tracker.Relieve(0)
+		if LargeBufferStats().LiveBytes == before {
+			return
+		}
+	}
+	t.Fatalf("a dropped large buffer was not reclaimed: %d live, %d before", LargeBufferStats().LiveBytes, before)
+}

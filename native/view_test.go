@@ -1,0 +1,179 @@
+package native
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/membridge/membridge/tracker"
+)
+
+func TestRetainRelease(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	b, err := Alloc(t.Name(), 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := b.Retain(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b.Refs() != 3 {
+		t.Fatalf("Refs = %d, want 3", b.Refs())
+	}
+	if err := b.Free(); !errors.Is(err, ErrBorrowed) {
+		t.Fatalf("Free with references out: %v, want ErrBorrowed", err)
+	}
+	for i := range 2 {
+		if err := b.Release(); err != nil {
+			t.Fatal(err)
+		}
+		if b.Err() != nil {
+			t.Fatalf("freed after %d of 3 releases", i+1)
+		}
+	}
+	if err := b.Release(); err != nil { // the last one frees
+		t.Fatal(err)
+	}
+	if !errors.Is(b.Err(), ErrFreed) {
+		t.Fatalf("after the last Release: %v, want ErrFreed", b.Err())
+	}
+	if err := b.Release(); !errors.Is(err, ErrFreed) {
+		t.Fatalf("Release after the last: %v", err)
+	}
+	if err := b.Retain(); !errors.Is(err, ErrFreed) {
+		t.Fatalf("Retain of a freed buffer: %v", err)
+	}
+}
+
+func TestViewsBlockFree(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	b, err := Alloc(t.Name(), 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(b.Bytes(), "0123456789abcdef")
+	v1, err := b.View(0, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := b.View(10, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(v1.Bytes()) != "0123" || string(v2.Bytes()) != "abcdef" {
+		t.Fatalf("views read %q %q", v1.Bytes(), v2.Bytes())
+	}
+	if _, err := b.ViewMut(0, 1); !errors.Is(err, ErrBorrowed) {
+		t.Fatalf("exclusive view while shared ones are out: %v", err)
+	}
+	if err := b.Free(); !errors.Is(err, ErrBorrowed) || !strings.Contains(err.Error(), "2 shared views") {
+		t.Fatalf("Free with views out: %v", err)
+	}
+	if _, err := b.Move(); !errors.Is(err, ErrBorrowed) {
+		t.Fatalf("Move with views out: %v", err)
+	}
+	v1.Release()
+	v2.Release()
+	if err := v2.Release(); !errors.Is(err, ErrFreed) {
+		t.Fatalf("second Release of a view: %v", err)
+	}
+	w, err := b.ViewMut(4, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(w.Bytes(), "WXYZ")
+	if _, err := b.View(0, 1); !errors.Is(err, ErrBorrowed) {
+		t.Fatalf("shared view while an exclusive one is out: %v", err)
+	}
+	if _, err := b.ViewMut(0, 1); !errors.Is(err, ErrBorrowed) {
+		t.Fatalf("two exclusive views: %v", err)
+	}
+	w.Release()
+	if string(b.Bytes()[:8]) != "0123WXYZ" {
+		t.Fatalf("exclusive view wrote %q", b.Bytes()[:8])
+	}
+	if err := b.Free(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestViewRangeChecked(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	b, _ := Alloc(t.Name(), 16)
+	defer b.Free()
+	for _, r := range [][2]int{{-1, 2}, {0, 17}, {10, 7}, {3, -1}, {17, 0}} {
+		if _, err := b.View(r[0], r[1]); !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("View(%d, %d): %v, want ErrInvalidArgument", r[0], r[1], err)
+		}
+	}
+}
+
+func TestViewOutlivingItsBufferReportsIt(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	b, _ := Alloc(t.Name(), 16)
+	v, err := b.View(2, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.FreeRevoking(); err != nil {
+		t.Fatal(err)
+	}
+	err = v.Err()
+	if !errors.Is(err, ErrFreed) || !strings.Contains(err.Error(), "outlived its buffer") || !strings.Contains(err.Error(), t.Name()) {
+		t.Fatalf("view of a freed buffer: %v", err)
+	}
+	func() {
+		defer func() {
+			if r := recover(); r == nil {
+				t.Error("Bytes of a revoked view did not panic")
+			}
+		}()
+		_ = v.Bytes()
+	}()
+	if err := v.Release(); err != nil {
+		t.Fatalf("Release of a revoked view: %v", err)
+	}
+}
+
+func TestFreeWait(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	b, _ := Alloc(t.Name(), 16)
+	v, _ := b.View(0, 16)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+	defer cancel()
+	if err := b.FreeWait(ctx); !errors.Is(err, ErrBorrowed) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("FreeWait timing out: %v", err)
+	}
+	go func() {
+		time.Sleep(5 * time.Millisecond)
+		v.Release()
+	}()
+	if err := b.FreeWait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(b.Err(), ErrFreed) {
+		t.Fatal("FreeWait returned without freeing")
+	}
+}
+
+func TestReadAt(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	b, _ := Alloc(t.Name(), 8)
+	defer b.Free()
+	copy(b.Bytes(), "abcdefgh")
+	p := make([]byte, 5)
+	if n, err := b.ReadAt(p, 5); n != 3 || err != io.EOF || string(p[:n]) != "fgh" {
+		t.Fatalf("ReadAt(5) = %d, %v, %q", n, err, p[:n])
+	}
+	if n, err := b.ReadAt(p, 0); n != 5 || err != nil {
+		t.Fatalf("ReadAt(0) = %d, %v", n, err)
+	}
+	if _, err := b.ReadAt(p, -1); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("ReadAt(-1): %v", err)
+	}
+}
