@@ -97,7 +97,7 @@ func TestFrozenWriteFaultsWithItsSite(t *testing.T) {
 		"membridge: write to a frozen buffer",
 		`tag "frozen-child"`,
 		"allocated at",
-		"freeze_test.go",       // the allocation site
+		"freeze_test.go",           // the allocation site
 		"unexpected fault address", // the Go runtime's report of the faulting write
 	} {
 		if !strings.Contains(string(out), want) {
