@@ -1,0 +1,285 @@
+package handle_test
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"runtime/cgo"
+	"strings"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/membridge/membridge/handle"
+	"github.com/membridge/membridge/handle/internal/notify"
+	"github.com/membridge/membridge/tracker"
+)
+
+type payload struct{ name string }
+
+func TestStrongRoundTrip(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	v := &payload{"strong"}
+	h, err := handle.New("handle.test", v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := handle.Value(h.Pointer())
+	if err != nil || got != v {
+		t.Fatalf("Value = %v, %v; want %v", got, err, v)
+	}
+	if s := tracker.TagStats("handle.test"); s.LiveCount != 1 || s.LiveBytes != 1 {
+		t.Errorf("TagStats = %+v, want one live handle", s)
+	}
+	if err := h.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := handle.Value(h.Pointer()); !errors.Is(err, handle.ErrUnknown) {
+		t.Errorf("Value after Release: %v, want ErrUnknown", err)
+	}
+}
+
+// TestDoubleReleaseIsHarmless: go-pointer's Unref frees its key twice
+// when called twice; a handle's second Release does nothing and says so.
+func TestDoubleReleaseIsHarmless(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	h, err := handle.New("handle.double", 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := tracker.TagStats("handle.double")
+	if err := h.Release(); err != nil {
+		t.Fatal(err)
+	}
+	err = h.Release()
+	if !errors.Is(err, handle.ErrReleased) || !errors.Is(err, tracker.ErrFreed) {
+		t.Fatalf("second Release: %v, want ErrReleased wrapping tracker.ErrFreed", err)
+	}
+	for _, want := range []string{"handle.double", "made at", "TestDoubleReleaseIsHarmless", "first released at"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("second Release error lacks %q: %v", want, err)
+		}
+	}
+	if s := tracker.TagStats("handle.double"); s.FreedCount != before.FreedCount+1 {
+		t.Errorf("freed count moved by %d, want 1", s.FreedCount-before.FreedCount)
+	}
+	// Concurrent releases: exactly one succeeds.
+	h2, _ := handle.New("handle.double", 43)
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() { errs <- h2.Release() }()
+	}
+	ok := 0
+	for range 8 {
+		if <-errs == nil {
+			ok++
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%d of 8 concurrent Releases succeeded, want 1", ok)
+	}
+}
+
+func TestLookupErrors(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	if _, err := handle.New("handle.nil", nil); !errors.Is(err, handle.ErrNil) {
+		t.Errorf("New(nil): %v, want ErrNil", err)
+	}
+	if _, err := handle.NewWeak[payload]("handle.nil", nil); !errors.Is(err, handle.ErrNil) {
+		t.Errorf("NewWeak(nil): %v, want ErrNil", err)
+	}
+	var x int
+	if _, err := handle.Value(unsafe.Pointer(&x)); !errors.Is(err, handle.ErrUnknown) {
+		t.Errorf("Value of a random pointer: %v, want ErrUnknown", err)
+	}
+	h, _ := handle.New("handle.types", &payload{})
+	defer h.Release()
+	if _, err := handle.WeakValue[payload](h.Pointer()); !errors.Is(err, handle.ErrWrongType) {
+		t.Errorf("WeakValue of a strong handle: %v, want ErrWrongType", err)
+	}
+	w, _ := handle.NewWeak("handle.types", &payload{})
+	defer w.Release()
+	if _, err := handle.WeakValue[int](w.Pointer()); !errors.Is(err, handle.ErrWrongType) {
+		t.Errorf("WeakValue of another type: %v, want ErrWrongType", err)
+	}
+}
+
+// gc collects until cond holds or a few seconds pass.
+func gc(cond func() bool) bool {
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		runtime.GC()
+		time.Sleep(time.Millisecond)
+	}
+	return true
+}
+
+func TestWeakValueGone(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	v := &payload{"weak"}
+	w, err := handle.NewWeak("handle.weak", v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Release()
+	got, err := handle.WeakValue[payload](w.Pointer())
+	if err != nil || got != v {
+		t.Fatalf("WeakValue = %v, %v; want %v", got, err, v)
+	}
+	runtime.KeepAlive(v)
+	v, got = nil, nil
+	if !gc(func() bool { _, err := w.Value(); return errors.Is(err, handle.ErrGone) }) {
+		t.Fatal("the weak handle kept its value alive")
+	}
+	if _, err := handle.Value(w.Pointer()); !errors.Is(err, handle.ErrGone) {
+		t.Errorf("Value of a gone weak handle: %v, want ErrGone", err)
+	}
+}
+
+// recorder is a tracker.TestingT that keeps what VerifyNone reports.
+type recorder struct{ errs []string }
+
+func (r *recorder) Error(args ...any) { r.errs = append(r.errs, fmt.Sprint(args...)) }
+
+func TestCallbackThroughC(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	for _, weak := range []bool{false, true} {
+		c, err := notify.NewCounter(weak)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Fire(7, 3)
+		if c.Events() != 3 {
+			t.Errorf("weak=%v: %d events reached Go, want 3", weak, c.Events())
+		}
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Close(); !errors.Is(err, handle.ErrReleased) {
+			t.Errorf("second Close: %v, want ErrReleased", err)
+		}
+	}
+}
+
+// TestWeakCycleIsCollected: a Counter owns a C notifier that holds a weak
+// handle back to it. Dropped without Close, it is collected; its cleanup
+// frees the notifier and releases the handle, so nothing is left.
+func TestWeakCycleIsCollected(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	func() {
+		c, err := notify.NewCounter(true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Fire(1, 2)
+	}()
+	if !gc(func() bool { return tracker.TagStats(notify.Tag).LiveCount == 0 }) {
+		t.Fatalf("the weak cycle was not collected: %+v", tracker.TagStats(notify.Tag))
+	}
+	if !gc(func() bool { return tracker.TagStats("notifier").LiveCount == 0 }) {
+		t.Errorf("the notifier was not freed: %+v", tracker.TagStats("notifier"))
+	}
+}
+
+// TestStrongCycleIsReportedAsLeak: the same cycle with a strong handle is
+// never collected, and the test mode reports both the handle and the C
+// notifier with the stack that made them.
+func TestStrongCycleIsReportedAsLeak(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	var user unsafe.Pointer
+	func() {
+		c, err := notify.NewCounter(false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Fire(1, 2)
+		user = c.UserData()
+	}()
+	var r recorder
+	tracker.VerifyNone(&r, tracker.MaxWait(200*time.Millisecond))
+	if len(r.errs) != 1 {
+		t.Fatalf("VerifyNone reported %d errors, want 1: %q", len(r.errs), r.errs)
+	}
+	for _, want := range []string{`tag "notify.counter", kind go-handle`, `tag "notifier", kind c-extension`, "notify.NewCounter", "TestStrongCycleIsReportedAsLeak"} {
+		if !strings.Contains(r.errs[0], want) {
+			t.Errorf("leak report lacks %q:\n%s", want, r.errs[0])
+		}
+	}
+	// Break the cycle by hand: the handle still leads to the Counter.
+	v, err := handle.Value(user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.(*notify.Counter).Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCallbackAfterGone: C calling back with a weak handle whose value is
+// gone is dropped, not a crash.
+func TestCallbackAfterGone(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	w, err := handle.NewWeak("handle.gone", notify.NewPlain())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Release()
+	if !gc(func() bool { _, err := w.Value(); return errors.Is(err, handle.ErrGone) }) {
+		t.Fatal("value not collected")
+	}
+	before := notify.GoneEvents()
+	notify.Call(w.Pointer())
+	if notify.GoneEvents() != before+1 {
+		t.Errorf("the callback did not see the value gone")
+	}
+}
+
+// BenchmarkRoundTrip: make a handle, pass it through C to a Go callback
+// that looks it up, release it; against runtime/cgo.Handle doing the same.
+func BenchmarkRoundTrip(b *testing.B) {
+	prev := tracker.SetStackRate(tracker.DefaultSampleRate)
+	defer tracker.SetStackRate(prev)
+	v := notify.NewPlain()
+	b.Run("through-C/handle.New", func(b *testing.B) {
+		for b.Loop() {
+			h, _ := handle.New("bench", v)
+			notify.Call(h.Pointer())
+			h.Release()
+		}
+	})
+	b.Run("through-C/handle.NewWeak", func(b *testing.B) {
+		for b.Loop() {
+			w, _ := handle.NewWeak("bench", v)
+			notify.Call(w.Pointer())
+			w.Release()
+		}
+	})
+	b.Run("through-C/cgo.Handle", func(b *testing.B) {
+		for b.Loop() {
+			h := cgo.NewHandle(v)
+			notify.CallCgoHandle(h)
+			h.Delete()
+		}
+	})
+	b.Run("Go-only/handle.New", func(b *testing.B) {
+		for b.Loop() {
+			h, _ := handle.New("bench", v)
+			if _, err := handle.Value(h.Pointer()); err != nil {
+				b.Fatal(err)
+			}
+			h.Release()
+		}
+	})
+	b.Run("Go-only/cgo.Handle", func(b *testing.B) {
+		for b.Loop() {
+			h := cgo.NewHandle(v)
+			if h.Value() == nil {
+				b.Fatal("nil")
+			}
+			h.Delete()
+		}
+	})
+}
