@@ -38,9 +38,10 @@ type Context struct {
 		head *allocation
 	}
 
-	objects struct { // streams and modules, for Close
+	objects struct { // streams, events and modules, for Close
 		sync.Mutex
 		streams map[*Stream]struct{}
+		events  map[*Event]struct{}
 		modules map[*Module]struct{}
 	}
 
@@ -100,6 +101,7 @@ func Open(ordinal int, opts ...Option) (*Context, error) {
 	}
 	c.objects.streams = map[*Stream]struct{}{}
 	c.objects.modules = map[*Module]struct{}{}
+	c.objects.events = map[*Event]struct{}{}
 	c.null = &Stream{ctx: c}
 	return c, nil
 }
@@ -220,6 +222,9 @@ func (c *Context) Close() error {
 	c.objects.Lock()
 	for m := range c.objects.modules {
 		errs = append(errs, m.closeLocked())
+	}
+	for e := range c.objects.events {
+		errs = append(errs, e.destroyLocked())
 	}
 	for s := range c.objects.streams {
 		errs = append(errs, s.destroyLocked())

@@ -27,9 +27,12 @@ const (
 const EmulatedDeviceMemory = 16 << 30
 
 var emulated struct {
+	total    atomic.Int64 // EmulatedDeviceMemory; tests lower it
 	used     atomic.Int64 // bytes of emulated device memory allocated
 	retained atomic.Int64 // primary context retains
 }
+
+func init() { emulated.total.Store(EmulatedDeviceMemory) }
 
 func drvDeviceCount() (int, error) { return 1, nil }
 
@@ -37,7 +40,7 @@ func drvDeviceInfo(ord int) (Device, error) {
 	return Device{
 		Ordinal:     ord,
 		Name:        "membridge host emulation",
-		TotalMemory: EmulatedDeviceMemory,
+		TotalMemory: emulated.total.Load(),
 		Major:       9,
 		Minor:       0,
 		MemoryPools: true,
@@ -57,7 +60,8 @@ func drvCtxRelease(int) error {
 func drvCtxSynchronize(uintptr) error { return nil }
 
 func drvMemInfo(uintptr) (free, total int64, err error) {
-	return EmulatedDeviceMemory - emulated.used.Load(), EmulatedDeviceMemory, nil
+	total = emulated.total.Load()
+	return max(total-emulated.used.Load(), 0), total, nil
 }
 
 func drvPoolInit(uintptr, int, uint64) (uintptr, error) { return 1, nil }

@@ -9,36 +9,39 @@ package cuda
 // static void mbh_dtoh(void *dst, uintptr_t src, size_t n) { memcpy(dst, (const void *)src, n); }
 // static void mbh_dtod(uintptr_t dst, uintptr_t src, size_t n) { memmove((void *)dst, (const void *)src, n); }
 // static void mbh_memset(uintptr_t dst, int v, size_t n) { memset((void *)dst, v, n); }
-// static uintptr_t mbh_alloc(size_t n, int zero) {
-// 	return (uintptr_t)mb_alloc(n, 256, zero ? MB_FILL_ZERO : MB_FILL_JUNK);
-// }
+// static uintptr_t mbh_alloc(size_t n, int fill) { return (uintptr_t)mb_alloc(n, 256, fill); }
 import "C"
 
 import (
 	"unsafe"
 
 	_ "github.com/membridge/membridge/csrc" // links mb_alloc.c
+	"github.com/membridge/membridge/tracker"
 )
 
 // Emulated device memory: C heap memory aligned like cuMemAlloc's (256
-// bytes). Fresh memory that is not zeroed is filled with 0xCD, so a kernel
-// or copy that reads it before writing shows junk, as a GPU would. Work is
-// done when it is queued: stream order holds trivially.
+// bytes). In the debug mode (tracker stack rate 1, as in tests) fresh
+// memory that is not zeroed is filled with 0xCD, so a kernel or copy that
+// reads it before writing shows junk. Work is done when it is queued:
+// stream order holds trivially.
 
 func outOfMemory(call string) error {
 	return &DriverError{Call: call, Code: codeOutOfMemory, Name: "CUDA_ERROR_OUT_OF_MEMORY"}
 }
 
 func drvAlloc(_ uintptr, n int, zero bool) (DevicePtr, error) {
-	if emulated.used.Add(int64(n)) > EmulatedDeviceMemory {
+	if emulated.used.Add(int64(n)) > emulated.total.Load() {
 		emulated.used.Add(-int64(n))
 		return 0, outOfMemory("cuMemAlloc")
 	}
-	z := C.int(0)
-	if zero {
-		z = 1
+	f := C.int(C.MB_FILL_NONE)
+	switch {
+	case zero:
+		f = C.MB_FILL_ZERO
+	case tracker.Debug():
+		f = C.MB_FILL_JUNK
 	}
-	p := C.mbh_alloc(C.size_t(n), z)
+	p := C.mbh_alloc(C.size_t(n), f)
 	if p == 0 {
 		emulated.used.Add(-int64(n))
 		return 0, outOfMemory("cuMemAlloc")

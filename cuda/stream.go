@@ -128,7 +128,11 @@ func (s *Stream) Record() (*Event, error) {
 		_ = drvEventDestroy(s.ctx.h, h)
 		return nil, fmt.Errorf("cuda: record event: %w", err)
 	}
-	return &Event{ctx: s.ctx, h: h}, nil
+	e := &Event{ctx: s.ctx, h: h}
+	s.ctx.objects.Lock()
+	s.ctx.objects.events[e] = struct{}{}
+	s.ctx.objects.Unlock()
+	return e, nil
 }
 
 // Wait makes work queued on s from now on wait until e completes.
@@ -230,7 +234,8 @@ func (e *Event) Done() (bool, error) {
 	return done, nil
 }
 
-// Close destroys the event. It is idempotent.
+// Close destroys the event. It is idempotent; the context's Close destroys
+// events still open.
 func (e *Event) Close() error {
 	if e == nil {
 		return nil
@@ -241,8 +246,16 @@ func (e *Event) Close() error {
 	if e.closed || c.closed {
 		return nil
 	}
+	c.objects.Lock()
+	delete(c.objects.events, e)
+	c.objects.Unlock()
+	return e.destroyLocked()
+}
+
+// destroyLocked destroys the event; the caller holds c.mu exclusively.
+func (e *Event) destroyLocked() error {
 	e.closed = true
-	if err := drvEventDestroy(c.h, e.h); err != nil {
+	if err := drvEventDestroy(e.ctx.h, e.h); err != nil {
 		return fmt.Errorf("cuda: destroy event: %w", err)
 	}
 	return nil
