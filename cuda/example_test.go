@@ -95,7 +95,7 @@ func ExampleStream_Alloc() {
 	s, _ := c.NewStream()
 	defer s.Close()
 	b, _ := s.Alloc("example/batch", 4096) // from the device's pool, ordered on s
-	defer b.Free()                          // the free is ordered on s too
+	defer b.Free()                         // the free is ordered on s too
 	fmt.Println(cuda.FillOn(s, b, 0), s.Synchronize())
 	// Output: <nil> <nil>
 }
