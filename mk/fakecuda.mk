@@ -25,7 +25,17 @@ cuda-test: cuda-standin
 	$(FAKECUDA_ENV) $(GO) test -tags cuda -race -count=1 $(CUDA_TEST_PKGS)
 	$(FAKECUDA_ENV) ASAN_OPTIONS=fast_unwind_on_malloc=0 $(GO) test -tags cuda -asan -count=1 -ldflags='-s=0 -w=0' $(CUDA_TEST_PKGS)
 
-# The stand-in benchmarks: bare gorgonia calls against membridge's, in one
-# run (docs/readme-standin.md).
+# What membridge's cuda package adds to the driver calls, side by side with
+# bare gorgonia.org/cu calls in one run (docs/readme-standin.md). Rounds
+# are interleaved so load from other work falls on both alike.
+CUDA_BENCH_COUNT ?= 6
+CUDA_BENCH_OUT ?= /tmp/membridge-bench-standin.txt
+CUDA_BENCH_BIN ?= /tmp/membridge-bench-standin.test
+BENCHSTAT ?= $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+
 cuda-bench: cuda-standin
-	$(FAKECUDA_ENV) $(GO) test -tags cuda -count=6 -run='^$$' -bench=StandinOverhead ./cuda/
+	$(FAKECUDA_ENV) $(GO) test -tags cuda -c -o $(CUDA_BENCH_BIN) ./internal/fakecuda/overhead
+	rm -f $(CUDA_BENCH_OUT); for i in $$(seq $(CUDA_BENCH_COUNT)); do \
+		LD_LIBRARY_PATH=$(FAKECUDA_BUILD) $(CUDA_BENCH_BIN) -test.run '^$$' -test.bench . -test.count 1 >> $(CUDA_BENCH_OUT) || { cat $(CUDA_BENCH_OUT); exit 1; }; \
+	done
+	$(BENCHSTAT) -col /impl $(CUDA_BENCH_OUT)

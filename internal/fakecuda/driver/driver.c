@@ -139,9 +139,18 @@ static __thread int ctx_depth;
 
 /* ---- helpers (called with mu held) ----------------------------------- */
 
+/* initialized and retains are written under mu but read with atomic loads,
+ * so the context-stack calls (push, pop, set, get), which touch only the
+ * calling thread's stack, need no lock: a real driver makes them cheap too,
+ * and membridge pushes and pops around every call. */
 static CUresult check_init(void)
 {
-	return initialized ? CUDA_SUCCESS : CUDA_ERROR_NOT_INITIALIZED;
+	return __atomic_load_n(&initialized, __ATOMIC_ACQUIRE) ? CUDA_SUCCESS : CUDA_ERROR_NOT_INITIALIZED;
+}
+
+static int retains(const struct CUctx_st *c)
+{
+	return __atomic_load_n(&c->retains, __ATOMIC_ACQUIRE);
 }
 
 static struct CUctx_st *ctx_from_handle(CUcontext c)
@@ -161,7 +170,7 @@ static CUresult current(struct CUctx_st **out)
 	if (ctx_depth == 0 || ctx_stack[ctx_depth - 1] == NULL)
 		return CUDA_ERROR_INVALID_CONTEXT;
 	struct CUctx_st *c = ctx_stack[ctx_depth - 1];
-	if (c->retains == 0)
+	if (retains(c) == 0)
 		return CUDA_ERROR_CONTEXT_IS_DESTROYED;
 	*out = c;
 	return CUDA_SUCCESS;
@@ -414,7 +423,7 @@ EXPORT CUresult cuInit(unsigned int Flags)
 				ctxs[i].device = i;
 				pools[i].device = i;
 			}
-			initialized = 1;
+			__atomic_store_n(&initialized, 1, __ATOMIC_RELEASE);
 		}
 	}
 	UNLOCK();
@@ -537,7 +546,7 @@ EXPORT CUresult cuDevicePrimaryCtxRetain(CUcontext *pctx, CUdevice dev)
 	if (r == CUDA_SUCCESS && pctx == NULL)
 		r = CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS) {
-		if (ctxs[dev].retains++ == 0)
+		if (__atomic_fetch_add(&ctxs[dev].retains, 1, __ATOMIC_ACQ_REL) == 0)
 			counters.active_contexts++;
 		counters.primary_retains++;
 		*pctx = &ctxs[dev];
@@ -554,7 +563,7 @@ EXPORT CUresult cuDevicePrimaryCtxRelease_v2(CUdevice dev)
 		r = CUDA_ERROR_INVALID_CONTEXT;
 	if (r == CUDA_SUCCESS) {
 		counters.primary_retains--;
-		if (--ctxs[dev].retains == 0)
+		if (__atomic_sub_fetch(&ctxs[dev].retains, 1, __ATOMIC_ACQ_REL) == 0)
 			destroy_context(&ctxs[dev]);
 	}
 	UNLOCK();
@@ -568,7 +577,7 @@ static CUresult ctx_usable(CUcontext ctx, struct CUctx_st **out)
 	struct CUctx_st *c = ctx_from_handle(ctx);
 	if (c == NULL)
 		return CUDA_ERROR_INVALID_CONTEXT;
-	if (c->retains == 0)
+	if (retains(c) == 0)
 		return CUDA_ERROR_CONTEXT_IS_DESTROYED;
 	*out = c;
 	return CUDA_SUCCESS;
@@ -577,7 +586,6 @@ static CUresult ctx_usable(CUcontext ctx, struct CUctx_st **out)
 EXPORT CUresult cuCtxPushCurrent_v2(CUcontext ctx)
 {
 	struct CUctx_st *c = NULL;
-	LOCK();
 	CUresult r = check_init();
 	if (r == CUDA_SUCCESS)
 		r = ctx_usable(ctx, &c);
@@ -585,13 +593,11 @@ EXPORT CUresult cuCtxPushCurrent_v2(CUcontext ctx)
 		r = CUDA_ERROR_OUT_OF_MEMORY;
 	if (r == CUDA_SUCCESS)
 		ctx_stack[ctx_depth++] = c;
-	UNLOCK();
 	return r;
 }
 
 EXPORT CUresult cuCtxPopCurrent_v2(CUcontext *pctx)
 {
-	LOCK();
 	CUresult r = check_init();
 	if (r == CUDA_SUCCESS && ctx_depth == 0)
 		r = CUDA_ERROR_INVALID_CONTEXT;
@@ -600,14 +606,12 @@ EXPORT CUresult cuCtxPopCurrent_v2(CUcontext *pctx)
 		if (pctx)
 			*pctx = c;
 	}
-	UNLOCK();
 	return r;
 }
 
 EXPORT CUresult cuCtxSetCurrent(CUcontext ctx)
 {
 	struct CUctx_st *c = NULL;
-	LOCK();
 	CUresult r = check_init();
 	if (r == CUDA_SUCCESS && ctx == NULL) {
 		if (ctx_depth > 0) /* NULL pops, as NVIDIA documents */
@@ -620,19 +624,16 @@ EXPORT CUresult cuCtxSetCurrent(CUcontext ctx)
 			ctx_stack[ctx_depth - 1] = c;
 		}
 	}
-	UNLOCK();
 	return r;
 }
 
 EXPORT CUresult cuCtxGetCurrent(CUcontext *pctx)
 {
-	LOCK();
 	CUresult r = check_init();
 	if (r == CUDA_SUCCESS && pctx == NULL)
 		r = CUDA_ERROR_INVALID_VALUE;
 	if (r == CUDA_SUCCESS)
 		*pctx = ctx_depth ? ctx_stack[ctx_depth - 1] : NULL;
-	UNLOCK();
 	return r;
 }
 
