@@ -23,6 +23,13 @@ mv "$build/errnames.inc.tmp" "$build/errnames.inc"
 $CC "${cflags[@]}" -I"$build" -c "$here/driver/driver.c" -o "$build/driver.o"
 nm --defined-only -g "$build/driver.o" | awk '{print $NF}' >"$build/defined.txt"
 
+# Every call the backend makes (CALLS.txt) must be implemented, not stubbed.
+unimplemented=$(grep -vE '^(#|$)' "$here/CALLS.txt" | sort -u | comm -23 - <(sort -u "$build/defined.txt"))
+if [ -n "$unimplemented" ]; then
+	echo "build.sh: CALLS.txt names calls driver/driver.c does not implement:" $unimplemented >&2
+	exit 1
+fi
+
 if [ $# -eq 0 ]; then
 	"$here/gen-stubs.sh" "$build/defined.txt" "$build/stubs.c" --header
 else
@@ -41,6 +48,13 @@ if [ $# -gt 0 ]; then
 		grep -E '^cu[A-Z]' | sort -u | comm -23 - "$build/exported.txt")
 	if [ -n "$missing" ]; then
 		echo "build.sh: the stand-in lacks: $missing" >&2
+		exit 1
+	fi
+	# The binaries must run on NVIDIA's driver too: none may link against
+	# the stand-in's own symbols (standin.h), only look them up.
+	linked=$(for bin in "$@"; do nm -D --undefined-only "$bin" | awk '{print $NF}'; done | grep '^mbfake_' | sort -u || true)
+	if [ -n "$linked" ]; then
+		echo "build.sh: test binaries link against stand-in-only symbols:" $linked >&2
 		exit 1
 	fi
 	echo "stand-in libcuda.so.1: $(grep -c '^STUB' "$build/stubs.c") stubs, $(grep -c '^cu' "$build/defined.txt") implemented calls"
