@@ -146,11 +146,14 @@ func WriteFile(name string) (err error) {
 	return Write(f)
 }
 
+// stackString views a stack's PCs as a string, for map keys, without
+// copying: the ledger never changes a stack once captured, and the string
+// keeps the stack's array alive.
 func stackString(stack []uintptr) string {
 	if len(stack) == 0 {
 		return ""
 	}
-	return string(unsafe.Slice((*byte)(unsafe.Pointer(&stack[0])), len(stack)*int(unsafe.Sizeof(stack[0]))))
+	return unsafe.String((*byte)(unsafe.Pointer(&stack[0])), len(stack)*int(unsafe.Sizeof(stack[0])))
 }
 
 // builder turns aggregates into a profile, sharing locations and functions.
