@@ -54,6 +54,12 @@ func drvCopyHtoD(ctx uintptr, dst DevicePtr, src unsafe.Pointer, n int, stream u
 	return check("cuMemcpyHtoD", C.mbc_htod(C.uintptr_t(ctx), C.uintptr_t(dst), src, C.size_t(n), C.uintptr_t(stream), flag(async)))
 }
 
+// bareCopyHtoD is the baseline the copy benchmarks compare with: one
+// synchronous cuMemcpyHtoD, with none of the API's checks.
+func bareCopyHtoD(ctx uintptr, dst DevicePtr, src unsafe.Pointer, n int) error {
+	return drvCopyHtoD(ctx, dst, src, n, 0, false)
+}
+
 func drvCopyDtoH(ctx uintptr, dst unsafe.Pointer, src DevicePtr, n int, stream uintptr, async bool) error {
 	return check("cuMemcpyDtoH", C.mbc_dtoh(C.uintptr_t(ctx), dst, C.uintptr_t(src), C.size_t(n), C.uintptr_t(stream), flag(async)))
 }
