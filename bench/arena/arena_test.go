@@ -68,6 +68,15 @@ func BenchmarkAlloc64(b *testing.B) {
 		}
 		sink = p
 	})
+	run("impl=bump-call", func(b *testing.B) {
+		s := newSlab(batch * objSize)
+		defer s.free()
+		var p unsafe.Pointer
+		for b.Loop() {
+			p = s.allocCall(objSize)
+		}
+		sink = p
+	})
 	run("impl=arena", func(b *testing.B) {
 		a := native.NewArena("bench", 0)
 		defer a.Free()

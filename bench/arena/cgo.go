@@ -31,4 +31,11 @@ func (s *slab) alloc(n int) unsafe.Pointer {
 	return p
 }
 
+// allocCall is alloc behind a function call, as an allocator a package
+// exports is called when it is too large for the compiler to inline (the
+// arena's Alloc is: its slow path is a call).
+//
+//go:noinline
+func (s *slab) allocCall(n int) unsafe.Pointer { return s.alloc(n) }
+
 func (s *slab) free() { cFree(s.base) }
