@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #define MAX_REGIONS 4096
-#define DESC_LEN 256
+#define DESC_LEN 512
 
 /* The handler reads the table without a lock (it may not take one): a
  * slot is published by storing its end last, with release order, and
@@ -49,11 +49,20 @@ void mb_protect_unmap(uintptr_t addr, size_t n)
 	munmap((void *)addr, round_pages(n));
 }
 
-int mb_protect_readonly(uintptr_t addr, size_t n, int ro)
+int mb_protect_set(uintptr_t addr, size_t n, int mode)
 {
-	int prot = ro ? PROT_READ : PROT_READ | PROT_WRITE;
+	int prot = PROT_READ | PROT_WRITE;
+	if (mode == MB_PROT_RO) {
+		prot = PROT_READ;
+	} else if (mode == MB_PROT_NONE) {
+		prot = PROT_NONE;
+	}
 	if (mprotect((void *)addr, round_pages(n), prot) != 0) {
 		return errno;
+	}
+	if (mode == MB_PROT_NONE) {
+		/* nothing will read these pages again: let the kernel have them */
+		madvise((void *)addr, round_pages(n), MADV_DONTNEED);
 	}
 	return 0;
 }
@@ -77,7 +86,7 @@ static void on_segv(int sig, siginfo_t *info, void *uctx)
 	for (int i = 0; i < MAX_REGIONS; i++) {
 		uintptr_t end = __atomic_load_n(&regions[i].end, __ATOMIC_ACQUIRE);
 		if (end != 0 && a >= regions[i].start && a < end) {
-			say("membridge: write to a frozen buffer: ");
+			say("membridge: ");
 			say(regions[i].desc);
 			say("\n");
 			break;

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -32,12 +33,15 @@ const chunkAlign = 4096
 // Memory from an arena is not checked on use: a pointer kept past Reset or
 // Free points at memory the arena will hand out again (after Reset) or has
 // given back to C (after Free). That is the price of an allocation with no
-// bookkeeping. In the debug mode (MEMBRIDGE_TRACK=all, tracker.Debug()) the
-// arena poisons what it takes back with 0xDB bytes, so a stale read sees
-// garbage rather than plausible data, and never reuses a chunk after Reset:
-// the old chunks are poisoned and given back, so tools such as
-// AddressSanitizer see a stale access as a use after free. Check reports
-// whether a value still belongs to the arena's current generation.
+// bookkeeping. In the debug mode (MEMBRIDGE_TRACK=all, tracker.Debug())
+// chunks are pages of their own, and Reset and Free never reuse them: they
+// are made inaccessible and kept aside (the last 1024 chunks of all
+// arenas), so a read
+// or write through a stale pointer faults at that instruction, and
+// membridge prints the arena's tag, the generation and where the chunk was
+// taken before the Go runtime reports the fault. Check tells, without a
+// fault, whether a generation noted when a value was made is still the
+// arena's current one.
 type Arena struct {
 	// The hot fields, first: the chunk being filled.
 	base unsafe.Pointer // start of the current chunk
@@ -52,13 +56,25 @@ type Arena struct {
 	usedBefore int64        // bytes handed out from chunks before the current one
 	gen        uint64
 	freed      bool
-	lastType   reflect.Type // the last type New or MakeSlice found pointer-free
+	lastType   reflect.Type // the last type NewIn or MakeSliceIn found pointer-free
 }
 
+// quarantine holds the debug mode's inaccessible chunks, of all arenas,
+// oldest first; past quarantineMax the oldest are unmapped, so a program
+// with an arena per request keeps a bounded number of mappings.
+var quarantine struct {
+	sync.Mutex
+	chunks []arenaChunk
+}
+
+const quarantineMax = 1024
+
 type arenaChunk struct {
-	p   unsafe.Pointer
-	n   int
-	rec *tracker.Record
+	p      unsafe.Pointer
+	n      int
+	rec    *tracker.Record
+	mapped bool // pages of its own (debug mode), not malloc's
+	slot   int  // in the fault handler's table while quarantined
 }
 
 // ArenaStats describes an arena's memory.
@@ -107,7 +123,19 @@ func (a *Arena) Alloc(n, align int) (unsafe.Pointer, error) {
 		a.off = end
 		return unsafe.Add(a.base, off), nil
 	}
-	return a.allocSlow(n, align)
+	return a.allocSlow(n, align, 0)
+}
+
+// allocAt is Alloc for callers in this package, which say how many frames
+// of theirs to leave out of a new chunk's allocation stack.
+func (a *Arena) allocAt(n, align, skip int) (unsafe.Pointer, error) {
+	mask := align - 1
+	off := (a.off + mask) &^ mask
+	if end := off + n; mask&align == 0 && uint(mask) < chunkAlign && n >= 0 && uint(end) <= uint(a.size) {
+		a.off = end
+		return unsafe.Add(a.base, off), nil
+	}
+	return a.allocSlow(n, align, skip)
 }
 
 func (a *Arena) badRequest(n, align int) error {
@@ -119,7 +147,7 @@ func (a *Arena) badRequest(n, align int) error {
 
 // allocSlow moves to the next chunk, taking one from C if none is left, or
 // gives a large allocation a chunk of its own.
-func (a *Arena) allocSlow(n, align int) (unsafe.Pointer, error) {
+func (a *Arena) allocSlow(n, align, skip int) (unsafe.Pointer, error) {
 	if align <= 0 || align > chunkAlign || align&(align-1) != 0 || n < 0 {
 		return nil, a.badRequest(n, align)
 	}
@@ -128,7 +156,7 @@ func (a *Arena) allocSlow(n, align int) (unsafe.Pointer, error) {
 	}
 	if n > a.chunkSize/4 {
 		// Large: its own chunk, so the current one is not wasted.
-		c, err := a.newChunk(max(n, 1))
+		c, err := a.newChunk(max(n, 1), skip)
 		if err != nil {
 			return nil, err
 		}
@@ -144,7 +172,7 @@ func (a *Arena) allocSlow(n, align int) (unsafe.Pointer, error) {
 		a.cur++
 	}
 	if a.cur == len(a.chunks) {
-		c, err := a.newChunk(a.chunkSize)
+		c, err := a.newChunk(a.chunkSize, skip)
 		if err != nil {
 			if a.base != nil {
 				a.cur-- // keep bumping the old chunk; nothing else changed
@@ -165,25 +193,43 @@ var arenaChunkReclaim = tracker.ReclaimFunc(func(r *tracker.Record) {
 	cFree(r.Addr(), r.Bytes(), tracker.Debug())
 })
 
-func (a *Arena) newChunk(n int) (arenaChunk, error) {
-	rec, err := reserveRelieved(tracker.KindArenaChunk, a.tag, int64(n), 4)
+// newChunk takes a chunk of n bytes; skip counts the caller's frames above
+// Alloc to leave out of the record's stack.
+func (a *Arena) newChunk(n, skip int) (arenaChunk, error) {
+	rec, err := reserveRelieved(tracker.KindArenaChunk, a.tag, int64(n), 4+skip)
 	if err != nil {
 		return arenaChunk{}, fmt.Errorf("native: arena %q: new chunk of %d bytes: %w", a.tag, n, err)
 	}
-	p := cAlloc(n, chunkAlign, fillNone)
+	mapped := tracker.Debug()
+	take := func() unsafe.Pointer {
+		if mapped {
+			return cProtectMap(n)
+		}
+		return cAlloc(n, chunkAlign, fillNone)
+	}
+	p := take()
 	if p == nil {
 		tracker.Relieve(int64(n))
-		p = cAlloc(n, chunkAlign, fillNone)
+		p = take()
 		tracker.CountRetry(p != nil)
 		if p == nil {
 			rec.Cancel()
 			return arenaChunk{}, fmt.Errorf("native: arena %q: new chunk of %d bytes: %w", a.tag, n, ErrOutOfMemory)
 		}
 	}
-	rec.Commit(uintptr(p), arenaChunkReclaim)
+	if mapped {
+		rec.Commit(uintptr(p), mappedChunkReclaim)
+	} else {
+		rec.Commit(uintptr(p), arenaChunkReclaim)
+	}
 	tracker.Watch(a, rec)
-	return arenaChunk{p: p, n: n, rec: rec}, nil
+	return arenaChunk{p: p, n: n, rec: rec, mapped: mapped, slot: -1}, nil
 }
+
+// mappedChunkReclaim gives back a debug-mode chunk whose arena was dropped.
+var mappedChunkReclaim = tracker.ReclaimFunc(func(r *tracker.Record) {
+	cProtectUnmap(r.Addr(), int(r.Bytes()))
+})
 
 // Reset ends every allocation made since the last Reset and keeps the
 // chunks for the next batch (in the debug mode it gives them back instead,
@@ -230,8 +276,32 @@ func (a *Arena) Free() error {
 
 func (a *Arena) releaseChunks(cs []arenaChunk) {
 	for _, c := range cs {
-		if c.rec.Release() {
+		if !c.rec.Release() {
+			continue
+		}
+		if !c.mapped {
 			cFree(uintptr(c.p), int64(c.n), tracker.Debug())
+			continue
+		}
+		// Debug mode: no access from now on, and a fault names the arena.
+		if err := cProtect(uintptr(c.p), c.n, protNone); err != nil {
+			cProtectUnmap(uintptr(c.p), c.n)
+			continue
+		}
+		c.slot = cProtectRegister(uintptr(c.p), c.n, fmt.Sprintf(
+			"use of arena memory after Reset or Free: arena %q, %d-byte chunk of generation %d%s",
+			a.tag, c.n, a.gen-1, sites(c.rec)))
+		quarantine.Lock()
+		quarantine.chunks = append(quarantine.chunks, c)
+		var old []arenaChunk
+		if over := len(quarantine.chunks) - quarantineMax; over > 0 {
+			old = append(old, quarantine.chunks[:over]...)
+			quarantine.chunks = append(quarantine.chunks[:0], quarantine.chunks[over:]...)
+		}
+		quarantine.Unlock()
+		for _, o := range old {
+			cProtectUnregister(o.slot)
+			cProtectUnmap(uintptr(o.p), o.n)
 		}
 	}
 }
@@ -274,7 +344,7 @@ func NewIn[T any](a *Arena) (*T, error) {
 	if err := a.checkType(reflect.TypeFor[T]()); err != nil {
 		return nil, err
 	}
-	p, err := a.Alloc(size, align)
+	p, err := a.allocAt(size, align, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -296,7 +366,7 @@ func MakeSliceIn[T any](a *Arena, n int) ([]T, error) {
 	if n < 0 || (size > 0 && n > (1<<62)/size) {
 		return nil, fmt.Errorf("native: arena %q: slice of %d elements of %d bytes: %w", a.tag, n, size, ErrInvalidSize)
 	}
-	p, err := a.Alloc(n*size, align)
+	p, err := a.allocAt(n*size, align, 1)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,9 @@ package native
 
 import (
 	"errors"
+	"os"
+	"os/exec"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -233,6 +236,44 @@ func BenchmarkArenaAlloc64(b *testing.B) {
 		}
 		if i%2048 == 2047 {
 			a.Reset()
+		}
+	}
+}
+
+// In the debug mode a stale pointer into an arena faults at the access and
+// the report names the arena. The access runs in a child process, since
+// the fault ends it.
+func TestArenaUseAfterResetFaults(t *testing.T) {
+	if os.Getenv("MEMBRIDGE_ARENA_CHILD") != "" {
+		tracker.SetStackRate(1)
+		a := NewArena("arena-child", 0)
+		p, err := NewIn[[8]int64](a)
+		if err != nil {
+			panic(err)
+		}
+		p[0] = 1
+		a.Reset()
+		p[1] = 2 // must fault
+		os.Exit(0)
+	}
+	if testing.Short() {
+		t.Skip("runs a child process")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestArenaUseAfterResetFaults$")
+	cmd.Env = append(os.Environ(), "MEMBRIDGE_ARENA_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("a write through a stale arena pointer did not fault:\n%s", out)
+	}
+	for _, want := range []string{
+		"membridge: use of arena memory after Reset or Free",
+		`arena "arena-child"`,
+		"generation 0",
+		"arena_test.go",
+		"unexpected fault address",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("child output lacks %q:\n%s", want, out)
 		}
 	}
 }

@@ -17,12 +17,15 @@ func cProtectMap(n int) unsafe.Pointer { return C.mb_protect_map(C.size_t(n)) }
 
 func cProtectUnmap(addr uintptr, n int) { C.mb_protect_unmap(C.uintptr_t(addr), C.size_t(n)) }
 
-func cProtectReadOnly(addr uintptr, n int, ro bool) error {
-	v := C.int(0)
-	if ro {
-		v = 1
-	}
-	if e := C.mb_protect_readonly(C.uintptr_t(addr), C.size_t(n), v); e != 0 {
+// protection modes of cProtect
+const (
+	protRW   = C.MB_PROT_RW
+	protRO   = C.MB_PROT_RO
+	protNone = C.MB_PROT_NONE
+)
+
+func cProtect(addr uintptr, n int, mode int) error {
+	if e := C.mb_protect_set(C.uintptr_t(addr), C.size_t(n), C.int(mode)); e != 0 {
 		return syscall.Errno(e)
 	}
 	return nil

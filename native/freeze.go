@@ -75,10 +75,10 @@ func (b *Buffer) protect() error {
 		fp.orig, fp.p = b.ptr, q
 		b.ptr = q
 	}
-	if err := cProtectReadOnly(uintptr(fp.p), fp.n, true); err != nil {
+	if err := cProtect(uintptr(fp.p), fp.n, protRO); err != nil {
 		return fmt.Errorf("native: freeze %d bytes (tag %q): mprotect: %w", b.n, b.rec.Tag(), err)
 	}
-	fp.slot = cProtectRegister(uintptr(fp.p), fp.n, fmt.Sprintf("%d bytes, tag %q%s", b.n, b.rec.Tag(), sites(b.rec)))
+	fp.slot = cProtectRegister(uintptr(fp.p), fp.n, fmt.Sprintf("write to a frozen buffer: %d bytes, tag %q%s", b.n, b.rec.Tag(), sites(b.rec)))
 	b.frozen = fp
 	return nil
 }
@@ -95,5 +95,5 @@ func (b *Buffer) unfreeze() {
 		b.ptr = fp.orig
 		return
 	}
-	_ = cProtectReadOnly(uintptr(fp.p), fp.n, false)
+	_ = cProtect(uintptr(fp.p), fp.n, protRW)
 }
