@@ -136,8 +136,11 @@ func TestThreadsCountExactly(t *testing.T) {
 	if s.AllocCount != threads*rounds || s.FreedCount != threads*rounds || s.LiveBytes != 0 || s.LiveCount != 0 {
 		t.Errorf("after %d threads x %d rounds: %+v, want every allocation freed", threads, rounds, s)
 	}
-	if s.AllocBytes != s.FreedBytes || s.PeakBytes <= 0 || s.PeakBytes > threads*8*215 {
-		t.Errorf("bytes: %+v, want allocated == freed and 0 < peak <= %d", s, threads*8*215)
+	// Each thread holds at most 8 blocks of at most 5119 bytes; the peak
+	// is exact to within 32 KiB per thread (membridge.c's FLUSH_BYTES).
+	const most = threads * (8*5119 + 32<<10)
+	if s.AllocBytes != s.FreedBytes || s.PeakBytes < 8*1024 || s.PeakBytes > most {
+		t.Errorf("bytes: %+v, want allocated == freed and %d <= peak <= %d", s, 8*1024, most)
 	}
 }
 

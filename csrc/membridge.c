@@ -1,14 +1,20 @@
 /* membridge.c: the C side of membridge (see membridge.h and mb_bridge.h).
  *
- * Accounting without locks. Each thread that allocates gets a slot of
- * counters (allocations and frees, bytes and counts, per tag) that only it
- * writes, so those updates are plain loads and stores, not atomic
- * read-modify-writes. Readers sum the slots. Live bytes per tag is one
- * shared atomic (a single fetch-add per allocation and per free), because
- * peaks need the live total at the moment of each allocation; it sits on a
- * cache line of its own per tag. A thread that exits gives its slot back
- * (a pthread key destructor) and the next new thread reuses it, counts and
- * all, so the sums stay right and slots do not pile up.
+ * Accounting without locks or shared writes. An atomic read-modify-write
+ * costs about 8 ns here, half a malloc+free, so the hot path has none. Each
+ * thread that allocates gets a slot of counters (allocations and frees,
+ * bytes and counts, per tag) that only it writes: updates are plain loads
+ * and stores. Readers sum the slots, which gives exact totals and live
+ * bytes. Peaks need a live total at the time of the allocation: each slot
+ * keeps the live bytes it has not yet published per tag, and publishes
+ * them into one shared atomic per tag once they pass FLUSH_BYTES either
+ * way; the peak is raised from that total at each publication and from the
+ * exact sum at each read. The peak is therefore exact to within
+ * FLUSH_BYTES per thread that allocates the tag.
+ *
+ * A thread that exits publishes what it holds and gives its slot back (a
+ * pthread key destructor); the next new thread reuses it, counts and all,
+ * so the sums stay right and slots do not pile up.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -41,6 +47,11 @@ enum {
 
 static char tag_names[MEMBRIDGE_MAX_TAGS][MEMBRIDGE_TAG_MAX_LEN + 1] = {"c-extension"};
 static _Atomic int tag_count = 1;
+/* fast_tags: allocations with a tag below it take the fast path; it is
+ * tag_count, or 0 while tracing (every allocation then goes the slow way).
+ * Written under tag_mu. */
+static _Atomic int fast_tags = 1;
+static _Atomic int tracing;
 static pthread_mutex_t tag_mu = PTHREAD_MUTEX_INITIALIZER;
 
 int membridge_tag(const char *name) {
@@ -60,6 +71,9 @@ int membridge_tag(const char *name) {
 		strcpy(tag_names[n], name);
 		/* Publish the name before the index becomes valid. */
 		atomic_store_explicit(&tag_count, n + 1, memory_order_release);
+		if (!atomic_load_explicit(&tracing, memory_order_relaxed)) {
+			atomic_store_explicit(&fast_tags, n + 1, memory_order_release);
+		}
 		found = n;
 	}
 	pthread_mutex_unlock(&tag_mu);
@@ -86,34 +100,82 @@ static inline int valid_tag(int tag) {
 
 /* ---- counters ---- */
 
+/* FLUSH_BYTES is how many live bytes a thread may hold per tag before it
+ * publishes them into the tag's shared total. */
+enum { FLUSH_BYTES = 32 << 10 };
+
 typedef struct tag_live {
-	_Atomic int64_t bytes;
+	_Atomic int64_t bytes; /* published live bytes */
 	_Atomic int64_t peak;
 	char pad[64 - 2 * sizeof(int64_t)];
 } tag_live;
 
 static _Alignas(64) tag_live live[MEMBRIDGE_MAX_TAGS];
 
+/* One thread's counters for one tag. Only the owning thread writes them.
+ * The thread's live bytes are held + published; freed bytes are
+ * alloc_bytes minus those. */
+typedef struct tag_counts {
+	_Atomic int64_t alloc_count;
+	_Atomic int64_t alloc_bytes;
+	_Atomic int64_t freed_count;
+	_Atomic int64_t held;      /* live bytes (allocated minus freed) not yet published */
+	_Atomic int64_t published; /* live bytes added to live[tag].bytes */
+	int64_t pad[3];            /* 64 bytes: one line per tag, a shift to index */
+} tag_counts;
+
+_Static_assert(sizeof(tag_counts) == 64, "tag_counts fills a cache line");
+
 typedef struct slot {
-	_Atomic int64_t alloc_bytes[MEMBRIDGE_MAX_TAGS];
-	_Atomic int64_t alloc_count[MEMBRIDGE_MAX_TAGS];
-	_Atomic int64_t freed_bytes[MEMBRIDGE_MAX_TAGS];
-	_Atomic int64_t freed_count[MEMBRIDGE_MAX_TAGS];
+	tag_counts tags[MEMBRIDGE_MAX_TAGS];
 	struct slot *next; /* never changes once the slot is on the list */
 	_Atomic int in_use;
 } slot;
 
-/* shared is the slot of last resort, for a thread that could not get one
- * of its own (calloc failed); its counters are updated atomically. */
+/* shared holds the counts of threads that could not get a slot of their
+ * own (calloc failed), updated atomically; it never publishes lazily. */
 static slot shared = {.in_use = 1};
 static _Atomic(slot *) slots = &shared;
-static __thread slot *my_slot;
+/* initial-exec: cgo compiles with -fPIC, where the default TLS model
+ * calls __tls_get_addr on every access. membridge.c is linked into the
+ * executable (or a library loaded at start), where initial-exec works. */
+static __thread slot *my_slot __attribute__((tls_model("initial-exec")));
 static pthread_key_t slot_key;
 static pthread_once_t slot_key_once = PTHREAD_ONCE_INIT;
 static int slot_key_ok;
 
+static void raise_peak(int tag, int64_t now) {
+	int64_t peak = atomic_load_explicit(&live[tag].peak, memory_order_relaxed);
+	while (now > peak && !atomic_compare_exchange_weak_explicit(&live[tag].peak, &peak, now, memory_order_relaxed,
+	                                                            memory_order_relaxed)) {
+	}
+}
+
+static void publish(int tag, int64_t d) {
+	int64_t now = atomic_fetch_add_explicit(&live[tag].bytes, d, memory_order_relaxed) + d;
+	if (d > 0) {
+		raise_peak(tag, now);
+	}
+}
+
+/* add updates a counter that only the calling thread writes. */
+static inline void add(_Atomic int64_t *c, int64_t d) {
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + d, memory_order_relaxed);
+}
+
+/* flush publishes what a thread holds of a tag. */
+__attribute__((noinline)) static void flush(int tag, tag_counts *c) {
+	int64_t d = atomic_load_explicit(&c->held, memory_order_relaxed);
+	add(&c->published, d);
+	atomic_store_explicit(&c->held, 0, memory_order_relaxed);
+	publish(tag, d);
+}
+
 static void give_back_slot(void *v) {
 	slot *s = v;
+	for (int t = 0; t < MEMBRIDGE_MAX_TAGS; t++) {
+		flush(t, &s->tags[t]);
+	}
 	my_slot = NULL;
 	atomic_store_explicit(&s->in_use, 0, memory_order_release);
 }
@@ -122,10 +184,11 @@ static void make_slot_key(void) {
 	slot_key_ok = pthread_key_create(&slot_key, give_back_slot) == 0;
 }
 
+/* claim_slot gives the calling thread a slot, or returns NULL. */
 static slot *claim_slot(void) {
 	pthread_once(&slot_key_once, make_slot_key);
 	if (!slot_key_ok) {
-		return my_slot = &shared;
+		return NULL;
 	}
 	slot *s;
 	for (s = atomic_load_explicit(&slots, memory_order_acquire); s != NULL; s = s->next) {
@@ -138,7 +201,7 @@ static slot *claim_slot(void) {
 	if (s == NULL) {
 		s = calloc(1, sizeof *s);
 		if (s == NULL) {
-			return my_slot = &shared;
+			return NULL;
 		}
 		s->in_use = 1;
 		s->next = atomic_load_explicit(&slots, memory_order_relaxed);
@@ -148,42 +211,62 @@ static slot *claim_slot(void) {
 	}
 	if (pthread_setspecific(slot_key, s) != 0) {
 		atomic_store_explicit(&s->in_use, 0, memory_order_release);
-		return my_slot = &shared;
+		return NULL;
 	}
 	return my_slot = s;
 }
 
-/* add updates a counter of slot s, which only the calling thread writes
- * (except the shared slot). */
-static inline void add(slot *s, _Atomic int64_t *c, int64_t d) {
-	if (__builtin_expect(s == &shared, 0)) {
-		atomic_fetch_add_explicit(c, d, memory_order_relaxed);
+static inline void count_in(tag_counts *c, int tag, int64_t n, int is_alloc) {
+	if (is_alloc) {
+		add(&c->alloc_count, 1);
+		add(&c->alloc_bytes, n);
+	} else {
+		add(&c->freed_count, 1);
+		n = -n;
+	}
+	int64_t held = atomic_load_explicit(&c->held, memory_order_relaxed) + n;
+	atomic_store_explicit(&c->held, held, memory_order_relaxed);
+	if (__builtin_expect(held >= FLUSH_BYTES || held <= -FLUSH_BYTES, 0)) {
+		flush(tag, c);
+	}
+}
+
+/* count_slow counts for a thread that has no slot yet: it claims one, or
+ * counts in the shared slot. */
+__attribute__((noinline)) static void count_slow(int tag, int64_t n, int is_alloc) {
+	slot *s = claim_slot();
+	if (s != NULL) {
+		count_in(&s->tags[tag], tag, n, is_alloc);
 		return;
 	}
-	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + d, memory_order_relaxed);
-}
-
-static inline slot *current_slot(void) {
-	slot *s = my_slot;
-	return __builtin_expect(s != NULL, 1) ? s : claim_slot();
-}
-
-static inline void count_alloc(int tag, size_t n) {
-	slot *s = current_slot();
-	add(s, &s->alloc_bytes[tag], (int64_t)n);
-	add(s, &s->alloc_count[tag], 1);
-	int64_t now = atomic_fetch_add_explicit(&live[tag].bytes, (int64_t)n, memory_order_relaxed) + (int64_t)n;
-	int64_t peak = atomic_load_explicit(&live[tag].peak, memory_order_relaxed);
-	while (now > peak && !atomic_compare_exchange_weak_explicit(&live[tag].peak, &peak, now, memory_order_relaxed,
-	                                                            memory_order_relaxed)) {
+	tag_counts *c = &shared.tags[tag];
+	if (is_alloc) {
+		atomic_fetch_add_explicit(&c->alloc_count, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&c->alloc_bytes, n, memory_order_relaxed);
+	} else {
+		atomic_fetch_add_explicit(&c->freed_count, 1, memory_order_relaxed);
+		n = -n;
 	}
+	atomic_fetch_add_explicit(&c->published, n, memory_order_relaxed);
+	publish(tag, n);
 }
 
-static inline void count_free(int tag, size_t n) {
-	slot *s = current_slot();
-	add(s, &s->freed_bytes[tag], (int64_t)n);
-	add(s, &s->freed_count[tag], 1);
-	atomic_fetch_sub_explicit(&live[tag].bytes, (int64_t)n, memory_order_relaxed);
+static inline void count_alloc(int tag, size_t size) {
+	slot *s = my_slot;
+	if (__builtin_expect(s == NULL, 0)) {
+		count_slow(tag, (int64_t)size, 1);
+		return;
+	}
+	count_in(&s->tags[tag], tag, (int64_t)size, 1);
+}
+
+static inline void count_free(int tag, size_t size) {
+	slot *s = my_slot;
+	if (__builtin_expect(s == NULL, 0)) {
+		count_slow(tag, (int64_t)size, 0);
+		return;
+	}
+	count_in(&s->tags[tag], tag, (int64_t)size, 0);
 }
 
 int membridge_read_tag_stats(int tag, membridge_tag_stats *out) {
@@ -192,20 +275,24 @@ int membridge_read_tag_stats(int tag, membridge_tag_stats *out) {
 	}
 	memset(out, 0, sizeof *out);
 	for (slot *s = atomic_load_explicit(&slots, memory_order_acquire); s != NULL; s = s->next) {
-		out->alloc_bytes += atomic_load_explicit(&s->alloc_bytes[tag], memory_order_relaxed);
-		out->alloc_count += atomic_load_explicit(&s->alloc_count[tag], memory_order_relaxed);
-		out->freed_bytes += atomic_load_explicit(&s->freed_bytes[tag], memory_order_relaxed);
-		out->freed_count += atomic_load_explicit(&s->freed_count[tag], memory_order_relaxed);
+		tag_counts *c = &s->tags[tag];
+		int64_t alloc_bytes = atomic_load_explicit(&c->alloc_bytes, memory_order_relaxed);
+		int64_t net = atomic_load_explicit(&c->held, memory_order_relaxed) +
+		              atomic_load_explicit(&c->published, memory_order_relaxed);
+		out->alloc_count += atomic_load_explicit(&c->alloc_count, memory_order_relaxed);
+		out->freed_count += atomic_load_explicit(&c->freed_count, memory_order_relaxed);
+		out->alloc_bytes += alloc_bytes;
+		out->freed_bytes += alloc_bytes - net;
+		out->live_bytes += net;
 	}
-	out->live_bytes = atomic_load_explicit(&live[tag].bytes, memory_order_relaxed);
 	out->live_count = out->alloc_count - out->freed_count;
+	raise_peak(tag, out->live_bytes);
 	out->peak_bytes = atomic_load_explicit(&live[tag].peak, memory_order_relaxed);
 	return 0;
 }
 
 /* ---- tracing ---- */
 
-static _Atomic int tracing;
 static _Atomic(mb_trace_alloc_fn) trace_alloc;
 static _Atomic(mb_trace_free_fn) trace_free;
 
@@ -217,7 +304,11 @@ void mb_bridge_set_trace_hooks(mb_trace_alloc_fn on_alloc, mb_trace_free_fn on_f
 void mb_bridge_set_tracing(int on) {
 	int ok = atomic_load_explicit(&trace_alloc, memory_order_acquire) != NULL &&
 	         atomic_load_explicit(&trace_free, memory_order_acquire) != NULL;
+	pthread_mutex_lock(&tag_mu);
 	atomic_store_explicit(&tracing, on && ok, memory_order_release);
+	atomic_store_explicit(&fast_tags, on && ok ? 0 : atomic_load_explicit(&tag_count, memory_order_relaxed),
+	                      memory_order_release);
+	pthread_mutex_unlock(&tag_mu);
 }
 
 int mb_bridge_tracing(void) {
@@ -270,9 +361,11 @@ static void *new_block(int tag, size_t n, int zero, uint32_t owner) {
 	return h + 1;
 }
 
-static void *alloc_counted(int tag, size_t n, int zero) {
+/* alloc_slow is every allocation but the common one: tracing on, an
+ * unregistered tag, zeroed memory, or a size near SIZE_MAX. */
+static void *alloc_slow(int tag, size_t n, int zero) {
 	tag = valid_tag(tag);
-	if (__builtin_expect(atomic_load_explicit(&tracing, memory_order_relaxed), 0)) {
+	if (atomic_load_explicit(&tracing, memory_order_relaxed)) {
 		void *p = new_block(tag, n, zero, OWNER_TRACED);
 		if (p != NULL) {
 			atomic_load_explicit(&trace_alloc, memory_order_acquire)(p, n, tag);
@@ -287,7 +380,20 @@ static void *alloc_counted(int tag, size_t n, int zero) {
 }
 
 void *membridge_malloc(int tag, size_t n) {
-	return alloc_counted(tag, n, 0);
+	if (__builtin_expect((unsigned)tag >= (unsigned)atomic_load_explicit(&fast_tags, memory_order_relaxed) ||
+	                         n > SIZE_MAX / 2,
+	                     0)) {
+		return alloc_slow(tag, n, 0);
+	}
+	header *h = malloc(sizeof(header) + n);
+	if (h == NULL) {
+		return NULL;
+	}
+	h->size = n;
+	h->owner = OWNER_C;
+	h->tag = (uint32_t)tag;
+	count_alloc(tag, n);
+	return h + 1;
 }
 
 void *membridge_calloc(int tag, size_t count, size_t size) {
@@ -295,7 +401,7 @@ void *membridge_calloc(int tag, size_t count, size_t size) {
 	if (__builtin_mul_overflow(count, size, &n)) {
 		return NULL;
 	}
-	return alloc_counted(tag, n, 1);
+	return alloc_slow(tag, n, 1);
 }
 
 static void end_trace(const char *fn, void *p) {
@@ -304,19 +410,27 @@ static void end_trace(const char *fn, void *p) {
 	}
 }
 
+/* free_slow frees every block but a C-owned one: traced blocks, blocks
+ * a Go handle's deleter is releasing, and misuse (which aborts). */
+static void free_slow(void *p) {
+	header *h = header_of(p);
+	if (check_owner("membridge_free", p) == OWNER_TRACED) {
+		end_trace("membridge_free", p);
+	}
+	h->owner = OWNER_FREED;
+	free(h);
+}
+
 void membridge_free(void *p) {
 	if (p == NULL) {
 		return;
 	}
 	header *h = header_of(p);
-	switch (check_owner("membridge_free", p)) {
-	case OWNER_TRACED:
-		end_trace("membridge_free", p);
-		break;
-	case OWNER_C:
-		count_free((int)h->tag, h->size);
-		break;
+	if (__builtin_expect(h->owner != OWNER_C, 0)) {
+		free_slow(p);
+		return;
 	}
+	count_free((int)h->tag, h->size);
 	h->owner = OWNER_FREED;
 	free(h);
 }

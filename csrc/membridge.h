@@ -13,8 +13,10 @@
  * refuse pointers it did not allocate.
  *
  * Thread safety: all functions may be called from any thread at any time.
- * Allocation and free take no lock: counters live in per-thread slots and
- * one atomic per tag. Registering a tag takes a mutex (do it once).
+ * Allocation and free take no lock and make no atomic read-modify-write in
+ * the common case: counters live in per-thread slots that only their
+ * thread writes (see membridge.c). Registering a tag takes a mutex (do it
+ * once).
  *
  * Misuse aborts with a message on stderr naming the function, the pointer
  * and what was wrong ("membridge: membridge_free(0x...): not a membridge
@@ -98,7 +100,8 @@ membridge_allocator membridge_allocator_for(int tag);
  * counted there, not here). */
 typedef struct membridge_tag_stats {
 	int64_t live_bytes, live_count;
-	int64_t peak_bytes; /* highest live_bytes seen after an allocation */
+	int64_t peak_bytes; /* highest live_bytes seen; exact to within 32 KiB
+	                     * per thread that allocates under the tag */
 	int64_t alloc_bytes, alloc_count; /* since start */
 	int64_t freed_bytes, freed_count; /* since start */
 } membridge_tag_stats;

@@ -33,7 +33,7 @@ package cmem
 // 	for (int i = 0; i < c->rounds; i++) {
 // 		int k = i % 8;
 // 		membridge_free(keep[k]);
-// 		keep[k] = membridge_malloc(c->tag, (size_t)(16 + i % 200));
+// 		keep[k] = membridge_malloc(c->tag, (size_t)(1024 + i % 4096));
 // 	}
 // 	for (int k = 0; k < 8; k++) membridge_free(keep[k]);
 // 	return NULL;

@@ -1,0 +1,331 @@
+/* test_membridge.c: the C side of membridge tested from C alone, for
+ * valgrind (make memcheck) and the allocator speed check (make
+ * cext-bench). Build: see mk/cext.mk.
+ *
+ *   test_membridge          run the tests; exit 0 if they pass
+ *   test_membridge leak     the tests, then a planted leak (a block whose
+ *                           last pointer is dropped): valgrind must
+ *                           report it
+ *   test_membridge bench    membridge_malloc+membridge_free against
+ *                           malloc+free, side by side
+ */
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "batch.h"
+#include "membridge.h"
+#include "notifier.h"
+
+static int failures;
+
+#define CHECK(cond, ...)                                                                                              \
+	do {                                                                                                          \
+		if (!(cond)) {                                                                                        \
+			failures++;                                                                                   \
+			fprintf(stderr, "%s:%d: FAIL %s: ", __FILE__, __LINE__, #cond);                               \
+			fprintf(stderr, __VA_ARGS__);                                                                 \
+			fputc('\n', stderr);                                                                          \
+		}                                                                                                     \
+	} while (0)
+
+static membridge_tag_stats stats(int tag) {
+	membridge_tag_stats s;
+	if (membridge_read_tag_stats(tag, &s) != 0) {
+		memset(&s, 0xff, sizeof s);
+	}
+	return s;
+}
+
+static void test_tags(void) {
+	int a = membridge_tag("test.tags");
+	CHECK(a > 0 && membridge_tag("test.tags") == a, "membridge_tag twice: %d", a);
+	CHECK(strcmp(membridge_tag_name(a), "test.tags") == 0, "name %s", membridge_tag_name(a));
+	CHECK(strcmp(membridge_tag_name(MEMBRIDGE_TAG_DEFAULT), "c-extension") == 0, "default tag name");
+	CHECK(membridge_tag("") == -1 && membridge_tag(NULL) == -1, "empty names accepted");
+	char long_name[64];
+	memset(long_name, 'x', sizeof long_name - 1);
+	long_name[63] = '\0';
+	CHECK(membridge_tag(long_name) == -1, "a 63-byte name accepted");
+	CHECK(membridge_tag_name(-1) == NULL && membridge_tag_name(MEMBRIDGE_MAX_TAGS) == NULL, "bad index has a name");
+}
+
+static void test_counters(void) {
+	int t = membridge_tag("test.counters");
+	unsigned char *a = membridge_malloc(t, 100);
+	unsigned char *b = membridge_calloc(t, 3, 10);
+	CHECK(a != NULL && b != NULL, "out of memory");
+	memset(a, 1, 100);
+	for (int i = 0; i < 30; i++) {
+		CHECK(b[i] == 0, "calloc byte %d = %d", i, b[i]);
+	}
+	CHECK(((uintptr_t)a & 15) == 0, "block %p not 16-byte aligned", (void *)a);
+	a = membridge_realloc(t, a, 5000);
+	CHECK(a != NULL && a[99] == 1 && membridge_size(a) == 5000, "realloc lost the contents or the size");
+	membridge_tag_stats s = stats(t);
+	CHECK(s.live_bytes == 5030 && s.live_count == 2 && s.peak_bytes == 5030, "live %lld/%lld peak %lld",
+	      (long long)s.live_bytes, (long long)s.live_count, (long long)s.peak_bytes);
+	membridge_free(a);
+	membridge_free(b);
+	membridge_free(NULL);
+	CHECK(membridge_realloc(t, membridge_malloc(t, 8), 0) == NULL, "realloc to 0 returned a block");
+	CHECK(membridge_calloc(t, SIZE_MAX / 2, 3) == NULL, "overflowing calloc succeeded");
+	CHECK(membridge_malloc(t, SIZE_MAX - 4) == NULL, "huge malloc succeeded");
+	s = stats(t);
+	CHECK(s.live_bytes == 0 && s.live_count == 0 && s.alloc_count == 4 && s.freed_count == 4 && s.peak_bytes == 5030,
+	      "after frees: live %lld/%lld allocs %lld frees %lld", (long long)s.live_bytes, (long long)s.live_count,
+	      (long long)s.alloc_count, (long long)s.freed_count);
+	/* An unregistered index counts under the default tag. */
+	membridge_tag_stats d0 = stats(MEMBRIDGE_TAG_DEFAULT);
+	void *p = membridge_malloc(1000, 10);
+	CHECK(stats(MEMBRIDGE_TAG_DEFAULT).live_bytes == d0.live_bytes + 10, "unregistered tag not counted as default");
+	membridge_free(p);
+}
+
+/* zlib takes a custom allocator as zalloc/zfree/opaque: two small adapters
+ * hand it a membridge_allocator. */
+static voidpf zlib_alloc(voidpf opaque, uInt items, uInt size) {
+	membridge_allocator *a = opaque;
+	return a->calloc(a->ctx, items, size);
+}
+
+static void zlib_free(voidpf opaque, voidpf address) {
+	membridge_allocator *a = opaque;
+	a->free(a->ctx, address);
+}
+
+static void test_zlib_allocator(void) {
+	int t = membridge_tag("zlib");
+	membridge_allocator a = membridge_allocator_for(t);
+	static unsigned char in[1 << 16], packed[1 << 17], out[1 << 16];
+	for (size_t i = 0; i < sizeof in; i++) {
+		in[i] = (unsigned char)(i * 7 % 251);
+	}
+	z_stream z = {.zalloc = zlib_alloc, .zfree = zlib_free, .opaque = &a};
+	CHECK(deflateInit(&z, 6) == Z_OK, "deflateInit");
+	membridge_tag_stats during = stats(t);
+	CHECK(during.live_bytes > 100000 && during.live_count >= 4, "zlib's deflate state not counted: %lld bytes in %lld",
+	      (long long)during.live_bytes, (long long)during.live_count);
+	z.next_in = in;
+	z.avail_in = sizeof in;
+	z.next_out = packed;
+	z.avail_out = sizeof packed;
+	CHECK(deflate(&z, Z_FINISH) == Z_STREAM_END, "deflate");
+	uLong packed_len = z.total_out;
+	deflateEnd(&z);
+	z_stream u = {.zalloc = zlib_alloc, .zfree = zlib_free, .opaque = &a};
+	CHECK(inflateInit(&u) == Z_OK, "inflateInit");
+	u.next_in = packed;
+	u.avail_in = (uInt)packed_len;
+	u.next_out = out;
+	u.avail_out = sizeof out;
+	CHECK(inflate(&u, Z_FINISH) == Z_STREAM_END, "inflate");
+	inflateEnd(&u);
+	CHECK(memcmp(in, out, sizeof in) == 0, "round trip changed the data");
+	membridge_tag_stats s = stats(t);
+	CHECK(s.live_bytes == 0 && s.alloc_count == s.freed_count && s.peak_bytes >= during.live_bytes,
+	      "after deflateEnd/inflateEnd: %lld bytes live, %lld allocs, %lld frees", (long long)s.live_bytes,
+	      (long long)s.alloc_count, (long long)s.freed_count);
+	printf("zlib through membridge_allocator: %lld allocations, peak %lld bytes, %u -> %lu bytes\n",
+	       (long long)s.alloc_count, (long long)s.peak_bytes, (unsigned)sizeof in, packed_len);
+}
+
+enum { THREADS = 8, ROUNDS = 20000 };
+
+static void *churn(void *arg) {
+	int t = *(int *)arg;
+	void *keep[8] = {0};
+	for (int i = 0; i < ROUNDS; i++) {
+		membridge_free(keep[i % 8]);
+		keep[i % 8] = membridge_malloc(t, (size_t)(1024 + i % 4096));
+	}
+	for (int k = 0; k < 8; k++) {
+		membridge_free(keep[k]);
+	}
+	return NULL;
+}
+
+static void test_threads(void) {
+	int t = membridge_tag("test.threads");
+	pthread_t th[THREADS];
+	for (int i = 0; i < THREADS; i++) {
+		CHECK(pthread_create(&th[i], NULL, churn, &t) == 0, "pthread_create");
+	}
+	for (int i = 0; i < THREADS; i++) {
+		pthread_join(th[i], NULL);
+	}
+	membridge_tag_stats s = stats(t);
+	CHECK(s.alloc_count == THREADS * ROUNDS && s.freed_count == THREADS * ROUNDS && s.live_bytes == 0 &&
+	          s.alloc_bytes == s.freed_bytes,
+	      "allocs %lld frees %lld live %lld", (long long)s.alloc_count, (long long)s.freed_count,
+	      (long long)s.live_bytes);
+}
+
+static void test_batch(void) {
+	batch_record in[6];
+	float values[6] = {0.5f, 2, 1, -1, NAN, 1.5f};
+	for (int i = 0; i < 6; i++) {
+		in[i] = (batch_record){.id = 100 + (uint64_t)i, .value = values[i]};
+	}
+	size_t kept = 99;
+	batch_record *out = batch_filter_copy(in, 6, 1, 2, &kept);
+	CHECK(out != NULL && kept == 3 && out[0].id == 101 && out[1].id == 102 && out[2].id == 105 &&
+	          (out[2].flags & BATCH_KEPT),
+	      "batch_filter_copy kept %zu", kept);
+	batch_release(out);
+	void *work = NULL;
+	const batch_record *view = batch_process(in, 6, 1, 2, &kept, &work);
+	CHECK(view != NULL && work != NULL && kept == 3 && view[0].id == 101 && view[2].id == 105,
+	      "batch_process kept %zu", kept);
+	CHECK((const void *)view > work, "the view is not inside the working block");
+	batch_release(work);
+	out = batch_filter_copy(NULL, 0, 0, 1, &kept);
+	CHECK(out != NULL && kept == 0, "empty batch");
+	batch_release(out);
+	CHECK(stats(membridge_tag(BATCH_TAG_WORK)).live_bytes == 0 && stats(membridge_tag(BATCH_TAG_KEPT)).live_bytes == 0,
+	      "batch left memory live");
+}
+
+static int events;
+
+static void on_event(void *user, int event) {
+	events += *(int *)user * event;
+}
+
+static void test_notifier(void) {
+	int scale = 10;
+	notifier *n = notifier_new(on_event, &scale);
+	CHECK(n != NULL && notifier_user_data(n) == &scale, "notifier_new");
+	notifier_fire(n, 2, 3);
+	CHECK(events == 60, "events %d", events);
+	notifier_free(n);
+}
+
+/* expect_abort runs fn in a child and checks it dies of SIGABRT. */
+static void expect_abort(const char *what, void (*fn)(void)) {
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		fclose(stderr); /* the message is checked by the Go tests */
+		fn();
+		_exit(0);
+	}
+	int status = 0;
+	waitpid(pid, &status, 0);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "%s did not abort (status %d)", what, status);
+}
+
+static void free_foreign(void) {
+	unsigned char *p = calloc(1, 128);
+	membridge_free(p + 64);
+}
+
+static void realloc_foreign(void) {
+	unsigned char *p = calloc(1, 128);
+	membridge_realloc(0, p + 64, 10);
+}
+
+static void test_misuse(void) {
+	expect_abort("membridge_free of a foreign pointer", free_foreign);
+	expect_abort("membridge_realloc of a foreign pointer", realloc_foreign);
+}
+
+/* The planted leak: the block's only pointer is dropped. noinline and
+ * the volatile store keep gcc from deleting the allocation. */
+static void *volatile planted;
+
+__attribute__((noinline)) static void plant_leak(void) {
+	planted = membridge_malloc(membridge_tag("test.planted"), 4096);
+	planted = NULL;
+}
+
+/* ---- bench ---- */
+
+static double now_ns(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static void *volatile sink;
+
+__attribute__((noinline)) static double run_libc(size_t size, long n) {
+	double t0 = now_ns();
+	for (long i = 0; i < n; i++) {
+		unsigned char *p = malloc(size);
+		p[0] = (unsigned char)i;
+		sink = p;
+		free(p);
+	}
+	return (now_ns() - t0) / (double)n;
+}
+
+__attribute__((noinline)) static double run_membridge(int tag, size_t size, long n) {
+	double t0 = now_ns();
+	for (long i = 0; i < n; i++) {
+		unsigned char *p = membridge_malloc(tag, size);
+		p[0] = (unsigned char)i;
+		sink = p;
+		membridge_free(p);
+	}
+	return (now_ns() - t0) / (double)n;
+}
+
+static int bench(void) {
+	int tag = membridge_tag("bench");
+	const size_t sizes[] = {16, 64, 256, 1000, 1024, 4096, 16384};
+	/* Short runs, many of them, interleaved: on a shared machine the
+	 * fastest run of each is the one least disturbed by other work. */
+	const long n = 100000;
+	const int rounds = 150;
+	int over = 0;
+	printf("%-8s %18s %22s %8s\n", "size", "malloc+free (ns)", "membridge_* (ns)", "ratio");
+	for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+		double best_libc = 1e18, best_mb = 1e18;
+		for (int r = 0; r < rounds; r++) {
+			double a = run_libc(sizes[s], n), b = run_membridge(tag, sizes[s], n);
+			best_libc = a < best_libc ? a : best_libc;
+			best_mb = b < best_mb ? b : best_mb;
+		}
+		double ratio = best_mb / best_libc;
+		over |= ratio > 1.3;
+		printf("%-8zu %18.2f %22.2f %7.2fx\n", sizes[s], best_libc, best_mb, ratio);
+	}
+	membridge_tag_stats st = stats(tag);
+	if (st.live_bytes != 0) {
+		fprintf(stderr, "bench left %lld bytes live\n", (long long)st.live_bytes);
+		return 1;
+	}
+	printf(over ? "some ratio is above 1.3x\n" : "every ratio is within 1.3x\n");
+	return 0;
+}
+
+int main(int argc, char **argv) {
+	if (argc > 1 && strcmp(argv[1], "bench") == 0) {
+		return bench();
+	}
+	test_tags();
+	test_counters();
+	test_zlib_allocator();
+	test_threads();
+	test_batch();
+	test_notifier();
+	test_misuse();
+	if (argc > 1 && strcmp(argv[1], "leak") == 0) {
+		plant_leak();
+		printf("planted a leak of 4096 bytes (tag test.planted)\n");
+	}
+	if (failures) {
+		fprintf(stderr, "%d checks failed\n", failures);
+		return 1;
+	}
+	printf("all C checks passed\n");
+	return 0;
+}
