@@ -1,7 +1,9 @@
 # Seeing native memory (issue 6): the demo that makes the README's
 # screenshots, and the benchmarks behind the observability speed targets.
+# observe-bench interleaves its rounds (every benchmark once, then again),
+# like bench.mk, so load from other work falls on both modes alike.
 OBSERVE_OUT ?= /tmp/membridge-demo
-OBSERVE_BENCH_OUT ?= /tmp/membridge-bench-observe.txt
+OBSERVE_BENCH_OUT ?= /tmp/membridge-bench-observe
 
 .PHONY: observe-demo observe-bench
 observe-demo:
@@ -9,5 +11,12 @@ observe-demo:
 	@echo "then: $(GO) tool pprof -http=127.0.0.1:8089 -tagroot=kind $(OBSERVE_OUT)/profile.pb.gz"
 
 observe-bench:
-	$(GO) test -run '^$$' -bench 'ObserveAllocFree|ProfileWrite100k' -count 6 ./native | tee $(OBSERVE_BENCH_OUT)
-	$(BENCHSTAT) -col /mode $(OBSERVE_BENCH_OUT)
+	$(GO) test -c -o $(OBSERVE_BENCH_OUT)-native.test ./native
+	cd bench && $(GO) test -c -o $(OBSERVE_BENCH_OUT)-alloc.test ./alloc
+	rm -f $(OBSERVE_BENCH_OUT)-alloc.txt $(OBSERVE_BENCH_OUT)-native.txt
+	for i in $$(seq $(BENCH_COUNT)); do \
+		(cd bench/alloc && $(OBSERVE_BENCH_OUT)-alloc.test -test.run '^$$' -test.bench 'AllocFree/size=(4096|1048576)/impl=membridge-(off|sampled)$$' -test.count 1) >> $(OBSERVE_BENCH_OUT)-alloc.txt || exit 1; \
+		(cd native && $(OBSERVE_BENCH_OUT)-native.test -test.run '^$$' -test.bench 'ObserveAllocFree|ProfileWrite100k' -test.benchmem -test.count 1) >> $(OBSERVE_BENCH_OUT)-native.txt || exit 1; \
+	done
+	$(BENCHSTAT) -col /impl $(OBSERVE_BENCH_OUT)-alloc.txt
+	$(BENCHSTAT) -col /mode $(OBSERVE_BENCH_OUT)-native.txt

@@ -10,11 +10,19 @@ import (
 	"github.com/membridge/membridge/tracker/memprofile"
 )
 
-// BenchmarkObserveAllocFree compares the cost of alloc+free with the ledger
-// keeping no stacks (off) and sampling them (the default). The sampled
-// mode's cost over off must stay within 10% for 4 KiB and larger. The test
-// binary imports memprofile, so the sampled runs also pay for the per-site
-// totals a program that serves profiles pays for.
+// BenchmarkObserveAllocFree compares alloc+free with the ledger keeping no
+// stacks (off) and sampling them (the default), with the observers of
+// issue 6 compiled in: the hooks in the ledger, and the per-site totals
+// that importing memprofile turns on.
+//
+// This package's tests run in the ledger's test mode (VerifyTestMain),
+// where every reservation also formats its goroutine's stack so that leaks
+// are blamed on the right test. That costs more than the allocation itself,
+// so the difference between the modes drowns here. The speed target
+// (sampled within 10% of off for 4 KiB and larger) is checked with
+// bench/alloc's BenchmarkAllocFree (membridge-off against
+// membridge-sampled), which runs outside the test mode. Both are run side
+// by side by `make observe-bench`.
 func BenchmarkObserveAllocFree(b *testing.B) {
 	for _, size := range []int{4 << 10, 1 << 20} {
 		for _, mode := range []struct {
