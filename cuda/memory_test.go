@@ -21,6 +21,7 @@ func TestDevices(t *testing.T) {
 		t.Fatal("no devices")
 	}
 	for i, d := range devs {
+		t.Logf("%v, memory pools %v", d, d.MemoryPools)
 		if d.Ordinal != i || d.Name == "" || d.TotalMemory <= 0 || d.Major < 1 {
 			t.Errorf("device %d: %+v", i, d)
 		}

@@ -1,0 +1,31 @@
+# CUDA kernels and the real-GPU run of package cuda (issue 5).
+
+# Package cuda's host backend has C too: LeakSanitizer checks it in make asan.
+PKGS_WITH_C += ./cuda/
+
+.PHONY: ptx gpu-test
+
+# Regenerate the committed PTX from cuda/kernels/*.cu (needs nvcc); CI
+# (.ci/steps/20-cuda-ptx.sh) fails when the committed files are stale.
+ptx:
+	sh cuda/kernels/gen.sh
+
+# On a machine with an NVIDIA GPU and its driver: the cuda-tagged tests
+# against the real driver (the kernels checked bit for bit against their C
+# references on fresh random inputs, outputs poisoned before each launch,
+# repeated GPU_TEST_ROUNDS times with new seeds), then the benchmarks, whose
+# numbers are the GPU figures docs/readme-cuda.md asks for.
+GPU_TEST_ROUNDS ?= 5
+GPU_BENCH_COUNT ?= 6
+GPU_BENCH_OUT ?= /tmp/membridge-gpu-bench.txt
+BENCHSTAT ?= $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+
+gpu-test:
+	nvidia-smi -L || true
+	$(GO) vet -tags cuda ./cuda/
+	$(GO) test -tags cuda -count=1 -v -run 'TestDevices' ./cuda/
+	$(GO) test -tags cuda -count=1 ./cuda/ ./csrc/kernels/
+	$(GO) test -tags cuda -count=$(GPU_TEST_ROUNDS) -v -run 'TestKernelsMatchReference|TestKernelVectors' ./cuda/
+	$(GO) test -tags cuda -race -count=1 ./cuda/
+	$(GO) test -tags cuda -count=$(GPU_BENCH_COUNT) -run '^$$' -bench . ./cuda/ | tee $(GPU_BENCH_OUT)
+	$(BENCHSTAT) -col /impl $(GPU_BENCH_OUT)
