@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/membridge/membridge/tracker"
 )
@@ -71,8 +72,23 @@ func TestHistoryKeepsEventsInOrderWithLiveBytes(t *testing.T) {
 			t.Errorf("event %d is out of order", i)
 		}
 	}
+	if at := evs[0].Time(); at.Before(tracker.LedgerStart()) || time.Since(at) > time.Minute {
+		t.Errorf("first event at %v; the ledger started at %v", at, tracker.LedgerStart())
+	}
 	if evs[0].Stack == nil || evs[0].RecordID == 0 {
 		t.Error("alloc event lacks the record's stack or id (tests run with the stack rate at 1)")
+	}
+}
+
+func TestEventOpNames(t *testing.T) {
+	for op, want := range map[tracker.EventOp]string{
+		tracker.EventAlloc: "alloc", tracker.EventFree: "free", tracker.EventHandOff: "hand-off",
+		tracker.EventLeak: "leak", tracker.EventLimit: "limit", tracker.EventAllocFailed: "alloc-failed",
+		tracker.EventOp(99): "EventOp(99)",
+	} {
+		if got := op.String(); got != want {
+			t.Errorf("EventOp(%d).String() = %q, want %q", op, got, want)
+		}
 	}
 }
 
@@ -143,6 +159,9 @@ func TestNestedScopesMeasurePeakAndNet(t *testing.T) {
 	a, _ := o.alloc(t.Name(), 1000)
 	inner := tracker.BeginScope("inner")
 	b, _ := o.alloc(t.Name(), 500)
+	if mid := inner.Stats(); mid.NetBytes != 500 || mid.Name != "inner" {
+		t.Errorf("inner scope so far: %+v; want 500 net bytes", mid)
+	}
 	b.free()
 	c, _ := o.alloc(t.Name(), 200)
 	in := inner.End()
