@@ -110,7 +110,7 @@ func alloc(kind tracker.Kind, tag string, n int, f fill, opts []AllocOption, ski
 			// Out of memory: free what can be freed, then try once more.
 			tracker.Relieve(int64(n))
 			p = allocMem(n, align, f, large)
-			tracker.CountRetry(p != nil)
+			rec.Retried(p != nil) // counts it, and notes it in the event history
 			if p == nil {
 				rec.Cancel()
 				return nil, fmt.Errorf("native: alloc %d bytes (tag %q): %w", n, tag, ErrOutOfMemory)

@@ -48,6 +48,7 @@ const (
 	EventLeak                           // the safety net found its handle dropped without a free
 	EventLimit                          // a reservation was refused by a limit
 	EventAllocFailed                    // the allocator failed after the reservation (Cancel): out of memory
+	EventRetry                          // the owner retried an allocation after an out-of-memory (Record.Retried)
 )
 
 func (op EventOp) String() string {
@@ -64,6 +65,8 @@ func (op EventOp) String() string {
 		return "limit"
 	case EventAllocFailed:
 		return "alloc-failed"
+	case EventRetry:
+		return "retry"
 	}
 	return fmt.Sprintf("EventOp(%d)", uint8(op))
 }
@@ -79,6 +82,9 @@ type Event struct {
 	Bytes    int64
 	RecordID uint64    // 0 for limit refusals
 	Stack    []uintptr // the allocation stack, when the ledger captured one
+	// Succeeded says, for an EventRetry, whether the retried allocation
+	// got its memory.
+	Succeeded bool
 
 	// LiveBytes is the live bytes of Kind on Device just after the event,
 	// as the history counts them: what was live when the history was
@@ -218,6 +224,23 @@ func (r *Record) observe(op EventOp) {
 	}
 	if obs&observeSites != 0 && op == EventAlloc && r.stack != nil {
 		countSite(r)
+	}
+}
+
+// Retried records that the owner of a reserved record ran Relieve after
+// its allocator ran out of memory and tried again, and whether that retry
+// succeeded. It counts the retry in Pressure, as CountRetry does, and, with
+// the history on, notes an EventRetry with the record's kind, device, tag,
+// size and stack. Owners call it between the retry and Commit or Cancel.
+func (r *Record) Retried(succeeded bool) {
+	CountRetry(succeeded)
+	if observing.Load()&observeHistory != 0 {
+		if h := history.Load(); h != nil {
+			h.add(Event{
+				At: time.Since(epoch), Op: EventRetry, Kind: r.kind, Device: int(r.device),
+				Tag: r.tag, Bytes: r.bytes, RecordID: r.id, Stack: r.stack, Succeeded: succeeded,
+			}, 0)
+		}
 	}
 }
 

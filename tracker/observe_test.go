@@ -45,7 +45,12 @@ func TestHistoryKeepsEventsInOrderWithLiveBytes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	retries := tracker.Pressure().Retries
+	r.Retried(false)
 	r.Cancel()
+	if got := tracker.Pressure().Retries; got != retries+1 {
+		t.Errorf("Retried counted %d retries, want 1", got-retries)
+	}
 
 	evs := eventsTagged(tag)
 	want := []struct {
@@ -58,6 +63,7 @@ func TestHistoryKeepsEventsInOrderWithLiveBytes(t *testing.T) {
 		{tracker.EventFree, 100, before + 50},
 		{tracker.EventHandOff, 50, before},
 		{tracker.EventLimit, 11, -1},
+		{tracker.EventRetry, 7, before},
 		{tracker.EventAllocFailed, 7, before},
 	}
 	if len(evs) != len(want) {
@@ -83,7 +89,7 @@ func TestHistoryKeepsEventsInOrderWithLiveBytes(t *testing.T) {
 func TestEventOpNames(t *testing.T) {
 	for op, want := range map[tracker.EventOp]string{
 		tracker.EventAlloc: "alloc", tracker.EventFree: "free", tracker.EventHandOff: "hand-off",
-		tracker.EventLeak: "leak", tracker.EventLimit: "limit", tracker.EventAllocFailed: "alloc-failed",
+		tracker.EventLeak: "leak", tracker.EventLimit: "limit", tracker.EventAllocFailed: "alloc-failed", tracker.EventRetry: "retry",
 		tracker.EventOp(99): "EventOp(99)",
 	} {
 		if got := op.String(); got != want {

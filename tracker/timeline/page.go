@@ -73,12 +73,13 @@ type pageData struct {
 	HasOther                  bool
 	NoHistory                 bool
 	LeakCount, FailCount, Lim int
+	Retries                   int
 }
 
 // WriteHTML writes a self-contained HTML page (inline SVG and CSS; no
 // scripts, fonts or anything else fetched) that plots the live bytes per
-// kind and device over the events, marks leaks, failed allocations and
-// limit refusals, and lists the report's top allocation sites. lost is how
+// kind and device over the events, marks leaks, failed allocations,
+// retries after out-of-memory and limit refusals, and lists the report's top allocation sites. lost is how
 // many older events the history let go (see tracker.History).
 func WriteHTML(w io.Writer, events []tracker.Event, lost uint64, rep sitereport.Report) error {
 	d := pageData{
@@ -149,11 +150,14 @@ func (d *pageData) plot(events []tracker.Event) {
 		case tracker.EventAllocFailed:
 			d.FailCount++
 			d.Markers = append(d.Markers, marker{X: x, Color: "#000000", Title: fmt.Sprintf("out of memory: %s of tag %q", sitereport.FormatBytes(e.Bytes), e.Tag)})
+		case tracker.EventRetry:
+			d.Retries++
+			d.Markers = append(d.Markers, marker{X: x, Color: "#9467bd", Title: fmt.Sprintf("out-of-memory retry of %s of tag %q (succeeded: %t)", sitereport.FormatBytes(e.Bytes), e.Tag, e.Succeeded)})
 		case tracker.EventLimit:
 			d.Lim++
 			d.Markers = append(d.Markers, marker{X: x, Color: "#7f7f7f", Title: fmt.Sprintf("limit refused %s of tag %q", sitereport.FormatBytes(e.Bytes), e.Tag)})
 		}
-		if e.Op == tracker.EventLimit || e.Op == tracker.EventAllocFailed {
+		if e.Op == tracker.EventLimit || e.Op == tracker.EventAllocFailed || e.Op == tracker.EventRetry {
 			continue
 		}
 		name := TrackName(e.Kind, e.Device)
@@ -263,7 +267,7 @@ code,pre{font:12px ui-monospace,monospace} pre{margin:4px 0;white-space:pre-wrap
 </style></head><body>
 <h1>membridge: native and device memory over time</h1>
 <p class="meta">Generated {{.Generated}}. {{.Events}} ledger events{{if .Lost}} ({{.Lost}} older ones let go by the bounded history){{end}}{{if .Span}}; {{.Span}}{{end}}.
-{{if .LeakCount}} {{.LeakCount}} leaks.{{end}}{{if .FailCount}} {{.FailCount}} failed allocations (out of memory).{{end}}{{if .Lim}} {{.Lim}} limit refusals.{{end}}</p>
+{{if .LeakCount}} {{.LeakCount}} leaks.{{end}}{{if .FailCount}} {{.FailCount}} failed allocations (out of memory).{{end}}{{if .Retries}} {{.Retries}} retries after out-of-memory.{{end}}{{if .Lim}} {{.Lim}} limit refusals.{{end}}</p>
 {{if .NoHistory}}<p><b>No history.</b> Turn it on with <code>tracker.EnableHistory(n)</code> to see live bytes over time.</p>{{else}}
 <div class="legend">{{range .Series}}<span><i style="background:{{.Color}}"></i>{{.Name}}: {{.Now}} now, peak {{.Peak}}</span>{{end}}</div>
 <svg xmlns="http://www.w3.org/2000/svg" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" role="img" aria-label="live bytes per kind and device over time">

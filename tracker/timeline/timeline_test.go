@@ -61,6 +61,7 @@ func workload(t *testing.T) []tracker.Event {
 	}
 	tracker.SetTagLimit("tl-limited", 0)
 	r, _ := tracker.Reserve(tracker.KindCHeap, -1, "tl-oom", 1<<40, 0)
+	r.Retried(false)
 	r.Cancel()
 	o.freeAll()
 	evs, _ := tracker.History()
@@ -110,8 +111,8 @@ func TestTraceHasCounterTracksAndInstantEvents(t *testing.T) {
 	if lastHost != float64(tracker.KindStats(tracker.KindCHeap).LiveBytes) {
 		t.Errorf("host track ends at %v, the ledger has %d live", lastHost, tracker.KindStats(tracker.KindCHeap).LiveBytes)
 	}
-	if instants["out of memory"] != 1 || instants["limit refused"] != 1 {
-		t.Errorf("instant events %v; want one out of memory and one limit refusal", instants)
+	if instants["out of memory"] != 1 || instants["limit refused"] != 1 || instants["out-of-memory retry"] != 1 {
+		t.Errorf("instant events %v; want one out of memory, one retry and one limit refusal", instants)
 	}
 }
 
@@ -149,7 +150,7 @@ func page(t *testing.T) []byte {
 func TestPageIsSelfContained(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	html := string(page(t))
-	for _, want := range []string{"<svg", "c-heap (host)", "device-emulated (0)", "tl-site", "7 older ones", "1 failed allocations", "TestPageIsSelfContained"} {
+	for _, want := range []string{"<svg", "c-heap (host)", "device-emulated (0)", "tl-site", "7 older ones", "1 failed allocations", "1 retries after out-of-memory", "TestPageIsSelfContained"} {
 		if !strings.Contains(html, want) {
 			t.Errorf("page lacks %q", want)
 		}

@@ -70,6 +70,10 @@ func WriteTrace(w io.Writer, events []tracker.Event) error {
 			out = append(out, instant(e, ts, "out of memory", tidFailures))
 		case tracker.EventLimit:
 			out = append(out, instant(e, ts, "limit refused", tidLimits))
+		case tracker.EventRetry:
+			ev := instant(e, ts, "out-of-memory retry", tidFailures)
+			ev.Args["succeeded"] = e.Succeeded
+			out = append(out, ev)
 		}
 	}
 	enc := json.NewEncoder(w)
