@@ -211,6 +211,14 @@ func TestGoToolPprofReadsTheProfileAndDiffsIt(t *testing.T) {
 			t.Errorf("pprof -top lacks %q:\n%s", want, out)
 		}
 	}
+	out, err = exec.Command(goBin, "tool", "pprof", "-list", "decodeFrames", later).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go tool pprof -list: %v\n%s", err, out)
+	}
+	// The source of the allocating line, with the bytes it holds.
+	if !strings.Contains(string(out), "o.alloc(t, tracker.KindCHeap, -1, tag, 1000)") || !strings.Contains(string(out), "1.95kB") {
+		t.Errorf("pprof -list lacks decodeFrames' allocating line and its 2000 bytes:\n%s", out)
+	}
 	out, err = exec.Command(goBin, "tool", "pprof", "-top", "-nodefraction=0", "-diff_base", base, later).CombinedOutput()
 	if err != nil {
 		t.Fatalf("go tool pprof -diff_base: %v\n%s", err, out)
