@@ -77,7 +77,7 @@ type Event struct {
 	At       time.Duration // since the ledger started (see LedgerStart)
 	Op       EventOp
 	Kind     Kind
-	Device   int // -1 for host memory, and for limit refusals of a kind's limit
+	Device   int // -1 for host memory, and for limit refusals (the limit check does not know the device)
 	Tag      string
 	Bytes    int64
 	RecordID uint64    // 0 for limit refusals
@@ -125,12 +125,20 @@ func EnableHistory(capacity int) {
 	for _, s := range AllStats() {
 		h.live[kindDevice{s.Kind, int32(s.Device)}] += s.LiveBytes
 	}
+	histMu.Lock()
+	defer histMu.Unlock()
 	history.Store(h)
 	setObserving(observeHistory, true)
 }
 
+// histMu keeps the history pointer and its observing bit in step when
+// EnableHistory and DisableHistory race.
+var histMu sync.Mutex
+
 // DisableHistory stops keeping events and drops those kept.
 func DisableHistory() {
+	histMu.Lock()
+	defer histMu.Unlock()
 	history.Store(nil)
 	setObserving(observeHistory, false)
 }
