@@ -20,3 +20,9 @@ asan:
 	ASAN_OPTIONS=fast_unwind_on_malloc=0:allocator_may_return_null=1 $(GO) test -asan -count=1 -ldflags='-s=0 -w=0' $(PKGS_WITH_C)
 
 -include mk/*.mk
+
+# The main job, as a user runs it: the example service under load for
+# about 20 seconds, then proof that every byte came back.
+.PHONY: demo
+demo:
+	$(GO) run ./examples/service -demo -duration 20s

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/membridge/membridge/cuda"
+	"github.com/membridge/membridge/tracker"
+)
+
+// runDemo is `make demo`: the service on a loopback port, a realistic load
+// for the given time with a progress line, then throughput, latency
+// percentiles and peak native and device bytes, shutdown, and the proof
+// that every byte came back.
+func runDemo(cfg config, log *slog.Logger, d time.Duration, clients int) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	s, srv, err := start(cfg, log, ln)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("membridge service on http://%s (%s backend, %s); %d clients for %s\n",
+		ln.Addr(), cuda.Backend, runtime.Version(), clients, d)
+	peak := newPeakWatch()
+	l := load{
+		URL: "http://" + ln.Addr().String(), Clients: clients, Duration: d,
+		MinBatch: 256, MaxBatch: 16384, Repeat: 0.1, JSONShare: 0.25,
+		Progress: func(st loadStats) {
+			peak.sample()
+			fmt.Printf("\r%4.0fs  %7d requests  %6.0f req/s  p50 %-8s p99 %-8s native %-9s device %-9s",
+				st.Elapsed.Seconds(), st.Requests, float64(st.Requests)/st.Elapsed.Seconds(),
+				round(percentile(st.Latencies, 0.5)), round(percentile(st.Latencies, 0.99)),
+				mib(hostLive()), mib(deviceLive()))
+		},
+	}
+	st := l.run(context.Background())
+	peak.sample()
+	fmt.Println()
+	fmt.Printf("\n%d requests in %s: %.0f req/s, %.1f M records/s\n", st.Requests, st.Elapsed.Round(time.Millisecond),
+		float64(st.Requests)/st.Elapsed.Seconds(), float64(st.RecordsProcessed)/st.Elapsed.Seconds()/1e6)
+	fmt.Printf("  ok %d (cache hits %d), busy (503) %d, failed %d, wrong answers %d\n", st.OK, st.CacheHits, st.Busy, st.Failed, st.Bad)
+	fmt.Printf("  latency p50 %s  p90 %s  p99 %s  max %s\n", round(percentile(st.Latencies, 0.5)),
+		round(percentile(st.Latencies, 0.9)), round(percentile(st.Latencies, 0.99)), round(percentile(st.Latencies, 1)))
+	fmt.Printf("  native memory: peak %s of ledger, %s live now (budget %s)\n", mib(peak.host), mib(hostLive()), mib(cfg.Budget))
+	fmt.Printf("  device memory: peak %s of ledger, %s live now (budget %s)\n", mib(peak.device), mib(deviceLive()), mib(cfg.DeviceBudget))
+	fmt.Printf("  process RSS: peak %s\n", mib(peak.rss))
+
+	if err := shutdown(s, srv, log); err != nil {
+		return err
+	}
+	var left []string
+	for _, k := range tracker.Kinds() {
+		if ks := tracker.KindStats(k); ks.AllocatedCount > 0 {
+			left = append(left, fmt.Sprintf("%s %d/%d freed", k, ks.FreedCount+ks.HandedOffCount, ks.AllocatedCount))
+		}
+	}
+	fmt.Printf("\nafter shutdown: %d bytes live in the ledger (%s)\n", tracker.LiveBytes(), strings.Join(left, ", "))
+	if st.Failed > 0 || st.Bad > 0 {
+		return fmt.Errorf("demo: %d failed requests, %d wrong answers", st.Failed, st.Bad)
+	}
+	return nil
+}
+
+// peakWatch keeps the highest live host, device and RSS bytes it sampled.
+type peakWatch struct{ host, device, rss int64 }
+
+func newPeakWatch() *peakWatch { return &peakWatch{} }
+
+func (p *peakWatch) sample() {
+	p.host = max(p.host, hostLive())
+	p.device = max(p.device, deviceLive())
+	p.rss = max(p.rss, rss())
+}
+
+func hostLive() int64 {
+	var n int64
+	for _, k := range []tracker.Kind{tracker.KindCHeap, tracker.KindArenaChunk, tracker.KindAdopted, tracker.KindCExtension, tracker.KindPinned} {
+		n += tracker.KindStats(k).LiveBytes
+	}
+	return n
+}
+
+func deviceLive() int64 {
+	var n int64
+	for _, k := range []tracker.Kind{tracker.KindDevice, tracker.KindDevicePool, tracker.KindDeviceEmulated} {
+		n += tracker.KindStats(k).LiveBytes
+	}
+	return n
+}
+
+// rss reads the resident set size from /proc (Linux).
+func rss() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	var size, res int64
+	fmt.Sscan(string(b), &size, &res)
+	return res * int64(os.Getpagesize())
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.1fMiB", float64(n)/(1<<20)) }
+
+func round(d time.Duration) time.Duration {
+	switch {
+	case d > time.Second:
+		return d.Round(10 * time.Millisecond)
+	case d > time.Millisecond:
+		return d.Round(10 * time.Microsecond)
+	}
+	return d.Round(time.Microsecond)
+}
