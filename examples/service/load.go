@@ -33,12 +33,12 @@ type load struct {
 }
 
 type loadStats struct {
-	Elapsed            time.Duration
-	Requests, OK       int64
-	Busy, Failed, Bad  int64 // 503s, other errors, wrong answers
-	CacheHits          int64
-	Latencies          []time.Duration // of OK requests, for percentiles
-	RecordsProcessed   int64
+	Elapsed           time.Duration
+	Requests, OK      int64
+	Busy, Failed, Bad int64 // 503s, other errors, wrong answers
+	CacheHits         int64
+	Latencies         []time.Duration // of OK requests, for percentiles
+	RecordsProcessed  int64
 }
 
 func (l load) run(ctx context.Context) loadStats {
