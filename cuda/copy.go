@@ -21,7 +21,7 @@ import (
 
 // CloneHtoD allocates a device slice on c under tag and copies src into it.
 func CloneHtoD[T any](c *Context, tag string, src []T) (*DeviceSlice[T], error) {
-	d, err := allocSlice[T](c, tag, len(src), false, nil)
+	d, err := allocSlice[T](c, tag, len(src), false, nil, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -35,7 +35,10 @@ func CloneHtoD[T any](c *Context, tag string, src []T) (*DeviceSlice[T], error) 
 // CloneHtoDOn allocates a device slice stream-ordered on s and queues the
 // copy of src into it on s.
 func CloneHtoDOn[T any](s *Stream, tag string, src []T) (*DeviceSlice[T], error) {
-	d, err := AllocSliceOn[T](s, tag, len(src))
+	if s == nil {
+		return nil, fmt.Errorf("cuda: clone HtoD on a nil stream: %w", ErrInvalidArgument)
+	}
+	d, err := allocSlice[T](nil, tag, len(src), false, s, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +105,7 @@ func CloneDtoD[T any](tag string, src *DeviceSlice[T]) (*DeviceSlice[T], error) 
 	if src == nil {
 		return nil, fmt.Errorf("cuda: clone DtoD of a nil slice: %w", ErrInvalidArgument)
 	}
-	d, err := allocSlice[T](src.buf.a.ctx, tag, src.Len(), false, nil)
+	d, err := allocSlice[T](src.buf.a.ctx, tag, src.Len(), false, nil, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +116,8 @@ func CloneDtoD[T any](tag string, src *DeviceSlice[T]) (*DeviceSlice[T], error) 
 	return d, nil
 }
 
-// Fill sets every byte of dst to v (cuMemsetD8).
+// Fill sets every byte of dst to v (cuMemsetD8), ordered on the default
+// stream: later copies and kernels on any stream of the context see it.
 func Fill(dst DeviceMemory, v byte) error { return fill(nil, dst, v) }
 
 // FillOn queues Fill on s.

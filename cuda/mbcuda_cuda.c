@@ -144,7 +144,12 @@ mbc_status mbc_alloc_host(uintptr_t ctx, size_t n, void **out) {
 
 mbc_status mbc_free_host(uintptr_t ctx, void *p) {
 	PUSH(ctx);
-	return finish(cuMemFreeHost(p));
+	/* Asynchronous copies queued so far may still read or write p. */
+	CUresult rc = cuCtxSynchronize();
+	if (rc == CUDA_SUCCESS) {
+		rc = cuMemFreeHost(p);
+	}
+	return finish(rc);
 }
 
 mbc_status mbc_htod(uintptr_t ctx, uintptr_t dst, const void *src, size_t n, uintptr_t stream, int async) {

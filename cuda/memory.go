@@ -174,24 +174,26 @@ type DeviceMemory interface {
 // ledger's reliefs to evict membridge's caches, retries once, and then
 // fails with an error wrapping ErrOutOfMemory.
 func (c *Context) Alloc(tag string, n int) (*DeviceBuffer, error) {
-	return c.alloc(tag, n, false, nil)
+	return c.alloc(tag, n, false, nil, 1)
 }
 
 // AllocZeroed is Alloc with the memory set to zero.
 func (c *Context) AllocZeroed(tag string, n int) (*DeviceBuffer, error) {
-	return c.alloc(tag, n, true, nil)
+	return c.alloc(tag, n, true, nil, 1)
 }
 
 // alloc is the package's one device allocation path. s nil: plain
 // allocation; otherwise stream-ordered on s where the device has pools.
-func (c *Context) alloc(tag string, n int, zero bool, s *Stream) (*DeviceBuffer, error) {
+// skip is the number of the package's frames above alloc, so the ledger's
+// stack starts in the caller's code.
+func (c *Context) alloc(tag string, n int, zero bool, s *Stream, skip int) (*DeviceBuffer, error) {
 	if n < 0 {
 		return nil, fmt.Errorf("cuda: alloc %d bytes (tag %q): %w", n, tag, ErrInvalidSize)
 	}
-	a, err := c.allocate(tag, n, zero, s, false)
+	a, err := c.allocate(tag, n, zero, s, false, skip+1)
 	if err != nil && errors.Is(err, ErrOutOfMemory) {
 		c.relieved(n)
-		a, err = c.allocate(tag, n, zero, s, true)
+		a, err = c.allocate(tag, n, zero, s, true, skip+1)
 	}
 	if err != nil {
 		return nil, err
@@ -201,7 +203,7 @@ func (c *Context) alloc(tag string, n int, zero bool, s *Stream) (*DeviceBuffer,
 	return b, nil
 }
 
-func (c *Context) allocate(tag string, n int, zero bool, s *Stream, retry bool) (*allocation, error) {
+func (c *Context) allocate(tag string, n int, zero bool, s *Stream, retry bool, skip int) (*allocation, error) {
 	if err := c.enter("alloc"); err != nil {
 		return nil, err
 	}
@@ -216,7 +218,7 @@ func (c *Context) allocate(tag string, n int, zero bool, s *Stream, retry bool) 
 			a.kind, kind = allocPool, kindPool
 		}
 	}
-	rec, err := tracker.Reserve(kind, c.dev.Ordinal, tag, int64(n), 4)
+	rec, err := tracker.Reserve(kind, c.dev.Ordinal, tag, int64(n), skip+1)
 	if err != nil {
 		return nil, fmt.Errorf("cuda: alloc %d bytes (tag %q) on device %d: %w", n, tag, c.dev.Ordinal, err)
 	}
@@ -365,12 +367,12 @@ type DeviceSlice[T any] struct {
 
 // AllocSlice returns n uninitialised values of type T on c's device.
 func AllocSlice[T any](c *Context, tag string, n int) (*DeviceSlice[T], error) {
-	return allocSlice[T](c, tag, n, false, nil)
+	return allocSlice[T](c, tag, n, false, nil, 1)
 }
 
 // AllocSliceZeroed returns n zeroed values of type T on c's device.
 func AllocSliceZeroed[T any](c *Context, tag string, n int) (*DeviceSlice[T], error) {
-	return allocSlice[T](c, tag, n, true, nil)
+	return allocSlice[T](c, tag, n, true, nil, 1)
 }
 
 func elemSize[T any]() (int, error) {
@@ -381,7 +383,7 @@ func elemSize[T any]() (int, error) {
 	return int(unsafe.Sizeof(zero)), nil
 }
 
-func allocSlice[T any](c *Context, tag string, n int, zero bool, s *Stream) (*DeviceSlice[T], error) {
+func allocSlice[T any](c *Context, tag string, n int, zero bool, s *Stream, skip int) (*DeviceSlice[T], error) {
 	size, err := elemSize[T]()
 	if err != nil {
 		return nil, err
@@ -392,7 +394,7 @@ func allocSlice[T any](c *Context, tag string, n int, zero bool, s *Stream) (*De
 	if c == nil && s != nil {
 		c = s.ctx
 	}
-	b, err := c.alloc(tag, n*size, zero, s)
+	b, err := c.alloc(tag, n*size, zero, s, skip+1)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -615,5 +616,83 @@ func TestConcurrent(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// TestLedgerStacks checks that every allocation path records its stack
+// from the caller's code, not from inside the package.
+func TestLedgerStacks(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	if tracker.StackRate() != 1 {
+		t.Skip("stacks are sampled: set MEMBRIDGE_TRACK=all")
+	}
+	s, err := shared.NewStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	type freer interface{ Free() error }
+	paths := map[string]func() (*tracker.Record, freer, error){
+		"Context.Alloc": func() (*tracker.Record, freer, error) {
+			b, err := shared.Alloc("test/stack", 8)
+			if err != nil {
+				return nil, nil, err
+			}
+			return b.Record(), b, nil
+		},
+		"Stream.Alloc": func() (*tracker.Record, freer, error) {
+			b, err := s.AllocZeroed("test/stack", 8)
+			if err != nil {
+				return nil, nil, err
+			}
+			return b.Record(), b, nil
+		},
+		"AllocSlice": func() (*tracker.Record, freer, error) {
+			d, err := AllocSlice[int64](shared, "test/stack", 1)
+			if err != nil {
+				return nil, nil, err
+			}
+			return d.Buffer().Record(), d, nil
+		},
+		"CloneHtoD": func() (*tracker.Record, freer, error) {
+			d, err := CloneHtoD(shared, "test/stack", []int64{1})
+			if err != nil {
+				return nil, nil, err
+			}
+			return d.Buffer().Record(), d, nil
+		},
+		"CloneHtoDOn": func() (*tracker.Record, freer, error) {
+			d, err := CloneHtoDOn(s, "test/stack", []int64{1})
+			if err != nil {
+				return nil, nil, err
+			}
+			return d.Buffer().Record(), d, nil
+		},
+		"AllocSliceOn": func() (*tracker.Record, freer, error) {
+			d, err := AllocSliceOn[int64](s, "test/stack", 1)
+			if err != nil {
+				return nil, nil, err
+			}
+			return d.Buffer().Record(), d, nil
+		},
+		"AllocPinned": func() (*tracker.Record, freer, error) {
+			p, err := shared.AllocPinned("test/stack", 8)
+			if err != nil {
+				return nil, nil, err
+			}
+			return p.Record(), p, nil
+		},
+	}
+	for name, alloc := range paths {
+		rec, f, err := alloc()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if site := tracker.Site(rec.Stack()); !strings.Contains(site, "TestLedgerStacks.func") {
+			t.Errorf("%s: stack starts at %q, want the test's code", name, site)
+		}
+		if err := f.Free(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -26,10 +26,10 @@ func (c *Context) AllocPinned(tag string, n int) (*PinnedBuffer, error) {
 	if n < 0 {
 		return nil, fmt.Errorf("cuda: alloc %d pinned bytes (tag %q): %w", n, tag, ErrInvalidSize)
 	}
-	a, err := c.allocatePinned(tag, n, false)
+	a, err := c.allocatePinned(tag, n, false, 2)
 	if err != nil && errors.Is(err, ErrOutOfMemory) {
 		c.relieved(n)
-		a, err = c.allocatePinned(tag, n, true)
+		a, err = c.allocatePinned(tag, n, true, 2)
 	}
 	if err != nil {
 		return nil, err
@@ -39,12 +39,12 @@ func (c *Context) AllocPinned(tag string, n int) (*PinnedBuffer, error) {
 	return p, nil
 }
 
-func (c *Context) allocatePinned(tag string, n int, retry bool) (*allocation, error) {
+func (c *Context) allocatePinned(tag string, n int, retry bool, skip int) (*allocation, error) {
 	if err := c.enter("alloc pinned"); err != nil {
 		return nil, err
 	}
 	defer c.exit()
-	rec, err := tracker.Reserve(kindPinned, c.dev.Ordinal, tag, int64(n), 3)
+	rec, err := tracker.Reserve(kindPinned, c.dev.Ordinal, tag, int64(n), skip)
 	if err != nil {
 		return nil, fmt.Errorf("cuda: alloc %d pinned bytes (tag %q): %w", n, tag, err)
 	}
