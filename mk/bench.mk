@@ -3,13 +3,21 @@
 # requires arrow-go or ristretto. `make bench` runs them once, -count times,
 # and prints benchstat's view (allocators as columns, with the noise) and
 # the ratio table of docs/readme-bench.md with the targets checked.
+#
+# The rounds are interleaved (every allocator once, then again) rather than
+# -count in a row, so that load from other work on the machine falls on all
+# allocators alike and the ratios within the run stay meaningful.
 BENCH_COUNT ?= 6
 BENCH_OUT ?= /tmp/membridge-bench-alloc.txt
+BENCH_BIN ?= /tmp/membridge-bench-alloc.test
 BENCHSTAT ?= $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 
 .PHONY: bench bench-parts
 bench:
-	cd bench && $(GO) test -run '^$$' -bench AllocFree -count $(BENCH_COUNT) -timeout 60m ./alloc > $(BENCH_OUT) || { cat $(BENCH_OUT); exit 1; }
+	cd bench && $(GO) test -c -o $(BENCH_BIN) ./alloc
+	rm -f $(BENCH_OUT); for i in $$(seq $(BENCH_COUNT)); do \
+		$(BENCH_BIN) -test.run '^$$' -test.bench AllocFree -test.count 1 >> $(BENCH_OUT) || { cat $(BENCH_OUT); exit 1; }; \
+	done
 	$(BENCHSTAT) -col /impl $(BENCH_OUT)
 	cd bench && $(GO) run ./cmd/benchtable < $(BENCH_OUT)
 

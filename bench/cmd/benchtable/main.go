@@ -1,7 +1,10 @@
 // Command benchtable reads `go test -bench AllocFree` output from the alloc
 // benchmarks on stdin and prints a Markdown table of median ns/op per
-// allocator and size, with ratios to the bare cgo pair, followed by the
-// speed targets of issue 2 checked against the same run.
+// allocator and size, with ratios to the bare cgo pair and to arrow's
+// Mallocator, followed by the speed targets of issue 2 checked against the
+// same run. It does so for
+// wall time (ns/op) and, when the benchmarks reported it, for the process's
+// CPU time (cpu-ns/op), which a busy shared machine distorts less.
 //
 //	go test -run '^$' -bench AllocFree -count 6 ./alloc | go run ./cmd/benchtable
 package main
@@ -15,13 +18,17 @@ import (
 	"strconv"
 )
 
-// line matches "BenchmarkAllocFree/size=64/impl=cgo-2  1000  76.3 ns/op  0 B/op  0 allocs/op".
-var line = regexp.MustCompile(`^BenchmarkAllocFree/size=(\d+)/impl=(\S+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op(?:\s+(\d+) B/op\s+(\d+) allocs/op)?`)
+// line matches "BenchmarkAllocFree/size=64/impl=cgo-2  1000  76.3 ns/op
+// 80.1 cpu-ns/op  0 B/op  0 allocs/op", cpu-ns/op and the memory columns
+// being optional.
+var line = regexp.MustCompile(`^BenchmarkAllocFree/size=(\d+)/impl=(\S+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op(?:\s+([\d.]+) cpu-ns/op)?(?:\s+(\d+) B/op\s+(\d+) allocs/op)?`)
 
 type cell struct {
-	ns     []float64
+	ns     [2][]float64 // wall, cpu
 	allocs int
 }
+
+var metrics = [2]string{"wall time, ns/op", "process CPU time, cpu-ns/op"}
 
 func main() {
 	cells := map[[2]string]*cell{}
@@ -44,22 +51,37 @@ func main() {
 				impls = append(impls, m[2])
 			}
 		}
-		ns, _ := strconv.ParseFloat(m[3], 64)
-		c.ns = append(c.ns, ns)
-		if m[5] != "" {
-			c.allocs, _ = strconv.Atoi(m[5])
+		for i, v := range []string{m[3], m[4]} {
+			if v != "" {
+				ns, _ := strconv.ParseFloat(v, 64)
+				c.ns[i] = append(c.ns[i], ns)
+			}
+		}
+		if m[6] != "" {
+			c.allocs, _ = strconv.Atoi(m[6])
 		}
 	}
 	if len(cells) == 0 {
 		fmt.Fprintln(os.Stderr, "benchtable: no BenchmarkAllocFree lines on stdin")
 		os.Exit(1)
 	}
+	for metric := range metrics {
+		table(cells, sizes, impls, metric)
+	}
+}
+
+// table prints the medians of one metric and checks the targets on them.
+func table(cells map[[2]string]*cell, sizes, impls []string, metric int) {
+	if cells[[2]string{sizes[0], impls[0]}].ns[metric] == nil {
+		return
+	}
+	fmt.Printf("### %s\n\n", metrics[metric])
 	med := func(size, impl string) float64 {
 		c := cells[[2]string{size, impl}]
-		if c == nil {
+		if c == nil || len(c.ns[metric]) == 0 {
 			return 0
 		}
-		s := slices.Clone(c.ns)
+		s := slices.Clone(c.ns[metric])
 		slices.Sort(s)
 		if len(s)%2 == 1 {
 			return s[len(s)/2]
@@ -69,23 +91,23 @@ func main() {
 
 	fmt.Print("| allocator |")
 	for _, s := range sizes {
-		fmt.Printf(" %s ns/op | ×cgo | allocs |", human(s))
+		fmt.Printf(" %s ns/op | ×cgo | ×arrow | allocs |", human(s))
 	}
 	fmt.Print("\n|---|")
 	for range sizes {
-		fmt.Print("---:|---:|---:|")
+		fmt.Print("---:|---:|---:|---:|")
 	}
 	fmt.Println()
 	for _, im := range impls {
 		fmt.Printf("| %s |", im)
 		for _, s := range sizes {
-			ns, base := med(s, im), med(s, "cgo")
+			ns, base, arrow := med(s, im), med(s, "cgo"), med(s, "arrow-mallocator")
 			c := cells[[2]string{s, im}]
-			if c == nil || base == 0 {
-				fmt.Print(" | | |")
+			if c == nil || base == 0 || arrow == 0 {
+				fmt.Print(" | | | |")
 				continue
 			}
-			fmt.Printf(" %s | %.2f | %d |", fmtNs(ns), ns/base, c.allocs)
+			fmt.Printf(" %s | %.2f | %.2f | %d |", fmtNs(ns), ns/base, ns/arrow, c.allocs)
 		}
 		fmt.Println()
 	}
@@ -105,6 +127,7 @@ func main() {
 				human(s), chk/all, verdict(chk/all >= 2))
 		}
 	}
+	fmt.Println()
 }
 
 func verdict(ok bool) string {
