@@ -1,0 +1,195 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"net/http"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/membridge/membridge/tracker"
+)
+
+// The soak tests run for minutes, so they run only when asked:
+//
+//	MEMBRIDGE_SOAK=3m go test -run Soak -v ./examples/service    (make soak)
+//
+// TestSoak checks, under a load that keeps both cores busy, that the
+// ledger's live bytes stay flat after warm-up, that RSS stays within 10% of
+// its warm-up level, that no handle is dropped without a free, and (in
+// startTest's cleanup) that shutdown leaves nothing live.
+func TestSoak(t *testing.T) {
+	d := soakDuration(t)
+	url := startTest(t, defaultConfig())
+	warm := d / 5
+	type sample struct {
+		at            time.Duration
+		live, dropped float64
+		rss           int64
+	}
+	var samples []sample
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan loadStats)
+	go func() {
+		done <- load{URL: url, Clients: 2 * runtime.GOMAXPROCS(0), Duration: d, MinBatch: 256, MaxBatch: 16384, Repeat: 0.1, JSONShare: 0.25}.run(ctx)
+	}()
+	start := time.Now()
+	for tick := time.NewTicker(time.Second); ; {
+		select {
+		case st := <-done:
+			cancel()
+			tick.Stop()
+			t.Logf("%d requests, %d ok, %d busy, %d failed, %d wrong, %.0f req/s", st.Requests, st.OK, st.Busy, st.Failed, st.Bad, float64(st.Requests)/st.Elapsed.Seconds())
+			if st.Failed > 0 || st.Bad > 0 {
+				t.Errorf("%d failed requests, %d wrong answers", st.Failed, st.Bad)
+			}
+			checkSoak(t, warm, samplesOf(samples, func(s sample) (time.Duration, float64, float64, int64) { return s.at, s.live, s.dropped, s.rss }))
+			return
+		case <-tick.C:
+			m := scrape(t, url)
+			samples = append(samples, sample{time.Since(start), m["membridge_live_bytes"], m["membridge_dropped_handles_total"], rss()})
+		}
+	}
+}
+
+type soakSample struct {
+	at            time.Duration
+	live, dropped float64
+	rss           int64
+}
+
+func samplesOf[S any](ss []S, f func(S) (time.Duration, float64, float64, int64)) []soakSample {
+	out := make([]soakSample, len(ss))
+	for i, s := range ss {
+		out[i].at, out[i].live, out[i].dropped, out[i].rss = f(s)
+	}
+	return out
+}
+
+func checkSoak(t *testing.T, warm time.Duration, ss []soakSample) {
+	var warmLive float64
+	var warmRSS int64
+	var maxLive float64
+	var maxRSS int64
+	for _, s := range ss {
+		if s.at <= warm {
+			warmLive, warmRSS = max(warmLive, s.live), max(warmRSS, s.rss)
+			continue
+		}
+		maxLive, maxRSS = max(maxLive, s.live), max(maxRSS, s.rss)
+		if s.dropped > 0 {
+			t.Errorf("%s: %.0f handles dropped without a free", s.at, s.dropped)
+			return
+		}
+	}
+	t.Logf("live bytes: warm-up peak %.1f MiB, after %.1f MiB; RSS: warm-up peak %.1f MiB, after %.1f MiB",
+		warmLive/(1<<20), maxLive/(1<<20), float64(warmRSS)/(1<<20), float64(maxRSS)/(1<<20))
+	// The live bytes are bounded by the budget and the cache; "flat" means
+	// no climb past the warm-up level beyond one large request's worth.
+	if maxLive > warmLive*1.1+16<<20 {
+		t.Errorf("live bytes climbed after warm-up: %.0f -> %.0f", warmLive, maxLive)
+	}
+	if float64(maxRSS) > float64(warmRSS)*1.10 {
+		t.Errorf("RSS grew more than 10%% after warm-up: %d -> %d", warmRSS, maxRSS)
+	}
+}
+
+// TestLeakyVariantIsCaughtByMetrics runs the deliberately leaky handler
+// (it drops each request's arena) and watches the service's own /metrics:
+// the dropped-handle counter must show the leak within a minute.
+func TestLeakyVariantIsCaughtByMetrics(t *testing.T) {
+	soakDuration(t)
+	cfg := defaultConfig()
+	cfg.Leaky = true
+	url := startLeaky(t, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go load{URL: url, Clients: 2, Duration: time.Minute, MinBatch: 256, MaxBatch: 4096, JSONShare: 0}.run(ctx)
+	start := time.Now()
+	for time.Since(start) < time.Minute {
+		time.Sleep(time.Second)
+		m := scrape(t, url)
+		if n := m[`membridge_dropped_handles_total{kind="arena-chunk",tag="service.request"}`]; n > 0 {
+			t.Logf("caught after %s: %.0f arena chunks dropped without Free", time.Since(start).Round(time.Second), n)
+			return
+		}
+	}
+	t.Fatal("the leak did not show in /metrics within a minute")
+}
+
+// startLeaky serves the leaky variant; on cleanup it lets the safety net
+// reclaim every dropped arena and takes the reports out of the test mode's
+// books, since the leak is the point of the test.
+func startLeaky(t *testing.T, cfg config) string {
+	url := startTest(t, cfg)
+	t.Cleanup(func() { // runs before startTest's shutdown check
+		for deadline := time.Now().Add(10 * time.Second); tracker.TagStats(tagRequest).LiveCount > 0 && time.Now().Before(deadline); {
+			runtime.GC()
+			time.Sleep(10 * time.Millisecond)
+		}
+		tracker.Find(tracker.MaxWait(0)) // reports, and so forgets, the planted leaks
+	})
+	return url
+}
+
+func soakDuration(t *testing.T) time.Duration {
+	v := os.Getenv("MEMBRIDGE_SOAK")
+	if v == "" {
+		t.Skip("set MEMBRIDGE_SOAK=<duration> (make soak) to run the load tests")
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		t.Fatalf("MEMBRIDGE_SOAK=%q: %v", v, err)
+	}
+	return d
+}
+
+// scrape reads /metrics and sums each metric over its labels; it also keeps
+// each labelled series under its full name, labels sorted as exposed.
+func scrape(t *testing.T, url string) map[string]float64 {
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			continue
+		}
+		series := line[:i]
+		out[dropLabel(series, "device")] += v
+		if j := strings.IndexByte(series, '{'); j >= 0 {
+			out[series[:j]] += v
+		}
+	}
+	return out
+}
+
+// dropLabel removes one label from a series name, so series can be looked
+// up without it.
+func dropLabel(series, label string) string {
+	i := strings.Index(series, label+`="`)
+	if i < 0 {
+		return series
+	}
+	j := strings.IndexByte(series[i+len(label)+2:], '"')
+	rest := series[i+len(label)+2+j+1:]
+	rest = strings.TrimPrefix(rest, ",")
+	return strings.Replace(series[:i]+rest, ",}", "}", 1)
+}
