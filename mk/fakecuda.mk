@@ -13,6 +13,7 @@ CUDA_TEST_PKGS = $(shell internal/fakecuda/cuda-packages.sh)
 # test binaries against it, then rebuild it with stubs for exactly the
 # driver symbols those binaries reference.
 cuda-standin:
+	internal/fakecuda/cuda-packages.sh --check
 	internal/fakecuda/build.sh $(FAKECUDA_BUILD)
 	rm -rf $(FAKECUDA_BUILD)/bin
 	CGO_LDFLAGS=-L$(FAKECUDA_BUILD) $(GO) test -tags cuda -c -o $(FAKECUDA_BUILD)/bin/ $(CUDA_TEST_PKGS)
