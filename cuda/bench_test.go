@@ -2,6 +2,7 @@ package cuda
 
 import (
 	"testing"
+	"time"
 	"unsafe"
 )
 
@@ -117,4 +118,61 @@ func BenchmarkCopy256MiB(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkCopy256MiBPaired times each API copy and the bare copy of the
+// same bytes back to back in every iteration, and reports the API's speed
+// as a fraction of the bare copy's (HtoD/bare, DtoH/bare: 1 means as fast,
+// the target is at least 0.8). Pairing the two in each iteration keeps
+// load from other work on the machine from favouring either.
+func BenchmarkCopy256MiBPaired(b *testing.B) {
+	const n = 256 << 20
+	host := make([]byte, n)
+	for i := range host {
+		host[i] = byte(i)
+	}
+	d, err := shared.Alloc("bench/copy", n)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Free()
+	ptr, _ := d.DevicePtr()
+	p := unsafe.Pointer(&host[0])
+	// Touch every page of both sides first, so no copy pays for first
+	// faults.
+	if err := bareCopyHtoD(shared.h, ptr, p, n); err != nil {
+		b.Fatal(err)
+	}
+	timed := func(f func() error) time.Duration {
+		t0 := time.Now()
+		if err := f(); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(t0)
+	}
+	steps := [4]func() error{
+		func() error { return CopyHtoD(d, host) },
+		func() error { return bareCopyHtoD(shared.h, ptr, p, n) },
+		func() error { return CopyDtoH(host, d) },
+		func() error { return bareCopyDtoH(shared.h, p, ptr, n) },
+	}
+	var took [4]time.Duration
+	b.SetBytes(4 * n)
+	odd := false
+	for b.Loop() {
+		// Alternate which of each pair goes first, so neither always
+		// follows the other's cache state.
+		for _, pair := range [2][2]int{{0, 1}, {2, 3}} {
+			if odd {
+				pair[0], pair[1] = pair[1], pair[0]
+			}
+			took[pair[0]] += timed(steps[pair[0]])
+			took[pair[1]] += timed(steps[pair[1]])
+		}
+		odd = !odd
+	}
+	api := [2]time.Duration{took[0], took[2]}
+	bare := [2]time.Duration{took[1], took[3]}
+	b.ReportMetric(float64(bare[0])/float64(api[0]), "HtoD/bare")
+	b.ReportMetric(float64(bare[1])/float64(api[1]), "DtoH/bare")
 }

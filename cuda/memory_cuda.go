@@ -7,7 +7,7 @@ import "C"
 
 import "unsafe"
 
-func flag(b bool) C.int {
+func cflag(b bool) C.int {
 	if b {
 		return 1
 	}
@@ -16,7 +16,7 @@ func flag(b bool) C.int {
 
 func drvAlloc(ctx uintptr, n int, zero bool) (DevicePtr, error) {
 	var p C.uintptr_t
-	if err := check("cuMemAlloc", C.mbc_alloc(C.uintptr_t(ctx), C.size_t(n), flag(zero), &p)); err != nil {
+	if err := check("cuMemAlloc", C.mbc_alloc(C.uintptr_t(ctx), C.size_t(n), cflag(zero), &p)); err != nil {
 		return 0, err
 	}
 	return DevicePtr(p), nil
@@ -28,7 +28,7 @@ func drvFree(ctx uintptr, p DevicePtr, _ int) error {
 
 func drvAllocAsync(ctx, pool uintptr, n int, zero bool, stream uintptr) (DevicePtr, error) {
 	var p C.uintptr_t
-	if err := check("cuMemAllocAsync", C.mbc_alloc_async(C.uintptr_t(ctx), C.uintptr_t(pool), C.size_t(n), flag(zero), C.uintptr_t(stream), &p)); err != nil {
+	if err := check("cuMemAllocAsync", C.mbc_alloc_async(C.uintptr_t(ctx), C.uintptr_t(pool), C.size_t(n), cflag(zero), C.uintptr_t(stream), &p)); err != nil {
 		return 0, err
 	}
 	return DevicePtr(p), nil
@@ -51,23 +51,27 @@ func drvFreeHost(ctx uintptr, p unsafe.Pointer) error {
 }
 
 func drvCopyHtoD(ctx uintptr, dst DevicePtr, src unsafe.Pointer, n int, stream uintptr, async bool) error {
-	return check("cuMemcpyHtoD", C.mbc_htod(C.uintptr_t(ctx), C.uintptr_t(dst), src, C.size_t(n), C.uintptr_t(stream), flag(async)))
+	return check("cuMemcpyHtoD", C.mbc_htod(C.uintptr_t(ctx), C.uintptr_t(dst), src, C.size_t(n), C.uintptr_t(stream), cflag(async)))
 }
 
-// bareCopyHtoD is the baseline the copy benchmarks compare with: one
-// synchronous cuMemcpyHtoD, with none of the API's checks.
+// bareCopyHtoD and bareCopyDtoH are the baselines the copy benchmarks
+// compare with: one synchronous cuMemcpy, with none of the API's checks.
 func bareCopyHtoD(ctx uintptr, dst DevicePtr, src unsafe.Pointer, n int) error {
 	return drvCopyHtoD(ctx, dst, src, n, 0, false)
 }
 
+func bareCopyDtoH(ctx uintptr, dst unsafe.Pointer, src DevicePtr, n int) error {
+	return drvCopyDtoH(ctx, dst, src, n, 0, false)
+}
+
 func drvCopyDtoH(ctx uintptr, dst unsafe.Pointer, src DevicePtr, n int, stream uintptr, async bool) error {
-	return check("cuMemcpyDtoH", C.mbc_dtoh(C.uintptr_t(ctx), dst, C.uintptr_t(src), C.size_t(n), C.uintptr_t(stream), flag(async)))
+	return check("cuMemcpyDtoH", C.mbc_dtoh(C.uintptr_t(ctx), dst, C.uintptr_t(src), C.size_t(n), C.uintptr_t(stream), cflag(async)))
 }
 
 func drvCopyDtoD(ctx uintptr, dst, src DevicePtr, n int, stream uintptr, async bool) error {
-	return check("cuMemcpyDtoD", C.mbc_dtod(C.uintptr_t(ctx), C.uintptr_t(dst), C.uintptr_t(src), C.size_t(n), C.uintptr_t(stream), flag(async)))
+	return check("cuMemcpyDtoD", C.mbc_dtod(C.uintptr_t(ctx), C.uintptr_t(dst), C.uintptr_t(src), C.size_t(n), C.uintptr_t(stream), cflag(async)))
 }
 
 func drvMemset(ctx uintptr, dst DevicePtr, v byte, n int, stream uintptr, async bool) error {
-	return check("cuMemsetD8", C.mbc_memset(C.uintptr_t(ctx), C.uintptr_t(dst), C.int(v), C.size_t(n), C.uintptr_t(stream), flag(async)))
+	return check("cuMemsetD8", C.mbc_memset(C.uintptr_t(ctx), C.uintptr_t(dst), C.int(v), C.size_t(n), C.uintptr_t(stream), cflag(async)))
 }

@@ -6,7 +6,8 @@ package cuda
 // #include <string.h>
 // #include "mb_alloc.h"
 // static void *mbh_addr(uintptr_t p) { return (void *)p; }
-// static void mbh_memcpy(uintptr_t dst, const void *src, size_t n) { memcpy((void *)dst, src, n); }
+// static void mbh_memcpy_htod(uintptr_t dst, const void *src, size_t n) { memcpy((void *)dst, src, n); }
+// static void mbh_memcpy_dtoh(void *dst, uintptr_t src, size_t n) { memcpy(dst, (const void *)src, n); }
 // static void mbh_memset(uintptr_t dst, int v, size_t n) { memset((void *)dst, v, n); }
 // static uintptr_t mbh_alloc(size_t n, int fill) { return (uintptr_t)mb_alloc(n, 256, fill); }
 import "C"
@@ -86,10 +87,15 @@ func drvCopyHtoD(_ uintptr, dst DevicePtr, src unsafe.Pointer, n int, _ uintptr,
 	return nil
 }
 
-// bareCopyHtoD is the baseline the copy benchmarks compare with: C's
-// memcpy in one cgo call, with none of the API's checks.
+// bareCopyHtoD and bareCopyDtoH are the baselines the copy benchmarks
+// compare with: C's memcpy in one cgo call, with none of the API's checks.
 func bareCopyHtoD(_ uintptr, dst DevicePtr, src unsafe.Pointer, n int) error {
-	C.mbh_memcpy(C.uintptr_t(dst), src, C.size_t(n))
+	C.mbh_memcpy_htod(C.uintptr_t(dst), src, C.size_t(n))
+	return nil
+}
+
+func bareCopyDtoH(_ uintptr, dst unsafe.Pointer, src DevicePtr, n int) error {
+	C.mbh_memcpy_dtoh(dst, C.uintptr_t(src), C.size_t(n))
 	return nil
 }
 
