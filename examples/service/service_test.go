@@ -32,6 +32,7 @@ func startTest(t *testing.T, cfg config) string {
 		if err := shutdown(s, srv, log); err != nil {
 			t.Error(err)
 		}
+		tracker.VerifyNone(t)
 	})
 	return "http://" + ln.Addr().String()
 }
