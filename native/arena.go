@@ -211,7 +211,7 @@ func (a *Arena) newChunk(n, skip int) (arenaChunk, error) {
 	if p == nil {
 		tracker.Relieve(int64(n))
 		p = take()
-		tracker.CountRetry(p != nil)
+		rec.Retried(p != nil)
 		if p == nil {
 			rec.Cancel()
 			return arenaChunk{}, fmt.Errorf("native: arena %q: new chunk of %d bytes: %w", a.tag, n, ErrOutOfMemory)

@@ -198,3 +198,46 @@ func ExampleLargeBufferStats() {
 	fmt.Println(native.LargeBufferStats().Reuses > 0)
 	// Output: true
 }
+
+func ExampleArena_Alloc() {
+	a := native.NewArena("parse", 0)
+	defer a.Free()
+	p, err := a.Alloc(64, 64) // 64 bytes on a cache line of their own
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(uintptr(p)%64 == 0, a.Stats().UsedBytes >= 64, native.ArenaBytesInUse() >= 0)
+	// Output: true true true
+}
+
+func ExampleBuffer_ReadAt() {
+	b, _ := native.Alloc("table", 5)
+	defer b.Free()
+	copy(b.Bytes(), "abcde")
+	b.Freeze()
+	p := make([]byte, 3)
+	n, _ := b.ReadAt(p, 1)
+	fmt.Println(string(p[:n]), b.Frozen())
+	// Output: bcd true
+}
+
+func ExampleBuffer_FreeWait() {
+	b, _ := native.Alloc("upload", 16)
+	v, _ := b.View(0, 16)
+	go func() {
+		time.Sleep(time.Millisecond)
+		v.Release() // the reader finishes
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	fmt.Println(b.FreeWait(ctx))
+	// Output: <nil>
+}
+
+func ExampleTrimLargeBuffers() {
+	b, _ := native.Alloc("frame", 1<<20)
+	b.Free() // its pages are kept for the next large buffer
+	native.TrimLargeBuffers()
+	fmt.Println(native.LargeBufferStats().KeptBytes)
+	// Output: 0
+}

@@ -109,7 +109,10 @@ func (b *Buffer) borrowedError(op string) error {
 // view, checked when the view is made. End a view with Release.
 //
 // The bytes of a shared view must not be written; in the debug mode the
-// pages of a frozen buffer are write-protected, so a write faults.
+// pages of a frozen buffer are write-protected, so a write faults. A View
+// belongs to one goroutine at a time (like a bytes.Buffer): hand it on
+// rather than share it; the buffer itself may be viewed from any number of
+// goroutines.
 type View struct {
 	b         *Buffer
 	off, n    int

@@ -1,0 +1,56 @@
+package tracker_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/membridge/membridge/tracker"
+)
+
+// A cache gives memory back when an allocation is refused.
+func ExampleRegisterRelief() {
+	held := int64(4096)
+	unregister := tracker.RegisterRelief("example-cache", func(need int64) int64 {
+		freed := min(held, max(need, 0))
+		held -= freed
+		return freed
+	})
+	defer unregister()
+	fmt.Println(tracker.Relieve(1000), held)
+	// Output: 1000 3096
+}
+
+// Back-pressure: a reservation over a limit waits for memory to be released
+// until its context ends.
+func ExampleReserveContext() {
+	tracker.SetTagLimit("example-budget", 100)
+	defer tracker.SetTagLimit("example-budget", 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	_, err := tracker.ReserveContext(ctx, tracker.KindCHeap, -1, "example-budget", 200, 0)
+	fmt.Println(errors.Is(err, tracker.ErrLimit), errors.Is(err, context.DeadlineExceeded))
+	// Output: true true
+}
+
+func ExamplePressure() {
+	before := tracker.Pressure()
+	tracker.CountRetry(true)
+	after := tracker.Pressure()
+	fmt.Println(after.Retries-before.Retries, after.RetrySuccesses-before.RetrySuccesses)
+	// Output: 1 1
+}
+
+func ExampleRegisterCache() {
+	unregister := tracker.RegisterCache("example", func() tracker.CacheStats {
+		return tracker.CacheStats{Hits: 9, Misses: 1, Bytes: 4096, Entries: 2}
+	})
+	defer unregister()
+	for _, c := range tracker.Caches() {
+		if c.Name == "example" {
+			fmt.Printf("%s: %d hits, %d misses, %d bytes\n", c.Name, c.Hits, c.Misses, c.Bytes)
+		}
+	}
+	// Output: example: 9 hits, 1 misses, 4096 bytes
+}
