@@ -277,3 +277,35 @@ func TestArenaUseAfterResetFaults(t *testing.T) {
 		}
 	}
 }
+
+func TestArenaTryAlloc(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	a := NewArena(t.Name(), 4096)
+	defer a.Free()
+	if p := a.TryAlloc(8, 8); p != nil {
+		t.Fatal("TryAlloc on an arena with no chunk returned memory")
+	}
+	if _, err := a.Alloc(8, 8); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[uintptr]bool{}
+	for i := 0; ; i++ {
+		p := a.TryAlloc(64, 64)
+		if p == nil {
+			if i != 63 { // 4096/64 - 1: the first 8 bytes took one slot
+				t.Errorf("TryAlloc gave %d allocations from a 4 KiB chunk, want 63", i)
+			}
+			break
+		}
+		if uintptr(p)%64 != 0 || seen[uintptr(p)] {
+			t.Fatalf("TryAlloc %d: %p misaligned or repeated", i, p)
+		}
+		seen[uintptr(p)] = true
+	}
+	for _, c := range [][2]int{{-1, 8}, {8, 3}, {8, 0}, {8, 8192}} {
+		a.Reset()
+		if p := a.TryAlloc(c[0], c[1]); p != nil {
+			t.Errorf("TryAlloc(%d, %d) = %p, want nil", c[0], c[1], p)
+		}
+	}
+}

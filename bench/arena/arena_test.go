@@ -91,6 +91,23 @@ func BenchmarkAlloc64(b *testing.B) {
 		}
 		sink = p
 	})
+	run("impl=arena-try", func(b *testing.B) {
+		// The inlinable fast path, with Alloc as the fallback.
+		a := native.NewArena("bench", 0)
+		defer a.Free()
+		var p unsafe.Pointer
+		i := 0
+		for b.Loop() {
+			if p = a.TryAlloc(objSize, 8); p == nil {
+				p, _ = a.Alloc(objSize, 8)
+			}
+			if i++; i == batch {
+				a.Reset()
+				i = 0
+			}
+		}
+		sink = p
+	})
 	run("impl=ristretto-z", func(b *testing.B) {
 		a := z.NewAllocator(batch*objSize, "bench")
 		defer a.Release()
