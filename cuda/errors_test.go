@@ -3,6 +3,8 @@ package cuda
 import (
 	"errors"
 	"testing"
+
+	"github.com/membridge/membridge/tracker"
 )
 
 func TestDriverError(t *testing.T) {
@@ -32,5 +34,47 @@ func TestDriverError(t *testing.T) {
 	}
 	if got := (&DriverError{Call: "cuMemAlloc", Code: 2, Name: "CUDA_ERROR_OUT_OF_MEMORY"}).Error(); got != "cuMemAlloc: CUDA_ERROR_OUT_OF_MEMORY (2)" {
 		t.Errorf("Error() = %q", got)
+	}
+}
+
+// TestNilHandles: typed nil handles get errors, not crashes.
+func TestNilHandles(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	var b *DeviceBuffer
+	var s *DeviceSlice[float32]
+	x, err := AllocSlice[float32](shared, "test/nil", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Free()
+	f, err := shared.BuiltinFunction("mb_scale_f32")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := LaunchConfig{Grid: Dim3{X: 1}, Block: Dim3{X: 32}}
+	checks := []error{
+		CopyHtoD(b, []byte{}),
+		CopyHtoD(s, []float32{}),
+		CopyDtoH([]float32{}, s),
+		CopyDtoD(s, s),
+		Scale(shared.DefaultStream(), s, x, 1),
+		Scale(shared.DefaultStream(), x, b, 1),
+		f.Launch(shared.DefaultStream(), cfg, s, x, float32(1), uint64(4)),
+		b.Err(),
+		s.Err(),
+		func() error { _, err := b.View(0, 0); return err }(),
+		func() error { _, err := s.View(0, 0); return err }(),
+		func() error { _, err := CloneDtoH(s); return err }(),
+		func() error { _, err := CloneDtoD("test/nil", s); return err }(),
+		func() error { _, err := Sum(shared.DefaultStream(), s); return err }(),
+		func() error { _, err := b.DevicePtr(); return err }(),
+	}
+	for i, err := range checks {
+		if !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("check %d: %v, want ErrInvalidArgument", i, err)
+		}
+	}
+	if b.Free() != nil || s.Free() != nil || b.Len() != 0 || s.Len() != 0 {
+		t.Error("nil Free or Len")
 	}
 }

@@ -105,6 +105,9 @@ func float32s(op, what string, m DeviceMemory) (int, error) {
 	if m == nil {
 		return 0, fmt.Errorf("cuda: %s: nil %s: %w", op, what, ErrInvalidArgument)
 	}
+	if _, _, _, err := m.span(op); err != nil {
+		return 0, err
+	}
 	if m.ByteLen()%4 != 0 {
 		return 0, fmt.Errorf("cuda: %s: %s of %d bytes is not float32 values: %w", op, what, m.ByteLen(), ErrSizeMismatch)
 	}

@@ -242,11 +242,17 @@ func (c *Context) allocate(tag string, n int, zero bool, s *Stream, retry bool, 
 	return a, nil
 }
 
-// Len returns the size in bytes; it stays valid after Free.
-func (b *DeviceBuffer) Len() int { return b.a.n }
+// Len returns the size in bytes; it stays valid after Free. A nil buffer
+// has length 0.
+func (b *DeviceBuffer) Len() int {
+	if b == nil {
+		return 0
+	}
+	return b.a.n
+}
 
 // ByteLen is Len, for DeviceMemory.
-func (b *DeviceBuffer) ByteLen() int { return b.a.n }
+func (b *DeviceBuffer) ByteLen() int { return b.Len() }
 
 // Tag returns the tag given at allocation.
 func (b *DeviceBuffer) Tag() string { return b.a.rec.Tag() }
@@ -322,6 +328,9 @@ func (b *DeviceBuffer) Close() error { return b.Free() }
 // View borrows n bytes at off. The view reads and writes the buffer's
 // memory; it fails with ErrFreed once the buffer is freed.
 func (b *DeviceBuffer) View(off, n int) (DeviceView, error) {
+	if b == nil {
+		return DeviceView{}, fmt.Errorf("cuda: view of a nil buffer: %w", ErrInvalidArgument)
+	}
 	if off < 0 || n < 0 || off > b.Len()-n {
 		return DeviceView{}, fmt.Errorf("cuda: view [%d, %d+%d) of a %d-byte buffer: %w", off, off, n, b.Len(), ErrSizeMismatch)
 	}
@@ -401,8 +410,11 @@ func allocSlice[T any](c *Context, tag string, n int, zero bool, s *Stream, skip
 	return &DeviceSlice[T]{buf: b}, nil
 }
 
-// Len returns the number of values.
+// Len returns the number of values; 0 for a nil slice.
 func (s *DeviceSlice[T]) Len() int {
+	if s == nil {
+		return 0
+	}
 	var zero T
 	if size := int(unsafe.Sizeof(zero)); size > 0 {
 		return s.buf.Len() / size
@@ -411,9 +423,19 @@ func (s *DeviceSlice[T]) Len() int {
 }
 
 // ByteLen is the size in bytes.
-func (s *DeviceSlice[T]) ByteLen() int { return s.buf.Len() }
+func (s *DeviceSlice[T]) ByteLen() int {
+	if s == nil {
+		return 0
+	}
+	return s.buf.Len()
+}
 
-func (s *DeviceSlice[T]) span(op string) (*allocation, int, int, error) { return s.buf.span(op) }
+func (s *DeviceSlice[T]) span(op string) (*allocation, int, int, error) {
+	if s == nil {
+		return nil, 0, 0, fmt.Errorf("cuda: %s of a nil slice: %w", op, ErrInvalidArgument)
+	}
+	return s.buf.span(op)
+}
 
 // Buffer returns the slice's memory as an untyped buffer: the same handle,
 // freeing either frees both.
@@ -431,10 +453,16 @@ func (s *DeviceSlice[T]) Free() error {
 func (s *DeviceSlice[T]) Close() error { return s.Free() }
 
 // Err is DeviceBuffer.Err.
-func (s *DeviceSlice[T]) Err() error { return s.buf.Err() }
+func (s *DeviceSlice[T]) Err() error {
+	_, _, _, err := s.span("use")
+	return err
+}
 
 // View borrows the values [lo, hi).
 func (s *DeviceSlice[T]) View(lo, hi int) (SliceView[T], error) {
+	if s == nil {
+		return SliceView[T]{}, fmt.Errorf("cuda: view of a nil slice: %w", ErrInvalidArgument)
+	}
 	if lo < 0 || hi < lo || hi > s.Len() {
 		return SliceView[T]{}, fmt.Errorf("cuda: view [%d, %d) of a slice of %d values: %w", lo, hi, s.Len(), ErrSizeMismatch)
 	}
