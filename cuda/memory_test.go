@@ -390,36 +390,50 @@ func TestSafetyNet(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	var rec1, rec2 *tracker.Record
+	var recs [3]*tracker.Record
 	func() {
 		b, _ := shared.Alloc("test/dropped", 4096)
 		p, _ := s.Alloc("test/dropped", 4096)
-		rec1, rec2 = b.Record(), p.Record()
+		h, _ := shared.AllocPinned("test/dropped", 4096)
+		recs = [3]*tracker.Record{b.Record(), p.Record(), h.Record()}
 	}()
+	rec1, rec2, rec3 := recs[0], recs[1], recs[2]
 	deadline := time.Now().Add(5 * time.Second)
-	for (!rec1.Dropped() || !rec2.Dropped()) && time.Now().Before(deadline) {
+	for (!rec1.Dropped() || !rec2.Dropped() || !rec3.Dropped()) && time.Now().Before(deadline) {
 		runtime.GC()
 		time.Sleep(time.Millisecond)
 	}
-	if !rec1.Dropped() || !rec2.Dropped() {
+	if !rec1.Dropped() || !rec2.Dropped() || !rec3.Dropped() {
 		t.Fatal("the safety net did not find the dropped buffers")
 	}
-	for !shared.queued.Load() && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond) // the cleanup runs Reclaim just after marking
+	// The cleanup marks a record dropped just before its Reclaim queues the
+	// allocation: poll until the context has freed all three.
+	linked := func() int {
+		n := 0
+		shared.live.Lock()
+		for a := shared.live.head; a != nil; a = a.next {
+			if a.rec == rec1 || a.rec == rec2 || a.rec == rec3 {
+				n++
+			}
+		}
+		shared.live.Unlock()
+		return n
 	}
-	if err := shared.Synchronize(); err != nil {
-		t.Fatal(err)
+	for {
+		if err := shared.Synchronize(); err != nil {
+			t.Fatal(err)
+		}
+		if linked() == 0 {
+			break
+		}
+		if !time.Now().Before(deadline) {
+			t.Fatalf("%d dropped allocations not freed by the context", linked())
+		}
+		time.Sleep(time.Millisecond)
 	}
 	if shared.queued.Load() {
 		t.Error("queue not drained by Synchronize")
 	}
-	shared.live.Lock()
-	for a := shared.live.head; a != nil; a = a.next {
-		if a.rec == rec1 || a.rec == rec2 {
-			t.Error("a dropped allocation is still linked after the drain")
-		}
-	}
-	shared.live.Unlock()
 }
 
 func TestPinned(t *testing.T) {
