@@ -14,6 +14,7 @@ import (
 	"github.com/membridge/membridge/batch"
 	"github.com/membridge/membridge/batch/internal/leaky"
 	"github.com/membridge/membridge/cext"
+	"github.com/membridge/membridge/cext/leakcheck"
 	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
 )
@@ -63,7 +64,7 @@ func TestFilterAndProcess(t *testing.T) {
 	}{{"Filter", batch.Filter}, {"Process", batch.Process}} {
 		for _, c := range filterCases {
 			t.Run(shape.name+"/"+c.name, func(t *testing.T) {
-				defer tracker.VerifyNone(t)
+				defer leakcheck.Check(t)
 				in := slices.Clone(c.in)
 				res, err := shape.run(in, c.lo, c.hi)
 				if err != nil {
@@ -91,7 +92,7 @@ func TestFilterAndProcess(t *testing.T) {
 // block (every record plus the extension's header), not just the view, and
 // the ledger counts it once, as adopted, under the extension's tag.
 func TestProcessOwnsTheWholeBlock(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	in := records(1, 9, 2, 9, 3)
 	before := tracker.TagStats(batch.TagWork)
 	res, err := batch.Process(in, 0, 5)
@@ -136,7 +137,7 @@ func (r *recorder) Error(args ...any) { r.errs = append(r.errs, fmt.Sprint(args.
 // the Go stack of the call. The fixture must keep failing this way: if the
 // report ever disappears, the check has stopped working.
 func TestLeakyWrapperIsReported(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	kept := leaky.Process(records(1, 5, 2), 0, 3)
 	if !slices.Equal(ids(kept), []uint64{100, 102}) {
 		t.Fatalf("leaky.Process kept %v", ids(kept))
@@ -191,7 +192,7 @@ func TestFixedWrapperPasses(t *testing.T) {
 // found by the safety net, released through the extension's deleter, and
 // reported by the test mode.
 func TestDroppedResultIsReleasedBySafetyNet(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	before := tracker.TagStats(batch.TagWork)
 	func() {
 		res, err := batch.Process(records(1, 2, 3), 0, 10)

@@ -100,6 +100,5 @@ func cFree(p unsafe.Pointer) { C.membridge_free(p) }
 
 // The C functions Go hands out as deleters.
 var (
-	cMembridgeFree    = unsafe.Pointer(C.membridge_free)
-	cFreeGoOwnedBlock = unsafe.Pointer(C.mb_bridge_free_go_owned)
+	cMembridgeFree = unsafe.Pointer(C.membridge_free)
 )

@@ -23,7 +23,10 @@ import (
 // Free then releases exactly the block that was allocated.
 //
 // A pointer that is not a membridge block gets ErrForeign, a block a Go
-// handle already owns gets ErrGoOwned; p stays C's.
+// handle already owns gets ErrGoOwned; p stays C's. Blocks are recognised
+// by the 16-byte header before them, so p must be a heap pointer with at
+// least 16 readable bytes before it (any pointer C got from an allocator
+// is): a pointer into the middle of a block (a view) must not be passed.
 func Adopt(p unsafe.Pointer, name string, deleter unsafe.Pointer) (*native.Buffer, error) {
 	FollowDebug()
 	if p == nil {
@@ -36,14 +39,20 @@ func Adopt(p unsafe.Pointer, name string, deleter unsafe.Pointer) (*native.Buffe
 	if wasTraced {
 		traceFree(uintptr(p))
 	}
+	goOwned.Store(p, struct{}{})
 	buf, err := native.Adopt(tagName(tag), p, n, deleterFor(name, deleter))
 	if err != nil {
 		// Give the block back to C's books: it stays the caller's.
+		goOwned.Delete(p)
 		cToC(p, false)
 		return nil, fmt.Errorf("cext: adopt %d bytes at %p: %w", n, p, err)
 	}
 	return buf, nil
 }
+
+// goOwned holds the blocks Go handles own (from Adopt and Alloc), so that
+// HandToC can refuse any other buffer without reading memory before it.
+var goOwned sync.Map // unsafe.Pointer -> struct{}
 
 var deleters sync.Map // C function pointer -> native.Deleter
 
@@ -56,7 +65,10 @@ func deleterFor(name string, fn unsafe.Pointer) native.Deleter {
 	if d, ok := deleters.Load(fn); ok {
 		return d.(native.Deleter)
 	}
-	d := native.DeleterFunc(name, func(p unsafe.Pointer) { cReleaseWith(fn, p) })
+	d := native.DeleterFunc(name, func(p unsafe.Pointer) {
+		goOwned.Delete(p)
+		cReleaseWith(fn, p)
+	})
 	v, _ := deleters.LoadOrStore(fn, d)
 	return v.(native.Deleter)
 }
@@ -73,17 +85,15 @@ func Alloc(tag string, n int) (*native.Buffer, error) {
 	if p == nil {
 		return nil, fmt.Errorf("cext: alloc %d bytes (tag %q): %w", n, tag, tracker.ErrOutOfMemory)
 	}
-	buf, err := native.Adopt(tag, p, n, freeGoOwned)
+	goOwned.Store(p, struct{}{})
+	buf, err := native.Adopt(tag, p, n, deleterFor("membridge_free", nil))
 	if err != nil {
-		cFreeGoOwned(p)
+		goOwned.Delete(p)
+		cReleaseWith(cMembridgeFree, p)
 		return nil, fmt.Errorf("cext: alloc %d bytes (tag %q): %w", n, tag, err)
 	}
 	return buf, nil
 }
-
-var freeGoOwned = native.CDeleter("membridge free of a Go-owned block", cFreeGoOwnedBlock)
-
-func cFreeGoOwned(p unsafe.Pointer) { cReleaseWith(cMembridgeFree, p) }
 
 // HandToC gives C the ownership of b, a buffer from Alloc or Adopt, and
 // returns the pointer to give it. The ledger records the hand-off (b then
@@ -96,12 +106,16 @@ func HandToC(b *native.Buffer) (unsafe.Pointer, error) {
 		return nil, fmt.Errorf("cext: hand to C: %w", err)
 	}
 	p := b.Ptr()
+	if _, ok := goOwned.Load(p); !ok {
+		return nil, resultError("hand to C", p, bridgeForeign)
+	}
 	if _, _, res := cCheck(p); res != bridgeGoOwned {
 		return nil, resultError("hand to C", p, res)
 	}
 	if _, err := b.HandToC(); err != nil {
 		return nil, fmt.Errorf("cext: hand to C: %w", err)
 	}
+	goOwned.Delete(p)
 	on := FollowDebug()
 	if on {
 		traceAlloc(uintptr(p), int64(b.Len()), b.Tag())

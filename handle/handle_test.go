@@ -10,6 +10,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/membridge/membridge/cext/leakcheck"
 	"github.com/membridge/membridge/handle"
 	"github.com/membridge/membridge/handle/internal/notify"
 	"github.com/membridge/membridge/tracker"
@@ -18,7 +19,7 @@ import (
 type payload struct{ name string }
 
 func TestStrongRoundTrip(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	v := &payload{"strong"}
 	h, err := handle.New("handle.test", v)
 	if err != nil {
@@ -42,7 +43,7 @@ func TestStrongRoundTrip(t *testing.T) {
 // TestDoubleReleaseIsHarmless: go-pointer's Unref frees its key twice
 // when called twice; a handle's second Release does nothing and says so.
 func TestDoubleReleaseIsHarmless(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	h, err := handle.New("handle.double", 42)
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +82,7 @@ func TestDoubleReleaseIsHarmless(t *testing.T) {
 }
 
 func TestLookupErrors(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	if _, err := handle.New("handle.nil", nil); !errors.Is(err, handle.ErrNil) {
 		t.Errorf("New(nil): %v, want ErrNil", err)
 	}
@@ -118,7 +119,7 @@ func gc(cond func() bool) bool {
 }
 
 func TestWeakValueGone(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	v := &payload{"weak"}
 	w, err := handle.NewWeak("handle.weak", v)
 	if err != nil {
@@ -145,7 +146,7 @@ type recorder struct{ errs []string }
 func (r *recorder) Error(args ...any) { r.errs = append(r.errs, fmt.Sprint(args...)) }
 
 func TestCallbackThroughC(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	for _, weak := range []bool{false, true} {
 		c, err := notify.NewCounter(weak)
 		if err != nil {
@@ -168,7 +169,7 @@ func TestCallbackThroughC(t *testing.T) {
 // handle back to it. Dropped without Close, it is collected; its cleanup
 // frees the notifier and releases the handle, so nothing is left.
 func TestWeakCycleIsCollected(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	func() {
 		c, err := notify.NewCounter(true)
 		if err != nil {
@@ -188,7 +189,7 @@ func TestWeakCycleIsCollected(t *testing.T) {
 // never collected, and the test mode reports both the handle and the C
 // notifier with the stack that made them.
 func TestStrongCycleIsReportedAsLeak(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	var user unsafe.Pointer
 	func() {
 		c, err := notify.NewCounter(false)
@@ -221,7 +222,7 @@ func TestStrongCycleIsReportedAsLeak(t *testing.T) {
 // TestCallbackAfterGone: C calling back with a weak handle whose value is
 // gone is dropped, not a crash.
 func TestCallbackAfterGone(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	w, err := handle.NewWeak("handle.gone", notify.NewPlain())
 	if err != nil {
 		t.Fatal(err)

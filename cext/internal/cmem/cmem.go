@@ -63,6 +63,20 @@ package cmem
 // 	return p == NULL ? NULL : p + 64;
 // }
 // static void cmem_free_foreign(void *p) { free((unsigned char *)p - 64); }
+//
+// // A planted leak: the block's only pointer is kept masked, so no leak
+// // checker can see it, until cmem_unplant unmasks and frees it.
+// static uintptr_t planted;
+// #define MASK ((uintptr_t)0x5a5a5a5a5a5a5a5aull)
+// static void cmem_plant(size_t n) {
+// 	void *volatile p = malloc(n);
+// 	planted = (uintptr_t)p ^ MASK;
+// }
+// static void cmem_unplant(int unused) {
+// 	(void)unused;
+// 	if (planted != 0) free((void *)(planted ^ MASK));
+// 	planted = 0;
+// }
 import "C"
 
 import (
@@ -137,3 +151,10 @@ func Foreign() unsafe.Pointer { return C.cmem_foreign() }
 
 // FreeForeign frees a pointer from Foreign.
 func FreeForeign(p unsafe.Pointer) { C.cmem_free_foreign(p) }
+
+// PlantLeak allocates n bytes with malloc and hides the only pointer to
+// them (masked), so that leak checkers see a leak; UnplantLeak frees it.
+func PlantLeak(n int) { C.cmem_plant(C.size_t(n)) }
+
+// UnplantLeak frees the block of PlantLeak.
+func UnplantLeak() { C.cmem_unplant(0) }

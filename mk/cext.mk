@@ -1,0 +1,48 @@
+# C extensions (csrc/membridge.h and the C built on it): the C side tested
+# from C alone, under valgrind, and its speed against malloc+free.
+#
+#   make cext-ctest   run csrc/test/test_membridge.c natively
+#   make memcheck     the same under valgrind (must pass), a planted leak
+#                     (must be reported), and the Go tests of the packages
+#                     that call membridge.h under valgrind with
+#                     csrc/test/go.supp hiding Go's own noise
+#   make cext-bench   membridge_malloc+membridge_free against malloc+free
+#
+# Needs gcc, zlib1g-dev (the allocator demo) and valgrind (.ci/steps/40-cext.sh
+# installs them).
+
+CEXT_BIN := bin/cext
+CEXT_C := csrc/membridge.c csrc/batch.c csrc/notifier.c
+CEXT_CFLAGS := -Wall -Wextra -Werror -O2 -g -pthread -Icsrc
+CEXT_GO_PKGS := cext batch handle
+CEXT_VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full \
+	--errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect
+
+.PHONY: cext-ctest cext-bench memcheck
+
+$(CEXT_BIN)/test_membridge: csrc/test/test_membridge.c $(CEXT_C) $(wildcard csrc/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CEXT_CFLAGS) -o $@ csrc/test/test_membridge.c $(CEXT_C) -lz
+
+cext-ctest: $(CEXT_BIN)/test_membridge
+	$<
+
+cext-bench: $(CEXT_BIN)/test_membridge
+	$< bench
+
+memcheck: $(CEXT_BIN)/test_membridge
+	@csrc/test/gen-go-supp.sh | cmp -s - csrc/test/go.supp || \
+		{ echo "memcheck: csrc/test/go.supp is stale: csrc/test/gen-go-supp.sh > csrc/test/go.supp"; exit 1; }
+	$(CEXT_VALGRIND) $<
+	@echo "memcheck: a planted leak must be reported"
+	@if $(CEXT_VALGRIND) $< leak > $(CEXT_BIN)/planted.log 2>&1; then \
+		cat $(CEXT_BIN)/planted.log; echo "memcheck: FAIL: valgrind passed a planted leak"; exit 1; fi
+	@grep -q 'definitely lost' $(CEXT_BIN)/planted.log && grep -q 'plant_leak' $(CEXT_BIN)/planted.log || \
+		{ cat $(CEXT_BIN)/planted.log; echo "memcheck: FAIL: no report of the planted leak"; exit 1; }
+	@grep -m1 'definitely lost in' $(CEXT_BIN)/planted.log
+	@for p in $(CEXT_GO_PKGS); do \
+		$(GO) test -c -o $(CEXT_BIN)/$$p.test ./$$p || exit 1; \
+		echo "memcheck: go test ./$$p under valgrind"; \
+		$(CEXT_VALGRIND) --suppressions=csrc/test/go.supp $(CEXT_BIN)/$$p.test || exit 1; \
+	done
+	@echo "memcheck: passed"
