@@ -78,7 +78,11 @@ func PoolReleaseThreshold(bytes uint64) Option {
 }
 
 // Open retains the primary context of device ordinal and returns its owner.
-// Close it when done: it frees what is still allocated through it.
+// Close it when done: it frees what is still allocated through it. A
+// Context has no safety net of its own (giving back a context means calling
+// CUDA, which the cleanup goroutine must not do): one dropped without Close
+// keeps the primary context retained and its memory allocated until the
+// process ends.
 func Open(ordinal int, opts ...Option) (*Context, error) {
 	o := contextOptions{threshold: DefaultPoolReleaseThreshold}
 	for _, opt := range opts {
