@@ -216,7 +216,8 @@ func limitWakeChan() chan struct{} {
 // returns an error wrapping both ErrLimit and the context's error, so a
 // service can answer "over budget, retry later" (errors.Is(err, ErrLimit))
 // and tell it from running out of memory. Other errors return at once.
-// The retry after Relieve happens only when the relief freed something.
+// The retry after Relieve happens only when the relief freed something. A
+// request larger than the limit itself gets ErrLimit at once.
 func ReserveContext(ctx context.Context, k Kind, device int, tag string, n int64, skip int) (*Record, error) {
 	r, err := Reserve(k, device, tag, n, skip+1)
 	if err == nil || !errors.Is(err, ErrLimit) {
@@ -231,6 +232,12 @@ func ReserveContext(ctx context.Context, k Kind, device int, tag string, n int64
 	}
 	if ctx.Done() == nil {
 		return nil, err // a context that never ends would wait forever
+	}
+	if l := Limit(k); l > 0 && n > l {
+		return nil, err // larger than the limit itself: no release makes room
+	}
+	if l := TagLimit(tag); l > 0 && n > l {
+		return nil, err
 	}
 	pressure.limitWaits.Add(1)
 	limitWaiters.Add(1)

@@ -25,7 +25,10 @@ func ExampleRegisterRelief() {
 // Back-pressure: a reservation over a limit waits for memory to be released
 // until its context ends.
 func ExampleReserveContext() {
-	tracker.SetTagLimit("example-budget", 100)
+	tracker.SetTagLimit("example-budget", 300)
+	held, _ := tracker.Reserve(tracker.KindCHeap, -1, "example-budget", 200, 0)
+	held.Commit(0x1000, nil)
+	defer held.Release()
 	defer tracker.SetTagLimit("example-budget", 0)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()

@@ -46,18 +46,31 @@ func TestReserveContextWaitsForRelease(t *testing.T) {
 func TestReserveContextGivesUp(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	const tag = "pressure-timeout"
-	tracker.SetTagLimit(tag, 10)
+	tracker.SetTagLimit(tag, 100)
 	defer tracker.SetTagLimit(tag, 0)
+	held, err := tracker.Reserve(tracker.KindCHeap, -1, tag, 80, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held.Commit(0x1000, nil)
+	defer held.Release()
 
 	before := tracker.Pressure()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
-	_, err := tracker.ReserveContext(ctx, tracker.KindCHeap, -1, tag, 50, 0)
+	_, err = tracker.ReserveContext(ctx, tracker.KindCHeap, -1, tag, 50, 0)
 	if !errors.Is(err, tracker.ErrLimit) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want ErrLimit and DeadlineExceeded", err)
 	}
 	if got := tracker.Pressure().LimitWaitTimeouts - before.LimitWaitTimeouts; got != 1 {
 		t.Errorf("LimitWaitTimeouts grew by %d, want 1", got)
+	}
+	// Larger than the limit itself: no wait.
+	ctx2, cancel2 := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel2()
+	start := time.Now()
+	if _, err := tracker.ReserveContext(ctx2, tracker.KindCHeap, -1, tag, 101, 0); !errors.Is(err, tracker.ErrLimit) || time.Since(start) > time.Minute {
+		t.Fatalf("err = %v after %v, want ErrLimit at once", err, time.Since(start))
 	}
 	// Without a deadline there is nothing to wait for: ErrLimit at once.
 	if _, err := tracker.ReserveContext(context.Background(), tracker.KindCHeap, -1, tag, 50, 0); !errors.Is(err, tracker.ErrLimit) {
