@@ -18,13 +18,15 @@ cuda-standin:
 	rm -rf $(FAKECUDA_BUILD)/bin
 	CGO_LDFLAGS=-L$(FAKECUDA_BUILD) $(GO) test -tags cuda -c -o $(FAKECUDA_BUILD)/bin/ $(CUDA_TEST_PKGS)
 	internal/fakecuda/build.sh $(FAKECUDA_BUILD) $(FAKECUDA_BUILD)/bin/*.test
+	SANITIZE=address internal/fakecuda/build.sh $(FAKECUDA_BUILD)/asan $(FAKECUDA_BUILD)/bin/*.test
 
 # -count=1 always: the test cache ignores LD_LIBRARY_PATH and the library.
+# The -asan run loads the stand-in built under AddressSanitizer too.
 cuda-test: cuda-standin
 	$(FAKECUDA_ENV) $(GO) vet -tags cuda $(CUDA_TEST_PKGS)
 	$(FAKECUDA_ENV) $(GO) test -tags cuda -count=1 $(CUDA_TEST_PKGS)
 	$(FAKECUDA_ENV) $(GO) test -tags cuda -race -count=1 $(CUDA_TEST_PKGS)
-	$(FAKECUDA_ENV) ASAN_OPTIONS=fast_unwind_on_malloc=0 $(GO) test -tags cuda -asan -count=1 -ldflags='-s=0 -w=0' $(CUDA_TEST_PKGS)
+	$(FAKECUDA_ENV) LD_LIBRARY_PATH=$(FAKECUDA_BUILD)/asan ASAN_OPTIONS=fast_unwind_on_malloc=0 $(GO) test -tags cuda -asan -count=1 -ldflags='-s=0 -w=0' $(CUDA_TEST_PKGS)
 
 # What membridge's cuda package adds to the driver calls, side by side with
 # bare gorgonia.org/cu calls in one run (docs/readme-standin.md). Rounds

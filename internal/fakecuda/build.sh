@@ -6,6 +6,9 @@
 #   build.sh BUILD BINARY...    stubs for what the binaries leave undefined,
 #                               then a check that the library now defines
 #                               every cu* symbol they need
+#
+# SANITIZE=address builds it under AddressSanitizer, for test binaries built
+# with go test -asan (which load the sanitizer runtime it needs).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=$1
@@ -13,6 +16,11 @@ shift
 mkdir -p "$build"
 CC=${CC:-cc}
 cflags=(-std=gnu11 -O2 -fPIC -fvisibility=hidden -Wall -Wextra -Werror)
+ldflags=(-Wl,-z,defs)
+if [ -n "${SANITIZE:-}" ]; then
+	cflags+=(-fsanitize="$SANITIZE" -fno-omit-frame-pointer -g)
+	ldflags+=(-fsanitize="$SANITIZE")
+fi
 
 # The CUDA error names, from cuda.h, for cuGetErrorName.
 printf '#include <cuda.h>\n' | $CC -E -dD -x c - |
@@ -36,7 +44,7 @@ else
 	"$here/gen-stubs.sh" "$build/defined.txt" "$build/stubs.c" "$@"
 fi
 $CC "${cflags[@]}" -Wno-unused-parameter -c "$build/stubs.c" -o "$build/stubs.o"
-$CC -shared -Wl,-soname,libcuda.so.1 -Wl,-z,defs -o "$build/libcuda.so.1.tmp" \
+$CC -shared -Wl,-soname,libcuda.so.1 "${ldflags[@]}" -o "$build/libcuda.so.1.tmp" \
 	"$build/driver.o" "$build/stubs.o" -lpthread
 mv "$build/libcuda.so.1.tmp" "$build/libcuda.so.1"
 ln -sf libcuda.so.1 "$build/libcuda.so"
