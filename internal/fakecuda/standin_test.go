@@ -565,3 +565,38 @@ func TestBadEnvironmentFailsInit(t *testing.T) {
 		t.Errorf("a child with 9 devices: %v\n%s", err, out)
 	}
 }
+
+func TestUnmodelledCallsAreNotSupported(t *testing.T) {
+	onContext(t, 0, func(cu.CUContext) {
+		// Generated stubs: the stand-in does not pretend.
+		_, err := cu.MemAllocManaged(64, cu.AttachGlobal)
+		wantErr(t, "MemAllocManaged", err, cu.NotSupported)
+		_, _, err = cu.MemAllocPitch(64, 4, 4)
+		wantErr(t, "MemAllocPitch", err, cu.NotSupported)
+		// Attributes it does not model are refused, not made up.
+		d, _ := cu.GetDevice(0)
+		_, err = d.Attribute(cu.ClockRate)
+		wantErr(t, "the clock rate attribute", err, cu.NotSupported)
+		if major, err := d.Attribute(cu.ComputeCapabilityMajor); err != nil || major != 9 {
+			t.Errorf("compute capability major: %d, %v; want 9 (an H100)", major, err)
+		}
+	})
+}
+
+func TestFailAllocAfterFromEnvironment(t *testing.T) {
+	if os.Getenv(childEnv) != t.Name() {
+		out, err := runChild(t, t.Name(), "MEMBRIDGE_FAKECUDA_FAIL_ALLOC_AFTER=1")
+		if err != nil || !strings.Contains(out, "--- PASS: "+t.Name()) {
+			t.Fatalf("child with MEMBRIDGE_FAKECUDA_FAIL_ALLOC_AFTER=1: %v\n%s", err, out)
+		}
+		return
+	}
+	onContext(t, 0, func(cu.CUContext) {
+		p := mustAlloc(t, 8)
+		_, err := cu.MemAlloc(8)
+		wantErr(t, "the second allocation", err, cu.OutOfMemory)
+		if err := cu.MemFree(p); err != nil {
+			t.Error(err)
+		}
+	})
+}
