@@ -25,6 +25,7 @@ type PressureStats struct {
 	Reliefs           int64 // calls of Relieve
 	ReliefBytes       int64 // bytes registered reliefs said they freed
 	GCRuns            int64 // garbage collections Relieve ran
+	GCSkips           int64 // collections skipped: the last one freed nothing a moment ago
 	Retries           int64 // allocations retried after a relief
 	RetrySuccesses    int64 // of those, the ones that then succeeded
 }
@@ -32,6 +33,7 @@ type PressureStats struct {
 var pressure struct {
 	limitWaits, limitWaitTimeouts atomic.Int64
 	reliefs, reliefBytes, gcRuns  atomic.Int64
+	gcSkips                       atomic.Int64
 	retries, retrySuccesses       atomic.Int64
 	_                             [64]byte
 }
@@ -44,6 +46,7 @@ func Pressure() PressureStats {
 		Reliefs:           pressure.reliefs.Load(),
 		ReliefBytes:       pressure.reliefBytes.Load(),
 		GCRuns:            pressure.gcRuns.Load(),
+		GCSkips:           pressure.gcSkips.Load(),
 		Retries:           pressure.retries.Load(),
 		RetrySuccesses:    pressure.retrySuccesses.Load(),
 	}
@@ -93,10 +96,16 @@ func RegisterRelief(name string, fn func(need int64) (freed int64)) (unregister 
 
 // gcRelief coalesces the garbage collections of concurrent Relieve calls:
 // a caller that finds one running waits for it instead of starting another.
+// It also skips the collection when the last one gave nothing back and
+// ended less than reliefGCQuiet ago: a service whose budget is full of
+// memory in use would otherwise collect back to back on every refused
+// request.
 var gcRelief struct {
 	sync.Mutex
-	running bool
-	done    chan struct{}
+	running   bool
+	done      chan struct{}
+	lastEnd   time.Time
+	lastFreed int64
 }
 
 // Relieve tries to free need bytes (need <= 0: as much as it can) before an
@@ -104,7 +113,9 @@ var gcRelief struct {
 // It runs the registered reliefs in order until they have freed need bytes;
 // if they fall short it runs the garbage collector and waits briefly for
 // the cleanups of dropped handles, which give their memory back through the
-// safety net. It returns the bytes freed as far as it can tell (the reliefs'
+// safety net. Concurrent calls share one collection, and a collection is
+// skipped (counted in GCSkips) when the previous one freed nothing less
+// than 10 ms ago. It returns the bytes freed as far as it can tell (the reliefs'
 // own count plus the drop in the ledger's live bytes across the collection)
 // and counts each step in Pressure.
 func Relieve(need int64) (freed int64) {
@@ -123,23 +134,35 @@ func Relieve(need int64) (freed int64) {
 		}
 	}
 	before := LiveBytes()
-	collectForRelief()
-	if after := LiveBytes(); after < before {
-		freed += before - after
+	if collectForRelief(func() int64 { return before - LiveBytes() }) {
+		if after := LiveBytes(); after < before {
+			freed += before - after
+		}
 	}
 	return freed
 }
 
+// reliefGCQuiet is how long after a collection that freed nothing Relieve
+// skips the next one.
+const reliefGCQuiet = 10 * time.Millisecond
+
 // collectForRelief runs one garbage collection, or waits for the one another Relieve
 // is running, then gives the cleanup goroutine a moment to free what the
 // collection found.
-func collectForRelief() {
+// It returns false when it skipped the collection; freed measures what the
+// collection gave back.
+func collectForRelief(freed func() int64) bool {
 	gcRelief.Lock()
 	if gcRelief.running {
 		done := gcRelief.done
 		gcRelief.Unlock()
 		<-done
-		return
+		return true
+	}
+	if gcRelief.lastFreed <= 0 && !gcRelief.lastEnd.IsZero() && time.Since(gcRelief.lastEnd) < reliefGCQuiet {
+		gcRelief.Unlock()
+		pressure.gcSkips.Add(1)
+		return false
 	}
 	gcRelief.running = true
 	gcRelief.done = make(chan struct{})
@@ -148,11 +171,14 @@ func collectForRelief() {
 	pressure.gcRuns.Add(1)
 	runtime.GC()
 	waitCleanups()
+	n := freed()
 
 	gcRelief.Lock()
 	gcRelief.running = false
+	gcRelief.lastEnd, gcRelief.lastFreed = time.Now(), n
 	close(gcRelief.done)
 	gcRelief.Unlock()
+	return true
 }
 
 // waitCleanups waits, for at most a few milliseconds, until a cleanup queued

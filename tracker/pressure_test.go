@@ -100,12 +100,30 @@ func TestRelieveRunsReliefsInOrder(t *testing.T) {
 	un2()
 	un2() // idempotent
 	order = nil
+	time.Sleep(20 * time.Millisecond) // past the quiet time of an earlier fruitless collection
 	tracker.Relieve(30)
 	if len(order) != 1 {
 		t.Errorf("after unregister, reliefs ran as %v, want [first]", order)
 	}
 	if tracker.Pressure().GCRuns == after.GCRuns {
 		t.Error("Relieve fell short of need but ran no garbage collection")
+	}
+}
+
+func TestRelieveSkipsFruitlessCollections(t *testing.T) {
+	time.Sleep(20 * time.Millisecond)
+	before := tracker.Pressure()
+	tracker.Relieve(1 << 40) // nothing to free: collects once
+	tracker.Relieve(1 << 40) // at once again: skipped
+	after := tracker.Pressure()
+	if after.GCRuns-before.GCRuns != 1 || after.GCSkips-before.GCSkips != 1 {
+		t.Errorf("two fruitless reliefs in a row: %d collections, %d skips; want 1 and 1",
+			after.GCRuns-before.GCRuns, after.GCSkips-before.GCSkips)
+	}
+	time.Sleep(20 * time.Millisecond)
+	tracker.Relieve(1 << 40)
+	if tracker.Pressure().GCRuns != after.GCRuns+1 {
+		t.Error("no collection after the quiet time")
 	}
 }
 
