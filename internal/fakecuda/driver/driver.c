@@ -1112,7 +1112,7 @@ EXPORT CUresult cuModuleLoadData(CUmodule *module, const void *image)
 	if (r == CUDA_SUCCESS && (module == NULL || image == NULL))
 		r = CUDA_ERROR_INVALID_VALUE;
 	const char *text = image;
-	if (r == CUDA_SUCCESS && memcmp(text, "\x7f" "ELF", 4) == 0)
+	if (r == CUDA_SUCCESS && strncmp(text, "\x7f" "ELF", 4) == 0)
 		r = CUDA_ERROR_NOT_SUPPORTED; /* cubin: no SASS runs here */
 	if (r == CUDA_SUCCESS && strstr(text, ".version") == NULL)
 		r = CUDA_ERROR_INVALID_PTX;
