@@ -261,3 +261,24 @@ func ExampleCache() {
 	// cached len=5
 	// 1 1 1 5
 }
+
+func ExampleCache_Expire() {
+	now := time.Unix(0, 0)
+	c, _ := cache.New[int](cache.Options{Name: "sessions", MaxBytes: 1 << 20, TTL: time.Minute,
+		Now: func() time.Time { return now }})
+	defer c.Close()
+	b, _ := native.Alloc("sessions", 32)
+	c.Put(1, b)
+	now = now.Add(2 * time.Minute)
+	fmt.Println(c.Expire(), c.Stats().Bytes) // the buffer is freed now
+	// Output: 1 0
+}
+
+func ExampleCache_Remove() {
+	c, _ := cache.New[string](cache.Options{Name: "thumbnails", MaxBytes: 1 << 20})
+	defer c.Close()
+	b, _ := native.Alloc("thumbnails", 64)
+	c.Put("a.png", b)
+	fmt.Println(c.Remove("a.png"), c.Remove("a.png"))
+	// Output: true false
+}
