@@ -190,20 +190,17 @@ func (c *Context) alloc(tag string, n int, zero bool, s *Stream, skip int) (*Dev
 	if n < 0 {
 		return nil, fmt.Errorf("cuda: alloc %d bytes (tag %q): %w", n, tag, ErrInvalidSize)
 	}
-	a, err := c.allocate(tag, n, zero, s, false, skip+1)
+	b, err := c.allocate(tag, n, zero, s, false, skip+1)
 	if err != nil && errors.Is(err, ErrOutOfMemory) {
 		c.relieved(n)
-		a, err = c.allocate(tag, n, zero, s, true, skip+1)
+		b, err = c.allocate(tag, n, zero, s, true, skip+1)
 	}
-	if err != nil {
-		return nil, err
-	}
-	b := &DeviceBuffer{a: a}
-	tracker.Watch(b, a.rec)
-	return b, nil
+	return b, err
 }
 
-func (c *Context) allocate(tag string, n int, zero bool, s *Stream, retry bool, skip int) (*allocation, error) {
+// allocate makes one attempt. The handle is made and watched before the
+// context is left, so a concurrent Close finds the record complete.
+func (c *Context) allocate(tag string, n int, zero bool, s *Stream, retry bool, skip int) (*DeviceBuffer, error) {
 	if err := c.enter("alloc"); err != nil {
 		return nil, err
 	}
@@ -238,8 +235,10 @@ func (c *Context) allocate(tag string, n int, zero bool, s *Stream, retry bool, 
 	}
 	a.rec = rec
 	rec.Commit(uintptr(a.ptr), a)
+	b := &DeviceBuffer{a: a}
+	tracker.Watch(b, rec)
 	c.link(a)
-	return a, nil
+	return b, nil
 }
 
 // Len returns the size in bytes; it stays valid after Free. A nil buffer

@@ -710,3 +710,62 @@ func TestLedgerStacks(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseWhileInUse closes a context while goroutines allocate, copy,
+// launch and free through it: every call either works or fails with
+// ErrClosed, and nothing is left in the ledger.
+func TestCloseWhileInUse(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	c, err := Open(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.NewStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	start := make(chan struct{})
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			for i := 0; ; i++ {
+				var x *DeviceSlice[float32]
+				var err error
+				if g%2 == 0 {
+					x, err = CloneHtoD(c, "test/close-race", []float32{1, 2})
+				} else {
+					x, err = CloneHtoDOn(s, "test/close-race", []float32{1, 2})
+				}
+				if err == nil {
+					err = Scale(s, x, x, 2)
+					if e := x.Free(); err == nil {
+						err = e
+					}
+				}
+				if err != nil {
+					if !errors.Is(err, ErrClosed) {
+						errs <- err
+					}
+					return
+				}
+			}
+		}()
+	}
+	close(start)
+	time.Sleep(20 * time.Millisecond)
+	if err := c.Close(); err != nil {
+		t.Error(err)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("a call racing with Close: %v", err)
+	}
+	if got := liveBytes(kindDevice, "test/close-race") + liveBytes(kindPool, "test/close-race"); got != 0 {
+		t.Errorf("%d bytes live after Close", got)
+	}
+}

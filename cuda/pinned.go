@@ -26,20 +26,15 @@ func (c *Context) AllocPinned(tag string, n int) (*PinnedBuffer, error) {
 	if n < 0 {
 		return nil, fmt.Errorf("cuda: alloc %d pinned bytes (tag %q): %w", n, tag, ErrInvalidSize)
 	}
-	a, err := c.allocatePinned(tag, n, false, 2)
+	p, err := c.allocatePinned(tag, n, false, 2)
 	if err != nil && errors.Is(err, ErrOutOfMemory) {
 		c.relieved(n)
-		a, err = c.allocatePinned(tag, n, true, 2)
+		p, err = c.allocatePinned(tag, n, true, 2)
 	}
-	if err != nil {
-		return nil, err
-	}
-	p := &PinnedBuffer{a: a}
-	tracker.Watch(p, a.rec)
-	return p, nil
+	return p, err
 }
 
-func (c *Context) allocatePinned(tag string, n int, retry bool, skip int) (*allocation, error) {
+func (c *Context) allocatePinned(tag string, n int, retry bool, skip int) (*PinnedBuffer, error) {
 	if err := c.enter("alloc pinned"); err != nil {
 		return nil, err
 	}
@@ -61,8 +56,10 @@ func (c *Context) allocatePinned(tag string, n int, retry bool, skip int) (*allo
 	}
 	a.rec = rec
 	rec.Commit(uintptr(a.host), a)
+	p := &PinnedBuffer{a: a}
+	tracker.Watch(p, rec) // before the context is left: see allocate
 	c.link(a)
-	return a, nil
+	return p, nil
 }
 
 // Len returns the size in bytes.
