@@ -4,6 +4,8 @@ package cuda
 
 // #cgo CFLAGS: -Wall -Wextra -Werror -O2
 // #cgo LDFLAGS: -lcuda
+// #cgo linux CFLAGS: -I/usr/local/cuda/include
+// #cgo linux LDFLAGS: -L/usr/local/cuda/lib64
 // #include <cuda.h>
 // #include "mbcuda.h"
 import "C"
@@ -16,6 +18,11 @@ import (
 
 	"github.com/membridge/membridge/tracker"
 )
+
+// cuda.h and libcuda come from the system's include and library paths
+// (Debian's nvidia-cuda-dev) or NVIDIA's /usr/local/cuda; CGO_CFLAGS and
+// CGO_LDFLAGS point elsewhere (CGO_LDFLAGS's -L comes first, which is how
+// tests link against the stand-in driver).
 
 // The cuda backend: the NVIDIA driver. gorgonia.org/cu initialises the
 // driver (its package init calls cuInit) and describes devices; the
