@@ -168,17 +168,32 @@ func (b *Buffer) Free() error {
 	if b == nil {
 		return nil
 	}
-	if b.shares.Load()&^sharesFrozen != 0 {
+	if b.shares.Load()&sharesBorrows != 0 {
 		return b.borrowedError("free")
 	}
-	return b.free()
+	if !b.state.CompareAndSwap(handleLive, handleFreed) {
+		return b.check("free")
+	}
+	// A borrow taken concurrently checks the state after counting itself
+	// (view.go), so if it was granted its count shows here: give the
+	// buffer back to it.
+	if b.shares.Load()&sharesBorrows != 0 {
+		b.state.Store(handleLive)
+		return b.borrowedError("free")
+	}
+	return b.endFreed()
 }
 
-// free ends a live buffer whatever its borrows.
+// free ends a live buffer whatever its borrows (FreeRevoking).
 func (b *Buffer) free() error {
 	if !b.state.CompareAndSwap(handleLive, handleFreed) {
 		return b.check("free")
 	}
+	return b.endFreed()
+}
+
+// endFreed releases the record and the memory of a buffer just marked freed.
+func (b *Buffer) endFreed() error {
 	if b.rec.Release() {
 		b.release()
 	}
@@ -211,11 +226,15 @@ func (b *Buffer) Close() error { return b.Free() }
 // Move hands the memory to a new handle and invalidates b, which then
 // reports ErrMoved. The ledger record, tag and stack stay the same.
 func (b *Buffer) Move() (*Buffer, error) {
-	if b.shares.Load()&^sharesFrozen != 0 {
+	if b.shares.Load()&sharesBorrows != 0 {
 		return nil, b.borrowedError("move")
 	}
 	if !b.state.CompareAndSwap(handleLive, handleMoved) {
 		return nil, b.check("move")
+	}
+	if b.shares.Load()&sharesBorrows != 0 { // a borrow raced in, as in Free
+		b.state.Store(handleLive)
+		return nil, b.borrowedError("move")
 	}
 	nb := &Buffer{ptr: b.ptr, n: b.n, rec: b.rec, del: b.del, large: b.large, frozen: b.frozen}
 	nb.shares.Store(b.shares.Load() & sharesFrozen)
@@ -234,7 +253,7 @@ func (b *Buffer) Move() (*Buffer, error) {
 // and frees the original. A buffer with views or retained references out
 // gets ErrBorrowed.
 func (b *Buffer) HandToC() (unsafe.Pointer, error) {
-	if b.shares.Load()&^sharesFrozen != 0 {
+	if b.shares.Load()&sharesBorrows != 0 {
 		return nil, b.borrowedError("hand to C")
 	}
 	p := b.ptr
@@ -250,6 +269,13 @@ func (b *Buffer) HandToC() (unsafe.Pointer, error) {
 			cFree(uintptr(p), int64(b.n), false)
 		}
 		return nil, b.check("hand to C")
+	}
+	if b.shares.Load()&sharesBorrows != 0 { // a borrow raced in, as in Free
+		b.state.Store(handleLive)
+		if copied {
+			cFree(uintptr(p), int64(b.n), false)
+		}
+		return nil, b.borrowedError("hand to C")
 	}
 	b.rec.HandOff()
 	if copied {

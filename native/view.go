@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"time"
 	"unsafe"
 )
@@ -25,7 +26,9 @@ const (
 	sharesExclusive uint64 = 1 << 24   // an exclusive view is out
 	sharesRefUnit   uint64 = 1 << 32   // one retained reference
 	sharesRefs      uint64 = (1<<24 - 1) << 32
+	sharesRevoked   uint64 = 1 << 61 // FreeRevoking: views report their buffer freed
 	sharesFrozen    uint64 = 1 << 62
+	sharesBorrows          = sharesViews | sharesExclusive | sharesRefs
 )
 
 // Retain adds a reference to b, for shared ownership: each holder calls
@@ -43,9 +46,32 @@ func (b *Buffer) Retain() error {
 			return fmt.Errorf("native: retain buffer (tag %q): too many references: %w", b.rec.Tag(), ErrInvalidArgument)
 		}
 		if b.shares.CompareAndSwap(s, s+sharesRefUnit) {
-			return nil
+			return b.confirm("retain", sharesRefUnit)
 		}
 	}
+}
+
+// confirm ends the taking of a borrow or reference, already counted in
+// shares with delta: if a Free, Move or HandToC raced with it and won, the
+// count is taken back and the error returned. Counting first and looking at
+// the state second, while those look at the state first and the count
+// second, means one of the two always sees the other.
+//
+// A Free that lost (it saw this count) puts the state back to live at
+// once, so before giving up the borrow waits a moment, still counted, for
+// that to happen.
+func (b *Buffer) confirm(op string, delta uint64) error {
+	for range 100 {
+		if b.state.Load() == handleLive {
+			return nil
+		}
+		runtime.Gosched()
+	}
+	b.shares.Add(-delta)
+	if err := b.check(op); err != nil {
+		return err
+	}
+	return fmt.Errorf("native: %s buffer (tag %q): raced with its Free: %w", op, b.rec.Tag(), ErrBorrowed)
 }
 
 // Release drops one reference taken with Retain, or the owner's own when
@@ -72,7 +98,7 @@ func (b *Buffer) Refs() int { return 1 + int(b.shares.Load()&sharesRefs/sharesRe
 // error wrapping ErrBorrowed and ctx's error when ctx ends first.
 func (b *Buffer) FreeWait(ctx context.Context) error {
 	delay := 50 * time.Microsecond
-	for b.shares.Load()&^sharesFrozen != 0 && b.state.Load() == handleLive {
+	for b.shares.Load()&sharesBorrows != 0 && b.state.Load() == handleLive {
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
@@ -92,6 +118,10 @@ func (b *Buffer) FreeRevoking() error {
 	if b == nil {
 		return nil
 	}
+	if err := b.check("free"); err != nil {
+		return err
+	}
+	b.shares.Or(sharesRevoked)
 	return b.free()
 }
 
@@ -136,6 +166,9 @@ func (b *Buffer) View(off, n int) (*View, error) {
 			break
 		}
 	}
+	if err := b.confirm("view of", 1); err != nil {
+		return nil, err
+	}
 	return &View{b: b, off: off, n: n}, nil
 }
 
@@ -157,6 +190,9 @@ func (b *Buffer) ViewMut(off, n int) (*View, error) {
 		if b.shares.CompareAndSwap(s, s|sharesExclusive) {
 			break
 		}
+	}
+	if err := b.confirm("exclusive view of", sharesExclusive); err != nil {
+		return nil, err
 	}
 	return &View{b: b, off: off, n: n, exclusive: true}, nil
 }
@@ -180,11 +216,18 @@ func (v *View) Exclusive() bool { return v.exclusive }
 // Err returns nil while the view can be used, and otherwise says why not:
 // released (ErrFreed), or its buffer freed, moved or handed to C (the
 // buffer's error, with its sites).
+//
+// While a view is out its buffer cannot be freed, moved or handed to C
+// except by FreeRevoking, so Err looks only at that: one atomic load.
 func (v *View) Err() error {
 	if v.released {
 		return fmt.Errorf("native: use of released view [%d:%d] of buffer (tag %q): %w", v.off, v.off+v.n, v.b.rec.Tag(), ErrFreed)
 	}
-	if err := v.b.check("use of view"); err != nil {
+	if v.b.shares.Load()&sharesRevoked != 0 {
+		err := v.b.check("use of view")
+		if err == nil { // the revoking Free is still under way
+			err = fmt.Errorf("native: use of view of a buffer being freed (tag %q): %w", v.b.rec.Tag(), ErrFreed)
+		}
 		return fmt.Errorf("native: view [%d:%d] outlived its buffer: %w", v.off, v.off+v.n, err)
 	}
 	return nil
