@@ -3,6 +3,9 @@
 package cuda
 
 import (
+	"fmt"
+	"os"
+	"strconv"
 	"sync/atomic"
 
 	"github.com/membridge/membridge/tracker"
@@ -23,7 +26,9 @@ const (
 
 // EmulatedDeviceMemory is the memory the emulated device reports and will
 // allocate, in bytes; beyond it allocations fail with ErrOutOfMemory as on a
-// full GPU.
+// full GPU. The environment variable MEMBRIDGE_EMULATED_DEVICE_MEMORY
+// (bytes), read when the first Context opens, sets another size: a small
+// one makes device out-of-memory easy to provoke in a service's tests.
 const EmulatedDeviceMemory = 16 << 30
 
 var emulated struct {
@@ -48,7 +53,18 @@ func drvDeviceInfo(ord int) (Device, error) {
 }
 
 func drvCtxRetain(int) (uintptr, error) {
-	emulated.retained.Add(1)
+	if emulated.retained.Add(1) == 1 {
+		total := int64(EmulatedDeviceMemory)
+		if v := os.Getenv("MEMBRIDGE_EMULATED_DEVICE_MEMORY"); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 0 {
+				emulated.retained.Add(-1)
+				return 0, fmt.Errorf("cuda: MEMBRIDGE_EMULATED_DEVICE_MEMORY=%q: want a number of bytes", v)
+			}
+			total = n
+		}
+		emulated.total.Store(total)
+	}
 	return 1, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/membridge/membridge/cuda"
 	"github.com/membridge/membridge/tracker"
 )
 
@@ -144,5 +145,20 @@ func TestCachedAnswerIsTheSame(t *testing.T) {
 	var s summary
 	if err := json.Unmarshal(second, &s); err != nil || s.Received != 3000 {
 		t.Fatalf("cached answer %s: %v", second, err)
+	}
+}
+
+func TestDeviceOutOfMemory(t *testing.T) {
+	if cuda.Backend != "host" {
+		t.Skip("the emulated device's size is a host-backend setting; the stand-in driver has MEMBRIDGE_FAKECUDA_MEM")
+	}
+	t.Setenv("MEMBRIDGE_EMULATED_DEVICE_MEMORY", "65536")
+	url := startTest(t, defaultConfig())
+	code, body, _ := post(t, url, binaryType, encodeBinary(randomJob(newRand(10), 50000)))
+	if code != http.StatusInsufficientStorage || !strings.Contains(string(body), "OUT_OF_MEMORY") {
+		t.Fatalf("device out of memory: %d %s", code, body)
+	}
+	if code, body, _ := post(t, url, binaryType, encodeBinary(randomJob(newRand(11), 100))); code != 200 {
+		t.Fatalf("a request that fits after the failure: %d %s", code, body)
 	}
 }
