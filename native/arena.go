@@ -1,6 +1,7 @@
 package native
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"runtime"
@@ -56,7 +57,8 @@ type Arena struct {
 	usedBefore int64        // bytes handed out from chunks before the current one
 	gen        uint64
 	freed      bool
-	lastType   reflect.Type // the last type NewIn or MakeSliceIn found pointer-free
+	lastType   reflect.Type    // the last type NewIn or MakeSliceIn found pointer-free
+	wait       context.Context // WaitFor: chunks wait for the budget until it ends
 }
 
 // quarantine holds the debug mode's inaccessible chunks, of all arenas,
@@ -216,7 +218,13 @@ var arenaChunkReclaim = tracker.ReclaimFunc(func(r *tracker.Record) {
 // newChunk takes a chunk of n bytes; skip counts the caller's frames above
 // Alloc to leave out of the record's stack.
 func (a *Arena) newChunk(n, skip int) (arenaChunk, error) {
-	rec, err := reserveRelieved(tracker.KindArenaChunk, a.tag, int64(n), 4+skip)
+	var rec *tracker.Record
+	var err error
+	if a.wait != nil {
+		rec, err = tracker.ReserveContext(a.wait, tracker.KindArenaChunk, -1, a.tag, int64(n), 3+skip)
+	} else {
+		rec, err = reserveRelieved(tracker.KindArenaChunk, a.tag, int64(n), 4+skip)
+	}
 	if err != nil {
 		return arenaChunk{}, fmt.Errorf("native: arena %q: new chunk of %d bytes: %w", a.tag, n, err)
 	}
@@ -337,6 +345,14 @@ func (a *Arena) Stats() ArenaStats {
 	}
 	return s
 }
+
+// WaitFor makes the chunks the arena takes from now on wait, when a limit
+// refuses them, until memory is released or ctx ends (as native.WaitFor
+// does for a buffer): with an arena per request, pass the request's
+// context, and an allocation over the budget fails only when the request
+// would have timed out anyway, with an error wrapping ErrLimit and ctx's
+// error. nil goes back to failing at once.
+func (a *Arena) WaitFor(ctx context.Context) { a.wait = ctx }
 
 // Tag returns the arena's tag.
 func (a *Arena) Tag() string { return a.tag }

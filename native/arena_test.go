@@ -1,11 +1,13 @@
 package native
 
 import (
+	"context"
 	"errors"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/membridge/membridge/tracker"
@@ -307,5 +309,39 @@ func TestArenaTryAlloc(t *testing.T) {
 		if p := a.TryAlloc(c[0], c[1]); p != nil {
 			t.Errorf("TryAlloc(%d, %d) = %p, want nil", c[0], c[1], p)
 		}
+	}
+}
+
+func TestArenaWaitsForBudget(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	tag := t.Name()
+	tracker.SetTagLimit(tag, 8192)
+	defer tracker.SetTagLimit(tag, 0)
+	held, err := Alloc(tag, 6000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := NewArena(tag, 4096)
+	defer a.Free()
+	if _, err := a.Alloc(100, 8); !errors.Is(err, ErrLimit) {
+		t.Fatalf("without WaitFor: %v, want ErrLimit at once", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	a.WaitFor(ctx)
+	go func() {
+		time.Sleep(10 * time.Millisecond)
+		held.Free()
+	}()
+	if _, err := a.Alloc(100, 8); err != nil {
+		t.Fatalf("with WaitFor: %v", err)
+	}
+	short, cancel2 := context.WithTimeout(context.Background(), 5*time.Millisecond)
+	defer cancel2()
+	a.WaitFor(short)
+	held2, _ := Alloc(tag, 4000)
+	defer held2.Free()
+	if _, err := a.Alloc(4000, 8); !errors.Is(err, ErrLimit) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("past the deadline: %v", err)
 	}
 }

@@ -260,3 +260,20 @@ func ExampleArena_TryAlloc() {
 	fmt.Println(n, a.Stats().UsedBytes)
 	// Output: 10000 160000
 }
+
+// An arena per request that waits for the memory budget as long as the
+// request may: over budget past its deadline is a 503, not a 500.
+func ExampleArena_WaitFor() {
+	tracker.SetTagLimit("request-arena", 1<<20)
+	defer tracker.SetTagLimit("request-arena", 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+
+	a := native.NewArena("request-arena", 512<<10)
+	defer a.Free()
+	a.WaitFor(ctx)
+	_, err1 := a.Alloc(100<<10, 8) // the first chunk: within budget
+	_, err2 := a.Alloc(900<<10, 8) // a chunk of its own: over budget until the deadline
+	fmt.Println(err1 == nil, errors.Is(err2, native.ErrLimit), errors.Is(err2, context.DeadlineExceeded))
+	// Output: true true true
+}
