@@ -75,11 +75,11 @@ func (b *Buffer) protect() error {
 		fp.orig, fp.p = b.ptr, q
 		b.ptr = q
 	}
+	b.frozen = fp // from here on release undoes what was done
 	if err := cProtect(uintptr(fp.p), fp.n, protRO); err != nil {
 		return fmt.Errorf("native: freeze %d bytes (tag %q): mprotect: %w", b.n, b.rec.Tag(), err)
 	}
 	fp.slot = cProtectRegister(uintptr(fp.p), fp.n, fmt.Sprintf("write to a frozen buffer: %d bytes, tag %q%s", b.n, b.rec.Tag(), sites(b.rec)))
-	b.frozen = fp
 	return nil
 }
 
