@@ -128,7 +128,7 @@ func Grown(before, after Counters) error {
 		}
 	}
 	if d := after.ReclaimedAtReset - before.ReclaimedAtReset; d > 0 {
-		grew = append(grew, fmt.Sprintf("%d objects still alive when their context was destroyed", d))
+		grew = append(grew, fmt.Sprintf("objects still alive when their context was destroyed: %d", d))
 	}
 	if len(grew) == 0 {
 		return nil
