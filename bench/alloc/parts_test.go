@@ -35,6 +35,24 @@ func BenchmarkPart(b *testing.B) {
 			c.Stop()
 		}
 	})
+	b.Run("op=AddCleanup-only", func(b *testing.B) {
+		b.ReportAllocs()
+		arg := new(int)
+		for b.Loop() {
+			h := &handle{}
+			handleSink = h
+			runtime.AddCleanup(h, func(*int) {}, arg)
+		}
+	})
+	b.Run("op=SetFinalizer+clear", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			h := &handle{}
+			handleSink = h
+			runtime.SetFinalizer(h, func(*handle) {})
+			runtime.SetFinalizer(h, nil)
+		}
+	})
 	b.Run("op=new-handle-48B", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
