@@ -210,7 +210,7 @@ func standinInChild(t *testing.T, env ...string) bool {
 		return true
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), append(env, standinChildEnv+"="+t.Name())...)
+	cmd.Env = append(os.Environ(), append(env, standinChildEnv+"="+t.Name(), standinQuickExit())...)
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "--- PASS: "+t.Name()) {
 		t.Errorf("child run with %v: %v\n%s", env, err, out)

@@ -486,7 +486,9 @@ func runChild(t *testing.T, name string, env ...string) (string, error) {
 	t.Helper()
 	requireStandin(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^"+name+"$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), append(env, childEnv+"="+name)...)
+	// GORACE: no one-second sleep at exit under -race.
+	gorace := "GORACE=" + strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0")
+	cmd.Env = append(os.Environ(), append(env, childEnv+"="+name, gorace)...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
