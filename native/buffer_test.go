@@ -137,7 +137,7 @@ func TestDoubleFreeAndUseAfterFree(t *testing.T) {
 		t.Fatalf("Err after Free: %v", b.Err())
 	}
 	msg := panicMessage(func() { _ = b.Bytes() })
-	for _, want := range []string{"Bytes of freed buffer", `tag "decoder"`, "allocated at", "buffer_test.go:", "freed at", "TestDoubleFreeAndUseAfterFree"} {
+	for _, want := range []string{"Bytes of freed buffer", `tag "decoder"`, "allocated at github.com/membridge/membridge/native.TestDoubleFreeAndUseAfterFree", "buffer_test.go:", "freed at github.com/membridge/membridge/native.TestDoubleFreeAndUseAfterFree"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("use-after-free panic lacks %q: %s", want, msg)
 		}

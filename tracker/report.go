@@ -107,7 +107,7 @@ func FormatLeaks(recs []*Record) string {
 }
 
 func writeStack(b *strings.Builder, stack []uintptr, indent string) {
-	for _, f := range Frames(stack) {
+	for _, f := range UserFrames(Frames(stack)) {
 		if f.Function == "" {
 			continue
 		}

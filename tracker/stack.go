@@ -88,7 +88,12 @@ func sampled(n, rate int64) bool {
 	case n >= 32*rate:
 		return true
 	}
-	return rand.Float64() < -math.Expm1(-float64(n)/float64(rate))
+	x := float64(n) / float64(rate)
+	p := x * (1 - x/2) // 1-exp(-x) to within 1e-10 for small x, without Expm1
+	if x > 1e-3 {
+		p = -math.Expm1(-x)
+	}
+	return rand.Float64() < p
 }
 
 // SampleWeight returns how many bytes a sampled record of n bytes stands for
@@ -124,10 +129,38 @@ func Frames(stack []uintptr) []runtime.Frame {
 }
 
 // Site returns the first frame of a stack as "function file:line", or "".
+// The first frame shown is the first one outside membridge's own packages,
+// so the site is the user's line however deep the owner's call path is.
 func Site(stack []uintptr) string {
-	fs := Frames(stack)
+	fs := UserFrames(Frames(stack))
 	if len(fs) == 0 {
 		return ""
 	}
 	return fmt.Sprintf("%s %s:%d", fs[0].Function, fs[0].File, fs[0].Line)
+}
+
+// UserFrames drops the leading frames that are inside membridge's own
+// library packages (tracker, native, cuda, cache, cext, batch, handle), so a
+// stack starts where the user's code called membridge. Tests of those
+// packages count as user code. It keeps at least one frame.
+func UserFrames(fs []runtime.Frame) []runtime.Frame {
+	i := 0
+	for i < len(fs)-1 && isLibraryFrame(fs[i].Function) {
+		i++
+	}
+	return fs[i:]
+}
+
+func isLibraryFrame(fn string) bool {
+	rest, ok := strings.CutPrefix(fn, "github.com/membridge/membridge/")
+	if !ok {
+		return false
+	}
+	pkg, name, _ := strings.Cut(rest, ".")
+	switch pkg {
+	case "tracker", "native", "cuda", "cache", "cext", "batch", "handle":
+		top, _, _ := strings.Cut(name, ".")
+		return !isTestName(top)
+	}
+	return false
 }

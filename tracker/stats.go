@@ -4,6 +4,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // counters is one set of atomic counters. It fills whole cache lines so
@@ -111,12 +112,36 @@ var (
 	tagCounters  sync.Map               // string -> *tagEntry
 )
 
+// entrySlot caches one key's entry. It holds the tag by its bytes'
+// address: a tag passed again as the same string constant (the common case)
+// is found without hashing the string.
+type entrySlot struct {
+	tagData *byte
+	tagLen  int
+	kind    Kind
+	device  int32
+	e       *keyEntry
+}
+
+// entryCache is a direct-mapped cache in front of keyCounters: a hit costs
+// one atomic load and a few compares, where sync.Map hashes the whole key.
+var entryCache [256]atomic.Pointer[entrySlot]
+
 func entryFor(k key) *keyEntry {
-	if e, ok := keyCounters.Load(k); ok {
-		return e.(*keyEntry)
+	data := unsafe.StringData(k.tag)
+	h := (uintptr(unsafe.Pointer(data))>>4 ^ uintptr(len(k.tag)) ^ uintptr(k.kind)<<3 ^ uintptr(k.device)<<5) % uintptr(len(entryCache))
+	if s := entryCache[h].Load(); s != nil && s.tagData == data && s.tagLen == len(k.tag) && s.kind == k.kind && s.device == k.device {
+		return s.e
 	}
-	e, _ := keyCounters.LoadOrStore(k, &keyEntry{tag: tagFor(k.tag)})
-	return e.(*keyEntry)
+	var e *keyEntry
+	if v, ok := keyCounters.Load(k); ok {
+		e = v.(*keyEntry)
+	} else {
+		v, _ := keyCounters.LoadOrStore(k, &keyEntry{tag: tagFor(k.tag)})
+		e = v.(*keyEntry)
+	}
+	entryCache[h].Store(&entrySlot{tagData: data, tagLen: len(k.tag), kind: k.kind, device: k.device, e: e})
+	return e
 }
 
 func tagFor(tag string) *tagEntry {
