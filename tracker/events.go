@@ -222,15 +222,15 @@ func (r *Record) observe(op EventOp) {
 	if obs&observeHistory != 0 {
 		if h := history.Load(); h != nil {
 			h.add(Event{
-				At: time.Since(epoch), Op: op, Kind: r.kind, Device: int(r.device),
-				Tag: r.tag, Bytes: r.bytes, RecordID: r.id, Stack: r.stack,
+				At: time.Since(epoch), Op: op, Kind: r.Kind(), Device: r.Device(),
+				Tag: r.Tag(), Bytes: r.bytes, RecordID: r.id, Stack: r.Stack(),
 			}, delta)
 		}
 	}
 	if obs&observeScopes != 0 && delta != 0 {
 		countInScopes(delta)
 	}
-	if obs&observeSites != 0 && op == EventAlloc && r.stack != nil {
+	if obs&observeSites != 0 && op == EventAlloc && r.Stack() != nil {
 		countSite(r)
 	}
 }
@@ -245,8 +245,8 @@ func (r *Record) Retried(succeeded bool) {
 	if observing.Load()&observeHistory != 0 {
 		if h := history.Load(); h != nil {
 			h.add(Event{
-				At: time.Since(epoch), Op: EventRetry, Kind: r.kind, Device: int(r.device),
-				Tag: r.tag, Bytes: r.bytes, RecordID: r.id, Stack: r.stack, Succeeded: succeeded,
+				At: time.Since(epoch), Op: EventRetry, Kind: r.Kind(), Device: r.Device(),
+				Tag: r.Tag(), Bytes: r.bytes, RecordID: r.id, Stack: r.Stack(), Succeeded: succeeded,
 			}, 0)
 		}
 	}

@@ -23,7 +23,11 @@ func TestReserveContextWaitsForRelease(t *testing.T) {
 
 	before := tracker.Pressure()
 	go func() {
-		time.Sleep(20 * time.Millisecond)
+		// Release only once the reservation below is waiting, so the test
+		// does not depend on how long the relief before the wait takes.
+		for tracker.Pressure().LimitWaits == before.LimitWaits {
+			time.Sleep(time.Millisecond)
+		}
 		held.Release()
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

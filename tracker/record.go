@@ -33,28 +33,32 @@ const (
 )
 
 // A Record is one allocation in the ledger. Its identity, size, tag and
-// stack never change once committed; its state does, atomically.
+// stack never change once committed; its state does, atomically. It is
+// kept small (one 112-byte size class) because one is made per allocation:
+// kind, device and tag live in the shared counters entry, and what only
+// debugging needs lives behind dbg.
 type Record struct {
 	id      uint64
-	kind    Kind
-	device  int32
+	state   atomic.Uint32
+	watched bool
 	bytes   int64
-	tag     string
 	addr    uintptr
 	born    time.Duration // since epoch
-	entry   *keyEntry
-	stack   []uintptr // allocation stack, or nil
-	rate    int64     // stack rate when the stack was taken
-	gid     uint64    // goroutine that reserved it (test attribution only)
-	creator uint64    // goroutine that created that goroutine
-
-	state     atomic.Uint32
-	reclaim   Reclaimer
-	cleanup   runtime.Cleanup
-	watched   bool
-	freeStack atomic.Pointer[[]uintptr] // written after the state CAS, read by losers
+	entry   *keyEntry     // the counters of (kind, device, tag); its key names them
+	dbg     *recordDebug  // nil unless a stack or the test mode's goroutines were kept
+	reclaim Reclaimer
+	cleanup runtime.Cleanup
 
 	prev, next *Record // live set links, guarded by the shard's lock
+}
+
+// recordDebug is what a record keeps when stacks or test attribution are on.
+type recordDebug struct {
+	stack     []uintptr                 // allocation stack, or nil
+	rate      int64                     // stack rate when the stack was taken
+	gid       uint64                    // goroutine that reserved it (test attribution only)
+	creator   uint64                    // goroutine that created that goroutine
+	freeStack atomic.Pointer[[]uintptr] // written after the state CAS, read by losers
 }
 
 // epoch anchors record times; time.Since on it reads only the monotonic clock.
@@ -66,16 +70,16 @@ var nextID atomic.Uint64
 func (r *Record) ID() uint64 { return r.id }
 
 // Kind is the kind of memory.
-func (r *Record) Kind() Kind { return r.kind }
+func (r *Record) Kind() Kind { return r.entry.key.kind }
 
 // Device is the device ordinal, or -1 for host memory.
-func (r *Record) Device() int { return int(r.device) }
+func (r *Record) Device() int { return int(r.entry.key.device) }
 
 // Bytes is the size of the allocation.
 func (r *Record) Bytes() int64 { return r.bytes }
 
 // Tag says what the memory is for.
-func (r *Record) Tag() string { return r.tag }
+func (r *Record) Tag() string { return r.entry.key.tag }
 
 // Addr is the address the owner committed (0 before Commit).
 func (r *Record) Addr() uintptr { return r.addr }
@@ -84,12 +88,31 @@ func (r *Record) Addr() uintptr { return r.addr }
 func (r *Record) Age() time.Duration { return time.Since(epoch) - r.born }
 
 // Stack returns the allocation stack, or nil when none was captured.
-func (r *Record) Stack() []uintptr { return r.stack }
+func (r *Record) Stack() []uintptr {
+	if r.dbg == nil {
+		return nil
+	}
+	return r.dbg.stack
+}
 
 // StackRate returns the stack rate in force when the stack was captured
 // (1: every allocation; N: sampled, one per N bytes on average), or 0 when
 // no stack was captured. Profiles use it to scale sampled records.
-func (r *Record) StackRate() int64 { return r.rate }
+func (r *Record) StackRate() int64 {
+	if r.dbg == nil {
+		return 0
+	}
+	return r.dbg.rate
+}
+
+// goroutines returns the goroutine that reserved r and its creator, when
+// the test mode noted them (0 otherwise).
+func (r *Record) goroutines() (gid, creator uint64) {
+	if r.dbg == nil {
+		return 0, 0
+	}
+	return r.dbg.gid, r.dbg.creator
+}
 
 // Live reports whether the owner still holds the record (neither freed,
 // handed to C, dropped nor cancelled).
@@ -104,7 +127,10 @@ func (r *Record) Dropped() bool {
 // FreeStack returns where the record was released, when stacks are kept for
 // every allocation (stack rate 1), or nil.
 func (r *Record) FreeStack() []uintptr {
-	if p := r.freeStack.Load(); p != nil {
+	if r.dbg == nil {
+		return nil
+	}
+	if p := r.dbg.freeStack.Load(); p != nil {
 		return *p
 	}
 	return nil
@@ -133,20 +159,19 @@ func Reserve(k Kind, device int, tag string, n int64, skip int) (*Record, error)
 	}
 	e.reserve(n)
 	r := &Record{
-		id:     nextID.Add(1),
-		kind:   k,
-		device: int32(device),
-		bytes:  n,
-		tag:    tag,
-		born:   time.Since(epoch),
-		entry:  e,
+		id:    nextID.Add(1),
+		bytes: n,
+		born:  time.Since(epoch),
+		entry: e,
 	}
 	if rate := stackRate.Load(); sampled(n, rate) {
-		r.stack = callers(skip + 2)
-		r.rate = rate
+		r.dbg = &recordDebug{stack: callers(skip + 2), rate: rate}
 	}
 	if attribution.Load() {
-		r.gid, r.creator = goroutineIDs()
+		if r.dbg == nil {
+			r.dbg = &recordDebug{}
+		}
+		r.dbg.gid, r.dbg.creator = goroutineIDs()
 	}
 	return r, nil
 }
@@ -160,7 +185,7 @@ func (r *Record) Commit(addr uintptr, reclaim Reclaimer) {
 	}
 	r.addr = addr
 	r.reclaim = reclaim
-	kindCounters[r.kind].commit(r.bytes)
+	kindCounters[r.Kind()].commit(r.bytes)
 	r.entry.tag.commit(r.bytes)
 	r.entry.commit(r.bytes)
 	live.insert(r)
@@ -181,14 +206,14 @@ func (r *Record) Cancel() {
 }
 
 func (r *Record) uncount() {
-	kindCounters[r.kind].unreserve(r.bytes)
+	kindCounters[r.Kind()].unreserve(r.bytes)
 	r.entry.tag.unreserve(r.bytes)
 	r.entry.unreserve(r.bytes)
 	wakeLimitWaiters() // one atomic load unless ReserveContext waits (pressure.go)
 }
 
 func (r *Record) countRelease() {
-	kindCounters[r.kind].release(r.bytes)
+	kindCounters[r.Kind()].release(r.bytes)
 	r.entry.tag.release(r.bytes)
 	r.entry.release(r.bytes)
 	wakeLimitWaiters()
@@ -219,7 +244,7 @@ func (r *Record) HandOff() bool {
 	}
 	r.end()
 	r.uncount()
-	for _, c := range []*counters{&kindCounters[r.kind], &r.entry.tag.counters, &r.entry.counters} {
+	for _, c := range []*counters{&kindCounters[r.Kind()], &r.entry.tag.counters, &r.entry.counters} {
 		c.handBytes.Add(r.bytes)
 		c.handCount.Add(1)
 	}
@@ -233,9 +258,9 @@ func (r *Record) end() {
 	if r.watched {
 		r.cleanup.Stop()
 	}
-	if r.rate == 1 {
-		stack := callers(4) // from the caller of the owner's free method
-		r.freeStack.Store(&stack)
+	if r.dbg != nil && r.dbg.rate == 1 {
+		stack := callers(3) // reports drop the leading frames inside membridge
+		r.dbg.freeStack.Store(&stack)
 	}
 	live.remove(r)
 }

@@ -27,12 +27,12 @@ func GroupBySite(recs []*Record) []LeakSite {
 	idx := map[string]int{}
 	var out []LeakSite
 	for _, r := range recs {
-		k := fmt.Sprintf("%d/%d/%s/%v", r.kind, r.device, r.tag, r.stack)
+		k := fmt.Sprintf("%d/%d/%s/%v", r.Kind(), r.Device(), r.Tag(), r.Stack())
 		i, ok := idx[k]
 		if !ok {
 			i = len(out)
 			idx[k] = i
-			out = append(out, LeakSite{Kind: r.kind, Device: int(r.device), Tag: r.tag, Stack: r.stack})
+			out = append(out, LeakSite{Kind: r.Kind(), Device: r.Device(), Tag: r.Tag(), Stack: r.Stack()})
 		}
 		s := &out[i]
 		s.Bytes += r.bytes
@@ -43,7 +43,7 @@ func GroupBySite(recs []*Record) []LeakSite {
 		if age := r.Age(); age > s.Oldest {
 			s.Oldest = age
 		}
-		if t := testFrame(r.stack); t != "" && !contains(s.Tests, t) {
+		if t := testFrame(r.Stack()); t != "" && !contains(s.Tests, t) {
 			s.Tests = append(s.Tests, t)
 		}
 	}

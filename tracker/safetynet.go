@@ -82,17 +82,17 @@ func SetLeakHandler(h LeakHandler) {
 }
 
 func logLeakOncePerSite(r *Record) {
-	site := Site(r.stack)
+	site := Site(r.Stack())
 	if site == "" {
-		site = r.kind.String() + "/" + r.tag
+		site = r.Kind().String() + "/" + r.Tag()
 	}
 	if _, seen := loggedSites.LoadOrStore(site, struct{}{}); seen {
 		return
 	}
 	var b strings.Builder
-	writeStack(&b, r.stack, "  ")
+	writeStack(&b, r.Stack(), "  ")
 	slog.Warn("membridge: handle dropped without Free",
-		"kind", r.kind.String(), "tag", r.tag, "bytes", r.bytes, "device", r.device,
+		"kind", r.Kind().String(), "tag", r.Tag(), "bytes", r.bytes, "device", r.Device(),
 		"age", r.Age().Round(1e6).String(), "policy", CurrentLeakPolicy().String(),
 		"stack", strings.TrimSpace(b.String()))
 }
@@ -139,7 +139,7 @@ func onDropped(r *Record) {
 }
 
 func (r *Record) countDrop() {
-	for _, c := range []*counters{&kindCounters[r.kind], &r.entry.tag.counters, &r.entry.counters} {
+	for _, c := range []*counters{&kindCounters[r.Kind()], &r.entry.tag.counters, &r.entry.counters} {
 		c.dropBytes.Add(r.bytes)
 		c.dropCount.Add(1)
 	}

@@ -50,13 +50,13 @@ func stackKey(stack []uintptr) string {
 }
 
 func countSite(r *Record) {
-	k := siteKey{r.kind, r.device, r.tag, stackKey(r.stack)}
+	k := siteKey{r.Kind(), int32(r.Device()), r.Tag(), stackKey(r.Stack())}
 	var h uint32 = 2166136261
-	for _, pc := range r.stack {
+	for _, pc := range r.Stack() {
 		h = (h ^ uint32(pc)) * 16777619
 	}
 	sh := &siteTotals.shards[h%uint32(len(siteTotals.shards))]
-	w := SampleWeight(r.bytes, r.rate)
+	w := SampleWeight(r.bytes, r.StackRate())
 	var count float64 = 1
 	if r.bytes > 0 {
 		count = w / float64(r.bytes)
@@ -67,7 +67,7 @@ func countSite(r *Record) {
 		if sh.m == nil {
 			sh.m = map[siteKey]*SiteTotal{}
 		}
-		t = &SiteTotal{Kind: r.kind, Device: int(r.device), Tag: r.tag, Stack: r.stack}
+		t = &SiteTotal{Kind: r.Kind(), Device: r.Device(), Tag: r.Tag(), Stack: r.Stack()}
 		sh.m[k] = t
 	}
 	t.Bytes += w

@@ -97,6 +97,7 @@ type key struct {
 type keyEntry struct {
 	counters
 	tag *tagEntry
+	key key // what the counters are of; records read their kind, device and tag here
 }
 
 // tagEntry holds a tag's totals across kinds and devices, and its limit.
@@ -137,7 +138,7 @@ func entryFor(k key) *keyEntry {
 	if v, ok := keyCounters.Load(k); ok {
 		e = v.(*keyEntry)
 	} else {
-		v, _ := keyCounters.LoadOrStore(k, &keyEntry{tag: tagFor(k.tag)})
+		v, _ := keyCounters.LoadOrStore(k, &keyEntry{tag: tagFor(k.tag), key: k})
 		e = v.(*keyEntry)
 	}
 	entryCache[h].Store(&entrySlot{tagData: data, tagLen: len(k.tag), kind: k.kind, device: k.device, e: e})

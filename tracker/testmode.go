@@ -112,12 +112,13 @@ func VerifyNone(t TestingT, opts ...Option) {
 	if attribution.Load() {
 		g := currentGoroutineID()
 		owned = func(r *Record) bool {
-			if r.gid == 0 {
+			gid, creator := r.goroutines()
+			if gid == 0 {
 				// Made before attribution was on: only a top-level test
 				// with its own frame on the stack can claim it.
-				return name != "" && !strings.Contains(name, "/") && testFrame(r.stack) == name
+				return name != "" && !strings.Contains(name, "/") && testFrame(r.Stack()) == name
 			}
-			return descendsFrom(r.gid, r.creator, g)
+			return descendsFrom(gid, creator, g)
 		}
 	}
 	if err := find(buildOptions(opts), owned, name); err != nil {
@@ -186,7 +187,7 @@ func find(o *options, owned func(*Record) bool, who string) error {
 // each is reported once.
 func collect(o *options, owned func(*Record) bool, consume bool) []*Record {
 	keep := func(r *Record) bool {
-		return !o.ignoreTags[r.tag] && !o.ignoreKinds[r.kind] && !o.baseline[r.id] && owned(r)
+		return !o.ignoreTags[r.Tag()] && !o.ignoreKinds[r.Kind()] && !o.baseline[r.id] && owned(r)
 	}
 	var out []*Record
 	LiveRecords(func(r *Record) bool {
