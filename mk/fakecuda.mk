@@ -19,11 +19,17 @@ cuda-standin:
 	CGO_LDFLAGS=-L$(FAKECUDA_BUILD) $(GO) test -tags cuda -c -o $(FAKECUDA_BUILD)/bin/ $(CUDA_TEST_PKGS)
 	internal/fakecuda/build.sh $(FAKECUDA_BUILD) $(FAKECUDA_BUILD)/bin/*.test
 	SANITIZE=address internal/fakecuda/build.sh $(FAKECUDA_BUILD)/asan $(FAKECUDA_BUILD)/bin/*.test
+	NO_API=1 internal/fakecuda/build.sh $(FAKECUDA_BUILD)/noapi $(FAKECUDA_BUILD)/bin/*.test
 
 # -count=1 always: the test cache ignores LD_LIBRARY_PATH and the library.
-# The -asan run loads the stand-in built under AddressSanitizer too.
+# The -asan run loads the stand-in built under AddressSanitizer too. First,
+# the stand-in's own test binary runs on a driver without the stand-in's
+# interface, as it would on NVIDIA's: no counters, no kernels registered,
+# every test must skip.
 cuda-test: cuda-standin
 	$(FAKECUDA_ENV) $(GO) vet -tags cuda $(CUDA_TEST_PKGS)
+	LD_LIBRARY_PATH=$(FAKECUDA_BUILD)/noapi $(FAKECUDA_BUILD)/bin/fakecuda.test -test.count=1 -test.v 2>&1 | \
+		awk '/^--- FAIL/ { bad = 1 } /^--- PASS: Test/ { bad = 1; print "ran on a driver without the stand-in interface:", $$0 } /^(PASS|FAIL)$$/ { end = $$0 } END { exit bad || end != "PASS" }'
 	$(FAKECUDA_ENV) $(GO) test -tags cuda -count=1 $(CUDA_TEST_PKGS)
 	$(FAKECUDA_ENV) $(GO) test -tags cuda -race -count=1 $(CUDA_TEST_PKGS)
 	$(FAKECUDA_ENV) LD_LIBRARY_PATH=$(FAKECUDA_BUILD)/asan ASAN_OPTIONS=fast_unwind_on_malloc=0 $(GO) test -tags cuda -asan -count=1 -ldflags='-s=0 -w=0' $(CUDA_TEST_PKGS)

@@ -8,7 +8,9 @@
 #                               every cu* symbol they need
 #
 # SANITIZE=address builds it under AddressSanitizer, for test binaries built
-# with go test -asan (which load the sanitizer runtime it needs).
+# with go test -asan (which load the sanitizer runtime it needs). NO_API=1
+# leaves out the stand-in's own interface (standin.h), as NVIDIA's driver
+# does.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=$1
@@ -17,6 +19,9 @@ mkdir -p "$build"
 CC=${CC:-cc}
 cflags=(-std=gnu11 -O2 -fPIC -fvisibility=hidden -Wall -Wextra -Werror)
 ldflags=(-Wl,-z,defs)
+if [ -n "${NO_API:-}" ]; then
+	cflags+=(-DMBFAKE_NO_API)
+fi
 if [ -n "${SANITIZE:-}" ]; then
 	cflags+=(-fsanitize="$SANITIZE" -fno-omit-frame-pointer -g)
 	ldflags+=(-fsanitize="$SANITIZE")

@@ -44,6 +44,13 @@
 #include "standin.h"
 
 #define EXPORT __attribute__((visibility("default")))
+/* MBFAKE_NO_API builds the driver without its own interface (standin.h),
+ * like NVIDIA's: make cuda-test checks that test binaries still run on it. */
+#ifdef MBFAKE_NO_API
+#define API_EXPORT __attribute__((unused)) static
+#else
+#define API_EXPORT EXPORT
+#endif
 
 #define MAX_DEVICES 8
 #define MAX_CTX_DEPTH 64
@@ -1294,7 +1301,7 @@ EXPORT CUresult cuGetErrorString(CUresult error, const char **pStr)
 
 /* ---- the stand-in's own interface (standin.h) ------------------------ */
 
-EXPORT size_t mbfake_read_counters(struct mbfake_counters *out, size_t size)
+API_EXPORT size_t mbfake_read_counters(struct mbfake_counters *out, size_t size)
 {
 	LOCK();
 	if (out)
@@ -1303,7 +1310,7 @@ EXPORT size_t mbfake_read_counters(struct mbfake_counters *out, size_t size)
 	return sizeof counters;
 }
 
-EXPORT int mbfake_register_kernel(const char *name, int nparams, const unsigned char *kinds,
+API_EXPORT int mbfake_register_kernel(const char *name, int nparams, const unsigned char *kinds,
                                   mbfake_kernel_fn fn)
 {
 	if (name == NULL || fn == NULL || nparams < 0 || nparams > MBFAKE_MAX_PARAMS ||
@@ -1342,7 +1349,7 @@ EXPORT int mbfake_register_kernel(const char *name, int nparams, const unsigned 
 	return rc;
 }
 
-EXPORT void mbfake_fail_alloc_after(int64_t n)
+API_EXPORT void mbfake_fail_alloc_after(int64_t n)
 {
 	LOCK();
 	fail_after = n < 0 ? -1 : n;
