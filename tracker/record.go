@@ -140,7 +140,9 @@ func (r *Record) FreeStack() []uintptr {
 // against the limits and returns a reserved record. The caller then makes
 // the allocation and calls Commit, or Cancel if it failed. skip is the number
 // of the caller's own frames to leave out of the stack (0 keeps the caller of
-// Reserve as the first frame).
+// Reserve as the first frame) where stacks come from runtime.Callers; on
+// amd64, where the ledger walks frame pointers, the caller's frames are
+// kept and reports drop membridge's own frames instead (UserFrames).
 func Reserve(k Kind, device int, tag string, n int64, skip int) (*Record, error) {
 	if n < 0 {
 		return nil, ErrInvalidSize

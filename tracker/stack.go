@@ -106,11 +106,45 @@ func SampleWeight(n, rate int64) float64 {
 	return float64(n) / -math.Expm1(-float64(n)/float64(rate))
 }
 
+// callers returns the stack of the caller of callers' caller, at most
+// stackDepth frames. With frame-pointer unwinding (amd64) it skips just the
+// ledger's own two frames and leaves the owner's frames in: reports and
+// sites drop them (UserFrames), which also holds when the owner's
+// functions were inlined into the user's. Elsewhere runtime.Callers skips
+// skip more logical frames.
+//
+//go:noinline
 func callers(skip int) []uintptr {
-	pcs := make([]uintptr, stackDepth.Load())
-	n := runtime.Callers(skip+1, pcs)
-	return pcs[:n:n]
+	var buf [256 + 2]uintptr
+	depth := int(stackDepth.Load())
+	if fpUnwind {
+		n := fpCallers(buf[:depth+2])
+		// A walk that ends short of the depth and not at the goroutine's
+		// start stopped at a cgo callback, where the chain does not lead
+		// back to the Go code that called C; runtime.Callers can cross it.
+		if n > 2 && (n == depth+2 || buf[n-1] == goexitPC) {
+			return append([]uintptr(nil), buf[2:n]...)
+		}
+	}
+	n := runtime.Callers(skip+1, buf[:depth])
+	return append([]uintptr(nil), buf[:n]...)
 }
+
+// goexitPC is the return address every goroutine's outermost frame holds
+// (the runtime starts each goroutine as if called from runtime.goexit): a
+// frame-pointer walk that ends there saw the whole stack.
+var goexitPC = func() uintptr {
+	if !fpUnwind {
+		return 0
+	}
+	done := make(chan uintptr)
+	go func() {
+		var pcs [64]uintptr
+		n := fpCallers(pcs[:])
+		done <- pcs[n-1]
+	}()
+	return <-done
+}()
 
 // Frames resolves a stack captured by the ledger into frames.
 func Frames(stack []uintptr) []runtime.Frame {

@@ -95,7 +95,7 @@ func Take(top int) Report {
 			LiveBytes: g.Bytes, LiveCount: g.Count, Dropped: g.Dropped,
 			OldestSeconds: g.Oldest.Seconds(),
 		}
-		for _, f := range tracker.Frames(g.Stack) {
+		for _, f := range tracker.UserFrames(tracker.Frames(g.Stack)) {
 			s.Stack = append(s.Stack, Frame{Function: f.Function, File: f.File, Line: f.Line})
 		}
 		rep.Sites = append(rep.Sites, s)

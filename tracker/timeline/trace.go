@@ -102,7 +102,7 @@ func instant(e tracker.Event, ts float64, name string, tid int) traceEvent {
 
 func stackText(stack []uintptr) string {
 	var b strings.Builder
-	for _, f := range tracker.Frames(stack) {
+	for _, f := range tracker.UserFrames(tracker.Frames(stack)) {
 		fmt.Fprintf(&b, "%s %s:%d\n", f.Function, f.File, f.Line)
 	}
 	return b.String()
