@@ -123,7 +123,7 @@ func (m *Module) Function(name string) (*Function, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cuda: function %q: %w", name, err)
 	}
-	return &Function{mod: m, name: name, h: h, params: kinds}, nil
+	return &Function{mod: m, name: name, op: "launch " + name, h: h, params: kinds}, nil
 }
 
 // Close unloads the module; its functions can no longer be launched. It is
@@ -153,6 +153,7 @@ func (m *Module) closeLocked() error {
 type Function struct {
 	mod    *Module
 	name   string
+	op     string // "launch NAME", made once: error paths name the operation
 	h      uintptr
 	params []paramKind
 }
@@ -241,7 +242,7 @@ func (f *Function) Launch(s *Stream, cfg LaunchConfig, args ...any) error {
 	if len(mems) > 0 {
 		var ptrs []DevicePtr
 		var err error
-		mc, as, ps, err := begin("launch "+f.name, s, -1, mems...)
+		mc, as, ps, err := begin(f.op, s, -1, mems...)
 		if err != nil {
 			return err
 		}
@@ -253,10 +254,10 @@ func (f *Function) Launch(s *Stream, cfg LaunchConfig, args ...any) error {
 		for j, i := range memSlot {
 			slots[i] = uint64(ptrs[j])
 		}
-	} else if err := c.enter("launch " + f.name); err != nil {
+	} else if err := c.enter(f.op); err != nil {
 		return err
 	}
-	err := s.usable(c, "launch "+f.name)
+	err := s.usable(c, f.op)
 	if err == nil && f.mod.closed {
 		err = fmt.Errorf("cuda: launch %s: module unloaded: %w", f.name, ErrClosed)
 	}

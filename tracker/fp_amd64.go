@@ -18,7 +18,12 @@ func getfp() unsafe.Pointer
 // costs tens, since it does no symbol lookups. The addresses are physical:
 // runtime.CallersFrames expands the inlined calls when they are resolved.
 //
+// The checks above keep every read within 1 MiB above a frame of this
+// goroutine's stack, so checkptr's pointer-arithmetic check (on under -race
+// and -asan) is off for this function.
+//
 //go:noinline
+//go:nocheckptr
 func fpCallers(pcs []uintptr) int {
 	fp := getfp() // this function's own frame record
 	n := 0
@@ -26,8 +31,12 @@ func fpCallers(pcs []uintptr) int {
 		pcs[n] = *(*uintptr)(unsafe.Add(fp, unsafe.Sizeof(uintptr(0))))
 		n++
 		next := *(*unsafe.Pointer)(fp)
-		if uintptr(next) <= uintptr(fp) {
-			break // frames only go up the stack; anything else ends the walk
+		// Frames only go up the goroutine's stack, and never far: at a cgo
+		// callback the chain continues into the C thread's stack, where the
+		// saved frame pointer may be anything. Such a walk ends short of
+		// the goroutine's start, and callers then asks runtime.Callers.
+		if uintptr(next) <= uintptr(fp) || uintptr(next)-uintptr(fp) > 1<<20 {
+			break
 		}
 		fp = next
 	}
