@@ -15,7 +15,7 @@ import (
 
 func TestAllocAndFree(t *testing.T) {
 	defer tracker.VerifyNone(t)
-	tag := t.Name()
+	tag := testTag(t)
 	for _, n := range []int{1, 64, 4096, 1 << 20} {
 		b, err := Alloc(tag, n)
 		if err != nil {
@@ -75,7 +75,7 @@ func TestAlign(t *testing.T) {
 
 func TestBadSizes(t *testing.T) {
 	defer tracker.VerifyNone(t)
-	tag := t.Name()
+	tag := testTag(t)
 	if _, err := Alloc(tag, -1); !errors.Is(err, ErrInvalidSize) {
 		t.Fatalf("negative size: %v", err)
 	}
@@ -91,14 +91,15 @@ func TestBadSizes(t *testing.T) {
 
 func TestZeroSize(t *testing.T) {
 	defer tracker.VerifyNone(t)
-	b, err := Alloc(t.Name(), 0)
+	tag := testTag(t)
+	b, err := Alloc(tag, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if b.Ptr() != nil || len(b.Bytes()) != 0 || b.Len() != 0 {
 		t.Fatalf("zero-size buffer: ptr %v, %d bytes", b.Ptr(), len(b.Bytes()))
 	}
-	if s := tracker.TagStats(t.Name()); s.LiveCount != 1 {
+	if s := tracker.TagStats(tag); s.LiveCount != 1 {
 		t.Fatalf("a zero-size handle is not counted: %+v", s)
 	}
 	if err := b.Free(); err != nil {
@@ -111,7 +112,7 @@ func TestZeroSize(t *testing.T) {
 
 func TestLimitRefusesBeforeMalloc(t *testing.T) {
 	defer tracker.VerifyNone(t)
-	tag := t.Name()
+	tag := testTag(t)
 	tracker.SetTagLimit(tag, 1<<10)
 	defer tracker.SetTagLimit(tag, 0)
 	_, err := Alloc(tag, 1<<11)
@@ -192,7 +193,8 @@ func TestConcurrentFreeFreesOnce(t *testing.T) {
 
 func TestMove(t *testing.T) {
 	defer tracker.VerifyNone(t)
-	a, _ := Alloc(t.Name(), 16)
+	tag := testTag(t)
+	a, _ := Alloc(tag, 16)
 	copy(a.Bytes(), "payload")
 	id := a.Record().ID()
 	b, err := a.Move()
@@ -211,7 +213,7 @@ func TestMove(t *testing.T) {
 	if msg := panicMessage(func() { a.Bytes() }); !strings.Contains(msg, "moved buffer") {
 		t.Fatalf("Bytes of the old handle: %q", msg)
 	}
-	if s := tracker.TagStats(t.Name()); s.LiveCount != 1 || s.AllocatedCount != 1 {
+	if s := tracker.TagStats(tag); s.LiveCount != 1 || s.AllocatedCount != 1 {
 		t.Fatalf("a move changed the books: %+v", s)
 	}
 	if err := b.Free(); err != nil {
@@ -234,7 +236,7 @@ func TestMovedBufferIsWatchedUnderItsNewHandle(t *testing.T) {
 
 func TestHandToC(t *testing.T) {
 	defer tracker.VerifyNone(t)
-	tag := t.Name()
+	tag := testTag(t)
 	b, _ := Alloc(tag, 128)
 	p, err := b.HandToC()
 	if err != nil || p == nil {
@@ -254,24 +256,25 @@ func TestHandToC(t *testing.T) {
 }
 
 func TestDroppedBufferIsReportedAndReclaimed(t *testing.T) {
+	tag := testTag(t)
 	func() {
-		b, _ := Alloc("dropped", 256)
+		b, _ := Alloc(tag, 256)
 		_ = b
 	}()
 	rt := &recordingT{}
 	deadline := time.Now().Add(5 * time.Second)
-	for tracker.TagStats("dropped").DroppedCount == 0 && time.Now().Before(deadline) {
+	for tracker.TagStats(tag).DroppedCount == 0 && time.Now().Before(deadline) {
 		runtime.GC()
 		time.Sleep(time.Millisecond)
 	}
 	tracker.VerifyNone(rt, tracker.MaxWait(10*time.Millisecond))
 	rep := rt.String()
-	for _, want := range []string{`256 bytes in 1 allocation, tag "dropped"`, "1 dropped without Free", "TestDroppedBufferIsReportedAndReclaimed"} {
+	for _, want := range []string{`256 bytes in 1 allocation, tag "` + tag + `"`, "1 dropped without Free", "TestDroppedBufferIsReportedAndReclaimed"} {
 		if !strings.Contains(rep, want) {
 			t.Errorf("report lacks %q:\n%s", want, rep)
 		}
 	}
-	if s := tracker.TagStats("dropped"); s.LiveBytes != 0 || s.FreedBytes != 256 {
+	if s := tracker.TagStats(tag); s.LiveBytes != 0 || s.FreedBytes != 256 {
 		t.Fatalf("dropped buffer not reclaimed: %+v", s)
 	}
 }

@@ -40,7 +40,7 @@ func (r *recordingT) report() string {
 func TestCountersFollowReserveCommitRelease(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	var o fakeOwner
-	tag := t.Name()
+	tag := testTag(t)
 	h, err := o.alloc(tag, 100)
 	if err != nil {
 		t.Fatal(err)
@@ -76,7 +76,7 @@ func TestCountersFollowReserveCommitRelease(t *testing.T) {
 }
 
 func TestCancelGivesBackTheReservation(t *testing.T) {
-	tag := t.Name()
+	tag := testTag(t)
 	rec, err := tracker.Reserve(tracker.KindCHeap, -1, tag, 4096, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +99,7 @@ func TestReserveRejectsNegativeSize(t *testing.T) {
 
 func TestLimits(t *testing.T) {
 	defer tracker.VerifyNone(t)
-	tag := t.Name()
+	tag := testTag(t)
 	tracker.SetTagLimit(tag, 1000)
 	defer tracker.SetTagLimit(tag, 0)
 	var o fakeOwner
@@ -180,7 +180,7 @@ func TestParseTrackMode(t *testing.T) {
 func TestSampledStacksAreScaled(t *testing.T) {
 	defer tracker.SetStackRate(tracker.SetStackRate(1 << 16))
 	var o fakeOwner
-	tag := t.Name()
+	tag := testTag(t)
 	const n, size = 4000, 1024
 	var hs []*handle
 	var sampled int
@@ -316,7 +316,7 @@ func TestLeakReportPolicyKeepsTheMemoryAndTheRecord(t *testing.T) {
 	tracker.SetLeakHandler(func(r *tracker.Record) { mu.Lock(); heard = append(heard, r); mu.Unlock() })
 	defer tracker.SetLeakHandler(nil)
 	var o fakeOwner
-	tag := t.Name()
+	tag := testTag(t)
 	func() { o.alloc(tag, 77) }()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
@@ -356,7 +356,7 @@ func TestLeakReportPolicyKeepsTheMemoryAndTheRecord(t *testing.T) {
 func TestHandOffIsNeitherLiveNorLeaked(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	var o fakeOwner
-	tag := t.Name()
+	tag := testTag(t)
 	h, _ := o.alloc(tag, 300)
 	if !h.rec.HandOff() {
 		t.Fatal("hand-off refused")

@@ -191,7 +191,7 @@ func TestSiteTotalsCountAllocationsPerStack(t *testing.T) {
 	tracker.TrackSites(true)
 	defer tracker.TrackSites(false)
 	var o fakeOwner
-	tag := t.Name()
+	tag := testTag(t)
 	for range 3 {
 		h, _ := o.alloc(tag, 10) // one site: one line
 		h.free()
