@@ -1,15 +1,14 @@
 /* membridge.c: the C side of membridge (see membridge.h and mb_bridge.h).
  *
  * Accounting without locks or shared writes. An atomic read-modify-write
- * costs about 8 ns here, half a malloc+free, so the hot path has none. Each
- * thread that allocates gets a slot of counters (allocations and frees,
- * bytes and counts, per tag) that only it writes: updates are plain loads
- * and stores. Readers sum the slots, which gives exact totals and live
- * bytes. Peaks need a live total at the time of the allocation: each slot
- * keeps the live bytes it has not yet published per tag, and publishes
- * them into one shared atomic per tag once they pass FLUSH_BYTES either
- * way; the peak is raised from that total at each publication and from the
- * exact sum at each read. The peak is therefore exact to within
+ * costs about 8 ns here, most of a malloc+free, so the hot path has none:
+ * each thread that allocates gets a slot of counters that only it writes
+ * (plain loads and stores), and readers sum the slots, which gives exact
+ * totals and live bytes. Peaks need a live total at the time of the
+ * allocation: each thread publishes its live bytes per tag into one shared
+ * atomic every WINDOW_OPS operations or FLUSH_BYTES bytes (see the
+ * counters below), and the peak is raised from that total then, and from
+ * the exact sum at each read. The peak is therefore exact to within
  * FLUSH_BYTES per thread that allocates the tag.
  *
  * A thread that exits publishes what it holds and gives its slot back (a
@@ -25,13 +24,34 @@
 #include "mb_bridge.h"
 #include "membridge.h"
 
-/* The header before every block. owner says which books count the block;
- * it doubles as the magic number that recognises a membridge block. */
+/* The header before every block: the size, and a mark holding the owner
+ * (low 32 bits) and the tag (high 32 bits). owner says which books count
+ * the block and doubles as the magic number that recognises a membridge
+ * block. The mark is written and read as one 8-byte word: glibc's free
+ * reads the same 8 bytes (its tcache key) as one load right after
+ * membridge_free writes them, and a load that spans two smaller stores
+ * cannot be forwarded from them (a stall of about 10 cycles, a third of a
+ * malloc+free). */
 typedef struct header {
 	uint64_t size;
-	uint32_t owner;
-	uint32_t tag;
+	uint64_t mark;
 } header;
+
+static inline uint32_t owner_of(const header *h) {
+	return (uint32_t)h->mark;
+}
+
+static inline int tag_of(const header *h) {
+	return (int)(h->mark >> 32);
+}
+
+static inline void set_mark(header *h, uint32_t owner, int tag) {
+	h->mark = (uint64_t)(uint32_t)tag << 32 | owner;
+}
+
+static inline void set_owner(header *h, uint32_t owner) {
+	set_mark(h, owner, tag_of(h));
+}
 
 _Static_assert(sizeof(header) == 16, "the header keeps blocks 16-byte aligned");
 
@@ -100,9 +120,19 @@ static inline int valid_tag(int tag) {
 
 /* ---- counters ---- */
 
-/* FLUSH_BYTES is how many live bytes a thread may hold per tag before it
- * publishes them into the tag's shared total. */
-enum { FLUSH_BYTES = 32 << 10 };
+/* A thread counts each allocation (and each free) into one word per tag,
+ * a window: the count in the high 32 bits, the bytes in the low 32. Stores
+ * are what a malloc+free loop is short of, and each counter costs about
+ * 0.6 ns there, so the hot path makes exactly one. The window is folded
+ * into 64-bit totals, and the thread's live bytes published into the
+ * tag's shared total (raising its peak), once it holds WINDOW_OPS
+ * operations or FLUSH_BYTES bytes. Blocks of BIG_BYTES or more are
+ * counted into the totals at once. */
+enum {
+	FLUSH_BYTES = 32 << 10,
+	WINDOW_OPS = 256,
+};
+#define BIG_BYTES ((size_t)1 << 31)
 
 typedef struct tag_live {
 	_Atomic int64_t bytes; /* published live bytes */
@@ -112,16 +142,17 @@ typedef struct tag_live {
 
 static _Alignas(64) tag_live live[MEMBRIDGE_MAX_TAGS];
 
-/* One thread's counters for one tag. Only the owning thread writes them.
- * The thread's live bytes are held + published; freed bytes are
- * alloc_bytes minus those. */
+/* One thread's counters for one tag; only the owning thread writes them
+ * (except in the shared slot). Its live bytes are alloc_bytes -
+ * freed_bytes, windows included: negative when it frees what other
+ * threads allocated. */
 typedef struct tag_counts {
-	_Atomic int64_t alloc_count;
-	_Atomic int64_t alloc_bytes;
-	_Atomic int64_t freed_count;
-	_Atomic int64_t held;      /* live bytes (allocated minus freed) not yet published */
-	_Atomic int64_t published; /* live bytes added to live[tag].bytes */
-	int64_t pad[3];            /* 64 bytes: one line per tag, a shift to index */
+	_Atomic uint64_t alloc_window; /* count << 32 | bytes, since the last fold */
+	_Atomic uint64_t freed_window;
+	_Atomic int64_t alloc_count, alloc_bytes; /* folded totals */
+	_Atomic int64_t freed_count, freed_bytes;
+	int64_t published; /* live bytes added to live[tag].bytes; owner only */
+	int64_t pad;       /* 64 bytes: one line per tag, a shift to index */
 } tag_counts;
 
 _Static_assert(sizeof(tag_counts) == 64, "tag_counts fills a cache line");
@@ -133,7 +164,8 @@ typedef struct slot {
 } slot;
 
 /* shared holds the counts of threads that could not get a slot of their
- * own (calloc failed), updated atomically; it never publishes lazily. */
+ * own (calloc failed): they add to its totals atomically and publish at
+ * once. */
 static slot shared = {.in_use = 1};
 static _Atomic(slot *) slots = &shared;
 /* initial-exec: cgo compiles with -fPIC, where the default TLS model
@@ -163,18 +195,32 @@ static inline void add(_Atomic int64_t *c, int64_t d) {
 	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + d, memory_order_relaxed);
 }
 
-/* flush publishes what a thread holds of a tag. */
-__attribute__((noinline)) static void flush(int tag, tag_counts *c) {
-	int64_t d = atomic_load_explicit(&c->held, memory_order_relaxed);
-	add(&c->published, d);
-	atomic_store_explicit(&c->held, 0, memory_order_relaxed);
-	publish(tag, d);
+/* fold moves a thread's windows of a tag into its totals and publishes
+ * the change of its live bytes. The totals are written before the
+ * windows are cleared: a reader in between counts the window twice, never
+ * zero times. */
+__attribute__((noinline)) static void fold(int tag, tag_counts *c) {
+	uint64_t a = atomic_load_explicit(&c->alloc_window, memory_order_relaxed);
+	uint64_t f = atomic_load_explicit(&c->freed_window, memory_order_relaxed);
+	add(&c->alloc_count, (int64_t)(a >> 32));
+	add(&c->alloc_bytes, (int64_t)(uint32_t)a);
+	add(&c->freed_count, (int64_t)(f >> 32));
+	add(&c->freed_bytes, (int64_t)(uint32_t)f);
+	atomic_store_explicit(&c->alloc_window, 0, memory_order_relaxed);
+	atomic_store_explicit(&c->freed_window, 0, memory_order_relaxed);
+	int64_t now = atomic_load_explicit(&c->alloc_bytes, memory_order_relaxed) -
+	              atomic_load_explicit(&c->freed_bytes, memory_order_relaxed);
+	int64_t d = now - c->published;
+	c->published = now;
+	if (d != 0) {
+		publish(tag, d);
+	}
 }
 
 static void give_back_slot(void *v) {
 	slot *s = v;
 	for (int t = 0; t < MEMBRIDGE_MAX_TAGS; t++) {
-		flush(t, &s->tags[t]);
+		fold(t, &s->tags[t]);
 	}
 	my_slot = NULL;
 	atomic_store_explicit(&s->in_use, 0, memory_order_release);
@@ -216,57 +262,45 @@ static slot *claim_slot(void) {
 	return my_slot = s;
 }
 
-static inline void count_in(tag_counts *c, int tag, int64_t n, int is_alloc) {
-	if (is_alloc) {
-		add(&c->alloc_count, 1);
-		add(&c->alloc_bytes, n);
-	} else {
-		add(&c->freed_count, 1);
-		n = -n;
-	}
-	int64_t held = atomic_load_explicit(&c->held, memory_order_relaxed) + n;
-	atomic_store_explicit(&c->held, held, memory_order_relaxed);
-	if (__builtin_expect(held >= FLUSH_BYTES || held <= -FLUSH_BYTES, 0)) {
-		flush(tag, c);
-	}
-}
-
-/* count_slow counts for a thread that has no slot yet: it claims one, or
- * counts in the shared slot. */
-__attribute__((noinline)) static void count_slow(int tag, int64_t n, int is_alloc) {
-	slot *s = claim_slot();
+/* count_slow counts for a thread without a slot (it claims one, or counts
+ * in the shared slot) and for blocks of BIG_BYTES or more. */
+__attribute__((noinline)) static void count_slow(int tag, size_t size, int is_alloc) {
+	int64_t n = (int64_t)size;
+	slot *s = my_slot != NULL ? my_slot : claim_slot();
 	if (s != NULL) {
-		count_in(&s->tags[tag], tag, n, is_alloc);
+		tag_counts *c = &s->tags[tag];
+		add(is_alloc ? &c->alloc_count : &c->freed_count, 1);
+		add(is_alloc ? &c->alloc_bytes : &c->freed_bytes, n);
+		fold(tag, c);
 		return;
 	}
 	tag_counts *c = &shared.tags[tag];
-	if (is_alloc) {
-		atomic_fetch_add_explicit(&c->alloc_count, 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&c->alloc_bytes, n, memory_order_relaxed);
-	} else {
-		atomic_fetch_add_explicit(&c->freed_count, 1, memory_order_relaxed);
-		n = -n;
+	atomic_fetch_add_explicit(is_alloc ? &c->alloc_count : &c->freed_count, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(is_alloc ? &c->alloc_bytes : &c->freed_bytes, n, memory_order_relaxed);
+	publish(tag, is_alloc ? n : -n);
+}
+
+static inline void count(int tag, size_t size, int is_alloc) {
+	slot *s = my_slot;
+	if (__builtin_expect(s == NULL || size >= BIG_BYTES, 0)) {
+		count_slow(tag, size, is_alloc);
+		return;
 	}
-	atomic_fetch_add_explicit(&c->published, n, memory_order_relaxed);
-	publish(tag, n);
+	tag_counts *c = &s->tags[tag];
+	_Atomic uint64_t *w = is_alloc ? &c->alloc_window : &c->freed_window;
+	uint64_t v = atomic_load_explicit(w, memory_order_relaxed) + ((uint64_t)1 << 32) + size;
+	atomic_store_explicit(w, v, memory_order_relaxed);
+	if (__builtin_expect(v >= (uint64_t)WINDOW_OPS << 32 || (uint32_t)v >= FLUSH_BYTES, 0)) {
+		fold(tag, c);
+	}
 }
 
 static inline void count_alloc(int tag, size_t size) {
-	slot *s = my_slot;
-	if (__builtin_expect(s == NULL, 0)) {
-		count_slow(tag, (int64_t)size, 1);
-		return;
-	}
-	count_in(&s->tags[tag], tag, (int64_t)size, 1);
+	count(tag, size, 1);
 }
 
 static inline void count_free(int tag, size_t size) {
-	slot *s = my_slot;
-	if (__builtin_expect(s == NULL, 0)) {
-		count_slow(tag, (int64_t)size, 0);
-		return;
-	}
-	count_in(&s->tags[tag], tag, (int64_t)size, 0);
+	count(tag, size, 0);
 }
 
 int membridge_read_tag_stats(int tag, membridge_tag_stats *out) {
@@ -276,15 +310,14 @@ int membridge_read_tag_stats(int tag, membridge_tag_stats *out) {
 	memset(out, 0, sizeof *out);
 	for (slot *s = atomic_load_explicit(&slots, memory_order_acquire); s != NULL; s = s->next) {
 		tag_counts *c = &s->tags[tag];
-		int64_t alloc_bytes = atomic_load_explicit(&c->alloc_bytes, memory_order_relaxed);
-		int64_t net = atomic_load_explicit(&c->held, memory_order_relaxed) +
-		              atomic_load_explicit(&c->published, memory_order_relaxed);
-		out->alloc_count += atomic_load_explicit(&c->alloc_count, memory_order_relaxed);
-		out->freed_count += atomic_load_explicit(&c->freed_count, memory_order_relaxed);
-		out->alloc_bytes += alloc_bytes;
-		out->freed_bytes += alloc_bytes - net;
-		out->live_bytes += net;
+		uint64_t a = atomic_load_explicit(&c->alloc_window, memory_order_relaxed);
+		uint64_t f = atomic_load_explicit(&c->freed_window, memory_order_relaxed);
+		out->alloc_count += atomic_load_explicit(&c->alloc_count, memory_order_relaxed) + (int64_t)(a >> 32);
+		out->alloc_bytes += atomic_load_explicit(&c->alloc_bytes, memory_order_relaxed) + (int64_t)(uint32_t)a;
+		out->freed_count += atomic_load_explicit(&c->freed_count, memory_order_relaxed) + (int64_t)(f >> 32);
+		out->freed_bytes += atomic_load_explicit(&c->freed_bytes, memory_order_relaxed) + (int64_t)(uint32_t)f;
 	}
+	out->live_bytes = out->alloc_bytes - out->freed_bytes;
 	out->live_count = out->alloc_count - out->freed_count;
 	raise_peak(tag, out->live_bytes);
 	out->peak_bytes = atomic_load_explicit(&live[tag].peak, memory_order_relaxed);
@@ -330,7 +363,7 @@ static inline header *header_of(const void *p) {
 /* check_owner aborts unless the block is one the C side may free or
  * resize, and returns its owner. */
 static uint32_t check_owner(const char *fn, const void *p) {
-	uint32_t owner = header_of(p)->owner;
+	uint32_t owner = owner_of(header_of(p));
 	switch (owner) {
 	case OWNER_C:
 	case OWNER_TRACED:
@@ -356,8 +389,7 @@ static void *new_block(int tag, size_t n, int zero, uint32_t owner) {
 		return NULL;
 	}
 	h->size = n;
-	h->owner = owner;
-	h->tag = (uint32_t)tag;
+	set_mark(h, owner, tag);
 	return h + 1;
 }
 
@@ -379,9 +411,22 @@ static void *alloc_slow(int tag, size_t n, int zero) {
 	return p;
 }
 
+/* fold_then is fold in tail position, so that the fast paths below call
+ * nothing but malloc and free and need no saved registers. */
+__attribute__((noinline)) static void *fold_then(int tag, tag_counts *c, void *ret) {
+	fold(tag, c);
+	return ret;
+}
+
+/* count_alloc_slow counts an allocation count() would send the slow way. */
+__attribute__((noinline)) static void *count_alloc_slow(int tag, size_t n, void *ret) {
+	count_slow(tag, n, 1);
+	return ret;
+}
+
 void *membridge_malloc(int tag, size_t n) {
 	if (__builtin_expect((unsigned)tag >= (unsigned)atomic_load_explicit(&fast_tags, memory_order_relaxed) ||
-	                         n > SIZE_MAX / 2,
+	                         n >= BIG_BYTES,
 	                     0)) {
 		return alloc_slow(tag, n, 0);
 	}
@@ -390,9 +435,17 @@ void *membridge_malloc(int tag, size_t n) {
 		return NULL;
 	}
 	h->size = n;
-	h->owner = OWNER_C;
-	h->tag = (uint32_t)tag;
-	count_alloc(tag, n);
+	set_mark(h, OWNER_C, tag);
+	slot *s = my_slot;
+	if (__builtin_expect(s == NULL, 0)) {
+		return count_alloc_slow(tag, n, h + 1);
+	}
+	tag_counts *c = &s->tags[tag];
+	uint64_t v = atomic_load_explicit(&c->alloc_window, memory_order_relaxed) + ((uint64_t)1 << 32) + n;
+	atomic_store_explicit(&c->alloc_window, v, memory_order_relaxed);
+	if (__builtin_expect(v >= (uint64_t)WINDOW_OPS << 32 || (uint32_t)v >= FLUSH_BYTES, 0)) {
+		return fold_then(tag, c, h + 1);
+	}
 	return h + 1;
 }
 
@@ -412,12 +465,22 @@ static void end_trace(const char *fn, void *p) {
 
 /* free_slow frees every block but a C-owned one: traced blocks, blocks
  * a Go handle's deleter is releasing, and misuse (which aborts). */
-static void free_slow(void *p) {
+__attribute__((noinline)) static void free_slow(void *p) {
 	header *h = header_of(p);
-	if (check_owner("membridge_free", p) == OWNER_TRACED) {
+	switch (check_owner("membridge_free", p)) {
+	case OWNER_TRACED:
 		end_trace("membridge_free", p);
+		break;
+	case OWNER_C:
+		count_free(tag_of(h), h->size);
+		break;
 	}
-	h->owner = OWNER_FREED;
+	set_owner(h, OWNER_FREED);
+	free(h);
+}
+
+__attribute__((noinline)) static void fold_then_free(int tag, tag_counts *c, header *h) {
+	fold(tag, c);
 	free(h);
 }
 
@@ -426,12 +489,27 @@ void membridge_free(void *p) {
 		return;
 	}
 	header *h = header_of(p);
-	if (__builtin_expect(h->owner != OWNER_C, 0)) {
+	uint64_t mark = h->mark;
+	size_t n = h->size;
+	slot *s = my_slot;
+	/* Blocks counted elsewhere (traced, or owned by a Go handle's
+	 * deleter), misuse, big blocks and threads without a slot go the slow
+	 * way. */
+	if (__builtin_expect((uint32_t)mark != OWNER_C || s == NULL || n >= BIG_BYTES, 0)) {
 		free_slow(p);
 		return;
 	}
-	count_free((int)h->tag, h->size);
-	h->owner = OWNER_FREED;
+	int tag = (int)(mark >> 32);
+	tag_counts *c = &s->tags[tag];
+	uint64_t v = atomic_load_explicit(&c->freed_window, memory_order_relaxed) + ((uint64_t)1 << 32) + n;
+	atomic_store_explicit(&c->freed_window, v, memory_order_relaxed);
+	/* No OWNER_FREED here: free() itself overwrites the mark (glibc keeps
+	 * its free-list links in those 16 bytes), which is what lets a second
+	 * membridge_free see a foreign block; an extra store costs time. */
+	if (__builtin_expect(v >= (uint64_t)WINDOW_OPS << 32 || (uint32_t)v >= FLUSH_BYTES, 0)) {
+		fold_then_free(tag, c, h);
+		return;
+	}
 	free(h);
 }
 
@@ -449,14 +527,14 @@ void *membridge_realloc(int tag, void *p, size_t n) {
 	}
 	header *old = header_of(p);
 	size_t old_size = old->size;
-	int old_tag = (int)old->tag;
+	int old_tag = tag_of(old);
 	header *h = realloc(old, sizeof(header) + n);
 	if (h == NULL) {
 		return NULL;
 	}
 	tag = valid_tag(tag);
 	h->size = n;
-	h->tag = (uint32_t)tag;
+	set_mark(h, owner_of(h), tag);
 	/* The block stays in the books it was in. */
 	if (owner == OWNER_TRACED) {
 		end_trace("membridge_realloc", p);
@@ -472,7 +550,7 @@ size_t membridge_size(const void *p) {
 	if (p == NULL) {
 		return 0;
 	}
-	uint32_t owner = header_of(p)->owner;
+	uint32_t owner = owner_of(header_of(p));
 	if (owner != OWNER_C && owner != OWNER_TRACED && owner != OWNER_GO) {
 		die("membridge_size", p, "not a membridge block (foreign pointer, or freed)");
 	}
@@ -516,7 +594,7 @@ membridge_allocator membridge_allocator_for(int tag) {
 /* ---- moves between the C counters and the Go ledger ---- */
 
 static int classify(const void *p) {
-	switch (header_of(p)->owner) {
+	switch (owner_of(header_of(p))) {
 	case OWNER_C:
 	case OWNER_TRACED:
 		return MB_BRIDGE_C_OWNED;
@@ -533,7 +611,7 @@ int mb_bridge_check(const void *p, size_t *size, int *tag) {
 	int r = classify(p);
 	if (r != MB_BRIDGE_FOREIGN) {
 		*size = header_of(p)->size;
-		*tag = (int)header_of(p)->tag;
+		*tag = tag_of(header_of(p));
 	}
 	return r;
 }
@@ -548,12 +626,12 @@ int mb_bridge_to_go(void *p, size_t *size, int *tag, int *traced) {
 	}
 	header *h = header_of(p);
 	*size = h->size;
-	*tag = (int)h->tag;
-	*traced = h->owner == OWNER_TRACED;
-	if (h->owner == OWNER_C) {
-		count_free((int)h->tag, h->size);
+	*tag = tag_of(h);
+	*traced = owner_of(h) == OWNER_TRACED;
+	if (owner_of(h) == OWNER_C) {
+		count_free(tag_of(h), h->size);
 	}
-	h->owner = OWNER_GO;
+	set_owner(h, OWNER_GO);
 	return MB_BRIDGE_OK;
 }
 
@@ -567,10 +645,10 @@ int mb_bridge_to_c(void *p, int traced) {
 	}
 	header *h = header_of(p);
 	if (traced) {
-		h->owner = OWNER_TRACED;
+		set_owner(h, OWNER_TRACED);
 	} else {
-		h->owner = OWNER_C;
-		count_alloc((int)h->tag, h->size);
+		set_owner(h, OWNER_C);
+		count_alloc(tag_of(h), h->size);
 	}
 	return MB_BRIDGE_OK;
 }
@@ -584,10 +662,10 @@ void mb_bridge_free_go_owned(void *p) {
 		return;
 	}
 	header *h = header_of(p);
-	if (h->owner != OWNER_GO) {
+	if (owner_of(h) != OWNER_GO) {
 		die("mb_bridge_free_go_owned", p, "the block is not owned by a Go handle (freed twice, or owned by C)");
 	}
-	h->owner = OWNER_FREED;
+	set_owner(h, OWNER_FREED);
 	free(h);
 }
 
@@ -596,9 +674,9 @@ void mb_bridge_release_with(void (*deleter)(void *), void *p) {
 		return;
 	}
 	header *h = header_of(p);
-	if (h->owner != OWNER_GO) {
+	if (owner_of(h) != OWNER_GO) {
 		die("mb_bridge_release_with", p, "the block is not owned by a Go handle (freed twice, or owned by C)");
 	}
-	h->owner = OWNER_LEAVING;
+	set_owner(h, OWNER_LEAVING);
 	deleter(p);
 }
