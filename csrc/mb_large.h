@@ -11,11 +11,13 @@
 #include <stdint.h>
 
 /* mb_large_alloc returns n bytes (n > 0) aligned to the page size, filled
- * as mb_alloc's fill says (MB_FILL_*), or NULL. */
+ * as mb_alloc's fill says (MB_FILL_*; fresh pages are zero already, so the
+ * junk fill applies to reused ones only), or NULL. */
 void *mb_large_alloc(size_t n, int fill);
 
-/* mb_large_free gives back memory from mb_large_alloc of n bytes, after
- * writing MB_POISON_FREED over it when poison is non-zero. */
+/* mb_large_free gives back memory from mb_large_alloc of n bytes. With
+ * poison non-zero (the debug mode) the pages go straight back to the
+ * kernel, so a later access faults, instead of being kept for reuse. */
 void mb_large_free(uintptr_t addr, size_t n, int poison);
 
 /* mb_large_trim unmaps kept free memory until at most keep bytes are kept

@@ -15,5 +15,6 @@
 // Memory returned by Bytes or Values is valid until the buffer is freed or
 // moved. membridge cannot see a Go slice outlive its buffer; in the debug
 // mode (tracker stack rate 1, what tests use) freed memory is overwritten
-// with 0xDB first, so such a bug shows up as garbage, not as plausible data.
+// with 0xDB first, so such a bug shows up as garbage, not as plausible data;
+// buffers of 256 KiB and more are unmapped instead, so a use faults at once.
 package native

@@ -10,6 +10,9 @@ import (
 )
 
 func TestLargeBuffersReusePages(t *testing.T) {
+	// The debug mode unmaps freed large buffers (TestLargeBuffersUnmapInDebugMode);
+	// reuse is the other modes' behaviour.
+	defer tracker.SetStackRate(tracker.SetStackRate(tracker.DefaultSampleRate))
 	defer tracker.VerifyNone(t)
 	const n = 1 << 20
 	before := LargeBufferStats()
@@ -96,4 +99,19 @@ func TestLargeBufferDroppedIsReclaimed(t *testing.T) {
 		time.Sleep(11 * time.Millisecond) // Relieve skips a collection within 10 ms of a fruitless one
 	}
 	t.Fatalf("a dropped large buffer was not reclaimed: %d live, %d before", LargeBufferStats().LiveBytes, before)
+}
+
+func TestLargeBuffersUnmapInDebugMode(t *testing.T) {
+	defer tracker.SetStackRate(tracker.SetStackRate(1))
+	before := LargeBufferStats()
+	b, err := Alloc(testTag(t), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Bytes()[0] = 1
+	b.Free()
+	after := LargeBufferStats()
+	if after.Unmaps != before.Unmaps+1 || after.KeptBytes != before.KeptBytes {
+		t.Fatalf("a freed large buffer in the debug mode was kept: %+v -> %+v", before, after)
+	}
 }
