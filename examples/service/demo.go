@@ -50,9 +50,15 @@ func runDemo(cfg config, log *slog.Logger, d time.Duration, clients int) error {
 	fmt.Printf("  ok %d (cache hits %d), busy (503) %d, failed %d, wrong answers %d\n", st.OK, st.CacheHits, st.Busy, st.Failed, st.Bad)
 	fmt.Printf("  latency p50 %s  p90 %s  p99 %s  max %s\n", round(percentile(st.Latencies, 0.5)),
 		round(percentile(st.Latencies, 0.9)), round(percentile(st.Latencies, 0.99)), round(percentile(st.Latencies, 1)))
-	fmt.Printf("  native memory: peak %s of ledger, %s live now (budget %s)\n", mib(peak.host), mib(hostLive()), mib(cfg.Budget))
-	fmt.Printf("  device memory: peak %s of ledger, %s live now (budget %s)\n", mib(peak.device), mib(deviceLive()), mib(cfg.DeviceBudget))
-	fmt.Printf("  process RSS: peak %s\n", mib(peak.rss))
+	fmt.Printf("  memory by kind, the ledger's peak and what is live at the end of the load:\n")
+	for _, k := range append(hostKinds, deviceKinds...) {
+		if ks := tracker.KindStats(k); ks.AllocatedCount > 0 {
+			fmt.Printf("    %-16s peak %9s  live %9s  (%d allocations)\n", k, mib(ks.PeakBytes), mib(ks.LiveBytes), ks.AllocatedCount)
+		}
+	}
+	fmt.Printf("  request budget %s (host), %s (device); the live memory at the end is the result cache and the pinned staging buffers\n",
+		mib(cfg.Budget), mib(cfg.DeviceBudget))
+	fmt.Printf("  process RSS: peak %s (sampled each second)\n", mib(peak.rss))
 
 	if err := shutdown(s, srv, log); err != nil {
 		return err
@@ -70,28 +76,25 @@ func runDemo(cfg config, log *slog.Logger, d time.Duration, clients int) error {
 	return nil
 }
 
-// peakWatch keeps the highest live host, device and RSS bytes it sampled.
-type peakWatch struct{ host, device, rss int64 }
+// peakWatch keeps the highest RSS it sampled (the ledger keeps its own peaks).
+type peakWatch struct{ rss int64 }
 
 func newPeakWatch() *peakWatch { return &peakWatch{} }
 
-func (p *peakWatch) sample() {
-	p.host = max(p.host, hostLive())
-	p.device = max(p.device, deviceLive())
-	p.rss = max(p.rss, rss())
-}
+func (p *peakWatch) sample() { p.rss = max(p.rss, rss()) }
 
-func hostLive() int64 {
-	var n int64
-	for _, k := range []tracker.Kind{tracker.KindCHeap, tracker.KindArenaChunk, tracker.KindAdopted, tracker.KindCExtension, tracker.KindPinned} {
-		n += tracker.KindStats(k).LiveBytes
-	}
-	return n
-}
+var (
+	hostKinds   = []tracker.Kind{tracker.KindCHeap, tracker.KindArenaChunk, tracker.KindAdopted, tracker.KindCExtension, tracker.KindPinned}
+	deviceKinds = []tracker.Kind{tracker.KindDevice, tracker.KindDevicePool, tracker.KindDeviceEmulated}
+)
 
-func deviceLive() int64 {
+func hostLive() int64 { return liveOf(hostKinds) }
+
+func deviceLive() int64 { return liveOf(deviceKinds) }
+
+func liveOf(kinds []tracker.Kind) int64 {
 	var n int64
-	for _, k := range []tracker.Kind{tracker.KindDevice, tracker.KindDevicePool, tracker.KindDeviceEmulated} {
+	for _, k := range kinds {
 		n += tracker.KindStats(k).LiveBytes
 	}
 	return n
