@@ -2,7 +2,7 @@
 # The benchmarks live in the separate bench module, so the library never
 # requires arrow-go or ristretto. `make bench` runs them once, -count times,
 # and prints benchstat's view (allocators as columns, with the noise) and
-# the ratio table of docs/readme-bench.md with the targets checked.
+# the ratio table of docs/speed.md with the targets checked.
 #
 # The rounds are interleaved (every allocator once, then again) rather than
 # -count in a row, so that load from other work on the machine falls on all

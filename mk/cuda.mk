@@ -14,7 +14,7 @@ ptx:
 # against the real driver (the kernels checked bit for bit against their C
 # references on fresh random inputs, outputs poisoned before each launch,
 # repeated GPU_TEST_ROUNDS times with new seeds), then the benchmarks, whose
-# numbers are the GPU figures docs/readme-cuda.md asks for.
+# numbers are the GPU figures docs/cuda.md asks for.
 GPU_TEST_ROUNDS ?= 5
 GPU_BENCH_COUNT ?= 6
 GPU_BENCH_OUT ?= /tmp/membridge-gpu-bench.txt

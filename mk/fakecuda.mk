@@ -35,7 +35,7 @@ cuda-test: cuda-standin
 	$(FAKECUDA_ENV) LD_LIBRARY_PATH=$(FAKECUDA_BUILD)/asan ASAN_OPTIONS=fast_unwind_on_malloc=0 $(GO) test -tags cuda -asan -count=1 -ldflags='-s=0 -w=0' $(CUDA_TEST_PKGS)
 
 # What membridge's cuda package adds to the driver calls, side by side with
-# bare gorgonia.org/cu calls in one run (docs/readme-standin.md). Rounds
+# bare gorgonia.org/cu calls in one run (docs/cuda-without-gpu.md). Rounds
 # are interleaved so load from other work falls on both alike.
 CUDA_BENCH_COUNT ?= 6
 CUDA_BENCH_OUT ?= /tmp/membridge-bench-standin.txt

@@ -3,7 +3,7 @@
 // Go's make([]byte, n), apache/arrow-go's Mallocator and CheckedAllocator,
 // and dgraph-io/ristretto's z.Calloc+z.Free, at 64 B, 4 KiB and 1 MiB.
 //
-// Run it from the bench module (see docs/readme-bench.md):
+// Run it from the bench module (see docs/speed.md):
 //
 //	go test -run '^$' -bench . -count 6 ./alloc
 //

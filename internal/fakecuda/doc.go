@@ -1,7 +1,7 @@
 //go:build cuda
 
 // Package fakecuda is the Go side of the stand-in CUDA driver, a test-only
-// libcuda.so.1 built from driver/driver.c (see docs/readme-standin.md) that
+// libcuda.so.1 built from driver/driver.c (see docs/cuda-without-gpu.md) that
 // runs the driver API on host memory so cuda-tagged code can be tested on a
 // machine with no GPU.
 //

@@ -32,7 +32,7 @@ var ctx *cuda.Context
 
 func TestMain(m *testing.M) {
 	if !fakecuda.Active() {
-		fmt.Fprintln(os.Stderr, "overhead: not running on the stand-in driver; see docs/readme-standin.md")
+		fmt.Fprintln(os.Stderr, "overhead: not running on the stand-in driver; see docs/cuda-without-gpu.md")
 		os.Exit(1)
 	}
 	var err error
