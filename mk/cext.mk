@@ -7,6 +7,8 @@
 #                     that call membridge.h under valgrind with
 #                     csrc/test/go.supp hiding Go's own noise
 #   make cext-bench   membridge_malloc+membridge_free against malloc+free
+#   make cext-tsan    the C tests under ThreadSanitizer (per-thread counter
+#                     slots, slot reuse, tag registration)
 #
 # Needs gcc, zlib1g-dev (the allocator demo) and valgrind (.ci/steps/40-cext.sh
 # installs them).
@@ -18,7 +20,7 @@ CEXT_GO_PKGS := cext batch handle
 CEXT_VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full \
 	--errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect
 
-.PHONY: cext-ctest cext-bench memcheck
+.PHONY: cext-ctest cext-bench cext-tsan memcheck
 
 $(CEXT_BIN)/test_membridge: csrc/test/test_membridge.c $(CEXT_C) $(wildcard csrc/*.h)
 	@mkdir -p $(@D)
@@ -29,6 +31,13 @@ cext-ctest: $(CEXT_BIN)/test_membridge
 
 cext-bench: $(CEXT_BIN)/test_membridge
 	$< bench
+
+$(CEXT_BIN)/test_membridge_tsan: csrc/test/test_membridge.c $(CEXT_C) $(wildcard csrc/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CEXT_CFLAGS) -O1 -fsanitize=thread -o $@ csrc/test/test_membridge.c $(CEXT_C) -lz
+
+cext-tsan: $(CEXT_BIN)/test_membridge_tsan
+	TSAN_OPTIONS=halt_on_error=1 $<
 
 memcheck: $(CEXT_BIN)/test_membridge
 	@csrc/test/gen-go-supp.sh | cmp -s - csrc/test/go.supp || \

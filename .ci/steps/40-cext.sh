@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# C extensions: the C side of membridge under valgrind (make memcheck). The
+# C extensions: the C side of membridge natively, under ThreadSanitizer and
+# under valgrind (make memcheck). The
 # per-test LeakSanitizer check of the same packages runs in make asan
 # (step 10). Installs valgrind and zlib1g-dev when absent.
 set -euo pipefail
@@ -12,4 +13,5 @@ if [ "${#need[@]}" -gt 0 ]; then
 	apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 make cext-ctest
+make cext-tsan
 make memcheck
