@@ -354,3 +354,26 @@ func misuse(what string) {
 		cmem.Free(p)
 	}
 }
+
+// TestBlocksKeepTheirBooks: a block is freed in the books it was
+// allocated in, whatever the tracing mode is when it is freed.
+func TestBlocksKeepTheirBooks(t *testing.T) {
+	defer leakcheck.Check(t)
+	name, i := tag(t)
+	traced(t)
+	tracedBlock := cmem.Malloc(i, 100)
+	prev := tracker.SetStackRate(tracker.DefaultSampleRate)
+	cext.FollowDebug()
+	countedBlock := cmem.Malloc(i, 10)
+	cmem.Free(tracedBlock) // freed untraced: its record still ends
+	tracker.SetStackRate(prev)
+	cext.FollowDebug()
+	cmem.Free(countedBlock) // freed traced: the C counters still count it
+	cext.Sync()
+	if s := tracker.TagStats(name); s.LiveBytes != 0 || s.LiveCount != 0 || s.AllocatedCount != 2 || s.FreedCount != 2 {
+		t.Errorf("TagStats = %+v, want 2 allocations, 2 frees, nothing live", s)
+	}
+	if s := cStats(t, i); s.AllocCount != 1 || s.FreedCount != 1 || s.LiveBytes != 0 {
+		t.Errorf("C counters = %+v, want the untraced block counted and freed", s)
+	}
+}
