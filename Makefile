@@ -1,6 +1,6 @@
 # membridge make targets. Areas add theirs in mk/*.mk.
 GO ?= go
-PKGS_WITH_C ?= ./csrc/... ./native/...
+PKGS_WITH_C ?= ./csrc/... ./native/... ./cext/... ./batch/... ./handle/...
 
 .PHONY: test vet fmt-check race asan
 test: vet fmt-check race asan

@@ -155,6 +155,7 @@ func tagFor(tag string) *tagEntry {
 
 // TagStats returns the totals for one tag across kinds and devices.
 func TagStats(tag string) Stats {
+	SyncExternal()
 	s := Stats{Device: -1, Tag: tag}
 	if e, ok := tagCounters.Load(tag); ok {
 		e.(*tagEntry).snapshot(&s)
@@ -163,7 +164,11 @@ func TagStats(tag string) Stats {
 }
 
 // KindStats returns the totals for one kind of memory, all devices and tags.
+//
+// Like TagStats and AllStats, it first brings in the counts of memory that
+// outside code (C extensions) keeps itself: see NewExternal.
 func KindStats(k Kind) Stats {
+	SyncExternal()
 	s := Stats{Kind: k, Device: -1}
 	if int(k) < MaxKinds {
 		kindCounters[k].snapshot(&s)
@@ -174,6 +179,7 @@ func KindStats(k Kind) Stats {
 // AllStats returns the counters for every (kind, device, tag) seen so far,
 // sorted by kind, device and tag.
 func AllStats() []Stats {
+	SyncExternal()
 	var out []Stats
 	keyCounters.Range(func(k, v any) bool {
 		kk := k.(key)
