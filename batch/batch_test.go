@@ -2,7 +2,6 @@ package batch_test
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"runtime"
 	"slices"
@@ -127,11 +126,6 @@ func TestProcessOwnsTheWholeBlock(t *testing.T) {
 	}()
 }
 
-// recorder is a tracker.TestingT that keeps what VerifyNone reports.
-type recorder struct{ errs []string }
-
-func (r *recorder) Error(args ...any) { r.errs = append(r.errs, fmt.Sprint(args...)) }
-
 // TestLeakyWrapperIsReported reproduces the processBatch leak with the
 // wrong wrapper and checks that the test mode reports it with the tag and
 // the Go stack of the call. The fixture must keep failing this way: if the
@@ -142,12 +136,12 @@ func TestLeakyWrapperIsReported(t *testing.T) {
 	if !slices.Equal(ids(kept), []uint64{100, 102}) {
 		t.Fatalf("leaky.Process kept %v", ids(kept))
 	}
-	var r recorder
+	var r tracker.Recorder
 	tracker.VerifyNone(&r, tracker.MaxWait(0))
-	if len(r.errs) != 1 {
-		t.Fatalf("VerifyNone reported %d errors, want 1: %q", len(r.errs), r.errs)
+	if len(r.Reports()) != 1 {
+		t.Fatalf("VerifyNone reported %d errors, want 1: %q", len(r.Reports()), r.Reports())
 	}
-	report := r.errs[0]
+	report := r.Reports()[0]
 	for _, want := range []string{
 		"LEAK of 64 bytes", // the 16-byte header and 3 records
 		`tag "batch.work"`,
@@ -181,10 +175,10 @@ func TestFixedWrapperPasses(t *testing.T) {
 		t.Errorf("kept %v", ids(res.Records()))
 	}
 	res.Free()
-	var r recorder
+	var r tracker.Recorder
 	tracker.VerifyNone(&r, tracker.MaxWait(0))
-	if len(r.errs) != 0 {
-		t.Errorf("VerifyNone after the fixed wrapper: %q", r.errs)
+	if len(r.Reports()) != 0 {
+		t.Errorf("VerifyNone after the fixed wrapper: %q", r.Reports())
 	}
 }
 
@@ -209,10 +203,10 @@ func TestDroppedResultIsReleasedBySafetyNet(t *testing.T) {
 	if s := tracker.TagStats(batch.TagWork); s.LiveBytes != before.LiveBytes || s.DroppedCount != before.DroppedCount+1 {
 		t.Fatalf("after dropping a Result: %+v, want it released and counted as dropped", s)
 	}
-	var r recorder
+	var r tracker.Recorder
 	tracker.VerifyNone(&r, tracker.MaxWait(0))
-	if len(r.errs) != 1 || !strings.Contains(r.errs[0], "dropped without Free") || !strings.Contains(r.errs[0], "TestDroppedResultIsReleasedBySafetyNet") {
-		t.Errorf("VerifyNone: %q, want the dropped Result reported", r.errs)
+	if len(r.Reports()) != 1 || !strings.Contains(r.Reports()[0], "dropped without Free") || !strings.Contains(r.Reports()[0], "TestDroppedResultIsReleasedBySafetyNet") {
+		t.Errorf("VerifyNone: %q, want the dropped Result reported", r.Reports())
 	}
 }
 

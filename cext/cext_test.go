@@ -145,25 +145,20 @@ func TestThreadsCountExactly(t *testing.T) {
 	}
 }
 
-// recorder is a tracker.TestingT that keeps what VerifyNone reports.
-type recorder struct{ errs []string }
-
-func (r *recorder) Error(args ...any) { r.errs = append(r.errs, fmt.Sprint(args...)) }
-
 func TestTracedAllocationCarriesTheGoStack(t *testing.T) {
 	defer leakcheck.Check(t)
 	traced(t)
 	name, i := tag(t)
 	p := cmem.Malloc(i, 48)
-	var r recorder
+	var r tracker.Recorder
 	tracker.VerifyNone(&r, tracker.MaxWait(0))
 	cmem.Free(p)
-	if len(r.errs) != 1 {
-		t.Fatalf("VerifyNone reported %d errors, want 1: %q", len(r.errs), r.errs)
+	if len(r.Reports()) != 1 {
+		t.Fatalf("VerifyNone reported %d errors, want 1: %q", len(r.Reports()), r.Reports())
 	}
 	for _, want := range []string{"48 bytes", fmt.Sprintf("tag %q", name), "kind c-extension", "TestTracedAllocationCarriesTheGoStack", "cmem.Malloc"} {
-		if !strings.Contains(r.errs[0], want) {
-			t.Errorf("leak report lacks %q:\n%s", want, r.errs[0])
+		if !strings.Contains(r.Reports()[0], want) {
+			t.Errorf("leak report lacks %q:\n%s", want, r.Reports()[0])
 		}
 	}
 	// Traced blocks are in the ledger's own records, not in the C counters.

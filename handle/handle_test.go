@@ -2,7 +2,6 @@ package handle_test
 
 import (
 	"errors"
-	"fmt"
 	"runtime"
 	"runtime/cgo"
 	"strings"
@@ -140,11 +139,6 @@ func TestWeakValueGone(t *testing.T) {
 	}
 }
 
-// recorder is a tracker.TestingT that keeps what VerifyNone reports.
-type recorder struct{ errs []string }
-
-func (r *recorder) Error(args ...any) { r.errs = append(r.errs, fmt.Sprint(args...)) }
-
 func TestCallbackThroughC(t *testing.T) {
 	defer leakcheck.Check(t)
 	for _, weak := range []bool{false, true} {
@@ -199,14 +193,14 @@ func TestStrongCycleIsReportedAsLeak(t *testing.T) {
 		c.Fire(1, 2)
 		user = c.UserData()
 	}()
-	var r recorder
+	var r tracker.Recorder
 	tracker.VerifyNone(&r, tracker.MaxWait(200*time.Millisecond))
-	if len(r.errs) != 1 {
-		t.Fatalf("VerifyNone reported %d errors, want 1: %q", len(r.errs), r.errs)
+	if len(r.Reports()) != 1 {
+		t.Fatalf("VerifyNone reported %d errors, want 1: %q", len(r.Reports()), r.Reports())
 	}
 	for _, want := range []string{`tag "notify.counter", kind go-handle`, `tag "notifier", kind c-extension`, "notify.NewCounter", "TestStrongCycleIsReportedAsLeak"} {
-		if !strings.Contains(r.errs[0], want) {
-			t.Errorf("leak report lacks %q:\n%s", want, r.errs[0])
+		if !strings.Contains(r.Reports()[0], want) {
+			t.Errorf("leak report lacks %q:\n%s", want, r.Reports()[0])
 		}
 	}
 	// Break the cycle by hand: the handle still leads to the Counter.

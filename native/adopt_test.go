@@ -84,9 +84,9 @@ func TestDroppedAdoptedBufferGoesBackToItsDeleter(t *testing.T) {
 	if calls.Load() != 1 {
 		t.Fatalf("deleter called %d times", calls.Load())
 	}
-	rt := &recordingT{}
+	rt := &tracker.Recorder{}
 	tracker.VerifyNone(rt, tracker.MaxWait(10*time.Millisecond))
-	if !strings.Contains(rt.String(), "kind adopted") {
-		t.Fatalf("dropped adopted buffer not reported:\n%s", rt.String())
+	if !strings.Contains(rt.Report(), "kind adopted") {
+		t.Fatalf("dropped adopted buffer not reported:\n%s", rt.Report())
 	}
 }

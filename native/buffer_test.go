@@ -262,14 +262,14 @@ func TestDroppedBufferIsReportedAndReclaimed(t *testing.T) {
 		b, _ := Alloc(tag, 256)
 		_ = b
 	}()
-	rt := &recordingT{}
+	rt := &tracker.Recorder{}
 	deadline := time.Now().Add(5 * time.Second)
 	for tracker.TagStats(tag).DroppedCount == 0 && time.Now().Before(deadline) {
 		runtime.GC()
 		time.Sleep(time.Millisecond)
 	}
 	tracker.VerifyNone(rt, tracker.MaxWait(10*time.Millisecond))
-	rep := rt.String()
+	rep := rt.Report()
 	for _, want := range []string{`256 bytes in 1 allocation, tag "` + tag + `"`, "1 dropped without Free", "TestDroppedBufferIsReportedAndReclaimed"} {
 		if !strings.Contains(rep, want) {
 			t.Errorf("report lacks %q:\n%s", want, rep)
@@ -278,28 +278,6 @@ func TestDroppedBufferIsReportedAndReclaimed(t *testing.T) {
 	if s := tracker.TagStats(tag); s.LiveBytes != 0 || s.FreedBytes != 256 {
 		t.Fatalf("dropped buffer not reclaimed: %+v", s)
 	}
-}
-
-// recordingT keeps what VerifyNone reports, for tests that plant leaks.
-type recordingT struct {
-	mu   sync.Mutex
-	errs []string
-}
-
-func (r *recordingT) Error(args ...any) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, a := range args {
-		if e, ok := a.(error); ok {
-			r.errs = append(r.errs, e.Error())
-		}
-	}
-}
-
-func (r *recordingT) String() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return strings.Join(r.errs, "\n")
 }
 
 func FuzzAllocCopyFree(f *testing.F) {

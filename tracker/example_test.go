@@ -3,6 +3,7 @@ package tracker_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/membridge/membridge/tracker"
@@ -70,4 +71,16 @@ func ExampleKindStats() {
 	s := tracker.KindStats(tracker.KindDevice)
 	fmt.Println(s.Kind, s.LiveBytes >= 0)
 	// Output: device true
+}
+
+// A Recorder lets a test plant a leak and assert that it is reported,
+// without failing itself.
+func ExampleRecorder() {
+	rec, _ := tracker.Reserve(tracker.KindCHeap, -1, "example-planted", 32, 0)
+	rec.Commit(0x1000, nil)
+	r := &tracker.Recorder{TestName: "TestPlanted"}
+	tracker.VerifyNone(r, tracker.MaxWait(0), tracker.IgnoreTags("unrelated"))
+	fmt.Println(strings.Contains(r.Report(), `32 bytes in 1 allocation, tag "example-planted"`))
+	rec.Release()
+	// Output: true
 }

@@ -11,32 +11,6 @@ import (
 	"github.com/membridge/membridge/tracker"
 )
 
-// recordingT is a TestingT that keeps what VerifyNone says, so tests can
-// check a planted leak is reported without failing themselves.
-type recordingT struct {
-	name string
-	mu   sync.Mutex
-	errs []string
-}
-
-func (r *recordingT) Error(args ...any) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, a := range args {
-		if e, ok := a.(error); ok {
-			r.errs = append(r.errs, e.Error())
-		}
-	}
-}
-
-func (r *recordingT) Name() string { return r.name }
-
-func (r *recordingT) report() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return strings.Join(r.errs, "\n")
-}
-
 func TestCountersFollowReserveCommitRelease(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	var o fakeOwner
@@ -228,9 +202,9 @@ func leakyDecode(o *fakeOwner) *handle {
 func TestPlantedLeakIsReportedWithStackTagAndTest(t *testing.T) {
 	var o fakeOwner
 	h := leakyDecode(&o)
-	rt := &recordingT{name: t.Name()}
+	rt := &tracker.Recorder{TestName: t.Name()}
 	tracker.VerifyNone(rt, tracker.MaxWait(10*time.Millisecond))
-	rep := rt.report()
+	rep := rt.Report()
 	for _, want := range []string{
 		"LEAK of 512 bytes in 1 allocation from 1 site",
 		`tag "decoder"`,
@@ -254,7 +228,7 @@ func TestParallelTestsDoNotBlameEachOther(t *testing.T) {
 	t.Run("group", func(t *testing.T) {
 		t.Run("leaker", func(t *testing.T) {
 			t.Parallel()
-			rt := &recordingT{name: t.Name()}
+			rt := &tracker.Recorder{TestName: t.Name()}
 			h, _ := o.alloc("leaker", 64)
 			// a goroutine started by this test allocates too
 			done := make(chan *handle)
@@ -263,17 +237,17 @@ func TestParallelTestsDoNotBlameEachOther(t *testing.T) {
 			leaked <- h
 			time.Sleep(20 * time.Millisecond) // let the clean test run meanwhile
 			tracker.VerifyNone(rt, tracker.MaxWait(10*time.Millisecond))
-			leakerReport = rt.report()
+			leakerReport = rt.Report()
 			child.free()
 		})
 		t.Run("clean", func(t *testing.T) {
 			t.Parallel()
-			rt := &recordingT{name: t.Name()}
+			rt := &tracker.Recorder{TestName: t.Name()}
 			h, _ := o.alloc("clean", 64)
 			time.Sleep(10 * time.Millisecond)
 			h.free()
 			tracker.VerifyNone(rt, tracker.MaxWait(10*time.Millisecond))
-			cleanReport = rt.report()
+			cleanReport = rt.Report()
 		})
 	})
 	(<-leaked).free()
@@ -292,7 +266,7 @@ func TestDroppedHandleFailsTheTestAndIsReclaimed(t *testing.T) {
 	}
 	var o fakeOwner
 	func() { leakyDecode(&o) }() // the handle is dropped here
-	rt := &recordingT{name: t.Name()}
+	rt := &tracker.Recorder{TestName: t.Name()}
 	deadline := time.Now().Add(5 * time.Second)
 	for o.reclaimed.Load() == 0 && time.Now().Before(deadline) {
 		runtime.GC()
@@ -302,7 +276,7 @@ func TestDroppedHandleFailsTheTestAndIsReclaimed(t *testing.T) {
 		t.Fatalf("safety net reclaimed %d bytes, want 512", o.reclaimed.Load())
 	}
 	tracker.VerifyNone(rt, tracker.MaxWait(10*time.Millisecond))
-	if rep := rt.report(); !strings.Contains(rep, "1 dropped without Free") || !strings.Contains(rep, "leakyDecode") {
+	if rep := rt.Report(); !strings.Contains(rep, "1 dropped without Free") || !strings.Contains(rep, "leakyDecode") {
 		t.Fatalf("dropped handle not reported with its stack:\n%s", rep)
 	}
 	// reported once: the next check is clean

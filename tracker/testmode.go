@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -224,3 +225,33 @@ func (e *LeakError) Error() string { return e.report }
 
 // Unwrap returns ErrLeaked.
 func (e *LeakError) Unwrap() error { return ErrLeaked }
+
+// A Recorder is a TestingT that keeps what the test mode reports instead of
+// failing a test. Tests of leak checks use it: a fixture that leaks on
+// purpose must be reported, and the test asserts on the report.
+type Recorder struct {
+	TestName string // what Name returns: the name reports give the test
+
+	mu      sync.Mutex
+	reports []string
+}
+
+// Error records a report.
+func (r *Recorder) Error(args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reports = append(r.reports, fmt.Sprint(args...))
+}
+
+// Name returns TestName.
+func (r *Recorder) Name() string { return r.TestName }
+
+// Reports returns the reports recorded so far.
+func (r *Recorder) Reports() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.reports...)
+}
+
+// Report returns the reports recorded so far, one after the other.
+func (r *Recorder) Report() string { return strings.Join(r.Reports(), "\n") }

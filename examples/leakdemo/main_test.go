@@ -4,7 +4,6 @@ import (
 	"os"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -45,9 +44,9 @@ func TestLeakingDecoderIsCaught(t *testing.T) {
 		runtime.GC()
 		time.Sleep(time.Millisecond)
 	}
-	var rt reportT
+	var rt tracker.Recorder
 	tracker.VerifyNone(&rt, tracker.MaxWait(10*time.Millisecond))
-	rep := rt.String()
+	rep := rt.Report()
 	for _, want := range []string{
 		"LEAK of 7 bytes in 2 allocations",
 		`tag "scratch"`,
@@ -74,25 +73,4 @@ func TestLeakingDecoderFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	out.Free()
-}
-
-type reportT struct {
-	mu  sync.Mutex
-	out strings.Builder
-}
-
-func (r *reportT) Error(args ...any) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, a := range args {
-		if e, ok := a.(error); ok {
-			r.out.WriteString(e.Error())
-		}
-	}
-}
-
-func (r *reportT) String() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.out.String()
 }
