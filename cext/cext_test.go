@@ -372,3 +372,20 @@ func TestBlocksKeepTheirBooks(t *testing.T) {
 		t.Errorf("C counters = %+v, want the untraced block counted and freed", s)
 	}
 }
+
+func TestFailNextAllocs(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	cext.FailNextAllocs(2)
+	defer cext.FailNextAllocs(0)
+	for i := range 2 {
+		if b, err := cext.Alloc("cext-fault", 64); err == nil {
+			b.Free()
+			t.Fatalf("allocation %d succeeded with failures pending", i)
+		}
+	}
+	b, err := cext.Alloc("cext-fault", 64)
+	if err != nil {
+		t.Fatalf("the third allocation still failed: %v", err)
+	}
+	b.Free()
+}

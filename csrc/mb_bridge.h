@@ -55,4 +55,9 @@ void mb_bridge_set_trace_hooks(mb_trace_alloc_fn on_alloc, mb_trace_free_fn on_f
 void mb_bridge_set_tracing(int on);
 int mb_bridge_tracing(void);
 
+/* mb_bridge_fail_allocs makes the next n allocations through membridge.h
+ * fail (return NULL), whatever their tag; 0 cancels what is left. It is
+ * fault injection, for tests of how callers handle out-of-memory. */
+void mb_bridge_fail_allocs(long n);
+
 #endif

@@ -74,6 +74,21 @@ static _Atomic int fast_tags = 1;
 static _Atomic int tracing;
 static pthread_mutex_t tag_mu = PTHREAD_MUTEX_INITIALIZER;
 
+/* fail_allocs: allocations still to fail on purpose (mb_bridge_fail_allocs,
+ * fault injection for tests of callers' error paths). While it is
+ * positive every allocation takes the slow path, so the fast path pays
+ * nothing for it. */
+static _Atomic long fail_allocs;
+
+/* set_fast_tags opens the fast path to every registered tag, or closes it
+ * while tracing or failing on purpose. Called with tag_mu held. */
+static void set_fast_tags(void) {
+	int slow = atomic_load_explicit(&tracing, memory_order_relaxed) ||
+	           atomic_load_explicit(&fail_allocs, memory_order_relaxed) > 0;
+	atomic_store_explicit(&fast_tags, slow ? 0 : atomic_load_explicit(&tag_count, memory_order_relaxed),
+	                      memory_order_release);
+}
+
 int membridge_tag(const char *name) {
 	if (name == NULL || name[0] == '\0' || strlen(name) > MEMBRIDGE_TAG_MAX_LEN) {
 		return -1;
@@ -91,9 +106,7 @@ int membridge_tag(const char *name) {
 		strcpy(tag_names[n], name);
 		/* Publish the name before the index becomes valid. */
 		atomic_store_explicit(&tag_count, n + 1, memory_order_release);
-		if (!atomic_load_explicit(&tracing, memory_order_relaxed)) {
-			atomic_store_explicit(&fast_tags, n + 1, memory_order_release);
-		}
+		set_fast_tags();
 		found = n;
 	}
 	pthread_mutex_unlock(&tag_mu);
@@ -339,8 +352,7 @@ void mb_bridge_set_tracing(int on) {
 	         atomic_load_explicit(&trace_free, memory_order_acquire) != NULL;
 	pthread_mutex_lock(&tag_mu);
 	atomic_store_explicit(&tracing, on && ok, memory_order_release);
-	atomic_store_explicit(&fast_tags, on && ok ? 0 : atomic_load_explicit(&tag_count, memory_order_relaxed),
-	                      memory_order_release);
+	set_fast_tags();
 	pthread_mutex_unlock(&tag_mu);
 }
 
@@ -380,8 +392,32 @@ static uint32_t check_owner(const char *fn, const void *p) {
 	return 0;
 }
 
+void mb_bridge_fail_allocs(long n) {
+	pthread_mutex_lock(&tag_mu);
+	atomic_store_explicit(&fail_allocs, n > 0 ? n : 0, memory_order_relaxed);
+	set_fast_tags();
+	pthread_mutex_unlock(&tag_mu);
+}
+
+/* failing_on_purpose takes one injected failure, if any is left. */
+static int failing_on_purpose(void) {
+	long left = atomic_load_explicit(&fail_allocs, memory_order_relaxed);
+	while (left > 0) {
+		if (atomic_compare_exchange_weak_explicit(&fail_allocs, &left, left - 1, memory_order_relaxed,
+		                                          memory_order_relaxed)) {
+			if (left == 1) {
+				pthread_mutex_lock(&tag_mu);
+				set_fast_tags();
+				pthread_mutex_unlock(&tag_mu);
+			}
+			return 1;
+		}
+	}
+	return 0;
+}
+
 static void *new_block(int tag, size_t n, int zero, uint32_t owner) {
-	if (n > SIZE_MAX - sizeof(header)) {
+	if (n > SIZE_MAX - sizeof(header) || failing_on_purpose()) {
 		return NULL;
 	}
 	header *h = zero ? calloc(1, sizeof(header) + n) : malloc(sizeof(header) + n);

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/membridge/membridge/cext"
 	"github.com/membridge/membridge/cuda"
 	"github.com/membridge/membridge/tracker"
 )
@@ -160,5 +161,18 @@ func TestDeviceOutOfMemory(t *testing.T) {
 	}
 	if code, body, _ := post(t, url, binaryType, encodeBinary(randomJob(newRand(11), 100))); code != 200 {
 		t.Fatalf("a request that fits after the failure: %d %s", code, body)
+	}
+}
+
+func TestCExtensionOutOfMemory(t *testing.T) {
+	url := startTest(t, defaultConfig())
+	cext.FailNextAllocs(1) // the batch filter's result block
+	defer cext.FailNextAllocs(0)
+	code, body, _ := post(t, url, binaryType, encodeBinary(randomJob(newRand(12), 500)))
+	if code != http.StatusInsufficientStorage || !strings.Contains(string(body), "batch: filter 500 records") {
+		t.Fatalf("C allocation failure: %d %s", code, body)
+	}
+	if code, body, _ := post(t, url, binaryType, encodeBinary(randomJob(newRand(13), 500))); code != 200 {
+		t.Fatalf("the next request: %d %s", code, body)
 	}
 }
