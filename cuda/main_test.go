@@ -1,7 +1,6 @@
 package cuda
 
 import (
-	"flag"
 	"fmt"
 	"os"
 	"testing"
@@ -39,20 +38,6 @@ func (r runner) Run() int {
 	return code
 }
 
-// TestMain runs the tests in the ledger's test mode. A run of benchmarks
-// only (-run '^$' -bench ...) keeps the production settings instead, since
-// the test mode captures a stack and the goroutine at every allocation and
-// would be what the benchmarks measure; the ledger is still checked for
-// leaks at the end.
-func TestMain(m *testing.M) {
-	flag.Parse()
-	if f := flag.Lookup("test.run"); f != nil && f.Value.String() == "^$" && flag.Lookup("test.bench").Value.String() != "" {
-		code := runner{m}.Run()
-		if err := tracker.Find(); code == 0 && err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			code = 1
-		}
-		os.Exit(code)
-	}
-	tracker.VerifyTestMain(runner{m})
-}
+// TestMain runs the tests in the ledger's test mode (benchmark-only runs
+// keep the production settings: see tracker.VerifyTestMain).
+func TestMain(m *testing.M) { tracker.VerifyTestMain(runner{m}) }

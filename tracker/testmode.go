@@ -1,6 +1,7 @@
 package tracker
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"runtime"
@@ -134,8 +135,15 @@ func VerifyNone(t TestingT, opts ...Option) {
 // made it, so VerifyNone in parallel tests blames the right test. Use it as
 //
 //	func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
+//
+// A run of benchmarks only (-test.run '^$' -test.bench ...) keeps the
+// production settings, so the benchmarks measure what a service pays and
+// not the test mode's stack and goroutine per allocation; the ledger is
+// still checked at the end.
 func VerifyTestMain(m TestingM, opts ...Option) {
-	EnableTestMode()
+	if !benchmarksOnly() {
+		EnableTestMode()
+	}
 	code := m.Run()
 	if code == 0 {
 		if err := find(buildOptions(opts), func(*Record) bool { return true }, ""); err != nil {
@@ -144,6 +152,16 @@ func VerifyTestMain(m TestingM, opts ...Option) {
 		}
 	}
 	os.Exit(code)
+}
+
+// benchmarksOnly reports whether the test binary was asked for benchmarks
+// and no tests. It parses the command line, as testing.M.Run would.
+func benchmarksOnly() bool {
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	run, bench := flag.Lookup("test.run"), flag.Lookup("test.bench")
+	return run != nil && bench != nil && run.Value.String() == "^$" && bench.Value.String() != ""
 }
 
 // EnableTestMode turns on what VerifyTestMain turns on, for harnesses that
