@@ -17,7 +17,7 @@ race:
 # LeakSanitizer is an oracle independent of the ledger: any C memory left
 # unreachable at exit fails the run.
 asan:
-	ASAN_OPTIONS=fast_unwind_on_malloc=0:allocator_may_return_null=1 $(GO) test -asan -count=1 -ldflags='-s=0 -w=0' $(PKGS_WITH_C)
+	LSAN_OPTIONS=suppressions=$(CURDIR)/csrc/test/lsan.supp ASAN_OPTIONS=fast_unwind_on_malloc=0:allocator_may_return_null=1 $(GO) test -asan -count=1 -ldflags='-s=0 -w=0' $(PKGS_WITH_C)
 
 -include mk/*.mk
 

@@ -9,11 +9,12 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/membridge/membridge/cext/leakcheck"
 	"github.com/membridge/membridge/tracker"
 )
 
 func TestAdoptFreesWithTheLibrarysDeleter(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	// Memory "a C library" allocated: mb_alloc stands in for it.
 	p := cAlloc(100, 0, fillZero)
 	var deleted atomic.Pointer[byte]
@@ -39,7 +40,7 @@ func TestAdoptFreesWithTheLibrarysDeleter(t *testing.T) {
 }
 
 func TestAdoptWithCDeleter(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	p := cAlloc(64, 0, fillNone)
 	b, err := Adopt(t.Name(), p, 64, FreeDeleter())
 	if err != nil {
@@ -49,7 +50,7 @@ func TestAdoptWithCDeleter(t *testing.T) {
 }
 
 func TestAdoptRejectsBadInput(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	p := cAlloc(8, 0, fillNone)
 	defer cFree(uintptr(p), 8, false)
 	for name, f := range map[string]func() error{

@@ -10,11 +10,12 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/membridge/membridge/cext/leakcheck"
 	"github.com/membridge/membridge/tracker"
 )
 
 func TestArenaAllocAlignsAndBumps(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	a := NewArena(t.Name(), 4096)
 	defer a.Free()
 	var prev uintptr
@@ -41,7 +42,7 @@ func TestArenaAllocAlignsAndBumps(t *testing.T) {
 }
 
 func TestArenaBadRequests(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	a := NewArena(t.Name(), 0)
 	defer a.Free()
 	for _, c := range []struct {
@@ -69,7 +70,7 @@ func TestArenaBadRequests(t *testing.T) {
 }
 
 func TestArenaLedgerSeesChunks(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	tag := t.Name()
 	a := NewArena(tag, 4096)
 	defer a.Free()
@@ -125,7 +126,7 @@ func TestArenaLedgerSeesChunks(t *testing.T) {
 }
 
 func TestArenaGenerationCheck(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	a := NewArena(t.Name(), 0)
 	gen := a.Generation()
 	p, err := NewIn[[4]int64](a)
@@ -150,7 +151,7 @@ func TestArenaGenerationCheck(t *testing.T) {
 // In the debug mode an arena poisons what Reset takes back and does not
 // hand the same memory out again, so a stale pointer reads garbage.
 func TestArenaDebugModePoisons(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	defer tracker.SetStackRate(tracker.SetStackRate(1))
 	a := NewArena(t.Name(), 4096)
 	defer a.Free()
@@ -176,7 +177,7 @@ func TestArenaDebugModePoisons(t *testing.T) {
 }
 
 func TestArenaTypedValues(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	type point struct{ X, Y float64 }
 	a := NewArena(t.Name(), 0)
 	defer a.Free()
@@ -207,7 +208,7 @@ func TestArenaTypedValues(t *testing.T) {
 }
 
 func TestArenaLimitAndDroppedArena(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	tag := t.Name()
 	tracker.SetTagLimit(tag, 2*4096)
 	defer tracker.SetTagLimit(tag, 0)
@@ -281,7 +282,7 @@ func TestArenaUseAfterResetFaults(t *testing.T) {
 }
 
 func TestArenaTryAlloc(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	a := NewArena(t.Name(), 4096)
 	defer a.Free()
 	if p := a.TryAlloc(8, 8); p != nil {
@@ -313,7 +314,7 @@ func TestArenaTryAlloc(t *testing.T) {
 }
 
 func TestArenaWaitsForBudget(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	tag := t.Name()
 	tracker.SetTagLimit(tag, 8192)
 	defer tracker.SetTagLimit(tag, 0)

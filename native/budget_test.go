@@ -6,11 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/membridge/membridge/cext/leakcheck"
 	"github.com/membridge/membridge/tracker"
 )
 
 func TestAllocWaitsForBudget(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	tag := t.Name()
 	tracker.SetTagLimit(tag, 1000)
 	defer tracker.SetTagLimit(tag, 0)
@@ -48,7 +49,7 @@ func TestAllocWaitsForBudget(t *testing.T) {
 // A registered relief (a cache) is asked to give memory back before an
 // allocation over the limit fails, and the retry is counted.
 func TestLimitRunsReliefThenRetries(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	tag := t.Name()
 	tracker.SetTagLimit(tag, 1000)
 	defer tracker.SetTagLimit(tag, 0)

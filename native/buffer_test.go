@@ -10,11 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/membridge/membridge/cext/leakcheck"
 	"github.com/membridge/membridge/tracker"
 )
 
 func TestAllocAndFree(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	tag := testTag(t)
 	for _, n := range []int{1, 64, 4096, 1 << 20} {
 		b, err := Alloc(tag, n)
@@ -40,7 +41,7 @@ func TestAllocAndFree(t *testing.T) {
 }
 
 func TestAllocZeroed(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	for _, opts := range [][]AllocOption{nil, {Align(4096)}} {
 		b, err := AllocZeroed(t.Name(), 10000, opts...)
 		if err != nil {
@@ -56,7 +57,7 @@ func TestAllocZeroed(t *testing.T) {
 }
 
 func TestAlign(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	for _, a := range []int{1, 8, 16, 64, 4096, 1 << 16} {
 		b, err := Alloc(t.Name(), 100, Align(a))
 		if err != nil {
@@ -75,7 +76,7 @@ func TestAlign(t *testing.T) {
 }
 
 func TestBadSizes(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	tag := testTag(t)
 	if _, err := Alloc(tag, -1); !errors.Is(err, ErrInvalidSize) {
 		t.Fatalf("negative size: %v", err)
@@ -91,7 +92,7 @@ func TestBadSizes(t *testing.T) {
 }
 
 func TestZeroSize(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	tag := testTag(t)
 	b, err := Alloc(tag, 0)
 	if err != nil {
@@ -112,7 +113,7 @@ func TestZeroSize(t *testing.T) {
 }
 
 func TestLimitRefusesBeforeMalloc(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	tag := testTag(t)
 	tracker.SetTagLimit(tag, 1<<10)
 	defer tracker.SetTagLimit(tag, 0)
@@ -126,7 +127,7 @@ func TestLimitRefusesBeforeMalloc(t *testing.T) {
 }
 
 func TestDoubleFreeAndUseAfterFree(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	b, _ := Alloc("decoder", 64)
 	if err := b.Free(); err != nil {
 		t.Fatal(err)
@@ -168,7 +169,7 @@ func panicMessage(f func()) (msg string) {
 }
 
 func TestConcurrentFreeFreesOnce(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	for range 500 {
 		b, _ := Alloc(t.Name(), 32)
 		var ok, freed atomic.Int32
@@ -193,7 +194,7 @@ func TestConcurrentFreeFreesOnce(t *testing.T) {
 }
 
 func TestMove(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	tag := testTag(t)
 	a, _ := Alloc(tag, 16)
 	copy(a.Bytes(), "payload")
@@ -236,7 +237,7 @@ func TestMovedBufferIsWatchedUnderItsNewHandle(t *testing.T) {
 }
 
 func TestHandToC(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	tag := testTag(t)
 	b, _ := Alloc(tag, 128)
 	p, err := b.HandToC()

@@ -7,13 +7,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/membridge/membridge/cext/leakcheck"
 	"github.com/membridge/membridge/tracker"
 )
 
 func TestFreezeAllowsOnlyReads(t *testing.T) {
 	for _, debug := range []bool{false, true} {
 		t.Run(map[bool]string{false: "sample", true: "all"}[debug], func(t *testing.T) {
-			defer tracker.VerifyNone(t)
+			defer leakcheck.Check(t)
 			rate := int64(tracker.DefaultSampleRate)
 			if debug {
 				rate = 1

@@ -6,6 +6,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/membridge/membridge/cext/leakcheck"
 	"github.com/membridge/membridge/tracker"
 )
 
@@ -13,7 +14,7 @@ func TestLargeBuffersReusePages(t *testing.T) {
 	// The debug mode unmaps freed large buffers (TestLargeBuffersUnmapInDebugMode);
 	// reuse is the other modes' behaviour.
 	defer tracker.SetStackRate(tracker.SetStackRate(tracker.DefaultSampleRate))
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	const n = 1 << 20
 	before := LargeBufferStats()
 	var bufs []*Buffer
@@ -59,7 +60,7 @@ func TestLargeBuffersReusePages(t *testing.T) {
 }
 
 func TestLargeBufferHandToCCopiesToMalloc(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	b, err := Alloc(t.Name(), 1<<20)
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +81,7 @@ func TestLargeBufferHandToCCopiesToMalloc(t *testing.T) {
 }
 
 func TestLargeBufferDroppedIsReclaimed(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	defer tracker.SetLeakPolicy(tracker.SetLeakPolicy(tracker.LeakFree))
 	tracker.SetLeakHandler(func(*tracker.Record) {}) // the drop is planted: no warning
 	defer tracker.SetLeakHandler(nil)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/membridge/membridge/cext/leakcheck"
 	"github.com/membridge/membridge/tracker"
 )
 
@@ -17,7 +18,7 @@ type point struct {
 }
 
 func TestMakeSlice(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	s, err := MakeSlice[point](t.Name(), 1000)
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +49,7 @@ func TestMakeSlice(t *testing.T) {
 }
 
 func TestAllocSliceIsJunkInDebugMode(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	s, err := AllocSlice[uint32](t.Name(), 4)
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +61,7 @@ func TestAllocSliceIsJunkInDebugMode(t *testing.T) {
 }
 
 func TestSliceRefusesGoPointers(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	type record struct {
 		ID   int
 		Name string
@@ -91,7 +92,7 @@ func TestSliceRefusesGoPointers(t *testing.T) {
 func errOf[T any](_ *Slice[T], err error) error { return err }
 
 func TestSliceSizeOverflow(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	if _, err := MakeSlice[point](t.Name(), math.MaxInt/8); !errors.Is(err, ErrInvalidSize) {
 		t.Fatalf("n * 24 overflows: %v", err)
 	}

@@ -8,11 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/cext/leakcheck"
 )
 
 func TestRetainRelease(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	b, err := Alloc(t.Name(), 64)
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +51,7 @@ func TestRetainRelease(t *testing.T) {
 }
 
 func TestViewsBlockFree(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	b, err := Alloc(t.Name(), 16)
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +103,7 @@ func TestViewsBlockFree(t *testing.T) {
 }
 
 func TestViewRangeChecked(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	b, _ := Alloc(t.Name(), 16)
 	defer b.Free()
 	for _, r := range [][2]int{{-1, 2}, {0, 17}, {10, 7}, {3, -1}, {17, 0}} {
@@ -114,7 +114,7 @@ func TestViewRangeChecked(t *testing.T) {
 }
 
 func TestViewOutlivingItsBufferReportsIt(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	b, _ := Alloc(t.Name(), 16)
 	v, err := b.View(2, 4)
 	if err != nil {
@@ -141,7 +141,7 @@ func TestViewOutlivingItsBufferReportsIt(t *testing.T) {
 }
 
 func TestFreeWait(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	b, _ := Alloc(t.Name(), 16)
 	v, _ := b.View(0, 16)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
@@ -162,7 +162,7 @@ func TestFreeWait(t *testing.T) {
 }
 
 func TestReadAt(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	b, _ := Alloc(t.Name(), 8)
 	defer b.Free()
 	copy(b.Bytes(), "abcdefgh")
@@ -181,7 +181,7 @@ func TestReadAt(t *testing.T) {
 // Views and references taken and dropped from many goroutines while others
 // try to free: exactly one free wins, once every borrow is back.
 func TestBorrowsConcurrently(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leakcheck.Check(t)
 	b, err := Alloc(t.Name(), 64)
 	if err != nil {
 		t.Fatal(err)
