@@ -14,7 +14,9 @@ ptx:
 # against the real driver (the kernels checked bit for bit against their C
 # references on fresh random inputs, outputs poisoned before each launch,
 # repeated GPU_TEST_ROUNDS times with new seeds), then the benchmarks, whose
-# numbers are the GPU figures docs/cuda.md asks for.
+# numbers are the GPU figures docs/cuda.md asks for. The example service's
+# tests run on the GPU too; `go run -tags cuda ./examples/service -demo` is
+# the demo on it.
 GPU_TEST_ROUNDS ?= 5
 GPU_BENCH_COUNT ?= 6
 GPU_BENCH_OUT ?= /tmp/membridge-gpu-bench.txt
@@ -24,7 +26,7 @@ gpu-test:
 	nvidia-smi -L || true
 	$(GO) vet -tags cuda ./cuda/
 	$(GO) test -tags cuda -count=1 -v -run 'TestDevices' ./cuda/
-	$(GO) test -tags cuda -count=1 ./cuda/ ./csrc/kernels/
+	$(GO) test -tags cuda -count=1 ./cuda/ ./csrc/kernels/ ./examples/service/
 	$(GO) test -tags cuda -count=$(GPU_TEST_ROUNDS) -v -run 'TestKernelsMatchReference|TestKernelVectors' ./cuda/
 	$(GO) test -tags cuda -race -count=1 ./cuda/
 	$(GO) test -tags cuda -count=$(GPU_BENCH_COUNT) -run '^$$' -bench . ./cuda/ | tee $(GPU_BENCH_OUT)
