@@ -1,5 +1,7 @@
 # membridge make targets. Areas add theirs in mk/*.mk.
 GO ?= go
+# benchstat, pinned, for every make target that compares benchmarks.
+BENCHSTAT ?= $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 PKGS_WITH_C ?= ./csrc/... ./native/... ./cext/... ./batch/... ./handle/...
 
 .PHONY: test vet fmt-check race asan

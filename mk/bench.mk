@@ -10,7 +10,6 @@
 BENCH_COUNT ?= 6
 BENCH_OUT ?= /tmp/membridge-bench-alloc.txt
 BENCH_BIN ?= /tmp/membridge-bench-alloc.test
-BENCHSTAT ?= $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 
 .PHONY: bench bench-parts
 bench:

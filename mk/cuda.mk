@@ -20,7 +20,6 @@ ptx:
 GPU_TEST_ROUNDS ?= 5
 GPU_BENCH_COUNT ?= 6
 GPU_BENCH_OUT ?= /tmp/membridge-gpu-bench.txt
-BENCHSTAT ?= $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 
 gpu-test:
 	nvidia-smi -L || true

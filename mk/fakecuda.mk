@@ -40,7 +40,6 @@ cuda-test: cuda-standin
 CUDA_BENCH_COUNT ?= 6
 CUDA_BENCH_OUT ?= /tmp/membridge-bench-standin.txt
 CUDA_BENCH_BIN ?= /tmp/membridge-bench-standin.test
-BENCHSTAT ?= $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 
 cuda-bench: cuda-standin
 	$(FAKECUDA_ENV) $(GO) test -tags cuda -c -o $(CUDA_BENCH_BIN) ./internal/fakecuda/overhead

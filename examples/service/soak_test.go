@@ -26,12 +26,7 @@ func TestSoak(t *testing.T) {
 	d := soakDuration(t)
 	url := startTest(t, defaultConfig())
 	warm := d / 3 // the Go heap (the load generator's too: it runs in this process) takes a while to settle
-	type sample struct {
-		at            time.Duration
-		live, dropped float64
-		rss           int64
-	}
-	var samples []sample
+	var samples []soakSample
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan loadStats)
 	go func() {
@@ -50,27 +45,20 @@ func TestSoak(t *testing.T) {
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
 			t.Logf("Go heap at the end: %.1f MiB in use, %.1f MiB obtained from the OS", float64(ms.HeapInuse)/(1<<20), float64(ms.HeapSys-ms.HeapReleased)/(1<<20))
-			checkSoak(t, warm, samplesOf(samples, func(s sample) (time.Duration, float64, float64, int64) { return s.at, s.live, s.dropped, s.rss }))
+			checkSoak(t, warm, samples)
 			return
 		case <-tick.C:
 			m := scrape(t, url)
-			samples = append(samples, sample{time.Since(start), m["membridge_live_bytes"], m["membridge_dropped_handles_total"], rss()})
+			samples = append(samples, soakSample{time.Since(start), m["membridge_live_bytes"], m["membridge_dropped_handles_total"], rss()})
 		}
 	}
 }
 
+// soakSample is what TestSoak reads each second.
 type soakSample struct {
 	at            time.Duration
 	live, dropped float64
 	rss           int64
-}
-
-func samplesOf[S any](ss []S, f func(S) (time.Duration, float64, float64, int64)) []soakSample {
-	out := make([]soakSample, len(ss))
-	for i, s := range ss {
-		out[i].at, out[i].live, out[i].dropped, out[i].rss = f(s)
-	}
-	return out
 }
 
 func checkSoak(t *testing.T, warm time.Duration, ss []soakSample) {
