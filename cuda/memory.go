@@ -234,9 +234,8 @@ func (c *Context) allocate(tag string, n int, zero bool, s *Stream, retry bool, 
 		return nil, fmt.Errorf("cuda: alloc %d bytes (tag %q) on device %d: %w", n, tag, c.dev.Ordinal, err)
 	}
 	a.rec = rec
-	rec.Commit(uintptr(a.ptr), a)
 	b := &DeviceBuffer{a: a}
-	tracker.Watch(b, rec)
+	tracker.CommitWatched(b, rec, uintptr(a.ptr), a)
 	c.link(a)
 	return b, nil
 }

@@ -25,17 +25,40 @@ const (
 // memory itself is not synchronised: concurrent writers need their own
 // locking, as with any Go slice.
 type Buffer struct {
-	ptr   unsafe.Pointer
-	n     int
-	rec   *tracker.Record
-	state atomic.Uint32
-	del   *deleter // nil: the C heap's free (or the large-buffer path)
-	large bool     // from the large-buffer path (large.go)
+	ptr unsafe.Pointer
+	n   int
+	rec *tracker.Record
 
 	// shares packs the borrows, retained references and the frozen bit
 	// (view.go); Free reads it with one atomic load.
 	shares atomic.Uint64
+	ext    *bufferExt // nil for plain C heap memory
+	state  atomic.Uint32
+	large  bool // from the large-buffer path (large.go)
+}
+
+// bufferExt holds what only some buffers need, so that a plain buffer's
+// handle stays in the 48-byte size class (one is made per allocation).
+// Move shares it between the old handle and the new.
+type bufferExt struct {
+	del    *deleter     // adopted memory's deleter (adopt.go)
 	frozen *frozenPages // the debug mode's write-protected copy (freeze.go)
+}
+
+// deleter returns the adopted memory's deleter, or nil.
+func (b *Buffer) deleter() *deleter {
+	if b.ext == nil {
+		return nil
+	}
+	return b.ext.del
+}
+
+// frozenPages returns the debug mode's write protection, or nil.
+func (b *Buffer) frozenPages() *frozenPages {
+	if b.ext == nil {
+		return nil
+	}
+	return b.ext.frozen
 }
 
 // AllocOption changes how Alloc and AllocZeroed allocate.
@@ -119,11 +142,10 @@ func alloc(kind tracker.Kind, tag string, n int, f fill, opts []AllocOption, ski
 	}
 	b := &Buffer{ptr: p, n: n, rec: rec, large: large}
 	if large {
-		rec.Commit(uintptr(p), largeReclaim)
+		tracker.CommitWatched(b, rec, uintptr(p), largeReclaim)
 	} else {
-		rec.Commit(uintptr(p), cHeap)
+		tracker.CommitWatched(b, rec, uintptr(p), cHeap)
 	}
-	tracker.Watch(b, rec)
 	return b, nil
 }
 
@@ -206,15 +228,15 @@ func (b *Buffer) endFreed() error {
 // release gives the memory to its deleter, poisoning it first in the debug
 // mode when it is ours.
 func (b *Buffer) release() {
-	if b.frozen != nil {
+	if b.frozenPages() != nil {
 		b.unfreeze()
 	}
 	switch {
 	case b.ptr == nil:
 	case b.large:
 		largeFree(b.ptr, b.n, tracker.Debug())
-	case b.del != nil:
-		b.del.delete(b.ptr)
+	case b.deleter() != nil:
+		b.ext.del.delete(b.ptr)
 	default:
 		cFree(uintptr(b.ptr), int64(b.n), tracker.Debug())
 	}
@@ -236,7 +258,7 @@ func (b *Buffer) Move() (*Buffer, error) {
 		b.state.Store(handleLive)
 		return nil, b.borrowedError("move")
 	}
-	nb := &Buffer{ptr: b.ptr, n: b.n, rec: b.rec, del: b.del, large: b.large, frozen: b.frozen}
+	nb := &Buffer{ptr: b.ptr, n: b.n, rec: b.rec, ext: b.ext, large: b.large}
 	nb.shares.Store(b.shares.Load() & sharesFrozen)
 	tracker.Watch(nb, b.rec)
 	runtime.KeepAlive(b)
@@ -257,7 +279,7 @@ func (b *Buffer) HandToC() (unsafe.Pointer, error) {
 		return nil, b.borrowedError("hand to C")
 	}
 	p := b.ptr
-	copied := p != nil && (b.large || b.frozen != nil)
+	copied := p != nil && (b.large || b.frozenPages() != nil)
 	if copied {
 		if p = cAlloc(b.n, 0, fillNone); p == nil {
 			return nil, fmt.Errorf("native: hand %d bytes (tag %q) to C: copy out of the large-buffer path: %w", b.n, b.rec.Tag(), ErrOutOfMemory)

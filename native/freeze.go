@@ -75,7 +75,7 @@ func (b *Buffer) protect() error {
 		fp.orig, fp.p = b.ptr, q
 		b.ptr = q
 	}
-	b.frozen = fp // from here on release undoes what was done
+	b.ext = &bufferExt{del: b.deleter(), frozen: fp} // from here on release undoes what was done
 	if err := cProtect(uintptr(fp.p), fp.n, protRO); err != nil {
 		return fmt.Errorf("native: freeze %d bytes (tag %q): mprotect: %w", b.n, b.rec.Tag(), err)
 	}
@@ -87,8 +87,8 @@ func (b *Buffer) protect() error {
 // it. For a copied buffer it unmaps the copy and points ptr back at the
 // original, which release then frees.
 func (b *Buffer) unfreeze() {
-	fp := b.frozen
-	b.frozen = nil
+	fp := b.ext.frozen
+	b.ext.frozen = nil
 	cProtectUnregister(fp.slot)
 	if fp.orig != nil {
 		cProtectUnmap(uintptr(fp.p), fp.n)

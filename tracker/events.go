@@ -222,7 +222,7 @@ func (r *Record) observe(op EventOp) {
 	if obs&observeHistory != 0 {
 		if h := history.Load(); h != nil {
 			h.add(Event{
-				At: time.Since(epoch), Op: op, Kind: r.Kind(), Device: r.Device(),
+				At: sinceEpoch(), Op: op, Kind: r.Kind(), Device: r.Device(),
 				Tag: r.Tag(), Bytes: r.bytes, RecordID: r.id, Stack: r.Stack(),
 			}, delta)
 		}
@@ -245,7 +245,7 @@ func (r *Record) Retried(succeeded bool) {
 	if observing.Load()&observeHistory != 0 {
 		if h := history.Load(); h != nil {
 			h.add(Event{
-				At: time.Since(epoch), Op: EventRetry, Kind: r.Kind(), Device: r.Device(),
+				At: sinceEpoch(), Op: EventRetry, Kind: r.Kind(), Device: r.Device(),
 				Tag: r.Tag(), Bytes: r.bytes, RecordID: r.id, Stack: r.Stack(), Succeeded: succeeded,
 			}, 0)
 		}
@@ -255,6 +255,6 @@ func (r *Record) Retried(succeeded bool) {
 // observeLimit is the hook for a reservation a limit refused.
 func observeLimit(k Kind, tag string, n int64) {
 	if h := history.Load(); h != nil {
-		h.add(Event{At: time.Since(epoch), Op: EventLimit, Kind: k, Device: -1, Tag: tag, Bytes: n}, 0)
+		h.add(Event{At: sinceEpoch(), Op: EventLimit, Kind: k, Device: -1, Tag: tag, Bytes: n}, 0)
 	}
 }

@@ -66,26 +66,20 @@ func (x *External) update(tag string, c ExternalCounts) {
 	}
 	x.last[tag] = c
 	e := entryFor(key{x.kind, -1, tag})
-	for _, ctr := range []*counters{&kindCounters[x.kind], &e.tag.counters, &e.counters} {
-		ctr.liveBytes.Add(c.LiveBytes - prev.LiveBytes)
-		ctr.liveCount.Add(c.LiveCount - prev.LiveCount)
-		ctr.allocBytes.Add(c.AllocatedBytes - prev.AllocatedBytes)
-		ctr.allocCount.Add(c.AllocatedCount - prev.AllocatedCount)
-		ctr.freedBytes.Add(c.FreedBytes - prev.FreedBytes)
-		ctr.freedCount.Add(c.FreedCount - prev.FreedCount)
-		raisePeak(ctr, ctr.liveBytes.Load())
+	c0 := &e.counters
+	c0.liveBytes.Add(c.LiveBytes - prev.LiveBytes)
+	c0.liveCount.Add(c.LiveCount - prev.LiveCount)
+	c0.allocBytes.Add(c.AllocatedBytes - prev.AllocatedBytes)
+	c0.allocCount.Add(c.AllocatedCount - prev.AllocatedCount)
+	c0.freedBytes.Add(c.FreedBytes - prev.FreedBytes)
+	c0.freedCount.Add(c.FreedCount - prev.FreedCount)
+	raisePeak(&c0.peakBytes, c0.liveBytes.Load())
+	for _, t := range []*totals{&kindCounters[x.kind], &e.tag.totals} {
+		t.liveBytes.Add(c.LiveBytes - prev.LiveBytes)
+		t.commit()
 	}
 	// The outside counter saw its own peak between syncs; for the
 	// (kind, host, tag) counters, which it feeds alone or with the
 	// ledger's own records of that tag, it is a lower bound of the peak.
-	raisePeak(&e.counters, c.PeakBytes)
-}
-
-func raisePeak(c *counters, v int64) {
-	for {
-		peak := c.peakBytes.Load()
-		if v <= peak || c.peakBytes.CompareAndSwap(peak, v) {
-			return
-		}
-	}
+	raisePeak(&c0.peakBytes, c.PeakBytes)
 }

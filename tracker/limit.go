@@ -35,11 +35,11 @@ func TagLimit(tag string) int64 {
 
 // reserveWithin counts n more bytes against c and refuses them when that
 // passes limit (0 means no limit).
-func reserveWithin(c *counters, n, limit int64) bool {
-	live := c.reserve(n)
+func reserveWithin(t *totals, n, limit int64) bool {
+	live := t.reserve(n)
 	if limit > 0 && live > limit {
-		c.unreserve(n)
-		c.limitHits.Add(1)
+		t.unreserve(n)
+		t.limitHits.Add(1)
 		return false
 	}
 	return true

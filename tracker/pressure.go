@@ -169,7 +169,7 @@ func collectForRelief(freed func() int64) bool {
 	gcRelief.Unlock()
 
 	pressure.gcRuns.Add(1)
-	runtime.GC()
+	GC() // arms the nursery first: dropped handles are found by this collection
 	waitCleanups()
 	n := freed()
 

@@ -1,10 +1,10 @@
 package tracker
 
 import (
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // A Reclaimer gives memory back when the safety net finds a record whose
@@ -34,20 +34,20 @@ const (
 
 // A Record is one allocation in the ledger. Its identity, size, tag and
 // stack never change once committed; its state does, atomically. It is
-// kept small (one 112-byte size class) because one is made per allocation:
+// kept small (one 96-byte size class) because one is made per allocation:
 // kind, device and tag live in the shared counters entry, and what only
 // debugging needs lives behind dbg.
 type Record struct {
-	id      uint64
-	state   atomic.Uint32
-	watched bool
-	bytes   int64
-	addr    uintptr
-	born    time.Duration // since epoch
-	entry   *keyEntry     // the counters of (kind, device, tag); its key names them
-	dbg     *recordDebug  // nil unless a stack or the test mode's goroutines were kept
-	reclaim Reclaimer
-	cleanup runtime.Cleanup
+	id       uint64
+	state    atomic.Uint32
+	watchSeq atomic.Uint32 // counts Watch calls: a net armed for an older handle is ignored
+	bytes    int64
+	addr     uintptr
+	born     int64        // cputicks at Reserve
+	entry    *keyEntry    // the counters of (kind, device, tag); its key names them
+	dbg      *recordDebug // nil unless a stack or the test mode's goroutines were kept
+	reclaim  Reclaimer
+	net      atomic.Pointer[armedNet] // the runtime cleanup, once the nursery armed one (nursery.go)
 
 	prev, next *Record // live set links, guarded by the shard's lock
 }
@@ -61,10 +61,36 @@ type recordDebug struct {
 	freeStack atomic.Pointer[[]uintptr] // written after the state CAS, read by losers
 }
 
-// epoch anchors record times; time.Since on it reads only the monotonic clock.
-var epoch = time.Now()
+// epoch anchors record times. Events read the runtime's monotonic clock
+// (sinceEpoch). Records, one per allocation, read the CPU's tick counter
+// instead (cputicks: the TSC on amd64, the monotonic clock elsewhere),
+// which costs a few nanoseconds where the clock costs twenty or more; Age
+// converts ticks to time at the rate measured since the epoch.
+var (
+	epoch      = time.Now()
+	epochNano  = nanotime()
+	epochTicks = cputicks()
+)
+
+//go:linkname nanotime runtime.nanotime
+func nanotime() int64
+
+//go:linkname cputicks runtime.cputicks
+func cputicks() int64
+
+func sinceEpoch() time.Duration { return time.Duration(nanotime() - epochNano) }
 
 var nextID atomic.Uint64
+
+// ticksToDuration converts a span of cputicks to time, at the ticks per
+// nanosecond counted since the epoch.
+func ticksToDuration(ticks int64) time.Duration {
+	ns, elapsed := nanotime()-epochNano, cputicks()-epochTicks
+	if ns <= 0 || elapsed <= 0 {
+		return time.Duration(ticks)
+	}
+	return time.Duration(float64(ticks) * float64(ns) / float64(elapsed))
+}
 
 // ID is unique among all records of the process.
 func (r *Record) ID() uint64 { return r.id }
@@ -85,7 +111,7 @@ func (r *Record) Tag() string { return r.entry.key.tag }
 func (r *Record) Addr() uintptr { return r.addr }
 
 // Age is how long ago the record was reserved.
-func (r *Record) Age() time.Duration { return time.Since(epoch) - r.born }
+func (r *Record) Age() time.Duration { return ticksToDuration(cputicks() - r.born) }
 
 // Stack returns the allocation stack, or nil when none was captured.
 func (r *Record) Stack() []uintptr {
@@ -155,7 +181,7 @@ func Reserve(k Kind, device int, tag string, n int64, skip int) (*Record, error)
 		return nil, limitError("kind", k, tag, n, kindLimits[k].Load(), kc.liveBytes.Load())
 	}
 	e := entryFor(key{k, int32(device), tag})
-	if !reserveWithin(&e.tag.counters, n, e.tag.limit.Load()) {
+	if !reserveWithin(&e.tag.totals, n, e.tag.limit.Load()) {
 		kc.unreserve(n)
 		return nil, limitError("tag", k, tag, n, e.tag.limit.Load(), e.tag.liveBytes.Load())
 	}
@@ -163,7 +189,7 @@ func Reserve(k Kind, device int, tag string, n int64, skip int) (*Record, error)
 	r := &Record{
 		id:    nextID.Add(1),
 		bytes: n,
-		born:  time.Since(epoch),
+		born:  cputicks(),
 		entry: e,
 	}
 	if rate := stackRate.Load(); sampled(n, rate) {
@@ -182,18 +208,33 @@ func Reserve(k Kind, device int, tag string, n int64, skip int) (*Record, error)
 // the safety net finds the handle dropped; it may be nil for memory that
 // must never be freed by membridge.
 func (r *Record) Commit(addr uintptr, reclaim Reclaimer) {
+	r.commit(addr, reclaim)
+	live.insert(r, nil)
+	if observing.Load() != 0 {
+		r.observe(EventAlloc)
+	}
+}
+
+// CommitWatched is Commit followed by Watch(obj, r), at the cost of one:
+// the allocation paths of owners use it.
+func CommitWatched[T any](obj *T, r *Record, addr uintptr, reclaim Reclaimer) {
+	r.commit(addr, reclaim)
+	seq := r.watchSeq.Add(1)
+	live.insert(r, &nurseryEntry{unsafe.Pointer(obj), r, seq})
+	if observing.Load() != 0 {
+		r.observe(EventAlloc)
+	}
+}
+
+func (r *Record) commit(addr uintptr, reclaim Reclaimer) {
 	if !r.state.CompareAndSwap(stateReserved, stateLive) {
 		panic("tracker: Commit of a record that is not reserved")
 	}
 	r.addr = addr
 	r.reclaim = reclaim
-	kindCounters[r.Kind()].commit(r.bytes)
-	r.entry.tag.commit(r.bytes)
+	kindCounters[r.Kind()].commit()
+	r.entry.tag.commit()
 	r.entry.commit(r.bytes)
-	live.insert(r)
-	if observing.Load() != 0 {
-		r.observe(EventAlloc)
-	}
 }
 
 // Cancel gives back the bytes of a reservation whose allocation failed.
@@ -215,8 +256,8 @@ func (r *Record) uncount() {
 }
 
 func (r *Record) countRelease() {
-	kindCounters[r.Kind()].release(r.bytes)
-	r.entry.tag.release(r.bytes)
+	kindCounters[r.Kind()].unreserve(r.bytes)
+	r.entry.tag.unreserve(r.bytes)
 	r.entry.release(r.bytes)
 	wakeLimitWaiters()
 }
@@ -246,10 +287,8 @@ func (r *Record) HandOff() bool {
 	}
 	r.end()
 	r.uncount()
-	for _, c := range []*counters{&kindCounters[r.Kind()], &r.entry.tag.counters, &r.entry.counters} {
-		c.handBytes.Add(r.bytes)
-		c.handCount.Add(1)
-	}
+	r.entry.handBytes.Add(r.bytes)
+	r.entry.handCount.Add(1)
 	if observing.Load() != 0 {
 		r.observe(EventHandOff)
 	}
@@ -257,9 +296,7 @@ func (r *Record) HandOff() bool {
 }
 
 func (r *Record) end() {
-	if r.watched {
-		r.cleanup.Stop()
-	}
+	r.disarm()
 	if r.dbg != nil && r.dbg.rate == 1 {
 		stack := callers(3) // reports drop the leading frames inside membridge
 		r.dbg.freeStack.Store(&stack)
@@ -267,34 +304,31 @@ func (r *Record) end() {
 	live.remove(r)
 }
 
-// Watch arms the safety net: when obj becomes unreachable while r is still
-// live, the ledger records a leak and applies the LeakPolicy. obj is the
-// owner's handle; it must not be reachable from r or from its Reclaimer, or
-// it never becomes unreachable. Calling Watch again moves the net to a new
-// handle (an ownership move).
-func Watch[T any](obj *T, r *Record) {
-	if r.watched {
-		r.cleanup.Stop()
-	}
-	r.cleanup = runtime.AddCleanup(obj, onDropped, r)
-	r.watched = true
+// liveSet holds every live record, sharded by id so that allocations on
+// different cores rarely meet on a lock. Each shard also holds the nursery
+// of the safety net for its records (nursery.go).
+type liveSet struct {
+	shards [64]liveShard
 }
 
-// liveSet holds every live record, sharded by id so that allocations on
-// different cores rarely meet on a lock.
-type liveSet struct {
-	shards [64]struct {
-		sync.Mutex
-		head *Record
-		n    int
-		_    [40]byte
-	}
+type liveShard struct {
+	sync.Mutex
+	head    *Record
+	n       int
+	nursery []nurseryEntry
+	_       [16]byte
 }
 
 var live liveSet
 
-func (s *liveSet) insert(r *Record) {
-	sh := &s.shards[r.id%uint64(len(s.shards))]
+func (s *liveSet) shard(r *Record) *liveShard {
+	return &s.shards[r.id%uint64(len(s.shards))]
+}
+
+// insert links r into its shard and, when w is not nil, puts its handle in
+// the nursery.
+func (s *liveSet) insert(r *Record, w *nurseryEntry) {
+	sh := s.shard(r)
 	sh.Lock()
 	r.next = sh.head
 	if sh.head != nil {
@@ -302,11 +336,15 @@ func (s *liveSet) insert(r *Record) {
 	}
 	sh.head = r
 	sh.n++
+	full := sh.addToNursery(w)
 	sh.Unlock()
+	if full != nil {
+		promote(full)
+	}
 }
 
 func (s *liveSet) remove(r *Record) {
-	sh := &s.shards[r.id%uint64(len(s.shards))]
+	sh := s.shard(r)
 	sh.Lock()
 	if r.prev != nil {
 		r.prev.next = r.next

@@ -104,8 +104,13 @@ var failures struct {
 }
 
 // onDropped is the cleanup the safety net attaches to each handle. It runs
-// only when the handle became unreachable without an explicit free.
-func onDropped(r *Record) {
+// only when the handle became unreachable without an explicit free, and
+// does nothing if the memory has moved to a later handle since.
+func onDropped(d dropArg) {
+	r := d.r
+	if r.watchSeq.Load() != d.seq {
+		return
+	}
 	p := CurrentLeakPolicy()
 	if p == LeakReport {
 		if !r.state.CompareAndSwap(stateLive, stateDropped) {
@@ -139,10 +144,8 @@ func onDropped(r *Record) {
 }
 
 func (r *Record) countDrop() {
-	for _, c := range []*counters{&kindCounters[r.Kind()], &r.entry.tag.counters, &r.entry.counters} {
-		c.dropBytes.Add(r.bytes)
-		c.dropCount.Add(1)
-	}
+	r.entry.dropBytes.Add(r.bytes)
+	r.entry.dropCount.Add(1)
 }
 
 // ForgetDropped takes a record that LeakReport left in the ledger (dropped,

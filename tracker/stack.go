@@ -29,7 +29,7 @@ func init() {
 		fmt.Fprintf(os.Stderr, "membridge: %v; using the sampled mode\n", err)
 		rate = DefaultSampleRate
 	}
-	stackRate.Store(rate)
+	SetStackRate(rate)
 }
 
 // ParseTrackMode reads a tracking mode as MEMBRIDGE_TRACK spells it and
@@ -59,7 +59,11 @@ func ParseTrackMode(s string) (int64, error) {
 // per N bytes allocated on average. It returns the previous rate. Records
 // made earlier keep what they captured.
 func SetStackRate(rate int64) (previous int64) {
-	return stackRate.Swap(max(rate, 0))
+	rate = max(rate, 0)
+	if rate > 1 {
+		sampleCountdown.Store(nextSampleGap(rate))
+	}
+	return stackRate.Swap(rate)
 }
 
 // StackRate returns the current stack rate (see SetStackRate).
@@ -76,7 +80,11 @@ func SetStackDepth(frames int) {
 
 // sampled decides whether an allocation of n bytes keeps its stack: with
 // probability 1-exp(-n/rate), so that on average one stack is kept per rate
-// bytes and a sample of n bytes stands for n/(1-exp(-n/rate)) bytes.
+// bytes and a sample of n bytes stands for n/(1-exp(-n/rate)) bytes. As in
+// Go's heap profiler, the sample points are a Poisson process over the
+// bytes allocated: a countdown of the bytes to the next point, drawn from
+// the exponential distribution, and an allocation is sampled when the
+// countdown runs out inside it. Most allocations cost one atomic addition.
 func sampled(n, rate int64) bool {
 	switch {
 	case rate == 0:
@@ -85,15 +93,21 @@ func sampled(n, rate int64) bool {
 		return true
 	case n <= 0:
 		return false
-	case n >= 32*rate:
-		return true
 	}
-	x := float64(n) / float64(rate)
-	p := x * (1 - x/2) // 1-exp(-x) to within 1e-10 for small x, without Expm1
-	if x > 1e-3 {
-		p = -math.Expm1(-x)
+	if sampleCountdown.Add(-n) > 0 {
+		return false
 	}
-	return rand.Float64() < p
+	sampleCountdown.Store(nextSampleGap(rate))
+	return true
+}
+
+// sampleCountdown is the number of bytes left before the next sample point.
+var sampleCountdown atomic.Int64
+
+// nextSampleGap draws the bytes between two sample points: exponential,
+// with mean rate.
+func nextSampleGap(rate int64) int64 {
+	return int64(rand.ExpFloat64()*float64(rate)) + 1
 }
 
 // SampleWeight returns how many bytes a sampled record of n bytes stands for

@@ -38,10 +38,14 @@ func (c *counters) unreserve(n int64) {
 func (c *counters) commit(n int64) {
 	c.allocBytes.Add(n)
 	c.allocCount.Add(1)
-	live := c.liveBytes.Load()
+	raisePeak(&c.peakBytes, c.liveBytes.Load())
+}
+
+// raisePeak makes peak at least v. It costs one load unless v is a new peak.
+func raisePeak(peak *atomic.Int64, v int64) {
 	for {
-		peak := c.peakBytes.Load()
-		if live <= peak || c.peakBytes.CompareAndSwap(peak, live) {
+		p := peak.Load()
+		if v <= p || peak.CompareAndSwap(p, v) {
 			return
 		}
 	}
@@ -51,6 +55,50 @@ func (c *counters) release(n int64) {
 	c.unreserve(n)
 	c.freedBytes.Add(n)
 	c.freedCount.Add(1)
+}
+
+// add adds c's values to s (peaks and limit hits excepted: they do not add up).
+func (c *counters) add(s *Stats) {
+	s.LiveBytes += c.liveBytes.Load()
+	s.LiveCount += c.liveCount.Load()
+	s.AllocatedBytes += c.allocBytes.Load()
+	s.AllocatedCount += c.allocCount.Load()
+	s.FreedBytes += c.freedBytes.Load()
+	s.FreedCount += c.freedCount.Load()
+	s.DroppedBytes += c.dropBytes.Load()
+	s.DroppedCount += c.dropCount.Load()
+	s.HandedOffBytes += c.handBytes.Load()
+	s.HandedOffCount += c.handCount.Load()
+}
+
+// totals are what the hot path keeps for a whole kind or a whole tag: live
+// bytes, which limits are checked against, and their peak, which no sum
+// can give. Everything else a kind or a tag shows is the sum of its
+// (kind, device, tag) entries, added up when read: an allocation and its
+// free then pay for two atomic additions per total, not twelve.
+type totals struct {
+	liveBytes atomic.Int64
+	peakBytes atomic.Int64
+	limitHits atomic.Int64 // reservations refused with ErrLimit by this total's limit
+	_         [128 - 3*8]byte
+}
+
+func (t *totals) reserve(n int64) int64 { return t.liveBytes.Add(n) }
+func (t *totals) unreserve(n int64)     { t.liveBytes.Add(-n) }
+func (t *totals) commit()               { raisePeak(&t.peakBytes, t.liveBytes.Load()) }
+
+// snapshot fills s with the sum of the entries that match, then with t's
+// own live bytes, peak and limit hits.
+func (t *totals) snapshot(s *Stats, match func(*keyEntry) bool) {
+	keyCounters.Range(func(_, v any) bool {
+		if e := v.(*keyEntry); match(e) {
+			e.add(s)
+		}
+		return true
+	})
+	s.LiveBytes = t.liveBytes.Load()
+	s.PeakBytes = t.peakBytes.Load()
+	s.LimitHits = t.limitHits.Load()
 }
 
 func (c *counters) snapshot(s *Stats) {
@@ -102,12 +150,12 @@ type keyEntry struct {
 
 // tagEntry holds a tag's totals across kinds and devices, and its limit.
 type tagEntry struct {
-	counters
+	totals
 	limit atomic.Int64 // 0: none
 }
 
 var (
-	kindCounters [MaxKinds]counters
+	kindCounters [MaxKinds]totals
 	kindLimits   [MaxKinds]atomic.Int64 // 0: none
 	keyCounters  sync.Map               // key -> *keyEntry
 	tagCounters  sync.Map               // string -> *tagEntry
@@ -158,7 +206,7 @@ func TagStats(tag string) Stats {
 	SyncExternal()
 	s := Stats{Device: -1, Tag: tag}
 	if e, ok := tagCounters.Load(tag); ok {
-		e.(*tagEntry).snapshot(&s)
+		e.(*tagEntry).snapshot(&s, func(k *keyEntry) bool { return k.key.tag == tag })
 	}
 	return s
 }
@@ -171,7 +219,7 @@ func KindStats(k Kind) Stats {
 	SyncExternal()
 	s := Stats{Kind: k, Device: -1}
 	if int(k) < MaxKinds {
-		kindCounters[k].snapshot(&s)
+		kindCounters[k].snapshot(&s, func(e *keyEntry) bool { return e.key.kind == k })
 	}
 	return s
 }

@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -194,7 +193,7 @@ func find(o *options, owned func(*Record) bool, who string) error {
 			WriteLeakReport(&b, leaks)
 			return &LeakError{Records: leaks, report: b.String()}
 		}
-		runtime.GC()
+		GC()
 		time.Sleep(min(sleep, time.Until(deadline)))
 		sleep = min(2*sleep, 100*time.Millisecond)
 	}

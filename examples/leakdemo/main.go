@@ -11,7 +11,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"runtime"
 	"time"
 
 	"github.com/membridge/membridge/tracker"
@@ -40,9 +39,9 @@ func main() {
 	}
 
 	// The scratch handles are unreachable now: the safety net finds them
-	// at the next garbage collection, reclaims them and logs each site once.
+	// at the next collection (tracker.GC arms it first), reclaims them and logs each site once.
 	for tracker.TagStats("scratch").LiveCount > 0 {
-		runtime.GC()
+		tracker.GC()
 		time.Sleep(time.Millisecond)
 	}
 	s = tracker.TagStats("scratch")

@@ -23,7 +23,6 @@ import (
 	"html/template"
 	"net/http"
 	"path"
-	"runtime"
 	"strconv"
 
 	"github.com/membridge/membridge/tracker"
@@ -44,7 +43,7 @@ func Handler() http.Handler {
 
 func serve(w http.ResponseWriter, r *http.Request) {
 	if r.FormValue("gc") == "1" {
-		runtime.GC()
+		tracker.GC()
 	}
 	top := DefaultTop
 	if s := r.FormValue("top"); s != "" {

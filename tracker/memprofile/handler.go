@@ -3,7 +3,8 @@ package memprofile
 import (
 	"bytes"
 	"net/http"
-	"runtime"
+
+	"github.com/membridge/membridge/tracker"
 )
 
 // Handler serves the profile over HTTP, like the profiles of net/http/pprof,
@@ -17,7 +18,7 @@ import (
 func Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.FormValue("gc") == "1" {
-			runtime.GC()
+			tracker.GC()
 		}
 		var buf bytes.Buffer
 		if err := Write(&buf); err != nil {

@@ -123,7 +123,7 @@ func run(out string, duration time.Duration, rate int64, serve string) error {
 		}
 		wg.Wait()
 	}
-	runtime.GC() // let the safety net find the last dropped thumbnails
+	tracker.GC() // let the safety net find the last dropped thumbnails
 	time.Sleep(50 * time.Millisecond)
 
 	if err := memprofile.WriteFile(filepath.Join(out, "profile.pb.gz")); err != nil {
