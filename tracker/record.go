@@ -54,11 +54,11 @@ type Record struct {
 
 // recordDebug is what a record keeps when stacks or test attribution are on.
 type recordDebug struct {
-	stack     []uintptr                 // allocation stack, or nil
-	rate      int64                     // stack rate when the stack was taken
-	gid       uint64                    // goroutine that reserved it (test attribution only)
-	creator   uint64                    // goroutine that created that goroutine
-	freeStack atomic.Pointer[[]uintptr] // written after the state CAS, read by losers
+	stack   []uintptr    // allocation stack, or nil
+	rate    int64        // stack rate when the stack was taken
+	gid     uint64       // goroutine that reserved it (test attribution only)
+	creator uint64       // goroutine that created that goroutine
+	freeLen atomic.Int32 // frames of the free stack, kept in stack's spare capacity
 }
 
 // epoch anchors record times. Events read the runtime's monotonic clock
@@ -118,7 +118,8 @@ func (r *Record) Stack() []uintptr {
 	if r.dbg == nil {
 		return nil
 	}
-	return r.dbg.stack
+	s := r.dbg.stack
+	return s[:len(s):len(s)] // the spare capacity holds the free stack
 }
 
 // StackRate returns the stack rate in force when the stack was captured
@@ -156,8 +157,11 @@ func (r *Record) FreeStack() []uintptr {
 	if r.dbg == nil {
 		return nil
 	}
-	if p := r.dbg.freeStack.Load(); p != nil {
-		return *p
+	// Written by the one Release that won the state change, then published
+	// by the length; read by losers that report a use after free.
+	if n := r.dbg.freeLen.Load(); n > 0 {
+		s := r.dbg.stack
+		return s[len(s) : len(s)+int(n) : len(s)+int(n)]
 	}
 	return nil
 }
@@ -193,7 +197,11 @@ func Reserve(k Kind, device int, tag string, n int64, skip int) (*Record, error)
 		entry: e,
 	}
 	if rate := stackRate.Load(); sampled(n, rate) {
-		r.dbg = &recordDebug{stack: callers(skip + 2), rate: rate}
+		spare := 0
+		if rate == 1 { // room for the free stack (end), in the same allocation
+			spare = int(stackDepth.Load())
+		}
+		r.dbg = &recordDebug{stack: callers(skip+2, spare), rate: rate}
 	}
 	if attribution.Load() {
 		if r.dbg == nil {
@@ -297,9 +305,9 @@ func (r *Record) HandOff() bool {
 
 func (r *Record) end() {
 	r.disarm()
-	if r.dbg != nil && r.dbg.rate == 1 {
-		stack := callers(3) // reports drop the leading frames inside membridge
-		r.dbg.freeStack.Store(&stack)
+	if d := r.dbg; d != nil && d.rate == 1 {
+		spare := d.stack[len(d.stack):cap(d.stack)]
+		d.freeLen.Store(int32(callersInto(3, spare))) // reports drop the leading frames inside membridge
 	}
 	live.remove(r)
 }

@@ -121,27 +121,49 @@ func SampleWeight(n, rate int64) float64 {
 }
 
 // callers returns the stack of the caller of callers' caller, at most
-// stackDepth frames. With frame-pointer unwinding (amd64) it skips just the
-// ledger's own two frames and leaves the owner's frames in: reports and
-// sites drop them (UserFrames), which also holds when the owner's
-// functions were inlined into the user's. Elsewhere runtime.Callers skips
-// skip more logical frames.
+// stackDepth frames, in a slice with room for spare more frames (the debug
+// mode keeps the free stack there: see Record.end). With frame-pointer
+// unwinding (amd64) it skips just the ledger's own frames and leaves the
+// owner's frames in: reports and sites drop them (UserFrames), which also
+// holds when the owner's functions were inlined into the user's. Elsewhere
+// runtime.Callers skips skip more logical frames.
 //
 //go:noinline
-func callers(skip int) []uintptr {
-	var buf [256 + 2]uintptr
+func callers(skip, spare int) []uintptr {
+	var buf [256 + 3]uintptr
+	lo, hi := walkStack(skip, buf[:])
+	out := make([]uintptr, hi-lo, hi-lo+spare)
+	copy(out, buf[lo:hi])
+	return out
+}
+
+// callersInto is callers into dst, without allocating; it returns how many
+// frames it wrote.
+//
+//go:noinline
+func callersInto(skip int, dst []uintptr) int {
+	var buf [256 + 3]uintptr
+	lo, hi := walkStack(skip, buf[:])
+	return copy(dst, buf[lo:hi])
+}
+
+// walkStack fills buf for callers and callersInto and returns the frames'
+// range in it: it and its caller are the two frames a frame-pointer walk
+// leaves out.
+//
+//go:noinline
+func walkStack(skip int, buf []uintptr) (lo, hi int) {
 	depth := int(stackDepth.Load())
 	if fpUnwind {
-		n := fpCallers(buf[:depth+2])
+		n := fpCallers(buf[:depth+3])
 		// A walk that ends short of the depth and not at the goroutine's
 		// start stopped at a cgo callback, where the chain does not lead
 		// back to the Go code that called C; runtime.Callers can cross it.
-		if n > 2 && (n == depth+2 || buf[n-1] == goexitPC) {
-			return append([]uintptr(nil), buf[2:n]...)
+		if n > 3 && (n == depth+3 || buf[n-1] == goexitPC) {
+			return 3, n
 		}
 	}
-	n := runtime.Callers(skip+1, buf[:depth])
-	return append([]uintptr(nil), buf[:n]...)
+	return 0, runtime.Callers(skip+2, buf[:depth])
 }
 
 // goexitPC is the return address every goroutine's outermost frame holds

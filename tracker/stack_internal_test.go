@@ -8,7 +8,7 @@ import (
 )
 
 //go:noinline
-func stackViaLedger() []uintptr { return callers(0) }
+func stackViaLedger() []uintptr { return callers(0, 0) }
 
 //go:noinline
 func stackViaRuntime() []uintptr {
