@@ -43,7 +43,7 @@ type Record struct {
 	watchSeq atomic.Uint32 // counts Watch calls: a net armed for an older handle is ignored
 	bytes    int64
 	addr     uintptr
-	born     int64        // cputicks at Reserve
+	born     time.Duration // since epoch, from the coarse clock
 	entry    *keyEntry    // the counters of (kind, device, tag); its key names them
 	dbg      *recordDebug // nil unless a stack or the test mode's goroutines were kept
 	reclaim  Reclaimer
@@ -61,36 +61,20 @@ type recordDebug struct {
 	freeLen atomic.Int32 // frames of the free stack, kept in stack's spare capacity
 }
 
-// epoch anchors record times. Events read the runtime's monotonic clock
-// (sinceEpoch). Records, one per allocation, read the CPU's tick counter
-// instead (cputicks: the TSC on amd64, the monotonic clock elsewhere),
-// which costs a few nanoseconds where the clock costs twenty or more; Age
-// converts ticks to time at the rate measured since the epoch.
+// epoch anchors record times; sinceEpoch reads the runtime's monotonic
+// clock, which time.Since reads with more around it. Records, one per
+// allocation, take the coarse clock (clock.go) instead.
 var (
-	epoch      = time.Now()
-	epochNano  = nanotime()
-	epochTicks = cputicks()
+	epoch     = time.Now()
+	epochNano = nanotime()
 )
 
 //go:linkname nanotime runtime.nanotime
 func nanotime() int64
 
-//go:linkname cputicks runtime.cputicks
-func cputicks() int64
-
 func sinceEpoch() time.Duration { return time.Duration(nanotime() - epochNano) }
 
 var nextID atomic.Uint64
-
-// ticksToDuration converts a span of cputicks to time, at the ticks per
-// nanosecond counted since the epoch.
-func ticksToDuration(ticks int64) time.Duration {
-	ns, elapsed := nanotime()-epochNano, cputicks()-epochTicks
-	if ns <= 0 || elapsed <= 0 {
-		return time.Duration(ticks)
-	}
-	return time.Duration(float64(ticks) * float64(ns) / float64(elapsed))
-}
 
 // ID is unique among all records of the process.
 func (r *Record) ID() uint64 { return r.id }
@@ -111,7 +95,7 @@ func (r *Record) Tag() string { return r.entry.key.tag }
 func (r *Record) Addr() uintptr { return r.addr }
 
 // Age is how long ago the record was reserved.
-func (r *Record) Age() time.Duration { return ticksToDuration(cputicks() - r.born) }
+func (r *Record) Age() time.Duration { return sinceEpoch() - r.born }
 
 // Stack returns the allocation stack, or nil when none was captured.
 func (r *Record) Stack() []uintptr {
@@ -193,7 +177,7 @@ func Reserve(k Kind, device int, tag string, n int64, skip int) (*Record, error)
 	r := &Record{
 		id:    nextID.Add(1),
 		bytes: n,
-		born:  cputicks(),
+		born:  coarseSinceEpoch(),
 		entry: e,
 	}
 	if rate := stackRate.Load(); sampled(n, rate) {

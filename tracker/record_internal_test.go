@@ -29,3 +29,17 @@ func TestAgeCountsFromReserve(t *testing.T) {
 		t.Fatalf("Age %v after sleeping %v", age, wall)
 	}
 }
+
+// After the ledger was idle (the clock's timer stopped), the first record
+// reads the clock itself: its age starts near zero, not at the idle time.
+func TestAgeAfterIdleStartsNearZero(t *testing.T) {
+	time.Sleep(20 * clockTick) // no allocation in this package's tests now: the timer stops
+	r, err := Reserve(KindCHeap, -1, t.Name(), 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Cancel()
+	if age := r.Age(); age > 10*clockTick {
+		t.Fatalf("Age %v right after an idle spell", age)
+	}
+}
