@@ -44,8 +44,8 @@ type Record struct {
 	bytes    int64
 	addr     uintptr
 	born     time.Duration // since epoch, from the coarse clock
-	entry    *keyEntry    // the counters of (kind, device, tag); its key names them
-	dbg      *recordDebug // nil unless a stack or the test mode's goroutines were kept
+	entry    *keyEntry     // the counters of (kind, device, tag); its key names them
+	dbg      *recordDebug  // nil unless a stack or the test mode's goroutines were kept
 	reclaim  Reclaimer
 	net      atomic.Pointer[armedNet] // the runtime cleanup, once the nursery armed one (nursery.go)
 
