@@ -2,6 +2,13 @@
 
 package cuda
 
+// As for the allocation helpers (memory_cuda.go): results through a
+// pointer, kept by no one, and no callbacks into Go.
+
+// #cgo noescape mbc_event_create
+// #cgo nocallback mbc_event_create
+// #cgo noescape mbc_event_query
+// #cgo nocallback mbc_event_query
 // #include "mbcuda.h"
 import "C"
 

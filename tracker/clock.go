@@ -16,11 +16,19 @@ import (
 const clockTick = time.Millisecond
 
 var (
-	clockNow   atomic.Int64 // time since epoch at the last tick
-	clockOn    atomic.Bool  // the timer is running
-	clockSeen  atomic.Uint64
-	clockTimer *time.Timer // started by the first startClock; Reset only by the CAS winner or the tick
+	clockNow  atomic.Int64 // time since epoch at the last tick
+	clockOn   atomic.Bool  // the timer is running
+	clockSeen atomic.Uint64
+	// clockTimer is made stopped at init, so that the tick reading it is
+	// ordered after the write; it is Reset only by startClock's CAS winner
+	// or by the tick itself.
+	clockTimer *time.Timer
 )
+
+func init() {
+	clockTimer = time.AfterFunc(time.Hour, tickClock)
+	clockTimer.Stop()
+}
 
 // coarseSinceEpoch returns the time since epoch, at most about one
 // clockTick old.
@@ -36,11 +44,7 @@ func startClock() time.Duration {
 	clockNow.Store(int64(t))
 	if clockOn.CompareAndSwap(false, true) {
 		clockSeen.Store(nextID.Load())
-		if clockTimer == nil {
-			clockTimer = time.AfterFunc(clockTick, tickClock)
-		} else {
-			clockTimer.Reset(clockTick)
-		}
+		clockTimer.Reset(clockTick)
 	}
 	return t
 }
