@@ -67,7 +67,7 @@ func Adopt(tag string, p unsafe.Pointer, n int, del Deleter) (*Buffer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("native: adopt %d bytes (tag %q) with %s: %w", n, tag, del.d.name, err)
 	}
-	b := &Buffer{ptr: p, n: n, rec: rec, ext: &bufferExt{del: del.d}}
+	b := newBuffer(p, n, rec, &bufferExt{del: del.d}, false)
 	rec.Commit(uintptr(p), adopted{p, del.d})
 	tracker.Watch(b, rec)
 	return b, nil

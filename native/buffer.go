@@ -32,13 +32,21 @@ type Buffer struct {
 	// shares packs the borrows, retained references and the frozen bit
 	// (view.go); Free reads it with one atomic load.
 	shares atomic.Uint64
-	ext    *bufferExt // nil for plain C heap memory
+	ext    *bufferExt  // nil for plain C heap memory
+	key    tracker.Key // kind and tag, which outlive rec (Free recycles it)
 	state  atomic.Uint32
 	large  bool // from the large-buffer path (large.go)
+	traced bool // rec keeps a stack: the ledger never recycles it, so it stays readable
+}
+
+// newBuffer makes the handle of rec.
+func newBuffer(p unsafe.Pointer, n int, rec *tracker.Record, ext *bufferExt, large bool) *Buffer {
+	return &Buffer{ptr: p, n: n, rec: rec, ext: ext, key: rec.Key(), large: large, traced: rec.Stack() != nil}
 }
 
 // bufferExt holds what only some buffers need, so that a plain buffer's
-// handle stays in the 48-byte size class (one is made per allocation).
+// handle stays in the 64-byte size class (one is made per allocation, and
+// the record it replaces is recycled).
 // Move shares it between the old handle and the new.
 type bufferExt struct {
 	del    *deleter     // adopted memory's deleter (adopt.go)
@@ -140,7 +148,7 @@ func alloc(kind tracker.Kind, tag string, n int, f fill, opts []AllocOption, ski
 			}
 		}
 	}
-	b := &Buffer{ptr: p, n: n, rec: rec, large: large}
+	b := newBuffer(p, n, rec, nil, large)
 	if large {
 		tracker.CommitWatched(b, rec, uintptr(p), largeReclaim)
 	} else {
@@ -153,9 +161,11 @@ func alloc(kind tracker.Kind, tag string, n int, f fill, opts []AllocOption, ski
 func (b *Buffer) Len() int { return b.n }
 
 // Tag returns the tag given at allocation.
-func (b *Buffer) Tag() string { return b.rec.Tag() }
+func (b *Buffer) Tag() string { return b.key.Tag() }
 
-// Record returns the buffer's record in the ledger.
+// Record returns the buffer's record in the ledger. It is valid until
+// Free: the ledger may then reuse the record for another allocation
+// (records that keep a stack excepted).
 func (b *Buffer) Record() *tracker.Record { return b.rec }
 
 // Bytes returns the memory as a Go slice, valid until Free or Move. It
@@ -164,7 +174,7 @@ func (b *Buffer) Record() *tracker.Record { return b.rec }
 func (b *Buffer) Bytes() []byte {
 	b.mustBeLive("Bytes")
 	if b.shares.Load()&sharesFrozen != 0 {
-		panic(fmt.Errorf("native: Bytes of frozen buffer (%d bytes, tag %q%s): read it through View, ReadAt or Ptr: %w", b.n, b.rec.Tag(), sites(b.rec), ErrFrozen))
+		panic(fmt.Errorf("native: Bytes of frozen buffer (%d bytes, tag %q%s): read it through View, ReadAt or Ptr: %w", b.n, b.Tag(), b.sites(), ErrFrozen))
 	}
 	return unsafe.Slice((*byte)(b.ptr), b.n)
 }
@@ -218,6 +228,9 @@ func (b *Buffer) free() error {
 func (b *Buffer) endFreed() error {
 	if b.rec.Release() {
 		b.release()
+		if !b.traced {
+			b.rec.Recycle() // nothing reads it after this (see check)
+		}
 	}
 	// Keep b reachable until Release has stopped the safety net, or the net
 	// could fire (and free) while this Free runs.
@@ -258,7 +271,7 @@ func (b *Buffer) Move() (*Buffer, error) {
 		b.state.Store(handleLive)
 		return nil, b.borrowedError("move")
 	}
-	nb := &Buffer{ptr: b.ptr, n: b.n, rec: b.rec, ext: b.ext, large: b.large}
+	nb := newBuffer(b.ptr, b.n, b.rec, b.ext, b.large)
 	nb.shares.Store(b.shares.Load() & sharesFrozen)
 	tracker.Watch(nb, b.rec)
 	runtime.KeepAlive(b)
@@ -282,7 +295,7 @@ func (b *Buffer) HandToC() (unsafe.Pointer, error) {
 	copied := p != nil && (b.large || b.frozenPages() != nil)
 	if copied {
 		if p = cAlloc(b.n, 0, fillNone); p == nil {
-			return nil, fmt.Errorf("native: hand %d bytes (tag %q) to C: copy out of the large-buffer path: %w", b.n, b.rec.Tag(), ErrOutOfMemory)
+			return nil, fmt.Errorf("native: hand %d bytes (tag %q) to C: copy out of the large-buffer path: %w", b.n, b.Tag(), ErrOutOfMemory)
 		}
 		copy(unsafe.Slice((*byte)(p), b.n), unsafe.Slice((*byte)(b.ptr), b.n))
 	}
@@ -327,7 +340,17 @@ func (b *Buffer) check(op string) error {
 	case handleHanded:
 		what, err = "handed to C", ErrMoved
 	}
-	return fmt.Errorf("native: %s of %s buffer (%d bytes, tag %q%s): %w", op, what, b.n, b.rec.Tag(), sites(b.rec), err)
+	return fmt.Errorf("native: %s of %s buffer (%d bytes, tag %q%s): %w", op, what, b.n, b.Tag(), b.sites(), err)
+}
+
+// sites says where the buffer was allocated and freed, as far as the
+// ledger knows. Only a record that keeps a stack is read: another may have
+// been recycled by Free.
+func (b *Buffer) sites() string {
+	if !b.traced {
+		return ", allocation site unknown: set MEMBRIDGE_TRACK=all"
+	}
+	return sites(b.rec)
 }
 
 // sites says where a record was allocated and freed, as far as the ledger

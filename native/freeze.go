@@ -63,7 +63,7 @@ func (b *Buffer) protect() error {
 	if !b.large || uintptr(b.ptr)%uintptr(ps) != 0 {
 		q := cProtectMap(b.n)
 		if q == nil {
-			return fmt.Errorf("native: freeze %d bytes (tag %q): pages for write protection: %w", b.n, b.rec.Tag(), ErrOutOfMemory)
+			return fmt.Errorf("native: freeze %d bytes (tag %q): pages for write protection: %w", b.n, b.Tag(), ErrOutOfMemory)
 		}
 		old := unsafe.Slice((*byte)(b.ptr), b.n)
 		copy(unsafe.Slice((*byte)(q), b.n), old)
@@ -77,9 +77,9 @@ func (b *Buffer) protect() error {
 	}
 	b.ext = &bufferExt{del: b.deleter(), frozen: fp} // from here on release undoes what was done
 	if err := cProtect(uintptr(fp.p), fp.n, protRO); err != nil {
-		return fmt.Errorf("native: freeze %d bytes (tag %q): mprotect: %w", b.n, b.rec.Tag(), err)
+		return fmt.Errorf("native: freeze %d bytes (tag %q): mprotect: %w", b.n, b.Tag(), err)
 	}
-	fp.slot = cProtectRegister(uintptr(fp.p), fp.n, fmt.Sprintf("write to a frozen buffer: %d bytes, tag %q%s", b.n, b.rec.Tag(), sites(b.rec)))
+	fp.slot = cProtectRegister(uintptr(fp.p), fp.n, fmt.Sprintf("write to a frozen buffer: %d bytes, tag %q%s", b.n, b.Tag(), b.sites()))
 	return nil
 }
 

@@ -43,7 +43,7 @@ func (b *Buffer) Retain() error {
 	for {
 		s := b.shares.Load()
 		if s&sharesRefs == sharesRefs {
-			return fmt.Errorf("native: retain buffer (tag %q): too many references: %w", b.rec.Tag(), ErrInvalidArgument)
+			return fmt.Errorf("native: retain buffer (tag %q): too many references: %w", b.Tag(), ErrInvalidArgument)
 		}
 		if b.shares.CompareAndSwap(s, s+sharesRefUnit) {
 			return b.confirm("retain", sharesRefUnit)
@@ -71,7 +71,7 @@ func (b *Buffer) confirm(op string, delta uint64) error {
 	if err := b.check(op); err != nil {
 		return err
 	}
-	return fmt.Errorf("native: %s buffer (tag %q): raced with its Free: %w", op, b.rec.Tag(), ErrBorrowed)
+	return fmt.Errorf("native: %s buffer (tag %q): raced with its Free: %w", op, b.Tag(), ErrBorrowed)
 }
 
 // Release drops one reference taken with Retain, or the owner's own when
@@ -128,7 +128,7 @@ func (b *Buffer) FreeRevoking() error {
 func (b *Buffer) borrowedError(op string) error {
 	s := b.shares.Load()
 	return fmt.Errorf("native: %s buffer (%d bytes, tag %q%s): %d shared views, %d exclusive, %d retained references out: %w",
-		op, b.n, b.rec.Tag(), sites(b.rec), s&sharesViews, (s&sharesExclusive)>>24, (s&sharesRefs)/sharesRefUnit, ErrBorrowed)
+		op, b.n, b.Tag(), b.sites(), s&sharesViews, (s&sharesExclusive)>>24, (s&sharesRefs)/sharesRefUnit, ErrBorrowed)
 }
 
 // A View is a borrowed window on part of a Buffer: it cannot outlive the
@@ -182,7 +182,7 @@ func (b *Buffer) ViewMut(off, n int) (*View, error) {
 	for {
 		s := b.shares.Load()
 		if s&sharesFrozen != 0 {
-			return nil, fmt.Errorf("native: exclusive view of buffer (tag %q%s): %w", b.rec.Tag(), sites(b.rec), ErrFrozen)
+			return nil, fmt.Errorf("native: exclusive view of buffer (tag %q%s): %w", b.Tag(), b.sites(), ErrFrozen)
 		}
 		if s&(sharesExclusive|sharesViews) != 0 {
 			return nil, b.borrowedError("exclusive view of")
@@ -202,7 +202,7 @@ func (b *Buffer) viewable(op string, off, n int) error {
 		return err
 	}
 	if off < 0 || n < 0 || off > b.n-n {
-		return fmt.Errorf("native: %s [%d:%d] of a %d-byte buffer (tag %q): %w", op, off, off+n, b.n, b.rec.Tag(), ErrInvalidArgument)
+		return fmt.Errorf("native: %s [%d:%d] of a %d-byte buffer (tag %q): %w", op, off, off+n, b.n, b.Tag(), ErrInvalidArgument)
 	}
 	return nil
 }
@@ -221,12 +221,12 @@ func (v *View) Exclusive() bool { return v.exclusive }
 // except by FreeRevoking, so Err looks only at that: one atomic load.
 func (v *View) Err() error {
 	if v.released {
-		return fmt.Errorf("native: use of released view [%d:%d] of buffer (tag %q): %w", v.off, v.off+v.n, v.b.rec.Tag(), ErrFreed)
+		return fmt.Errorf("native: use of released view [%d:%d] of buffer (tag %q): %w", v.off, v.off+v.n, v.b.Tag(), ErrFreed)
 	}
 	if v.b.shares.Load()&sharesRevoked != 0 {
 		err := v.b.check("use of view")
 		if err == nil { // the revoking Free is still under way
-			err = fmt.Errorf("native: use of view of a buffer being freed (tag %q): %w", v.b.rec.Tag(), ErrFreed)
+			err = fmt.Errorf("native: use of view of a buffer being freed (tag %q): %w", v.b.Tag(), ErrFreed)
 		}
 		return fmt.Errorf("native: view [%d:%d] outlived its buffer: %w", v.off, v.off+v.n, err)
 	}
@@ -273,7 +273,7 @@ func (b *Buffer) ReadAt(p []byte, off int64) (int, error) {
 		return 0, err
 	}
 	if off < 0 {
-		return 0, fmt.Errorf("native: read at %d (tag %q): %w", off, b.rec.Tag(), ErrInvalidArgument)
+		return 0, fmt.Errorf("native: read at %d (tag %q): %w", off, b.Tag(), ErrInvalidArgument)
 	}
 	if off >= int64(b.n) {
 		return 0, io.EOF

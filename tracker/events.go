@@ -223,7 +223,7 @@ func (r *Record) observe(op EventOp) {
 		if h := history.Load(); h != nil {
 			h.add(Event{
 				At: sinceEpoch(), Op: op, Kind: r.Kind(), Device: r.Device(),
-				Tag: r.Tag(), Bytes: r.bytes, RecordID: r.id, Stack: r.Stack(),
+				Tag: r.Tag(), Bytes: r.bytes, RecordID: r.ID(), Stack: r.Stack(),
 			}, delta)
 		}
 	}
@@ -246,7 +246,7 @@ func (r *Record) Retried(succeeded bool) {
 		if h := history.Load(); h != nil {
 			h.add(Event{
 				At: sinceEpoch(), Op: EventRetry, Kind: r.Kind(), Device: r.Device(),
-				Tag: r.Tag(), Bytes: r.bytes, RecordID: r.id, Stack: r.Stack(), Succeeded: succeeded,
+				Tag: r.Tag(), Bytes: r.bytes, RecordID: r.ID(), Stack: r.Stack(), Succeeded: succeeded,
 			}, 0)
 		}
 	}

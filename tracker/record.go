@@ -38,7 +38,7 @@ const (
 // kind, device and tag live in the shared counters entry, and what only
 // debugging needs lives behind dbg.
 type Record struct {
-	id       uint64
+	id       atomic.Uint64 // new for each allocation: a recycled record gets a new one
 	state    atomic.Uint32
 	watchSeq atomic.Uint32 // counts Watch calls: a net armed for an older handle is ignored
 	bytes    int64
@@ -77,7 +77,7 @@ func sinceEpoch() time.Duration { return time.Duration(nanotime() - epochNano) }
 var nextID atomic.Uint64
 
 // ID is unique among all records of the process.
-func (r *Record) ID() uint64 { return r.id }
+func (r *Record) ID() uint64 { return r.id.Load() }
 
 // Kind is the kind of memory.
 func (r *Record) Kind() Kind { return r.entry.key.kind }
@@ -174,12 +174,12 @@ func Reserve(k Kind, device int, tag string, n int64, skip int) (*Record, error)
 		return nil, limitError("tag", k, tag, n, e.tag.limit.Load(), e.tag.liveBytes.Load())
 	}
 	e.reserve(n)
-	r := &Record{
-		id:    nextID.Add(1),
-		bytes: n,
-		born:  coarseSinceEpoch(),
-		entry: e,
+	r := recordPool.Get().(*Record) // fresh, or recycled (Recycle): no field but watchSeq carries over
+	r.id.Store(nextID.Add(1))
+	if r.state.Load() != stateReserved {
+		r.state.Store(stateReserved)
 	}
+	r.bytes, r.addr, r.born, r.entry = n, 0, coarseSinceEpoch(), e
 	if rate := stackRate.Load(); sampled(n, rate) {
 		spare := 0
 		if rate == 1 { // room for the free stack (end), in the same allocation
@@ -270,6 +270,43 @@ func (r *Record) Release() bool {
 	return true
 }
 
+// recordPool holds records given back by Recycle.
+var recordPool = sync.Pool{New: func() any { return new(Record) }}
+
+// Recycle gives a record its owner released back to the ledger, to be
+// reused by a later allocation: the one Go allocation of a record is then
+// saved. The owner, and everyone it gave r to, must not use r afterwards:
+// keep what is needed of it (Key) before. Recycle does nothing for a record
+// that is not freed, or that keeps a stack or the test mode's goroutines
+// (those stay readable as long as anyone holds them, for use-after-free
+// messages), or that a Watch of it may still arm.
+func (r *Record) Recycle() {
+	if r.state.Load() != stateFreed || r.dbg != nil || r.net.Load() != nil {
+		return
+	}
+	r.reclaim = nil
+	// A nursery entry or a cleanup of the old handle may still name r: with
+	// the count moved on, neither matches r again, whoever reuses it.
+	r.watchSeq.Add(1)
+	recordPool.Put(r)
+}
+
+// Key names what a record's memory is: its kind, device and tag. Unlike
+// the record, it stays valid after the record is recycled.
+type Key struct{ e *keyEntry }
+
+// Key returns the record's kind, device and tag.
+func (r *Record) Key() Key { return Key{r.entry} }
+
+// Kind is the kind of memory.
+func (k Key) Kind() Kind { return k.e.key.kind }
+
+// Device is the device ordinal, or -1 for host memory.
+func (k Key) Device() int { return int(k.e.key.device) }
+
+// Tag says what the memory is for.
+func (k Key) Tag() string { return k.e.key.tag }
+
 // HandOff ends a live record because ownership went to C code, which will
 // free the memory itself: the ledger no longer counts it as live and no
 // report will ever blame it. It returns false when the record is not live.
@@ -314,7 +351,7 @@ type liveShard struct {
 var live liveSet
 
 func (s *liveSet) shard(r *Record) *liveShard {
-	return &s.shards[r.id%uint64(len(s.shards))]
+	return &s.shards[r.id.Load()%uint64(len(s.shards))]
 }
 
 // insert links r into its shard and, when w is not nil, puts its handle in
@@ -368,12 +405,31 @@ func LiveRecords(fn func(*Record) bool) {
 	}
 }
 
-// Snapshot returns the records LiveRecords would visit.
+// Snapshot returns the records LiveRecords would visit. A record that the
+// ledger may reuse once it is freed (see Recycle) is returned as a copy,
+// detached from the ledger, as it was when visited; the others (those with
+// a stack, and dropped ones, which ForgetDropped takes) are returned as
+// they are.
 func Snapshot() []*Record {
 	var out []*Record
 	LiveRecords(func(r *Record) bool {
-		out = append(out, r)
+		out = append(out, r.stable())
 		return true
 	})
 	return out
+}
+
+// stable returns r, or a copy of r if r may be recycled after its free,
+// for reading outside LiveRecords. The caller holds r's shard lock, so r is
+// not recycled meanwhile.
+func (r *Record) stable() *Record {
+	s := r.state.Load()
+	if r.dbg != nil || s == stateDropped || s == stateReclaimed {
+		return r
+	}
+	c := &Record{bytes: r.bytes, addr: r.addr, born: r.born, entry: r.entry}
+	c.id.Store(r.id.Load())
+	c.state.Store(s)
+	c.watchSeq.Store(r.watchSeq.Load())
+	return c
 }

@@ -25,10 +25,11 @@ type Option interface {
 }
 
 type options struct {
-	ignoreTags  map[string]bool
-	ignoreKinds map[Kind]bool
-	baseline    map[uint64]bool
-	maxWait     time.Duration
+	ignoreTags    map[string]bool
+	ignoreKinds   map[Kind]bool
+	baseline      map[uint64]bool
+	maxWait       time.Duration
+	noAttribution bool
 }
 
 type optionFunc func(*options)
@@ -58,7 +59,7 @@ func IgnoreKinds(kinds ...Kind) Option {
 func IgnoreCurrent() Option {
 	ids := map[uint64]bool{}
 	LiveRecords(func(r *Record) bool {
-		ids[r.id] = true
+		ids[r.ID()] = true
 		return true
 	})
 	return optionFunc(func(o *options) {
@@ -127,6 +128,16 @@ func VerifyNone(t TestingT, opts ...Option) {
 	}
 }
 
+// WithoutAttribution makes VerifyTestMain leave goroutine attribution off,
+// so that records are made as in production: without a stack or a
+// goroutine when the stack rate says so, and reused after a free (see
+// Record.Recycle). It is for tests of those production paths. VerifyNone
+// then cannot tell tests apart and blames every live allocation on the
+// test that calls it: such tests must not run in parallel.
+func WithoutAttribution() Option {
+	return optionFunc(func(o *options) { o.noAttribution = true })
+}
+
 // VerifyTestMain runs the tests in the test mode and then fails the run if
 // any native memory is left. In the test mode every allocation keeps its
 // stack (unless MEMBRIDGE_TRACK says otherwise), dropped handles fail the
@@ -140,12 +151,16 @@ func VerifyNone(t TestingT, opts ...Option) {
 // not the test mode's stack and goroutine per allocation; the ledger is
 // still checked at the end.
 func VerifyTestMain(m TestingM, opts ...Option) {
+	o := buildOptions(opts)
 	if !benchmarksOnly() {
 		EnableTestMode()
+		if o.noAttribution {
+			attribution.Store(false)
+		}
 	}
 	code := m.Run()
 	if code == 0 {
-		if err := find(buildOptions(opts), func(*Record) bool { return true }, ""); err != nil {
+		if err := find(o, func(*Record) bool { return true }, ""); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			code = 1
 		}
@@ -205,12 +220,12 @@ func find(o *options, owned func(*Record) bool, who string) error {
 // each is reported once.
 func collect(o *options, owned func(*Record) bool, consume bool) []*Record {
 	keep := func(r *Record) bool {
-		return !o.ignoreTags[r.Tag()] && !o.ignoreKinds[r.Kind()] && !o.baseline[r.id] && owned(r)
+		return !o.ignoreTags[r.Tag()] && !o.ignoreKinds[r.Kind()] && !o.baseline[r.ID()] && owned(r)
 	}
 	var out []*Record
 	LiveRecords(func(r *Record) bool {
 		if keep(r) {
-			out = append(out, r)
+			out = append(out, r.stable()) // it may be freed and reused once the shard is unlocked
 		}
 		return true
 	})

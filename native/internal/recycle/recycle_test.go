@@ -1,0 +1,217 @@
+package recycle_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/membridge/membridge/native"
+	"github.com/membridge/membridge/tracker"
+)
+
+// The test mode's leak check at the end, with records as production makes
+// them. The tests here do not run in parallel (VerifyNone blames all).
+func TestMain(m *testing.M) {
+	tracker.VerifyTestMain(m, tracker.WithoutAttribution())
+}
+
+var seq atomic.Int64
+
+func tag(t *testing.T, what string) string {
+	return fmt.Sprintf("%s/%s#%d", t.Name(), what, seq.Add(1))
+}
+
+func production(t *testing.T, rate int64) {
+	prev := tracker.SetStackRate(rate)
+	t.Cleanup(func() { tracker.SetStackRate(prev) })
+}
+
+// reusedPair allocates a buffer, frees it, and allocates others until one
+// gets the freed buffer's record (a sync.Pool may drop it at a collection,
+// so it tries a few times). It returns the stale handle and the new one.
+func reusedPair(t *testing.T, tagA, tagB string) (stale, fresh *native.Buffer) {
+	t.Helper()
+	for range 1000 {
+		a, err := native.Alloc(tagA, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ra := a.Record()
+		if err := a.Free(); err != nil {
+			t.Fatal(err)
+		}
+		b, err := native.Alloc(tagB, 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Record() == ra {
+			return a, b
+		}
+		if err := b.Free(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Fatal("a freed buffer's record was never reused")
+	return nil, nil
+}
+
+// A handle whose record went to another allocation still answers for its
+// own allocation: its tag, ErrFreed on a second Free, a panic on use, and
+// it cannot end the new owner's record.
+func TestStaleHandleOfARecycledRecord(t *testing.T) {
+	production(t, 0)
+	tagA, tagB := tag(t, "a"), tag(t, "b")
+	a, b := reusedPair(t, tagA, tagB)
+	if a.Tag() != tagA || b.Tag() != tagB {
+		t.Fatalf("tags %q and %q, want %q and %q", a.Tag(), b.Tag(), tagA, tagB)
+	}
+	err := a.Free()
+	if !errors.Is(err, native.ErrFreed) || !strings.Contains(err.Error(), tagA) || strings.Contains(err.Error(), tagB) {
+		t.Fatalf("second Free of the stale handle: %v", err)
+	}
+	func() {
+		defer func() {
+			if p := fmt.Sprint(recover()); !strings.Contains(p, "freed") || !strings.Contains(p, tagA) {
+				t.Fatalf("Bytes of the stale handle: panic %q", p)
+			}
+		}()
+		a.Bytes()
+	}()
+	if !b.Record().Live() || b.Len() != 32 {
+		t.Fatal("the new owner's record was disturbed by the stale handle")
+	}
+	copy(b.Bytes(), "still mine")
+	if err := b.Free(); err != nil {
+		t.Fatal(err)
+	}
+	if s := tracker.TagStats(tagB); s.LiveCount != 0 || s.FreedCount != s.AllocatedCount {
+		t.Fatalf("new owner's tag after its Free: %+v", s)
+	}
+}
+
+// A record kept by a sampled stack is never reused: its use-after-free
+// message keeps naming where it was allocated.
+func TestSampledRecordIsNotRecycled(t *testing.T) {
+	production(t, 1)
+	a, err := native.Alloc(tag(t, "a"), 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ra := a.Record()
+	a.Free()
+	production(t, 0)
+	for range 100 {
+		b, err := native.Alloc(tag(t, "b"), 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Record() == ra {
+			t.Fatal("a record with a stack was reused")
+		}
+		b.Free()
+	}
+	if err := a.Free(); !strings.Contains(err.Error(), "allocated at") || !strings.Contains(err.Error(), "TestSampledRecordIsNotRecycled") {
+		t.Fatalf("use-after-free message without the allocation site: %v", err)
+	}
+}
+
+// Snapshot copies the records that may be reused, so a report made from it
+// keeps saying what was live when it was taken.
+func TestSnapshotOutlivesRecycling(t *testing.T) {
+	production(t, 0)
+	tagA := tag(t, "a")
+	a, err := native.Alloc(tagA, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var snap *tracker.Record
+	for _, r := range tracker.Snapshot() {
+		if r.Tag() == tagA {
+			snap = r
+		}
+	}
+	if snap == nil || snap == a.Record() {
+		t.Fatalf("Snapshot gave %p for the buffer's record %p: want a copy", snap, a.Record())
+	}
+	a.Free()
+	for range 100 { // let the record be reused
+		b, _ := native.Alloc(tag(t, "b"), 7)
+		b.Free()
+	}
+	if snap.Tag() != tagA || snap.Bytes() != 100 || !snap.Live() {
+		t.Fatalf("snapshot record changed: tag %q, %d bytes, live %v", snap.Tag(), snap.Bytes(), snap.Live())
+	}
+}
+
+// Allocations, frees, moves, drops, reports and collections at once, with
+// records reused throughout (run with -race): every buffer ends freed or
+// reclaimed once, and the counters add up.
+func TestRecyclingUnderChurn(t *testing.T) {
+	production(t, 0)
+	defer tracker.SetLeakPolicy(tracker.SetLeakPolicy(tracker.LeakFree))
+	var dropsHeard atomic.Int64
+	tracker.SetLeakHandler(func(*tracker.Record) { dropsHeard.Add(1) })
+	defer tracker.SetLeakHandler(nil)
+	tg := tag(t, "churn")
+	stop := make(chan struct{})
+	var side sync.WaitGroup
+	side.Add(1)
+	go func() { // reports and collections beside the churn
+		defer side.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			for _, r := range tracker.Snapshot() {
+				_ = r.Tag() + fmt.Sprint(r.Bytes(), r.Age(), r.Live())
+			}
+			tracker.GC()
+		}
+	}()
+	var wg sync.WaitGroup
+	var dropped atomic.Int64
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 3000 {
+				b, err := native.Alloc(tg, 16+i%64)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if i%5 == 0 {
+					if b, err = b.Move(); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+				if (i+g)%211 == 0 {
+					dropped.Add(1)
+					continue
+				}
+				if err := b.Free(); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	side.Wait()
+	deadline := time.Now().Add(10 * time.Second)
+	for dropsHeard.Load() < dropped.Load() && time.Now().Before(deadline) {
+		tracker.GC()
+		time.Sleep(time.Millisecond)
+	}
+	s := tracker.TagStats(tg)
+	if dropsHeard.Load() != dropped.Load() || s.DroppedCount != dropped.Load() || s.LiveCount != 0 || s.AllocatedCount != 12000 || s.FreedCount != 12000 {
+		t.Fatalf("heard %d drops of %d; stats %+v", dropsHeard.Load(), dropped.Load(), s)
+	}
+}
