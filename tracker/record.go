@@ -38,7 +38,7 @@ const (
 // kind, device and tag live in the shared counters entry, and what only
 // debugging needs lives behind dbg.
 type Record struct {
-	id       atomic.Uint64 // new for each allocation: a recycled record gets a new one
+	id       uint64 // new for each allocation: a recycled record gets a new one
 	state    atomic.Uint32
 	watchSeq atomic.Uint32 // counts Watch calls: a net armed for an older handle is ignored
 	bytes    int64
@@ -77,7 +77,7 @@ func sinceEpoch() time.Duration { return time.Duration(nanotime() - epochNano) }
 var nextID atomic.Uint64
 
 // ID is unique among all records of the process.
-func (r *Record) ID() uint64 { return r.id.Load() }
+func (r *Record) ID() uint64 { return r.id }
 
 // Kind is the kind of memory.
 func (r *Record) Kind() Kind { return r.entry.key.kind }
@@ -174,8 +174,11 @@ func Reserve(k Kind, device int, tag string, n int64, skip int) (*Record, error)
 		return nil, limitError("tag", k, tag, n, e.tag.limit.Load(), e.tag.liveBytes.Load())
 	}
 	e.reserve(n)
-	r := recordPool.Get().(*Record) // fresh, or recycled (Recycle): no field but watchSeq carries over
-	r.id.Store(nextID.Add(1))
+	// Fresh, or recycled (Recycle): no field but watchSeq carries over. The
+	// pool orders this reuse after everything the last owner did with r;
+	// nothing else reads a recycled record's plain fields (see Recycle).
+	r := recordPool.Get().(*Record)
+	r.id = nextID.Add(1)
 	if r.state.Load() != stateReserved {
 		r.state.Store(stateReserved)
 	}
@@ -351,7 +354,7 @@ type liveShard struct {
 var live liveSet
 
 func (s *liveSet) shard(r *Record) *liveShard {
-	return &s.shards[r.id.Load()%uint64(len(s.shards))]
+	return &s.shards[r.id%uint64(len(s.shards))]
 }
 
 // insert links r into its shard and, when w is not nil, puts its handle in
@@ -427,8 +430,7 @@ func (r *Record) stable() *Record {
 	if r.dbg != nil || s == stateDropped || s == stateReclaimed {
 		return r
 	}
-	c := &Record{bytes: r.bytes, addr: r.addr, born: r.born, entry: r.entry}
-	c.id.Store(r.id.Load())
+	c := &Record{id: r.id, bytes: r.bytes, addr: r.addr, born: r.born, entry: r.entry}
 	c.state.Store(s)
 	c.watchSeq.Store(r.watchSeq.Load())
 	return c
