@@ -214,7 +214,9 @@ func (r *Record) Commit(addr uintptr, reclaim Reclaimer) {
 // the allocation paths of owners use it.
 func CommitWatched[T any](obj *T, r *Record, addr uintptr, reclaim Reclaimer) {
 	r.commit(addr, reclaim)
-	seq := r.watchSeq.Add(1)
+	// A fresh record was never watched, and Recycle moved a reused one's
+	// count past every old entry and cleanup: the current count is new.
+	seq := r.watchSeq.Load()
 	live.insert(r, &nurseryEntry{unsafe.Pointer(obj), r, seq})
 	if observing.Load() != 0 {
 		r.observe(EventAlloc)
