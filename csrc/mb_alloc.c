@@ -34,6 +34,12 @@ void mb_free(uintptr_t addr, size_t n, int poison) {
 	free(p);
 }
 
+void mb_free_batch(const uintptr_t *addrs, size_t n) {
+	for (size_t i = 0; i < n; i++) {
+		free((void *)addrs[i]);
+	}
+}
+
 void mb_call_deleter(void (*deleter)(void *), void *p) {
 	deleter(p);
 }

@@ -24,6 +24,10 @@ void *mb_alloc(size_t n, size_t align, int fill);
  * MB_POISON_FREED over its n bytes when poison is non-zero. */
 void mb_free(uintptr_t addr, size_t n, int poison);
 
+/* mb_free_batch frees n blocks from mb_alloc, given as addresses: package
+ * native batches the frees of small buffers, one cgo call for many. */
+void mb_free_batch(const uintptr_t *addrs, size_t n);
+
 /* mb_call_deleter calls a C library's deleter on memory it allocated. */
 void mb_call_deleter(void (*deleter)(void *), void *p);
 

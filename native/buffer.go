@@ -250,8 +250,10 @@ func (b *Buffer) release() {
 		largeFree(b.ptr, b.n, tracker.Debug())
 	case b.deleter() != nil:
 		b.ext.del.delete(b.ptr)
+	case tracker.Debug():
+		cFree(uintptr(b.ptr), int64(b.n), true)
 	default:
-		cFree(uintptr(b.ptr), int64(b.n), tracker.Debug())
+		freeSmall(uintptr(b.ptr), b.n) // freebatch.go
 	}
 }
 

@@ -1,6 +1,8 @@
 package native
 
 // #cgo CFLAGS: -Wall -Wextra -Werror -I${SRCDIR}/../csrc
+// #cgo noescape mb_free_batch
+// #cgo nocallback mb_free_batch
 // #include "mb_alloc.h"
 import "C"
 
@@ -31,6 +33,14 @@ func cFree(addr uintptr, n int64, poison bool) {
 		p = 1
 	}
 	C.mb_free(C.uintptr_t(addr), C.size_t(n), p)
+}
+
+// cFreeBatch frees the blocks at addrs (the batch stays on the caller's
+// stack: the C side keeps no pointer to it).
+func cFreeBatch(addrs []uintptr) {
+	if len(addrs) > 0 {
+		C.mb_free_batch((*C.uintptr_t)(unsafe.Pointer(&addrs[0])), C.size_t(len(addrs)))
+	}
 }
 
 func cCallDeleter(fn, p unsafe.Pointer) {
