@@ -1,10 +1,10 @@
 package native
 
 import (
-	"runtime"
 	"sync"
 	_ "unsafe" // for go:linkname
 
+	"github.com/membridge/membridge/internal/gctick"
 	"github.com/membridge/membridge/tracker"
 )
 
@@ -87,21 +87,12 @@ func flushFrees() (bytes int64) {
 	return bytes
 }
 
-// flushAfterEachGC flushes the queues after every collection, so that an
-// idle program does not keep a few blocks from malloc for ever.
-type gcTick struct{ _ *byte } // a pointer keeps it out of the tiny allocator
-
-func flushAfterEachGC() {
-	runtime.AddCleanup(new(gcTick), func(struct{}) {
-		flushFrees()
-		flushAfterEachGC()
-	}, struct{}{})
-}
-
 func init() {
 	// The blocks are no longer in the ledger: flushing them helps malloc
 	// (an allocation that failed retries after the reliefs) but frees no
 	// ledger bytes, so it reports none and the other reliefs still run.
 	tracker.RegisterRelief("native: batched frees", func(int64) int64 { flushFrees(); return 0 })
-	flushAfterEachGC()
+	// After every collection too, so that an idle program does not keep a
+	// few blocks from malloc for ever.
+	gctick.Every(func() { flushFrees() })
 }

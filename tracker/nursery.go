@@ -4,6 +4,8 @@ import (
 	"runtime"
 	"sync"
 	"unsafe"
+
+	"github.com/membridge/membridge/internal/gctick"
 )
 
 // The safety net is armed lazily. A runtime cleanup (AddCleanup and its
@@ -163,17 +165,5 @@ func GC() {
 	runtime.GC()
 }
 
-// gcTick is the object whose cleanup runs after each collection.
-type gcTick struct{ _ *byte } // a pointer keeps it out of the tiny allocator
-
-// armAfterEachGC promotes the nursery after every garbage collection:
-// a fresh gcTick is unreachable at once, so its cleanup runs after the next
-// collection and sets up the one after.
-func armAfterEachGC() {
-	runtime.AddCleanup(new(gcTick), func(struct{}) {
-		armNursery()
-		armAfterEachGC()
-	}, struct{}{})
-}
-
-func init() { armAfterEachGC() }
+// The nursery is promoted after every garbage collection (internal/gctick).
+func init() { gctick.Every(armNursery) }
