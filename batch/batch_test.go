@@ -3,7 +3,6 @@ package batch_test
 import (
 	"errors"
 	"math"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -197,7 +196,7 @@ func TestDroppedResultIsReleasedBySafetyNet(t *testing.T) {
 	}()
 	deadline := time.Now().Add(5 * time.Second)
 	for tracker.TagStats(batch.TagWork).LiveBytes != before.LiveBytes && time.Now().Before(deadline) {
-		runtime.GC()
+		tracker.GC()
 		time.Sleep(time.Millisecond)
 	}
 	if s := tracker.TagStats(batch.TagWork); s.LiveBytes != before.LiveBytes || s.DroppedCount != before.DroppedCount+1 {

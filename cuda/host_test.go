@@ -4,7 +4,6 @@ package cuda
 
 import (
 	"errors"
-	"runtime"
 	"testing"
 	"time"
 
@@ -96,7 +95,7 @@ func TestHostSafetyNetFreesOnTheOwner(t *testing.T) {
 	}()
 	deadline := time.Now().Add(5 * time.Second)
 	for !c.queued.Load() && time.Now().Before(deadline) {
-		runtime.GC()
+		tracker.GC()
 		time.Sleep(time.Millisecond)
 	}
 	if !c.queued.Load() || !rec.Dropped() {

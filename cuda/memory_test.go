@@ -2,7 +2,6 @@ package cuda
 
 import (
 	"errors"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -400,7 +399,7 @@ func TestSafetyNet(t *testing.T) {
 	rec1, rec2, rec3 := recs[0], recs[1], recs[2]
 	deadline := time.Now().Add(5 * time.Second)
 	for (!rec1.Dropped() || !rec2.Dropped() || !rec3.Dropped()) && time.Now().Before(deadline) {
-		runtime.GC()
+		tracker.GC()
 		time.Sleep(time.Millisecond)
 	}
 	if !rec1.Dropped() || !rec2.Dropped() || !rec3.Dropped() {

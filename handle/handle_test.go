@@ -111,7 +111,7 @@ func gc(cond func() bool) bool {
 		if time.Now().After(deadline) {
 			return false
 		}
-		runtime.GC()
+		tracker.GC()
 		time.Sleep(time.Millisecond)
 	}
 	return true

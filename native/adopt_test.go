@@ -2,7 +2,6 @@ package native
 
 import (
 	"errors"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -79,7 +78,7 @@ func TestDroppedAdoptedBufferGoesBackToItsDeleter(t *testing.T) {
 	}()
 	deadline := time.Now().Add(5 * time.Second)
 	for calls.Load() == 0 && time.Now().Before(deadline) {
-		runtime.GC()
+		tracker.GC()
 		time.Sleep(time.Millisecond)
 	}
 	if calls.Load() != 1 {

@@ -2,7 +2,6 @@ package tracker_test
 
 import (
 	"errors"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -269,7 +268,7 @@ func TestDroppedHandleFailsTheTestAndIsReclaimed(t *testing.T) {
 	rt := &tracker.Recorder{TestName: t.Name()}
 	deadline := time.Now().Add(5 * time.Second)
 	for o.reclaimed.Load() == 0 && time.Now().Before(deadline) {
-		runtime.GC()
+		tracker.GC()
 		time.Sleep(time.Millisecond)
 	}
 	if o.reclaimed.Load() != 512 {
@@ -294,7 +293,7 @@ func TestLeakReportPolicyKeepsTheMemoryAndTheRecord(t *testing.T) {
 	func() { o.alloc(tag, 77) }()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		runtime.GC()
+		tracker.GC()
 		mu.Lock()
 		n := len(heard)
 		mu.Unlock()

@@ -3,7 +3,6 @@ package tracker_test
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"testing"
 	"time"
 
@@ -150,7 +149,7 @@ func TestHistoryRecordsADroppedHandle(t *testing.T) {
 	tag := t.Name()
 	func() { o.alloc(tag, 64) }()
 	for i := 0; i < 50 && o.reclaimed.Load() == 0; i++ {
-		runtime.GC()
+		tracker.GC()
 	}
 	evs := eventsTagged(tag)
 	if len(evs) != 2 || evs[1].Op != tracker.EventLeak || evs[1].LiveBytes != evs[0].LiveBytes-64 {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"os"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -41,7 +40,7 @@ func TestLeakingDecoderIsCaught(t *testing.T) {
 	// The scratch handles are unreachable now; the safety net reclaims them
 	// at a garbage collection and keeps them for the report.
 	for deadline := time.Now().Add(5 * time.Second); tracker.TagStats("scratch").LiveCount > 0 && time.Now().Before(deadline); {
-		runtime.GC()
+		tracker.GC()
 		time.Sleep(time.Millisecond)
 	}
 	var rt tracker.Recorder

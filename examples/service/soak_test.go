@@ -119,7 +119,7 @@ func startLeaky(t *testing.T, cfg config) string {
 	url := startTest(t, cfg)
 	t.Cleanup(func() { // runs before startTest's shutdown check
 		for deadline := time.Now().Add(10 * time.Second); tracker.TagStats(tagRequest).LiveCount > 0 && time.Now().Before(deadline); {
-			runtime.GC()
+			tracker.GC()
 			time.Sleep(10 * time.Millisecond)
 		}
 		tracker.Find(tracker.MaxWait(0)) // reports, and so forgets, the planted leaks
