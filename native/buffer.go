@@ -196,6 +196,12 @@ func (b *Buffer) Err() error {
 // does nothing and returns an error wrapping ErrFreed (ErrMoved after Move
 // or HandToC), and of two concurrent calls exactly one frees. Free on a nil
 // *Buffer does nothing and returns nil.
+//
+// The ledger counts the memory freed at once. Out of the debug mode a small
+// buffer's block reaches malloc in a batch a little later (at most 8 blocks
+// or 64 KiB wait per processor; reliefs and each collection flush them),
+// and the buffer's record is reused by a later allocation: Record is not
+// valid after Free.
 func (b *Buffer) Free() error {
 	if b == nil {
 		return nil
