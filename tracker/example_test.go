@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/membridge/membridge/tracker"
 )
@@ -83,4 +84,37 @@ func ExampleRecorder() {
 	fmt.Println(strings.Contains(r.Report(), `32 bytes in 1 allocation, tag "example-planted"`))
 	rec.Release()
 	// Output: true
+}
+
+// exampleHandle stands for an owner's handle (native.Buffer, cuda.DeviceBuffer).
+type exampleHandle struct{ rec *tracker.Record }
+
+// An owner commits its record with the handle the safety net watches; a
+// handle dropped without its free is then reclaimed through the owner's
+// Reclaimer. tracker.GC arms the handles still in the nursery and collects,
+// so one call finds the drop.
+func ExampleGC() {
+	defer tracker.SetLeakPolicy(tracker.SetLeakPolicy(tracker.LeakFree))
+	tracker.SetLeakHandler(func(*tracker.Record) {}) // no log line
+	defer tracker.SetLeakHandler(nil)
+	reclaimed := make(chan int64, 1)
+	before := tracker.TagStats("example-gc").DroppedCount
+	func() {
+		rec, err := tracker.Reserve(tracker.KindCHeap, -1, "example-gc", 512, 0)
+		if err != nil {
+			panic(err)
+		}
+		h := &exampleHandle{rec: rec}
+		tracker.CommitWatched(h, rec, 0xdead000, tracker.ReclaimFunc(func(r *tracker.Record) { reclaimed <- r.Bytes() }))
+	}() // the handle is dropped here, never freed
+	for {
+		tracker.GC()
+		select {
+		case n := <-reclaimed:
+			fmt.Println(n, "bytes reclaimed;", tracker.TagStats("example-gc").DroppedCount-before, "dropped")
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	// Output: 512 bytes reclaimed; 1 dropped
 }
