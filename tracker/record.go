@@ -33,8 +33,10 @@ const (
 )
 
 // A Record is one allocation in the ledger. Its identity, size, tag and
-// stack never change once committed; its state does, atomically. It is
-// kept small (one 96-byte size class) because one is made per allocation:
+// stack never change while it is live; its state does, atomically. Once
+// freed, a record without a stack may be reused for a later allocation
+// (Recycle). It is kept small (one 96-byte size class) because one is
+// needed per allocation:
 // kind, device and tag live in the shared counters entry, and what only
 // debugging needs lives behind dbg.
 type Record struct {
@@ -393,9 +395,12 @@ func (s *liveSet) remove(r *Record) {
 	sh.Unlock()
 }
 
-// Live calls fn for every record in the ledger that is live or was dropped
-// while still allocated, until fn returns false. Records are visited one
-// shard at a time; fn must not allocate or free through membridge.
+// LiveRecords calls fn for every record in the ledger that is live or was
+// dropped while still allocated, until fn returns false. Records are
+// visited one shard at a time; fn must not allocate or free through
+// membridge, and must not keep a record past its call: once freed, a record
+// without a stack may be reused for another allocation (Snapshot keeps
+// copies of those).
 func LiveRecords(fn func(*Record) bool) {
 	for i := range live.shards {
 		sh := &live.shards[i]
