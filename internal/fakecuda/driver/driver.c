@@ -138,8 +138,12 @@ static struct kernel *kernels;
 static int nkernels, capkernels;
 static struct mbfake_counters counters;
 
-static __thread struct CUctx_st *ctx_stack[MAX_CTX_DEPTH];
-static __thread int ctx_depth;
+/* The initial-exec model: the stand-in is loaded with the program (never
+ * dlopen'ed later), so a context-stack access is one %fs-relative load, not
+ * a call to __tls_get_addr. */
+#define THREAD_LOCAL __thread __attribute__((tls_model("initial-exec")))
+static THREAD_LOCAL struct CUctx_st *ctx_stack[MAX_CTX_DEPTH];
+static THREAD_LOCAL int ctx_depth;
 
 #define LOCK() pthread_mutex_lock(&mu)
 #define UNLOCK() pthread_mutex_unlock(&mu)
