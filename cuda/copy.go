@@ -174,8 +174,8 @@ func begin(op string, s *Stream, want int, mems ...DeviceMemory) (*Context, []*a
 		return nil, nil, nil, err
 	}
 	for _, a := range allocs {
-		if !a.rec.Live() {
-			return fail(fmt.Errorf("cuda: %s of memory freed by context Close: %w", op, ErrClosed))
+		if a.done.Load() { // the context is open: a Free ran since span
+			return fail(fmt.Errorf("cuda: %s of memory freed during the call: %w", op, ErrFreed))
 		}
 	}
 	if s != nil {

@@ -31,19 +31,64 @@ const (
 // net's Reclaimer both point at it; it never points back at the handle, so
 // a dropped handle can be found.
 type allocation struct {
-	ctx  *Context
-	kind allocKind
+	ctx *Context
+	// rec is the allocation's record. The handle's Free gives it back to
+	// the ledger for reuse (tracker.Record.Recycle) unless it keeps a stack
+	// (traced): after Free only key, n and a traced rec may be read.
+	rec  *tracker.Record
+	key  tracker.Key    // kind, device and tag, valid after rec is reused
 	ptr  DevicePtr      // device address (device kinds)
 	host unsafe.Pointer // host address (pinned)
 	n    int
-	home *Stream // the stream it was allocated on, and is freed on
-	rec  *tracker.Record
-	done atomic.Bool // freed: exactly one free happens
-
-	mu   sync.Mutex
-	uses []streamUse // other streams that used it, with an event after the use
+	home *Stream                 // the stream it was allocated on, and is freed on
+	uses atomic.Pointer[useList] // nil until a second stream uses it
 
 	prev, next *allocation // the context's live list
+
+	kind   allocKind
+	traced bool
+	done   atomic.Bool // freed (by its handle, the safety net or Close): exactly one free happens
+}
+
+// A useList holds an allocation's uses on streams other than its home.
+type useList struct {
+	mu   sync.Mutex
+	uses []streamUse
+}
+
+// useList returns a's list of uses, making it on the first use.
+func (a *allocation) useList() *useList {
+	if l := a.uses.Load(); l != nil {
+		return l
+	}
+	a.uses.CompareAndSwap(nil, new(useList))
+	return a.uses.Load()
+}
+
+// committed fills in what a keeps of its committed record.
+func (a *allocation) committed(rec *tracker.Record) {
+	a.rec, a.key, a.traced = rec, rec.Key(), rec.Stack() != nil
+}
+
+// describe names the allocation for an error: its tag and, when the ledger
+// kept them, where it was allocated and freed. It reads rec only when the
+// ledger keeps it (traced), so it is safe after Free.
+func (a *allocation) describe() string {
+	s := fmt.Sprintf("tag %q", a.key.Tag())
+	if a.traced {
+		s += sites(a.rec)
+	}
+	return s
+}
+
+// release ends the handle's ownership after its Free: the record goes
+// back to the ledger for reuse unless it keeps a stack. Only a handle's
+// Free calls it, after the memory is freed, so nobody reads rec again
+// (Close and the safety net see only allocations not yet freed).
+func (a *allocation) release() {
+	if !a.traced {
+		a.rec.Recycle()
+	}
 }
 
 // streamUse is the last recorded use of an allocation on a stream other
@@ -66,10 +111,12 @@ func (a *allocation) free() error {
 	}
 	c := a.ctx
 	c.unlink(a)
-	a.mu.Lock()
-	uses := a.uses
-	a.uses = nil
-	a.mu.Unlock()
+	var uses []streamUse
+	if l := a.uses.Load(); l != nil {
+		l.mu.Lock()
+		uses, l.uses = l.uses, nil
+		l.mu.Unlock()
+	}
 	var err error
 	home := a.home.handle()
 	for _, u := range uses {
@@ -96,7 +143,7 @@ func (a *allocation) free() error {
 		err = drvFree(c.h, a.ptr, a.n)
 	}
 	if err != nil {
-		return fmt.Errorf("cuda: free %d bytes (tag %q) on device %d: %w", a.n, a.rec.Tag(), c.dev.Ordinal, err)
+		return fmt.Errorf("cuda: free %d bytes (tag %q) on device %d: %w", a.n, a.key.Tag(), c.dev.Ordinal, err)
 	}
 	return nil
 }
@@ -109,14 +156,15 @@ func (a *allocation) usedOn(s *Stream, after bool) error {
 		return nil
 	}
 	c := a.ctx
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	l := a.useList()
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	i := 0
-	for i < len(a.uses) && a.uses[i].stream != s {
+	for i < len(l.uses) && l.uses[i].stream != s {
 		i++
 	}
 	if !after {
-		if i < len(a.uses) || a.home.handle() == 0 {
+		if i < len(l.uses) || a.home.handle() == 0 {
 			return nil
 		}
 		// First use on s: s waits for what the home stream did so far
@@ -134,14 +182,14 @@ func (a *allocation) usedOn(s *Stream, after bool) error {
 		}
 		return err
 	}
-	if i == len(a.uses) {
+	if i == len(l.uses) {
 		ev, err := drvEventCreate(c.h)
 		if err != nil {
 			return err
 		}
-		a.uses = append(a.uses, streamUse{stream: s, event: ev})
+		l.uses = append(l.uses, streamUse{stream: s, event: ev})
 	}
-	return drvEventRecord(c.h, a.uses[i].event, s.h)
+	return drvEventRecord(c.h, l.uses[i].event, s.h)
 }
 
 // The states of a handle.
@@ -233,7 +281,7 @@ func (c *Context) allocate(tag string, n int, zero bool, s *Stream, retry bool, 
 		rec.Cancel()
 		return nil, fmt.Errorf("cuda: alloc %d bytes (tag %q) on device %d: %w", n, tag, c.dev.Ordinal, err)
 	}
-	a.rec = rec
+	a.committed(rec)
 	b := &DeviceBuffer{a: a}
 	tracker.CommitWatched(b, rec, uintptr(a.ptr), a)
 	c.link(a)
@@ -253,9 +301,11 @@ func (b *DeviceBuffer) Len() int {
 func (b *DeviceBuffer) ByteLen() int { return b.Len() }
 
 // Tag returns the tag given at allocation.
-func (b *DeviceBuffer) Tag() string { return b.a.rec.Tag() }
+func (b *DeviceBuffer) Tag() string { return b.a.key.Tag() }
 
-// Record returns the buffer's record in the ledger.
+// Record returns the buffer's record in the ledger. It is valid until
+// Free: the ledger may then reuse the record for another allocation
+// (records that keep a stack excepted).
 func (b *DeviceBuffer) Record() *tracker.Record { return b.a.rec }
 
 // Context returns the context the memory belongs to.
@@ -288,10 +338,10 @@ func (b *DeviceBuffer) span(op string) (*allocation, int, int, error) {
 	}
 	a := b.a
 	if b.state.Load() != handleLive {
-		return nil, 0, 0, fmt.Errorf("cuda: %s of freed buffer (%d bytes, tag %q%s): %w", op, a.n, a.rec.Tag(), sites(a.rec), ErrFreed)
+		return nil, 0, 0, fmt.Errorf("cuda: %s of freed buffer (%d bytes, %s): %w", op, a.n, a.describe(), ErrFreed)
 	}
-	if !a.rec.Live() {
-		return nil, 0, 0, fmt.Errorf("cuda: %s of buffer (%d bytes, tag %q) whose context was closed: %w", op, a.n, a.rec.Tag(), ErrClosed)
+	if a.done.Load() { // freed, and not by its handle: by Close
+		return nil, 0, 0, fmt.Errorf("cuda: %s of buffer (%d bytes, tag %q) whose context was closed: %w", op, a.n, a.key.Tag(), ErrClosed)
 	}
 	return a, 0, a.n, nil
 }
@@ -305,19 +355,26 @@ func (b *DeviceBuffer) Free() error {
 	if b == nil {
 		return nil
 	}
-	if !b.state.CompareAndSwap(handleLive, handleFreed) {
-		return fmt.Errorf("cuda: free of freed buffer (%d bytes, tag %q%s): %w", b.a.n, b.a.rec.Tag(), sites(b.a.rec), ErrFreed)
-	}
 	a := b.a
-	defer runtime.KeepAlive(b) // until Release has stopped the safety net
-	if !a.rec.Release() {
-		return fmt.Errorf("cuda: free of buffer (%d bytes, tag %q) whose context was closed: %w", a.n, a.rec.Tag(), ErrClosed)
+	if !b.state.CompareAndSwap(handleLive, handleFreed) {
+		return fmt.Errorf("cuda: free of freed buffer (%d bytes, %s): %w", a.n, a.describe(), ErrFreed)
 	}
-	if err := a.ctx.enter("free"); err != nil {
+	defer runtime.KeepAlive(b) // until Release has stopped the safety net
+	return a.freeByHandle("free")
+}
+
+// freeByHandle is the Free of a's handle, after it changed its own state.
+func (a *allocation) freeByHandle(op string) error {
+	if !a.rec.Release() {
+		return fmt.Errorf("cuda: %s %d bytes (tag %q): the context was closed: %w", op, a.n, a.key.Tag(), ErrClosed)
+	}
+	if err := a.ctx.enter(op); err != nil {
 		return err // Close frees it
 	}
-	defer a.ctx.exit()
-	return a.free()
+	err := a.free()
+	a.ctx.exit()
+	a.release()
+	return err
 }
 
 // Close is Free, for io.Closer.

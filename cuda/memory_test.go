@@ -513,9 +513,10 @@ func TestStreamOrderedAndCrossStream(t *testing.T) {
 	if err := Scale(s2, x, x, 2); err != nil {
 		t.Fatal(err)
 	}
-	x.buf.a.mu.Lock()
-	uses := len(x.buf.a.uses)
-	x.buf.a.mu.Unlock()
+	l := x.buf.a.useList()
+	l.mu.Lock()
+	uses := len(l.uses)
+	l.mu.Unlock()
 	if uses != 1 {
 		t.Errorf("%d recorded uses, want 1", uses)
 	}

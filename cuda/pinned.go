@@ -54,7 +54,7 @@ func (c *Context) allocatePinned(tag string, n int, retry bool, skip int) (*Pinn
 		rec.Cancel()
 		return nil, fmt.Errorf("cuda: alloc %d pinned bytes (tag %q): %w", n, tag, err)
 	}
-	a.rec = rec
+	a.committed(rec)
 	rec.Commit(uintptr(a.host), a)
 	p := &PinnedBuffer{a: a}
 	tracker.Watch(p, rec) // before the context is left: see allocate
@@ -65,7 +65,8 @@ func (c *Context) allocatePinned(tag string, n int, retry bool, skip int) (*Pinn
 // Len returns the size in bytes.
 func (p *PinnedBuffer) Len() int { return p.a.n }
 
-// Record returns the buffer's record in the ledger.
+// Record returns the buffer's record in the ledger, valid until Free (see
+// DeviceBuffer.Record).
 func (p *PinnedBuffer) Record() *tracker.Record { return p.a.rec }
 
 // Bytes returns the memory as a Go slice, valid until Free or the
@@ -98,9 +99,9 @@ func (p *PinnedBuffer) Err() error {
 	case p == nil:
 		return fmt.Errorf("cuda: nil pinned buffer: %w", ErrInvalidArgument)
 	case p.state.Load() != handleLive:
-		return fmt.Errorf("cuda: use of freed pinned buffer (%d bytes, tag %q%s): %w", p.a.n, p.a.rec.Tag(), sites(p.a.rec), ErrFreed)
-	case !p.a.rec.Live():
-		return fmt.Errorf("cuda: use of pinned buffer (%d bytes, tag %q) whose context was closed: %w", p.a.n, p.a.rec.Tag(), ErrClosed)
+		return fmt.Errorf("cuda: use of freed pinned buffer (%d bytes, %s): %w", p.a.n, p.a.describe(), ErrFreed)
+	case p.a.done.Load(): // freed, and not by its handle: by Close
+		return fmt.Errorf("cuda: use of pinned buffer (%d bytes, tag %q) whose context was closed: %w", p.a.n, p.a.key.Tag(), ErrClosed)
 	}
 	return nil
 }
@@ -112,18 +113,10 @@ func (p *PinnedBuffer) Free() error {
 		return nil
 	}
 	if !p.state.CompareAndSwap(handleLive, handleFreed) {
-		return fmt.Errorf("cuda: free of freed pinned buffer (%d bytes, tag %q%s): %w", p.a.n, p.a.rec.Tag(), sites(p.a.rec), ErrFreed)
+		return fmt.Errorf("cuda: free of freed pinned buffer (%d bytes, %s): %w", p.a.n, p.a.describe(), ErrFreed)
 	}
-	a := p.a
 	defer runtime.KeepAlive(p)
-	if !a.rec.Release() {
-		return fmt.Errorf("cuda: free of pinned buffer (%d bytes, tag %q) whose context was closed: %w", a.n, a.rec.Tag(), ErrClosed)
-	}
-	if err := a.ctx.enter("free pinned"); err != nil {
-		return err
-	}
-	defer a.ctx.exit()
-	return a.free()
+	return p.a.freeByHandle("free pinned")
 }
 
 // Close is Free, for io.Closer.

@@ -1,0 +1,306 @@
+package recycle_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/membridge/membridge/cuda"
+	"github.com/membridge/membridge/tracker"
+)
+
+// afterTests run after all tests, before the ledger's final check (the
+// stand-in driver's own check appends to it under the cuda tag).
+var afterTests []func() error
+
+type runner struct{ m *testing.M }
+
+func (r runner) Run() int {
+	code := r.m.Run()
+	for _, f := range afterTests {
+		if err := f(); err != nil {
+			fmt.Fprintln(os.Stderr, "recycle:", err)
+			code = 1
+		}
+	}
+	return code
+}
+
+// The test mode's leak check at the end, with records as production makes
+// them. The tests do not run in parallel (VerifyNone blames all).
+func TestMain(m *testing.M) {
+	tracker.VerifyTestMain(runner{m}, tracker.WithoutAttribution())
+}
+
+var seq atomic.Int64
+
+func tag(t *testing.T, what string) string {
+	return fmt.Sprintf("%s/%s#%d", t.Name(), what, seq.Add(1))
+}
+
+func production(t *testing.T, rate int64) {
+	prev := tracker.SetStackRate(rate)
+	t.Cleanup(func() { tracker.SetStackRate(prev) })
+}
+
+func open(t *testing.T) *cuda.Context {
+	t.Helper()
+	c, err := cuda.Open(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.Close(); err != nil && !errors.Is(err, cuda.ErrClosed) {
+			t.Error(err)
+		}
+	})
+	return c
+}
+
+// reusedPair allocates a device buffer, frees it, and allocates others
+// until one gets the freed buffer's record (a sync.Pool may drop it at a
+// collection, so it tries a few times). It returns the stale handle and
+// the new one.
+func reusedPair(t *testing.T, c *cuda.Context, tagA, tagB string) (stale, fresh *cuda.DeviceBuffer) {
+	t.Helper()
+	for range 1000 {
+		a, err := c.Alloc(tagA, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ra := a.Record()
+		if err := a.Free(); err != nil {
+			t.Fatal(err)
+		}
+		b, err := c.Alloc(tagB, 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Record() == ra {
+			return a, b
+		}
+		if err := b.Free(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Fatal("a freed device buffer's record was never reused")
+	return nil, nil
+}
+
+// A device handle whose record went to another allocation still answers
+// for its own allocation: its tag, ErrFreed on a second Free and on use,
+// and it cannot end or disturb the new owner's record.
+func TestStaleDeviceHandleOfARecycledRecord(t *testing.T) {
+	production(t, 0)
+	c := open(t)
+	tagA, tagB := tag(t, "a"), tag(t, "b")
+	a, b := reusedPair(t, c, tagA, tagB)
+	if a.Tag() != tagA || b.Tag() != tagB || a.Len() != 64 {
+		t.Fatalf("tags %q and %q, len %d; want %q, %q and 64", a.Tag(), b.Tag(), a.Len(), tagA, tagB)
+	}
+	for name, err := range map[string]error{"Free": a.Free(), "Err": a.Err(), "CopyHtoD": cuda.CopyHtoD(a, make([]byte, 64))} {
+		if !errors.Is(err, cuda.ErrFreed) || !strings.Contains(err.Error(), tagA) || strings.Contains(err.Error(), tagB) {
+			t.Errorf("%s of the stale handle: %v", name, err)
+		}
+	}
+	if !b.Record().Live() || b.Err() != nil {
+		t.Fatal("the new owner's record was disturbed by the stale handle")
+	}
+	in := []byte("still the new owner's memory....")
+	if err := cuda.CopyHtoD(b, in); err != nil {
+		t.Fatal(err)
+	}
+	out := make([]byte, len(in))
+	if err := cuda.CopyDtoH(out, b); err != nil || string(out) != string(in) {
+		t.Fatalf("round trip through the new owner's buffer: %q, %v", out, err)
+	}
+	if err := b.Free(); err != nil {
+		t.Fatal(err)
+	}
+	if s := tracker.TagStats(tagB); s.LiveCount != 0 || s.FreedCount != s.AllocatedCount {
+		t.Fatalf("new owner's tag after its Free: %+v", s)
+	}
+}
+
+// Close tells a buffer it freed (ErrClosed) from one its handle freed
+// before (ErrFreed), though the freed one's record was reused by the other.
+func TestCloseAfterRecordReuse(t *testing.T) {
+	production(t, 0)
+	c := open(t)
+	a, b := reusedPair(t, c, tag(t, "a"), tag(t, "b"))
+	p, err := c.AllocPinned(tag(t, "pinned"), 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Err(); !errors.Is(err, cuda.ErrFreed) {
+		t.Errorf("buffer freed before Close: %v, want ErrFreed", err)
+	}
+	for name, err := range map[string]error{"Err": b.Err(), "Free": b.Free(), "pinned Err": p.Err(), "pinned Free": p.Free()} {
+		if !errors.Is(err, cuda.ErrClosed) {
+			t.Errorf("%s of a buffer Close freed: %v, want ErrClosed", name, err)
+		}
+	}
+}
+
+// A pinned buffer's record is reused like a device buffer's, and its
+// stale handle answers for itself.
+func TestStalePinnedHandle(t *testing.T) {
+	production(t, 0)
+	c := open(t)
+	tagA := tag(t, "a")
+	for range 1000 {
+		a, err := c.AllocPinned(tagA, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ra := a.Record()
+		if err := a.Free(); err != nil {
+			t.Fatal(err)
+		}
+		b, err := c.AllocPinned(tag(t, "b"), 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reused := b.Record() == ra
+		copy(b.Bytes(), "mine")
+		if err := a.Free(); !errors.Is(err, cuda.ErrFreed) || !strings.Contains(err.Error(), tagA) {
+			t.Fatalf("second Free of a pinned handle: %v", err)
+		}
+		if !b.Record().Live() || string(b.Bytes()[:4]) != "mine" {
+			t.Fatal("the new owner's pinned buffer was disturbed")
+		}
+		if err := b.Free(); err != nil {
+			t.Fatal(err)
+		}
+		if reused {
+			return
+		}
+	}
+	t.Fatal("a freed pinned buffer's record was never reused")
+}
+
+// A record kept by a sampled stack is never reused: the use-after-free
+// message keeps naming where the buffer was allocated.
+func TestSampledDeviceRecordIsNotRecycled(t *testing.T) {
+	production(t, 1)
+	c := open(t)
+	a, err := c.Alloc(tag(t, "a"), 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ra := a.Record()
+	if err := a.Free(); err != nil {
+		t.Fatal(err)
+	}
+	production(t, 0)
+	for range 100 {
+		b, err := c.Alloc(tag(t, "b"), 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Record() == ra {
+			t.Fatal("a record with a stack was reused")
+		}
+		if err := b.Free(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Err(); !strings.Contains(err.Error(), "allocated at") || !strings.Contains(err.Error(), "TestSampledDeviceRecordIsNotRecycled") {
+		t.Fatalf("use-after-free message without the allocation site: %v", err)
+	}
+}
+
+// Allocations on two streams, copies, frees, drops, snapshots and
+// collections at once, with records reused throughout (run with -race):
+// every buffer ends freed or reclaimed once and the ledger adds up.
+func TestDeviceRecyclingUnderChurn(t *testing.T) {
+	production(t, 0)
+	defer tracker.SetLeakPolicy(tracker.SetLeakPolicy(tracker.LeakFree))
+	var dropsHeard, dropped atomic.Int64
+	tracker.SetLeakHandler(func(*tracker.Record) { dropsHeard.Add(1) })
+	defer tracker.SetLeakHandler(nil)
+	c := open(t)
+	tg := tag(t, "churn")
+	stop := make(chan struct{})
+	var side sync.WaitGroup
+	side.Add(1)
+	go func() { // reports and collections beside the churn
+		defer side.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			for _, r := range tracker.Snapshot() {
+				_ = r.Tag() + fmt.Sprint(r.Bytes(), r.Age(), r.Live())
+			}
+			tracker.GC()
+		}
+	}()
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := c.NewStream()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer s.Close()
+			buf := make([]byte, 80)
+			for i := range 1500 {
+				var b *cuda.DeviceBuffer
+				if i%2 == 0 {
+					b, err = c.Alloc(tg, 16+i%64)
+				} else {
+					b, err = s.Alloc(tg, 16+i%64)
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if err := cuda.CopyHtoD(b, buf[:b.Len()]); err != nil {
+					t.Error(err)
+					return
+				}
+				if (i+g)%211 == 0 {
+					dropped.Add(1)
+					continue // the safety net frees it
+				}
+				if err := b.Free(); err != nil {
+					t.Error(err)
+					return
+				}
+				if err := b.Free(); !errors.Is(err, cuda.ErrFreed) {
+					t.Errorf("second Free: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	side.Wait()
+	deadline := time.Now().Add(10 * time.Second)
+	for dropsHeard.Load() < dropped.Load() && time.Now().Before(deadline) {
+		tracker.GC()
+		time.Sleep(time.Millisecond)
+	}
+	if err := c.Synchronize(); err != nil { // frees what the safety net queued
+		t.Fatal(err)
+	}
+	s := tracker.TagStats(tg)
+	if dropsHeard.Load() != dropped.Load() || s.DroppedCount != dropped.Load() || s.LiveCount != 0 || s.AllocatedCount != 6000 || s.FreedCount != 6000 {
+		t.Fatalf("heard %d drops of %d; stats %+v", dropsHeard.Load(), dropped.Load(), s)
+	}
+}
