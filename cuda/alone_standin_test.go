@@ -16,7 +16,7 @@ const standinAloneEnv = "MEMBRIDGE_FAKECUDA_ALONE"
 // TestStandinEachTestAlone runs every other test and example of the
 // package alone in a child process. Each child ends like any run: the shared
 // context is closed, then the stand-in's counters must show nothing alive
-// (standinHoldsNothing) and the ledger nothing left. So the stand-in's
+// (fakecuda.HoldsNothing) and the ledger nothing left. So the stand-in's
 // counters are checked after each test, and a leak is blamed on the test
 // that made it, whatever the test itself checks.
 func TestStandinEachTestAlone(t *testing.T) {

@@ -20,21 +20,10 @@ import (
 	"github.com/membridge/membridge/tracker"
 )
 
-func init() { afterTests = append(afterTests, standinHoldsNothing) }
-
-// standinHoldsNothing runs after all tests and after the shared context is
-// closed: the stand-in must then hold no memory, stream, event, module or
-// context, and must not have reclaimed anything from a destroyed context.
-func standinHoldsNothing() error {
-	c, ok := fakecuda.Read()
-	if !ok {
-		if os.Getenv("MEMBRIDGE_FAKECUDA") == "1" {
-			return errors.New("MEMBRIDGE_FAKECUDA=1 but libcuda.so.1 is not the stand-in")
-		}
-		return nil
-	}
-	return c.Idle()
-}
+// After all tests and after the shared context is closed, the stand-in
+// must hold no memory, stream, event, module or context, and must not have
+// reclaimed anything from a destroyed context.
+func init() { afterTests = append(afterTests, fakecuda.HoldsNothing) }
 
 // standin skips t unless the stand-in driver is loaded (failing it instead
 // under make cuda-test), and checks when t ends that the stand-in holds no
@@ -44,7 +33,7 @@ func standin(t *testing.T) {
 	t.Helper()
 	before, ok := fakecuda.Read()
 	if !ok {
-		if os.Getenv("MEMBRIDGE_FAKECUDA") == "1" {
+		if os.Getenv(fakecuda.Required) == "1" {
 			t.Fatal("MEMBRIDGE_FAKECUDA=1 but libcuda.so.1 is not the stand-in: check LD_LIBRARY_PATH")
 		}
 		t.Skip("not running on the stand-in driver")

@@ -29,7 +29,9 @@ static int fail_alloc_after(int64_t n) {
 import "C"
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"strings"
 )
 
@@ -62,6 +64,25 @@ type Counters struct {
 func Active() bool {
 	_, ok := Read()
 	return ok
+}
+
+// Required is the environment setting (MEMBRIDGE_FAKECUDA=1, set by make
+// cuda-test) under which a test process that does not run on the stand-in
+// fails instead of skipping the stand-in's checks.
+const Required = "MEMBRIDGE_FAKECUDA"
+
+// HoldsNothing is the check a cuda-tagged test binary runs at its end,
+// after closing its contexts: nil when the stand-in holds nothing (Idle),
+// or when the process runs on another driver and Required is not set.
+func HoldsNothing() error {
+	c, ok := Read()
+	if !ok {
+		if os.Getenv(Required) == "1" {
+			return errors.New(Required + "=1 but libcuda.so.1 is not the stand-in: check LD_LIBRARY_PATH")
+		}
+		return nil
+	}
+	return c.Idle()
 }
 
 // Read returns the stand-in's counters. ok is false when the process runs

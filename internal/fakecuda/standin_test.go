@@ -49,7 +49,7 @@ func requireStandin(t *testing.T) {
 	if Active() {
 		return
 	}
-	if os.Getenv("MEMBRIDGE_FAKECUDA") == "1" {
+	if os.Getenv(Required) == "1" {
 		t.Fatal("MEMBRIDGE_FAKECUDA=1 but libcuda.so.1 is not the stand-in: check LD_LIBRARY_PATH")
 	}
 	t.Skip("not running on the stand-in driver")

@@ -8,9 +8,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/membridge/membridge/cuda"
+	"github.com/membridge/membridge/internal/recycletest"
 	"github.com/membridge/membridge/tracker"
 )
 
@@ -37,17 +37,6 @@ func TestMain(m *testing.M) {
 	tracker.VerifyTestMain(runner{m}, tracker.WithoutAttribution())
 }
 
-var seq atomic.Int64
-
-func tag(t *testing.T, what string) string {
-	return fmt.Sprintf("%s/%s#%d", t.Name(), what, seq.Add(1))
-}
-
-func production(t *testing.T, rate int64) {
-	prev := tracker.SetStackRate(rate)
-	t.Cleanup(func() { tracker.SetStackRate(prev) })
-}
-
 func open(t *testing.T) *cuda.Context {
 	t.Helper()
 	c, err := cuda.Open(0)
@@ -62,44 +51,23 @@ func open(t *testing.T) *cuda.Context {
 	return c
 }
 
-// reusedPair allocates a device buffer, frees it, and allocates others
-// until one gets the freed buffer's record (a sync.Pool may drop it at a
-// collection, so it tries a few times). It returns the stale handle and
-// the new one.
-func reusedPair(t *testing.T, c *cuda.Context, tagA, tagB string) (stale, fresh *cuda.DeviceBuffer) {
-	t.Helper()
-	for range 1000 {
-		a, err := c.Alloc(tagA, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ra := a.Record()
-		if err := a.Free(); err != nil {
-			t.Fatal(err)
-		}
-		b, err := c.Alloc(tagB, 32)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if b.Record() == ra {
-			return a, b
-		}
-		if err := b.Free(); err != nil {
-			t.Fatal(err)
-		}
+// buffers is a context's side of recycletest.ReusedPair.
+func buffers(c *cuda.Context) recycletest.Owner[*cuda.DeviceBuffer] {
+	return recycletest.Owner[*cuda.DeviceBuffer]{
+		Alloc:  c.Alloc,
+		Free:   (*cuda.DeviceBuffer).Free,
+		Record: (*cuda.DeviceBuffer).Record,
 	}
-	t.Fatal("a freed device buffer's record was never reused")
-	return nil, nil
 }
 
 // A device handle whose record went to another allocation still answers
 // for its own allocation: its tag, ErrFreed on a second Free and on use,
 // and it cannot end or disturb the new owner's record.
 func TestStaleDeviceHandleOfARecycledRecord(t *testing.T) {
-	production(t, 0)
+	recycletest.Production(t, 0)
 	c := open(t)
-	tagA, tagB := tag(t, "a"), tag(t, "b")
-	a, b := reusedPair(t, c, tagA, tagB)
+	tagA, tagB := recycletest.Tag(t, "a"), recycletest.Tag(t, "b")
+	a, b := recycletest.ReusedPair(t, buffers(c), tagA, tagB)
 	if a.Tag() != tagA || b.Tag() != tagB || a.Len() != 64 {
 		t.Fatalf("tags %q and %q, len %d; want %q, %q and 64", a.Tag(), b.Tag(), a.Len(), tagA, tagB)
 	}
@@ -130,10 +98,10 @@ func TestStaleDeviceHandleOfARecycledRecord(t *testing.T) {
 // Close tells a buffer it freed (ErrClosed) from one its handle freed
 // before (ErrFreed), though the freed one's record was reused by the other.
 func TestCloseAfterRecordReuse(t *testing.T) {
-	production(t, 0)
+	recycletest.Production(t, 0)
 	c := open(t)
-	a, b := reusedPair(t, c, tag(t, "a"), tag(t, "b"))
-	p, err := c.AllocPinned(tag(t, "pinned"), 16)
+	a, b := recycletest.ReusedPair(t, buffers(c), recycletest.Tag(t, "a"), recycletest.Tag(t, "b"))
+	p, err := c.AllocPinned(recycletest.Tag(t, "pinned"), 16)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,9 +121,9 @@ func TestCloseAfterRecordReuse(t *testing.T) {
 // A pinned buffer's record is reused like a device buffer's, and its
 // stale handle answers for itself.
 func TestStalePinnedHandle(t *testing.T) {
-	production(t, 0)
+	recycletest.Production(t, 0)
 	c := open(t)
-	tagA := tag(t, "a")
+	tagA := recycletest.Tag(t, "a")
 	for range 1000 {
 		a, err := c.AllocPinned(tagA, 64)
 		if err != nil {
@@ -165,7 +133,7 @@ func TestStalePinnedHandle(t *testing.T) {
 		if err := a.Free(); err != nil {
 			t.Fatal(err)
 		}
-		b, err := c.AllocPinned(tag(t, "b"), 32)
+		b, err := c.AllocPinned(recycletest.Tag(t, "b"), 32)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -190,9 +158,9 @@ func TestStalePinnedHandle(t *testing.T) {
 // A record kept by a sampled stack is never reused: the use-after-free
 // message keeps naming where the buffer was allocated.
 func TestSampledDeviceRecordIsNotRecycled(t *testing.T) {
-	production(t, 1)
+	recycletest.Production(t, 1)
 	c := open(t)
-	a, err := c.Alloc(tag(t, "a"), 64)
+	a, err := c.Alloc(recycletest.Tag(t, "a"), 64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,9 +168,9 @@ func TestSampledDeviceRecordIsNotRecycled(t *testing.T) {
 	if err := a.Free(); err != nil {
 		t.Fatal(err)
 	}
-	production(t, 0)
+	recycletest.Production(t, 0)
 	for range 100 {
-		b, err := c.Alloc(tag(t, "b"), 64)
+		b, err := c.Alloc(recycletest.Tag(t, "b"), 64)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -222,30 +190,12 @@ func TestSampledDeviceRecordIsNotRecycled(t *testing.T) {
 // collections at once, with records reused throughout (run with -race):
 // every buffer ends freed or reclaimed once and the ledger adds up.
 func TestDeviceRecyclingUnderChurn(t *testing.T) {
-	production(t, 0)
-	defer tracker.SetLeakPolicy(tracker.SetLeakPolicy(tracker.LeakFree))
-	var dropsHeard, dropped atomic.Int64
-	tracker.SetLeakHandler(func(*tracker.Record) { dropsHeard.Add(1) })
-	defer tracker.SetLeakHandler(nil)
+	recycletest.Production(t, 0)
+	dropsHeard := recycletest.HearDrops(t)
+	var dropped atomic.Int64
 	c := open(t)
-	tg := tag(t, "churn")
-	stop := make(chan struct{})
-	var side sync.WaitGroup
-	side.Add(1)
-	go func() { // reports and collections beside the churn
-		defer side.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			for _, r := range tracker.Snapshot() {
-				_ = r.Tag() + fmt.Sprint(r.Bytes(), r.Age(), r.Live())
-			}
-			tracker.GC()
-		}
-	}()
+	tg := recycletest.Tag(t, "churn")
+	stop := recycletest.Beside()
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Add(1)
@@ -289,13 +239,8 @@ func TestDeviceRecyclingUnderChurn(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	close(stop)
-	side.Wait()
-	deadline := time.Now().Add(10 * time.Second)
-	for dropsHeard.Load() < dropped.Load() && time.Now().Before(deadline) {
-		tracker.GC()
-		time.Sleep(time.Millisecond)
-	}
+	stop()
+	recycletest.WaitDrops(dropsHeard, dropped.Load())
 	if err := c.Synchronize(); err != nil { // frees what the safety net queued
 		t.Fatal(err)
 	}

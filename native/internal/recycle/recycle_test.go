@@ -7,8 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
+	"github.com/membridge/membridge/internal/recycletest"
 	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
 )
@@ -19,53 +19,20 @@ func TestMain(m *testing.M) {
 	tracker.VerifyTestMain(m, tracker.WithoutAttribution())
 }
 
-var seq atomic.Int64
-
-func tag(t *testing.T, what string) string {
-	return fmt.Sprintf("%s/%s#%d", t.Name(), what, seq.Add(1))
-}
-
-func production(t *testing.T, rate int64) {
-	prev := tracker.SetStackRate(rate)
-	t.Cleanup(func() { tracker.SetStackRate(prev) })
-}
-
-// reusedPair allocates a buffer, frees it, and allocates others until one
-// gets the freed buffer's record (a sync.Pool may drop it at a collection,
-// so it tries a few times). It returns the stale handle and the new one.
-func reusedPair(t *testing.T, tagA, tagB string) (stale, fresh *native.Buffer) {
-	t.Helper()
-	for range 1000 {
-		a, err := native.Alloc(tagA, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ra := a.Record()
-		if err := a.Free(); err != nil {
-			t.Fatal(err)
-		}
-		b, err := native.Alloc(tagB, 32)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if b.Record() == ra {
-			return a, b
-		}
-		if err := b.Free(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Fatal("a freed buffer's record was never reused")
-	return nil, nil
+// buffers is native.Buffer's side of recycletest.ReusedPair.
+var buffers = recycletest.Owner[*native.Buffer]{
+	Alloc:  func(tag string, n int) (*native.Buffer, error) { return native.Alloc(tag, n) },
+	Free:   (*native.Buffer).Free,
+	Record: (*native.Buffer).Record,
 }
 
 // A handle whose record went to another allocation still answers for its
 // own allocation: its tag, ErrFreed on a second Free, a panic on use, and
 // it cannot end the new owner's record.
 func TestStaleHandleOfARecycledRecord(t *testing.T) {
-	production(t, 0)
-	tagA, tagB := tag(t, "a"), tag(t, "b")
-	a, b := reusedPair(t, tagA, tagB)
+	recycletest.Production(t, 0)
+	tagA, tagB := recycletest.Tag(t, "a"), recycletest.Tag(t, "b")
+	a, b := recycletest.ReusedPair(t, buffers, tagA, tagB)
 	if a.Tag() != tagA || b.Tag() != tagB {
 		t.Fatalf("tags %q and %q, want %q and %q", a.Tag(), b.Tag(), tagA, tagB)
 	}
@@ -96,16 +63,16 @@ func TestStaleHandleOfARecycledRecord(t *testing.T) {
 // A record kept by a sampled stack is never reused: its use-after-free
 // message keeps naming where it was allocated.
 func TestSampledRecordIsNotRecycled(t *testing.T) {
-	production(t, 1)
-	a, err := native.Alloc(tag(t, "a"), 64)
+	recycletest.Production(t, 1)
+	a, err := native.Alloc(recycletest.Tag(t, "a"), 64)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ra := a.Record()
 	a.Free()
-	production(t, 0)
+	recycletest.Production(t, 0)
 	for range 100 {
-		b, err := native.Alloc(tag(t, "b"), 64)
+		b, err := native.Alloc(recycletest.Tag(t, "b"), 64)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -122,8 +89,8 @@ func TestSampledRecordIsNotRecycled(t *testing.T) {
 // Snapshot copies the records that may be reused, so a report made from it
 // keeps saying what was live when it was taken.
 func TestSnapshotOutlivesRecycling(t *testing.T) {
-	production(t, 0)
-	tagA := tag(t, "a")
+	recycletest.Production(t, 0)
+	tagA := recycletest.Tag(t, "a")
 	a, err := native.Alloc(tagA, 100)
 	if err != nil {
 		t.Fatal(err)
@@ -139,7 +106,7 @@ func TestSnapshotOutlivesRecycling(t *testing.T) {
 	}
 	a.Free()
 	for range 100 { // let the record be reused
-		b, _ := native.Alloc(tag(t, "b"), 7)
+		b, _ := native.Alloc(recycletest.Tag(t, "b"), 7)
 		b.Free()
 	}
 	if snap.Tag() != tagA || snap.Bytes() != 100 || !snap.Live() {
@@ -151,29 +118,10 @@ func TestSnapshotOutlivesRecycling(t *testing.T) {
 // records reused throughout (run with -race): every buffer ends freed or
 // reclaimed once, and the counters add up.
 func TestRecyclingUnderChurn(t *testing.T) {
-	production(t, 0)
-	defer tracker.SetLeakPolicy(tracker.SetLeakPolicy(tracker.LeakFree))
-	var dropsHeard atomic.Int64
-	tracker.SetLeakHandler(func(*tracker.Record) { dropsHeard.Add(1) })
-	defer tracker.SetLeakHandler(nil)
-	tg := tag(t, "churn")
-	stop := make(chan struct{})
-	var side sync.WaitGroup
-	side.Add(1)
-	go func() { // reports and collections beside the churn
-		defer side.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			for _, r := range tracker.Snapshot() {
-				_ = r.Tag() + fmt.Sprint(r.Bytes(), r.Age(), r.Live())
-			}
-			tracker.GC()
-		}
-	}()
+	recycletest.Production(t, 0)
+	dropsHeard := recycletest.HearDrops(t)
+	tg := recycletest.Tag(t, "churn")
+	stop := recycletest.Beside()
 	var wg sync.WaitGroup
 	var dropped atomic.Int64
 	for g := range 4 {
@@ -203,13 +151,8 @@ func TestRecyclingUnderChurn(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	close(stop)
-	side.Wait()
-	deadline := time.Now().Add(10 * time.Second)
-	for dropsHeard.Load() < dropped.Load() && time.Now().Before(deadline) {
-		tracker.GC()
-		time.Sleep(time.Millisecond)
-	}
+	stop()
+	recycletest.WaitDrops(dropsHeard, dropped.Load())
 	s := tracker.TagStats(tg)
 	if dropsHeard.Load() != dropped.Load() || s.DroppedCount != dropped.Load() || s.LiveCount != 0 || s.AllocatedCount != 12000 || s.FreedCount != 12000 {
 		t.Fatalf("heard %d drops of %d; stats %+v", dropsHeard.Load(), dropped.Load(), s)
