@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"unsafe"
 
@@ -36,14 +37,21 @@ func traced(t *testing.T) {
 	}
 }
 
+var tagSeq atomic.Int64
+
+// tag registers a C tag for this run of t: the C counters of a tag run
+// since the start of the process, and -count>1 runs t again in it. The C
+// side has room for MEMBRIDGE_MAX_TAGS (64) tags, enough for -count=5.
 func tag(t *testing.T) (string, int) {
+	suffix := fmt.Sprintf("#%d", tagSeq.Add(1))
 	name := "cext." + t.Name()
-	if len(name) > 47 {
-		name = name[:47]
+	if len(name)+len(suffix) > 47 { // MEMBRIDGE_TAG_MAX_LEN
+		name = name[:47-len(suffix)]
 	}
+	name += suffix
 	i := cmem.Tag(name)
 	if i < 1 {
-		t.Fatalf("membridge_tag(%q) = %d", name, i)
+		t.Fatalf("membridge_tag(%q) = %d: the C tag table is full (a -count too high for these tests?)", name, i)
 	}
 	return name, i
 }

@@ -2,6 +2,7 @@ package memprofile_test
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/pprof/profile"
@@ -18,6 +20,11 @@ import (
 )
 
 func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
+
+var tagSeq atomic.Int64
+
+// runTag returns name made unique to this run of a test.
+func runTag(name string) string { return fmt.Sprintf("%s#%d", name, tagSeq.Add(1)) }
 
 // ledgerOnly stands in for an owner: it makes ledger records without memory.
 type ledgerOnly struct{ recs []*tracker.Record }
@@ -90,11 +97,14 @@ func TestProfileHasLiveAndAllocatedBytesPerTagWithStacks(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	var o ledgerOnly
 	defer o.freeAll()
-	decodeFrames(t, &o, "prof-frames", 5)
-	uploadWeights(t, &o, "prof-weights")
+	// Tags of this run only: allocated bytes are counted since the start
+	// of the process, and -count>1 runs the test again in it.
+	frames, weights := runTag("prof-frames"), runTag("prof-weights")
+	decodeFrames(t, &o, frames, 5)
+	uploadWeights(t, &o, weights)
 	// Freed memory counts as allocated, not as live.
 	var gone ledgerOnly
-	decodeFrames(t, &gone, "prof-frames", 2)
+	decodeFrames(t, &gone, frames, 2)
 	gone.freeAll()
 
 	var buf bytes.Buffer
@@ -108,12 +118,12 @@ func TestProfileHasLiveAndAllocatedBytesPerTagWithStacks(t *testing.T) {
 	inuse := totals(p, "inuse_space", "tag")
 	alloc := totals(p, "alloc_space", "tag")
 	objs := totals(p, "inuse_objects", "tag")
-	if inuse["prof-frames"] != 5000 || objs["prof-frames"] != 5 || alloc["prof-frames"] != 7000 {
-		t.Errorf("prof-frames: inuse %d bytes in %d objects, alloc %d; want 5000, 5, 7000",
-			inuse["prof-frames"], objs["prof-frames"], alloc["prof-frames"])
+	if inuse[frames] != 5000 || objs[frames] != 5 || alloc[frames] != 7000 {
+		t.Errorf("%s: inuse %d bytes in %d objects, alloc %d; want 5000, 5, 7000",
+			frames, inuse[frames], objs[frames], alloc[frames])
 	}
-	if inuse["prof-weights"] != 1<<20 {
-		t.Errorf("prof-weights: inuse %d, want %d", inuse["prof-weights"], 1<<20)
+	if inuse[weights] != 1<<20 {
+		t.Errorf("%s: inuse %d, want %d", weights, inuse[weights], 1<<20)
 	}
 	if dev := totals(p, "inuse_space", "device"); dev["0"] < 1<<20 {
 		t.Errorf("device 0 has %d live bytes, want at least 1 MiB", dev["0"])
