@@ -137,44 +137,80 @@ func hostBytes[T any](src []T) (unsafe.Pointer, int, error) {
 	return unsafe.Pointer(unsafe.SliceData(src)), len(src) * size, nil
 }
 
+// operands are the device ranges of one operation: begin checks them and
+// enters their context, end leaves it. The first four are kept in place,
+// so an operation that keeps its operands on its stack makes no Go
+// allocation for them (slices into the arrays would move them to the heap).
+type operands struct {
+	c     *Context
+	n     int
+	as    [4]*allocation
+	ps    [4]DevicePtr
+	moreA []*allocation // past the fourth
+	moreP []DevicePtr
+}
+
+func (o *operands) add(a *allocation, p DevicePtr) {
+	if o.n < len(o.as) {
+		o.as[o.n], o.ps[o.n] = a, p
+	} else {
+		o.moreA, o.moreP = append(o.moreA, a), append(o.moreP, p)
+	}
+	o.n++
+}
+
+// alloc returns the allocation of the i-th range.
+func (o *operands) alloc(i int) *allocation {
+	if i < len(o.as) {
+		return o.as[i]
+	}
+	return o.moreA[i-len(o.as)]
+}
+
+// ptr returns the device address of the i-th range.
+func (o *operands) ptr(i int) DevicePtr {
+	if i < len(o.ps) {
+		return o.ps[i]
+	}
+	return o.moreP[i-len(o.ps)]
+}
+
 // begin checks device ranges for an operation on stream s (nil: the
 // synchronous form), enters their context (they must share one) and makes s
 // ready to use them. want, when not negative, is the size the first range
 // must have. On success the caller must call end.
-func begin(op string, s *Stream, want int, mems ...DeviceMemory) (*Context, []*allocation, []DevicePtr, error) {
-	allocs := make([]*allocation, len(mems))
-	ptrs := make([]DevicePtr, len(mems))
+func (o *operands) begin(op string, s *Stream, want int, mems ...DeviceMemory) error {
 	var c *Context
 	for i, m := range mems {
 		if m == nil {
-			return nil, nil, nil, fmt.Errorf("cuda: %s: nil device memory: %w", op, ErrInvalidArgument)
+			return fmt.Errorf("cuda: %s: nil device memory: %w", op, ErrInvalidArgument)
 		}
 		a, off, n, err := m.span(op)
 		if err != nil {
-			return nil, nil, nil, err
+			return err
 		}
 		if i == 0 && want >= 0 && n != want {
-			return nil, nil, nil, fmt.Errorf("cuda: %s: %d bytes of host memory, %d of device memory: %w", op, want, n, ErrSizeMismatch)
+			return fmt.Errorf("cuda: %s: %d bytes of host memory, %d of device memory: %w", op, want, n, ErrSizeMismatch)
 		}
 		if c == nil {
 			c = a.ctx
 		} else if a.ctx != c {
-			return nil, nil, nil, fmt.Errorf("cuda: %s: memory of device %d with memory of device %d: %w", op, c.dev.Ordinal, a.ctx.dev.Ordinal, ErrWrongContext)
+			return fmt.Errorf("cuda: %s: memory of device %d with memory of device %d: %w", op, c.dev.Ordinal, a.ctx.dev.Ordinal, ErrWrongContext)
 		}
-		allocs[i], ptrs[i] = a, a.ptr+DevicePtr(off)
+		o.add(a, a.ptr+DevicePtr(off))
 	}
 	if c == nil {
-		return nil, nil, nil, fmt.Errorf("cuda: %s: no device memory: %w", op, ErrInvalidArgument)
+		return fmt.Errorf("cuda: %s: no device memory: %w", op, ErrInvalidArgument)
 	}
 	if err := c.enter(op); err != nil {
-		return nil, nil, nil, err
+		return err
 	}
-	fail := func(err error) (*Context, []*allocation, []DevicePtr, error) {
+	fail := func(err error) error {
 		c.exit()
-		return nil, nil, nil, err
+		return err
 	}
-	for _, a := range allocs {
-		if a.done.Load() { // the context is open: a Free ran since span
+	for i := range o.n {
+		if o.alloc(i).done.Load() { // the context is open: a Free ran since span
 			return fail(fmt.Errorf("cuda: %s of memory freed during the call: %w", op, ErrFreed))
 		}
 	}
@@ -182,26 +218,27 @@ func begin(op string, s *Stream, want int, mems ...DeviceMemory) (*Context, []*a
 		if err := s.usable(c, op); err != nil {
 			return fail(err)
 		}
-		for _, a := range allocs {
-			if err := a.usedOn(s, false); err != nil {
+		for i := range o.n {
+			if err := o.alloc(i).usedOn(s, false); err != nil {
 				return fail(fmt.Errorf("cuda: %s: order stream after the memory's stream: %w", op, err))
 			}
 		}
 	}
-	return c, allocs, ptrs, nil
+	o.c = c
+	return nil
 }
 
 // end records the uses on s (after the work was queued) and leaves the
 // context.
-func end(c *Context, allocs []*allocation, s *Stream, err error) error {
+func (o *operands) end(s *Stream, err error) error {
 	if s != nil {
-		for _, a := range allocs {
-			if e := a.usedOn(s, true); err == nil {
+		for i := range o.n {
+			if e := o.alloc(i).usedOn(s, true); err == nil {
 				err = e
 			}
 		}
 	}
-	c.exit()
+	o.c.exit()
 	return err
 }
 
@@ -210,14 +247,14 @@ func copyHtoD[T any](s *Stream, dst DeviceMemory, src []T) error {
 	if err != nil {
 		return err
 	}
-	c, allocs, ptrs, err := begin("copy HtoD", s, n, dst)
-	if err != nil {
+	var o operands
+	if err := o.begin("copy HtoD", s, n, dst); err != nil {
 		return err
 	}
 	if n > 0 {
-		err = drvCopyHtoD(c.h, ptrs[0], p, n, s.handle(), s != nil)
+		err = drvCopyHtoD(o.c.h, o.ptr(0), p, n, s.handle(), s != nil)
 	}
-	if err = end(c, allocs, s, err); err != nil {
+	if err = o.end(s, err); err != nil {
 		return fmt.Errorf("cuda: copy HtoD of %d bytes: %w", n, err)
 	}
 	return nil
@@ -228,14 +265,14 @@ func copyDtoH[T any](s *Stream, dst []T, src DeviceMemory) error {
 	if err != nil {
 		return err
 	}
-	c, allocs, ptrs, err := begin("copy DtoH", s, n, src)
-	if err != nil {
+	var o operands
+	if err := o.begin("copy DtoH", s, n, src); err != nil {
 		return err
 	}
 	if n > 0 {
-		err = drvCopyDtoH(c.h, p, ptrs[0], n, s.handle(), s != nil)
+		err = drvCopyDtoH(o.c.h, p, o.ptr(0), n, s.handle(), s != nil)
 	}
-	if err = end(c, allocs, s, err); err != nil {
+	if err = o.end(s, err); err != nil {
 		return fmt.Errorf("cuda: copy DtoH of %d bytes: %w", n, err)
 	}
 	return nil
@@ -248,30 +285,32 @@ func copyDtoD(s *Stream, dst, src DeviceMemory) error {
 	if dst.ByteLen() != src.ByteLen() {
 		return fmt.Errorf("cuda: copy DtoD: %d bytes into %d: %w", src.ByteLen(), dst.ByteLen(), ErrSizeMismatch)
 	}
-	c, allocs, ptrs, err := begin("copy DtoD", s, -1, dst, src)
-	if err != nil {
+	var o operands
+	if err := o.begin("copy DtoD", s, -1, dst, src); err != nil {
 		return err
 	}
 	n := src.ByteLen()
+	var err error
 	if n > 0 {
-		err = drvCopyDtoD(c.h, ptrs[0], ptrs[1], n, s.handle(), s != nil)
+		err = drvCopyDtoD(o.c.h, o.ptr(0), o.ptr(1), n, s.handle(), s != nil)
 	}
-	if err = end(c, allocs, s, err); err != nil {
+	if err = o.end(s, err); err != nil {
 		return fmt.Errorf("cuda: copy DtoD of %d bytes: %w", n, err)
 	}
 	return nil
 }
 
 func fill(s *Stream, dst DeviceMemory, v byte) error {
-	c, allocs, ptrs, err := begin("fill", s, -1, dst)
-	if err != nil {
+	var o operands
+	if err := o.begin("fill", s, -1, dst); err != nil {
 		return err
 	}
 	n := dst.ByteLen()
+	var err error
 	if n > 0 {
-		err = drvMemset(c.h, ptrs[0], v, n, s.handle(), s != nil)
+		err = drvMemset(o.c.h, o.ptr(0), v, n, s.handle(), s != nil)
 	}
-	if err = end(c, allocs, s, err); err != nil {
+	if err = o.end(s, err); err != nil {
 		return fmt.Errorf("cuda: fill %d bytes: %w", n, err)
 	}
 	return nil

@@ -375,3 +375,57 @@ func TestCommittedPTX(t *testing.T) {
 		t.Errorf("compute 7.5: %v, want ErrNotSupported", err)
 	}
 }
+
+// underASan is set in -asan builds (asan_test.go).
+var underASan bool
+
+// A launch and a copy make no Go allocation of their own (the operands
+// stay on the caller's stack, the argument slots too): a service that
+// launches per request adds no garbage for the collector. Arguments boxed
+// into `any` follow Go's rules; constants and small integers are free.
+func TestLaunchAndCopyDoNotAllocate(t *testing.T) {
+	if underASan {
+		t.Skip("-asan builds move some stack values to the heap")
+	}
+	defer tracker.VerifyNone(t)
+	fn, err := shared.BuiltinFunction("mb_scale_f32")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 64
+	y, err := AllocSliceZeroed[float32](shared, "test/noalloc", n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer y.Free()
+	x, err := AllocSliceZeroed[float32](shared, "test/noalloc", n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Free()
+	s, err := shared.NewStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	host := make([]float32, n)
+	cfg := LaunchConfig{Grid: Dim3{X: 1}, Block: Dim3{X: n}}
+	for name, f := range map[string]func() error{
+		"launch":        func() error { return fn.Launch(shared.DefaultStream(), cfg, y, x, float32(2), uint64(n)) },
+		"launch on s":   func() error { return fn.Launch(s, cfg, y, x, float32(2), uint64(n)) },
+		"CopyHtoD":      func() error { return CopyHtoD(x, host) },
+		"CopyDtoH":      func() error { return CopyDtoH(host, y) },
+		"CopyDtoD on s": func() error { return CopyDtoDOn(s, y, x) },
+		"Fill":          func() error { return Fill(y, 0) },
+	} {
+		if err := f(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got := testing.AllocsPerRun(20, func() { _ = f() }); got != 0 {
+			t.Errorf("%s: %v Go allocations a call, want 0", name, got)
+		}
+	}
+	if err := s.Synchronize(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -200,8 +200,9 @@ func (f *Function) Launch(s *Stream, cfg LaunchConfig, args ...any) error {
 	}
 	var slotArr [8]uint64
 	slots := slotArr[:0]
-	var mems []DeviceMemory
-	var memSlot []int
+	var memArr [4]DeviceMemory
+	var memSlotArr [4]int
+	mems, memSlot := memArr[:0], memSlotArr[:0]
 	for i, arg := range args {
 		want := f.params[i]
 		var v uint64
@@ -238,24 +239,23 @@ func (f *Function) Launch(s *Stream, cfg LaunchConfig, args ...any) error {
 		slots = append(slots, v)
 	}
 	c := f.mod.ctx
-	var allocs []*allocation
+	var o operands
 	if len(mems) > 0 {
-		var ptrs []DevicePtr
-		var err error
-		mc, as, ps, err := begin(f.op, s, -1, mems...)
-		if err != nil {
+		if err := o.begin(f.op, s, -1, mems...); err != nil {
 			return err
 		}
-		if mc != c {
-			mc.exit()
-			return fmt.Errorf("cuda: launch %s: memory of device %d with a module of device %d: %w", f.name, mc.dev.Ordinal, c.dev.Ordinal, ErrWrongContext)
+		if o.c != c {
+			o.c.exit()
+			return fmt.Errorf("cuda: launch %s: memory of device %d with a module of device %d: %w", f.name, o.c.dev.Ordinal, c.dev.Ordinal, ErrWrongContext)
 		}
-		allocs, ptrs = as, ps
 		for j, i := range memSlot {
-			slots[i] = uint64(ptrs[j])
+			slots[i] = uint64(o.ptr(j))
 		}
-	} else if err := c.enter(f.op); err != nil {
-		return err
+	} else {
+		if err := c.enter(f.op); err != nil {
+			return err
+		}
+		o.c = c
 	}
 	err := s.usable(c, f.op)
 	if err == nil && f.mod.closed {
@@ -264,7 +264,7 @@ func (f *Function) Launch(s *Stream, cfg LaunchConfig, args ...any) error {
 	if err == nil {
 		err = drvLaunch(c.h, f.h, grid, block, cfg.SharedMem, s.h, slots)
 	}
-	if err = end(c, allocs, s, err); err != nil {
+	if err = o.end(s, err); err != nil {
 		return fmt.Errorf("cuda: launch %s grid %v block %v: %w", f.name, grid, block, err)
 	}
 	return nil

@@ -2,6 +2,12 @@
 
 package cuda
 
+// mbc_launch copies the argument slots before it returns (the driver copies
+// kernel parameters at the launch) and never calls back into Go: the
+// slots then stay on the launching goroutine's stack.
+
+// #cgo noescape mbc_launch
+// #cgo nocallback mbc_launch
 // #include <stdlib.h>
 // #include "mbcuda.h"
 import "C"

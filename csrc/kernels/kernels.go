@@ -7,6 +7,10 @@ package kernels
 
 // #cgo CFLAGS: -Wall -Wextra -Werror -O2
 // #cgo LDFLAGS: -lm
+// /* mbref_launch_slots runs the kernel to the end, keeps no pointer to the
+//    slots and never calls back into Go: they stay on the caller's stack. */
+// #cgo noescape mbref_launch_slots
+// #cgo nocallback mbref_launch_slots
 // #include "kernels.h"
 // static const struct mbref_kernel *kernel_at(int i) { return &mbref_kernels[i]; }
 import "C"
