@@ -769,3 +769,21 @@ func TestCloseWhileInUse(t *testing.T) {
 		t.Errorf("%d bytes live after Close", got)
 	}
 }
+
+// An operation's operands past the fourth go to the spill slices, in order.
+func TestOperandsPastFour(t *testing.T) {
+	var o operands
+	as := make([]*allocation, 7)
+	for i := range as {
+		as[i] = &allocation{n: i}
+		o.add(as[i], DevicePtr(0x1000*(i+1)))
+	}
+	if o.n != 7 || len(o.moreA) != 3 {
+		t.Fatalf("%d operands, %d spilled; want 7 and 3", o.n, len(o.moreA))
+	}
+	for i := range as {
+		if o.alloc(i) != as[i] || o.ptr(i) != DevicePtr(0x1000*(i+1)) {
+			t.Errorf("operand %d: %p at %#x, want %p at %#x", i, o.alloc(i), o.ptr(i), as[i], 0x1000*(i+1))
+		}
+	}
+}
