@@ -31,13 +31,8 @@ func init() { afterTests = append(afterTests, fakecuda.HoldsNothing) }
 // Modules are left out: the shared context caches its built-in kernels.
 func standin(t *testing.T) {
 	t.Helper()
-	before, ok := fakecuda.Read()
-	if !ok {
-		if os.Getenv(fakecuda.Required) == "1" {
-			t.Fatal("MEMBRIDGE_FAKECUDA=1 but libcuda.so.1 is not the stand-in: check LD_LIBRARY_PATH")
-		}
-		t.Skip("not running on the stand-in driver")
-	}
+	fakecuda.Require(t)
+	before, _ := fakecuda.Read()
 	t.Cleanup(func() {
 		after, _ := fakecuda.Read()
 		after.Modules = before.Modules

@@ -33,6 +33,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"testing"
 )
 
 // DevicePointerBase is where the stand-in's device addresses start: device
@@ -71,6 +72,22 @@ func Active() bool {
 // fails instead of skipping the stand-in's checks.
 const Required = "MEMBRIDGE_FAKECUDA"
 
+// errNotStandin is why a run that requires the stand-in cannot go on.
+var errNotStandin = errors.New(Required + "=1 but libcuda.so.1 is not the stand-in: check LD_LIBRARY_PATH")
+
+// Require skips t unless the process runs on the stand-in, and fails it
+// instead when Required is set.
+func Require(t testing.TB) {
+	t.Helper()
+	if Active() {
+		return
+	}
+	if os.Getenv(Required) == "1" {
+		t.Fatal(errNotStandin)
+	}
+	t.Skip("not running on the stand-in driver")
+}
+
 // HoldsNothing is the check a cuda-tagged test binary runs at its end,
 // after closing its contexts: nil when the stand-in holds nothing (Idle),
 // or when the process runs on another driver and Required is not set.
@@ -78,7 +95,7 @@ func HoldsNothing() error {
 	c, ok := Read()
 	if !ok {
 		if os.Getenv(Required) == "1" {
-			return errors.New(Required + "=1 but libcuda.so.1 is not the stand-in: check LD_LIBRARY_PATH")
+			return errNotStandin
 		}
 		return nil
 	}

@@ -42,24 +42,11 @@ func (c checkedM) Run() int {
 
 func TestMain(m *testing.M) { tracker.VerifyTestMain(checkedM{m}) }
 
-// requireStandin skips a test on another driver, except under make
-// cuda-test (MEMBRIDGE_FAKECUDA=1), where running on anything else fails.
-func requireStandin(t *testing.T) {
-	t.Helper()
-	if Active() {
-		return
-	}
-	if os.Getenv(Required) == "1" {
-		t.Fatal("MEMBRIDGE_FAKECUDA=1 but libcuda.so.1 is not the stand-in: check LD_LIBRARY_PATH")
-	}
-	t.Skip("not running on the stand-in driver")
-}
-
 // onContext runs f on a locked OS thread with device dev's primary context
 // current, and checks that f left the stand-in holding nothing new.
 func onContext(t *testing.T, dev int, f func(cu.CUContext)) {
 	t.Helper()
-	requireStandin(t)
+	Require(t)
 	before, _ := Read()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -250,7 +237,7 @@ func TestContextStacksArePerThread(t *testing.T) {
 }
 
 func TestDestroyedContext(t *testing.T) {
-	requireStandin(t)
+	Require(t)
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	before, _ := Read()
@@ -484,7 +471,7 @@ const childEnv = "MEMBRIDGE_FAKECUDA_CHILD"
 // the environment, and returns its combined output and error.
 func runChild(t *testing.T, name string, env ...string) (string, error) {
 	t.Helper()
-	requireStandin(t)
+	Require(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^"+name+"$", "-test.count=1", "-test.v")
 	// GORACE: no one-second sleep at exit under -race.
 	gorace := "GORACE=" + strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0")
