@@ -11,17 +11,38 @@
 // cleanup can free the C state and release the handle. Looking up a weak
 // handle whose value was collected returns ErrGone, never a crash.
 //
-// Handles are built on github.com/mattn/go-pointer: the pointer C sees is a
-// real C allocation of one byte, which is what the ledger counts. Releasing
-// a handle twice is harmless (go-pointer alone would free its key twice)
-// and reported as an error wrapping ErrReleased.
+// # What C holds
+//
+// The void* C is given is opaque: not an address, never to be
+// dereferenced. It names a slot of the package's handle table and the
+// slot's generation. Each Release moves the slot to its next generation
+// before the slot is used again, and a slot whose 32-bit generation would
+// wrap is retired, so a value is issued to one handle only, for the life
+// of the process: a stale value (its handle released, even if New has
+// made thousands of handles since) or a forged one resolves to ErrUnknown,
+// never to another handle's value. A lookup reads the table without a
+// lock.
+//
+// The values themselves are stored with github.com/mattn/go-pointer: each
+// handle saves its value there, and the slot keeps the go-pointer key, a
+// real one-byte C allocation, which is what the ledger counts. go-pointer
+// alone would hand C that key, and C's allocator reuses a freed key for
+// the next handle; the generation is what the table adds. Releasing a
+// handle twice, through one *Handle or through copies of it, ends it once
+// and otherwise returns an error wrapping ErrReleased.
+//
+// The methods of a zero or nil Handle or Weak never panic: Release and
+// Weak.Value return an error wrapping ErrInvalid, Pointer returns nil and
+// Tag "".
+//
+// The encoding needs a 64-bit platform; a 32-bit build stops with an
+// error naming this.
 package handle
 
 import (
 	"errors"
 	"fmt"
 	"runtime"
-	"sync/atomic"
 	"unsafe"
 
 	pointer "github.com/mattn/go-pointer"
@@ -41,6 +62,9 @@ var (
 	ErrWrongType = errors.New("handle: value of another type")
 	// ErrNil: a nil value cannot be given a handle.
 	ErrNil = errors.New("handle: nil value")
+	// ErrInvalid: the Handle or Weak is a zero value or nil, not one made
+	// by New or NewWeak.
+	ErrInvalid = errors.New("handle: zero or nil handle")
 )
 
 // keySize is what go-pointer allocates in C for each handle.
@@ -49,9 +73,8 @@ const keySize = 1
 // A Handle is a strong handle: C code refers to a Go value through Pointer
 // until Release. It keeps the value alive until then.
 type Handle struct {
-	p        unsafe.Pointer
-	rec      *tracker.Record
-	released atomic.Bool
+	v   uintptr // the encoded slot and generation (table.go); 0 in a zero Handle
+	rec *tracker.Record
 }
 
 // New returns a strong handle for v, counted in the ledger under tag.
@@ -67,56 +90,97 @@ func newHandle(tag string, stored any, skip int) (*Handle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("handle: new (tag %q): %w", tag, err)
 	}
-	p := pointer.Save(stored)
-	h := &Handle{p: p, rec: rec}
-	// If the handle is dropped without Release, the safety net unrefs the
-	// key; it must not refer to h, or h would never be unreachable.
-	rec.Commit(uintptr(p), tracker.ReclaimFunc(func(*tracker.Record) { pointer.Unref(p) }))
-	tracker.Watch(h, rec)
+	idx, s, err := slots.take()
+	if err != nil {
+		rec.Cancel()
+		return nil, fmt.Errorf("handle: new (tag %q): %w", tag, err)
+	}
+	key := pointer.Save(stored)
+	gen := s.fill(key, rec)
+	h := &Handle{v: encode(idx, gen), rec: rec}
+	// If the handle is dropped without Release, the safety net ends the
+	// slot's generation (slot.Reclaim); the slot does not refer to h, or h
+	// would never be unreachable.
+	tracker.CommitWatched(h, rec, uintptr(key), s)
 	return h, nil
 }
 
-// Pointer returns the void* to give C. It stays the same for the life of
-// the handle; after Release it may be reused for another handle.
-func (h *Handle) Pointer() unsafe.Pointer { return h.p }
-
-// Tag returns the tag given at New.
-func (h *Handle) Tag() string { return h.rec.Tag() }
-
-// Release ends the handle: lookups of its pointer fail with ErrUnknown and
-// the value is no longer kept alive by it. A second Release does nothing
-// and returns an error wrapping ErrReleased (and tracker.ErrFreed) that
-// says where the handle was made and, when stacks are kept, first released.
-func (h *Handle) Release() error {
-	if h == nil {
+// Pointer returns the void* to give C: an opaque value, not an address.
+// It stays the same for the life of the handle and is never issued to
+// another handle, before or after Release. A zero or nil Handle's Pointer
+// is nil.
+func (h *Handle) Pointer() unsafe.Pointer {
+	if h == nil || h.v == 0 {
 		return nil
 	}
-	if !h.released.CompareAndSwap(false, true) {
-		return fmt.Errorf("handle: release of %p (tag %q%s): %w", h.p, h.rec.Tag(), sites(h.rec), ErrReleased)
+	return asPointer(h.v)
+}
+
+// Tag returns the tag given at New, or "" for a zero or nil Handle.
+func (h *Handle) Tag() string {
+	if h == nil || h.rec == nil {
+		return ""
 	}
-	if h.rec.Release() {
-		pointer.Unref(h.p)
+	return h.rec.Tag()
+}
+
+// Release ends the handle: lookups of its pointer fail with ErrUnknown and
+// the value is no longer kept alive by it. A second Release, through this
+// Handle or a copy of it, does nothing and returns an error wrapping
+// ErrReleased (and tracker.ErrFreed) that says where the handle was made
+// and, when stacks are kept, first released. Release of a zero or nil
+// Handle returns an error wrapping ErrInvalid.
+func (h *Handle) Release() error {
+	if h == nil || h.v == 0 {
+		return fmt.Errorf("handle: release: %w", ErrInvalid)
 	}
+	idx, gen, _ := decode(h.v)
+	s := slots.at(idx)
+	if s == nil || !s.claim(gen) {
+		return fmt.Errorf("handle: release of %p (tag %q%s): %w", asPointer(h.v), h.rec.Tag(), sites(h.rec), ErrReleased)
+	}
+	// The record ends before the key is freed: the next handle's key may
+	// be the same C address.
+	h.rec.Release()
+	slots.recycle(s)
 	runtime.KeepAlive(h)
 	return nil
 }
 
 // Value returns the value behind a handle's pointer, as C gave it back:
 // the value of a strong handle, or the *T of a weak one (ErrGone if it was
-// collected). A pointer that is not a live handle gets ErrUnknown.
+// collected). A pointer that is not a live handle (nil, released, forged)
+// gets ErrUnknown.
 func Value(p unsafe.Pointer) (any, error) {
-	v := pointer.Restore(p)
-	switch v := v.(type) {
-	case nil:
-		return nil, fmt.Errorf("handle: value of %p: %w", p, ErrUnknown)
-	case weakRef:
-		val, err := v.value()
-		if err != nil {
-			return nil, fmt.Errorf("handle: value of %p: %w", p, err)
-		}
-		return val, nil
+	v, err := lookup(uintptr(p))
+	if err != nil {
+		return nil, fmt.Errorf("handle: value of %p: %w", p, err)
 	}
 	return v, nil
+}
+
+// ValueOf is Value for a pointer C handed back as an integer (uintptr_t).
+// A callback that may be given a void* that is not a handle (a small
+// integer, garbage) should receive it so and call ValueOf: an unsafe.Pointer
+// holding such a value can make the Go runtime abort ("invalid pointer
+// found on stack") when it copies the goroutine's stack.
+func ValueOf(v uintptr) (any, error) {
+	val, err := lookup(v)
+	if err != nil {
+		return nil, fmt.Errorf("handle: value of %#x: %w", v, err)
+	}
+	return val, nil
+}
+
+func lookup(v uintptr) (any, error) {
+	switch stored := slots.lookup(v).(type) {
+	case nil:
+		return nil, ErrUnknown
+	case weakRef:
+		return stored.value()
+	default:
+		return stored, nil
+	}
 }
 
 func sites(r *tracker.Record) string {

@@ -4,12 +4,12 @@ import (
 	"fmt"
 	"unsafe"
 	"weak"
-
-	pointer "github.com/mattn/go-pointer"
 )
 
 // A Weak is a weak handle: C code refers to a *T through Pointer, but the
 // handle does not keep the value alive. Release it like a strong handle.
+// Its pointer obeys the same rule as a strong handle's: never issued to
+// another handle, so a stale or forged one resolves to ErrUnknown.
 type Weak[T any] struct {
 	h *Handle
 }
@@ -43,27 +43,43 @@ func NewWeak[T any](tag string, v *T) (*Weak[T], error) {
 	return &Weak[T]{h: h}, nil
 }
 
-// Pointer returns the void* to give C.
-func (w *Weak[T]) Pointer() unsafe.Pointer { return w.h.Pointer() }
-
-// Tag returns the tag given at NewWeak.
-func (w *Weak[T]) Tag() string { return w.h.Tag() }
-
-// Release ends the handle, like Handle.Release.
-func (w *Weak[T]) Release() error {
+// Pointer returns the void* to give C, or nil for a zero or nil Weak.
+func (w *Weak[T]) Pointer() unsafe.Pointer {
 	if w == nil {
 		return nil
+	}
+	return w.h.Pointer()
+}
+
+// Tag returns the tag given at NewWeak, or "" for a zero or nil Weak.
+func (w *Weak[T]) Tag() string {
+	if w == nil {
+		return ""
+	}
+	return w.h.Tag()
+}
+
+// Release ends the handle, like Handle.Release: a second Release (through
+// this Weak or a copy) returns an error wrapping ErrReleased, and Release
+// of a zero or nil Weak one wrapping ErrInvalid.
+func (w *Weak[T]) Release() error {
+	if w == nil || w.h == nil {
+		return fmt.Errorf("handle: release weak: %w", ErrInvalid)
 	}
 	return w.h.Release()
 }
 
-// Value returns the handle's value, or ErrGone if it was collected, or
-// ErrReleased after Release.
+// Value returns the handle's value, or ErrGone if it was collected,
+// ErrReleased after Release, ErrInvalid for a zero or nil Weak.
 func (w *Weak[T]) Value() (*T, error) {
-	if w.h.released.Load() {
-		return nil, fmt.Errorf("handle: value of %p (tag %q): %w", w.h.p, w.h.Tag(), ErrReleased)
+	if w == nil || w.h == nil || w.h.v == 0 {
+		return nil, fmt.Errorf("handle: weak value: %w", ErrInvalid)
 	}
-	return WeakValue[T](w.h.p)
+	stored := slots.lookup(w.h.v)
+	if stored == nil {
+		return nil, fmt.Errorf("handle: weak value of %p (tag %q): %w", asPointer(w.h.v), w.h.Tag(), ErrReleased)
+	}
+	return weakValue[T](stored, w.h.v)
 }
 
 // WeakValue returns the *T behind a weak handle's pointer, as C gave it
@@ -71,16 +87,26 @@ func (w *Weak[T]) Value() (*T, error) {
 // not a live handle, and ErrWrongType if the handle is strong or holds
 // another type.
 func WeakValue[T any](p unsafe.Pointer) (*T, error) {
-	switch v := pointer.Restore(p).(type) {
+	return weakValue[T](slots.lookup(uintptr(p)), uintptr(p))
+}
+
+// WeakValueOf is WeakValue for a pointer C handed back as an integer
+// (uintptr_t); see ValueOf for when to use it.
+func WeakValueOf[T any](v uintptr) (*T, error) {
+	return weakValue[T](slots.lookup(v), v)
+}
+
+func weakValue[T any](stored any, v uintptr) (*T, error) {
+	switch b := stored.(type) {
 	case nil:
-		return nil, fmt.Errorf("handle: weak value of %p: %w", p, ErrUnknown)
+		return nil, fmt.Errorf("handle: weak value of %#x: %w", v, ErrUnknown)
 	case weakBox[T]:
-		if t := v.wp.Value(); t != nil {
+		if t := b.wp.Value(); t != nil {
 			return t, nil
 		}
-		return nil, fmt.Errorf("handle: weak value of %p: %w", p, ErrGone)
+		return nil, fmt.Errorf("handle: weak value of %#x: %w", v, ErrGone)
 	default:
 		var zero *T
-		return nil, fmt.Errorf("handle: weak value of %p: holds %T, not a weak %T: %w", p, v, zero, ErrWrongType)
+		return nil, fmt.Errorf("handle: weak value of %#x: holds %T, not a weak %T: %w", v, b, zero, ErrWrongType)
 	}
 }

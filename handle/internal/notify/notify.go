@@ -11,6 +11,7 @@ package notify
 // #include "notifier.h"
 // notifier *notify_new(void *user);
 // void notify_call_once(void *user, int event);
+// void notify_lookup_once(uintptr_t user, int id);
 // void notify_call_once_cgo(uintptr_t h, int event);
 import "C"
 
@@ -19,6 +20,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/cgo"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -109,8 +111,8 @@ var gone atomic.Int64
 func GoneEvents() int64 { return gone.Load() }
 
 //export notifyGoEvent
-func notifyGoEvent(user unsafe.Pointer, event C.int) {
-	v, err := handle.Value(user)
+func notifyGoEvent(user C.uintptr_t, event C.int) {
+	v, err := handle.ValueOf(uintptr(user))
 	if err != nil {
 		gone.Add(1)
 		return
@@ -130,6 +132,37 @@ func notifyGoEventCgo(h C.uintptr_t, event C.int) {
 // Call crosses from Go to C and back once, with user data p given to the
 // callback (which looks it up with handle.Value).
 func Call(p unsafe.Pointer) { C.notify_call_once(p, 1) }
+
+// lookups hold the results of Lookup's callbacks until Lookup reads them.
+var (
+	lookups  sync.Map // id -> lookupResult
+	lookupID atomic.Int32
+)
+
+type lookupResult struct {
+	v   any
+	err error
+}
+
+//export notifyGoLookup
+func notifyGoLookup(user C.uintptr_t, id C.int) {
+	v, err := handle.ValueOf(uintptr(user))
+	lookups.Store(int32(id), lookupResult{v, err})
+}
+
+// Lookup gives C the integer user as its void* user data and returns what
+// the Go callback C calls with it found there (handle.ValueOf): the
+// C-side lookup of a handle, for values C made up as well as real ones.
+func Lookup(user uintptr) (any, error) {
+	id := lookupID.Add(1)
+	C.notify_lookup_once(C.uintptr_t(user), C.int(id))
+	r, ok := lookups.LoadAndDelete(id)
+	if !ok {
+		panic("notify: the C callback did not run")
+	}
+	res := r.(lookupResult)
+	return res.v, res.err
+}
 
 // CallCgoHandle is Call for a runtime/cgo.Handle.
 func CallCgoHandle(h cgo.Handle) { C.notify_call_once_cgo(C.uintptr_t(h), 1) }
