@@ -17,6 +17,11 @@
 // stack: the profile then holds exact totals under one frame per kind and
 // tag, named "<kind> <tag> (no stack)".
 //
+// Each stack starts at the user's call into membridge: the frames of
+// membridge's own allocation paths (native.Alloc, cuda.Context.Alloc and
+// what they call) are left out, as in the text reports, so `go tool pprof
+// -top` and flame graphs put the flat bytes on the user's function.
+//
 // Importing the package turns on the ledger's per-site allocation totals
 // (tracker.TrackSites), which the alloc_* sample types come from; they cost
 // a map update per sampled allocation.
@@ -156,11 +161,19 @@ func stackString(stack []uintptr) string {
 	return unsafe.String((*byte)(unsafe.Pointer(&stack[0])), len(stack)*int(unsafe.Sizeof(stack[0])))
 }
 
+// locKey names a location: one frame of a stack.
+type locKey struct {
+	pc   uintptr
+	fn   string
+	file string
+	line int
+}
+
 // builder turns aggregates into a profile, sharing locations and functions.
 type builder struct {
 	p       *profile.Profile
 	mapping *profile.Mapping
-	locs    map[uintptr]*profile.Location
+	locs    map[locKey]*profile.Location
 	funcs   map[[2]string]*profile.Function
 	nostack map[[2]string]*profile.Location
 }
@@ -187,7 +200,7 @@ func newBuilder(rate int64) *builder {
 	}
 	return &builder{
 		p: p, mapping: m,
-		locs:    map[uintptr]*profile.Location{},
+		locs:    map[locKey]*profile.Location{},
 		funcs:   map[[2]string]*profile.Function{},
 		nostack: map[[2]string]*profile.Location{},
 	}
@@ -210,26 +223,34 @@ func (b *builder) newLocation(addr uint64, lines []profile.Line) *profile.Locati
 	return l
 }
 
-// location returns the location of one return PC, with its inlined frames
-// (innermost first, as pprof wants them).
-func (b *builder) location(pc uintptr) *profile.Location {
-	if l := b.locs[pc]; l != nil {
+// location returns the location of one frame.
+func (b *builder) location(f runtime.Frame) *profile.Location {
+	k := locKey{f.PC, f.Function, f.File, f.Line}
+	if l := b.locs[k]; l != nil {
 		return l
 	}
-	var lines []profile.Line
-	frames := runtime.CallersFrames([]uintptr{pc})
-	for {
-		fr, more := frames.Next()
-		if fr.Function != "" || fr.File != "" {
-			lines = append(lines, profile.Line{Function: b.function(fr.Function, fr.File), Line: int64(fr.Line)})
-		}
-		if !more {
-			break
-		}
-	}
-	l := b.newLocation(uint64(pc), lines)
-	b.locs[pc] = l
+	l := b.newLocation(uint64(f.PC), []profile.Line{{Function: b.function(f.Function, f.File), Line: int64(f.Line)}})
+	b.locs[k] = l
 	return l
+}
+
+// userLocations returns a stack's locations, one per frame, from the user's
+// call into membridge outwards. The stack is resolved whole, as
+// tracker.Frames does, because a frame-pointer stack holds one PC per
+// physical frame and only the whole stack says which callers a PC's inlined
+// calls belong to. The leading frames inside membridge's own packages are
+// left out (tracker.UserFrames), as the text reports leave them out, so
+// pprof's flat bytes land on the user's function rather than on the owner's
+// allocation path that every sample shares.
+func (b *builder) userLocations(stack []uintptr) []*profile.Location {
+	var locs []*profile.Location
+	for _, f := range tracker.UserFrames(tracker.Frames(stack)) {
+		if f.Function == "" && f.File == "" {
+			continue
+		}
+		locs = append(locs, b.location(f))
+	}
+	return locs
 }
 
 func deviceLabel(d int) string {
@@ -264,9 +285,7 @@ func (b *builder) add(k sampleKey, a *aggregate) {
 		}
 		s.Location = []*profile.Location{l}
 	} else {
-		for _, pc := range a.stack {
-			s.Location = append(s.Location, b.location(pc))
-		}
+		s.Location = b.userLocations(a.stack)
 	}
 	b.p.Sample = append(b.p.Sample, s)
 }

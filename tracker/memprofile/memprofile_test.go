@@ -2,19 +2,24 @@ package memprofile_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/pprof/profile"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
+	"github.com/membridge/membridge/cuda"
+	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/memprofile"
 )
@@ -185,13 +190,13 @@ func TestOffModeProfileHasExactTotalsWithoutStacks(t *testing.T) {
 	}
 }
 
+// goTool returns the go command: go test puts its own GOROOT/bin first on
+// the PATH of the test binary.
 func goTool(t *testing.T) string {
 	t.Helper()
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goBin); err != nil {
-		if goBin, err = exec.LookPath("go"); err != nil {
-			t.Fatal("no go command to run go tool pprof with")
-		}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatal("no go command to run go tool pprof with")
 	}
 	return goBin
 }
@@ -279,5 +284,179 @@ func ExampleWriteFile() {
 		panic(err)
 	}
 	// Then: go tool pprof -top /tmp/membridge.pb.gz
+	// Output:
+}
+
+//go:noinline
+func loadTable(t *testing.T, tag string) *native.Buffer {
+	b, err := native.Alloc(tag, 4096)
+	require.NoError(t, err)
+	return b
+}
+
+//go:noinline
+func uploadTable(t *testing.T, c *cuda.Context, tag string) *cuda.DeviceBuffer {
+	d, err := c.Alloc(tag, 8192)
+	require.NoError(t, err)
+	return d
+}
+
+// isMembridgeFrame tells the frames of membridge's own allocation paths.
+func isMembridgeFrame(fn string) bool {
+	for _, pkg := range []string{"tracker", "native", "cuda", "cache", "cext", "batch", "handle"} {
+		if strings.HasPrefix(fn, "github.com/membridge/membridge/"+pkg+".") {
+			return true
+		}
+	}
+	return false
+}
+
+func TestProfileStartsStacksAtTheUsersCall(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	defer tracker.SetStackRate(tracker.SetStackRate(1))
+	c, err := cuda.Open(0)
+	require.NoError(t, err)
+	defer c.Close()
+	hostTag, devTag := runTag("prof-user-host"), runTag("prof-user-device")
+	b := loadTable(t, hostTag)
+	defer b.Free()
+	d := uploadTable(t, c, devTag)
+	defer d.Free()
+
+	p, err := memprofile.Build()
+	require.NoError(t, err)
+	leaves := map[string]string{}
+	for _, s := range p.Sample {
+		tag := s.Label["tag"][0]
+		if tag != hostTag && tag != devTag {
+			continue
+		}
+		require.NotEmpty(t, s.Location, "sample of %s has no stack", tag)
+		require.NotEmpty(t, s.Location[0].Line)
+		leaves[tag] = s.Location[0].Line[0].Function.Name
+		for _, l := range s.Location {
+			for _, ln := range l.Line {
+				assert.False(t, isMembridgeFrame(ln.Function.Name), "%s: the stack keeps membridge's own frame %s", tag, ln.Function.Name)
+			}
+		}
+	}
+	// The flat bytes, the leaf's, go to the user's function.
+	assert.True(t, strings.HasSuffix(leaves[hostTag], ".loadTable"), "host leaf %q", leaves[hostTag])
+	assert.True(t, strings.HasSuffix(leaves[devTag], ".uploadTable"), "device leaf %q", leaves[devTag])
+
+	out, err := exec.Command(goTool(t), "tool", "pprof", "-top", "-nodefraction=0", "-tagfocus=tag="+hostTag, writeTemp(t, p)).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	// The first row of -top is the function with the most flat bytes.
+	var first string
+	lines := strings.Split(string(out), "\n")
+	for i, line := range lines {
+		if strings.Contains(line, "flat%") && i+1 < len(lines) {
+			first = lines[i+1]
+			break
+		}
+	}
+	assert.Contains(t, first, "loadTable", "pprof -top:\n%s", out)
+}
+
+func writeTemp(t *testing.T, p *profile.Profile) string {
+	t.Helper()
+	name := filepath.Join(t.TempDir(), "p.pb.gz")
+	f, err := os.Create(name)
+	require.NoError(t, err)
+	require.NoError(t, p.Write(f))
+	require.NoError(t, f.Close())
+	return name
+}
+
+func get(t *testing.T, url string) (int, []byte) {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var buf bytes.Buffer
+	_, err = buf.ReadFrom(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, buf.Bytes()
+}
+
+func TestHandlerServesADeltaProfileWithSeconds(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	before, during := runTag("prof-delta-before"), runTag("prof-delta-during")
+	var kept, freed ledgerOnly
+	defer kept.freeAll()
+	decodeFrames(t, &kept, before, 3)
+	decodeFrames(t, &freed, before, 2)
+	// Inside the window: 4 allocations of a new tag, and 2 of the old
+	// ones freed.
+	defer memprofile.SetAfterBase(func() {
+		decodeFrames(t, &kept, during, 4)
+		freed.freeAll()
+	})()
+	srv := httptest.NewServer(memprofile.Handler())
+	defer srv.Close()
+
+	start := time.Now()
+	code, body := get(t, srv.URL+"?seconds=1")
+	require.Equal(t, 200, code, "%s", body)
+	assert.GreaterOrEqual(t, time.Since(start), time.Second)
+	p := parse(t, body)
+	assert.GreaterOrEqual(t, p.DurationNanos, int64(time.Second), "the window's duration")
+	alloc, inuse := totals(p, "alloc_space", "tag"), totals(p, "inuse_space", "tag")
+	assert.EqualValues(t, 4000, alloc[during], "allocated in the window")
+	assert.EqualValues(t, 4000, inuse[during], "live growth in the window")
+	assert.EqualValues(t, 0, alloc[before], "nothing of %s was allocated in the window", before)
+	assert.EqualValues(t, -2000, inuse[before], "the frees in the window")
+
+	// The whole profile, without seconds, still has everything.
+	code, body = get(t, srv.URL)
+	require.Equal(t, 200, code)
+	assert.EqualValues(t, 7000, totals(parse(t, body), "inuse_space", "tag")[before]+totals(parse(t, body), "inuse_space", "tag")[during])
+}
+
+func TestHandlerRefusesBadSeconds(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	srv := httptest.NewUnstartedServer(memprofile.Handler())
+	srv.Config.WriteTimeout = 5 * time.Second
+	srv.Start()
+	defer srv.Close()
+	for _, s := range []string{"0", "-1", "x", "1.5", "9223372036854775808", "5", "60"} {
+		code, body := get(t, srv.URL+"?seconds="+s)
+		assert.Equal(t, http.StatusBadRequest, code, "seconds=%s: %s", s, body)
+		assert.Contains(t, string(body), "memprofile: seconds=", "seconds=%s", s)
+	}
+}
+
+func TestDeltaEndsWhenTheClientGoesAway(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	srv := httptest.NewServer(memprofile.Handler())
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer memprofile.SetAfterBase(cancel)() // the client leaves once the window starts
+	req, err := http.NewRequestWithContext(ctx, "GET", srv.URL+"?seconds=3600", nil)
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, context.Canceled)
+	case <-time.After(time.Minute):
+		t.Fatal("the request did not end with its client")
+	}
+	// The server's handler returns too: Close waits for it.
+	srv.Close()
+}
+
+func ExampleHandler_delta() {
+	mux := http.NewServeMux()
+	mux.Handle("/debug/pprof/membridge", memprofile.Handler())
+	// What was allocated in the next 30 seconds, and how live memory changed:
+	//   go tool pprof -seconds 30 http://localhost:6060/debug/pprof/membridge
+	//   go tool pprof -sample_index=alloc_space -top 'http://localhost:6060/debug/pprof/membridge?seconds=30'
 	// Output:
 }
