@@ -1,6 +1,6 @@
 module github.com/membridge/membridge
 
-go 1.24
+go 1.26.0
 
 require (
 	github.com/google/pprof v0.0.0-20250403155104-27863c87afa6
@@ -9,6 +9,11 @@ require (
 	github.com/prometheus/client_golang v1.22.0
 	github.com/prometheus/client_model v0.6.1
 	gorgonia.org/cu v0.9.6
+)
+
+require (
+	golang.org/x/mod v0.42.0 // indirect
+	golang.org/x/sync v0.24.0 // indirect
 )
 
 require (
@@ -21,6 +26,8 @@ require (
 	github.com/prometheus/common v0.62.0 // indirect
 	github.com/prometheus/procfs v0.15.1 // indirect
 	github.com/stretchr/testify v1.12.1 // indirect
-	golang.org/x/sys v0.30.0 // indirect
+	go.yaml.in/yaml/v3 v3.0.5
+	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/tools v0.52.0 // indirect
 	google.golang.org/protobuf v1.36.5 // indirect
 )

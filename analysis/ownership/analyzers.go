@@ -1,0 +1,537 @@
+package ownership
+
+import (
+	"fmt"
+	"go/ast"
+	"go/token"
+	"go/types"
+	"reflect"
+	"sort"
+	"strings"
+
+	"golang.org/x/tools/go/analysis"
+	"golang.org/x/tools/go/analysis/passes/buildssa"
+	"golang.org/x/tools/go/ssa"
+)
+
+// The checks, by name: each is an Analyzer of that name, and the name used
+// in //membridge:ignore directives.
+const (
+	CheckLeak         = "leak"
+	CheckUseAfterFree = "useafterfree"
+	CheckKeptSlice    = "keptslice"
+	CheckDoubleFree   = "doublefree"
+	CheckGoPointer    = "gopointer"
+)
+
+var checkNames = []string{CheckLeak, CheckUseAfterFree, CheckKeptSlice, CheckDoubleFree, CheckGoPointer}
+
+func knownCheck(name string) bool { return indexOf(checkNames, name) >= 0 }
+
+func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
+
+// Analyzer follows membridge handles through each function of a package and
+// records what the checks report; it reports malformed directives itself and
+// exports, as facts, which function parameters take ownership of a handle.
+// The checks below require it.
+var Analyzer = &analysis.Analyzer{
+	Name:       "ownership",
+	Doc:        "follows membridge handles through each function; reports malformed //membridge: directives",
+	URL:        "https://github.com/membridge/membridge/blob/main/docs/membridgevet.md",
+	Requires:   []*analysis.Analyzer{buildssa.Analyzer},
+	Run:        run,
+	FactTypes:  []analysis.Fact{new(OwnsFact)},
+	ResultType: reflect.TypeOf((*Result)(nil)),
+}
+
+// OwnsFact marks a function that takes ownership of some of its parameters
+// (by index, the receiver not counted): a handle passed there is handed on.
+// It comes from a //membridge:owns directive or from the function's body
+// freeing, storing, returning or handing on the parameter.
+type OwnsFact struct{ Params []int }
+
+// AFact marks OwnsFact as a fact.
+func (*OwnsFact) AFact() {}
+
+func (f *OwnsFact) String() string { return fmt.Sprintf("owns%v", f.Params) }
+
+// Result is what Analyzer found in one package, for the checks to report.
+type Result struct {
+	Findings []Finding
+	dirs     *directives
+}
+
+// A Finding is one diagnostic of one check.
+type Finding struct {
+	Check      string
+	Diagnostic analysis.Diagnostic
+}
+
+func newCheck(name, doc string) *analysis.Analyzer {
+	return &analysis.Analyzer{
+		Name:     name,
+		Doc:      doc,
+		URL:      "https://github.com/membridge/membridge/blob/main/docs/membridgevet.md#" + name,
+		Requires: []*analysis.Analyzer{Analyzer},
+		Run: func(pass *analysis.Pass) (any, error) {
+			res := pass.ResultOf[Analyzer].(*Result)
+			for _, f := range res.Findings {
+				if f.Check == name && !res.dirs.ignored(pass.Fset, name, f.Diagnostic.Pos) {
+					pass.Report(f.Diagnostic)
+				}
+			}
+			return nil, nil
+		},
+	}
+}
+
+var (
+	// Leak reports a handle that is neither freed nor handed on, on some
+	// path out of the function that made it.
+	Leak = newCheck(CheckLeak, "reports membridge handles not freed or handed on on some path\n\n"+
+		"A handle from a membridge constructor (native.Alloc, MakeSlice, Adopt, NewArena, views, cuda\n"+
+		"allocations, pinned buffers, handle.New, ...) must be freed on every path out of the function\n"+
+		"that made it, or handed on: returned, stored, sent, or given to a function that owns it.")
+	// UseAfterFree reports a use of a handle, or of a slice or pointer taken
+	// from it, after its Free, Move or Release.
+	UseAfterFree = newCheck(CheckUseAfterFree, "reports uses of membridge handles and their memory after Free, Move or Release\n\n"+
+		"After Free (Close, Release, Move, HandToC) the handle reports an error and the slices and\n"+
+		"pointers taken from it (Bytes, Ptr, Values, DevicePtr) point at freed memory.")
+	// KeptSlice reports a slice or pointer taken from a handle used after
+	// the handle's last use, when the function neither frees the handle nor
+	// hands it on: the safety net may free the memory under it.
+	KeptSlice = newCheck(CheckKeptSlice, "reports slices and pointers used after their membridge handle's last use\n\n"+
+		"A Bytes or Ptr result does not keep its handle alive: once the handle is unreachable, the\n"+
+		"safety net may free its memory while the slice is still in use. Free the handle after the\n"+
+		"last use of the slice, or keep it alive with runtime.KeepAlive.")
+	// DoubleFree reports a second Free of a handle on a straight path, and
+	// Free of a borrowed reference (which must be released).
+	DoubleFree = newCheck(CheckDoubleFree, "reports membridge handles freed twice, or borrowed handles freed\n\n"+
+		"A second Free on a path where the first always ran gets ErrFreed; a reference from\n"+
+		"cache.Get must be given back with Release, not freed.")
+	// GoPointer reports element types holding Go pointers given to the
+	// constructors of typed C and device memory, which refuse them at run
+	// time.
+	GoPointer = &analysis.Analyzer{
+		Name:     CheckGoPointer,
+		Doc:      "reports element types with Go pointers given to typed C or device memory\n\ncgo forbids Go pointers in C memory; native.MakeSlice and the cuda slice functions refuse such\ntypes at run time with ErrPointerType. This check finds them at build time.",
+		URL:      "https://github.com/membridge/membridge/blob/main/docs/membridgevet.md#gopointer",
+		Requires: []*analysis.Analyzer{Analyzer},
+		Run:      runGoPointer,
+	}
+)
+
+// Analyzers is the set cmd/membridgevet runs: the checks and the analyzer
+// they share.
+var Analyzers = []*analysis.Analyzer{Analyzer, Leak, UseAfterFree, KeptSlice, DoubleFree, GoPointer}
+
+type state struct {
+	pass     *analysis.Pass
+	dirs     *directives
+	owns     map[*types.Func][]int
+	sites    map[token.Pos]site
+	findings []Finding
+	reported map[ssa.Instruction]bool
+}
+
+// site is the statement that keeps a constructor's result in a variable.
+type site struct {
+	name   string
+	errVar string
+	stmt   ast.Stmt
+	next   ast.Stmt
+}
+
+func run(pass *analysis.Pass) (any, error) {
+	s := &state{
+		pass:     pass,
+		dirs:     parseDirectives(pass),
+		owns:     map[*types.Func][]int{},
+		sites:    map[token.Pos]site{},
+		reported: map[ssa.Instruction]bool{},
+	}
+	for _, p := range s.dirs.problems {
+		pass.Report(p)
+	}
+	s.findSites()
+	funcs := pass.ResultOf[buildssa.Analyzer].(*buildssa.SSA).SrcFuncs
+	s.inferOwnership(funcs)
+	for _, fn := range funcs {
+		s.checkFunc(fn)
+	}
+	sort.SliceStable(s.findings, func(i, j int) bool { return s.findings[i].Diagnostic.Pos < s.findings[j].Diagnostic.Pos })
+	return &Result{Findings: s.findings, dirs: s.dirs}, nil
+}
+
+func (s *state) ownsOf(f *types.Func) []int {
+	f = f.Origin()
+	if f.Pkg() == s.pass.Pkg {
+		return s.owns[f]
+	}
+	var fact OwnsFact
+	if s.pass.ImportObjectFact(f, &fact) {
+		return fact.Params
+	}
+	return nil
+}
+
+// inferOwnership finds the parameters each function takes ownership of, to
+// a fixed point (a function that hands a parameter to another that owns it
+// owns it too), and exports them as facts.
+func (s *state) inferOwnership(funcs []*ssa.Function) {
+	for fd, params := range s.dirs.owns {
+		if f, ok := s.pass.TypesInfo.Defs[fd.Name].(*types.Func); ok {
+			s.owns[f] = append(s.owns[f], params...)
+		}
+	}
+	for range 8 {
+		changed := false
+		for _, fn := range funcs {
+			obj, ok := fn.Object().(*types.Func)
+			if !ok || fn.Parent() != nil {
+				continue
+			}
+			params := fn.Params
+			if fn.Signature.Recv() != nil {
+				params = params[1:]
+			}
+			for i, p := range params {
+				if handleOf(p.Type()) == "" || containsInt(s.owns[obj], i) {
+					continue
+				}
+				t := newTracked(fn, p, nil, handleOf(p.Type()))
+				t.follow(s.ownsOf)
+				for _, e := range t.events {
+					if e.kind.ends() {
+						s.owns[obj] = append(s.owns[obj], i)
+						changed = true
+						break
+					}
+				}
+			}
+		}
+		if !changed {
+			break
+		}
+	}
+	for f, params := range s.owns {
+		sort.Ints(params)
+		s.pass.ExportObjectFact(f, &OwnsFact{Params: params})
+	}
+}
+
+// findSites records, for each call kept in a variable by an assignment, the
+// variable and the statements around it (for messages and suggested fixes).
+func (s *state) findSites() {
+	for _, f := range s.pass.Files {
+		ast.Inspect(f, func(n ast.Node) bool {
+			var list []ast.Stmt
+			switch n := n.(type) {
+			case *ast.BlockStmt:
+				list = n.List
+			case *ast.CaseClause:
+				list = n.Body
+			case *ast.CommClause:
+				list = n.Body
+			default:
+				return true
+			}
+			for i, st := range list {
+				as, ok := st.(*ast.AssignStmt)
+				if !ok || len(as.Rhs) != 1 || len(as.Lhs) == 0 {
+					continue
+				}
+				call, ok := ast.Unparen(as.Rhs[0]).(*ast.CallExpr)
+				if !ok {
+					continue
+				}
+				id, ok := as.Lhs[0].(*ast.Ident)
+				if !ok {
+					continue
+				}
+				st := site{name: id.Name, stmt: as}
+				if len(as.Lhs) > 1 {
+					if e, ok := as.Lhs[len(as.Lhs)-1].(*ast.Ident); ok {
+						st.errVar = e.Name
+					}
+				}
+				if i+1 < len(list) {
+					st.next = list[i+1]
+				}
+				s.sites[call.Lparen] = st
+			}
+			return true
+		})
+	}
+}
+
+func (s *state) checkFunc(fn *ssa.Function) {
+	for _, b := range fn.Blocks {
+		for _, instr := range b.Instrs {
+			call, ok := instr.(*ssa.Call)
+			if !ok {
+				continue
+			}
+			callee := call.Call.StaticCallee()
+			if callee == nil {
+				continue
+			}
+			obj, _ := callee.Object().(*types.Func)
+			if obj == nil && callee.Origin() != nil {
+				obj, _ = callee.Origin().Object().(*types.Func)
+			}
+			key, borrowed, ok := constructed(obj)
+			if !ok {
+				continue
+			}
+			v := firstResult(call)
+			if v == nil {
+				// The handle is discarded at once.
+				s.report(CheckLeak, call.Pos(), nil, "the %s made by %s is discarded: nothing can free it", shortType(key), funcKey(obj))
+				continue
+			}
+			t := newTracked(fn, v, call, key)
+			t.ctor = funcKey(obj)
+			t.borrowed = borrowed
+			if tup, ok := call.Type().(*types.Tuple); ok && tup.Len() == 2 {
+				if e := extract(call, 1); e != nil {
+					t.valid[e] = true
+				}
+			}
+			t.follow(s.ownsOf)
+			s.checkHandle(t)
+		}
+	}
+}
+
+func (s *state) checkHandle(t *tracked) {
+	name := s.handleName(t)
+	made := s.pos(t.def.Pos())
+	shared := false
+	ends := false
+	for _, e := range t.events {
+		shared = shared || e.kind == evShare
+		ends = ends || e.kind.ends()
+	}
+
+	// leak
+	if end, path := t.leakPath(); end != nil {
+		var fixes []analysis.SuggestedFix
+		if !ends {
+			fixes = s.deferFix(t)
+		}
+		what := "is not freed or handed on"
+		where := s.exitText(end)
+		if end == ssa.Instruction(t.def) {
+			where = "before the next iteration makes another"
+		}
+		s.report(CheckLeak, t.def.Pos(), fixes, "%s (%s, made by %s at %s) %s %s%s",
+			name, shortType(t.key), t.ctor, made, what, where, s.pathText(path))
+	}
+
+	// double free, and Free of a borrowed reference
+	var frees []ssa.Instruction
+	for instr, e := range t.events {
+		if e.kind == evFree || e.kind == evConsume {
+			frees = append(frees, instr)
+		}
+		if t.borrowed && (e.kind == evFree || e.kind == evDeferred) && e.method != "Release" {
+			s.report(CheckDoubleFree, instr.Pos(), nil, "%s.%s: %s is a reference borrowed from %s at %s; give it back with Release, not %s",
+				name, e.method, name, t.ctor, made, e.method)
+		}
+	}
+	sortInstrs(frees)
+	if !shared {
+		for _, a := range frees {
+			for _, b := range frees {
+				if a != b && t.events[b].kind == evFree && dominates(a, b) && !s.reported[b] {
+					s.reported[b] = true
+					verb := "freed"
+					if t.events[a].kind == evConsume {
+						verb = "invalidated by " + t.events[a].method
+					}
+					s.report(CheckDoubleFree, b.Pos(), nil, "%s.%s: %s (made by %s at %s) was already %s at %s on every path here",
+						name, t.events[b].method, name, t.ctor, made, verb, s.pos(a.Pos()))
+				}
+			}
+		}
+	}
+
+	// use after free
+	if !shared {
+		for _, f := range frees {
+			fe := t.events[f]
+			t.reachable(f, false, func(instr ssa.Instruction) bool {
+				if s.reported[instr] {
+					return true
+				}
+				if e, ok := t.events[instr]; ok {
+					if e.kind == evUse && !afterFree[e.method] {
+						s.reported[instr] = true
+						what := name
+						if e.method != "" {
+							what = name + "." + e.method
+						}
+						s.report(CheckUseAfterFree, instr.Pos(), nil, "%s: %s (made by %s at %s) is used after %s at %s",
+							what, name, t.ctor, made, fe.method, s.pos(f.Pos()))
+						return false
+					}
+					if e.kind.ends() {
+						return false
+					}
+				}
+				for _, u := range t.derivedUses {
+					if u.instr == instr {
+						s.reported[instr] = true
+						s.report(CheckUseAfterFree, instr.Pos(), nil, "the memory of %s (from %s at %s) is used after %s.%s at %s",
+							name, s.callText(u.from), s.pos(u.from.Pos()), name, fe.method, s.pos(f.Pos()))
+						return false
+					}
+				}
+				return true
+			})
+		}
+	}
+
+	// kept slice
+	if !ends && len(t.derivedUses) > 0 {
+		uses := map[ssa.Instruction]bool{}
+		for instr, e := range t.events {
+			if e.kind == evUse || e.kind == evShare {
+				uses[instr] = true
+			}
+		}
+		var last ssa.Instruction
+		for _, u := range t.derivedUses {
+			live := false
+			t.reachable(u.instr, true, func(instr ssa.Instruction) bool {
+				if uses[instr] {
+					live = true
+					return false
+				}
+				return true
+			})
+			if live || s.reported[u.instr] {
+				continue
+			}
+			if last == nil || u.instr.Pos() < last.Pos() {
+				last = u.instr
+			}
+			_ = last
+			s.reported[u.instr] = true
+			pos := u.instr.Pos()
+			if !pos.IsValid() {
+				pos = u.from.Pos()
+			}
+			s.report(CheckKeptSlice, pos, nil, "the memory of %s (from %s at %s) is used after the last use of %s (made by %s at %s), which is never freed or handed on: the safety net may free it first; free %s after this use, or call runtime.KeepAlive(%s)",
+				name, s.callText(u.from), s.pos(u.from.Pos()), name, t.ctor, made, name, name)
+			break
+		}
+	}
+}
+
+func sortInstrs(s []ssa.Instruction) {
+	sort.Slice(s, func(i, j int) bool { return s[i].Pos() < s[j].Pos() })
+}
+
+func (s *state) report(check string, pos token.Pos, fixes []analysis.SuggestedFix, format string, args ...any) {
+	s.findings = append(s.findings, Finding{Check: check, Diagnostic: analysis.Diagnostic{
+		Pos:            pos,
+		Category:       check,
+		Message:        check + ": " + fmt.Sprintf(format, args...),
+		SuggestedFixes: fixes,
+	}})
+}
+
+func (s *state) pos(p token.Pos) string {
+	if !p.IsValid() {
+		return "?"
+	}
+	pp := s.pass.Fset.Position(p)
+	return fmt.Sprintf("%s:%d", filepathBase(pp.Filename), pp.Line)
+}
+
+func filepathBase(p string) string {
+	if i := strings.LastIndexAny(p, `/\`); i >= 0 {
+		return p[i+1:]
+	}
+	return p
+}
+
+func (s *state) handleName(t *tracked) string {
+	if st, ok := s.sites[t.def.Pos()]; ok && st.name != "_" {
+		return st.name
+	}
+	return "the " + shortType(t.key)
+}
+
+func shortType(key string) string { return key }
+
+func (s *state) callText(instr ssa.Instruction) string {
+	c, ok := instr.(ssa.CallInstruction)
+	if !ok {
+		return "?"
+	}
+	if callee := c.Common().StaticCallee(); callee != nil {
+		return callee.Name() + "()"
+	}
+	return "?"
+}
+
+func (s *state) exitText(end ssa.Instruction) string {
+	if end.Pos().IsValid() {
+		return "at the return at " + s.pos(end.Pos())
+	}
+	if fn := end.Parent(); fn != nil && fn.Syntax() != nil {
+		return "at the end of the function (" + s.pos(fn.Syntax().End()-1) + ")"
+	}
+	return "when the function returns"
+}
+
+func (s *state) pathText(path []branch) string {
+	var parts []string
+	for _, b := range path {
+		p := b.at.Cond.Pos()
+		if !p.IsValid() {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s %v", s.pos(p), b.taken))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "; path: " + strings.Join(parts, ", ")
+}
+
+// deferFix inserts "defer x.Free()" after the statement that makes x, or
+// after the error check that follows it.
+func (s *state) deferFix(t *tracked) []analysis.SuggestedFix {
+	st, ok := s.sites[t.def.Pos()]
+	if !ok || st.name == "_" || t.borrowed && handleTypes[t.key].freer != "Release" {
+		return nil
+	}
+	after := st.stmt
+	if ifs, ok := st.next.(*ast.IfStmt); ok && st.errVar != "" && mentions(ifs.Cond, st.errVar) {
+		after = ifs
+	}
+	freer := handleTypes[t.key].freer
+	if t.borrowed {
+		freer = "Release"
+	}
+	text := fmt.Sprintf("\ndefer %s.%s()", st.name, freer)
+	return []analysis.SuggestedFix{{
+		Message:   fmt.Sprintf("defer %s.%s()", st.name, freer),
+		TextEdits: []analysis.TextEdit{{Pos: after.End(), End: after.End(), NewText: []byte(text)}},
+	}}
+}
+
+func mentions(e ast.Expr, name string) bool {
+	found := false
+	ast.Inspect(e, func(n ast.Node) bool {
+		if id, ok := n.(*ast.Ident); ok && id.Name == name {
+			found = true
+		}
+		return !found
+	})
+	return found
+}

@@ -1,0 +1,528 @@
+package ownership
+
+import (
+	"go/token"
+	"strings"
+	"go/types"
+
+	"golang.org/x/tools/go/ssa"
+)
+
+// eventKind is what one instruction does to a tracked handle.
+type eventKind int
+
+const (
+	evUse      eventKind = iota + 1 // reads the handle, or borrows it for a call
+	evFree                          // frees it (Free, Close, Release, ...)
+	evConsume                       // ends its ownership without freeing (Move, HandToC)
+	evDeferred                      // a deferred Free (or other consumer)
+	evHandoff                       // hands ownership on: returned, stored, sent, taken by a callee
+	evShare                         // Retain: ownership becomes shared
+)
+
+// ends says whether the event ends the function's duty to free the handle.
+func (k eventKind) ends() bool {
+	return k == evFree || k == evConsume || k == evDeferred || k == evHandoff
+}
+
+type event struct {
+	kind   eventKind
+	method string // the method called on the handle, if any
+}
+
+// tracked is one handle in one function: made there by a constructor, or a
+// parameter (for the ownership facts).
+type tracked struct {
+	fn       *ssa.Function
+	def      *ssa.Call // the constructor's call; nil for a parameter
+	key      string    // its handle type
+	ctor     string    // the constructor, as "native.Alloc"
+	borrowed bool      // a reference to be released, not freed
+	// valid are the constructor's second result: an error (the handle is
+	// nil when it is not nil) or a bool (the handle is nil when false).
+	valid   map[ssa.Value]bool
+	aliases map[ssa.Value]bool
+	events  map[ssa.Instruction]event
+	// derived are Go slices, pointers and device addresses into its memory;
+	// derivedFrom says which deriving call each comes from.
+	derived     map[ssa.Value]ssa.Instruction
+	derivedUses []derivedUse
+}
+
+type derivedUse struct {
+	instr ssa.Instruction
+	from  ssa.Instruction // the deriving call (b.Bytes(), ...)
+}
+
+// ownsLookup says which parameters (by index, receiver not counted) a
+// function takes ownership of.
+type ownsLookup func(f *types.Func) []int
+
+func newTracked(fn *ssa.Function, v ssa.Value, def *ssa.Call, key string) *tracked {
+	t := &tracked{
+		fn:      fn,
+		def:     def,
+		key:     key,
+		valid:   map[ssa.Value]bool{},
+		aliases: map[ssa.Value]bool{v: true},
+		events:  map[ssa.Instruction]event{},
+		derived: map[ssa.Value]ssa.Instruction{},
+	}
+	return t
+}
+
+// follow finds the handle's aliases, what each instruction does with it,
+// and the slices and pointers derived from it.
+func (t *tracked) follow(owns ownsLookup) {
+	work := make([]ssa.Value, 0, len(t.aliases))
+	for v := range t.aliases {
+		work = append(work, v)
+	}
+	addAlias := func(v ssa.Value) {
+		if v != nil && !t.aliases[v] {
+			t.aliases[v] = true
+			work = append(work, v)
+		}
+	}
+	// The validity of the handle (its constructor's error or bool) flows
+	// through phis too: on the paths from the constructor, a phi of its
+	// error is its error.
+	validWork := make([]ssa.Value, 0, len(t.valid))
+	for v := range t.valid {
+		validWork = append(validWork, v)
+	}
+	for len(validWork) > 0 {
+		v := validWork[len(validWork)-1]
+		validWork = validWork[:len(validWork)-1]
+		if refs := v.Referrers(); refs != nil {
+			for _, r := range *refs {
+				if phi, ok := r.(*ssa.Phi); ok && !t.valid[phi] {
+					t.valid[phi] = true
+					validWork = append(validWork, phi)
+				}
+			}
+		}
+	}
+	var derivedWork []ssa.Value
+	addDerived := func(v ssa.Value, from ssa.Instruction) {
+		if v == nil {
+			return
+		}
+		if _, ok := t.derived[v]; !ok {
+			t.derived[v] = from
+			derivedWork = append(derivedWork, v)
+		}
+	}
+	for len(work) > 0 {
+		v := work[len(work)-1]
+		work = work[:len(work)-1]
+		refs := v.Referrers()
+		if refs == nil {
+			continue
+		}
+		for _, r := range *refs {
+			switch r := r.(type) {
+			case *ssa.DebugRef:
+			case *ssa.Phi:
+				addAlias(r)
+			case *ssa.ChangeType:
+				addAlias(r)
+			case *ssa.TypeAssert:
+				if !r.CommaOk {
+					addAlias(r)
+				}
+			case *ssa.Call, *ssa.Defer, *ssa.Go:
+				t.call(v, r, owns, addAlias, addDerived)
+			case *ssa.Return, *ssa.MapUpdate, *ssa.Send, *ssa.MakeInterface, *ssa.MakeClosure:
+				t.set(r, event{kind: evHandoff})
+			case *ssa.Store:
+				if r.Val == v {
+					t.set(r, event{kind: evHandoff})
+				} else {
+					t.set(r, event{kind: evUse})
+				}
+			case *ssa.BinOp:
+				if !isNilCompare(r) {
+					t.set(r, event{kind: evUse})
+				}
+			default:
+				t.set(r, event{kind: evUse})
+			}
+		}
+	}
+	for len(derivedWork) > 0 {
+		v := derivedWork[len(derivedWork)-1]
+		derivedWork = derivedWork[:len(derivedWork)-1]
+		from := t.derived[v]
+		refs := v.Referrers()
+		if refs == nil {
+			continue
+		}
+		for _, r := range *refs {
+			if _, ok := r.(*ssa.DebugRef); ok {
+				continue
+			}
+			t.derivedUses = append(t.derivedUses, derivedUse{instr: r, from: from})
+			switch r := r.(type) {
+			case *ssa.Slice, *ssa.IndexAddr, *ssa.FieldAddr, *ssa.Convert, *ssa.ChangeType,
+				*ssa.Phi, *ssa.SliceToArrayPointer, *ssa.MultiConvert:
+				addDerived(r.(ssa.Value), from)
+			case *ssa.Call:
+				if b, ok := r.Call.Value.(*ssa.Builtin); ok {
+					switch b.Name() {
+					case "Slice", "String", "Add", "SliceData", "StringData":
+						addDerived(r, from)
+					}
+				}
+			}
+		}
+	}
+}
+
+// set records what instr does, keeping the strongest meaning when one
+// instruction uses the handle twice.
+func (t *tracked) set(instr ssa.Instruction, e event) {
+	if old, ok := t.events[instr]; ok && old.kind.ends() {
+		return
+	}
+	t.events[instr] = e
+}
+
+// call classifies a call, defer or go statement that takes v.
+func (t *tracked) call(v ssa.Value, instr ssa.Instruction, owns ownsLookup, addAlias func(ssa.Value), addDerived func(ssa.Value, ssa.Instruction)) {
+	common := instr.(ssa.CallInstruction).Common()
+	_, deferred := instr.(*ssa.Defer)
+	if _, ok := instr.(*ssa.Go); ok {
+		t.set(instr, event{kind: evHandoff})
+		return
+	}
+	if common.IsInvoke() {
+		t.set(instr, event{kind: evHandoff})
+		return
+	}
+	if b, ok := common.Value.(*ssa.Builtin); ok {
+		_ = b
+		t.set(instr, event{kind: evUse})
+		return
+	}
+	callee := common.StaticCallee()
+	if callee == nil {
+		// A call through a function value: ownership cannot be seen.
+		t.set(instr, event{kind: evHandoff})
+		return
+	}
+	obj, _ := callee.Object().(*types.Func)
+	if obj == nil {
+		if o := callee.Origin(); o != nil {
+			obj, _ = o.Object().(*types.Func)
+		}
+	}
+	if obj == nil {
+		t.set(instr, event{kind: evHandoff})
+		return
+	}
+	sig := obj.Type().(*types.Signature)
+	fk := funcKey(obj)
+	call, _ := instr.(*ssa.Call)
+	for i, arg := range common.Args {
+		if arg != v {
+			continue
+		}
+		if sig.Recv() != nil && i == 0 && fk != "" {
+			name := obj.Name()
+			switch {
+			case consumers[name]:
+				switch {
+				case deferred:
+					t.set(instr, event{kind: evDeferred, method: name})
+				case freers[name]:
+					t.set(instr, event{kind: evFree, method: name})
+				default:
+					t.set(instr, event{kind: evConsume, method: name})
+				}
+			case sharers[name]:
+				t.set(instr, event{kind: evShare, method: name})
+			case accessors[fk] == aliasOf && call != nil:
+				addAlias(call)
+				t.set(instr, event{kind: evUse, method: name})
+			case derivers[fk] && call != nil:
+				addDerived(firstResult(call), instr)
+				t.set(instr, event{kind: evUse, method: name})
+			default:
+				t.set(instr, event{kind: evUse, method: name})
+			}
+			continue
+		}
+		param := i
+		if sig.Recv() != nil {
+			param--
+		}
+		switch {
+		case derivers[fk] && param == 0 && call != nil:
+			addDerived(firstResult(call), instr)
+			t.set(instr, event{kind: evUse})
+		case containsInt(takers[fk], param) || containsInt(owns(obj), param):
+			t.set(instr, event{kind: evHandoff})
+		default:
+			t.set(instr, event{kind: evUse})
+		}
+	}
+}
+
+// firstResult is a call's value, or its first result when it has several.
+func firstResult(call *ssa.Call) ssa.Value {
+	if _, ok := call.Type().(*types.Tuple); !ok {
+		return call
+	}
+	return extract(call, 0)
+}
+
+func extract(call *ssa.Call, index int) ssa.Value {
+	refs := call.Referrers()
+	if refs == nil {
+		return nil
+	}
+	for _, r := range *refs {
+		if e, ok := r.(*ssa.Extract); ok && e.Index == index {
+			return e
+		}
+	}
+	return nil
+}
+
+func containsInt(s []int, v int) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func isNilCompare(b *ssa.BinOp) bool {
+	if b.Op != token.EQL && b.Op != token.NEQ {
+		return false
+	}
+	return isNil(b.X) || isNil(b.Y)
+}
+
+func isNil(v ssa.Value) bool {
+	c, ok := v.(*ssa.Const)
+	return ok && c.IsNil()
+}
+
+// invalidBranch says whether successor succ of an If on cond is a path on
+// which the handle is nil, so nothing is owed: the constructor failed.
+func invalidBranch(cond ssa.Value, succ int, valid, aliases map[ssa.Value]bool) bool {
+	switch c := cond.(type) {
+	case *ssa.BinOp:
+		if !isNilCompare(c) {
+			return false
+		}
+		other := c.X
+		if isNil(other) {
+			other = c.Y
+		}
+		if !valid[other] && !aliases[other] {
+			return false
+		}
+		// "err != nil" or "b == nil" is true on the invalid path.
+		nilWhenTrue := (c.Op == token.NEQ) == valid[other]
+		if nilWhenTrue {
+			return succ == 0
+		}
+		return succ == 1
+	case *ssa.UnOp:
+		if c.Op == token.NOT {
+			return invalidBranch(c.X, 1-succ, valid, aliases)
+		}
+	case *ssa.Call:
+		// errors.Is(err, target) is true only when err is not nil.
+		if f := c.Call.StaticCallee(); f != nil && f.Pkg != nil && f.Pkg.Pkg.Path() == "errors" &&
+			(f.Name() == "Is" || f.Name() == "As") && len(c.Call.Args) > 0 && valid[c.Call.Args[0]] {
+			return succ == 0
+		}
+	default:
+		if valid[cond] && isBool(cond.Type()) {
+			return succ == 1
+		}
+	}
+	return false
+}
+
+func isBool(t types.Type) bool {
+	b, ok := t.Underlying().(*types.Basic)
+	return ok && b.Kind() == types.Bool
+}
+
+// leakPath looks for a path from the handle's making to a return (or back to
+// its making, in a loop) on which nothing frees it or hands it on. It returns
+// the instruction reached (a Return, or the constructor's call again) and
+// the If instructions on the way, with the branch taken; nil when every path
+// is covered.
+func (t *tracked) leakPath() (end ssa.Instruction, path []branch) {
+	type item struct {
+		b     *ssa.BasicBlock
+		start int
+		path  []branch
+	}
+	var start item
+	if t.def != nil {
+		start = item{b: t.def.Block(), start: indexIn(t.def) + 1}
+	} else {
+		start = item{b: t.fn.Blocks[0]}
+	}
+	visited := map[*ssa.BasicBlock]bool{}
+	stack := []item{start}
+	for len(stack) > 0 {
+		it := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+	instrs:
+		for _, instr := range it.b.Instrs[it.start:] {
+			if t.def != nil && instr == ssa.Instruction(t.def) {
+				return instr, it.path
+			}
+			if e, ok := t.events[instr]; ok && e.kind.ends() {
+				break
+			}
+			switch in := instr.(type) {
+			case *ssa.Return:
+				return in, it.path
+			case *ssa.Panic:
+				break instrs
+			case *ssa.Call:
+				if noReturn(in) {
+					break instrs
+				}
+			case *ssa.If:
+				for i, s := range it.b.Succs {
+					if invalidBranch(in.Cond, i, t.valid, t.aliases) || visited[s] {
+						continue
+					}
+					visited[s] = true
+					p := append(append([]branch(nil), it.path...), branch{in, i == 0})
+					stack = append(stack, item{b: s, path: p})
+				}
+			case *ssa.Jump:
+				if s := it.b.Succs[0]; !visited[s] {
+					visited[s] = true
+					stack = append(stack, item{b: s, path: it.path})
+				}
+			}
+		}
+	}
+	return nil, nil
+}
+
+type branch struct {
+	at    *ssa.If
+	taken bool
+}
+
+func indexIn(instr ssa.Instruction) int {
+	for i, x := range instr.Block().Instrs {
+		if x == instr {
+			return i
+		}
+	}
+	return -1
+}
+
+// reachable calls visit for each instruction that can run after from,
+// stopping where visit returns false and at the handle's making (a new
+// handle). When from returns an error, the branches where that error is not
+// nil are skipped: the call failed and did nothing.
+func (t *tracked) reachable(from ssa.Instruction, inclusive bool, visit func(ssa.Instruction) bool) {
+	failed := map[ssa.Value]bool{}
+	if c, ok := from.(*ssa.Call); ok {
+		if tup, ok := c.Type().(*types.Tuple); ok && tup.Len() > 0 && isErrorOrBool(tup.At(tup.Len()-1).Type()) {
+			if e := extract(c, tup.Len()-1); e != nil {
+				failed[e] = true
+			}
+		} else if isErrorOrBool(c.Type()) && !isBool(c.Type()) {
+			failed[c] = true
+		}
+	}
+	type item struct {
+		b     *ssa.BasicBlock
+		start int
+	}
+	startAt := indexIn(from) + 1
+	if inclusive {
+		startAt--
+	}
+	visited := map[*ssa.BasicBlock]bool{}
+	stack := []item{{from.Block(), startAt}}
+	for len(stack) > 0 {
+		it := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		stop := false
+		for _, instr := range it.b.Instrs[it.start:] {
+			if t.def != nil && instr == ssa.Instruction(t.def) {
+				stop = true
+				break
+			}
+			if !visit(instr) {
+				stop = true
+				break
+			}
+			if c, ok := instr.(*ssa.Call); ok && noReturn(c) {
+				stop = true
+				break
+			}
+		}
+		if stop {
+			continue
+		}
+		var cond ssa.Value
+		if in, ok := it.b.Instrs[len(it.b.Instrs)-1].(*ssa.If); ok {
+			cond = in.Cond
+		}
+		for i, s := range it.b.Succs {
+			if cond != nil && invalidBranch(cond, i, failed, nil) {
+				continue
+			}
+			if !visited[s] {
+				visited[s] = true
+				stack = append(stack, item{s, 0})
+			}
+		}
+	}
+}
+
+// dominates says whether a runs before b on every path to b.
+func dominates(a, b ssa.Instruction) bool {
+	if a.Block() == b.Block() {
+		return indexIn(a) < indexIn(b)
+	}
+	return a.Block().Dominates(b.Block())
+}
+
+// noReturn says whether a call ends the goroutine or the process: a test's
+// Fatal or Skip, log.Fatal, os.Exit, runtime.Goexit. Nothing is owed on
+// such a path (a test's cleanup checks run on their own).
+func noReturn(c *ssa.Call) bool {
+	f := c.Call.StaticCallee()
+	if f == nil {
+		return false
+	}
+	obj, _ := f.Object().(*types.Func)
+	if obj == nil || obj.Pkg() == nil {
+		return false
+	}
+	name := obj.Name()
+	switch obj.Pkg().Path() {
+	case "testing":
+		switch name {
+		case "Fatal", "Fatalf", "FailNow", "Skip", "Skipf", "SkipNow":
+			return true
+		}
+	case "log":
+		return strings.HasPrefix(name, "Fatal") || strings.HasPrefix(name, "Panic")
+	case "os":
+		return name == "Exit"
+	case "runtime":
+		return name == "Goexit"
+	}
+	return false
+}
