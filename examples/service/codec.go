@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
+	"strconv"
+	"strings"
 
 	"github.com/membridge/membridge/batch"
 	"github.com/membridge/membridge/native"
@@ -21,14 +24,21 @@ type job struct {
 	Records    []batch.Record
 }
 
-// errBadRequest marks errors the client caused (HTTP 400).
+// errBadRequest marks errors the client caused (HTTP 400); they are
+// clientErrors, whose message is for the client.
 var errBadRequest = errors.New("bad request")
 
+// A clientError says what the client did wrong, in the client's terms.
+type clientError struct{ msg string }
+
+func (e *clientError) Error() string        { return "bad request: " + e.msg }
+func (e *clientError) Is(target error) bool { return target == errBadRequest }
+
 func badRequest(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", errBadRequest, fmt.Sprintf(format, args...))
+	return &clientError{fmt.Sprintf(format, args...)}
 }
 
-// jsonJob is the JSON form of a request.
+// jsonJob is the JSON form of a request, as a client writes it.
 type jsonJob struct {
 	Lo      *float32     `json:"lo"`
 	Hi      *float32     `json:"hi"`
@@ -45,13 +55,144 @@ type jsonRecord struct {
 	Value float32 `json:"value"`
 }
 
-// decodeJSON parses a JSON request into the arena. The JSON records are
-// parsed on Go's heap first (encoding/json needs somewhere to put them);
-// the binary form avoids that copy.
+// jsonIn is the JSON form as the service reads it: the same fields, with
+// the records decoded straight into the request's arena.
+type jsonIn struct {
+	Lo      *float32     `json:"lo"`
+	Hi      *float32     `json:"hi"`
+	Gain    *float32     `json:"gain"`
+	Bias    float32      `json:"bias"`
+	Min     *float32     `json:"min"`
+	Max     *float32     `json:"max"`
+	Values  bool         `json:"values"`
+	Records arenaRecords `json:"records"`
+}
+
+// arenaRecords decodes a JSON array of records into arena memory: it counts
+// the elements first (json has checked the syntax by then), takes exactly
+// that many records from the arena and lets encoding/json fill them in
+// place. No record is held on Go's heap, so the request budget (the arena's
+// tag) sees all of them.
+type arenaRecords struct {
+	arena *native.Arena
+	recs  []batch.Record
+}
+
+func (ar *arenaRecords) UnmarshalJSON(data []byte) error {
+	if string(data) == "null" {
+		return nil
+	}
+	if len(data) == 0 || data[0] != '[' {
+		return badRequest("json: records must be an array")
+	}
+	n := countElements(data)
+	recs, err := native.MakeSliceIn[batch.Record](ar.arena, n)
+	if err != nil {
+		return fmt.Errorf("service: %d records into the request arena: %w", n, err)
+	}
+	// With the capacity exact, encoding/json decodes into recs' memory and
+	// never grows the slice onto Go's heap.
+	into := recs[:0]
+	if err := json.Unmarshal(data, &into); err != nil {
+		return jsonError(err, "records[].")
+	}
+	if len(into) != n || (n > 0 && &into[0] != &recs[0]) {
+		return fmt.Errorf("service: decoded %d records into room for %d", len(into), n)
+	}
+	for i := range recs {
+		recs[i].Flags = 0 // the filter's output flag; not the client's to set
+	}
+	ar.recs = recs
+	return nil
+}
+
+// countElements counts the top-level elements of a syntactically valid
+// JSON array.
+func countElements(array []byte) int {
+	depth, commas, inString, escaped, empty := 0, 0, false, false, true
+	for _, c := range array {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			continue
+		}
+		if depth == 1 && c != ']' {
+			empty = false
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '[', '{':
+			depth++
+		case ']', '}':
+			depth--
+		case ',':
+			if depth == 1 {
+				commas++
+			}
+		}
+	}
+	if empty {
+		return 0
+	}
+	return commas + 1
+}
+
+// jsonError says what was wrong with the client's JSON in the client's
+// terms: where, and what was expected, never the Go types behind it.
+func jsonError(err error, field string) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return badRequest("json: invalid syntax at byte %d", syntax.Offset)
+	case errors.As(err, &typ):
+		f := typ.Field
+		if f == "" {
+			f = "value"
+		}
+		return badRequest("json: %s%s: want %s, got %s", field, strings.ToLower(f), jsonKind(typ.Type.Kind()), typ.Value)
+	case errors.Is(err, errBadRequest):
+		return err
+	case err.Error() == "unexpected end of JSON input":
+		return badRequest("json: the body ends too soon")
+	}
+	return err // the service's own (the arena's budget), not the client's
+}
+
+func jsonKind(k reflect.Kind) string {
+	switch k {
+	case reflect.Float32, reflect.Float64:
+		return "a number that fits a 32-bit float"
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number from 0 to 2^64-1"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	}
+	return "another type"
+}
+
+// decodeJSON parses a JSON request; its records go into the arena.
 func decodeJSON(body []byte, a *native.Arena) (*job, error) {
-	var jj jsonJob
+	if len(body) == 0 {
+		return nil, badRequest("json: empty body")
+	}
+	jj := jsonIn{Records: arenaRecords{arena: a}}
 	if err := json.Unmarshal(body, &jj); err != nil {
-		return nil, badRequest("json: %v", err)
+		return nil, jsonError(err, "")
 	}
 	if jj.Lo == nil || jj.Hi == nil {
 		return nil, badRequest("json: lo and hi are required")
@@ -66,14 +207,7 @@ func decodeJSON(body []byte, a *native.Arena) (*job, error) {
 	if jj.Max != nil {
 		j.Max = *jj.Max
 	}
-	recs, err := native.MakeSliceIn[batch.Record](a, len(jj.Records))
-	if err != nil {
-		return nil, fmt.Errorf("service: %d records into the request arena: %w", len(jj.Records), err)
-	}
-	for i, r := range jj.Records {
-		recs[i] = batch.Record{ID: r.ID, Value: r.Value}
-	}
-	j.Records = recs
+	j.Records = jj.Records.recs
 	return j, j.validate()
 }
 
@@ -145,6 +279,84 @@ func (j *job) validate() error {
 		return badRequest("want lo <= hi and min <= max")
 	}
 	return nil
+}
+
+// errNotFinite marks a result that JSON cannot carry (HTTP 422).
+var errNotFinite = errors.New("not finite")
+
+// finite checks that the summary and the values are finite numbers.
+func (s *summary) finite(vals []float32) error {
+	for _, v := range []float32{s.Sum, s.Mean} {
+		if isInfOrNaN(v) {
+			return fmt.Errorf("%w: the sum of the calibrated values is %v; narrow the window, lower the gain or clamp with min and max", errNotFinite, v)
+		}
+	}
+	for i, v := range vals {
+		if isInfOrNaN(v) {
+			return fmt.Errorf("%w: calibrated value %d is %v; lower the gain or clamp with min and max", errNotFinite, i, v)
+		}
+	}
+	return nil
+}
+
+func isInfOrNaN(v float32) bool { return v-v != 0 }
+
+// encodeSummary writes s and vals as JSON, with encoding/json's number
+// format, through buf (whose capacity it keeps to), to flush whenever buf is
+// nearly full. It returns what is left in buf, for the caller to flush. The
+// values must be finite (see finite).
+func encodeSummary(s *summary, vals []float32, buf []byte, flush func([]byte) error) ([]byte, error) {
+	const room = 32 // a float32 and a comma take at most 24 bytes
+	b := append(buf[:0], `{"received":`...)
+	b = strconv.AppendInt(b, int64(s.Received), 10)
+	b = append(b, `,"kept":`...)
+	b = strconv.AppendInt(b, int64(s.Kept), 10)
+	b = append(b, `,"sum":`...)
+	b = appendFloat32(b, s.Sum)
+	b = append(b, `,"mean":`...)
+	b = appendFloat32(b, s.Mean)
+	if len(vals) > 0 {
+		b = append(b, `,"values":[`...)
+		for i, v := range vals {
+			if cap(b)-len(b) < room {
+				if err := flush(b); err != nil {
+					return nil, err
+				}
+				b = b[:0]
+			}
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendFloat32(b, v)
+		}
+		b = append(b, ']')
+	}
+	if cap(b)-len(b) < room+len(s.Backend) {
+		if err := flush(b); err != nil {
+			return nil, err
+		}
+		b = b[:0]
+	}
+	b = append(b, `,"backend":`...)
+	b = strconv.AppendQuote(b, s.Backend)
+	b = append(b, "}\n"...)
+	return b, nil
+}
+
+// appendFloat32 formats f as encoding/json does a float32.
+func appendFloat32(b []byte, f float32) []byte {
+	format := byte('f')
+	if abs := math.Abs(float64(f)); abs != 0 && (float32(abs) < 1e-6 || float32(abs) >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, float64(f), format, -1, 32)
+	if format == 'e' { // e-09 to e-9, as encoding/json writes it
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
 }
 
 // summary is the response.

@@ -24,7 +24,7 @@ func runDemo(cfg config, log *slog.Logger, d time.Duration, clients int) error {
 		return err
 	}
 	log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	s, srv, err := start(cfg, log, ln)
+	srv, err := start(cfg, log, ln, nil)
 	if err != nil {
 		return err
 	}
@@ -60,7 +60,7 @@ func runDemo(cfg config, log *slog.Logger, d time.Duration, clients int) error {
 		mib(cfg.Budget), mib(cfg.DeviceBudget))
 	fmt.Printf("  process RSS: peak %s (sampled each second)\n", mib(peak.rss))
 
-	if err := shutdown(s, srv, log); err != nil {
+	if err := srv.shutdown(log); err != nil {
 		return err
 	}
 	var left []string

@@ -35,12 +35,19 @@ func TestMalformedRequests(t *testing.T) {
 		{"bad magic", binaryType, append([]byte("XXXX"), good[4:]...), 400, "MBB1"},
 		{"truncated binary", binaryType, good[:len(good)-3], 400, "need"},
 		{"short binary", binaryType, good[:10], 400, "header"},
-		{"unknown type", "text/plain", good, 415, "want application/json"},
+		{"unknown type", "text/plain", good, 415, "want Content-Type application/json"},
+		{"empty json", "application/json", nil, 400, "empty body"},
+		{"empty binary", binaryType, nil, 400, "header"},
+		{"json with a string for a number", "application/json", []byte(`{"lo":"0","hi":1}`), 400, "json: lo: want a number that fits a 32-bit float, got string"},
+		{"json record of the wrong type", "application/json", []byte(`{"lo":0,"hi":1,"records":[{"id":-1}]}`), 400, "json: records[].id: want a whole number"},
+		{"json records not an array", "application/json", []byte(`{"lo":0,"hi":1,"records":{}}`), 400, "records must be an array"},
+		{"json float32 overflow", "application/json", []byte(`{"lo":0,"hi":1e39}`), 400, "json: hi: want a number that fits a 32-bit float"},
 	} {
 		code, body, _ := post(t, url, tc.ct, tc.body)
 		if code != tc.status || !strings.Contains(string(body), tc.says) {
 			t.Errorf("%s: %d %s, want %d mentioning %q", tc.name, code, body, tc.status, tc.says)
 		}
+		assertNoInternals(t, body)
 	}
 	resp, err := http.Get(url + "/v1/batch")
 	if err != nil || resp.StatusCode != http.StatusMethodNotAllowed {
@@ -76,7 +83,8 @@ func TestBudgetTooSmallGivesBackPressure(t *testing.T) {
 	cfg.QueueWait = 20 * time.Millisecond
 	url := startTest(t, cfg)
 	code, body, h := post(t, url, binaryType, encodeBinary(randomJob(newRand(4), 1000)))
-	if code != 503 || h.Get("Retry-After") == "" || !strings.Contains(string(body), "limit") {
+	assertNoInternals(t, body)
+	if code != 503 || h.Get("Retry-After") == "" || !strings.Contains(string(body), "memory budget") {
 		t.Fatalf("over the budget: %d %s (Retry-After %q)", code, body, h.Get("Retry-After"))
 	}
 	// A small request still fits.
@@ -156,7 +164,8 @@ func TestDeviceOutOfMemory(t *testing.T) {
 	t.Setenv("MEMBRIDGE_EMULATED_DEVICE_MEMORY", "65536")
 	url := startTest(t, defaultConfig())
 	code, body, _ := post(t, url, binaryType, encodeBinary(randomJob(newRand(10), 50000)))
-	if code != http.StatusInsufficientStorage || !strings.Contains(string(body), "OUT_OF_MEMORY") {
+	assertNoInternals(t, body)
+	if code != http.StatusInsufficientStorage || !strings.Contains(string(body), "ran out of memory") {
 		t.Fatalf("device out of memory: %d %s", code, body)
 	}
 	if code, body, _ := post(t, url, binaryType, encodeBinary(randomJob(newRand(11), 100))); code != 200 {
@@ -169,10 +178,22 @@ func TestCExtensionOutOfMemory(t *testing.T) {
 	cext.FailNextAllocs(1) // the batch filter's result block
 	defer cext.FailNextAllocs(0)
 	code, body, _ := post(t, url, binaryType, encodeBinary(randomJob(newRand(12), 500)))
-	if code != http.StatusInsufficientStorage || !strings.Contains(string(body), "batch: filter 500 records") {
+	assertNoInternals(t, body)
+	if code != http.StatusInsufficientStorage || !strings.Contains(string(body), "ran out of memory") {
 		t.Fatalf("C allocation failure: %d %s", code, body)
 	}
 	if code, body, _ := post(t, url, binaryType, encodeBinary(randomJob(newRand(13), 500))); code != 200 {
 		t.Fatalf("the next request: %d %s", code, body)
+	}
+}
+
+// assertNoInternals checks that an answer tells nothing of the service's
+// insides: no ledger figures, Go type or package names, or source paths.
+func assertNoInternals(t *testing.T, body []byte) {
+	t.Helper()
+	for _, inside := range []string{"main.", "jsonJob", "jsonIn", "float32", "uint64", "tracker", "native:", "service:", "live", ".go", "OUT_OF_MEMORY", "batch:", "/work/", "examples/"} {
+		if strings.Contains(string(body), inside) {
+			t.Errorf("the answer %s shows the service's internals (%q)", body, inside)
+		}
 	}
 }

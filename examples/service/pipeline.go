@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/membridge/membridge/batch"
 	"github.com/membridge/membridge/cache"
@@ -30,34 +32,58 @@ type config struct {
 	Budget       int64         // bytes of native memory all requests may hold at once
 	DeviceBudget int64         // bytes of device memory all requests may hold at once
 	QueueWait    time.Duration // how long a request waits for budget before 503
+	MaxInFlight  int           // requests served at once; beyond, 503 at once
 	Streams      int           // streams (and pinned staging buffers) shared by requests
 	StagingBytes int           // size of each pinned staging buffer
 	CacheBytes   int64         // bounded cache of recent results
 	CacheTTL     time.Duration
 	Leaky        bool // the deliberately leaky variant: drops each request's arena
+
+	// What a slow or idle client may hold. A client that breaks one of
+	// these loses its connection, and what its request held goes back.
+	HeaderTimeout  time.Duration // to send the request line and headers
+	MaxHeaderBytes int           // of the request line and headers
+	BodyGrace      time.Duration // before MinBodyRate applies to the body
+	MinBodyRate    int64         // bytes a second the body must keep up, after the grace (408 otherwise)
+	BodyTimeout    time.Duration // for the whole body, however fast
+	WriteTimeout   time.Duration // to take the answer; then the server abandons it
+	IdleTimeout    time.Duration // a keep-alive connection may sit idle
+	GCInterval     time.Duration // between collections forced through the debug listener's ?gc=1
 }
 
 func defaultConfig() config {
 	return config{
-		MaxBody:      8 << 20,
-		Budget:       256 << 20,
-		DeviceBudget: 256 << 20,
-		QueueWait:    200 * time.Millisecond,
-		Streams:      4,
-		StagingBytes: 1 << 20,
-		CacheBytes:   16 << 20,
-		CacheTTL:     30 * time.Second,
+		MaxBody:        8 << 20,
+		Budget:         256 << 20,
+		DeviceBudget:   256 << 20,
+		QueueWait:      200 * time.Millisecond,
+		MaxInFlight:    64,
+		Streams:        4,
+		StagingBytes:   1 << 20,
+		CacheBytes:     16 << 20,
+		CacheTTL:       30 * time.Second,
+		HeaderTimeout:  5 * time.Second,
+		MaxHeaderBytes: 16 << 10,
+		BodyGrace:      2 * time.Second,
+		MinBodyRate:    64 << 10,
+		BodyTimeout:    60 * time.Second,
+		WriteTimeout:   10 * time.Second,
+		IdleTimeout:    30 * time.Second,
+		GCInterval:     10 * time.Second,
 	}
 }
 
 // A service owns everything requests share: the device context, a set of
-// streams each paired with a pinned staging buffer, and the result cache.
+// streams each paired with a pinned staging buffer, the result cache, and
+// the slots of the requests in flight.
 type service struct {
-	cfg     config
-	log     *slog.Logger
-	dev     *cuda.Context
-	lanes   chan lane
-	results *cache.Cache[[sha256.Size]byte]
+	cfg      config
+	log      *slog.Logger
+	dev      *cuda.Context
+	lanes    chan lane
+	results  *cache.Cache[[sha256.Size]byte]
+	inFlight chan struct{} // one token per request being served
+	lastGC   atomic.Int64  // unix nanoseconds of the last ?gc=1 collection
 }
 
 // A lane is a stream and the pinned buffer that stages its copies.
@@ -71,7 +97,7 @@ func newService(cfg config, log *slog.Logger) (*service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("service: open device 0: %w", err)
 	}
-	s := &service{cfg: cfg, log: log, dev: dev, lanes: make(chan lane, cfg.Streams)}
+	s := &service{cfg: cfg, log: log, dev: dev, lanes: make(chan lane, cfg.Streams), inFlight: make(chan struct{}, max(1, cfg.MaxInFlight))}
 	for range cfg.Streams {
 		st, err := dev.NewStream()
 		if err != nil {
@@ -112,18 +138,10 @@ func (s *service) close() error {
 	return errors.Join(errs...)
 }
 
-// cached returns a copy of the cached response for key, if any.
-func (s *service) cached(key [sha256.Size]byte) ([]byte, bool) {
-	b, ok := s.results.Get(key)
-	if !ok {
-		return nil, false
-	}
-	defer b.Release()
-	out := make([]byte, b.Len())
-	if _, err := b.ReadAt(out, 0); err != nil {
-		return nil, false
-	}
-	return out, true
+// cached returns the cached response for key, if any, with a reference
+// the caller releases.
+func (s *service) cached(key [sha256.Size]byte) (*native.Buffer, bool) {
+	return s.results.Get(key)
 }
 
 // remember puts a response in the cache, in native memory the cache owns.
@@ -138,40 +156,91 @@ func (s *service) remember(key [sha256.Size]byte, resp []byte) {
 	}
 }
 
-// run is the pipeline: filter in C, calibrate and reduce on the device.
-func (s *service) run(ctx context.Context, j *job) (*summary, error) {
+// kindHold is the ledger's kind for bytes of the request budget set aside
+// for memory that is charged to another tag: the C filter's output, which
+// the C extension allocates under its own tag. The hold is released when
+// that memory is freed, so the budget bounds everything a request holds.
+var kindHold = func() tracker.Kind {
+	k, err := tracker.RegisterKind("budget-hold")
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
+
+// hold sets n bytes of the request budget aside, waiting for them as an
+// allocation does (back-pressure); release gives them back.
+func hold(ctx context.Context, n int64) (release func(), err error) {
+	r, err := tracker.ReserveContext(ctx, kindHold, -1, tagRequest, n, 1)
+	if err != nil {
+		return nil, err
+	}
+	r.Commit(0, nil)
+	return func() { r.Release() }, nil
+}
+
+// waitBudget is the context an allocation under the request budget waits
+// with: the request's, for at most QueueWait.
+func (s *service) waitBudget(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.cfg.QueueWait)
+}
+
+// run is the pipeline: filter in C, calibrate and reduce on the device. The
+// calibrated values, when asked for, go into the request's arena.
+func (s *service) run(ctx context.Context, j *job, a *native.Arena) (*summary, []float32, error) {
 	out := &summary{Received: len(j.Records), Backend: cuda.Backend}
+	// The filter's output is at most the input; hold that much of the
+	// budget until the output is freed.
+	wait, cancel := s.waitBudget(ctx)
+	release, err := hold(wait, int64(len(j.Records))*int64(unsafe.Sizeof(batch.Record{})))
+	cancel()
+	if err != nil {
+		return nil, nil, fmt.Errorf("service: hold the filter's output for %d records: %w", len(j.Records), err)
+	}
+	defer release()
 	kept, err := batch.Filter(j.Records, j.Lo, j.Hi)
 	if err != nil {
-		return nil, fmt.Errorf("service: filter %d records: %w", len(j.Records), err)
+		return nil, nil, fmt.Errorf("service: filter %d records: %w", len(j.Records), err)
 	}
 	defer kept.Free()
 	out.Kept = kept.Len()
 	if out.Kept == 0 {
-		return out, nil
+		return out, nil, nil
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	var vals []float32
+	if j.Values {
+		wait, cancel := s.waitBudget(ctx)
+		a.WaitFor(wait)
+		vals, err = native.MakeSliceIn[float32](a, out.Kept)
+		a.WaitFor(nil)
+		cancel()
+		if err != nil {
+			return nil, nil, fmt.Errorf("service: %d values into the request arena: %w", out.Kept, err)
+		}
 	}
 
 	var l lane
 	select {
 	case l = <-s.lanes:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, nil, ctx.Err()
 	}
 	defer func() { s.lanes <- l }()
 
-	if err := s.calibrate(ctx, l, j, kept.Records(), out); err != nil {
-		return nil, err
+	if err := s.calibrate(ctx, l, j, kept.Records(), out, vals); err != nil {
+		return nil, nil, err
 	}
 	out.Mean = out.Sum / float32(out.Kept)
-	return out, nil
+	return out, vals, nil
 }
 
 // calibrate moves the kept values to the device through the lane's pinned
-// buffer, in chunks of its size, applies the affine-clamp kernel and sums.
-func (s *service) calibrate(ctx context.Context, l lane, j *job, recs []batch.Record, out *summary) error {
+// buffer, in chunks of its size, applies the affine-clamp kernel and sums;
+// with vals (len(recs) long) it copies the calibrated values back into it.
+func (s *service) calibrate(ctx context.Context, l lane, j *job, recs []batch.Record, out *summary, vals []float32) error {
 	chunk := l.staging.Len() / 4
 	stage := cuda.PinnedValues[float32](l.staging)
 	x, err := cuda.AllocSliceOn[float32](l.stream, tagDevice, min(chunk, len(recs)))
@@ -185,9 +254,6 @@ func (s *service) calibrate(ctx context.Context, l lane, j *job, recs []batch.Re
 	}
 	defer y.Free()
 	t := cuda.AffineClamp{A: j.Gain, B: j.Bias, Lo: j.Min, Hi: j.Max}
-	if j.Values {
-		out.Values = make([]float32, 0, len(recs))
-	}
 	for at := 0; at < len(recs); at += chunk {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -209,14 +275,14 @@ func (s *service) calibrate(ctx context.Context, l lane, j *job, recs []batch.Re
 			return fmt.Errorf("service: sum %d values: %w", n, err)
 		}
 		out.Sum += sum
-		if j.Values {
+		if vals != nil {
 			if err := cuda.CopyDtoHOn(l.stream, stage[:n], yv); err != nil {
 				return fmt.Errorf("service: copy %d values back: %w", n, err)
 			}
 			if err := l.stream.Synchronize(); err != nil {
-				return err
+				return fmt.Errorf("service: copy %d values back: %w", n, err)
 			}
-			out.Values = append(out.Values, stage[:n]...)
+			copy(vals[at:at+n], stage[:n])
 		}
 	}
 	return nil

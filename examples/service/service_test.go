@@ -8,8 +8,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/membridge/membridge/tracker"
 )
@@ -19,22 +22,29 @@ func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
 // startTest serves a service on a loopback port for one test.
 func startTest(t *testing.T, cfg config) string {
 	t.Helper()
+	url, _ := startWithDebug(t, cfg)
+	return url
+}
+
+// startWithDebug serves a service and its debug endpoints on two loopback
+// ports for one test; its cleanup shuts them down and checks that the
+// ledger is empty.
+func startWithDebug(t *testing.T, cfg config) (url, debugURL string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s, srv, err := start(cfg, log, ln)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	debugLn, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	log := slog.New(slog.NewTextHandler(testLog(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv, err := start(cfg, log, ln, debugLn)
+	require.NoError(t, err)
 	t.Cleanup(func() {
-		if err := shutdown(s, srv, log); err != nil {
+		if err := srv.shutdown(log); err != nil {
 			t.Error(err)
 		}
 		tracker.VerifyNone(t)
 	})
-	return "http://" + ln.Addr().String()
+	return "http://" + ln.Addr().String(), "http://" + debugLn.Addr().String()
 }
 
 func post(t *testing.T, url, ct string, body []byte) (int, []byte, http.Header) {
@@ -76,4 +86,13 @@ func TestJSONAndBinaryGiveTheSameAnswer(t *testing.T) {
 	if !matches(&a, reference(j)) || !matches(&b, reference(j)) {
 		t.Fatalf("answers differ from the reference: %+v / %+v", a.Sum, b.Sum)
 	}
+}
+
+// testLog is where the service under test logs: nowhere, unless
+// MEMBRIDGE_SERVICE_LOG=1 asks for stderr.
+func testLog() io.Writer {
+	if os.Getenv("MEMBRIDGE_SERVICE_LOG") == "1" {
+		return os.Stderr
+	}
+	return io.Discard
 }

@@ -24,7 +24,7 @@ import (
 // startTest's cleanup) that shutdown leaves nothing live.
 func TestSoak(t *testing.T) {
 	d := soakDuration(t)
-	url := startTest(t, defaultConfig())
+	url, debugURL := startWithDebug(t, defaultConfig())
 	warm := d / 3 // the Go heap (the load generator's too: it runs in this process) takes a while to settle
 	var samples []soakSample
 	ctx, cancel := context.WithCancel(context.Background())
@@ -48,7 +48,7 @@ func TestSoak(t *testing.T) {
 			checkSoak(t, warm, samples)
 			return
 		case <-tick.C:
-			m := scrape(t, url)
+			m := scrape(t, debugURL)
 			samples = append(samples, soakSample{time.Since(start), m["membridge_live_bytes"], m["membridge_dropped_handles_total"], rss()})
 		}
 	}
@@ -96,14 +96,14 @@ func TestLeakyVariantIsCaughtByMetrics(t *testing.T) {
 	soakDuration(t)
 	cfg := defaultConfig()
 	cfg.Leaky = true
-	url := startLeaky(t, cfg)
+	url, debugURL := startLeaky(t, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go load{URL: url, Clients: 2, Duration: time.Minute, MinBatch: 256, MaxBatch: 4096, JSONShare: 0}.run(ctx)
 	start := time.Now()
 	for time.Since(start) < time.Minute {
 		time.Sleep(time.Second)
-		m := scrape(t, url)
+		m := scrape(t, debugURL)
 		if n := m[`membridge_dropped_handles_total{kind="arena-chunk",tag="service.request"}`]; n > 0 {
 			t.Logf("caught after %s: %.0f arena chunks dropped without Free", time.Since(start).Round(time.Second), n)
 			return
@@ -115,8 +115,8 @@ func TestLeakyVariantIsCaughtByMetrics(t *testing.T) {
 // startLeaky serves the leaky variant; on cleanup it lets the safety net
 // reclaim every dropped arena and takes the reports out of the test mode's
 // books, since the leak is the point of the test.
-func startLeaky(t *testing.T, cfg config) string {
-	url := startTest(t, cfg)
+func startLeaky(t *testing.T, cfg config) (url, debugURL string) {
+	url, debugURL = startWithDebug(t, cfg)
 	t.Cleanup(func() { // runs before startTest's shutdown check
 		for deadline := time.Now().Add(10 * time.Second); tracker.TagStats(tagRequest).LiveCount > 0 && time.Now().Before(deadline); {
 			tracker.GC()
@@ -124,7 +124,7 @@ func startLeaky(t *testing.T, cfg config) string {
 		}
 		tracker.Find(tracker.MaxWait(0)) // reports, and so forgets, the planted leaks
 	})
-	return url
+	return url, debugURL
 }
 
 func soakDuration(t *testing.T) time.Duration {
