@@ -79,8 +79,11 @@ type pageData struct {
 // WriteHTML writes a self-contained HTML page (inline SVG and CSS; no
 // scripts, fonts or anything else fetched) that plots the live bytes per
 // kind and device over the events, marks leaks, failed allocations,
-// retries after out-of-memory and limit refusals, and lists the report's top allocation sites. lost is how
-// many older events the history let go (see tracker.History).
+// retries after out-of-memory and limit refusals, and lists the report's
+// top allocation sites. The plot scales to the width of the window; its
+// axes tick at round steps (1, 2 or 5 times a power of ten seconds, and of
+// one binary unit of bytes). lost is how many older events the history let
+// go (see tracker.History).
 func WriteHTML(w io.Writer, events []tracker.Event, lost uint64, rep sitereport.Report) error {
 	d := pageData{
 		Generated: rep.Time.Format(time.RFC3339),
@@ -180,14 +183,13 @@ func (d *pageData) plot(events []tracker.Event) {
 		s.peak = max(s.peak, e.LiveBytes)
 		vmax = max(vmax, e.LiveBytes, s.pts[0].v)
 	}
-	top := niceCeiling(vmax)
-	for i := 0; i <= 4; i++ {
-		v := top * int64(i) / 4
-		d.YTicks = append(d.YTicks, tick{Pos: d.y(v, top), Label: sitereport.FormatBytes(v)})
+	top, yticks := byteTicks(vmax)
+	for _, yt := range yticks {
+		d.YTicks = append(d.YTicks, tick{Pos: d.y(int64(yt.Pos), top), Label: yt.Label})
 	}
-	for i := 0; i <= 5; i++ {
-		at := t0 + (t1-t0)*time.Duration(i)/5
-		d.XTicks = append(d.XTicks, tick{Pos: d.x(at, t0, t1), Label: fmt.Sprintf("%.2fs", at.Seconds())})
+	step, xticks := timeTicks(t0, t1)
+	for _, at := range xticks {
+		d.XTicks = append(d.XTicks, tick{Pos: d.x(at, t0, t1), Label: secondsLabel(at, step)})
 	}
 	for _, s := range d.Series {
 		s.Path = d.path(s.pts, t0, t1, top)
@@ -233,19 +235,80 @@ func (d *pageData) path(pts []point, t0, t1 time.Duration, top int64) string {
 	return b.String()
 }
 
-// niceCeiling rounds v up to 1, 2, 4, 5 or 8 times a power of ten of a
-// binary unit, so axis labels read well.
-func niceCeiling(v int64) int64 {
-	unit := int64(1)
-	for unit <= v/1024 && unit < 1<<50 {
-		unit *= 1024
+// The axes aim at five intervals; with round steps they get four to eight.
+const (
+	targetIntervals = 5
+	maxTicks        = 9
+)
+
+// niceStep returns the step of 1, 2 or 5 times a power of ten nearest (on
+// a log scale) to span/5, so ticks fall on round numbers.
+func niceStep(span float64) float64 {
+	if !(span > 0) || math.IsInf(span, 0) {
+		return 1
 	}
-	m := float64(v) / float64(unit)
-	for scale := 1.0; ; scale *= 10 {
-		for _, n := range []float64{1, 2, 4, 5, 8} {
-			if n*scale >= m {
-				return int64(n * scale * float64(unit))
-			}
+	raw := span / targetIntervals
+	p := math.Pow(10, math.Floor(math.Log10(raw)))
+	best := p
+	for _, m := range []float64{2, 5, 10} {
+		if math.Abs(math.Log(m*p/raw)) < math.Abs(math.Log(best/raw)) {
+			best = m * p
+		}
+	}
+	return best
+}
+
+// timeTicks returns the step and the ticks of the time axis: the multiples
+// of a round step (1, 2 or 5 times a power of ten seconds) within [t0, t1].
+func timeTicks(t0, t1 time.Duration) (time.Duration, []time.Duration) {
+	step := time.Duration(niceStep(float64(t1-t0)/float64(time.Second)) * float64(time.Second))
+	step = max(step, time.Nanosecond)
+	var ticks []time.Duration
+	first := (t0 + step - 1) / step * step
+	if t0 < 0 {
+		first = t0 / step * step
+	}
+	for at := first; at <= t1; at += step {
+		ticks = append(ticks, at)
+	}
+	return step, ticks
+}
+
+// secondsLabel writes a tick in seconds with as many decimals as its step
+// needs: "1.5s" for a step of 0.5 s, "12s" for a step of 2 s.
+func secondsLabel(at, step time.Duration) string {
+	decimals := 0
+	for s := step; s%time.Second != 0 && decimals < 9; decimals++ {
+		s *= 10
+	}
+	return fmt.Sprintf("%.*fs", decimals, at.Seconds())
+}
+
+// byteTicks returns the top of the byte axis and its ticks from 0: the
+// multiples of a round step of one binary unit (1, 2 or 5 times a power of
+// ten B, KiB, MiB, ...), up to the first at or above vmax. Every label is in
+// that one unit, with the decimals the step needs: "0.5 MiB", "1.0 MiB".
+func byteTicks(vmax int64) (top int64, ticks []tick) {
+	vmax = max(vmax, 1)
+	unit, name := int64(1), "B"
+	for _, u := range []string{"KiB", "MiB", "GiB", "TiB", "PiB"} {
+		if vmax/1024 < unit {
+			break
+		}
+		unit *= 1024
+		name = u
+	}
+	step := niceStep(float64(vmax) / float64(unit))
+	decimals := max(0, int(-math.Floor(math.Log10(step)+1e-9)))
+	if unit == 1 {
+		step, decimals = max(step, 1), 0
+	}
+	for i := 0; ; i++ {
+		v := float64(i) * step
+		b := int64(math.Round(v * float64(unit)))
+		ticks = append(ticks, tick{Pos: float64(b), Label: fmt.Sprintf("%.*f %s", decimals, v, name)})
+		if b >= vmax {
+			return b, ticks
 		}
 	}
 }
@@ -258,6 +321,7 @@ body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;background:#fff}
 h1{font-size:20px;margin:0 0 4px} h2{font-size:16px;margin:24px 0 8px}
 .meta{color:#555;margin:0 0 12px}
 svg text{font:12px system-ui,sans-serif;fill:#444}
+svg.plot{display:block;width:100%;max-width:1600px;height:auto}
 .grid{stroke:#e4e4e4} .axis{stroke:#888}
 .legend span{display:inline-block;margin-right:18px}
 .legend i{display:inline-block;width:14px;height:4px;margin:0 6px 3px 0;vertical-align:middle}
@@ -270,7 +334,7 @@ code,pre{font:12px ui-monospace,monospace} pre{margin:4px 0;white-space:pre-wrap
 {{if .LeakCount}} {{.LeakCount}} leaks.{{end}}{{if .FailCount}} {{.FailCount}} failed allocations (out of memory).{{end}}{{if .Retries}} {{.Retries}} retries after out-of-memory.{{end}}{{if .Lim}} {{.Lim}} limit refusals.{{end}}</p>
 {{if .NoHistory}}<p><b>No history.</b> Turn it on with <code>tracker.EnableHistory(n)</code> to see live bytes over time.</p>{{else}}
 <div class="legend">{{range .Series}}<span><i style="background:{{.Color}}"></i>{{.Name}}: {{.Now}} now, peak {{.Peak}}</span>{{end}}</div>
-<svg xmlns="http://www.w3.org/2000/svg" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" role="img" aria-label="live bytes per kind and device over time">
+<svg xmlns="http://www.w3.org/2000/svg" class="plot" viewBox="0 0 {{.Width}} {{.Height}}" role="img" aria-label="live bytes per kind and device over time">
 {{$l := .Left}}{{$r := .Right}}{{$t := .Top}}{{$b := .Bottom}}
 {{range .YTicks}}<line class="grid" x1="{{$l}}" x2="{{$r}}" y1="{{.Pos}}" y2="{{.Pos}}"/><text x="{{$l}}" dx="-6" y="{{.Pos}}" dy="4" text-anchor="end">{{.Label}}</text>
 {{end}}{{range .XTicks}}<line class="grid" x1="{{.Pos}}" x2="{{.Pos}}" y1="{{$t}}" y2="{{$b}}"/><text x="{{.Pos}}" y="{{$b}}" dy="18" text-anchor="middle">{{.Label}}</text>

@@ -162,18 +162,23 @@ func TestPageIsSelfContained(t *testing.T) {
 	}
 }
 
+// requireChromium is the variable that turns a missing browser from a skip
+// into a failure. CI's step that installs Chromium sets it; a user's own CI
+// variables do not change what make test needs.
+const requireChromium = "MEMBRIDGE_REQUIRE_CHROMIUM"
+
 // chromium returns the path of headless Chromium, or skips the test when
-// there is none and CI is not set.
+// there is none, unless MEMBRIDGE_REQUIRE_CHROMIUM=1 asks for it.
 func chromium(t *testing.T) string {
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
 		if p, err := exec.LookPath(name); err == nil {
 			return p
 		}
 	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("CI is set but there is no chromium to test the timeline page with (apt-get install chromium)")
+	if os.Getenv(requireChromium) == "1" {
+		t.Fatal(requireChromium + "=1 but there is no chromium to test the timeline page with (apt-get install chromium)")
 	}
-	t.Skip("no chromium on PATH: the timeline page's browser test needs Debian's chromium package (CI runs it)")
+	t.Skip("no chromium on PATH: the timeline page's browser test needs Debian's chromium package (" + requireChromium + "=1 makes it required)")
 	return ""
 }
 
@@ -268,4 +273,32 @@ func ExampleDumpOnAllocFailure() {
 	stop := timeline.DumpOnAllocFailure(os.TempDir(), 3)
 	defer stop()
 	// Output:
+}
+
+// The browser test's need for Chromium follows MEMBRIDGE_REQUIRE_CHROMIUM
+// alone: CI=true without a browser skips it.
+func TestChromiumIsRequiredOnlyByItsOwnVariable(t *testing.T) {
+	if os.Getenv("MEMBRIDGE_TIMELINE_CHILD") != "" {
+		t.Skip("in the child")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		env  []string
+		want string
+	}{
+		{[]string{"CI=true"}, "--- SKIP: TestPageShowsThePlotInChromium"},
+		{[]string{"CI=true", requireChromium + "=0"}, "--- SKIP: TestPageShowsThePlotInChromium"},
+		{[]string{requireChromium + "=1"}, "--- FAIL: TestPageShowsThePlotInChromium"},
+	} {
+		cmd := exec.Command(exe, "-test.run=^TestPageShowsThePlotInChromium$", "-test.v", "-test.count=1")
+		// No browser on an empty PATH.
+		cmd.Env = append([]string{"PATH=", "MEMBRIDGE_TIMELINE_CHILD=1"}, c.env...)
+		out, _ := cmd.CombinedOutput()
+		if !strings.Contains(string(out), c.want) {
+			t.Errorf("with %v and no chromium: want %q in\n%s", c.env, c.want, out)
+		}
+	}
 }
