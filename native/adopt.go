@@ -2,6 +2,7 @@ package native
 
 import (
 	"fmt"
+	"sync"
 	"unsafe"
 
 	"github.com/membridge/membridge/tracker"
@@ -54,14 +55,40 @@ func DeleterFunc(name string, fn func(unsafe.Pointer)) Deleter {
 // as KindAdopted under tag. p must be non-nil when n > 0, and del must be a
 // Deleter made by this package; otherwise Adopt returns ErrInvalidArgument
 // and p stays the caller's.
+//
+// Memory the ledger already owns cannot be adopted: when p lies in the
+// memory of a live record of the ledger, a Buffer's block, an adopted
+// block, an arena chunk, device or pinned memory, Adopt returns an error
+// wrapping ErrAlreadyOwned that names that owner, and nothing changes.
+// That covers interior pointers: a pointer into the middle of a buffer or
+// into an arena allocation is refused, since its deleter would free memory
+// that is not a block of its own. (The check is on p, the address the
+// deleter is given; n is the caller's count of the bytes.) Once the owner
+// is freed, the address may be adopted again (by whoever really owns the
+// memory then). Of concurrent Adopts of one block exactly one succeeds.
+//
+// The check visits every live record of the ledger, so Adopt costs time in
+// proportion to the live allocations (some nanoseconds each); the
+// allocation paths pay nothing for it.
 func Adopt(tag string, p unsafe.Pointer, n int, del Deleter) (*Buffer, error) {
 	switch {
 	case n < 0:
 		return nil, fmt.Errorf("native: adopt %d bytes (tag %q): %w", n, tag, ErrInvalidSize)
 	case p == nil && n > 0:
 		return nil, fmt.Errorf("native: adopt %d bytes (tag %q): nil pointer: %w", n, tag, ErrInvalidArgument)
+	case uintptr(p)+uintptr(n) < uintptr(p):
+		return nil, fmt.Errorf("native: adopt %d bytes at %p (tag %q): the range passes the end of the address space: %w", n, p, tag, ErrInvalidSize)
 	case del.d == nil:
 		return nil, fmt.Errorf("native: adopt %d bytes (tag %q): no deleter: %w", n, tag, ErrInvalidArgument)
+	}
+	// One Adopt at a time between the check and the commit, so that of two
+	// Adopts of one block the second sees the first's record.
+	adoptMu.Lock()
+	defer adoptMu.Unlock()
+	if p != nil {
+		if o, ok := ownerOf(uintptr(p)); ok {
+			return nil, fmt.Errorf("native: adopt %d bytes at %p (tag %q) with %s: %s: %w", n, p, tag, del.d.name, o, ErrAlreadyOwned)
+		}
 	}
 	rec, err := tracker.Reserve(tracker.KindAdopted, -1, tag, int64(n), 1)
 	if err != nil {
@@ -71,6 +98,46 @@ func Adopt(tag string, p unsafe.Pointer, n int, del Deleter) (*Buffer, error) {
 	rec.Commit(uintptr(p), adopted{p, del.d})
 	tracker.Watch(b, rec)
 	return b, nil
+}
+
+var adoptMu sync.Mutex
+
+// owner describes a live record that overlaps memory offered to Adopt.
+type owner struct {
+	addr  uintptr
+	bytes int64
+	kind  tracker.Kind
+	tag   string
+	stack []uintptr
+}
+
+func (o owner) String() string {
+	site := tracker.Site(o.stack)
+	if site == "" {
+		site = "allocation site unknown: set MEMBRIDGE_TRACK=all"
+	} else {
+		site = "allocated at " + site
+	}
+	return fmt.Sprintf("it lies in %d bytes of %s memory at %#x (tag %q, %s) that the ledger already owns", o.bytes, o.kind, o.addr, o.tag, site)
+}
+
+// ownerOf returns the live record whose memory holds p, if any. A record
+// of 0 bytes at a non-zero address (an adopted empty block) counts as
+// owning its first byte.
+func ownerOf(p uintptr) (o owner, found bool) {
+	tracker.LiveRecords(func(r *tracker.Record) bool {
+		a := r.Addr()
+		if a == 0 || a > p {
+			return true
+		}
+		if p-a < uintptr(max(r.Bytes(), 1)) {
+			o = owner{addr: a, bytes: r.Bytes(), kind: r.Kind(), tag: r.Tag(), stack: r.Stack()}
+			found = true
+			return false
+		}
+		return true
+	})
+	return o, found
 }
 
 // adopted gives back adopted memory whose handle was dropped. It holds the
