@@ -43,7 +43,26 @@ const chunkAlign = 4096
 // taken before the Go runtime reports the fault. Check tells, without a
 // fault, whether a generation noted when a value was made is still the
 // arena's current one.
+//
+// Arena memory does not keep the arena alive: the garbage collector sees
+// the *Arena, not the C memory its pointers and slices point into. An
+// arena dropped while values from it are still in use is found by the
+// safety net, which frees its chunks under them (Go's runtime.KeepAlive
+// rule). Keep the *Arena reachable until the last use of its memory: Free
+// or Reset it after that use (defer a.Free() does), or call
+// runtime.KeepAlive(a). In the debug mode the reclaimed chunks are made
+// inaccessible, so such a use faults with a membridge: message naming the
+// arena and the chunk's allocation site.
+//
+// Use an Arena through the *Arena NewArena returned: a copy of the struct
+// (cp := *a; go vet reports it) owns nothing, and Free, Reset and every
+// allocation that needs a new chunk fail on it (Reset panics: it has no
+// error to return), so a chunk is never given back twice. A nil or zero
+// Arena has no memory: Alloc fails with ErrInvalidArgument, Reset and
+// WaitFor do nothing, Free on nil does nothing.
 type Arena struct {
+	_ noCopy
+
 	// The hot fields, first: the chunk being filled.
 	base unsafe.Pointer // start of the current chunk
 	off  int            // bytes used in it
@@ -59,6 +78,28 @@ type Arena struct {
 	freed      bool
 	lastType   reflect.Type    // the last type NewIn or MakeSliceIn found pointer-free
 	wait       context.Context // WaitFor: chunks wait for the budget until it ends
+	self       *Arena          // the arena's own address: nil in a zero Arena, another in a copy
+}
+
+// noCopy makes go vet's copylocks check report copies of the struct that
+// holds it.
+type noCopy struct{}
+
+func (*noCopy) Lock()   {}
+func (*noCopy) Unlock() {}
+
+// notHandle explains why a cannot do op when it is nil, a zero Arena or a
+// copy of one, and returns nil otherwise.
+func (a *Arena) notHandle(op string) error {
+	switch {
+	case a == nil:
+		return fmt.Errorf("native: %s in a nil *Arena: %w", op, ErrInvalidArgument)
+	case a.self == nil:
+		return fmt.Errorf("native: %s in a zero Arena (make arenas with NewArena): %w", op, ErrInvalidArgument)
+	case a.self != a:
+		return fmt.Errorf("native: %s in a copy of arena %q: use the *Arena itself, copies own nothing: %w", op, a.tag, ErrInvalidArgument)
+	}
+	return nil
 }
 
 // quarantine holds the debug mode's inaccessible chunks, of all arenas,
@@ -107,7 +148,9 @@ func NewArena(tag string, chunkSize int) *Arena {
 	if chunkSize > 1<<40 {
 		chunkSize = 1 << 40
 	}
-	return &Arena{tag: tag, chunkSize: chunkSize}
+	a := &Arena{tag: tag, chunkSize: chunkSize}
+	a.self = a
+	return a
 }
 
 // Alloc returns n bytes aligned to align (a power of two, at most 4096) of
@@ -118,7 +161,10 @@ func NewArena(tag string, chunkSize int) *Arena {
 func (a *Arena) Alloc(n, align int) (unsafe.Pointer, error) {
 	// Chunks are page-aligned, so aligning the offset aligns the address.
 	// Small enough to inline: a negative n fails the unsigned comparison
-	// and a bad alignment the checks, and both go to allocSlow.
+	// and a bad alignment the checks, and both go to allocSlow, as does a nil arena.
+	if a == nil {
+		return a.allocSlow(n, align, 0)
+	}
 	mask := align - 1
 	off := (a.off + mask) &^ mask
 	if end := off + n; mask&align == 0 && uint(mask) < chunkAlign && n >= 0 && uint(end) <= uint(a.size) {
@@ -139,6 +185,9 @@ func (a *Arena) Alloc(n, align int) (unsafe.Pointer, error) {
 //		if p, err = a.Alloc(64, 8); err != nil { ... }
 //	}
 func (a *Arena) TryAlloc(n, align int) unsafe.Pointer {
+	if a == nil {
+		return nil
+	}
 	mask := align - 1
 	off := (a.off + mask) &^ mask
 	if end := off + n; mask&align == 0 && uint(mask) < chunkAlign && n >= 0 && uint(end) <= uint(a.size) && a.base != nil {
@@ -151,6 +200,9 @@ func (a *Arena) TryAlloc(n, align int) unsafe.Pointer {
 // allocAt is Alloc for callers in this package, which say how many frames
 // of theirs to leave out of a new chunk's allocation stack.
 func (a *Arena) allocAt(n, align, skip int) (unsafe.Pointer, error) {
+	if a == nil {
+		return a.allocSlow(n, align, skip)
+	}
 	mask := align - 1
 	off := (a.off + mask) &^ mask
 	if end := off + n; mask&align == 0 && uint(mask) < chunkAlign && n >= 0 && uint(end) <= uint(a.size) {
@@ -170,6 +222,9 @@ func (a *Arena) badRequest(n, align int) error {
 // allocSlow moves to the next chunk, taking one from C if none is left, or
 // gives a large allocation a chunk of its own.
 func (a *Arena) allocSlow(n, align, skip int) (unsafe.Pointer, error) {
+	if err := a.notHandle(fmt.Sprintf("alloc %d bytes", n)); err != nil {
+		return nil, err
+	}
 	if align <= 0 || align > chunkAlign || align&(align-1) != 0 || n < 0 {
 		return nil, a.badRequest(n, align)
 	}
@@ -262,10 +317,13 @@ var mappedChunkReclaim = tracker.ReclaimFunc(func(r *tracker.Record) {
 // Reset ends every allocation made since the last Reset and keeps the
 // chunks for the next batch (in the debug mode it gives them back instead,
 // see Arena). Chunks taken for large allocations go back to C. Reset after
-// Free does nothing.
+// Free, and of a nil or zero Arena, does nothing; Reset of a copy panics.
 func (a *Arena) Reset() {
-	if a.freed {
+	if a == nil || a.self == nil || a.freed {
 		return
+	}
+	if a.self != a {
+		panic(a.notHandle("reset"))
 	}
 	a.gen++
 	arenaInUse.Add(-a.usedBefore)
@@ -287,7 +345,15 @@ func (a *Arena) Reset() {
 
 // Free gives every chunk back to C. The arena cannot be used again: Alloc
 // returns ErrFreed. Free is idempotent: a second call returns ErrFreed.
+// Free on a nil *Arena does nothing and returns nil; on a zero Arena or a
+// copy it returns an error wrapping ErrInvalidArgument.
 func (a *Arena) Free() error {
+	if a == nil {
+		return nil
+	}
+	if err := a.notHandle("free"); err != nil {
+		return err
+	}
 	if a.freed {
 		return fmt.Errorf("native: arena %q: free: %w", a.tag, ErrFreed)
 	}
@@ -334,8 +400,12 @@ func (a *Arena) releaseChunks(cs []arenaChunk) {
 	}
 }
 
-// Stats returns the arena's chunks and the bytes it has handed out.
+// Stats returns the arena's chunks and the bytes it has handed out; zero
+// for a nil Arena.
 func (a *Arena) Stats() ArenaStats {
+	if a == nil {
+		return ArenaStats{}
+	}
 	s := ArenaStats{Chunks: len(a.chunks) + len(a.big), UsedBytes: a.usedBefore + int64(a.off), Generation: a.gen}
 	for _, c := range a.chunks {
 		s.ChunkBytes += int64(c.n)
@@ -351,21 +421,38 @@ func (a *Arena) Stats() ArenaStats {
 // does for a buffer): with an arena per request, pass the request's
 // context, and an allocation over the budget fails only when the request
 // would have timed out anyway, with an error wrapping ErrLimit and ctx's
-// error. nil goes back to failing at once.
-func (a *Arena) WaitFor(ctx context.Context) { a.wait = ctx }
+// error. nil goes back to failing at once. On a nil Arena it does nothing.
+func (a *Arena) WaitFor(ctx context.Context) {
+	if a != nil {
+		a.wait = ctx
+	}
+}
 
-// Tag returns the arena's tag.
-func (a *Arena) Tag() string { return a.tag }
+// Tag returns the arena's tag; "" for a nil Arena.
+func (a *Arena) Tag() string {
+	if a == nil {
+		return ""
+	}
+	return a.tag
+}
 
 // Generation counts the arena's Resets and its Free. Code that keeps an
 // arena-made value beyond one batch can remember the generation it was
-// made in and compare with Check.
-func (a *Arena) Generation() uint64 { return a.gen }
+// made in and compare with Check. 0 for a nil Arena.
+func (a *Arena) Generation() uint64 {
+	if a == nil {
+		return 0
+	}
+	return a.gen
+}
 
 // Check returns nil if gen is the arena's current generation, and otherwise
 // an error wrapping ErrFreed saying how many times the arena was reset or
 // freed since.
 func (a *Arena) Check(gen uint64) error {
+	if err := a.notHandle("check"); err != nil {
+		return err
+	}
 	if gen == a.gen && !a.freed {
 		return nil
 	}
@@ -374,7 +461,12 @@ func (a *Arena) Check(gen uint64) error {
 
 // NewIn returns a zeroed T in arena memory, valid until the arena's next
 // Reset or Free. T must hold no Go pointers (ErrPointerType otherwise).
+// The value does not keep a alive: keep the arena reachable until the
+// value's last use (see Arena).
 func NewIn[T any](a *Arena) (*T, error) {
+	if err := a.notHandle("new value"); err != nil {
+		return nil, err
+	}
 	var zero T
 	size, align := int(unsafe.Sizeof(zero)), int(unsafe.Alignof(zero))
 	if err := a.checkType(reflect.TypeFor[T]()); err != nil {
@@ -392,8 +484,12 @@ func NewIn[T any](a *Arena) (*T, error) {
 // MakeSliceIn returns a zeroed []T of length and capacity n in arena
 // memory, valid until the arena's next Reset or Free. T must hold no Go
 // pointers. Appending past its capacity moves it to the Go heap, as append
-// does with any slice.
+// does with any slice. The slice does not keep a alive: keep the arena
+// reachable until the slice's last use (see Arena).
 func MakeSliceIn[T any](a *Arena, n int) ([]T, error) {
+	if err := a.notHandle(fmt.Sprintf("slice of %d elements", n)); err != nil {
+		return nil, err
+	}
 	var zero T
 	size, align := int(unsafe.Sizeof(zero)), int(unsafe.Alignof(zero))
 	if err := a.checkType(reflect.TypeFor[T]()); err != nil {

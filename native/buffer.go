@@ -37,11 +37,34 @@ type Buffer struct {
 	state  atomic.Uint32
 	large  bool // from the large-buffer path (large.go)
 	traced bool // rec keeps a stack: the ledger never recycles it, so it stays readable
+
+	// self is the handle's own address: a Buffer whose self is not itself
+	// is a zero value or a copy (cp := *b), which owns nothing. A copy
+	// would otherwise free the memory a second time once the record is
+	// recycled for another allocation. One compare on each entry point.
+	self *Buffer
 }
 
 // newBuffer makes the handle of rec.
 func newBuffer(p unsafe.Pointer, n int, rec *tracker.Record, ext *bufferExt, large bool) *Buffer {
-	return &Buffer{ptr: p, n: n, rec: rec, ext: ext, key: rec.Key(), large: large, traced: rec.Stack() != nil}
+	b := &Buffer{ptr: p, n: n, rec: rec, ext: ext, key: rec.Key(), large: large, traced: rec.Stack() != nil}
+	b.self = b
+	return b
+}
+
+// handle reports whether b is a handle this package made: not nil, not a
+// zero Buffer, not a copy of one.
+func (b *Buffer) handle() bool { return b != nil && b.self == b }
+
+// notHandle explains why b, for which handle is false, cannot do op.
+func (b *Buffer) notHandle(op string) error {
+	switch {
+	case b == nil:
+		return fmt.Errorf("native: %s of a nil *Buffer: %w", op, ErrInvalidArgument)
+	case b.self == nil:
+		return fmt.Errorf("native: %s of a zero Buffer (make buffers with Alloc, AllocZeroed or Adopt): %w", op, ErrInvalidArgument)
+	}
+	return fmt.Errorf("native: %s of a copy of a Buffer (%d bytes, tag %q): use the *Buffer itself, copies own nothing: %w", op, b.n, b.Tag(), ErrInvalidArgument)
 }
 
 // bufferExt holds what only some buffers need, so that a plain buffer's
@@ -157,21 +180,49 @@ func alloc(kind tracker.Kind, tag string, n int, f fill, opts []AllocOption, ski
 	return b, nil
 }
 
-// Len returns the size in bytes. It stays valid after Free.
-func (b *Buffer) Len() int { return b.n }
+// Len returns the size in bytes. It stays valid after Free; 0 for a nil
+// or zero Buffer.
+func (b *Buffer) Len() int {
+	if b == nil {
+		return 0
+	}
+	return b.n
+}
 
-// Tag returns the tag given at allocation.
-func (b *Buffer) Tag() string { return b.key.Tag() }
+// Tag returns the tag given at allocation; "" for a nil or zero Buffer.
+func (b *Buffer) Tag() string {
+	if b == nil || b.key == (tracker.Key{}) {
+		return ""
+	}
+	return b.key.Tag()
+}
 
 // Record returns the buffer's record in the ledger. It is valid until
 // Free: the ledger may then reuse the record for another allocation
-// (records that keep a stack excepted).
-func (b *Buffer) Record() *tracker.Record { return b.rec }
+// (records that keep a stack excepted). nil for a nil or zero Buffer.
+func (b *Buffer) Record() *tracker.Record {
+	if b == nil {
+		return nil
+	}
+	return b.rec
+}
 
 // Bytes returns the memory as a Go slice, valid until Free or Move. It
 // panics, with a message naming where the buffer was allocated and freed,
-// if the buffer was freed, moved or handed to C.
+// if the buffer was freed, moved or handed to C. A nil or zero Buffer owns
+// no memory: Bytes returns nil.
+//
+// The slice does not keep the buffer alive: the garbage collector sees
+// the *Buffer, not the C memory behind the slice. A buffer whose last
+// reference is dropped while its slice is still in use is found by the
+// safety net, which frees the memory under the slice (Go's
+// runtime.KeepAlive rule, as for any memory with a cleanup). Keep the
+// *Buffer reachable until the last use of the slice: call Free after it
+// (defer b.Free() does that), or runtime.KeepAlive(b) after the last use.
 func (b *Buffer) Bytes() []byte {
+	if b.nothing() {
+		return nil
+	}
 	b.mustBeLive("Bytes")
 	if b.shares.Load()&sharesFrozen != 0 {
 		panic(fmt.Errorf("native: Bytes of frozen buffer (%d bytes, tag %q%s): read it through View, ReadAt or Ptr: %w", b.n, b.Tag(), b.sites(), ErrFrozen))
@@ -180,14 +231,23 @@ func (b *Buffer) Bytes() []byte {
 }
 
 // Ptr returns the address of the memory, for passing to C; nil for a
-// zero-size buffer. It panics like Bytes on a buffer that is not live.
+// zero-size, zero or nil buffer. It panics like Bytes on a buffer that is
+// not live. Like Bytes, the pointer does not keep the buffer alive: keep
+// the *Buffer reachable until C is done with the memory (see Bytes).
 func (b *Buffer) Ptr() unsafe.Pointer {
+	if b.nothing() {
+		return nil
+	}
 	b.mustBeLive("Ptr")
 	return b.ptr
 }
 
+// nothing reports whether b is nil or a zero Buffer, which own no memory.
+func (b *Buffer) nothing() bool { return b == nil || b.self == nil }
+
 // Err returns nil while the buffer is live, and otherwise an error wrapping
-// ErrFreed or ErrMoved that says where it was allocated and freed.
+// ErrFreed or ErrMoved that says where it was allocated and freed, or
+// ErrInvalidArgument for a nil or zero Buffer or a copy of one.
 func (b *Buffer) Err() error {
 	return b.check("use")
 }
@@ -195,7 +255,9 @@ func (b *Buffer) Err() error {
 // Free gives the memory back. It is idempotent: on a buffer already freed it
 // does nothing and returns an error wrapping ErrFreed (ErrMoved after Move
 // or HandToC), and of two concurrent calls exactly one frees. Free on a nil
-// *Buffer does nothing and returns nil.
+// *Buffer does nothing and returns nil; on a zero Buffer or a copy of one
+// (cp := *b; go vet reports such copies) it frees nothing and returns an
+// error wrapping ErrInvalidArgument.
 //
 // The ledger counts the memory freed at once. Out of the debug mode a small
 // buffer's block reaches malloc in a batch a little later (at most 8 blocks
@@ -205,6 +267,9 @@ func (b *Buffer) Err() error {
 func (b *Buffer) Free() error {
 	if b == nil {
 		return nil
+	}
+	if b.self != b {
+		return b.notHandle("free")
 	}
 	if b.shares.Load()&sharesBorrows != 0 {
 		return b.borrowedError("free")
@@ -269,6 +334,9 @@ func (b *Buffer) Close() error { return b.Free() }
 // Move hands the memory to a new handle and invalidates b, which then
 // reports ErrMoved. The ledger record, tag and stack stay the same.
 func (b *Buffer) Move() (*Buffer, error) {
+	if !b.handle() {
+		return nil, b.notHandle("move")
+	}
 	if b.shares.Load()&sharesBorrows != 0 {
 		return nil, b.borrowedError("move")
 	}
@@ -296,6 +364,9 @@ func (b *Buffer) Move() (*Buffer, error) {
 // and frees the original. A buffer with views or retained references out
 // gets ErrBorrowed.
 func (b *Buffer) HandToC() (unsafe.Pointer, error) {
+	if !b.handle() {
+		return nil, b.notHandle("hand to C")
+	}
 	if b.shares.Load()&sharesBorrows != 0 {
 		return nil, b.borrowedError("hand to C")
 	}
@@ -329,13 +400,16 @@ func (b *Buffer) HandToC() (unsafe.Pointer, error) {
 }
 
 func (b *Buffer) mustBeLive(op string) {
-	if b.state.Load() != handleLive {
+	if b.self != b || b.state.Load() != handleLive {
 		panic(b.check(op))
 	}
 }
 
 // check explains a handle's state as an error, or returns nil if it is live.
 func (b *Buffer) check(op string) error {
+	if !b.handle() {
+		return b.notHandle(op)
+	}
 	var err error
 	var what string
 	switch b.state.Load() {

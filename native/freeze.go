@@ -45,8 +45,9 @@ func (b *Buffer) Freeze() error {
 	return nil
 }
 
-// Frozen reports whether Freeze was called.
-func (b *Buffer) Frozen() bool { return b.shares.Load()&sharesFrozen != 0 }
+// Frozen reports whether Freeze was called; false for a nil or zero
+// Buffer.
+func (b *Buffer) Frozen() bool { return b != nil && b.shares.Load()&sharesFrozen != 0 }
 
 // frozenPages is a frozen buffer's write-protected memory in the debug
 // mode.

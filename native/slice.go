@@ -14,6 +14,12 @@ import (
 // hold no Go pointers (no pointers, strings, slices, maps, channels,
 // functions or interfaces, directly or in fields): cgo forbids Go pointers
 // in C memory, and the garbage collector would not see them there.
+//
+// Copies of a Slice value share its buffer (the one handle): freeing
+// through either frees once, and the other then reports ErrFreed. A nil or
+// zero Slice owns nothing: Len is 0, Values and Ptr are nil, Buffer is nil,
+// Free and Close on nil do nothing, and Free, Close and Move on a zero
+// Slice return an error wrapping ErrInvalidArgument.
 type Slice[T any] struct {
 	buf *Buffer
 }
@@ -51,6 +57,9 @@ func makeSlice[T any](tag string, n int, f fill) (*Slice[T], error) {
 
 // Len returns the number of values.
 func (s *Slice[T]) Len() int {
+	if s == nil || s.buf == nil {
+		return 0
+	}
 	var zero T
 	if size := int(unsafe.Sizeof(zero)); size > 0 {
 		return s.buf.n / size
@@ -60,24 +69,51 @@ func (s *Slice[T]) Len() int {
 
 // Values returns the memory as a Go slice, valid until Free or Move. It
 // panics like Buffer.Bytes on a slice that is not live.
+//
+// As with Buffer.Bytes, the Go slice does not keep the memory alive: a
+// *Slice dropped while its values are still in use is freed by the safety
+// net under them. Keep the *Slice reachable until the last use (Free after
+// it, or runtime.KeepAlive(s)).
 func (s *Slice[T]) Values() []T {
+	if s == nil || s.buf == nil {
+		return nil
+	}
 	p := s.buf.Ptr()
 	return unsafe.Slice((*T)(p), s.Len())
 }
 
-// Ptr returns the address of the first value, for passing to C.
-func (s *Slice[T]) Ptr() unsafe.Pointer { return s.buf.Ptr() }
+// Ptr returns the address of the first value, for passing to C. Keep s
+// reachable until C is done with it (see Values).
+func (s *Slice[T]) Ptr() unsafe.Pointer {
+	if s == nil {
+		return nil
+	}
+	return s.buf.Ptr()
+}
 
 // Buffer returns the slice's memory as an untyped buffer. It is the same
 // handle: freeing either frees both.
-func (s *Slice[T]) Buffer() *Buffer { return s.buf }
+func (s *Slice[T]) Buffer() *Buffer {
+	if s == nil {
+		return nil
+	}
+	return s.buf
+}
 
 // Free gives the memory back, like Buffer.Free.
 func (s *Slice[T]) Free() error {
 	if s == nil {
 		return nil
 	}
+	if s.buf == nil {
+		return s.zeroError("free")
+	}
 	return s.buf.Free()
+}
+
+func (s *Slice[T]) zeroError(op string) error {
+	var zero T
+	return fmt.Errorf("native: %s of a zero Slice[%T] (make slices with MakeSlice or AllocSlice): %w", op, zero, ErrInvalidArgument)
 }
 
 // Close is Free, for io.Closer.
@@ -85,6 +121,9 @@ func (s *Slice[T]) Close() error { return s.Free() }
 
 // Move hands the memory to a new slice and invalidates s.
 func (s *Slice[T]) Move() (*Slice[T], error) {
+	if s == nil || s.buf == nil {
+		return nil, s.zeroError("move")
+	}
 	b, err := s.buf.Move()
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -76,8 +77,16 @@ func (b *Buffer) confirm(op string, delta uint64) error {
 
 // Release drops one reference taken with Retain, or the owner's own when
 // none is left, which frees the memory like Free (views still out then get
-// ErrBorrowed, as with Free).
+// ErrBorrowed, as with Free). Release on a nil *Buffer does nothing, like
+// Free.
+//
+// References are counted, not named: membridge cannot tell which holder
+// releases, so a holder that releases twice ends another's share (or the
+// owner's, freeing the memory). Each Retain gets exactly one Release.
 func (b *Buffer) Release() error {
+	if !b.handle() {
+		return b.Free()
+	}
 	for {
 		s := b.shares.Load()
 		if s&sharesRefs == 0 {
@@ -90,13 +99,21 @@ func (b *Buffer) Release() error {
 }
 
 // Refs returns the number of holders: 1 for the owner plus one per Retain
-// not yet released.
-func (b *Buffer) Refs() int { return 1 + int(b.shares.Load()&sharesRefs/sharesRefUnit) }
+// not yet released; 0 for a nil or zero Buffer or a copy of one.
+func (b *Buffer) Refs() int {
+	if !b.handle() {
+		return 0
+	}
+	return 1 + int(b.shares.Load()&sharesRefs/sharesRefUnit)
+}
 
 // FreeWait is Free for a buffer whose views may still be out: it waits until
 // every view and retained reference is released, then frees, or returns an
 // error wrapping ErrBorrowed and ctx's error when ctx ends first.
 func (b *Buffer) FreeWait(ctx context.Context) error {
+	if !b.handle() {
+		return b.Free()
+	}
 	delay := 50 * time.Microsecond
 	for b.shares.Load()&sharesBorrows != 0 && b.state.Load() == handleLive {
 		t := time.NewTimer(delay)
@@ -143,11 +160,38 @@ func (b *Buffer) borrowedError(op string) error {
 // belongs to one goroutine at a time (like a bytes.Buffer): hand it on
 // rather than share it; the buffer itself may be viewed from any number of
 // goroutines.
+//
+// Use a View through the *View that View or ViewMut returned. A copy of
+// the struct (cp := *v; go vet reports it) is not a view: every method on
+// it fails with ErrInvalidArgument (Bytes and Ptr panic), so a borrow is
+// released exactly once, through its own handle.
 type View struct {
 	b         *Buffer
 	off, n    int
 	exclusive bool
-	released  bool
+	released  atomic.Bool // one Release wins, even when two race
+	self      *View       // the view's own address: see Buffer.self
+}
+
+// newView makes the handle of a borrow already counted in b.shares.
+func newView(b *Buffer, off, n int, exclusive bool) *View {
+	v := &View{b: b, off: off, n: n, exclusive: exclusive}
+	v.self = v
+	return v
+}
+
+// notHandle explains why v (nil, zero or a copy) is not a view, or
+// returns nil.
+func (v *View) notHandle(op string) error {
+	switch {
+	case v == nil:
+		return fmt.Errorf("native: %s of a nil *View: %w", op, ErrInvalidArgument)
+	case v.self == nil:
+		return fmt.Errorf("native: %s of a zero View (make views with Buffer.View or ViewMut): %w", op, ErrInvalidArgument)
+	case v.self != v:
+		return fmt.Errorf("native: %s of a copy of a View [%d:%d] of buffer (tag %q): use the *View itself, copies borrow nothing: %w", op, v.off, v.off+v.n, v.b.Tag(), ErrInvalidArgument)
+	}
+	return nil
 }
 
 // View borrows n bytes at off for reading. It fails with ErrBorrowed while
@@ -169,7 +213,7 @@ func (b *Buffer) View(off, n int) (*View, error) {
 	if err := b.confirm("view of", 1); err != nil {
 		return nil, err
 	}
-	return &View{b: b, off: off, n: n}, nil
+	return newView(b, off, n, false), nil
 }
 
 // ViewMut borrows n bytes at off for reading and writing, excluding every
@@ -194,7 +238,7 @@ func (b *Buffer) ViewMut(off, n int) (*View, error) {
 	if err := b.confirm("exclusive view of", sharesExclusive); err != nil {
 		return nil, err
 	}
-	return &View{b: b, off: off, n: n, exclusive: true}, nil
+	return newView(b, off, n, true), nil
 }
 
 func (b *Buffer) viewable(op string, off, n int) error {
@@ -207,11 +251,17 @@ func (b *Buffer) viewable(op string, off, n int) error {
 	return nil
 }
 
-// Len returns the view's size in bytes.
-func (v *View) Len() int { return v.n }
+// Len returns the view's size in bytes; 0 for a nil or zero View.
+func (v *View) Len() int {
+	if v == nil {
+		return 0
+	}
+	return v.n
+}
 
-// Exclusive reports whether the view came from ViewMut.
-func (v *View) Exclusive() bool { return v.exclusive }
+// Exclusive reports whether the view came from ViewMut; false for a nil
+// or zero View.
+func (v *View) Exclusive() bool { return v != nil && v.exclusive }
 
 // Err returns nil while the view can be used, and otherwise says why not:
 // released (ErrFreed), or its buffer freed, moved or handed to C (the
@@ -220,7 +270,10 @@ func (v *View) Exclusive() bool { return v.exclusive }
 // While a view is out its buffer cannot be freed, moved or handed to C
 // except by FreeRevoking, so Err looks only at that: one atomic load.
 func (v *View) Err() error {
-	if v.released {
+	if err := v.notHandle("use"); err != nil {
+		return err
+	}
+	if v.released.Load() {
 		return fmt.Errorf("native: use of released view [%d:%d] of buffer (tag %q): %w", v.off, v.off+v.n, v.b.Tag(), ErrFreed)
 	}
 	if v.b.shares.Load()&sharesRevoked != 0 {
@@ -234,8 +287,14 @@ func (v *View) Err() error {
 }
 
 // Bytes returns the view's bytes, valid until Release. It panics with
-// View.Err's message when the view was released or its buffer is gone.
+// View.Err's message when the view was released or its buffer is gone, or
+// v is a copy; a nil or zero View has no bytes: Bytes returns nil. Like
+// Buffer.Bytes, the slice does not keep the buffer alive: keep the view
+// reachable until its last use (Release after it).
 func (v *View) Bytes() []byte {
+	if v == nil || v.self == nil {
+		return nil
+	}
 	if err := v.Err(); err != nil {
 		panic(err)
 	}
@@ -243,8 +302,11 @@ func (v *View) Bytes() []byte {
 }
 
 // Ptr returns the address of the view's first byte, for C. It panics like
-// Bytes.
+// Bytes, and returns nil for a nil or zero View.
 func (v *View) Ptr() unsafe.Pointer {
+	if v == nil || v.self == nil {
+		return nil
+	}
 	if err := v.Err(); err != nil {
 		panic(err)
 	}
@@ -252,12 +314,17 @@ func (v *View) Ptr() unsafe.Pointer {
 }
 
 // Release ends the borrow. A second Release returns an error wrapping
-// ErrFreed. Releasing a view whose buffer was revoked is allowed.
+// ErrFreed, and of two concurrent calls exactly one ends it. Releasing a
+// view whose buffer was revoked is allowed. On a nil or zero View or a
+// copy of one, Release changes nothing and returns an error wrapping
+// ErrInvalidArgument.
 func (v *View) Release() error {
-	if v.released {
+	if err := v.notHandle("release"); err != nil {
+		return err
+	}
+	if !v.released.CompareAndSwap(false, true) {
 		return v.Err()
 	}
-	v.released = true
 	if v.exclusive {
 		v.b.shares.And(^sharesExclusive)
 	} else {
