@@ -15,7 +15,9 @@
  * pthread key destructor); the next new thread reuses it, counts and all,
  * so the sums stay right and slots do not pile up.
  */
+#include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,43 +26,13 @@
 #include "mb_bridge.h"
 #include "membridge.h"
 
-/* The header before every block: the size, and a mark holding the owner
- * (low 32 bits) and the tag (high 32 bits). owner says which books count
- * the block and doubles as the magic number that recognises a membridge
- * block. The mark is written and read as one 8-byte word: glibc's free
- * reads the same 8 bytes (its tcache key) as one load right after
- * membridge_free writes them, and a load that spans two smaller stores
- * cannot be forwarded from them (a stall of about 10 cycles, a third of a
- * malloc+free). */
-typedef struct header {
-	uint64_t size;
-	uint64_t mark;
-} header;
-
-static inline uint32_t owner_of(const header *h) {
-	return (uint32_t)h->mark;
-}
-
-static inline int tag_of(const header *h) {
-	return (int)(h->mark >> 32);
-}
-
-static inline void set_mark(header *h, uint32_t owner, int tag) {
-	h->mark = (uint64_t)(uint32_t)tag << 32 | owner;
-}
-
-static inline void set_owner(header *h, uint32_t owner) {
-	set_mark(h, owner, tag_of(h));
-}
-
-_Static_assert(sizeof(header) == 16, "the header keeps blocks 16-byte aligned");
-
+/* Who counts a live block, as kept in the table of blocks (below). */
 enum {
-	OWNER_C = 0x4d42430a,      /* counted by the C counters */
-	OWNER_TRACED = 0x4d42540a, /* counted by a Go ledger record (tracing) */
-	OWNER_GO = 0x4d42470a,     /* owned by a Go handle, counted by the ledger */
-	OWNER_LEAVING = 0x4d424c0a, /* a Go handle ended; its deleter is freeing it */
-	OWNER_FREED = 0x4d42460a    /* written just before free() */
+	OWNER_C = 1,   /* counted by the C counters */
+	OWNER_TRACED,  /* counted by a Go ledger record (tracing) */
+	OWNER_GO,      /* owned by a Go handle, counted by the ledger */
+	OWNER_LEAVING, /* a Go handle ended; its deleter is freeing it */
+	OWNER_MOVING   /* membridge_realloc is moving it */
 };
 
 /* ---- tags ---- */
@@ -360,37 +332,354 @@ int mb_bridge_tracing(void) {
 	return atomic_load_explicit(&tracing, memory_order_acquire);
 }
 
+/* ---- the table of blocks ----
+ *
+ * Every live block is an entry in a table kept apart from the block, not
+ * a header in front of it: the allocator owns a freed block's memory and
+ * writes its own lists there (glibc's tcache links and key, its bins'
+ * links, merged neighbours; an unmapped block has no memory at all), so a
+ * header cannot tell a live block from a freed one, and reading it may
+ * fault. The table is keyed by address; misuse is caught before anything
+ * reads or frees the block, and a freed block's entry stays (as freed)
+ * until its slot is needed, so a second free can name it.
+ *
+ * The table is split into shards by the 64 KiB region of the address:
+ * blocks of one malloc arena, mostly one thread's, share shards, so a
+ * shard's lock is rarely wanted by two threads at once. Each shard is an
+ * open-addressing hash table under a spin lock taken for a few probes
+ * (one atomic exchange; the release is a plain store). Keys are stored
+ * inverted (~p), so leak checkers (valgrind, LeakSanitizer) do not take
+ * the table for a reference to the block. */
+
+/* MAX_BLOCK bounds a block's size: it is packed into 48 bits of an entry,
+ * and no allocator can give more on a 64-bit machine. */
+#define MAX_BLOCK (((size_t)1 << 48) - 1)
+
+typedef struct entry {
+	uint64_t key; /* 0: empty; ~p: live block p; ~p without its top bit: freed block p */
+	uint64_t val; /* size << 16 | tag << 8 | owner */
+} entry;
+
+typedef struct shard {
+	_Atomic int lock;
+	entry *t;
+	size_t mask; /* slots - 1; t == NULL: no slots yet */
+	size_t used; /* slots not empty (live or freed) */
+	size_t live;
+	char pad[64 - sizeof(_Atomic int) - sizeof(entry *) - 3 * sizeof(size_t) - 4];
+} shard;
+
+_Static_assert(sizeof(shard) == 64, "a shard fills a cache line");
+
+#define SHARD_BITS 8
+static _Alignas(64) shard shards[1 << SHARD_BITS];
+
+static inline uint64_t live_key(const void *p) {
+	return ~(uint64_t)(uintptr_t)p;
+}
+
+/* User-space addresses are below 2^63, so a live key has its top bit set
+ * and a freed key (the same without it) does not, and neither is 0. */
+static inline uint64_t freed_key(const void *p) {
+	return live_key(p) & ~((uint64_t)1 << 63);
+}
+
+static inline int is_live_key(uint64_t k) {
+	return (int)(k >> 63);
+}
+
+/* could_be_block rules out what no allocator returns and the keys above
+ * cannot hold: NULL and kernel-half addresses. */
+static inline int could_be_block(const void *p) {
+	return (uintptr_t)p != 0 && ((uintptr_t)p >> 63) == 0;
+}
+
+static inline uint64_t make_val(size_t size, int tag, int owner) {
+	return (uint64_t)size << 16 | (uint64_t)(unsigned)tag << 8 | (unsigned)owner;
+}
+
+static inline size_t val_size(uint64_t v) {
+	return (size_t)(v >> 16);
+}
+
+static inline int val_tag(uint64_t v) {
+	return (int)(v >> 8 & 0xff);
+}
+
+static inline int val_owner(uint64_t v) {
+	return (int)(v & 0xff);
+}
+
+static inline uint64_t mix(uint64_t x) {
+	return x * 0x9e3779b97f4a7c15ull;
+}
+
+static inline shard *shard_of(const void *p) {
+	return &shards[mix((uintptr_t)p >> 16) >> (64 - SHARD_BITS)];
+}
+
+static inline size_t slot_of(const shard *sh, const void *p) {
+	return (size_t)(mix((uintptr_t)p >> 4) >> 32) & sh->mask;
+}
+
+__attribute__((noinline)) static void lock_slow(shard *sh) {
+	for (int spins = 0;; spins++) {
+		if (atomic_load_explicit(&sh->lock, memory_order_relaxed) == 0 &&
+		    atomic_exchange_explicit(&sh->lock, 1, memory_order_acquire) == 0) {
+			return;
+		}
+		if (spins >= 64) {
+			sched_yield();
+		}
+	}
+}
+
+static inline void lock(shard *sh) {
+	if (__builtin_expect(atomic_exchange_explicit(&sh->lock, 1, memory_order_acquire) != 0, 0)) {
+		lock_slow(sh);
+	}
+}
+
+static inline void unlock(shard *sh) {
+	atomic_store_explicit(&sh->lock, 0, memory_order_release);
+}
+
+/* find returns p's live entry, or NULL; *freed is set to p's freed entry
+ * when there is one. Called with the shard locked. */
+static inline entry *find(shard *sh, const void *p, entry **freed) {
+	if (sh->t == NULL || !could_be_block(p)) {
+		return NULL;
+	}
+	uint64_t k = live_key(p), fk = freed_key(p);
+	for (size_t i = slot_of(sh, p);; i = (i + 1) & sh->mask) {
+		entry *e = &sh->t[i];
+		if (e->key == k) {
+			return e;
+		}
+		if (e->key == 0) {
+			return NULL;
+		}
+		if (e->key == fk && freed != NULL) {
+			*freed = e;
+		}
+	}
+}
+
+/* rehash moves the live entries into a table with room for growth and
+ * drops the freed ones; 0 when memory ran out (the table is unchanged). */
+__attribute__((noinline)) static int rehash(shard *sh) {
+	size_t slots = 16;
+	while (slots < 4 * (sh->live + 1)) {
+		slots *= 2;
+	}
+	entry *t = calloc(slots, sizeof *t);
+	if (t == NULL) {
+		return 0;
+	}
+	entry *old = sh->t;
+	size_t old_slots = old == NULL ? 0 : sh->mask + 1;
+	sh->t = t;
+	sh->mask = slots - 1;
+	sh->used = sh->live;
+	for (size_t j = 0; j < old_slots; j++) {
+		if (is_live_key(old[j].key)) {
+			void *p = (void *)(uintptr_t)~old[j].key;
+			size_t i = slot_of(sh, p);
+			while (t[i].key != 0) {
+				i = (i + 1) & sh->mask;
+			}
+			t[i] = old[j];
+		}
+	}
+	free(old);
+	return 1;
+}
+
+enum insert_result { INSERTED, NO_MEMORY, STILL_LIVE };
+
+/* insert makes p a live block with val. A live entry for p can only be
+ * one membridge_realloc is moving away from p (malloc gave p out again in
+ * between) or a block freed behind membridge's back: STILL_LIVE, with
+ * *was set to it, for the second. Called with the shard locked. */
+static inline int insert(shard *sh, const void *p, uint64_t val, uint64_t *was) {
+	if (__builtin_expect(sh->t == NULL || (sh->used + 1) * 4 > (sh->mask + 1) * 3, 0) && !rehash(sh)) {
+		return NO_MEMORY;
+	}
+	uint64_t k = live_key(p), fk = freed_key(p);
+	for (size_t i = slot_of(sh, p);; i = (i + 1) & sh->mask) {
+		entry *e = &sh->t[i];
+		if (e->key == 0 || e->key == fk) {
+			sh->used += e->key == 0;
+			sh->live++;
+			e->val = val;
+			e->key = k;
+			return INSERTED;
+		}
+		if (e->key == k) {
+			if (val_owner(e->val) != OWNER_MOVING) {
+				*was = e->val;
+				return STILL_LIVE;
+			}
+			e->val = val;
+			return INSERTED;
+		}
+	}
+}
+
 /* ---- blocks ---- */
 
-static _Noreturn void die(const char *fn, const void *p, const char *what) {
-	fprintf(stderr, "membridge: %s(%p): %s\n", fn, p, what);
+static const char *owner_words(int owner) {
+	switch (owner) {
+	case OWNER_GO:
+		return "the block is owned by a Go handle: free it from Go (Buffer.Free), or hand it to C first";
+	case OWNER_LEAVING:
+		return "the block is being released by its Go handle's deleter: only membridge_free may take it";
+	case OWNER_MOVING:
+		return "the block is being moved by membridge_realloc on another thread";
+	}
+	return "the block may not be taken here";
+}
+
+static const char *tag_words(int tag) {
+	return tag >= 0 && tag < membridge_tag_count() ? tag_names[tag] : "?";
+}
+
+/* die reports misuse of block p and aborts. what follows the block's
+ * description when val describes it (val != 0). */
+static _Noreturn void die_block(const char *fn, const void *p, const char *what, uint64_t val) {
+	if (val != 0) {
+		fprintf(stderr, "membridge: %s(%p): %s (the block: tag \"%s\", %zu bytes)\n", fn, p, what,
+		        tag_words(val_tag(val)), val_size(val));
+	} else {
+		fprintf(stderr, "membridge: %s(%p): %s\n", fn, p, what);
+	}
 	fflush(stderr);
 	abort();
 }
 
-static inline header *header_of(const void *p) {
-	return (header *)p - 1;
+static _Noreturn void die(const char *fn, const void *p, const char *what) {
+	die_block(fn, p, what, 0);
 }
 
-/* check_owner aborts unless the block is one the C side may free or
- * resize, and returns its owner. */
-static uint32_t check_owner(const char *fn, const void *p) {
-	uint32_t owner = owner_of(header_of(p));
-	switch (owner) {
-	case OWNER_C:
-	case OWNER_TRACED:
-		return owner;
-	case OWNER_LEAVING:
-		if (strcmp(fn, "membridge_free") == 0) {
-			return owner;
+/* containing finds the live block p points into, for a message. It reads
+ * every shard (the process is about to abort). */
+static int containing(const void *p, uintptr_t *start, uint64_t *val) {
+	uintptr_t a = (uintptr_t)p;
+	int found = 0;
+	for (size_t s = 0; s < sizeof shards / sizeof shards[0] && !found; s++) {
+		shard *sh = &shards[s];
+		lock(sh);
+		for (size_t i = 0; sh->t != NULL && i <= sh->mask; i++) {
+			uint64_t k = sh->t[i].key;
+			uintptr_t b = (uintptr_t)~k;
+			if (is_live_key(k) && b < a && a - b < val_size(sh->t[i].val)) {
+				*start = b;
+				*val = sh->t[i].val;
+				found = 1;
+				break;
+			}
 		}
-		die(fn, p, "the block is being released by its Go handle's deleter: only membridge_free may take it");
-	case OWNER_GO:
-		die(fn, p, "the block is owned by a Go handle: free it from Go (Buffer.Free), or hand it to C first");
+		unlock(sh);
 	}
-	die(fn, p, "not a membridge block (foreign pointer, or freed twice)");
-	return 0;
+	return found;
 }
+
+/* misuse aborts with what is wrong with p, a pointer fn was given that
+ * is not a live block fn may take. */
+static _Noreturn void misuse(const char *fn, const void *p) {
+	shard *sh = shard_of(p);
+	entry *freed = NULL;
+	lock(sh);
+	entry *e = find(sh, p, &freed);
+	uint64_t live = e != NULL ? e->val : 0, gone = freed != NULL ? freed->val : 0;
+	unlock(sh);
+	if (live != 0) {
+		die_block(fn, p, owner_words(val_owner(live)), live);
+	}
+	if (gone != 0) {
+		die_block(fn, p, "freed already (a second free, or a use after free)", gone);
+	}
+	uintptr_t start;
+	uint64_t val;
+	if (containing(p, &start, &val)) {
+		char what[96];
+		snprintf(what, sizeof what, "%zu bytes into the block at %p, not its start",
+		         (size_t)((uintptr_t)p - start), (void *)start);
+		die_block(fn, p, what, val);
+	}
+	die(fn, p, "not a membridge block (a foreign pointer, or a block freed long ago)");
+}
+
+/* track enters p, just allocated, in the table; 0 when the table has no
+ * memory left (the caller frees p and fails). */
+static int track(const char *fn, void *p, uint64_t val) {
+	shard *sh = shard_of(p);
+	uint64_t was = 0;
+	lock(sh);
+	int r = insert(sh, p, val, &was);
+	unlock(sh);
+	if (__builtin_expect(r == STILL_LIVE, 0)) {
+		die_block(fn, p,
+		          "malloc returned this address, which is still a live membridge block: it was freed with "
+		          "free() or realloc() instead of membridge_free",
+		          was);
+	}
+	return r == INSERTED;
+}
+
+/* take ends p's life as a block whose owner is one of those in allowed (a
+ * bit per owner) and returns its entry's value; anything else aborts. */
+static uint64_t take(const char *fn, void *p, unsigned allowed) {
+	shard *sh = shard_of(p);
+	lock(sh);
+	entry *e = find(sh, p, NULL);
+	if (e == NULL || !(allowed >> val_owner(e->val) & 1)) {
+		unlock(sh);
+		misuse(fn, p);
+	}
+	uint64_t v = e->val;
+	e->key = freed_key(p);
+	sh->live--;
+	unlock(sh);
+	return v;
+}
+
+/* change replaces the value of p's live entry, when its owner is one of
+ * allowed, with next(value, arg), and returns the value it had; 0 when p
+ * is no such block. */
+static uint64_t change(void *p, unsigned allowed, uint64_t (*next)(uint64_t old, uint64_t arg), uint64_t arg) {
+	shard *sh = shard_of(p);
+	lock(sh);
+	entry *e = find(sh, p, NULL);
+	uint64_t v = 0;
+	if (e != NULL && (allowed >> val_owner(e->val) & 1)) {
+		v = e->val;
+		e->val = next(v, arg);
+	}
+	unlock(sh);
+	return v;
+}
+
+/* peek returns p's live entry's value, or 0. */
+static uint64_t peek(const void *p) {
+	shard *sh = shard_of(p);
+	lock(sh);
+	entry *e = find(sh, p, NULL);
+	uint64_t v = e != NULL ? e->val : 0;
+	unlock(sh);
+	return v;
+}
+
+static uint64_t with_owner(uint64_t old, uint64_t owner) {
+	return (old & ~(uint64_t)0xff) | owner;
+}
+
+static uint64_t replaced(uint64_t old, uint64_t val) {
+	(void)old;
+	return val;
+}
+
+#define ALLOW(o) (1u << (o))
 
 void mb_bridge_fail_allocs(long n) {
 	pthread_mutex_lock(&tag_mu);
@@ -416,31 +705,38 @@ static int failing_on_purpose(void) {
 	return 0;
 }
 
-static void *new_block(int tag, size_t n, int zero, uint32_t owner) {
-	if (n > SIZE_MAX - sizeof(header) || failing_on_purpose()) {
-		return NULL;
+static void *no_memory(void) {
+	errno = ENOMEM;
+	return NULL;
+}
+
+static void *new_block(const char *fn, int tag, size_t n, int zero, int owner) {
+	if (n > MAX_BLOCK || failing_on_purpose()) {
+		return no_memory();
 	}
-	header *h = zero ? calloc(1, sizeof(header) + n) : malloc(sizeof(header) + n);
-	if (h == NULL) {
-		return NULL;
+	void *p = zero ? calloc(1, n) : malloc(n);
+	if (p == NULL) {
+		return no_memory();
 	}
-	h->size = n;
-	set_mark(h, owner, tag);
-	return h + 1;
+	if (!track(fn, p, make_val(n, tag, owner))) {
+		free(p);
+		return no_memory();
+	}
+	return p;
 }
 
 /* alloc_slow is every allocation but the common one: tracing on, an
- * unregistered tag, zeroed memory, or a size near SIZE_MAX. */
-static void *alloc_slow(int tag, size_t n, int zero) {
+ * unregistered tag, zeroed memory, or a size of BIG_BYTES or more. */
+static void *alloc_slow(const char *fn, int tag, size_t n, int zero) {
 	tag = valid_tag(tag);
 	if (atomic_load_explicit(&tracing, memory_order_relaxed)) {
-		void *p = new_block(tag, n, zero, OWNER_TRACED);
+		void *p = new_block(fn, tag, n, zero, OWNER_TRACED);
 		if (p != NULL) {
 			atomic_load_explicit(&trace_alloc, memory_order_acquire)(p, n, tag);
 		}
 		return p;
 	}
-	void *p = new_block(tag, n, zero, OWNER_C);
+	void *p = new_block(fn, tag, n, zero, OWNER_C);
 	if (p != NULL) {
 		count_alloc(tag, n);
 	}
@@ -448,7 +744,7 @@ static void *alloc_slow(int tag, size_t n, int zero) {
 }
 
 /* fold_then is fold in tail position, so that the fast paths below call
- * nothing but malloc and free and need no saved registers. */
+ * little but malloc and free. */
 __attribute__((noinline)) static void *fold_then(int tag, tag_counts *c, void *ret) {
 	fold(tag, c);
 	return ret;
@@ -460,93 +756,134 @@ __attribute__((noinline)) static void *count_alloc_slow(int tag, size_t n, void 
 	return ret;
 }
 
+__attribute__((noinline)) static void *untracked(void *p) {
+	free(p);
+	return no_memory();
+}
+
 void *membridge_malloc(int tag, size_t n) {
 	if (__builtin_expect((unsigned)tag >= (unsigned)atomic_load_explicit(&fast_tags, memory_order_relaxed) ||
 	                         n >= BIG_BYTES,
 	                     0)) {
-		return alloc_slow(tag, n, 0);
+		return alloc_slow("membridge_malloc", tag, n, 0);
 	}
-	header *h = malloc(sizeof(header) + n);
-	if (h == NULL) {
+	void *p = malloc(n);
+	if (p == NULL) {
 		return NULL;
 	}
-	h->size = n;
-	set_mark(h, OWNER_C, tag);
+	if (__builtin_expect(!track("membridge_malloc", p, make_val(n, tag, OWNER_C)), 0)) {
+		return untracked(p);
+	}
 	slot *s = my_slot;
 	if (__builtin_expect(s == NULL, 0)) {
-		return count_alloc_slow(tag, n, h + 1);
+		return count_alloc_slow(tag, n, p);
 	}
 	tag_counts *c = &s->tags[tag];
 	uint64_t v = atomic_load_explicit(&c->alloc_window, memory_order_relaxed) + ((uint64_t)1 << 32) + n;
 	atomic_store_explicit(&c->alloc_window, v, memory_order_relaxed);
 	if (__builtin_expect(v >= (uint64_t)WINDOW_OPS << 32 || (uint32_t)v >= FLUSH_BYTES, 0)) {
-		return fold_then(tag, c, h + 1);
+		return fold_then(tag, c, p);
 	}
-	return h + 1;
+	return p;
 }
 
 void *membridge_calloc(int tag, size_t count, size_t size) {
 	size_t n;
 	if (__builtin_mul_overflow(count, size, &n)) {
-		return NULL;
+		return no_memory();
 	}
-	return alloc_slow(tag, n, 1);
+	return alloc_slow("membridge_calloc", tag, n, 1);
 }
 
-static void end_trace(const char *fn, void *p) {
+static void end_trace(const char *fn, void *p, uint64_t val) {
 	if (!atomic_load_explicit(&trace_free, memory_order_acquire)(p)) {
-		die(fn, p, "a traced block the Go ledger has no record of (freed twice?)");
+		die_block(fn, p, "a traced block the Go ledger has no record of", val);
 	}
 }
 
-/* free_slow frees every block but a C-owned one: traced blocks, blocks
- * a Go handle's deleter is releasing, and misuse (which aborts). */
-__attribute__((noinline)) static void free_slow(void *p) {
-	header *h = header_of(p);
-	switch (check_owner("membridge_free", p)) {
+/* release frees block p for fn once take has ended its entry. */
+static void release(const char *fn, void *p, uint64_t v) {
+	switch (val_owner(v)) {
 	case OWNER_TRACED:
-		end_trace("membridge_free", p);
+		end_trace(fn, p, v);
 		break;
 	case OWNER_C:
-		count_free(tag_of(h), h->size);
+		count_free(val_tag(v), val_size(v));
 		break;
 	}
-	set_owner(h, OWNER_FREED);
-	free(h);
+	free(p);
 }
 
-__attribute__((noinline)) static void fold_then_free(int tag, tag_counts *c, header *h) {
+/* free_slow frees every block but a C-owned one on a thread with a slot:
+ * traced blocks, blocks a Go handle's deleter is releasing, big blocks,
+ * and misuse (which aborts). */
+__attribute__((noinline)) static void free_slow(void *p) {
+	release("membridge_free", p,
+	        take("membridge_free", p, ALLOW(OWNER_C) | ALLOW(OWNER_TRACED) | ALLOW(OWNER_LEAVING)));
+}
+
+__attribute__((noinline)) static void fold_then_free(int tag, tag_counts *c, void *p) {
 	fold(tag, c);
-	free(h);
+	free(p);
 }
 
 void membridge_free(void *p) {
 	if (p == NULL) {
 		return;
 	}
-	header *h = header_of(p);
-	uint64_t mark = h->mark;
-	size_t n = h->size;
 	slot *s = my_slot;
+	shard *sh = shard_of(p);
+	lock(sh);
+	entry *e = find(sh, p, NULL);
+	uint64_t val = e != NULL ? e->val : 0;
+	size_t n = val_size(val);
 	/* Blocks counted elsewhere (traced, or owned by a Go handle's
 	 * deleter), misuse, big blocks and threads without a slot go the slow
 	 * way. */
-	if (__builtin_expect((uint32_t)mark != OWNER_C || s == NULL || n >= BIG_BYTES, 0)) {
+	if (__builtin_expect(val_owner(val) != OWNER_C || s == NULL || n >= BIG_BYTES, 0)) {
+		unlock(sh);
 		free_slow(p);
 		return;
 	}
-	int tag = (int)(mark >> 32);
+	e->key = freed_key(p);
+	sh->live--;
+	unlock(sh);
+	int tag = val_tag(val);
 	tag_counts *c = &s->tags[tag];
 	uint64_t v = atomic_load_explicit(&c->freed_window, memory_order_relaxed) + ((uint64_t)1 << 32) + n;
 	atomic_store_explicit(&c->freed_window, v, memory_order_relaxed);
-	/* No OWNER_FREED here: free() itself overwrites the mark (glibc keeps
-	 * its free-list links in those 16 bytes), which is what lets a second
-	 * membridge_free see a foreign block; an extra store costs time. */
 	if (__builtin_expect(v >= (uint64_t)WINDOW_OPS << 32 || (uint32_t)v >= FLUSH_BYTES, 0)) {
-		fold_then_free(tag, c, h);
+		fold_then_free(tag, c, p);
 		return;
 	}
-	free(h);
+	free(p);
+}
+
+/* finish_move ends membridge_realloc's move of the entry for the block
+ * at from, to q with val (q == NULL: the move failed and the block keeps
+ * old). from is an address, not a pointer: realloc may have freed it. */
+static void finish_move(uintptr_t from, void *q, uint64_t old, uint64_t val) {
+	void *p = (void *)from;
+	if (q == NULL || q == p) {
+		change(p, ALLOW(OWNER_MOVING), replaced, q == NULL ? old : val);
+		return;
+	}
+	/* p's entry goes (unless malloc has given p out again and its new
+	 * owner's entry replaced it), then q's comes. */
+	shard *sh = shard_of(p);
+	lock(sh);
+	entry *e = find(sh, p, NULL);
+	if (e != NULL && val_owner(e->val) == OWNER_MOVING) {
+		e->key = freed_key(p);
+		e->val = old;
+		sh->live--;
+	}
+	unlock(sh);
+	if (!track("membridge_realloc", q, val)) {
+		/* The moved contents are in q and p is gone: there is no block
+		 * left to give back on failure. */
+		die_block("membridge_realloc", q, "out of memory for membridge's table of blocks", val);
+	}
 }
 
 void *membridge_realloc(int tag, void *p, size_t n) {
@@ -554,43 +891,54 @@ void *membridge_realloc(int tag, void *p, size_t n) {
 		return membridge_malloc(tag, n);
 	}
 	if (n == 0) {
-		membridge_free(p);
+		release("membridge_realloc", p,
+		        take("membridge_realloc", p, ALLOW(OWNER_C) | ALLOW(OWNER_TRACED)));
 		return NULL;
 	}
-	uint32_t owner = check_owner("membridge_realloc", p);
-	if (n > SIZE_MAX - sizeof(header)) {
-		return NULL;
+	uint64_t old = change(p, ALLOW(OWNER_C) | ALLOW(OWNER_TRACED), with_owner, OWNER_MOVING);
+	if (old == 0) {
+		misuse("membridge_realloc", p);
 	}
-	header *old = header_of(p);
-	size_t old_size = old->size;
-	int old_tag = tag_of(old);
-	header *h = realloc(old, sizeof(header) + n);
-	if (h == NULL) {
-		return NULL;
+	if (n > MAX_BLOCK || failing_on_purpose()) {
+		finish_move((uintptr_t)p, NULL, old, 0);
+		return no_memory();
 	}
+	int owner = val_owner(old);
 	tag = valid_tag(tag);
-	h->size = n;
-	set_mark(h, owner_of(h), tag);
+	/* A traced block's record ends before realloc can give its address
+	 * to another thread, whose record would otherwise be ended here. */
+	if (owner == OWNER_TRACED) {
+		end_trace("membridge_realloc", p, old);
+	}
+	uintptr_t from = (uintptr_t)p;
+	void *q = realloc(p, n);
+	if (q == NULL) {
+		finish_move((uintptr_t)p, NULL, old, 0);
+		if (owner == OWNER_TRACED) {
+			atomic_load_explicit(&trace_alloc, memory_order_acquire)(p, val_size(old), val_tag(old));
+		}
+		return no_memory();
+	}
+	finish_move(from, q, old, make_val(n, tag, owner));
 	/* The block stays in the books it was in. */
 	if (owner == OWNER_TRACED) {
-		end_trace("membridge_realloc", p);
-		atomic_load_explicit(&trace_alloc, memory_order_acquire)(h + 1, n, tag);
+		atomic_load_explicit(&trace_alloc, memory_order_acquire)(q, n, tag);
 	} else {
-		count_free(old_tag, old_size);
+		count_free(val_tag(old), val_size(old));
 		count_alloc(tag, n);
 	}
-	return h + 1;
+	return q;
 }
 
 size_t membridge_size(const void *p) {
 	if (p == NULL) {
 		return 0;
 	}
-	uint32_t owner = owner_of(header_of(p));
-	if (owner != OWNER_C && owner != OWNER_TRACED && owner != OWNER_GO) {
-		die("membridge_size", p, "not a membridge block (foreign pointer, or freed)");
+	uint64_t v = peek(p);
+	if (v == 0) {
+		misuse("membridge_size", p);
 	}
-	return header_of(p)->size;
+	return val_size(v);
 }
 
 /* ---- the allocator struct ---- */
@@ -629,8 +977,8 @@ membridge_allocator membridge_allocator_for(int tag) {
 
 /* ---- moves between the C counters and the Go ledger ---- */
 
-static int classify(const void *p) {
-	switch (owner_of(header_of(p))) {
+static int classify(uint64_t v) {
+	switch (val_owner(v)) {
 	case OWNER_C:
 	case OWNER_TRACED:
 		return MB_BRIDGE_C_OWNED;
@@ -644,10 +992,11 @@ int mb_bridge_check(const void *p, size_t *size, int *tag) {
 	if (p == NULL) {
 		return MB_BRIDGE_FOREIGN;
 	}
-	int r = classify(p);
+	uint64_t v = peek(p);
+	int r = classify(v);
 	if (r != MB_BRIDGE_FOREIGN) {
-		*size = header_of(p)->size;
-		*tag = tag_of(header_of(p));
+		*size = val_size(v);
+		*tag = val_tag(v);
 	}
 	return r;
 }
@@ -656,18 +1005,16 @@ int mb_bridge_to_go(void *p, size_t *size, int *tag, int *traced) {
 	if (p == NULL) {
 		return MB_BRIDGE_FOREIGN;
 	}
-	int r = classify(p);
-	if (r != MB_BRIDGE_C_OWNED) {
-		return r;
+	uint64_t v = change(p, ALLOW(OWNER_C) | ALLOW(OWNER_TRACED), with_owner, OWNER_GO);
+	if (v == 0) {
+		return classify(peek(p)) == MB_BRIDGE_GO_OWNED ? MB_BRIDGE_GO_OWNED : MB_BRIDGE_FOREIGN;
 	}
-	header *h = header_of(p);
-	*size = h->size;
-	*tag = tag_of(h);
-	*traced = owner_of(h) == OWNER_TRACED;
-	if (owner_of(h) == OWNER_C) {
-		count_free(tag_of(h), h->size);
+	*size = val_size(v);
+	*tag = val_tag(v);
+	*traced = val_owner(v) == OWNER_TRACED;
+	if (val_owner(v) == OWNER_C) {
+		count_free(val_tag(v), val_size(v));
 	}
-	set_owner(h, OWNER_GO);
 	return MB_BRIDGE_OK;
 }
 
@@ -675,44 +1022,57 @@ int mb_bridge_to_c(void *p, int traced) {
 	if (p == NULL) {
 		return MB_BRIDGE_FOREIGN;
 	}
-	int r = classify(p);
-	if (r != MB_BRIDGE_GO_OWNED) {
-		return r;
+	uint64_t v = change(p, ALLOW(OWNER_GO), with_owner, traced ? OWNER_TRACED : OWNER_C);
+	if (v == 0) {
+		return classify(peek(p));
 	}
-	header *h = header_of(p);
-	if (traced) {
-		set_owner(h, OWNER_TRACED);
-	} else {
-		set_owner(h, OWNER_C);
-		count_alloc(tag_of(h), h->size);
+	if (!traced) {
+		count_alloc(val_tag(v), val_size(v));
 	}
 	return MB_BRIDGE_OK;
 }
 
 void *mb_bridge_alloc_for_go(int tag, size_t n, int zero) {
-	return new_block(valid_tag(tag), n, zero, OWNER_GO);
+	return new_block("mb_bridge_alloc_for_go", valid_tag(tag), n, zero, OWNER_GO);
+}
+
+/* take_go_owned is take for the functions that end a Go handle's
+ * ownership, with their own message for a block Go does not own. */
+static uint64_t take_go_owned(const char *fn, void *p, int leave) {
+	uint64_t v = leave ? change(p, ALLOW(OWNER_GO), with_owner, OWNER_LEAVING) : 0;
+	if (!leave) {
+		shard *sh = shard_of(p);
+		lock(sh);
+		entry *e = find(sh, p, NULL);
+		if (e != NULL && val_owner(e->val) == OWNER_GO) {
+			v = e->val;
+			e->key = freed_key(p);
+			sh->live--;
+		}
+		unlock(sh);
+	}
+	if (v == 0) {
+		uint64_t live = peek(p);
+		if (live != 0) {
+			die_block(fn, p, "the block is not owned by a Go handle (C owns it)", live);
+		}
+		misuse(fn, p);
+	}
+	return v;
 }
 
 void mb_bridge_free_go_owned(void *p) {
 	if (p == NULL) {
 		return;
 	}
-	header *h = header_of(p);
-	if (owner_of(h) != OWNER_GO) {
-		die("mb_bridge_free_go_owned", p, "the block is not owned by a Go handle (freed twice, or owned by C)");
-	}
-	set_owner(h, OWNER_FREED);
-	free(h);
+	take_go_owned("mb_bridge_free_go_owned", p, 0);
+	free(p);
 }
 
 void mb_bridge_release_with(void (*deleter)(void *), void *p) {
 	if (p == NULL) {
 		return;
 	}
-	header *h = header_of(p);
-	if (owner_of(h) != OWNER_GO) {
-		die("mb_bridge_release_with", p, "the block is not owned by a Go handle (freed twice, or owned by C)");
-	}
-	set_owner(h, OWNER_LEAVING);
+	take_go_owned("mb_bridge_release_with", p, 1);
 	deleter(p);
 }

@@ -4,8 +4,11 @@
 package cmem
 
 // #cgo CFLAGS: -Wall -Wextra -Werror -I${SRCDIR}/../../../csrc
+// #include <errno.h>
 // #include <pthread.h>
 // #include <stdlib.h>
+// #include <string.h>
+// #include <sys/mman.h>
 // #include "membridge.h"
 //
 // static void *cmem_malloc(int tag, size_t n) { return membridge_malloc(tag, n); }
@@ -76,6 +79,107 @@ package cmem
 // 	(void)unused;
 // 	if (planted != 0) free((void *)(planted ^ MASK));
 // 	planted = 0;
+// }
+//
+// // cmem_misuse runs one misuse of membridge.h, all on one thread, so
+// // that the allocator's per-thread caches are in a known state. Each
+// // case must abort; it returns if membridge let the misuse through.
+// // The allocation cases fill glibc's per-thread cache (tcache, 7 blocks
+// // per size) first, so the block freed twice goes where glibc leaves
+// // its first bytes alone: a fastbin (small sizes), the unsorted bin, or
+// // into a neighbour it merges with.
+// enum { FILL = 7 };
+// static void fill_tcache(int tag, size_t n, int free_them, void **keep) {
+// 	for (int i = 0; i < FILL; i++) keep[i] = membridge_malloc(tag, n);
+// 	if (free_them) for (int i = 0; i < FILL; i++) membridge_free(keep[i]);
+// }
+// static void cmem_misuse(const char *what) {
+// 	int tag = membridge_tag("cext.misuse");
+// 	void *keep[FILL];
+// 	if (strcmp(what, "twice") == 0) {
+// 		void *p = membridge_malloc(tag, 24);
+// 		membridge_free(p);
+// 		membridge_free(p);
+// 	} else if (strcmp(what, "fastbin") == 0 || strcmp(what, "unsorted") == 0) {
+// 		size_t n = what[0] == 'f' ? 24 : 600;
+// 		fill_tcache(tag, n, 0, keep);
+// 		void *a = membridge_malloc(tag, n), *g1 = membridge_malloc(tag, 16);
+// 		void *b = membridge_malloc(tag, n), *g2 = membridge_malloc(tag, 16);
+// 		for (int i = 0; i < FILL; i++) membridge_free(keep[i]); // tcache full
+// 		membridge_free(a);
+// 		membridge_free(b);
+// 		membridge_free(a); // glibc's own check sees b on top, not a
+// 		membridge_free(g1);
+// 		membridge_free(g2);
+// 	} else if (strcmp(what, "coalesced") == 0) {
+// 		fill_tcache(tag, 600, 0, keep);
+// 		void *a = membridge_malloc(tag, 600), *b = membridge_malloc(tag, 600);
+// 		void *g = membridge_malloc(tag, 16);
+// 		for (int i = 0; i < FILL; i++) membridge_free(keep[i]);
+// 		membridge_free(a);
+// 		membridge_free(b); // merged into a's chunk: b's first bytes untouched
+// 		membridge_free(b);
+// 		membridge_free(g);
+// 	} else if (strcmp(what, "realloc-freed") == 0) {
+// 		fill_tcache(tag, 24, 0, keep);
+// 		void *a = membridge_malloc(tag, 24);
+// 		for (int i = 0; i < FILL; i++) membridge_free(keep[i]);
+// 		membridge_free(a);
+// 		membridge_realloc(tag, a, 48);
+// 	} else if (strcmp(what, "mmapped") == 0) {
+// 		void *p = membridge_malloc(tag, 8 << 20); // glibc maps it, and unmaps it at free
+// 		membridge_free(p);
+// 		membridge_free(p);
+// 	} else if (strcmp(what, "interior") == 0) {
+// 		unsigned char *p = membridge_malloc(tag, 100);
+// 		membridge_free(p + 16);
+// 	} else if (strcmp(what, "realloc-interior") == 0) {
+// 		unsigned char *p = membridge_malloc(tag, 100);
+// 		membridge_realloc(tag, p + 32, 200);
+// 	} else if (strcmp(what, "realloc-foreign") == 0) {
+// 		membridge_realloc(tag, cmem_foreign(), 10);
+// 	} else if (strcmp(what, "foreign-unmapped") == 0) {
+// 		// The first byte of a mapping: nothing before it may be read.
+// 		unsigned char *m = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+// 		if (m == MAP_FAILED) return;
+// 		munmap(m, 4096);
+// 		membridge_free(m + 4096);
+// 	} else if (strcmp(what, "size-freed") == 0) {
+// 		void *p = membridge_malloc(tag, 40);
+// 		membridge_free(p);
+// 		(void)membridge_size(p);
+// 	} else if (strcmp(what, "freed-by-libc") == 0) {
+// 		void *p = membridge_malloc(tag, 56);
+// 		free(p); // not membridge_free: the next malloc of that block finds it still counted
+// 		void *q = membridge_malloc(tag, 56);
+// 		membridge_free(q);
+// 	}
+// }
+//
+// // cmem_call_errno calls one allocation with a hostile size and reports
+// // errno; it frees what it got, which a correct membridge never gives.
+// static void *cmem_hostile(int tag, int op, size_t a, size_t b, int *err) {
+// 	void *p = NULL, *old = NULL;
+// 	errno = 0;
+// 	switch (op) {
+// 	case 0: p = membridge_malloc(tag, a); break;
+// 	case 1: p = membridge_calloc(tag, a, b); break;
+// 	case 2:
+// 		old = membridge_malloc(tag, 32);
+// 		if (old == NULL) return NULL;
+// 		memset(old, 0x5a, 32);
+// 		p = membridge_realloc(tag, old, a);
+// 		break;
+// 	}
+// 	*err = errno;
+// 	if (old != NULL) {
+// 		// On failure the old block must be intact and still ours.
+// 		unsigned char *o = old;
+// 		for (int i = 0; i < 32; i++) if (o[i] != 0x5a) *err = -1;
+// 		if (membridge_size(old) != 32) *err = -1;
+// 		if (p == NULL) membridge_free(old);
+// 	}
+// 	return p;
 // }
 import "C"
 
@@ -158,3 +262,30 @@ func PlantLeak(n int) { C.cmem_plant(C.size_t(n)) }
 
 // UnplantLeak frees the block of PlantLeak.
 func UnplantLeak() { C.cmem_unplant(0) }
+
+// Misuse runs the misuse of membridge.h named what (see cmem_misuse), on
+// one C thread; it returns only if membridge did not abort.
+func Misuse(what string) {
+	cs := C.CString(what)
+	defer C.free(unsafe.Pointer(cs))
+	C.cmem_misuse(cs)
+}
+
+// Hostile operations for HostileAlloc.
+const (
+	HostileMalloc  = 0 // membridge_malloc(tag, a)
+	HostileCalloc  = 1 // membridge_calloc(tag, a, b)
+	HostileRealloc = 2 // membridge_realloc of a 32-byte block to a bytes
+)
+
+// HostileAlloc makes the allocation op with sizes a and b and returns
+// whether it returned a block (which it then frees) and errno; errno -1
+// means a failed realloc changed the old block.
+func HostileAlloc(tag, op int, a, b uint64) (got bool, errno int) {
+	var e C.int
+	p := C.cmem_hostile(C.int(tag), C.int(op), C.size_t(a), C.size_t(b), &e)
+	if p != nil {
+		C.membridge_free(p)
+	}
+	return p != nil, int(e)
+}
