@@ -47,15 +47,19 @@ func TestAllocWaitsForBudget(t *testing.T) {
 }
 
 // A registered relief (a cache) is asked to give memory back before an
-// allocation over the limit fails, and the retry is counted.
+// allocation over the limit fails, and the retry is counted. It is told
+// which limit refused, and a relief for memory that does not count against
+// that limit (RegisterRelief: the allocator's own) is not run.
 func TestLimitRunsReliefThenRetries(t *testing.T) {
 	defer leakcheck.Check(t)
 	tag := t.Name()
 	tracker.SetTagLimit(tag, 1000)
 	defer tracker.SetTagLimit(tag, 0)
 	cached, _ := Alloc(tag, 800)
-	unregister := tracker.RegisterRelief("test-cache", func(need int64) int64 {
-		if cached == nil {
+	var got []tracker.Shortage
+	unregister := tracker.RegisterShortageRelief("test-cache", func(s tracker.Shortage) int64 {
+		got = append(got, s)
+		if cached == nil || !s.Counts(tracker.KindCHeap, tag) {
 			return 0
 		}
 		cached.Free()
@@ -63,6 +67,11 @@ func TestLimitRunsReliefThenRetries(t *testing.T) {
 		return 800
 	})
 	defer unregister()
+	oomOnly := tracker.RegisterRelief("test-allocator", func(int64) int64 {
+		t.Error("a limit's refusal ran a relief registered for the allocator running out")
+		return 0
+	})
+	defer oomOnly()
 	before := tracker.Pressure()
 	b, err := Alloc(tag, 500)
 	if err != nil {
@@ -72,5 +81,9 @@ func TestLimitRunsReliefThenRetries(t *testing.T) {
 	after := tracker.Pressure()
 	if after.RetrySuccesses != before.RetrySuccesses+1 || after.ReliefBytes < before.ReliefBytes+800 {
 		t.Fatalf("pressure counters %+v -> %+v", before, after)
+	}
+	want := tracker.Shortage{Bytes: 500, Cause: tracker.ShortTagLimit, Kind: tracker.KindCHeap, Tag: tag}
+	if len(got) != 1 || got[0] != want {
+		t.Fatalf("the relief was told %+v, want [%+v]", got, want)
 	}
 }

@@ -1,6 +1,9 @@
 package tracker
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // ExternalCounts are one tag's counters as a counter outside the ledger
 // keeps them: totals since start, not changes.
@@ -60,6 +63,7 @@ func (x *External) Sync() {
 }
 
 func (x *External) update(tag string, c ExternalCounts) {
+	c = c.clamped()
 	prev := x.last[tag]
 	if c == prev {
 		return
@@ -67,19 +71,52 @@ func (x *External) update(tag string, c ExternalCounts) {
 	x.last[tag] = c
 	e := entryFor(key{x.kind, -1, tag})
 	c0 := &e.counters
-	c0.liveBytes.Add(c.LiveBytes - prev.LiveBytes)
-	c0.liveCount.Add(c.LiveCount - prev.LiveCount)
-	c0.allocBytes.Add(c.AllocatedBytes - prev.AllocatedBytes)
-	c0.allocCount.Add(c.AllocatedCount - prev.AllocatedCount)
-	c0.freedBytes.Add(c.FreedBytes - prev.FreedBytes)
-	c0.freedCount.Add(c.FreedCount - prev.FreedCount)
+	// Both sides are within [0, MaxInt64], so no difference overflows;
+	// what the differences are added to stays within [0, MaxInt64] too
+	// (addClamped), so that no total wraps, however wrong the outside
+	// counts.
+	live := c.LiveBytes - prev.LiveBytes
+	addClamped(&c0.liveBytes, live)
+	addClamped(&c0.liveCount, c.LiveCount-prev.LiveCount)
+	addClamped(&c0.allocBytes, c.AllocatedBytes-prev.AllocatedBytes)
+	addClamped(&c0.allocCount, c.AllocatedCount-prev.AllocatedCount)
+	addClamped(&c0.freedBytes, c.FreedBytes-prev.FreedBytes)
+	addClamped(&c0.freedCount, c.FreedCount-prev.FreedCount)
 	raisePeak(&c0.peakBytes, c0.liveBytes.Load())
 	for _, t := range []*totals{&kindCounters[x.kind], &e.tag.totals} {
-		t.liveBytes.Add(c.LiveBytes - prev.LiveBytes)
+		t.addLive(live)
 		t.commit()
 	}
 	// The outside counter saw its own peak between syncs; for the
 	// (kind, host, tag) counters, which it feeds alone or with the
 	// ledger's own records of that tag, it is a lower bound of the peak.
 	raisePeak(&c0.peakBytes, c.PeakBytes)
+	if live < 0 {
+		wakeLimitWaiters()
+	}
+}
+
+// clamped returns c with every count within [0, MaxInt64]: an outside
+// counter is unsigned or may be corrupt, and a negative count (a huge
+// unsigned one converted) would move the ledger's totals the wrong way.
+func (c ExternalCounts) clamped() ExternalCounts {
+	c.LiveBytes, c.LiveCount = max(c.LiveBytes, 0), max(c.LiveCount, 0)
+	c.PeakBytes = max(c.PeakBytes, 0)
+	c.AllocatedBytes, c.AllocatedCount = max(c.AllocatedBytes, 0), max(c.AllocatedCount, 0)
+	c.FreedBytes, c.FreedCount = max(c.FreedBytes, 0), max(c.FreedCount, 0)
+	return c
+}
+
+// addClamped adds d to v, a count that is never negative, keeping the
+// result within [0, MaxInt64]: outside counts that would take it past
+// MaxInt64 saturate it, and once it has saturated, the decreases that follow
+// stop at 0 instead of going below. The count is then an estimate until it
+// comes back to 0, never a wrapped value that would let a limit be passed.
+func addClamped(v *atomic.Int64, d int64) {
+	for {
+		o := v.Load()
+		if v.CompareAndSwap(o, max(addSat(o, d), 0)) {
+			return
+		}
+	}
 }

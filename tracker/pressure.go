@@ -61,10 +61,76 @@ func CountRetry(succeeded bool) {
 	}
 }
 
+// A Shortage says what an allocation is short of, so that a relief gives
+// back only memory that helps: a refusal by a tag's limit is helped only by
+// freeing memory of that tag, one by a kind's limit only by memory of that
+// kind. Only the allocator itself running out (ShortOfMemory) is helped by
+// freeing anything.
+type Shortage struct {
+	Bytes int64         // what the allocation needs
+	Cause ShortageCause // what is short
+	Kind  Kind          // the kind asked for; the limited one for ShortKindLimit
+	Tag   string        // the tag asked for; the limited one for ShortTagLimit
+}
+
+// ShortageCause says what an allocation ran short of.
+type ShortageCause uint8
+
+const (
+	// ShortOfMemory: the allocator (C heap, device) could not provide the
+	// memory. Freeing any memory may help.
+	ShortOfMemory ShortageCause = iota
+	// ShortKindLimit: the kind's limit (SetLimit) refused the bytes.
+	ShortKindLimit
+	// ShortTagLimit: the tag's limit (SetTagLimit), a budget, refused the
+	// bytes.
+	ShortTagLimit
+)
+
+// Counts reports whether freeing memory of kind k under tag helps with s:
+// whether that memory counts against what is short.
+func (s Shortage) Counts(k Kind, tag string) bool {
+	switch s.Cause {
+	case ShortKindLimit:
+		return k == s.Kind
+	case ShortTagLimit:
+		return tag == s.Tag
+	}
+	return true
+}
+
+// live returns the live bytes of the total that is short.
+func (s Shortage) live() int64 {
+	switch s.Cause {
+	case ShortKindLimit:
+		if int(s.Kind) < MaxKinds {
+			return kindCounters[s.Kind].liveBytes.Load()
+		}
+		return 0
+	case ShortTagLimit:
+		if e, ok := tagCounters.Load(s.Tag); ok {
+			return e.(*tagEntry).liveBytes.Load()
+		}
+		return 0
+	}
+	return LiveBytes()
+}
+
+// ShortageOf returns the shortage that err, from Reserve or an owner's
+// allocation, reports: the limit that refused for an error wrapping a
+// *LimitError; ShortOfMemory of n bytes for any other.
+func ShortageOf(err error, n int64) Shortage {
+	var le *LimitError
+	if errors.As(err, &le) {
+		return le.Shortage()
+	}
+	return Shortage{Bytes: n, Cause: ShortOfMemory}
+}
+
 // relief is one registered way of giving memory back.
 type relief struct {
 	name string
-	fn   func(need int64) int64
+	fn   func(s Shortage) int64
 }
 
 var reliefs struct {
@@ -72,12 +138,33 @@ var reliefs struct {
 	list []*relief
 }
 
-// RegisterRelief adds fn to the steps Relieve runs, after those registered
-// before it. fn is asked to free at least need bytes if it can (need <= 0:
-// as much as it can) and returns how many it freed; it must not block for
-// long and must not call Relieve. A cache of native buffers registers its
-// eviction here. unregister removes fn; it is idempotent.
+// RegisterRelief adds fn to the steps Relieve runs when the allocator
+// itself is out of memory, after those registered before it: for memory
+// held by no one in particular (batched frees, kept pages). fn is asked to
+// free at least need bytes if it can (need <= 0: as much as it can) and
+// returns how many it freed; it must not block for long and must not call
+// Relieve. A limit's refusal does not run it: freeing memory that does not
+// count against the limit would not help. Memory that does count against
+// limits (a cache's entries) registers with RegisterShortageRelief.
+// unregister removes fn; it is idempotent.
 func RegisterRelief(name string, fn func(need int64) (freed int64)) (unregister func()) {
+	return RegisterShortageRelief(name, func(s Shortage) int64 {
+		if s.Cause != ShortOfMemory {
+			return 0
+		}
+		return fn(s.Bytes)
+	})
+}
+
+// RegisterShortageRelief adds fn to the steps RelieveShortage (and Relieve)
+// run, after those registered before it. fn is told what is short and must
+// free only memory that s.Counts: a cache evicts the entries whose kind or
+// tag is the limited one, so a budget running out never flushes an
+// unrelated cache. It is asked to free at least s.Bytes if it can (<= 0: as
+// much as counts) and returns how many bytes that count it freed; it must
+// not block for long and must not call Relieve. unregister removes fn; it is
+// idempotent.
+func RegisterShortageRelief(name string, fn func(s Shortage) (freed int64)) (unregister func()) {
 	r := &relief{name: name, fn: fn}
 	reliefs.Lock()
 	reliefs.list = append(reliefs.list, r)
@@ -108,23 +195,35 @@ var gcRelief struct {
 	lastFreed int64
 }
 
-// Relieve tries to free need bytes (need <= 0: as much as it can) before an
-// owner retries an allocation that failed with ErrLimit or ErrOutOfMemory.
-// It runs the registered reliefs in order until they have freed need bytes;
-// if they fall short it runs the garbage collector and waits briefly for
-// the cleanups of dropped handles, which give their memory back through the
-// safety net. Concurrent calls share one collection, and a collection is
-// skipped (counted in GCSkips) when the previous one freed nothing less
-// than 10 ms ago. It returns the bytes freed as far as it can tell (the reliefs'
-// own count plus the drop in the ledger's live bytes across the collection)
-// and counts each step in Pressure.
+// Relieve is RelieveShortage for an allocator out of memory: it tries to
+// free need bytes (need <= 0: as much as it can) of any kind and tag before
+// an owner retries an allocation that failed with ErrOutOfMemory.
 func Relieve(need int64) (freed int64) {
+	return RelieveShortage(Shortage{Bytes: need, Cause: ShortOfMemory})
+}
+
+// RelieveShortage tries to free s.Bytes bytes that count against what is
+// short (s.Bytes <= 0: as much as it can) before an owner retries an
+// allocation that failed with ErrLimit (pass ShortageOf(err, n)) or
+// ErrOutOfMemory. It runs the registered reliefs in order until they have
+// freed enough; if they fall short it runs the garbage collector and waits
+// briefly for the cleanups of dropped handles, which give their memory back
+// through the safety net (garbage is freed whatever is short). Concurrent
+// calls share one collection, and a collection is skipped (counted in
+// GCSkips) when the previous one freed nothing less than 10 ms ago. It
+// returns the bytes freed as far as it can tell (the reliefs' own count plus
+// the drop in the short total's live bytes across the collection) and
+// counts each step in Pressure.
+func RelieveShortage(s Shortage) (freed int64) {
+	need := s.Bytes
 	pressure.reliefs.Add(1)
 	reliefs.Lock()
 	list := append([]*relief(nil), reliefs.list...)
 	reliefs.Unlock()
 	for _, r := range list {
-		n := r.fn(need - freed)
+		rs := s
+		rs.Bytes = need - freed
+		n := r.fn(rs)
 		if n > 0 {
 			freed += n
 			pressure.reliefBytes.Add(n)
@@ -133,9 +232,9 @@ func Relieve(need int64) (freed int64) {
 			return freed
 		}
 	}
-	before := LiveBytes()
-	if collectForRelief(func() int64 { return before - LiveBytes() }) {
-		if after := LiveBytes(); after < before {
+	before := s.live()
+	if collectForRelief(func() int64 { return before - s.live() }) {
+		if after := s.live(); after < before {
 			freed += before - after
 		}
 	}
@@ -249,7 +348,7 @@ func ReserveContext(ctx context.Context, k Kind, device int, tag string, n int64
 	if err == nil || !errors.Is(err, ErrLimit) {
 		return r, err
 	}
-	if Relieve(n) > 0 {
+	if RelieveShortage(ShortageOf(err, n)) > 0 {
 		r, err = Reserve(k, device, tag, n, skip+1)
 		CountRetry(err == nil)
 		if err == nil || !errors.Is(err, ErrLimit) {

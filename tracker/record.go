@@ -1,6 +1,7 @@
 package tracker
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -161,19 +162,14 @@ func (r *Record) FreeStack() []uintptr {
 // kept and reports drop membridge's own frames instead (UserFrames).
 func Reserve(k Kind, device int, tag string, n int64, skip int) (*Record, error) {
 	if n < 0 {
-		return nil, ErrInvalidSize
+		return nil, fmt.Errorf("tracker: reserve %d bytes of %s (tag %q): %w", n, k, tag, ErrInvalidSize)
 	}
 	if int(k) >= MaxKinds {
 		panic("tracker: Reserve with an unregistered kind")
 	}
-	kc := &kindCounters[k]
-	if !reserveWithin(kc, n, kindLimits[k].Load()) {
-		return nil, limitError("kind", k, tag, n, kindLimits[k].Load(), kc.liveBytes.Load())
-	}
 	e := entryFor(key{k, int32(device), tag})
-	if !reserveWithin(&e.tag.totals, n, e.tag.limit.Load()) {
-		kc.unreserve(n)
-		return nil, limitError("tag", k, tag, n, e.tag.limit.Load(), e.tag.liveBytes.Load())
+	if err := reserveTotals(k, e, n); err != nil {
+		return nil, err
 	}
 	e.reserve(n)
 	// Fresh, or recycled (Recycle): no field but watchSeq carries over. The

@@ -1,6 +1,7 @@
 package tracker
 
 import (
+	"math"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -57,18 +58,32 @@ func (c *counters) release(n int64) {
 	c.freedCount.Add(1)
 }
 
-// add adds c's values to s (peaks and limit hits excepted: they do not add up).
+// add adds c's values to s (peaks and limit hits excepted: they do not add
+// up). The sums saturate: many sets, each within range, never read back as
+// a negative total.
 func (c *counters) add(s *Stats) {
-	s.LiveBytes += c.liveBytes.Load()
-	s.LiveCount += c.liveCount.Load()
-	s.AllocatedBytes += c.allocBytes.Load()
-	s.AllocatedCount += c.allocCount.Load()
-	s.FreedBytes += c.freedBytes.Load()
-	s.FreedCount += c.freedCount.Load()
-	s.DroppedBytes += c.dropBytes.Load()
-	s.DroppedCount += c.dropCount.Load()
-	s.HandedOffBytes += c.handBytes.Load()
-	s.HandedOffCount += c.handCount.Load()
+	s.LiveBytes = addSat(s.LiveBytes, c.liveBytes.Load())
+	s.LiveCount = addSat(s.LiveCount, c.liveCount.Load())
+	s.AllocatedBytes = addSat(s.AllocatedBytes, c.allocBytes.Load())
+	s.AllocatedCount = addSat(s.AllocatedCount, c.allocCount.Load())
+	s.FreedBytes = addSat(s.FreedBytes, c.freedBytes.Load())
+	s.FreedCount = addSat(s.FreedCount, c.freedCount.Load())
+	s.DroppedBytes = addSat(s.DroppedBytes, c.dropBytes.Load())
+	s.DroppedCount = addSat(s.DroppedCount, c.dropCount.Load())
+	s.HandedOffBytes = addSat(s.HandedOffBytes, c.handBytes.Load())
+	s.HandedOffCount = addSat(s.HandedOffCount, c.handCount.Load())
+}
+
+// addSat is a+b, saturated at the int64 range instead of wrapping.
+func addSat(a, b int64) int64 {
+	s := a + b
+	switch {
+	case a > 0 && b > 0 && s < 0:
+		return math.MaxInt64
+	case a < 0 && b < 0 && s >= 0:
+		return math.MinInt64
+	}
+	return s
 }
 
 // totals are what the hot path keeps for a whole kind or a whole tag: live
@@ -83,9 +98,37 @@ type totals struct {
 	_         [128 - 3*8]byte
 }
 
-func (t *totals) reserve(n int64) int64 { return t.liveBytes.Add(n) }
-func (t *totals) unreserve(n int64)     { t.liveBytes.Add(-n) }
-func (t *totals) commit()               { raisePeak(&t.peakBytes, t.liveBytes.Load()) }
+// reserveWithin counts n more bytes (n >= 0) unless the total would then
+// pass limit (0: none) or the largest int64; it returns whether it counted
+// them, and the live bytes it saw. A refused request never touches the
+// total, so no other reservation can see it, however large it was: there is
+// no window in which the total is wrapped or holds bytes about to be taken
+// back. Uncontended, a compare-and-swap costs what the atomic add it
+// replaces does.
+func (t *totals) reserveWithin(n, limit int64) (ok bool, live int64) {
+	room := int64(math.MaxInt64)
+	if limit > 0 {
+		room = limit
+	}
+	for {
+		live = t.liveBytes.Load()
+		// live is never negative, but a total synced from outside counters
+		// (External) is only as good as they are: take negative as 0.
+		if n > room-max(live, 0) {
+			return false, live
+		}
+		if t.liveBytes.CompareAndSwap(live, live+n) {
+			return true, live + n
+		}
+	}
+}
+
+func (t *totals) unreserve(n int64) { t.liveBytes.Add(-n) }
+func (t *totals) commit()           { raisePeak(&t.peakBytes, t.liveBytes.Load()) }
+
+// addLive moves the live bytes by d within [0, MaxInt64] (addClamped): what
+// External brings in from counters the ledger does not control.
+func (t *totals) addLive(d int64) { addClamped(&t.liveBytes, d) }
 
 // snapshot fills s with the sum of the entries that match, then with t's
 // own live bytes, peak and limit hits.
@@ -253,7 +296,7 @@ func AllStats() []Stats {
 func LiveBytes() int64 {
 	var n int64
 	for i := range kindCounters {
-		n += kindCounters[i].liveBytes.Load()
+		n = addSat(n, kindCounters[i].liveBytes.Load())
 	}
 	return n
 }

@@ -1,0 +1,211 @@
+package tracker_test
+
+import (
+	"context"
+	"math"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/membridge/membridge/tracker"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// newKind registers a kind of its own for a test (the same one again under
+// -count), so no other test's memory counts against its limit.
+func newKind(t *testing.T, name string) tracker.Kind {
+	t.Helper()
+	k, err := tracker.RegisterKind("test-" + t.Name() + name)
+	require.NoError(t, err)
+	return k
+}
+
+// Reserve refuses any size over a kind's or a tag's limit with a
+// *LimitError that wraps ErrLimit and says which limit, and a refused
+// request leaves the totals, the peak and the key counters as they were.
+func TestReserveRefusesHostileSizes(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	k := newKind(t, "")
+	tag := testTag(t)
+	tracker.SetLimit(k, 1000)
+	defer tracker.SetLimit(k, 0)
+	tracker.SetTagLimit(tag, 500)
+	defer tracker.SetTagLimit(tag, 0)
+	held, err := tracker.Reserve(k, -1, tag, 1, 0)
+	require.NoError(t, err)
+	held.Commit(0x1000, nil)
+	defer held.Release()
+	kindHits, tagHits := tracker.KindStats(k).LimitHits, tracker.TagStats(tag).LimitHits
+
+	for _, n := range []int64{501, 1000, 1001, 1 << 40, math.MaxInt64 - 1000, math.MaxInt64 - 1, math.MaxInt64} {
+		_, err := tracker.Reserve(k, -1, tag, n, 0)
+		require.ErrorIs(t, err, tracker.ErrLimit, "%d bytes", n)
+		var le *tracker.LimitError
+		require.ErrorAs(t, err, &le)
+		assert.Equal(t, n, le.Bytes)
+		assert.Equal(t, tag, le.Tag)
+		assert.Equal(t, k, le.Kind)
+		if n > 1000 {
+			assert.False(t, le.ByTag, "%d bytes: the kind's limit refuses first when both would", n)
+		}
+		assert.Contains(t, err.Error(), "limit")
+		assert.Equal(t, int64(1), tracker.KindStats(k).LiveBytes)
+		assert.Equal(t, int64(1), tracker.TagStats(tag).LiveBytes)
+	}
+	other := testTag(t) // the kind's limit alone
+	_, err = tracker.Reserve(k, -1, other, math.MaxInt64, 0)
+	var le *tracker.LimitError
+	require.ErrorAs(t, err, &le)
+	assert.False(t, le.ByTag)
+	assert.Equal(t, int64(1000), le.Limit)
+	r, err := tracker.Reserve(k, -1, other, 999, 0) // what fits is granted
+	require.NoError(t, err)
+	r.Cancel()
+	assert.Equal(t, kindHits+6, tracker.KindStats(k).LimitHits, "one refusal per request over the kind's limit")
+	assert.Equal(t, tagHits+2, tracker.TagStats(tag).LimitHits, "501 and 1000 bytes: refused by the tag's limit")
+
+	_, err = tracker.Reserve(k, -1, tag, -1, 0)
+	require.ErrorIs(t, err, tracker.ErrInvalidSize)
+	assert.Contains(t, err.Error(), "-1 bytes")
+	_, err = tracker.Reserve(k, -1, tag, math.MinInt64, 0)
+	require.ErrorIs(t, err, tracker.ErrInvalidSize)
+}
+
+// Without a limit, the ledger still cannot count past MaxInt64: a request
+// that would take a total there is refused with ErrOutOfMemory (no
+// allocator has that much), and the totals stay as they were.
+func TestReserveRefusesOverflowWithoutALimit(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	k := newKind(t, "")
+	tag := testTag(t)
+	held, err := tracker.Reserve(k, -1, tag, 1, 0)
+	require.NoError(t, err)
+	held.Commit(0x1000, nil)
+	defer held.Release()
+
+	_, err = tracker.Reserve(k, -1, tag, math.MaxInt64, 0)
+	require.ErrorIs(t, err, tracker.ErrOutOfMemory)
+	assert.NotErrorIs(t, err, tracker.ErrLimit)
+	assert.Contains(t, err.Error(), "9223372036854775807 bytes")
+
+	// Half of what is left fits, twice does not: by the kind's total here,
+	// by the tag's when the kinds differ.
+	half := int64(math.MaxInt64/2 + 1)
+	r, err := tracker.Reserve(k, -1, testTag(t), half-1, 0)
+	require.NoError(t, err)
+	_, err = tracker.Reserve(k, -1, testTag(t), half, 0)
+	require.ErrorIs(t, err, tracker.ErrOutOfMemory)
+	r.Cancel()
+	k2 := newKind(t, "2")
+	r, err = tracker.Reserve(k, -1, tag, half, 0)
+	require.NoError(t, err)
+	_, err = tracker.Reserve(k2, -1, tag, half, 0)
+	require.ErrorIs(t, err, tracker.ErrOutOfMemory)
+	r.Cancel()
+	assert.Equal(t, int64(0), tracker.KindStats(k2).LiveBytes)
+	assert.Equal(t, int64(1), tracker.KindStats(k).LiveBytes)
+	assert.Equal(t, int64(1), tracker.TagStats(tag).LiveBytes)
+}
+
+// A request over the limit never holds its bytes in the total, not even
+// for a moment: while one goroutine keeps asking for what does not fit,
+// requests that do fit are always granted, and the total never passes the
+// limit.
+func TestRefusedRequestsLeaveNoTransient(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	for _, byTag := range []bool{false, true} {
+		k := newKind(t, "")
+		tag := testTag(t)
+		if byTag {
+			tracker.SetTagLimit(tag, 1000)
+		} else {
+			tracker.SetLimit(k, 1000)
+		}
+		held, err := tracker.Reserve(k, -1, tag, 1, 0)
+		require.NoError(t, err)
+		held.Commit(0x1000, nil)
+
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		for _, n := range []int64{1000, math.MaxInt64} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for ctx.Err() == nil {
+					if _, err := tracker.Reserve(k, -1, tag, n, 0); err == nil {
+						t.Errorf("%d bytes granted with 1 live under a limit of 1000", n)
+						return
+					}
+				}
+			}()
+		}
+		deadline := time.Now().Add(200 * time.Millisecond)
+		for i := 0; i < 50000 && time.Now().Before(deadline); i++ {
+			r, err := tracker.Reserve(k, -1, tag, 10, 0)
+			if err != nil {
+				cancel()
+				wg.Wait()
+				held.Release()
+				t.Fatalf("byTag %v: 10 bytes refused with 1 live under a limit of 1000, after %d grants: %v", byTag, i, err)
+			}
+			r.Cancel()
+		}
+		cancel()
+		wg.Wait()
+		held.Release()
+		tracker.SetTagLimit(tag, 0)
+		tracker.SetLimit(k, 0)
+	}
+}
+
+// Counts an outside counter reports are untrusted: negative ones (a huge
+// unsigned count converted) and huge ones move the totals without wrapping
+// them, a limit then refuses what does not fit, and the totals come back
+// when the counter does.
+func TestExternalCountsCannotWrapTheTotals(t *testing.T) {
+	k := newKind(t, "")
+	tag := testTag(t)
+	var mu sync.Mutex
+	var counts []tracker.ExternalCounts
+	x := tracker.NewExternal(k, func(report func(string, tracker.ExternalCounts)) {
+		mu.Lock()
+		defer mu.Unlock()
+		for i, c := range counts {
+			report(tag+string(rune('a'+i)), c)
+		}
+	})
+	set := func(cs ...tracker.ExternalCounts) {
+		mu.Lock()
+		counts = cs
+		mu.Unlock()
+		x.Sync()
+	}
+	huge := tracker.ExternalCounts{LiveBytes: math.MaxInt64, LiveCount: 1, PeakBytes: math.MaxInt64, AllocatedBytes: math.MaxInt64, AllocatedCount: 1}
+	set(huge, huge)
+	s := tracker.KindStats(k)
+	assert.Equal(t, int64(math.MaxInt64), s.LiveBytes, "two huge counts saturate")
+	assert.Equal(t, int64(math.MaxInt64), s.AllocatedBytes, "sums saturate on read")
+	assert.Equal(t, int64(math.MaxInt64), tracker.LiveBytes(), "the sum over kinds saturates")
+	_, err := tracker.Reserve(k, -1, tag, 1, 0)
+	require.ErrorIs(t, err, tracker.ErrOutOfMemory, "a full total takes no more")
+	tracker.SetLimit(k, 1<<20)
+	_, err = tracker.Reserve(k, -1, tag, 1, 0)
+	require.ErrorIs(t, err, tracker.ErrLimit)
+	tracker.SetLimit(k, 0)
+
+	neg := tracker.ExternalCounts{LiveBytes: -5, LiveCount: -1, AllocatedBytes: math.MinInt64}
+	set(neg, neg)
+	s = tracker.KindStats(k)
+	assert.GreaterOrEqual(t, s.LiveBytes, int64(0), "negative outside counts are taken as 0")
+	set(tracker.ExternalCounts{LiveBytes: 100, LiveCount: 1}, tracker.ExternalCounts{})
+	tracker.SetLimit(k, 150)
+	defer tracker.SetLimit(k, 0)
+	_, err = tracker.Reserve(k, -1, tag, 51, 0)
+	require.ErrorIs(t, err, tracker.ErrLimit, "the outside 100 bytes count against the limit")
+	r, err := tracker.Reserve(k, -1, tag, 50, 0)
+	require.NoError(t, err)
+	r.Cancel()
+	set(tracker.ExternalCounts{}, tracker.ExternalCounts{})
+	assert.GreaterOrEqual(t, tracker.KindStats(k).LiveBytes, int64(0))
+}
