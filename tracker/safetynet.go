@@ -23,7 +23,10 @@ const (
 	// dropped, so reports and profiles show it.
 	LeakReport
 	// LeakFail reclaims the memory like LeakFree and keeps the record for the
-	// test mode, which fails the test that made the allocation.
+	// test mode, which fails the test that made the allocation (VerifyNone)
+	// or the run (VerifyTestMain). It is the test mode's default. It logs
+	// each site once like LeakFree, except when the whole run is checked at
+	// its end (VerifyTestMain, EnableTestMode), as that check reports it.
 	LeakFail
 )
 
@@ -97,6 +100,10 @@ func logLeakOncePerSite(r *Record) {
 		"stack", strings.TrimSpace(b.String()))
 }
 
+// runChecked says that the whole run is checked at its end (VerifyTestMain,
+// EnableTestMode), so that LeakFail need not log the drops it keeps.
+var runChecked atomic.Bool
+
 // failures keeps the records LeakFail reclaimed until the test mode reports them.
 var failures struct {
 	sync.Mutex
@@ -121,14 +128,16 @@ func onDropped(d dropArg) {
 		if !r.state.CompareAndSwap(stateLive, stateReclaimed) {
 			return
 		}
-		live.remove(r)
-		r.countRelease()
-		r.countDrop()
 		if p == LeakFail {
+			// Kept before it leaves the ledger, so that a check running
+			// meanwhile finds it in one place or the other.
 			failures.Lock()
 			failures.recs = append(failures.recs, r)
 			failures.Unlock()
 		}
+		live.remove(r)
+		r.countRelease()
+		r.countDrop()
 		if r.reclaim != nil {
 			r.reclaim.Reclaim(r)
 		}
@@ -138,7 +147,9 @@ func onDropped(d dropArg) {
 	}
 	if h := leakHandler.Load(); h != nil {
 		(*h)(r)
-	} else if p != LeakFail { // under LeakFail the test mode reports it
+	} else if p != LeakFail || !runChecked.Load() {
+		// Under LeakFail the test mode reports it; VerifyTestMain's check
+		// of the whole run does, whether or not a VerifyNone did.
 		logLeakOncePerSite(r)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -94,14 +95,27 @@ func buildOptions(opts []Option) *options {
 // dropped without a free; nil otherwise. It waits up to MaxWait, collecting
 // garbage between looks, so that late frees and cleanups can land.
 func Find(opts ...Option) error {
-	return find(buildOptions(opts), func(*Record) bool { return true }, "")
+	return find(buildOptions(opts), func(*Record) bool { return true }, "", false)
 }
 
 // VerifyNone fails t if memory made by this test is left: records made on
-// the calling goroutine or on goroutines it started. Call it at the end of
-// the test (defer VerifyNone(t)) on the test's own goroutine. When the
-// process is not in the test mode (VerifyTestMain not in use), no goroutine
-// is known for a record and VerifyNone checks everything, like Find.
+// the calling goroutine or on goroutines it started that are still live,
+// and handles they dropped without a free. Call it at the end of the test
+// (defer VerifyNone(t)) on the test's own goroutine. It needs no TestMain:
+// a test binary starts in the test mode (see VerifyTestMain), so every
+// record notes the goroutine that made it.
+//
+// It runs a collection (GC) and waits, with a capped backoff up to MaxWait,
+// while any of the test's records is still live: a free may land late, and
+// a handle the test dropped is found by the safety net, reclaimed and
+// reported. It fails t once, with a report grouped by allocation site that
+// names the site, the test and the handles dropped without Free; what it
+// reported, no later VerifyNone reports again.
+//
+// What it does not see: memory another test made (parallel tests included),
+// memory made before the test mode was on and not under this test's frame,
+// and memory a goroutine the test started makes after the check has run.
+// VerifyTestMain's check at the end of the package reports the last.
 func VerifyNone(t TestingT, opts ...Option) {
 	if h, ok := t.(interface{ Helper() }); ok {
 		h.Helper()
@@ -123,7 +137,7 @@ func VerifyNone(t TestingT, opts ...Option) {
 			return descendsFrom(gid, creator, g)
 		}
 	}
-	if err := find(buildOptions(opts), owned, name); err != nil {
+	if err := find(buildOptions(opts), owned, name, true); err != nil {
 		t.Error(err)
 	}
 }
@@ -139,12 +153,29 @@ func WithoutAttribution() Option {
 }
 
 // VerifyTestMain runs the tests in the test mode and then fails the run if
-// any native memory is left. In the test mode every allocation keeps its
-// stack (unless MEMBRIDGE_TRACK says otherwise), dropped handles fail the
-// test that made them (LeakFail), and each record notes the goroutine that
-// made it, so VerifyNone in parallel tests blames the right test. Use it as
+// any native memory is left, whichever test or goroutine made it. Use it as
 //
 //	func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
+//
+// What each check gives:
+//
+//   - VerifyNone, per test: the test that left memory, or dropped a handle,
+//     fails, with the report in its own output; no other test is blamed.
+//   - VerifyTestMain, per package: after all tests passed, anything still
+//     left fails the run (exit status 1, the report on stderr): leaks of
+//     tests that do not call VerifyNone, memory a goroutine made after its
+//     test returned, memory package variables hold. Dropped handles no
+//     VerifyNone reported are in it too; the safety net does not log them
+//     (under LeakFail), since this check reports them.
+//
+// The test mode is on in any test binary from its start (testing.Testing),
+// VerifyTestMain or not: every allocation keeps its stack (unless
+// MEMBRIDGE_TRACK says otherwise), notes the goroutine that made it and
+// that goroutine's creator, so VerifyNone blames only its own test, and a
+// dropped handle is reclaimed and kept for the test that made it
+// (LeakFail, unless MEMBRIDGE_LEAKS says otherwise). Without
+// VerifyTestMain, the safety net also logs each dropped handle's site
+// once, so a drop in a test without VerifyNone is not silent.
 //
 // A run of benchmarks only (-test.run '^$' -test.bench ...) keeps the
 // production settings, so the benchmarks measure what a service pays and
@@ -152,7 +183,9 @@ func WithoutAttribution() Option {
 // still checked at the end.
 func VerifyTestMain(m TestingM, opts ...Option) {
 	o := buildOptions(opts)
-	if !benchmarksOnly() {
+	if benchmarksOnly() {
+		leaveTestMode()
+	} else {
 		EnableTestMode()
 		if o.noAttribution {
 			attribution.Store(false)
@@ -160,7 +193,7 @@ func VerifyTestMain(m TestingM, opts ...Option) {
 	}
 	code := m.Run()
 	if code == 0 {
-		if err := find(o, func(*Record) bool { return true }, ""); err != nil {
+		if err := find(o, func(*Record) bool { return true }, "", false); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			code = 1
 		}
@@ -178,26 +211,111 @@ func benchmarksOnly() bool {
 	return run != nil && bench != nil && run.Value.String() == "^$" && bench.Value.String() != ""
 }
 
-// EnableTestMode turns on what VerifyTestMain turns on, for harnesses that
-// run tests their own way.
-func EnableTestMode() {
+// benchmarksOnlyArgs is benchmarksOnly for package initialisation, before
+// the testing flags exist: it reads the last -test.run and -test.bench in
+// args, as go test passes them (-name=value) or as a person may (-name
+// value, --name=value). It does not know which other flags take a value,
+// so it reads past them; VerifyTestMain checks again with the parsed flags.
+func benchmarksOnlyArgs(args []string) bool {
+	run, bench := "", ""
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			break
+		}
+		if !strings.HasPrefix(a, "-") {
+			continue
+		}
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if name != "test.run" && name != "test.bench" {
+			continue
+		}
+		if !hasValue && i+1 < len(args) {
+			i++
+			value = args[i]
+		}
+		if name == "test.run" {
+			run = value
+		} else {
+			bench = value
+		}
+	}
+	return run == "^$" && bench != ""
+}
+
+// A test binary starts in the test mode, so that VerifyNone works without
+// TestMain and attributes even the first test's allocations. (The stack
+// rate and the policy were read from the environment by the inits of
+// stack.go and safetynet.go, which run before this file's.)
+func init() {
+	if testing.Testing() && !benchmarksOnlyArgs(os.Args[1:]) {
+		startTestMode()
+	}
+}
+
+// production keeps the settings startTestMode replaced, for leaveTestMode.
+var production struct {
+	sync.Mutex
+	saved  bool
+	rate   int64
+	policy LeakPolicy
+}
+
+// startTestMode turns on the test mode: every stack (unless MEMBRIDGE_TRACK
+// is set), LeakFail (unless MEMBRIDGE_LEAKS is set), goroutine attribution.
+func startTestMode() {
+	production.Lock()
+	defer production.Unlock()
+	rate, policy := StackRate(), CurrentLeakPolicy()
 	if os.Getenv("MEMBRIDGE_TRACK") == "" {
 		SetStackRate(1)
 	}
-	SetLeakPolicy(LeakFail)
+	if os.Getenv("MEMBRIDGE_LEAKS") == "" {
+		SetLeakPolicy(LeakFail)
+	}
 	attribution.Store(true)
+	if !production.saved {
+		production.saved, production.rate, production.policy = true, rate, policy
+	}
 }
 
-func find(o *options, owned func(*Record) bool, who string) error {
+// leaveTestMode restores what startTestMode replaced.
+func leaveTestMode() {
+	production.Lock()
+	defer production.Unlock()
+	if !production.saved {
+		return
+	}
+	attribution.Store(false)
+	SetStackRate(production.rate)
+	SetLeakPolicy(production.policy)
+	production.saved = false
+}
+
+// EnableTestMode turns on what VerifyTestMain turns on, for harnesses that
+// run tests their own way and check the whole run at its end (Find): the
+// test mode, and the safety net's log of dropped handles off under
+// LeakFail, since that check reports them.
+func EnableTestMode() {
+	startTestMode()
+	runChecked.Store(true)
+}
+
+// find looks for leaks until none is left, or none can still go away, or
+// MaxWait has passed. With once (VerifyNone), what it reports is not
+// reported again by a later call with once.
+func find(o *options, owned func(*Record) bool, who string, once bool) error {
 	deadline := time.Now().Add(o.maxWait)
 	sleep := time.Millisecond
 	for {
-		leaks := collect(o, owned, false)
+		leaks, pending := collect(o, owned, false, once)
 		if len(leaks) == 0 {
 			return nil
 		}
-		if !time.Now().Before(deadline) {
-			leaks = collect(o, owned, true)
+		// Settled leaks (dropped handles, already found) will not go away:
+		// waiting is only for records still live.
+		if !pending || !time.Now().Before(deadline) {
+			leaks, _ = collect(o, owned, true, once)
 			if len(leaks) == 0 {
 				return nil
 			}
@@ -214,26 +332,51 @@ func find(o *options, owned func(*Record) bool, who string) error {
 	}
 }
 
+// reported holds the ids of the records a VerifyNone reported, so that a
+// leak a test keeps fails that test and not every later one.
+var reported struct {
+	sync.Mutex
+	ids map[uint64]struct{}
+}
+
 // collect returns the leaks that pass the options and the ownership filter:
-// live (or dropped but still allocated) records, and records LeakFail
-// reclaimed. With consume, the reclaimed ones it returns are forgotten, so
-// each is reported once.
-func collect(o *options, owned func(*Record) bool, consume bool) []*Record {
+// records in the ledger (live, or dropped but still allocated), and records
+// the safety net reclaimed under LeakFail; pending says whether any of them
+// is still live (its free may yet land, or its drop be found). With once,
+// records an earlier VerifyNone reported are left out. With consume, the
+// reclaimed ones it returns are forgotten, and with once and consume, what
+// it returns is marked reported.
+func collect(o *options, owned func(*Record) bool, consume, once bool) (out []*Record, pending bool) {
+	reported.Lock()
+	defer reported.Unlock()
 	keep := func(r *Record) bool {
+		if once {
+			if _, done := reported.ids[r.ID()]; done {
+				return false
+			}
+		}
 		return !o.ignoreTags[r.Tag()] && !o.ignoreKinds[r.Kind()] && !o.baseline[r.ID()] && owned(r)
 	}
-	var out []*Record
+	seen := map[uint64]bool{}
 	LiveRecords(func(r *Record) bool {
 		if keep(r) {
-			out = append(out, r.stable()) // it may be freed and reused once the shard is unlocked
+			s := r.stable() // r may be freed and reused once the shard is unlocked
+			out = append(out, s)
+			seen[s.ID()] = true
+			pending = pending || s.Live()
 		}
 		return true
 	})
 	failures.Lock()
 	rest := failures.recs[:0]
 	for _, r := range failures.recs {
+		if _, done := reported.ids[r.ID()]; done {
+			continue // reported while it was still in the ledger
+		}
 		if keep(r) {
-			out = append(out, r)
+			if !seen[r.ID()] { // the safety net keeps it before it leaves the ledger
+				out = append(out, r)
+			}
 			if consume {
 				continue
 			}
@@ -243,7 +386,15 @@ func collect(o *options, owned func(*Record) bool, consume bool) []*Record {
 	clear(failures.recs[len(rest):])
 	failures.recs = rest
 	failures.Unlock()
-	return out
+	if consume && once {
+		if reported.ids == nil {
+			reported.ids = map[uint64]struct{}{}
+		}
+		for _, r := range out {
+			reported.ids[r.ID()] = struct{}{}
+		}
+	}
+	return out, pending
 }
 
 // LeakError is the error the test mode returns. It wraps ErrLeaked and
