@@ -1,0 +1,32 @@
+package leakfixture_test
+
+import (
+	"testing"
+
+	"github.com/membridge/membridge/tracker/internal/leakfixture"
+)
+
+// The scenarios, in a package without TestMain: tracker.VerifyNone alone.
+// They run only in a child process (see leakfixture.Run).
+
+func TestFixtureDropped(t *testing.T)         { leakfixture.Child(t); leakfixture.Dropped(t) }
+func TestFixtureDroppedUnchecked(t *testing.T) {
+	leakfixture.Child(t)
+	leakfixture.DroppedUnchecked(t)
+}
+func TestFixtureKept(t *testing.T)            { leakfixture.Child(t); leakfixture.Kept(t) }
+func TestFixtureCleanAfterLeaks(t *testing.T) { leakfixture.Child(t); leakfixture.Clean(t) }
+func TestFixtureIgnoredTag(t *testing.T)      { leakfixture.Child(t); leakfixture.IgnoredTag(t) }
+func TestFixtureParallelDropper(t *testing.T) { leakfixture.Child(t); leakfixture.ParallelDropper(t) }
+func TestFixtureParallelKeeper(t *testing.T)  { leakfixture.Child(t); leakfixture.ParallelKeeper(t) }
+func TestFixtureParallelClean(t *testing.T)   { leakfixture.Child(t); leakfixture.ParallelClean(t) }
+func TestFixtureOutliveStart(t *testing.T)    { leakfixture.Child(t); leakfixture.OutliveStart(t) }
+func TestFixtureOutliveLater(t *testing.T)    { leakfixture.Child(t); leakfixture.OutliveLater(t) }
+func TestFixtureMode(t *testing.T)            { leakfixture.Child(t); leakfixture.Mode(t) }
+
+func BenchmarkFixtureMode(b *testing.B) {
+	leakfixture.Child(b)
+	leakfixture.Mode(b)
+	for b.Loop() {
+	}
+}

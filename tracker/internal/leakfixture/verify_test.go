@@ -1,0 +1,103 @@
+package leakfixture_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/membridge/membridge/tracker/internal/leakfixture"
+)
+
+// These tests run the scenarios of scenarios_test.go in a child process of
+// this binary, a package without TestMain, where tracker.VerifyNone is the
+// only check, and assert what a user of go test would see.
+
+func TestVerifyNoneAloneFailsTheTestsThatLeakAndNoOther(t *testing.T) {
+	out, code := leakfixture.Run(t, nil, "-test.v",
+		"-test.run=^TestFixture(Dropped|Kept|CleanAfterLeaks|IgnoredTag|ParallelDropper|ParallelKeeper|ParallelClean)$")
+	results, output := leakfixture.Outcomes(out)
+	require.Equal(t, map[string]string{
+		"TestFixtureDropped":         "FAIL", // dropped a handle without Free
+		"TestFixtureKept":            "FAIL", // kept a leak in a global
+		"TestFixtureCleanAfterLeaks": "PASS", // runs after both: not blamed
+		"TestFixtureIgnoredTag":      "PASS",
+		"TestFixtureParallelDropper": "FAIL",
+		"TestFixtureParallelKeeper":  "FAIL",
+		"TestFixtureParallelClean":   "PASS", // checked while the other two's leaks were live
+	}, results, out)
+	assert.Equal(t, 1, code)
+
+	dropped := output["TestFixtureDropped"]
+	for _, want := range []string{
+		"membridge: LEAK of 512 bytes in 1 allocation from 1 site",
+		`tag "dropped"`, "made by TestFixtureDropped", "1 dropped without Free",
+		"leakfixture.dropOne", "leakfixture.go:",
+	} {
+		assert.Contains(t, dropped, want)
+	}
+	assert.Contains(t, output["TestFixtureKept"], `LEAK of 256 bytes in 1 allocation`)
+	assert.Contains(t, output["TestFixtureKept"], `tag "kept"`)
+	assert.Contains(t, output["TestFixtureParallelDropper"], `LEAK of 512 bytes in 1 allocation`)
+	assert.Contains(t, output["TestFixtureParallelDropper"], `tag "parallel-dropped"`)
+	assert.Contains(t, output["TestFixtureParallelKeeper"], `LEAK of 96 bytes in 1 allocation`)
+	assert.Contains(t, output["TestFixtureParallelKeeper"], `tag "parallel-kept"`)
+	for name, o := range output {
+		assert.LessOrEqual(t, strings.Count(o, "membridge: LEAK"), 1, "%s reported more than one leak report:\n%s", name, o)
+	}
+}
+
+func TestVerifyNoneAloneMissesAGoroutineThatAllocatesAfterItsTest(t *testing.T) {
+	out, code := leakfixture.Run(t, nil, "-test.v", "-test.run=^TestFixtureOutlive")
+	results, _ := leakfixture.Outcomes(out)
+	require.Equal(t, map[string]string{"TestFixtureOutliveStart": "PASS", "TestFixtureOutliveLater": "PASS"}, results, out)
+	// Without VerifyTestMain nothing checks the package at the end: the
+	// memory OutliveStart's goroutine made after its test is not reported.
+	assert.Equal(t, 0, code, out)
+	assert.NotContains(t, out, "membridge: LEAK")
+}
+
+func TestVerifyNoneAloneMissesADropInATestWithoutIt(t *testing.T) {
+	out, code := leakfixture.Run(t, nil, "-test.v", "-test.run=^TestFixture(DroppedUnchecked|CleanAfterLeaks)$")
+	results, _ := leakfixture.Outcomes(out)
+	// Neither test is blamed, and without VerifyTestMain nothing checks the
+	// run: the drop is only logged, if a collection finds it before exit.
+	require.Equal(t, map[string]string{"TestFixtureDroppedUnchecked": "PASS", "TestFixtureCleanAfterLeaks": "PASS"}, results, out)
+	assert.Equal(t, 0, code, out)
+}
+
+func TestTestBinaryStartsInTheTestModeButBenchmarksDoNot(t *testing.T) {
+	out, _ := leakfixture.Run(t, nil, "-test.v", "-test.run=^TestFixtureMode$")
+	assert.Contains(t, out, "mode: stackrate=1 policy=fail", out)
+	out, _ = leakfixture.Run(t, nil, "-test.run=^$", "-test.bench=^BenchmarkFixtureMode$", "-test.benchtime=1x")
+	assert.Contains(t, out, "mode: stackrate=524288 policy=free", out)
+	out, _ = leakfixture.Run(t, []string{"MEMBRIDGE_TRACK=off", "MEMBRIDGE_LEAKS=report"}, "-test.v", "-test.run=^TestFixtureMode$")
+	assert.Contains(t, out, "mode: stackrate=0 policy=report", out)
+}
+
+func TestLeakPoliciesUnderVerifyNoneAlone(t *testing.T) {
+	for _, tc := range []struct {
+		env, result string
+		want        []string
+	}{
+		// the test mode's default: reclaimed, and the test fails
+		// (and, without VerifyTestMain, its site is logged too)
+		{"MEMBRIDGE_LEAKS=fail", "FAIL", []string{"1 dropped without Free", "leakfixture.dropOne", "membridge: handle dropped without Free"}},
+		// memory left allocated, record marked dropped: the test fails
+		{"MEMBRIDGE_LEAKS=report", "FAIL", []string{"1 dropped without Free", "leakfixture.dropOne"}},
+		// reclaimed and logged, as the user asked: the test passes
+		{"MEMBRIDGE_LEAKS=free", "PASS", []string{"membridge: handle dropped without Free", "tag=dropped"}},
+		// no stacks: still the dropping test's, named without a site
+		{"MEMBRIDGE_TRACK=off", "FAIL", []string{"1 dropped without Free", "(no stack: set MEMBRIDGE_TRACK=all"}},
+	} {
+		t.Run(tc.env, func(t *testing.T) {
+			out, _ := leakfixture.Run(t, []string{tc.env}, "-test.v", "-test.run=^TestFixtureDropped$")
+			results, _ := leakfixture.Outcomes(out)
+			require.Equal(t, tc.result, results["TestFixtureDropped"], out)
+			for _, w := range tc.want {
+				assert.Contains(t, out, w)
+			}
+		})
+	}
+}

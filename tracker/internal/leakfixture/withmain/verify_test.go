@@ -1,0 +1,91 @@
+package withmain_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/membridge/membridge/tracker/internal/leakfixture"
+)
+
+// These tests run the scenarios of scenarios_test.go in a child process of
+// this binary, under tracker.VerifyTestMain, and assert what a user of
+// go test would see: the same per-test results as with VerifyNone alone
+// (package leakfixture), and the check of the whole run at the end.
+
+func TestVerifyNoneUnderVerifyTestMainFailsTheTestsThatLeakAndNoOther(t *testing.T) {
+	out, code := leakfixture.Run(t, nil, "-test.v",
+		"-test.run=^TestFixture(Dropped|Kept|CleanAfterLeaks|IgnoredTag|ParallelDropper|ParallelKeeper|ParallelClean)$")
+	results, output := leakfixture.Outcomes(out)
+	require.Equal(t, map[string]string{
+		"TestFixtureDropped":         "FAIL",
+		"TestFixtureKept":            "FAIL",
+		"TestFixtureCleanAfterLeaks": "PASS",
+		"TestFixtureIgnoredTag":      "PASS",
+		"TestFixtureParallelDropper": "FAIL",
+		"TestFixtureParallelKeeper":  "FAIL",
+		"TestFixtureParallelClean":   "PASS",
+	}, results, out)
+	assert.Equal(t, 1, code)
+	for _, want := range []string{
+		"membridge: LEAK of 512 bytes in 1 allocation from 1 site",
+		`tag "dropped"`, "made by TestFixtureDropped", "1 dropped without Free",
+		"leakfixture.dropOne", "leakfixture.go:",
+	} {
+		assert.Contains(t, output["TestFixtureDropped"], want)
+	}
+	assert.Contains(t, output["TestFixtureKept"], `tag "kept"`)
+	assert.Contains(t, output["TestFixtureParallelDropper"], `tag "parallel-dropped"`)
+	assert.Contains(t, output["TestFixtureParallelKeeper"], `tag "parallel-kept"`)
+	for name, o := range output {
+		assert.LessOrEqual(t, strings.Count(o, "membridge: LEAK"), 1, "%s reported more than one leak report:\n%s", name, o)
+	}
+	// The run's check reports the drops; the safety net does not log them.
+	assert.NotContains(t, out, "membridge: handle dropped without Free")
+}
+
+func TestVerifyTestMainFailsTheRunForMemoryAGoroutineMadeAfterItsTest(t *testing.T) {
+	out, code := leakfixture.Run(t, nil, "-test.v", "-test.run=^TestFixtureOutlive")
+	results, _ := leakfixture.Outcomes(out)
+	require.Equal(t, map[string]string{"TestFixtureOutliveStart": "PASS", "TestFixtureOutliveLater": "PASS"}, results, out)
+	assert.Equal(t, 1, code, out)
+	assert.Contains(t, out, "membridge: LEAK of 48 bytes in 1 allocation from 1 site")
+	assert.Contains(t, out, `tag "outlived"`)
+	assert.Contains(t, out, "leakfixture.OutliveStart.func1")
+}
+
+func TestVerifyTestMainFailsTheRunForADropInATestWithoutVerifyNone(t *testing.T) {
+	out, code := leakfixture.Run(t, nil, "-test.v", "-test.run=^TestFixture(DroppedUnchecked|CleanAfterLeaks)$")
+	results, _ := leakfixture.Outcomes(out)
+	require.Equal(t, map[string]string{"TestFixtureDroppedUnchecked": "PASS", "TestFixtureCleanAfterLeaks": "PASS"}, results, out)
+	assert.Equal(t, 1, code, out)
+	assert.Contains(t, out, `tag "dropped-unchecked"`)
+	assert.Contains(t, out, "1 dropped without Free")
+	assert.Contains(t, out, "made by TestFixtureDroppedUnchecked")
+}
+
+func TestVerifyTestMainKeepsTheTestModeForTestsAndNotForBenchmarks(t *testing.T) {
+	out, _ := leakfixture.Run(t, nil, "-test.v", "-test.run=^TestFixtureMode$")
+	assert.Contains(t, out, "mode: stackrate=1 policy=fail", out)
+	out, _ = leakfixture.Run(t, nil, "-test.run=^$", "-test.bench=^BenchmarkFixtureMode$", "-test.benchtime=1x")
+	assert.Contains(t, out, "mode: stackrate=524288 policy=free", out)
+	out, _ = leakfixture.Run(t, []string{"MEMBRIDGE_TRACK=off", "MEMBRIDGE_LEAKS=report"}, "-test.v", "-test.run=^TestFixtureMode$")
+	assert.Contains(t, out, "mode: stackrate=0 policy=report", out)
+}
+
+// Without attribution VerifyNone blames every live allocation on the test
+// that calls it; still, a leak fails only the first test that reports it.
+func TestWithoutAttributionAKeptLeakFailsOnlyItsOwnTest(t *testing.T) {
+	out, code := leakfixture.Run(t, []string{noAttributionEnv + "=1"}, "-test.v",
+		"-test.run=^TestFixture(Kept|CleanAfterLeaks|Mode)$")
+	results, output := leakfixture.Outcomes(out)
+	require.Equal(t, map[string]string{
+		"TestFixtureKept":            "FAIL",
+		"TestFixtureCleanAfterLeaks": "PASS",
+		"TestFixtureMode":            "PASS",
+	}, results, out)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, output["TestFixtureKept"], `tag "kept"`)
+}
