@@ -9,7 +9,7 @@ import (
 // The scenarios, in a package without TestMain: tracker.VerifyNone alone.
 // They run only in a child process (see leakfixture.Run).
 
-func TestFixtureDropped(t *testing.T)         { leakfixture.Child(t); leakfixture.Dropped(t) }
+func TestFixtureDropped(t *testing.T) { leakfixture.Child(t); leakfixture.Dropped(t) }
 func TestFixtureDroppedUnchecked(t *testing.T) {
 	leakfixture.Child(t)
 	leakfixture.DroppedUnchecked(t)
