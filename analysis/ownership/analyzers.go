@@ -138,8 +138,8 @@ type state struct {
 type site struct {
 	name   string
 	errVar string
-	stmt   ast.Stmt
-	next   ast.Stmt
+	list   []ast.Stmt // the statements around it
+	index  int        // its index in list
 }
 
 func run(pass *analysis.Pass) (any, error) {
@@ -249,14 +249,11 @@ func (s *state) findSites() {
 				if !ok {
 					continue
 				}
-				st := site{name: id.Name, stmt: as}
+				st := site{name: id.Name, list: list, index: i}
 				if len(as.Lhs) > 1 {
 					if e, ok := as.Lhs[len(as.Lhs)-1].(*ast.Ident); ok {
 						st.errVar = e.Name
 					}
-				}
-				if i+1 < len(list) {
-					st.next = list[i+1]
 				}
 				s.sites[call.Lparen] = st
 			}
@@ -383,7 +380,7 @@ func (s *state) checkHandle(t *tracked) {
 				for _, u := range t.derivedUses {
 					if u.instr == instr {
 						s.reported[instr] = true
-						s.report(CheckUseAfterFree, instr.Pos(), nil, "the memory of %s (from %s at %s) is used after %s.%s at %s",
+						s.report(CheckUseAfterFree, posOf(instr), nil, "the memory of %s (from %s at %s) is used after %s.%s at %s",
 							name, s.callText(u.from), s.pos(u.from.Pos()), name, fe.method, s.pos(f.Pos()))
 						return false
 					}
@@ -419,7 +416,7 @@ func (s *state) checkHandle(t *tracked) {
 			}
 			_ = last
 			s.reported[u.instr] = true
-			pos := u.instr.Pos()
+			pos := posOf(u.instr)
 			if !pos.IsValid() {
 				pos = u.from.Pos()
 			}
@@ -491,10 +488,13 @@ func (s *state) exitText(end ssa.Instruction) string {
 func (s *state) pathText(path []branch) string {
 	var parts []string
 	for _, b := range path {
-		p := b.at.Cond.Pos()
-		if !p.IsValid() {
+		// The condition's position, when it is computed at the branch (a
+		// parameter or a phi would point elsewhere).
+		c, ok := b.at.Cond.(ssa.Instruction)
+		if !ok || c.Block() != b.at.Block() || !c.Pos().IsValid() {
 			continue
 		}
+		p := c.Pos()
 		parts = append(parts, fmt.Sprintf("%s %v", s.pos(p), b.taken))
 	}
 	if len(parts) == 0 {
@@ -510,19 +510,25 @@ func (s *state) deferFix(t *tracked) []analysis.SuggestedFix {
 	if !ok || st.name == "_" || t.borrowed && handleTypes[t.key].freer != "Release" {
 		return nil
 	}
-	after := st.stmt
-	if ifs, ok := st.next.(*ast.IfStmt); ok && st.errVar != "" && mentions(ifs.Cond, st.errVar) {
-		after = ifs
+	after := st.index
+	if after+1 < len(st.list) && st.errVar != "" {
+		if ifs, ok := st.list[after+1].(*ast.IfStmt); ok && mentions(ifs.Cond, st.errVar) {
+			after++
+		}
 	}
 	freer := handleTypes[t.key].freer
 	if t.borrowed {
 		freer = "Release"
 	}
-	text := fmt.Sprintf("\ndefer %s.%s()", st.name, freer)
-	return []analysis.SuggestedFix{{
-		Message:   fmt.Sprintf("defer %s.%s()", st.name, freer),
-		TextEdits: []analysis.TextEdit{{Pos: after.End(), End: after.End(), NewText: []byte(text)}},
-	}}
+	stmt := fmt.Sprintf("defer %s.%s()", st.name, freer)
+	// Before the next statement, so that a comment at the end of the line
+	// stays where it is; at the end of the block when there is none.
+	edit := analysis.TextEdit{Pos: st.list[after].End(), End: st.list[after].End(), NewText: []byte("\n" + stmt)}
+	if after+1 < len(st.list) {
+		next := st.list[after+1].Pos()
+		edit = analysis.TextEdit{Pos: next, End: next, NewText: []byte(stmt + "\n")}
+	}
+	return []analysis.SuggestedFix{{Message: stmt, TextEdits: []analysis.TextEdit{edit}}}
 }
 
 func mentions(e ast.Expr, name string) bool {
@@ -534,4 +540,20 @@ func mentions(e ast.Expr, name string) bool {
 		return !found
 	})
 	return found
+}
+
+// posOf is where instr is in the source; for an implicit conversion, which
+// has no position, where its result is used.
+func posOf(instr ssa.Instruction) token.Pos {
+	for range 4 {
+		if p := instr.Pos(); p.IsValid() {
+			return p
+		}
+		v, ok := instr.(ssa.Value)
+		if !ok || v.Referrers() == nil || len(*v.Referrers()) == 0 {
+			break
+		}
+		instr = (*v.Referrers())[0]
+	}
+	return instr.Pos()
 }

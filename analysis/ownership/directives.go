@@ -51,6 +51,10 @@ func parseDirectives(pass *analysis.Pass) *directives {
 				if !ok {
 					continue
 				}
+				// A comment after the directive is no part of it.
+				if i := strings.Index(text, " //"); i >= 0 {
+					text = text[:i]
+				}
 				verb, args, _ := strings.Cut(text, " ")
 				switch verb {
 				case "owns":

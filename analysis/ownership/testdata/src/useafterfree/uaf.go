@@ -1,0 +1,124 @@
+package useafterfree
+
+import (
+	"github.com/membridge/membridge/cuda"
+	"github.com/membridge/membridge/handle"
+	"github.com/membridge/membridge/native"
+)
+
+func use([]byte) {}
+func ptr(p any)  {}
+
+// True positives.
+
+func methodAfterFree() {
+	b, _ := native.Alloc("x", 10)
+	b.Free()
+	_ = b.Len() // want `useafterfree: b.Len: b \(made by native.Alloc at uaf.go:15\) is used after Free at uaf.go:16`
+}
+
+func sliceAfterFree() {
+	b, _ := native.Alloc("x", 10)
+	p := b.Bytes()
+	b.Free()
+	p[0] = 1 // want `useafterfree: the memory of b \(from Bytes\(\) at uaf.go:22\) is used after b.Free at uaf.go:23`
+}
+
+func afterMove() *native.Buffer {
+	b, _ := native.Alloc("x", 10)
+	nb, err := b.Move()
+	if err != nil {
+		b.Free()
+		return nil
+	}
+	use(b.Bytes()) // want `useafterfree: b.Bytes: .* used after Move`
+	return nb
+}
+
+func onOnePath(cond bool) {
+	s, _ := native.MakeSlice[int]("x", 1)
+	v := s.Values()
+	if cond {
+		s.Free()
+	}
+	v[0] = 1 // want `useafterfree: the memory of s`
+	s.Free()
+}
+
+func devicePtr(c *cuda.Context) {
+	d, _ := c.Alloc("x", 8)
+	p, _ := d.DevicePtr()
+	d.Free()
+	ptr(p) // want `useafterfree: the memory of d`
+}
+
+func arena() {
+	a := native.NewArena("x", 0)
+	xs, _ := native.MakeSliceIn[int64](a, 4)
+	a.Free()
+	xs[0] = 1 // want `useafterfree: the memory of a \(from MakeSliceIn`
+}
+
+func handleAfterRelease() {
+	h, _ := handle.New("cb", 1)
+	h.Release()
+	ptr(h.Pointer()) // want `useafterfree: h.Pointer`
+}
+
+// True negatives.
+
+func errAfterFree() error {
+	b, _ := native.Alloc("x", 10)
+	b.Free()
+	return b.Err()
+}
+
+func freeFailed() {
+	b, _ := native.Alloc("x", 10)
+	if err := b.Free(); err != nil {
+		_ = b.Len() // Free failed: b is still b's
+	}
+}
+
+func moveFailed() {
+	b, _ := native.Alloc("x", 10)
+	nb, err := b.Move()
+	if err != nil {
+		use(b.Bytes())
+		b.Free()
+		return
+	}
+	nb.Free()
+}
+
+func loop(n int) {
+	for range n {
+		b, _ := native.Alloc("x", 10)
+		use(b.Bytes())
+		b.Free()
+	}
+}
+
+func deferredFree() {
+	b, _ := native.Alloc("x", 10)
+	defer b.Free()
+	use(b.Bytes())
+}
+
+func freedLast(cond bool) {
+	b, _ := native.Alloc("x", 10)
+	if cond {
+		b.Free()
+		return
+	}
+	use(b.Bytes())
+	b.Free()
+}
+
+func shared() {
+	b, _ := native.Alloc("x", 10)
+	b.Retain()
+	b.Release()
+	use(b.Bytes())
+	b.Release()
+}
