@@ -458,5 +458,6 @@ func ExampleHandler_delta() {
 	// What was allocated in the next 30 seconds, and how live memory changed:
 	//   go tool pprof -seconds 30 http://localhost:6060/debug/pprof/membridge
 	//   go tool pprof -sample_index=alloc_space -top 'http://localhost:6060/debug/pprof/membridge?seconds=30'
+
 	// Output:
 }

@@ -8,10 +8,20 @@
 // counted twice and the allocation path does no extra work. Labels: kind
 // (c-heap, device, ...), device ("host" or the device ordinal), tag (what
 // the memory is for), cache (a cache's name).
+//
+// membridge_build_info is 1, with what the numbers come from as labels:
+// version (membridge's module version, "devel" for a build from a working
+// tree), backend ("host", or "cuda" for a build with the cuda tag),
+// tracking (the stack mode: "off", "sampled" or "all", see
+// tracker.SetStackRate) and goversion.
 package promcollector
 
 import (
+	"runtime"
+	"runtime/debug"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -22,6 +32,9 @@ const namespace = "membridge"
 
 // A Collector is a prometheus.Collector for the ledger's counters.
 type Collector struct {
+	buildInfo   *prometheus.Desc
+	version     string
+	backend     string
 	perKey      []keyMetric
 	kindLimit   *prometheus.Desc
 	kindRefused *prometheus.Desc
@@ -48,8 +61,72 @@ type cacheMetric struct {
 	value func(tracker.CacheStats) int64
 }
 
+// An Option configures a Collector.
+type Option interface{ apply(*Collector) }
+
+type optionFunc func(*Collector)
+
+func (f optionFunc) apply(c *Collector) { f(c) }
+
+// WithBackend sets membridge_build_info's backend label, for a program that
+// knows better than the build tags which backend its device memory is on.
+func WithBackend(name string) Option {
+	return optionFunc(func(c *Collector) { c.backend = name })
+}
+
+// modulePath is membridge's module, whose version build_info reports.
+const modulePath = "github.com/membridge/membridge"
+
+// moduleVersion returns membridge's version in a program's build info:
+// the main module's or the dependency's (its replacement's when replaced),
+// "devel" when the go command did not stamp one.
+func moduleVersion(bi *debug.BuildInfo, ok bool) string {
+	if !ok || bi == nil {
+		return "devel"
+	}
+	m := &bi.Main
+	if m.Path != modulePath {
+		i := slices.IndexFunc(bi.Deps, func(d *debug.Module) bool { return d.Path == modulePath })
+		if i < 0 {
+			return "devel"
+		}
+		m = bi.Deps[i]
+		if m.Replace != nil {
+			m = m.Replace
+		}
+	}
+	if m.Version == "" || m.Version == "(devel)" {
+		return "devel"
+	}
+	return m.Version
+}
+
+// buildBackend returns "cuda" for a build with the cuda tag, the tag that
+// selects package cuda's driver backend, and "host" otherwise.
+func buildBackend(bi *debug.BuildInfo, ok bool) string {
+	if ok && bi != nil {
+		for _, s := range bi.Settings {
+			if s.Key == "-tags" && slices.Contains(strings.Split(s.Value, ","), "cuda") {
+				return "cuda"
+			}
+		}
+	}
+	return "host"
+}
+
+// trackingMode names a stack rate as MEMBRIDGE_TRACK does.
+func trackingMode(rate int64) string {
+	switch rate {
+	case 0:
+		return "off"
+	case 1:
+		return "all"
+	}
+	return "sampled"
+}
+
 // New returns a collector of the ledger's counters.
-func New() *Collector {
+func New(opts ...Option) *Collector {
 	keyLabels := []string{"kind", "device", "tag"}
 	key := func(name, help string, typ prometheus.ValueType, v func(tracker.Stats) int64) keyMetric {
 		return keyMetric{prometheus.NewDesc(prometheus.BuildFQName(namespace, "", name), help, keyLabels, nil), typ, v}
@@ -61,7 +138,13 @@ func New() *Collector {
 		return cacheMetric{prometheus.NewDesc(prometheus.BuildFQName(namespace, "cache", name), help, []string{"cache"}, nil), typ, v}
 	}
 	G, C := prometheus.GaugeValue, prometheus.CounterValue
-	return &Collector{
+	bi, ok := debug.ReadBuildInfo()
+	c := &Collector{
+		buildInfo: prometheus.NewDesc(namespace+"_build_info",
+			"Always 1: the labels say which membridge made the other metrics (version, backend, stack tracking mode, Go version).",
+			[]string{"version", "backend", "tracking", "goversion"}, nil),
+		version: moduleVersion(bi, ok),
+		backend: buildBackend(bi, ok),
 		perKey: []keyMetric{
 			key("live_bytes", "Bytes of native or device memory live now (reserved or allocated, not yet freed).", G, func(s tracker.Stats) int64 { return s.LiveBytes }),
 			key("live_objects", "Allocations live now.", G, func(s tracker.Stats) int64 { return s.LiveCount }),
@@ -97,10 +180,15 @@ func New() *Collector {
 			cache("entries", "Entries the cache holds now.", G, func(c tracker.CacheStats) int64 { return c.Entries }),
 		},
 	}
+	for _, o := range opts {
+		o.apply(c)
+	}
+	return c
 }
 
 // Describe sends the descriptions of every metric the collector exports.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.buildInfo
 	for _, m := range c.perKey {
 		ch <- m.desc
 	}
@@ -125,6 +213,8 @@ func deviceLabel(d int) string {
 
 // Collect reads the ledger and sends one sample per metric and label set.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(c.buildInfo, prometheus.GaugeValue, 1,
+		c.version, c.backend, trackingMode(tracker.StackRate()), runtime.Version())
 	tags := map[string]bool{}
 	kinds := map[tracker.Kind]bool{}
 	for _, s := range tracker.AllStats() {

@@ -2,6 +2,7 @@ package promcollector_test
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -9,6 +10,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/promcollector"
@@ -145,6 +149,45 @@ membridge_cache_bytes{cache="decoded"} 4096
 	if _, err := reg.Gather(); err != nil {
 		t.Errorf("pedantic registry: %v", err)
 	}
+}
+
+func TestBuildInfoSaysWhatMadeTheMetrics(t *testing.T) {
+	defer tracker.SetStackRate(tracker.SetStackRate(0))
+	c := promcollector.New(promcollector.WithBackend("cuda"))
+	want := func(tracking string) string {
+		return `
+# HELP membridge_build_info Always 1: the labels say which membridge made the other metrics (version, backend, stack tracking mode, Go version).
+# TYPE membridge_build_info gauge
+membridge_build_info{backend="cuda",goversion="` + runtime.Version() + `",tracking="` + tracking + `",version="devel"} 1
+`
+	}
+	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(want("off")), "membridge_build_info"))
+	// The mode is read at each scrape.
+	tracker.SetStackRate(1)
+	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(want("all")), "membridge_build_info"))
+	tracker.SetStackRate(64 << 10)
+	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(want("sampled")), "membridge_build_info"))
+	// Without the option, the build tags say: go test ran without cuda.
+	body, err := testutil.CollectAndFormat(promcollector.New(), expfmt.TypeTextPlain, "membridge_build_info")
+	require.NoError(t, err)
+	assert.Contains(t, string(body), `backend="host"`)
+}
+
+func ExampleWithBackend() {
+	// A program that chose its backend at run time says which.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(promcollector.New(promcollector.WithBackend("cuda")))
+	mfs, _ := reg.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() == "membridge_build_info" {
+			for _, l := range mf.GetMetric()[0].GetLabel() {
+				if l.GetName() == "backend" {
+					fmt.Println(l.GetValue())
+				}
+			}
+		}
+	}
+	// Output: cuda
 }
 
 func ExampleNew() {
