@@ -45,15 +45,26 @@ func (p LeakPolicy) String() string {
 var policy atomic.Int32
 
 func init() {
-	switch v := os.Getenv("MEMBRIDGE_LEAKS"); v {
-	case "", "free":
-	case "report":
-		policy.Store(int32(LeakReport))
-	case "fail":
-		policy.Store(int32(LeakFail))
-	default:
-		fmt.Fprintf(os.Stderr, "membridge: MEMBRIDGE_LEAKS=%q: want free, report or fail; using free\n", v)
+	p, err := parseLeakPolicy(os.Getenv("MEMBRIDGE_LEAKS"))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "membridge: %v; using free\n", err)
 	}
+	policy.Store(int32(p))
+}
+
+// parseLeakPolicy reads a policy as MEMBRIDGE_LEAKS spells it: free (also
+// the empty string), report or fail. It returns LeakFree with an error for
+// anything else.
+func parseLeakPolicy(s string) (LeakPolicy, error) {
+	switch s {
+	case "", "free":
+		return LeakFree, nil
+	case "report":
+		return LeakReport, nil
+	case "fail":
+		return LeakFail, nil
+	}
+	return LeakFree, fmt.Errorf("MEMBRIDGE_LEAKS=%q: want free, report or fail", s)
 }
 
 // SetLeakPolicy sets what the safety net does from now on and returns the

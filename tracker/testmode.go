@@ -261,17 +261,24 @@ var production struct {
 	policy LeakPolicy
 }
 
-// startTestMode turns on the test mode: every stack (unless MEMBRIDGE_TRACK
-// is set), LeakFail (unless MEMBRIDGE_LEAKS is set), goroutine attribution.
+// startTestMode turns on the test mode: every stack and LeakFail, unless
+// MEMBRIDGE_TRACK and MEMBRIDGE_LEAKS say otherwise, and goroutine
+// attribution. It reads the environment again: a TestMain may have set a
+// variable after the package's init and before VerifyTestMain. (A value
+// that does not parse was reported by that init.)
 func startTestMode() {
 	production.Lock()
 	defer production.Unlock()
 	rate, policy := StackRate(), CurrentLeakPolicy()
-	if os.Getenv("MEMBRIDGE_TRACK") == "" {
+	if v := os.Getenv("MEMBRIDGE_TRACK"); v == "" {
 		SetStackRate(1)
+	} else if r, err := ParseTrackMode(v); err == nil {
+		SetStackRate(r)
 	}
-	if os.Getenv("MEMBRIDGE_LEAKS") == "" {
+	if v := os.Getenv("MEMBRIDGE_LEAKS"); v == "" {
 		SetLeakPolicy(LeakFail)
+	} else if p, err := parseLeakPolicy(v); err == nil {
+		SetLeakPolicy(p)
 	}
 	attribution.Store(true)
 	if !production.saved {

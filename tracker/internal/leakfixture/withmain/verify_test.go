@@ -73,6 +73,9 @@ func TestVerifyTestMainKeepsTheTestModeForTestsAndNotForBenchmarks(t *testing.T)
 	assert.Contains(t, out, "mode: stackrate=524288 policy=free", out)
 	out, _ = leakfixture.Run(t, []string{"MEMBRIDGE_TRACK=off", "MEMBRIDGE_LEAKS=report"}, "-test.v", "-test.run=^TestFixtureMode$")
 	assert.Contains(t, out, "mode: stackrate=0 policy=report", out)
+	// MEMBRIDGE_TRACK set by TestMain, after the ledger's init, counts too.
+	out, _ = leakfixture.Run(t, []string{trackEnv + "=sample"}, "-test.v", "-test.run=^TestFixtureMode$")
+	assert.Contains(t, out, "mode: stackrate=524288 policy=fail", out)
 }
 
 // Without attribution VerifyNone blames every live allocation on the test
