@@ -1,6 +1,6 @@
 package cext
 
-// #cgo CFLAGS: -Wall -Wextra -Werror -I${SRCDIR}/../csrc
+// #cgo CFLAGS: -Wall -Wextra -I${SRCDIR}/../csrc
 // #include <stdlib.h>
 // #include "mb_bridge.h"
 // void cext_set_tracing(int on);

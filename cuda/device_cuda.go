@@ -2,7 +2,7 @@
 
 package cuda
 
-// #cgo CFLAGS: -Wall -Wextra -Werror -O2
+// #cgo CFLAGS: -Wall -Wextra -O2
 // #cgo LDFLAGS: -lcuda
 // #cgo linux CFLAGS: -I/usr/local/cuda/include
 // #cgo linux LDFLAGS: -L/usr/local/cuda/lib64

@@ -2,7 +2,7 @@
 
 package cuda
 
-// #cgo CFLAGS: -Wall -Wextra -Werror -O2 -I${SRCDIR}/../csrc
+// #cgo CFLAGS: -Wall -Wextra -O2 -I${SRCDIR}/../csrc
 // #include <string.h>
 // #include "mb_alloc.h"
 // static void *mbh_addr(uintptr_t p) { return (void *)p; }

@@ -1,6 +1,6 @@
 package native
 
-// #cgo CFLAGS: -Wall -Wextra -Werror -I${SRCDIR}/../csrc
+// #cgo CFLAGS: -Wall -Wextra -I${SRCDIR}/../csrc
 // #cgo noescape mb_free_batch
 // #cgo nocallback mb_free_batch
 // #include "mb_alloc.h"

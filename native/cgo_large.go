@@ -1,6 +1,6 @@
 package native
 
-// #cgo CFLAGS: -Wall -Wextra -Werror -I${SRCDIR}/../csrc
+// #cgo CFLAGS: -Wall -Wextra -I${SRCDIR}/../csrc
 // #include "mb_large.h"
 import "C"
 

@@ -1,6 +1,6 @@
 package native
 
-// #cgo CFLAGS: -Wall -Wextra -Werror -I${SRCDIR}/../csrc
+// #cgo CFLAGS: -Wall -Wextra -I${SRCDIR}/../csrc
 // #include <stdlib.h>
 // #include "mb_protect.h"
 import "C"

@@ -6,7 +6,7 @@
 // weak one it is, and its cleanup frees the notifier.
 package notify
 
-// #cgo CFLAGS: -Wall -Wextra -Werror -I${SRCDIR}/../../../csrc
+// #cgo CFLAGS: -Wall -Wextra -I${SRCDIR}/../../../csrc
 // #include <stdint.h>
 // #include "notifier.h"
 // notifier *notify_new(void *user);
