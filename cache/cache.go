@@ -43,14 +43,23 @@ type Options struct {
 	Now func() time.Time
 }
 
-// A Cache maps keys to native buffers it owns. Put hands a buffer over
-// (the cache freezes it: cached bytes are shared and read-only); Get
-// returns it with a reference the caller must Release. When an entry is
-// evicted (to stay within MaxBytes, by tracker.Relieve under memory
-// pressure, or by Remove) or expires, the cache releases its reference: the
-// memory is freed then, or by the last reader's Release.
+// A Cache maps keys to native buffers it owns. Put takes ownership of a
+// buffer, as native's Move does: the caller's handle is moved (its Free
+// then returns an error wrapping native.ErrMoved) and the cache holds a
+// new one, frozen (cached bytes are shared and read-only). Get returns the
+// cached buffer with a reference the caller must Release. When an entry is
+// replaced, evicted (to stay within MaxBytes, under memory pressure, or by
+// Remove) or expires, the cache releases its reference: the memory is
+// freed then, or by the last reader's Release.
 //
-// All methods are safe for concurrent use.
+// Under memory pressure the ledger asks the cache for room: when a limit
+// refuses an allocation, the cache evicts only entries whose memory counts
+// against that limit (the same tag for a tag limit or budget, the same
+// kind for a kind limit), least recently used first; when the allocator
+// itself is out of memory, any entry.
+//
+// All methods are safe for concurrent use. A nil or zero Cache (not made
+// by New) behaves as a closed one.
 type Cache[K comparable] struct {
 	opts Options
 	now  func() time.Time
@@ -67,7 +76,10 @@ type Cache[K comparable] struct {
 }
 
 type entry struct {
-	buf     *native.Buffer
+	buf     *native.Buffer // the cache's handle
+	from    *native.Buffer // the handle Put was given, moved into buf
+	kind    tracker.Kind   // what buf's memory counts against
+	tag     string
 	expires time.Time // zero: never
 }
 
@@ -97,7 +109,7 @@ func New[K comparable](opts Options) (*Cache[K], error) {
 	}
 	c.lru = lru
 	c.unreg = []func(){
-		tracker.RegisterRelief("cache/"+opts.Name, c.relieve),
+		tracker.RegisterShortageRelief("cache/"+opts.Name, c.relieve),
 		tracker.RegisterCache(opts.Name, c.Stats),
 	}
 	return c, nil
@@ -117,47 +129,74 @@ func (c *Cache[K]) onRemove(_ K, e *entry) {
 	_ = e.buf.Release() // the cache's reference; frees unless a reader holds one
 }
 
-// Put hands b to the cache under key, replacing (and releasing) any entry
+// Put gives b to the cache under key, replacing (and releasing) any entry
 // there, and evicts least recently used entries until the cache is within
-// MaxBytes. The cache freezes b. On error the caller still owns b:
-// ErrTooLarge for a buffer over MaxBytes, ErrClosed after Close, or the
-// buffer's own error (freed, borrowed exclusively).
+// MaxBytes. The cache takes ownership: it freezes b and moves it to a
+// handle of its own, so that b then reports native.ErrMoved (Free, Bytes,
+// Move...) and the caller can no longer free what the cache holds. Putting
+// the buffer that key already holds (the handle given to Put, or the one
+// Get returned) again is a no-op.
+//
+// On error the caller still owns b, which may have been frozen:
+// ErrTooLarge for a buffer over MaxBytes, ErrClosed after Close (or on a
+// cache not made by New), native.ErrInvalidArgument for a nil b, or the
+// buffer's own error (freed or moved, for example by an earlier Put under
+// another key; native.ErrBorrowed while views or references are out).
 func (c *Cache[K]) Put(key K, b *native.Buffer) error {
-	n := int64(b.Len())
-	if n > c.opts.MaxBytes {
-		return fmt.Errorf("cache %q: put %d bytes into %d: %w", c.opts.Name, n, c.opts.MaxBytes, ErrTooLarge)
+	if !c.made() {
+		return fmt.Errorf("cache: put into a cache not made by New: %w", ErrClosed)
 	}
-	if err := b.Freeze(); err != nil {
-		return fmt.Errorf("cache %q: put: %w", c.opts.Name, err)
-	}
-	e := &entry{buf: b}
-	if c.opts.TTL > 0 {
-		e.expires = c.now().Add(c.opts.TTL)
+	if b == nil {
+		return fmt.Errorf("cache %q: put nil buffer: %w", c.opts.Name, native.ErrInvalidArgument)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		return fmt.Errorf("cache %q: put: %w", c.opts.Name, ErrClosed)
 	}
+	if old, ok := c.lru.Peek(key); ok && (old.from == b || old.buf == b) {
+		return nil // already ours
+	}
+	n := int64(b.Len())
+	if n > c.opts.MaxBytes {
+		return fmt.Errorf("cache %q: put %d bytes into %d: %w", c.opts.Name, n, c.opts.MaxBytes, ErrTooLarge)
+	}
+	if err := b.Freeze(); err != nil {
+		return fmt.Errorf("cache %q: put %d bytes: %w", c.opts.Name, n, err)
+	}
+	own, err := b.Move()
+	if err != nil {
+		return fmt.Errorf("cache %q: put %d bytes: %w", c.opts.Name, n, err)
+	}
+	e := &entry{buf: own, from: b, kind: own.Record().Kind(), tag: own.Tag()}
+	if c.opts.TTL > 0 {
+		e.expires = c.now().Add(c.opts.TTL)
+	}
 	if c.lru.Contains(key) {
 		c.why = whyReplace
 		c.lru.Remove(key)
 	}
-	c.bytes += n
-	c.lru.Add(key, e)
 	c.expireLocked()
 	c.why = whyEvict
-	for c.bytes > c.opts.MaxBytes {
+	for c.bytes > c.opts.MaxBytes-n { // n <= MaxBytes: neither side overflows
 		c.lru.RemoveOldest()
 	}
+	c.bytes += n
+	c.lru.Add(key, e)
 	c.size.Store(c.bytes)
 	c.entries.Store(int64(c.lru.Len()))
 	return nil
 }
 
+// made reports whether c was made by New (a nil or zero Cache was not).
+func (c *Cache[K]) made() bool { return c != nil && c.lru != nil }
+
 // Get returns the buffer under key with a new reference: read it (View,
 // ReadAt, Ptr), then Release it. An expired entry is removed and missed.
 func (c *Cache[K]) Get(key K) (*native.Buffer, bool) {
+	if !c.made() {
+		return nil, false
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.lru.Get(key)
@@ -176,6 +215,9 @@ func (c *Cache[K]) Get(key K) (*native.Buffer, bool) {
 
 // Remove drops key's entry, if any, and releases its buffer.
 func (c *Cache[K]) Remove(key K) bool {
+	if !c.made() {
+		return false
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.why = whyReplace
@@ -187,7 +229,7 @@ func (c *Cache[K]) Remove(key K) bool {
 // least recently used end; call Expire periodically to bound how long
 // expired, unread entries hold memory.
 func (c *Cache[K]) Expire() int {
-	if c.opts.TTL == 0 {
+	if !c.made() || c.opts.TTL == 0 {
 		return 0
 	}
 	c.mu.Lock()
@@ -220,22 +262,34 @@ func (c *Cache[K]) expireLocked() {
 	}
 }
 
-// relieve is the cache's step in tracker.Relieve: evict least recently
-// used entries until need bytes are released (need <= 0: all of them).
-func (c *Cache[K]) relieve(need int64) int64 {
+// relieve is the cache's step in tracker.RelieveShortage: evict least
+// recently used entries whose memory counts against what is short until
+// s.Bytes of them are released (s.Bytes <= 0: all of them). Entries of
+// other tags or kinds stay: evicting them would not help the allocation
+// that was refused. Expired entries go whatever is short.
+func (c *Cache[K]) relieve(s tracker.Shortage) int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	before := c.bytes
 	c.expireLocked()
+	var freed int64
 	c.why = whyEvict
-	for c.lru.Len() > 0 && (need <= 0 || before-c.bytes < need) {
-		c.lru.RemoveOldest()
+	for _, k := range c.lru.Keys() { // least recently used first
+		if s.Bytes > 0 && freed >= s.Bytes {
+			break
+		}
+		if e, ok := c.lru.Peek(k); ok && s.Counts(e.kind, e.tag) {
+			freed += int64(e.buf.Len())
+			c.lru.Remove(k)
+		}
 	}
-	return before - c.bytes
+	return freed
 }
 
 // Stats returns the cache's counters.
 func (c *Cache[K]) Stats() tracker.CacheStats {
+	if !c.made() {
+		return tracker.CacheStats{}
+	}
 	return tracker.CacheStats{
 		Name:        c.opts.Name,
 		Hits:        c.hits.Load(),
@@ -250,6 +304,9 @@ func (c *Cache[K]) Stats() tracker.CacheStats {
 // Close releases every entry and unregisters the cache from the ledger.
 // Later Puts fail with ErrClosed; Gets miss. Close is idempotent.
 func (c *Cache[K]) Close() error {
+	if !c.made() {
+		return nil
+	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()

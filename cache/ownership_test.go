@@ -1,0 +1,217 @@
+package cache_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/membridge/membridge/cache"
+	"github.com/membridge/membridge/native"
+	"github.com/membridge/membridge/tracker"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Put takes ownership: the caller's handle is moved, so its Free cannot
+// free what the cache holds, and the cached bytes stay readable.
+func TestPutTakesOwnership(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	tag := t.Name()
+	c, err := cache.New[string](cache.Options{Name: tag, MaxBytes: 100})
+	require.NoError(t, err)
+	defer c.Close()
+	b := buf(t, tag, 10, 'x')
+	require.NoError(t, c.Put("k", b))
+
+	require.ErrorIs(t, b.Free(), native.ErrMoved, "the caller freed a buffer it gave the cache")
+	require.ErrorIs(t, b.Err(), native.ErrMoved)
+	assert.Panics(t, func() { b.Bytes() }, "the caller's handle still reaches the memory")
+	got, ok := c.Get("k")
+	require.True(t, ok)
+	assert.Equal(t, "xxxxxxxxxx", read(t, got))
+	require.ErrorIs(t, got.Free(), native.ErrBorrowed, "a reader's Free must not free the cached buffer")
+	require.NoError(t, got.Release())
+	assert.Equal(t, int64(1), tracker.TagStats(tag).LiveCount)
+}
+
+// Putting the same buffer twice, under the same key, is a no-op: the entry
+// stays and its memory is not freed. The handle Get returned counts as the
+// same buffer.
+func TestPutSameBufferTwiceIsANoOp(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	tag := t.Name()
+	c, err := cache.New[string](cache.Options{Name: tag, MaxBytes: 100})
+	require.NoError(t, err)
+	defer c.Close()
+	b := buf(t, tag, 10, 'y')
+	require.NoError(t, c.Put("k", b))
+	require.NoError(t, c.Put("k", b))
+	got, ok := c.Get("k")
+	require.True(t, ok, "a second Put of the same buffer lost the entry")
+	assert.Equal(t, "yyyyyyyyyy", read(t, got))
+	require.NoError(t, c.Put("k", got))
+	require.NoError(t, got.Release())
+	got, ok = c.Get("k")
+	require.True(t, ok)
+	assert.Equal(t, "yyyyyyyyyy", read(t, got))
+	require.NoError(t, got.Release())
+	s := c.Stats()
+	assert.Equal(t, int64(1), s.Entries)
+	assert.Equal(t, int64(10), s.Bytes)
+	assert.Equal(t, int64(1), tracker.TagStats(tag).LiveCount)
+
+	// Under another key the buffer is no longer the caller's to give.
+	err = c.Put("other", b)
+	require.ErrorIs(t, err, native.ErrMoved)
+	_, ok = c.Get("other")
+	assert.False(t, ok)
+	got, ok = c.Get("k")
+	require.True(t, ok, "a refused Put disturbed the entry")
+	require.NoError(t, got.Release())
+}
+
+// Misuse gets errors, and on error the caller keeps the buffer.
+func TestPutMisuse(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	tag := t.Name()
+	c, err := cache.New[int](cache.Options{Name: tag, MaxBytes: 100})
+	require.NoError(t, err)
+	defer c.Close()
+
+	require.ErrorIs(t, c.Put(1, nil), native.ErrInvalidArgument)
+
+	freed := buf(t, tag, 10, 'f')
+	require.NoError(t, freed.Free())
+	require.ErrorIs(t, c.Put(1, freed), native.ErrFreed)
+
+	viewed := buf(t, tag, 10, 'v')
+	v, err := viewed.View(0, 5)
+	require.NoError(t, err)
+	require.ErrorIs(t, c.Put(1, viewed), native.ErrBorrowed)
+	require.NoError(t, v.Release())
+	require.NoError(t, viewed.Free(), "after a failed Put the buffer is still the caller's")
+	_, ok := c.Get(1)
+	assert.False(t, ok)
+
+	var zero cache.Cache[int]
+	b := buf(t, tag, 10, 'z')
+	require.ErrorIs(t, zero.Put(1, b), cache.ErrClosed)
+	var nilCache *cache.Cache[int]
+	require.ErrorIs(t, nilCache.Put(1, b), cache.ErrClosed)
+	_, ok = nilCache.Get(1)
+	assert.False(t, ok)
+	assert.False(t, zero.Remove(1))
+	assert.Zero(t, zero.Expire())
+	assert.Zero(t, zero.Stats())
+	require.NoError(t, zero.Close())
+	require.NoError(t, b.Free(), "a refused Put left the buffer with the caller")
+}
+
+// A Get after the entry was evicted misses, and the evicted memory is
+// freed; a reader holding it keeps it until its Release.
+func TestGetAfterEviction(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	tag := t.Name()
+	c, err := cache.New[int](cache.Options{Name: tag, MaxBytes: 100})
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.Put(1, buf(t, tag, 60, '1')))
+	held, ok := c.Get(1)
+	require.True(t, ok)
+	require.NoError(t, c.Put(2, buf(t, tag, 60, '2'))) // evicts 1
+	_, ok = c.Get(1)
+	assert.False(t, ok)
+	assert.Equal(t, int64(2), tracker.TagStats(tag).LiveCount, "the reader's buffer went early")
+	assert.Equal(t, strings.Repeat("1", 60), read(t, held))
+	require.NoError(t, held.Release())
+	assert.Equal(t, int64(1), tracker.TagStats(tag).LiveCount)
+}
+
+// A budget (a tag's limit) that refuses requests again and again does not
+// flush a cache of another tag: its entries do not count against the
+// budget. A refusal by the cache's own tag's limit, its kind's limit, or
+// the allocator running out, does evict.
+func TestReliefEvictsOnlyWhatIsShort(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	cacheTag, budgetTag := t.Name()+"/results", t.Name()+"/requests"
+	c, err := cache.New[int](cache.Options{Name: t.Name(), MaxBytes: 1 << 20})
+	require.NoError(t, err)
+	defer c.Close()
+	for i := range 50 {
+		require.NoError(t, c.Put(i, buf(t, cacheTag, 1000, 'r')))
+	}
+
+	tracker.SetTagLimit(budgetTag, 4096)
+	defer tracker.SetTagLimit(budgetTag, 0)
+	held, err := native.Alloc(budgetTag, 4000)
+	require.NoError(t, err)
+	for range 8 {
+		_, err := native.Alloc(budgetTag, 1000)
+		require.ErrorIs(t, err, native.ErrLimit)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+		_, err = native.AllocContext(ctx, budgetTag, 1000)
+		cancel()
+		require.ErrorIs(t, err, native.ErrLimit)
+	}
+	require.NoError(t, held.Free())
+	s := c.Stats()
+	assert.Equal(t, int64(50), s.Entries, "a full budget flushed an unrelated cache")
+	assert.Zero(t, s.Evictions)
+
+	// The cache's own tag's limit: entries go, least recently used first,
+	// as many as the refused request needs.
+	tracker.SetTagLimit(cacheTag, 50_500)
+	defer tracker.SetTagLimit(cacheTag, 0)
+	b, err := native.Alloc(cacheTag, 2000)
+	require.NoError(t, err, "the cache should have made room under its tag's limit")
+	require.NoError(t, b.Free())
+	s = c.Stats()
+	assert.Equal(t, int64(2), s.Evictions, "evicted %d entries for 2000 bytes, want 2", s.Evictions)
+	_, ok := c.Get(0)
+	assert.False(t, ok, "the least recently used entry survived")
+	_, ok = c.Get(1)
+	assert.False(t, ok)
+	got, ok := c.Get(2)
+	require.True(t, ok)
+	require.NoError(t, got.Release())
+	tracker.SetTagLimit(cacheTag, 0)
+
+	// The allocator out of memory: any entry may go.
+	tracker.Relieve(0)
+	assert.Zero(t, c.Stats().Entries)
+}
+
+// A kind's limit evicts the entries of that kind only.
+func TestReliefByKind(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	tag := t.Name()
+	c, err := cache.New[int](cache.Options{Name: tag, MaxBytes: 1 << 20})
+	require.NoError(t, err)
+	defer c.Close()
+	for i := range 5 {
+		require.NoError(t, c.Put(i, buf(t, tag, 100, 'h'))) // c-heap
+	}
+	mem := make([]byte, 1000)
+	keep := native.DeleterFunc("go memory", func(unsafe.Pointer) {})
+	for i := range 5 {
+		a, err := native.Adopt(tag, unsafe.Pointer(&mem[i*100]), 100, keep)
+		require.NoError(t, err)
+		require.NoError(t, c.Put(10+i, a))
+	}
+	// What an owner whose allocation a kind's limit refused passes
+	// (tracker.ShortageOf its error).
+	freed := tracker.RelieveShortage(tracker.Shortage{Bytes: 250, Cause: tracker.ShortKindLimit, Kind: tracker.KindAdopted, Tag: "another tag"})
+	assert.GreaterOrEqual(t, freed, int64(300))
+	for i := range 5 {
+		got, ok := c.Get(i)
+		require.True(t, ok, "c-heap entry %d evicted for the adopted kind's limit", i)
+		require.NoError(t, got.Release())
+	}
+	assert.Equal(t, int64(3), c.Stats().Evictions, "250 bytes need 3 of the 100-byte adopted entries")
+	for i := range 3 {
+		_, ok := c.Get(10 + i)
+		assert.False(t, ok, "adopted entry %d survived", i)
+	}
+}
