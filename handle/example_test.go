@@ -38,3 +38,48 @@ func ExampleNewWeak() {
 	runtime.KeepAlive(s)
 	// Output: 7 <nil>
 }
+
+// A Go callback that C may hand a stale or made-up void* receives it as
+// uintptr_t and looks it up with ValueOf: a released handle's value never
+// finds another handle, even when the next New reuses its slot.
+func ExampleValueOf() {
+	h, err := handle.New("example.stale", "first")
+	if err != nil {
+		panic(err)
+	}
+	user := uintptr(h.Pointer()) // what C stored, as the callback receives it
+	fmt.Println(handle.ValueOf(user))
+	h.Release()
+	next, err := handle.New("example.stale", "second")
+	if err != nil {
+		panic(err)
+	}
+	defer next.Release()
+	_, err = handle.ValueOf(user)
+	fmt.Println(errors.Is(err, handle.ErrUnknown))
+	var zero handle.Handle
+	fmt.Println(errors.Is(zero.Release(), handle.ErrInvalid))
+	// Output:
+	// first <nil>
+	// true
+	// true
+}
+
+func ExampleWeakValueOf() {
+	type session struct{ id int }
+	s := &session{id: 9}
+	w, err := handle.NewWeak("example.session", s)
+	if err != nil {
+		panic(err)
+	}
+	user := uintptr(w.Pointer())
+	got, err := handle.WeakValueOf[session](user)
+	fmt.Println(got.id, err)
+	w.Release()
+	_, err = handle.WeakValueOf[session](user)
+	fmt.Println(errors.Is(err, handle.ErrUnknown))
+	runtime.KeepAlive(s)
+	// Output:
+	// 9 <nil>
+	// true
+}

@@ -20,8 +20,8 @@
 // wrap is retired, so a value is issued to one handle only, for the life
 // of the process: a stale value (its handle released, even if New has
 // made thousands of handles since) or a forged one resolves to ErrUnknown,
-// never to another handle's value. A lookup reads the table without a
-// lock.
+// never to another handle's value. A lookup takes no lock of the table's
+// (only go-pointer's read lock); New and Release take its lock briefly.
 //
 // The values themselves are stored with github.com/mattn/go-pointer: each
 // handle saves its value there, and the slot keeps the go-pointer key, a
