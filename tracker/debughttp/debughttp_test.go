@@ -2,17 +2,34 @@ package debughttp_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/debughttp"
 )
 
 func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
+
+var runSeq atomic.Int64
+
+// commit makes a ledger record without memory behind it.
+func commit(t *testing.T, kind tracker.Kind, device int, tag string, n int64) *tracker.Record {
+	t.Helper()
+	r, err := tracker.Reserve(kind, device, tag, n, 0)
+	require.NoError(t, err)
+	r.Commit(0x1000, nil)
+	return r
+}
 
 func get(t *testing.T, url string) (string, string, int) {
 	t.Helper()
@@ -74,4 +91,75 @@ func ExampleHandler() {
 	// http://localhost:6060/debug/membridge/ in a browser, or run
 	//   go tool pprof http://localhost:6060/debug/membridge/profile
 	// Output:
+}
+
+type watched struct{ rec *tracker.Record }
+
+// dropOne makes a handle the program drops without a free, and waits for
+// the safety net to find it.
+func dropOne(t *testing.T, tag string) {
+	t.Helper()
+	defer tracker.SetLeakPolicy(tracker.SetLeakPolicy(tracker.LeakFree))
+	tracker.SetLeakHandler(func(*tracker.Record) {})
+	defer tracker.SetLeakHandler(nil)
+	reclaimed := make(chan struct{}, 1)
+	func() {
+		rec, err := tracker.Reserve(tracker.KindCHeap, -1, tag, 512, 0)
+		require.NoError(t, err)
+		tracker.CommitWatched(&watched{rec}, rec, 0xdead000, tracker.ReclaimFunc(func(*tracker.Record) { reclaimed <- struct{}{} }))
+	}()
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		tracker.GC()
+		select {
+		case <-reclaimed:
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	t.Fatal("the safety net did not find the dropped handle")
+}
+
+func TestIndexIsALiveSummary(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	run := runSeq.Add(1)
+	frames, weights, leaky := fmt.Sprintf("idx-frames-%d", run), fmt.Sprintf("idx-weights-%d", run), fmt.Sprintf("idx-leaky-%d", run)
+	f := commit(t, tracker.KindCHeap, -1, frames, 3<<20)
+	defer f.Release()
+	w := commit(t, tracker.KindDeviceEmulated, 1, weights, 5<<20)
+	defer w.Release()
+	dropOne(t, leaky)
+	tracker.SetTagLimit(frames, 4<<20)
+	defer tracker.SetTagLimit(frames, 0)
+	devLive := tracker.KindStats(tracker.KindDeviceEmulated).LiveBytes
+	tracker.SetLimit(tracker.KindDeviceEmulated, devLive+(256<<10)) // under a tenth of headroom left
+	defer tracker.SetLimit(tracker.KindDeviceEmulated, 0)
+
+	srv := httptest.NewServer(debughttp.Handler())
+	defer srv.Close()
+	body, ct, code := get(t, srv.URL+"/debug/membridge/?top=3")
+	require.Equal(t, 200, code)
+	require.True(t, strings.HasPrefix(ct, "text/html"))
+	row := func(name string) string {
+		i := strings.Index(body, "<tr><td>"+name+"</td>")
+		require.GreaterOrEqual(t, i, 0, "no row for %s in\n%s", name, body)
+		return body[i : i+strings.Index(body[i:], "</tr>")]
+	}
+	// Tags: live bytes, the limit and its headroom.
+	assert.Contains(t, row(frames), "3.0 MiB")
+	assert.Contains(t, row(frames), "<td class=\"n\">4.0 MiB</td>")
+	assert.Contains(t, row(frames), "1.0 MiB (75% used)")
+	assert.Contains(t, row(weights), "5.0 MiB")
+	// The dropped handle, on its tag's row and in the headline.
+	assert.Contains(t, row(leaky), `<td class="n warn">1</td>`)
+	assert.Contains(t, body, "dropped without Free: leaks the safety net found")
+	// The kind's limit, with its headroom flagged as short.
+	assert.Contains(t, row("device-emulated"), `<td class="n warn">256.0 KiB (`)
+	// Devices.
+	assert.Contains(t, row("1"), "5.0 MiB")
+	// The top sites, the largest first, at the first frame outside membridge.
+	sites := body[strings.Index(body, "allocation sites by live bytes"):]
+	assert.Less(t, strings.Index(sites, weights), strings.Index(sites, frames), "sites by live bytes")
+	assert.Contains(t, sites, "debughttp_test.commit ")
+	assert.Contains(t, body, `href="timeline"`)
 }
