@@ -17,7 +17,14 @@ func setNextGen(t *testing.T, h *Handle, gen uint32) {
 	require.NoError(t, h.Release())
 	slots.mu.Lock()
 	defer slots.mu.Unlock()
-	require.Equal(t, idx, slots.free[len(slots.free)-1], "the released slot is not next")
+	// Put the slot on top of the free stack, where New takes it.
+	top := len(slots.free) - 1
+	for i, f := range slots.free {
+		if f == idx {
+			slots.free[i], slots.free[top] = slots.free[top], slots.free[i]
+		}
+	}
+	require.Equal(t, idx, slots.free[top], "the released slot is not free")
 	require.Zero(t, s.word.Load()&(wordLive|wordRetired))
 	s.word.Store(uint64(gen))
 }
