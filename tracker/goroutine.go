@@ -16,7 +16,8 @@ import (
 var attribution atomic.Bool
 
 // parents maps a goroutine id to the id of the goroutine that created it,
-// for every goroutine that allocated while attribution was on.
+// for every goroutine that allocated while attribution was on. (A check
+// learns the creators of goroutines still running from their tracebacks.)
 var parents sync.Map // uint64 -> uint64
 
 var stackBufs = sync.Pool{New: func() any { b := make([]byte, 8<<10); return &b }}
@@ -71,24 +72,75 @@ func currentGoroutineID() uint64 {
 	return gid
 }
 
-// descendsFrom reports whether goroutine gid is g or was started, directly
-// or through goroutines that allocated, by g.
-func descendsFrom(gid, creator, g uint64) bool {
+// goroutineSnapshot is what one look at every goroutine's traceback tells
+// the test mode: each live goroutine's creator, and which goroutines are
+// tests paused in t.Parallel (they run, and check their own memory, after
+// their parent's deferred check).
+type goroutineSnapshot struct {
+	creator map[uint64]uint64
+	paused  map[uint64]bool
+}
+
+// readGoroutines takes a goroutineSnapshot. It stops the world for as long
+// as the runtime takes to format every goroutine's stack.
+func readGoroutines() *goroutineSnapshot {
+	buf := make([]byte, 64<<10)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	return parseGoroutines(buf)
+}
+
+// parseGoroutines reads runtime.Stack's text for every goroutine: blocks
+// that start "goroutine N [status]:", separated by blank lines.
+func parseGoroutines(all []byte) *goroutineSnapshot {
+	s := &goroutineSnapshot{creator: map[uint64]uint64{}, paused: map[uint64]bool{}}
+	for _, tb := range bytes.Split(all, []byte("\n\n")) {
+		gid, creator := parseGoroutineIDs(tb)
+		if gid == 0 {
+			continue
+		}
+		if creator != 0 {
+			s.creator[gid] = creator
+		}
+		if bytes.Contains(tb, []byte("\ntesting.(*T).Parallel(")) {
+			s.paused[gid] = true
+		}
+	}
+	return s
+}
+
+// owns reports whether memory made on goroutine gid, which creator
+// started, belongs to the test running on goroutine g: gid is g, or g
+// started it, directly or through goroutines that allocated (parents) or
+// are still running (the snapshot), and no goroutine on the way is a
+// subtest paused in t.Parallel, whose memory is its own to check. snap
+// takes the snapshot when first needed.
+func owns(gid, creator, g uint64, snap func() *goroutineSnapshot) bool {
 	if gid == 0 {
 		return false
 	}
-	if gid == g || creator == g {
-		return true
-	}
-	for depth, cur := 0, creator; cur != 0 && depth < 64; depth++ {
-		p, ok := parents.Load(cur)
-		if !ok {
-			return false
-		}
-		cur = p.(uint64)
+	cur, next := gid, creator
+	for depth := 0; cur != 0 && depth < 64; depth++ {
 		if cur == g {
 			return true
 		}
+		if snap().paused[cur] {
+			return false
+		}
+		if depth > 0 {
+			if p, ok := parents.Load(cur); ok {
+				next = p.(uint64)
+			} else {
+				next = snap().creator[cur]
+			}
+		}
+		cur = next
 	}
 	return false
 }

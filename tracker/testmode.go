@@ -127,6 +127,13 @@ func VerifyNone(t TestingT, opts ...Option) {
 	owned := func(*Record) bool { return true }
 	if attribution.Load() {
 		g := currentGoroutineID()
+		var snap *goroutineSnapshot
+		snapshot := func() *goroutineSnapshot {
+			if snap == nil {
+				snap = readGoroutines()
+			}
+			return snap
+		}
 		owned = func(r *Record) bool {
 			gid, creator := r.goroutines()
 			if gid == 0 {
@@ -134,7 +141,7 @@ func VerifyNone(t TestingT, opts ...Option) {
 				// with its own frame on the stack can claim it.
 				return name != "" && !strings.Contains(name, "/") && testFrame(r.Stack()) == name
 			}
-			return descendsFrom(gid, creator, g)
+			return owns(gid, creator, g, snapshot)
 		}
 	}
 	if err := find(buildOptions(opts), owned, name, true); err != nil {

@@ -155,6 +155,45 @@ func ParallelClean(t *testing.T) {
 	Alloc("clean", 128).Free()
 }
 
+// ParentDefer's subtest allocates, then pauses in t.Parallel until its
+// parent's deferred check has run, then frees: neither test may fail.
+func ParentDefer(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	t.Run("sub", func(t *testing.T) {
+		defer tracker.VerifyNone(t)
+		b := Alloc("before-parallel", 20)
+		t.Parallel()
+		b.Free()
+	})
+}
+
+// ParentCleanup checks in t.Cleanup, which runs after its parallel
+// subtests: a leak of a subtest without a check of its own fails the
+// parent.
+func ParentCleanup(t *testing.T) {
+	t.Cleanup(func() { tracker.VerifyNone(t) })
+	t.Run("sub", func(t *testing.T) {
+		t.Parallel()
+		kept = append(kept, Alloc("subtest-kept", 24))
+	})
+}
+
+// Grandchild starts a goroutine that never allocates and is still running
+// at the check; the goroutine it started keeps a leak: the test must fail.
+func Grandchild(t *testing.T) {
+	release, done := make(chan struct{}), make(chan struct{})
+	t.Cleanup(func() { close(release) }) // after the deferred check
+	defer tracker.VerifyNone(t)
+	go func() {
+		go func() {
+			kept = append(kept, Alloc("grandchild", 40))
+			close(done)
+		}()
+		<-release
+	}()
+	wait(t, done, "the grandchild goroutine")
+}
+
 var (
 	outliveStart = make(chan struct{})
 	outliveDone  = make(chan struct{})

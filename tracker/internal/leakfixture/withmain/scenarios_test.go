@@ -20,6 +20,9 @@ func TestFixtureIgnoredTag(t *testing.T)      { leakfixture.Child(t); leakfixtur
 func TestFixtureParallelDropper(t *testing.T) { leakfixture.Child(t); leakfixture.ParallelDropper(t) }
 func TestFixtureParallelKeeper(t *testing.T)  { leakfixture.Child(t); leakfixture.ParallelKeeper(t) }
 func TestFixtureParallelClean(t *testing.T)   { leakfixture.Child(t); leakfixture.ParallelClean(t) }
+func TestFixtureParentDefer(t *testing.T)     { leakfixture.Child(t); leakfixture.ParentDefer(t) }
+func TestFixtureParentCleanup(t *testing.T)   { leakfixture.Child(t); leakfixture.ParentCleanup(t) }
+func TestFixtureGrandchild(t *testing.T)      { leakfixture.Child(t); leakfixture.Grandchild(t) }
 func TestFixtureOutliveStart(t *testing.T)    { leakfixture.Child(t); leakfixture.OutliveStart(t) }
 func TestFixtureOutliveLater(t *testing.T)    { leakfixture.Child(t); leakfixture.OutliveLater(t) }
 func TestFixtureMode(t *testing.T)            { leakfixture.Child(t); leakfixture.Mode(t) }

@@ -17,16 +17,21 @@ import (
 
 func TestVerifyNoneUnderVerifyTestMainFailsTheTestsThatLeakAndNoOther(t *testing.T) {
 	out, code := leakfixture.Run(t, nil, "-test.v",
-		"-test.run=^TestFixture(Dropped|Kept|CleanAfterLeaks|IgnoredTag|ParallelDropper|ParallelKeeper|ParallelClean)$")
+		"-test.run=^TestFixture(Dropped|Kept|CleanAfterLeaks|IgnoredTag|ParallelDropper|ParallelKeeper|ParallelClean|ParentDefer|ParentCleanup|Grandchild)$")
 	results, output := leakfixture.Outcomes(out)
 	require.Equal(t, map[string]string{
-		"TestFixtureDropped":         "FAIL",
-		"TestFixtureKept":            "FAIL",
-		"TestFixtureCleanAfterLeaks": "PASS",
-		"TestFixtureIgnoredTag":      "PASS",
-		"TestFixtureParallelDropper": "FAIL",
-		"TestFixtureParallelKeeper":  "FAIL",
-		"TestFixtureParallelClean":   "PASS",
+		"TestFixtureDropped":           "FAIL",
+		"TestFixtureKept":              "FAIL",
+		"TestFixtureCleanAfterLeaks":   "PASS",
+		"TestFixtureIgnoredTag":        "PASS",
+		"TestFixtureParallelDropper":   "FAIL",
+		"TestFixtureParallelKeeper":    "FAIL",
+		"TestFixtureParallelClean":     "PASS",
+		"TestFixtureParentDefer":       "PASS",
+		"TestFixtureParentDefer/sub":   "PASS",
+		"TestFixtureParentCleanup":     "FAIL",
+		"TestFixtureParentCleanup/sub": "PASS",
+		"TestFixtureGrandchild":        "FAIL",
 	}, results, out)
 	assert.Equal(t, 1, code)
 	for _, want := range []string{
@@ -39,6 +44,8 @@ func TestVerifyNoneUnderVerifyTestMainFailsTheTestsThatLeakAndNoOther(t *testing
 	assert.Contains(t, output["TestFixtureKept"], `tag "kept"`)
 	assert.Contains(t, output["TestFixtureParallelDropper"], `tag "parallel-dropped"`)
 	assert.Contains(t, output["TestFixtureParallelKeeper"], `tag "parallel-kept"`)
+	assert.Contains(t, output["TestFixtureParentCleanup"], `tag "subtest-kept"`)
+	assert.Contains(t, output["TestFixtureGrandchild"], `tag "grandchild"`)
 	for name, o := range output {
 		assert.LessOrEqual(t, strings.Count(o, "membridge: LEAK"), 1, "%s reported more than one leak report:\n%s", name, o)
 	}
