@@ -391,7 +391,7 @@ func (t *tracked) leakPath() (end ssa.Instruction, path []branch) {
 			case *ssa.Panic:
 				break instrs
 			case *ssa.Call:
-				if noReturn(in) {
+				if noReturn(in) || requiresFailure(in, t.valid) {
 					break instrs
 				}
 			case *ssa.If:
@@ -523,6 +523,21 @@ func noReturn(c *ssa.Call) bool {
 		return name == "Exit"
 	case "runtime":
 		return name == "Goexit"
+	}
+	return false
+}
+
+// requiresFailure says whether a call goes on only when the handle's
+// constructor failed: testify's require.Error (ErrorIs, ErrorAs,
+// ErrorContains, EqualError) on its error stops the test otherwise.
+func requiresFailure(c *ssa.Call, valid map[ssa.Value]bool) bool {
+	f := c.Call.StaticCallee()
+	if f == nil || f.Pkg == nil || f.Pkg.Pkg.Path() != "github.com/stretchr/testify/require" || len(c.Call.Args) < 2 {
+		return false
+	}
+	switch strings.TrimSuffix(f.Name(), "f") {
+	case "Error", "ErrorIs", "ErrorAs", "ErrorContains", "EqualError":
+		return valid[c.Call.Args[1]]
 	}
 	return false
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/membridge/membridge/cuda"
 	"github.com/membridge/membridge/handle"
 	"github.com/membridge/membridge/native"
+	"github.com/stretchr/testify/require"
 	"owner"
 )
 
@@ -17,7 +18,7 @@ func use([]byte) {}
 // True positives.
 
 func neverFreed() error {
-	b, err := native.Alloc("x", 10) // want `leak: b \(native.Buffer, made by native.Alloc at leak.go:20\) is not freed or handed on at the return at leak.go:25`
+	b, err := native.Alloc("x", 10) // want `leak: b \(native.Buffer, made by native.Alloc at leak.go:21\) is not freed or handed on at the return at leak.go:26`
 	if err != nil {
 		return err
 	}
@@ -26,7 +27,7 @@ func neverFreed() error {
 }
 
 func freedOnOnePath(cond bool) {
-	b, err := native.Alloc("x", 10) // want `leak: b .* at the end of the function .*; path: leak.go:30 false`
+	b, err := native.Alloc("x", 10) // want `leak: b .* at the end of the function .*; path: leak.go:31 false`
 	if err != nil {
 		return
 	}
@@ -78,7 +79,7 @@ func view(b *native.Buffer) {
 }
 
 func errorPathLeak() error {
-	a, err := native.Alloc("a", 1) // want `leak: a .* at the return at leak.go:88`
+	a, err := native.Alloc("a", 1) // want `leak: a .* at the return at leak.go:89`
 	if err != nil {
 		return err
 	}
@@ -256,4 +257,17 @@ func panics() {
 		panic("no")
 	}
 	b.Free()
+}
+
+func requireError(t *testing.T) {
+	_, err := native.Alloc("x", -1)
+	require.ErrorIs(t, err, errors.ErrUnsupported)
+	_, err = native.Alloc("x", -1)
+	require.Error(t, err)
+}
+
+func requireNoError(t *testing.T) {
+	b, err := native.Alloc("x", 1) // want `leak: b`
+	require.NoError(t, err)
+	_ = b.Len()
 }
