@@ -2,6 +2,7 @@ package cache_test
 
 import (
 	"context"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -214,4 +215,29 @@ func TestReliefByKind(t *testing.T) {
 		_, ok := c.Get(10 + i)
 		assert.False(t, ok, "adopted entry %d survived", i)
 	}
+}
+
+// A request larger than the limit itself is hopeless: it evicts nothing,
+// whatever its size, so a hostile size cannot flush the cache.
+func TestHostileSizeEvictsNothing(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	tag := t.Name()
+	c, err := cache.New[int](cache.Options{Name: tag, MaxBytes: 1 << 20})
+	require.NoError(t, err)
+	defer c.Close()
+	for i := range 10 {
+		require.NoError(t, c.Put(i, buf(t, tag, 1000, 'h')))
+	}
+	tracker.SetTagLimit(tag, 20_000)
+	defer tracker.SetTagLimit(tag, 0)
+	for _, n := range []int{20_001, 1 << 40, math.MaxInt} {
+		_, err := native.Alloc(tag, n)
+		require.ErrorIs(t, err, native.ErrLimit)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err = native.AllocContext(ctx, tag, n)
+		cancel()
+		require.ErrorIs(t, err, native.ErrLimit)
+	}
+	assert.Equal(t, int64(10), c.Stats().Entries)
+	assert.Zero(t, c.Stats().Evictions)
 }

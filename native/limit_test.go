@@ -175,3 +175,35 @@ func TestHostileSizesWithoutALimit(t *testing.T) {
 	require.NoError(t, all.Free())
 	require.GreaterOrEqual(t, tracker.KindStats(tracker.KindAdopted).LiveBytes, int64(0))
 }
+
+// A cancelled context does not fail an allocation that fits; one the
+// budget refuses gets, at once, an error wrapping ErrLimit and the
+// context's error (and never ErrOutOfMemory).
+func TestAllocContextCancelled(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	tag := testTag(t)
+	tracker.SetTagLimit(tag, 10000)
+	defer tracker.SetTagLimit(tag, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	b, err := AllocContext(ctx, tag, 8000)
+	require.NoError(t, err, "an allocation that fits needs no wait")
+	defer b.Free()
+	for _, n := range []int{3000, math.MaxInt} {
+		start := time.Now()
+		_, err = AllocContext(ctx, tag, n)
+		require.ErrorIs(t, err, ErrLimit, "%d bytes", n)
+		assert.NotErrorIs(t, err, ErrOutOfMemory)
+		if n == 3000 { // could fit once memory is released: it waited, and gave up
+			require.ErrorIs(t, err, context.Canceled)
+		}
+		assert.Less(t, time.Since(start), 30*time.Second)
+	}
+	a := NewArena(tag, 4096)
+	defer a.Free()
+	a.WaitFor(ctx)
+	_, err = a.Alloc(300, 8) // a chunk of 4096 bytes
+	require.ErrorIs(t, err, ErrLimit)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Equal(t, int64(8000), tracker.TagStats(tag).LiveBytes)
+}

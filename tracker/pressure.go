@@ -99,6 +99,21 @@ func (s Shortage) Counts(k Kind, tag string) bool {
 	return true
 }
 
+// hopeless reports whether s asks for more than its limit allows at all:
+// nothing freed would let it fit, so no relief runs (a hostile size would
+// otherwise flush whatever counts against the limit).
+func (s Shortage) hopeless() bool {
+	switch s.Cause {
+	case ShortKindLimit:
+		l := Limit(s.Kind)
+		return l > 0 && s.Bytes > l
+	case ShortTagLimit:
+		l := TagLimit(s.Tag)
+		return l > 0 && s.Bytes > l
+	}
+	return false
+}
+
 // live returns the live bytes of the total that is short.
 func (s Shortage) live() int64 {
 	switch s.Cause {
@@ -213,8 +228,12 @@ func Relieve(need int64) (freed int64) {
 // GCSkips) when the previous one freed nothing less than 10 ms ago. It
 // returns the bytes freed as far as it can tell (the reliefs' own count plus
 // the drop in the short total's live bytes across the collection) and
-// counts each step in Pressure.
+// counts each step in Pressure. A request larger than the limit that
+// refused it runs nothing and gets 0: no relief could make it fit.
 func RelieveShortage(s Shortage) (freed int64) {
+	if s.hopeless() {
+		return 0
+	}
 	need := s.Bytes
 	pressure.reliefs.Add(1)
 	reliefs.Lock()

@@ -9,10 +9,11 @@ import (
 	"github.com/membridge/membridge/tracker"
 )
 
-// A cache gives memory back when an allocation is refused.
+// Pages an allocator keeps for reuse are given back when the allocator runs
+// out of memory (Relieve); a limit's refusal does not run this relief.
 func ExampleRegisterRelief() {
 	held := int64(4096)
-	unregister := tracker.RegisterRelief("example-cache", func(need int64) int64 {
+	unregister := tracker.RegisterRelief("example-kept-pages", func(need int64) int64 {
 		freed := min(held, max(need, 0))
 		held -= freed
 		return freed

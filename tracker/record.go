@@ -165,7 +165,7 @@ func Reserve(k Kind, device int, tag string, n int64, skip int) (*Record, error)
 		return nil, fmt.Errorf("tracker: reserve %d bytes of %s (tag %q): %w", n, k, tag, ErrInvalidSize)
 	}
 	if int(k) >= MaxKinds {
-		panic("tracker: Reserve with an unregistered kind")
+		panic(fmt.Sprintf("membridge: tracker.Reserve with kind %d: at most %d kinds exist (RegisterKind)", k, MaxKinds))
 	}
 	e := entryFor(key{k, int32(device), tag})
 	if err := reserveTotals(k, e, n); err != nil {
