@@ -192,7 +192,9 @@ func (c *Cache[K]) Put(key K, b *native.Buffer) error {
 func (c *Cache[K]) made() bool { return c != nil && c.lru != nil }
 
 // Get returns the buffer under key with a new reference: read it (View,
-// ReadAt, Ptr), then Release it. An expired entry is removed and missed.
+// ReadAt, Ptr), then Release it, once. An expired entry is removed and
+// missed. A reader that releases more than once ends the cache's own
+// reference and frees the entry's memory: the next Get misses.
 func (c *Cache[K]) Get(key K) (*native.Buffer, bool) {
 	if !c.made() {
 		return nil, false
@@ -205,7 +207,14 @@ func (c *Cache[K]) Get(key K) (*native.Buffer, bool) {
 		c.lru.Remove(key)
 		ok = false
 	}
-	if !ok || e.buf.Retain() != nil {
+	if ok && e.buf.Retain() != nil {
+		// A reader released the cache's own reference (one Release too
+		// many): the buffer is gone, so is the entry.
+		c.why = whyReplace
+		c.lru.Remove(key)
+		ok = false
+	}
+	if !ok {
 		c.misses.Add(1)
 		return nil, false
 	}

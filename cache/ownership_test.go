@@ -2,8 +2,10 @@ package cache_test
 
 import (
 	"context"
+	"errors"
 	"math"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unsafe"
@@ -240,4 +242,66 @@ func TestHostileSizeEvictsNothing(t *testing.T) {
 	}
 	assert.Equal(t, int64(10), c.Stats().Entries)
 	assert.Zero(t, c.Stats().Evictions)
+}
+
+// A reader that releases twice frees the cached buffer: the entry is then
+// dropped at the next Get, which misses, and the cache's byte count
+// follows. Nothing is freed twice.
+func TestReaderReleasingTwice(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	tag := t.Name()
+	c, err := cache.New[int](cache.Options{Name: tag, MaxBytes: 100})
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.Put(1, buf(t, tag, 10, 'r')))
+	got, ok := c.Get(1)
+	require.True(t, ok)
+	require.NoError(t, got.Release())
+	require.NoError(t, got.Release()) // one too many: the cache's reference
+	assert.Zero(t, tracker.TagStats(tag).LiveBytes)
+	_, ok = c.Get(1)
+	assert.False(t, ok)
+	s := c.Stats()
+	assert.Zero(t, s.Entries)
+	assert.Zero(t, s.Bytes)
+	require.ErrorIs(t, got.Release(), native.ErrFreed)
+}
+
+// Goroutines racing to put one buffer, under one key and under others:
+// exactly one Put moves it, those under its key are no-ops, the others get
+// ErrMoved, and the memory is freed once, by the cache.
+func TestConcurrentPutsOfOneBuffer(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	tag := t.Name()
+	c, err := cache.New[int](cache.Options{Name: tag, MaxBytes: 1000})
+	require.NoError(t, err)
+	defer c.Close()
+	b := buf(t, tag, 10, 'c')
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = c.Put(i%2, b)
+		}()
+	}
+	wg.Wait()
+	var ok, moved int
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case errors.Is(err, native.ErrMoved):
+			moved++
+		default:
+			t.Errorf("Put: %v", err)
+		}
+	}
+	assert.Equal(t, 8, ok+moved)
+	assert.Equal(t, 4, moved, "the puts under the other key")
+	assert.Equal(t, int64(1), c.Stats().Entries)
+	require.ErrorIs(t, b.Free(), native.ErrMoved)
+	require.NoError(t, c.Close())
+	assert.Zero(t, tracker.TagStats(tag).LiveBytes)
 }
