@@ -24,7 +24,7 @@ import (
 // untraced runs the rest of the test with tracing off (the ledger's
 // sampled mode), as in production; the tests of this package do not run
 // in parallel, since the mode is global.
-func untraced(t *testing.T) {
+func untraced(t testing.TB) {
 	prev := tracker.SetStackRate(tracker.DefaultSampleRate)
 	if cext.FollowDebug() {
 		t.Fatal("tracing still on in the sampled mode")
@@ -46,7 +46,7 @@ var tagSeq atomic.Int64
 // tag registers a C tag for this run of t: the C counters of a tag run
 // since the start of the process, and -count>1 runs t again in it. The C
 // side has room for MEMBRIDGE_MAX_TAGS (64) tags, enough for -count=5.
-func tag(t *testing.T) (string, int) {
+func tag(t testing.TB) (string, int) {
 	suffix := fmt.Sprintf("#%d", tagSeq.Add(1))
 	name := "cext." + t.Name()
 	if len(name)+len(suffix) > 47 { // MEMBRIDGE_TAG_MAX_LEN
@@ -60,7 +60,7 @@ func tag(t *testing.T) (string, int) {
 	return name, i
 }
 
-func cStats(t *testing.T, i int) cmem.Stats {
+func cStats(t testing.TB, i int) cmem.Stats {
 	t.Helper()
 	s, ok := cmem.ReadStats(i)
 	if !ok {
@@ -451,4 +451,104 @@ func TestFailNextAllocs(t *testing.T) {
 		t.Fatalf("the third allocation still failed: %v", err)
 	}
 	b.Free()
+}
+
+// FuzzBlockOps runs sequences of membridge.h operations on a few blocks,
+// in the order and with the sizes the fuzzer picks: malloc, calloc,
+// realloc and free, and writes into the blocks. After each step every
+// block holds what was written into it (calloc's zeroes included; realloc
+// keeps the common prefix) and membridge_size is its size; at the end, with every block freed, the
+// tag's counters are back to nothing live. Misuse, which aborts, is the
+// child-process tests' business (TestMisuseAborts), not the fuzzer's.
+func FuzzBlockOps(f *testing.F) {
+	f.Add([]byte{0, 0, 16, 1, 1, 200, 3, 0, 0, 2, 0, 255, 4, 1, 0})
+	f.Add([]byte{1, 2, 0, 0, 3, 10, 2, 2, 4, 2, 3, 0, 3, 2, 0, 2, 3, 1})
+	f.Add([]byte{0, 7, 255, 255, 2, 7, 0, 1, 3, 7, 0, 0, 5, 7, 2, 2, 7, 0, 0})
+	untraced(f)
+	_, i := tag(f)
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		const blocks = 8
+		var (
+			ptr  [blocks]unsafe.Pointer
+			want [blocks][]byte // what each block must hold
+		)
+		before := cStats(t, i)
+		next := func() int {
+			if len(ops) == 0 {
+				return 0
+			}
+			b := ops[0]
+			ops = ops[1:]
+			return int(b)
+		}
+		check := func(k int, what string) {
+			t.Helper()
+			if ptr[k] == nil {
+				return
+			}
+			require.Equal(t, len(want[k]), cmem.Size(ptr[k]), "%s: membridge_size of block %d", what, k)
+			if len(want[k]) > 0 {
+				require.Equal(t, want[k], unsafe.Slice((*byte)(ptr[k]), len(want[k])), "%s: contents of block %d", what, k)
+			}
+		}
+		for len(ops) > 0 {
+			op, k := next()%6, next()%blocks
+			n := next()<<8 | next() // up to 64 KiB
+			if n >= 0xff00 {
+				n = (n - 0xff00) << 12 // up to 1 MiB: blocks glibc maps
+			}
+			switch op {
+			case 0, 1: // malloc, calloc
+				cmem.Free(ptr[k])
+				if op == 0 {
+					ptr[k] = cmem.Malloc(i, n)
+				} else {
+					ptr[k] = cmem.Calloc(i, 1+n%16, n/16)
+					n = (1 + n%16) * (n / 16)
+				}
+				require.NotNil(t, ptr[k], "allocating %d bytes", n)
+				want[k] = make([]byte, n)
+				if op == 0 {
+					copy(unsafe.Slice((*byte)(ptr[k]), n), want[k]) // malloc's bytes are undefined
+				}
+			case 2: // realloc, NULL included
+				q := cmem.Realloc(i, ptr[k], n)
+				if n == 0 && ptr[k] != nil { // realloc(NULL, 0) is malloc(0)
+					require.Nil(t, q, "realloc to 0 bytes")
+					ptr[k], want[k] = nil, nil
+					break
+				}
+				require.NotNil(t, q, "realloc of %p to %d bytes", ptr[k], n)
+				if common := min(len(want[k]), n); common > 0 {
+					require.Equal(t, want[k][:common], unsafe.Slice((*byte)(q), common), "realloc from %d to %d bytes kept", len(want[k]), n)
+				}
+				grown := make([]byte, n)
+				copy(grown, want[k])
+				copy(unsafe.Slice((*byte)(q), n), grown) // the bytes past the old size are undefined: define them
+				ptr[k], want[k] = q, grown
+			case 3: // free
+				cmem.Free(ptr[k])
+				ptr[k], want[k] = nil, nil
+			default: // write a pattern somewhere into the block
+				if len(want[k]) == 0 {
+					break
+				}
+				at, fill := n%len(want[k]), byte(next())
+				end := min(len(want[k]), at+1+next()*8)
+				b := unsafe.Slice((*byte)(ptr[k]), len(want[k]))
+				for j := at; j < end; j++ {
+					b[j], want[k][j] = fill, fill
+				}
+			}
+			check(k, fmt.Sprintf("after op %d", op))
+		}
+		for k := range blocks {
+			check(k, "at the end")
+			cmem.Free(ptr[k])
+		}
+		after := cStats(t, i)
+		require.Equal(t, before.LiveBytes, after.LiveBytes, "live bytes after freeing every block")
+		require.Equal(t, before.LiveCount, after.LiveCount, "live blocks after freeing every block")
+		require.Equal(t, after.AllocCount-before.AllocCount, after.FreedCount-before.FreedCount, "allocations and frees")
+	})
 }

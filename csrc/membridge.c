@@ -1,7 +1,10 @@
 /* membridge.c: the C side of membridge (see membridge.h and mb_bridge.h).
  *
- * Accounting without locks or shared writes. An atomic read-modify-write
- * costs about 8 ns here, most of a malloc+free, so the hot path has none:
+ * Two parts: the table of live blocks (below, "the table of blocks"),
+ * which recognises every pointer handed back, and the counters.
+ *
+ * Accounting without locks or shared writes: a shared counter that every
+ * thread adds to moves its cache line between cores at each operation, so
  * each thread that allocates gets a slot of counters that only it writes
  * (plain loads and stores), and readers sum the slots, which gives exact
  * totals and live bytes. Peaks need a live total at the time of the

@@ -8,22 +8,36 @@
  * in tests), each allocation also becomes a ledger record carrying the Go
  * stack of the cgo call that led to it, so leak reports point at Go code.
  *
- * Every block carries a 16-byte header before the pointer returned (size,
- * tag, owner, magic). The header lets membridge_free know the size and
- * refuse pointers it did not allocate.
+ * Blocks come from the C library's malloc, as asked (no header in front,
+ * so valgrind and AddressSanitizer see each block as the caller does).
+ * membridge keeps what it knows of each live block (size, tag, owner) in
+ * a table of its own, keyed by address: it never reads a block's memory
+ * to decide whether the block is live.
  *
  * Thread safety: all functions may be called from any thread at any time.
- * Allocation and free take no lock and make no atomic read-modify-write in
- * the common case: counters live in per-thread slots that only their
- * thread writes (see membridge.c). Registering a tag takes a mutex (do it
- * once).
+ * Counters live in per-thread slots that only their thread writes (see
+ * membridge.c); the table of blocks is split into shards by address, each
+ * under a spin lock held for a few probes (one atomic exchange per
+ * allocation or free). Registering a tag takes a mutex (do it once).
  *
- * Misuse aborts with a message on stderr naming the function, the pointer
- * and what was wrong ("membridge: membridge_free(0x...): not a membridge
- * block (foreign pointer, or freed twice)"); it never corrupts the heap.
- * A second free is detected by the header check in most cases; large
- * blocks that glibc gave back to the kernel cannot be checked without
- * touching unmapped memory, and AddressSanitizer or valgrind catch those.
+ * Misuse aborts with a message on stderr that starts with "membridge: ",
+ * names the function and the pointer, says what was wrong and describes
+ * the block when membridge knows it, for example
+ *
+ *   membridge: membridge_free(0x...): freed already (a second free, or a
+ *   use after free) (the block: tag "decoder", 24 bytes)
+ *
+ * Caught, before the C library sees the pointer: a second free or realloc
+ * of a freed block (whatever the allocator did with it: cached, merged or
+ * unmapped), a pointer membridge did not allocate, a pointer into the
+ * middle of a block, a block a Go handle owns, and a block freed with
+ * free() instead of membridge_free (found when malloc hands its address
+ * out again). A misuse never corrupts the heap. What no check can catch
+ * is a second free after the address was allocated again: that frees the
+ * new block.
+ *
+ * Sizes that cannot be allocated (SIZE_MAX, anything from 2^48 bytes up,
+ * a count*size that overflows) return NULL with errno ENOMEM.
  */
 #ifndef MEMBRIDGE_H
 #define MEMBRIDGE_H
@@ -56,27 +70,31 @@ int membridge_tag(const char *name);
 /* membridge_tag_name returns a registered tag's name, or NULL. */
 const char *membridge_tag_name(int tag);
 
-/* membridge_malloc returns n bytes (n may be 0) aligned to 16 bytes,
- * counted under tag, or NULL when the C heap is exhausted. An index that
- * is not registered counts under MEMBRIDGE_TAG_DEFAULT. */
+/* membridge_malloc returns n bytes (n may be 0) aligned as malloc aligns
+ * them (16 bytes on 64-bit glibc), counted under tag, or NULL with errno
+ * ENOMEM when the C heap is exhausted or n is too large. An index that is
+ * not registered counts under MEMBRIDGE_TAG_DEFAULT. */
 void *membridge_malloc(int tag, size_t n);
 
-/* membridge_calloc returns count*size zeroed bytes, or NULL (also when
- * count*size overflows). */
+/* membridge_calloc returns count*size zeroed bytes, or NULL with errno
+ * ENOMEM (also when count*size overflows). */
 void *membridge_calloc(int tag, size_t count, size_t size);
 
 /* membridge_realloc resizes a block, keeping its contents up to the
  * smaller size, and counts it under tag from now on. p == NULL is
  * membridge_malloc; n == 0 frees p and returns NULL. On failure it returns
- * NULL and p is unchanged. */
+ * NULL with errno ENOMEM and p is unchanged. A p that is not a live block
+ * membridge_free could free aborts. */
 void *membridge_realloc(int tag, void *p, size_t n);
 
 /* membridge_free frees a block from membridge_malloc, membridge_calloc or
  * membridge_realloc, or a block Go handed to C. NULL is ignored. A block
- * that a Go handle owns must be freed from Go: freeing it here aborts. */
+ * that a Go handle owns must be freed from Go: freeing it here aborts, as
+ * does any pointer that is not a live block (see the top of this file). */
 void membridge_free(void *p);
 
-/* membridge_size returns the size asked for when p was allocated. */
+/* membridge_size returns the size asked for when p was allocated; it
+ * aborts when p is not a live block. */
 size_t membridge_size(const void *p);
 
 /* A membridge_allocator is the allocation interface many C libraries

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # C extensions: the C side of membridge natively, under ThreadSanitizer and
-# under valgrind (make memcheck). The
+# under valgrind (make memcheck), and a bounded run of the fuzz target of
+# membridge.h's operations. The
 # per-test LeakSanitizer check of the same packages runs in make asan
 # (step 10). Installs valgrind and zlib1g-dev when absent.
 set -euo pipefail
@@ -15,3 +16,6 @@ fi
 make cext-ctest
 make cext-tsan
 make memcheck
+# Sequences of membridge.h operations in fuzzer-chosen order and sizes
+# (cext.FuzzBlockOps); its seeds run in every go test.
+go test -run '^$' -fuzz '^FuzzBlockOps$' -fuzztime 20s ./cext/
