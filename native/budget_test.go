@@ -3,6 +3,7 @@ package native
 import (
 	"context"
 	"errors"
+	"runtime"
 	"testing"
 	"time"
 
@@ -22,8 +23,12 @@ func TestAllocWaitsForBudget(t *testing.T) {
 	if _, err := Alloc(tag, 500); !errors.Is(err, ErrLimit) {
 		t.Fatalf("without a context: %v, want ErrLimit at once", err)
 	}
+	before := tracker.Pressure()
 	go func() {
-		time.Sleep(10 * time.Millisecond)
+		// Release once the allocation below waits, not after a guess.
+		for tracker.Pressure().LimitWaits == before.LimitWaits {
+			runtime.Gosched()
+		}
 		held.Free()
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
