@@ -72,7 +72,9 @@ func IgnoreCurrent() Option {
 
 // MaxWait bounds how long the check waits for asynchronous frees (queued
 // device frees, pending cleanups) before it declares a leak. The default is
-// one second; the check returns as soon as nothing is left.
+// one second; the check returns as soon as nothing is left, or as soon as
+// what is left can no longer go away (handles the safety net found
+// dropped).
 func MaxWait(d time.Duration) Option {
 	return optionFunc(func(o *options) { o.maxWait = max(d, 0) })
 }
@@ -99,23 +101,31 @@ func Find(opts ...Option) error {
 }
 
 // VerifyNone fails t if memory made by this test is left: records made on
-// the calling goroutine or on goroutines it started that are still live,
+// the calling goroutine, or on goroutines it started (directly, or through
+// goroutines that allocated or are still running), that are still live,
 // and handles they dropped without a free. Call it at the end of the test
 // (defer VerifyNone(t)) on the test's own goroutine. It needs no TestMain:
 // a test binary starts in the test mode (see VerifyTestMain), so every
 // record notes the goroutine that made it.
 //
-// It runs a collection (GC) and waits, with a capped backoff up to MaxWait,
-// while any of the test's records is still live: a free may land late, and
-// a handle the test dropped is found by the safety net, reclaimed and
-// reported. It fails t once, with a report grouped by allocation site that
-// names the site, the test and the handles dropped without Free; what it
-// reported, no later VerifyNone reports again.
+// While any of the test's records is live it collects garbage (GC) and
+// waits, with a capped backoff up to MaxWait: a free may land late, and a
+// handle the test dropped is found by the safety net, reclaimed and kept
+// for this check. It then fails t once, with a report grouped by
+// allocation site that names the site, the test and the handles dropped
+// without Free. What it reported, no later VerifyNone reports again.
+//
+// Subtests: a test's memory includes that of its finished subtests. A
+// deferred check runs before the test's parallel subtests resume; what they
+// made before t.Parallel is theirs to check. To check a test and all its
+// subtests after they have run, call VerifyNone from t.Cleanup.
 //
 // What it does not see: memory another test made (parallel tests included),
-// memory made before the test mode was on and not under this test's frame,
-// and memory a goroutine the test started makes after the check has run.
-// VerifyTestMain's check at the end of the package reports the last.
+// memory a goroutine the test started makes after the check has run, and
+// memory made before the test mode was on (a run of benchmarks only) and
+// not under this test's frame. VerifyTestMain's check of the whole run
+// reports all of it. Without attribution (WithoutAttribution), VerifyNone
+// cannot tell tests apart and checks everything, like Find.
 func VerifyNone(t TestingT, opts ...Option) {
 	if h, ok := t.(interface{ Helper() }); ok {
 		h.Helper()
@@ -154,7 +164,8 @@ func VerifyNone(t TestingT, opts ...Option) {
 // goroutine when the stack rate says so, and reused after a free (see
 // Record.Recycle). It is for tests of those production paths. VerifyNone
 // then cannot tell tests apart and blames every live allocation on the
-// test that calls it: such tests must not run in parallel.
+// test that calls it (a leak fails only the first test that reports it):
+// such tests must not run in parallel.
 func WithoutAttribution() Option {
 	return optionFunc(func(o *options) { o.noAttribution = true })
 }
