@@ -2,7 +2,9 @@ package tracker_test
 
 import (
 	"context"
+	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -208,4 +210,46 @@ func TestExternalCountsCannotWrapTheTotals(t *testing.T) {
 	r.Cancel()
 	set(tracker.ExternalCounts{}, tracker.ExternalCounts{})
 	assert.GreaterOrEqual(t, tracker.KindStats(k).LiveBytes, int64(0))
+}
+
+// An owner that commits or cancels a record twice, or cancels a committed
+// one, is stopped with a membridge: panic naming the record, and the
+// counters are not moved twice.
+func TestCommitAndCancelOutOfTurn(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	tag := testTag(t)
+	r, err := tracker.Reserve(tracker.KindCHeap, -1, tag, 10, 0)
+	require.NoError(t, err)
+	r.Commit(0x1000, nil)
+	want := fmt.Sprintf("membridge: tracker: Commit of a record that is not reserved (10 bytes of c-heap, tag %q): committed, cancelled or released already", tag)
+	assert.PanicsWithValue(t, want, func() { r.Commit(0x1000, nil) })
+	assert.PanicsWithValue(t, strings.Replace(want, "Commit", "Cancel", 1), r.Cancel)
+	assert.Equal(t, int64(10), tracker.TagStats(tag).LiveBytes)
+	require.True(t, r.Release())
+	require.False(t, r.Release(), "a second Release")
+
+	c, err := tracker.Reserve(tracker.KindCHeap, -1, tag, 5, 0)
+	require.NoError(t, err)
+	c.Cancel()
+	assert.Panics(t, c.Cancel)
+	assert.Panics(t, func() { c.Commit(0x2000, nil) })
+	s := tracker.TagStats(tag)
+	assert.Zero(t, s.LiveBytes)
+	assert.Zero(t, s.LiveCount)
+
+	assert.PanicsWithValue(t, "membridge: tracker.Reserve with kind 40: at most 32 kinds exist (RegisterKind)", func() {
+		tracker.Reserve(tracker.Kind(40), -1, tag, 1, 0)
+	})
+}
+
+// A negative limit is taken as no limit (0), as documented.
+func TestNegativeLimitIsNone(t *testing.T) {
+	tag := testTag(t)
+	tracker.SetTagLimit(tag, -1)
+	assert.Zero(t, tracker.TagLimit(tag))
+	k := newKind(t, "")
+	tracker.SetLimit(k, math.MinInt64)
+	assert.Zero(t, tracker.Limit(k))
+	tracker.SetLimit(tracker.Kind(200), 5) // past MaxKinds: ignored
+	assert.Zero(t, tracker.Limit(tracker.Kind(200)))
 }

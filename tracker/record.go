@@ -223,7 +223,7 @@ func CommitWatched[T any](obj *T, r *Record, addr uintptr, reclaim Reclaimer) {
 
 func (r *Record) commit(addr uintptr, reclaim Reclaimer) {
 	if !r.state.CompareAndSwap(stateReserved, stateLive) {
-		panic("tracker: Commit of a record that is not reserved")
+		panic(fmt.Sprintf("membridge: tracker: Commit of a record that is not reserved (%d bytes of %s, tag %q): committed, cancelled or released already", r.bytes, r.Kind(), r.Tag()))
 	}
 	r.addr = addr
 	r.reclaim = reclaim
@@ -235,7 +235,7 @@ func (r *Record) commit(addr uintptr, reclaim Reclaimer) {
 // Cancel gives back the bytes of a reservation whose allocation failed.
 func (r *Record) Cancel() {
 	if !r.state.CompareAndSwap(stateReserved, stateCancelled) {
-		panic("tracker: Cancel of a record that is not reserved")
+		panic(fmt.Sprintf("membridge: tracker: Cancel of a record that is not reserved (%d bytes of %s, tag %q): committed, cancelled or released already", r.bytes, r.Kind(), r.Tag()))
 	}
 	r.uncount()
 	if observing.Load() != 0 {
