@@ -120,27 +120,36 @@ func parseGoroutines(all []byte) *goroutineSnapshot {
 // started it, directly or through goroutines that allocated (parents) or
 // are still running (the snapshot), and no goroutine on the way is a
 // subtest paused in t.Parallel, whose memory is its own to check. snap
-// takes the snapshot when first needed.
+// takes the snapshot; owns calls it only for a chain that reaches g or
+// that passes a goroutine parents does not know.
 func owns(gid, creator, g uint64, snap func() *goroutineSnapshot) bool {
 	if gid == 0 {
 		return false
 	}
-	cur, next := gid, creator
-	for depth := 0; cur != 0 && depth < 64; depth++ {
-		if cur == g {
-			return true
-		}
-		if snap().paused[cur] {
+	var path [64]uint64 // the goroutines from gid up to, not including, g
+	n := 0
+	for cur, next := gid, creator; cur != g; cur = next {
+		if cur == 0 || cur == mainGoroutine || n == len(path) {
 			return false
 		}
-		if depth > 0 {
+		path[n] = cur
+		n++
+		if n > 1 { // the record named gid's creator; the others are looked up
 			if p, ok := parents.Load(cur); ok {
 				next = p.(uint64)
 			} else {
 				next = snap().creator[cur]
 			}
 		}
-		cur = next
 	}
-	return false
+	for _, id := range path[:n] {
+		if snap().paused[id] {
+			return false
+		}
+	}
+	return true
 }
+
+// mainGoroutine is the id of the goroutine that runs main (and init): no
+// goroutine created it.
+const mainGoroutine = 1

@@ -161,3 +161,16 @@ func TestOwns(t *testing.T) {
 	}
 	assert.Positive(t, looks)
 }
+
+// A chain that cannot reach the test (memory of package init, on the main
+// goroutine; another test's, through goroutines that allocated) costs no
+// look at every goroutine.
+func TestOwnsTakesNoSnapshotForChainsThatCannotReachTheTest(t *testing.T) {
+	const T = 1 << 41
+	parents.Store(uint64(T+1), uint64(mainGoroutine)) // another top-level test, which allocated
+	defer parents.Delete(uint64(T + 1))
+	none := func() *goroutineSnapshot { t.Fatal("took a snapshot"); return nil }
+	assert.False(t, owns(mainGoroutine, 0, T, none))
+	assert.False(t, owns(T+1, mainGoroutine, T, none))
+	assert.False(t, owns(T+2, T+1, T, none))
+}
