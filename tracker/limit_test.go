@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -252,4 +254,38 @@ func TestNegativeLimitIsNone(t *testing.T) {
 	assert.Zero(t, tracker.Limit(k))
 	tracker.SetLimit(tracker.Kind(200), 5) // past MaxKinds: ignored
 	assert.Zero(t, tracker.Limit(tracker.Kind(200)))
+}
+
+// Reliefs are outside code: what they say they freed is summed without
+// wrapping, and a negative need means "as much as you can" (0) to them. It
+// runs in a child process: the process-wide relief byte counter saturates,
+// which other tests would then read.
+func TestRelieveSumsHostileCounts(t *testing.T) {
+	if os.Getenv("MEMBRIDGE_TEST_CHILD") != t.Name() {
+		cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v")
+		cmd.Env = append(os.Environ(), "MEMBRIDGE_TEST_CHILD="+t.Name())
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		require.Contains(t, string(out), "--- PASS: "+t.Name())
+		return
+	}
+	var asked []int64
+	un := tracker.RegisterShortageRelief("hostile", func(s tracker.Shortage) int64 {
+		asked = append(asked, s.Bytes)
+		return math.MaxInt64
+	})
+	defer un()
+	un2 := tracker.RegisterShortageRelief("hostile-2", func(s tracker.Shortage) int64 {
+		asked = append(asked, s.Bytes)
+		return math.MaxInt64
+	})
+	defer un2()
+	assert.Equal(t, int64(math.MaxInt64), tracker.Relieve(0))
+	assert.Equal(t, int64(math.MaxInt64), tracker.Pressure().ReliefBytes, "the relief byte counter wrapped")
+	assert.Equal(t, int64(math.MaxInt64), tracker.Relieve(math.MinInt64))
+	assert.Equal(t, []int64{0, 0, 0, 0}, asked)
+	assert.Equal(t, int64(math.MaxInt64), tracker.Pressure().ReliefBytes)
+	asked = nil
+	assert.Equal(t, int64(math.MaxInt64), tracker.Relieve(math.MaxInt64))
+	assert.Equal(t, []int64{math.MaxInt64}, asked, "the first relief's count covers the need")
 }

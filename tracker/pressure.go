@@ -114,21 +114,23 @@ func (s Shortage) hopeless() bool {
 	return false
 }
 
-// live returns the live bytes of the total that is short.
+// live returns the live bytes of the total that is short (never negative,
+// even when outside counts made a total so).
 func (s Shortage) live() int64 {
+	var n int64
 	switch s.Cause {
 	case ShortKindLimit:
 		if int(s.Kind) < MaxKinds {
-			return kindCounters[s.Kind].liveBytes.Load()
+			n = kindCounters[s.Kind].liveBytes.Load()
 		}
-		return 0
 	case ShortTagLimit:
 		if e, ok := tagCounters.Load(s.Tag); ok {
-			return e.(*tagEntry).liveBytes.Load()
+			n = e.(*tagEntry).liveBytes.Load()
 		}
-		return 0
+	default:
+		n = LiveBytes()
 	}
-	return LiveBytes()
+	return max(n, 0)
 }
 
 // ShortageOf returns the shortage that err, from Reserve or an owner's
@@ -234,18 +236,22 @@ func RelieveShortage(s Shortage) (freed int64) {
 	if s.hopeless() {
 		return 0
 	}
-	need := s.Bytes
+	need := max(s.Bytes, 0) // 0: as much as can be
 	pressure.reliefs.Add(1)
 	reliefs.Lock()
 	list := append([]*relief(nil), reliefs.list...)
 	reliefs.Unlock()
 	for _, r := range list {
 		rs := s
-		rs.Bytes = need - freed
-		n := r.fn(rs)
-		if n > 0 {
-			freed += n
-			pressure.reliefBytes.Add(n)
+		rs.Bytes = 0
+		if need > 0 {
+			rs.Bytes = need - freed // freed < need here: no overflow
+		}
+		// A relief's count is its own word: sums saturate rather than
+		// wrap, whatever it returns.
+		if n := r.fn(rs); n > 0 {
+			freed = addSat(freed, n)
+			addClamped(&pressure.reliefBytes, n)
 		}
 		if need > 0 && freed >= need {
 			return freed
@@ -254,7 +260,7 @@ func RelieveShortage(s Shortage) (freed int64) {
 	before := s.live()
 	if collectForRelief(func() int64 { return before - s.live() }) {
 		if after := s.live(); after < before {
-			freed += before - after
+			freed = addSat(freed, before-after)
 		}
 	}
 	return freed
