@@ -98,6 +98,11 @@ func TestPutMisuse(t *testing.T) {
 	_, ok := c.Get(1)
 	assert.False(t, ok)
 
+	_, err = cache.New[int](cache.Options{Name: tag, MaxBytes: -1})
+	require.ErrorContains(t, err, "MaxBytes -1 must be positive")
+	_, err = cache.New[int](cache.Options{Name: tag, MaxBytes: 1, TTL: -time.Second})
+	require.ErrorContains(t, err, "negative TTL")
+
 	var zero cache.Cache[int]
 	b := buf(t, tag, 10, 'z')
 	require.ErrorIs(t, zero.Put(1, b), cache.ErrClosed)

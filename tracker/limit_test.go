@@ -289,3 +289,27 @@ func TestRelieveSumsHostileCounts(t *testing.T) {
 	assert.Equal(t, int64(math.MaxInt64), tracker.Relieve(math.MaxInt64))
 	assert.Equal(t, []int64{math.MaxInt64}, asked, "the first relief's count covers the need")
 }
+
+// Kinds are few (MaxKinds): once all are registered, RegisterKind says so,
+// and existing names are still found. In a child process, since kinds
+// cannot be unregistered.
+func TestRegisterKindRunsOut(t *testing.T) {
+	if os.Getenv("MEMBRIDGE_TEST_CHILD") != t.Name() {
+		cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v")
+		cmd.Env = append(os.Environ(), "MEMBRIDGE_TEST_CHILD="+t.Name())
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		require.Contains(t, string(out), "--- PASS: "+t.Name())
+		return
+	}
+	var err error
+	for i := 0; err == nil; i++ {
+		require.Less(t, i, tracker.MaxKinds+1)
+		_, err = tracker.RegisterKind(fmt.Sprintf("filler-%d", i))
+	}
+	require.ErrorContains(t, err, fmt.Sprintf("all %d kinds are in use", tracker.MaxKinds))
+	assert.Len(t, tracker.Kinds(), tracker.MaxKinds)
+	k, err := tracker.RegisterKind("c-heap")
+	require.NoError(t, err)
+	assert.Equal(t, tracker.KindCHeap, k)
+}
