@@ -74,6 +74,14 @@ func TestVerifyNoneAloneMissesADropInATestWithoutIt(t *testing.T) {
 	assert.Equal(t, 0, code, out)
 }
 
+func TestVerifyNoneAloneLetsAnIgnoredTagLeak(t *testing.T) {
+	out, code := leakfixture.Run(t, nil, "-test.v", "-test.run=^TestFixture(IgnoredTagKept|CleanAfterLeaks)$")
+	results, _ := leakfixture.Outcomes(out)
+	require.Equal(t, map[string]string{"TestFixtureIgnoredTagKept": "PASS", "TestFixtureCleanAfterLeaks": "PASS"}, results, out)
+	assert.Equal(t, 0, code, out)
+	assert.NotContains(t, out, "membridge: LEAK")
+}
+
 func TestTestBinaryStartsInTheTestModeButBenchmarksDoNot(t *testing.T) {
 	out, _ := leakfixture.Run(t, nil, "-test.v", "-test.run=^TestFixtureMode$")
 	assert.Contains(t, out, "mode: stackrate=1 policy=fail", out)
@@ -81,6 +89,11 @@ func TestTestBinaryStartsInTheTestModeButBenchmarksDoNot(t *testing.T) {
 	assert.Contains(t, out, "mode: stackrate=524288 policy=free", out)
 	out, _ = leakfixture.Run(t, []string{"MEMBRIDGE_TRACK=off", "MEMBRIDGE_LEAKS=report"}, "-test.v", "-test.run=^TestFixtureMode$")
 	assert.Contains(t, out, "mode: stackrate=0 policy=report", out)
+	// Values that do not parse are reported, and the production defaults kept.
+	out, _ = leakfixture.Run(t, []string{"MEMBRIDGE_TRACK=everything", "MEMBRIDGE_LEAKS=explode"}, "-test.v", "-test.run=^TestFixtureMode$")
+	assert.Contains(t, out, `membridge: MEMBRIDGE_TRACK="everything": want off, sample, sample:<bytes> or all; using the sampled mode`)
+	assert.Contains(t, out, `membridge: MEMBRIDGE_LEAKS="explode": want free, report or fail; using free`)
+	assert.Contains(t, out, "mode: stackrate=524288 policy=free", out)
 }
 
 func TestLeakPoliciesUnderVerifyNoneAlone(t *testing.T) {

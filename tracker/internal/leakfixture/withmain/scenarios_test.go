@@ -17,6 +17,7 @@ func TestFixtureDroppedUnchecked(t *testing.T) {
 func TestFixtureKept(t *testing.T)            { leakfixture.Child(t); leakfixture.Kept(t) }
 func TestFixtureCleanAfterLeaks(t *testing.T) { leakfixture.Child(t); leakfixture.Clean(t) }
 func TestFixtureIgnoredTag(t *testing.T)      { leakfixture.Child(t); leakfixture.IgnoredTag(t) }
+func TestFixtureIgnoredTagKept(t *testing.T)  { leakfixture.Child(t); leakfixture.IgnoredTagKept(t) }
 func TestFixtureParallelDropper(t *testing.T) { leakfixture.Child(t); leakfixture.ParallelDropper(t) }
 func TestFixtureParallelKeeper(t *testing.T)  { leakfixture.Child(t); leakfixture.ParallelKeeper(t) }
 func TestFixtureParallelClean(t *testing.T)   { leakfixture.Child(t); leakfixture.ParallelClean(t) }

@@ -73,6 +73,15 @@ func TestVerifyTestMainFailsTheRunForADropInATestWithoutVerifyNone(t *testing.T)
 	assert.Contains(t, out, "made by TestFixtureDroppedUnchecked")
 }
 
+func TestVerifyTestMainFailsTheRunForALeakUnderAnIgnoredTag(t *testing.T) {
+	out, code := leakfixture.Run(t, nil, "-test.v", "-test.run=^TestFixture(IgnoredTagKept|CleanAfterLeaks)$")
+	results, _ := leakfixture.Outcomes(out)
+	require.Equal(t, map[string]string{"TestFixtureIgnoredTagKept": "PASS", "TestFixtureCleanAfterLeaks": "PASS"}, results, out)
+	assert.Equal(t, 1, code, out)
+	assert.Contains(t, out, "membridge: LEAK of 72 bytes in 1 allocation from 1 site")
+	assert.Contains(t, out, `tag "ignored-kept"`)
+}
+
 func TestVerifyTestMainKeepsTheTestModeForTestsAndNotForBenchmarks(t *testing.T) {
 	out, _ := leakfixture.Run(t, nil, "-test.v", "-test.run=^TestFixtureMode$")
 	assert.Contains(t, out, "mode: stackrate=1 policy=fail", out)
