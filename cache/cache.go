@@ -26,10 +26,10 @@ import (
 )
 
 // ErrTooLarge: a buffer larger than the cache's byte bound was offered.
-var ErrTooLarge = errors.New("cache: buffer larger than the cache")
+var ErrTooLarge = errors.New("membridge: buffer larger than the cache")
 
 // ErrClosed: the cache was closed.
-var ErrClosed = errors.New("cache: closed")
+var ErrClosed = errors.New("membridge: cache closed")
 
 // Options configures a Cache.
 type Options struct {

@@ -310,3 +310,19 @@ func TestConcurrentPutsOfOneBuffer(t *testing.T) {
 	require.NoError(t, c.Close())
 	assert.Zero(t, tracker.TagStats(tag).LiveBytes)
 }
+
+// Errors carry one package prefix, the operation and the sizes, and end in
+// the sentinel a caller branches on.
+func TestPutErrorMessages(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	tag := t.Name()
+	c, err := cache.New[int](cache.Options{Name: "results", MaxBytes: 100})
+	require.NoError(t, err)
+	big := buf(t, tag, 1000, 'b')
+	assert.EqualError(t, c.Put(1, big), `cache "results": put 1000 bytes into 100: membridge: buffer larger than the cache`)
+	require.NoError(t, big.Free())
+	require.NoError(t, c.Close())
+	b := buf(t, tag, 10, 'c')
+	assert.EqualError(t, c.Put(1, b), `cache "results": put: membridge: cache closed`)
+	require.NoError(t, b.Free())
+}
