@@ -70,8 +70,8 @@ type jsonIn struct {
 
 // arenaRecords decodes a JSON array of records into arena memory: it counts
 // the elements first (json has checked the syntax by then), takes exactly
-// that many records from the arena and lets encoding/json fill them in
-// place. No record is held on Go's heap, so the request budget (the arena's
+// that many records from the arena and fills them in place
+// (decodeRecords). No record is held on Go's heap, so the request budget (the arena's
 // tag) sees all of them.
 type arenaRecords struct {
 	arena *native.Arena
@@ -90,17 +90,8 @@ func (ar *arenaRecords) UnmarshalJSON(data []byte) error {
 	if err != nil {
 		return fmt.Errorf("service: %d records into the request arena: %w", n, err)
 	}
-	// With the capacity exact, encoding/json decodes into recs' memory and
-	// never grows the slice onto Go's heap.
-	into := recs[:0]
-	if err := json.Unmarshal(data, &into); err != nil {
-		return jsonError(err, "records[].")
-	}
-	if len(into) != n || (n > 0 && &into[0] != &recs[0]) {
-		return fmt.Errorf("service: decoded %d records into room for %d", len(into), n)
-	}
-	for i := range recs {
-		recs[i].Flags = 0 // the filter's output flag; not the client's to set
+	if err := decodeRecords(data, recs); err != nil {
+		return err
 	}
 	ar.recs = recs
 	return nil
