@@ -498,9 +498,10 @@ func dominates(a, b ssa.Instruction) bool {
 	return a.Block().Dominates(b.Block())
 }
 
-// noReturn says whether a call ends the goroutine or the process: a test's
-// Fatal or Skip, log.Fatal, os.Exit, runtime.Goexit. Nothing is owed on
-// such a path (a test's cleanup checks run on their own).
+// noReturn says whether a call ends the goroutine or the process (a test's
+// Fatal or Skip, log.Fatal, os.Exit, runtime.Goexit), or marks a test
+// failed (Error, Errorf): nothing is owed on such a path, where the test has
+// failed already and its leak check reports what is left.
 func noReturn(c *ssa.Call) bool {
 	f := c.Call.StaticCallee()
 	if f == nil {
@@ -514,7 +515,7 @@ func noReturn(c *ssa.Call) bool {
 	switch obj.Pkg().Path() {
 	case "testing":
 		switch name {
-		case "Fatal", "Fatalf", "FailNow", "Skip", "Skipf", "SkipNow":
+		case "Fatal", "Fatalf", "FailNow", "Skip", "Skipf", "SkipNow", "Error", "Errorf", "Fail":
 			return true
 		}
 	case "log":

@@ -271,3 +271,9 @@ func requireNoError(t *testing.T) {
 	require.NoError(t, err)
 	_ = b.Len()
 }
+
+func expectedFailureNonFatal(t *testing.T) {
+	if _, err := native.Alloc("x", -1); err == nil {
+		t.Error("Alloc of -1 bytes succeeded")
+	}
+}
