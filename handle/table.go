@@ -68,8 +68,8 @@ func decode(v uintptr) (idx, gen uint32, ok bool) {
 
 // asPointer returns v as the void* C is given. v is an encoded handle
 // value, never an address: see the layout above for why the runtime
-// ignores it. (The conversion through memory says so to go vet, which
-// cannot know it.)
+// ignores it. The conversion goes through memory because go vet flags
+// unsafe.Pointer(uintptr) conversions, not knowing v is no address.
 func asPointer(v uintptr) unsafe.Pointer {
 	return *(*unsafe.Pointer)(unsafe.Pointer(&v))
 }
