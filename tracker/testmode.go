@@ -104,9 +104,9 @@ func Find(opts ...Option) error {
 // the calling goroutine, or on goroutines it started (directly, or through
 // goroutines that allocated or are still running), that are still live,
 // and handles they dropped without a free. Call it at the end of the test
-// (defer VerifyNone(t)) on the test's own goroutine. It needs no TestMain:
-// a test binary starts in the test mode (see VerifyTestMain), so every
-// record notes the goroutine that made it.
+// (defer VerifyNone(t)) on the test's own goroutine; a nil t panics. It
+// needs no TestMain: a test binary starts in the test mode (see
+// VerifyTestMain), so every record notes the goroutine that made it.
 //
 // While any of the test's records is live it collects garbage (GC) and
 // waits, with a capped backoff up to MaxWait: a free may land late, and a
@@ -127,6 +127,9 @@ func Find(opts ...Option) error {
 // reports all of it. Without attribution (WithoutAttribution), VerifyNone
 // cannot tell tests apart and checks everything, like Find.
 func VerifyNone(t TestingT, opts ...Option) {
+	if tt, typed := t.(*testing.T); t == nil || typed && tt == nil {
+		panic("membridge: VerifyNone needs the test's *testing.T (or a TestingT), got nil")
+	}
 	if h, ok := t.(interface{ Helper() }); ok {
 		h.Helper()
 	}
@@ -171,7 +174,8 @@ func WithoutAttribution() Option {
 }
 
 // VerifyTestMain runs the tests in the test mode and then fails the run if
-// any native memory is left, whichever test or goroutine made it. Use it as
+// any native memory is left, whichever test or goroutine made it; a nil m
+// panics. Use it as
 //
 //	func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
 //
@@ -200,6 +204,9 @@ func WithoutAttribution() Option {
 // not the test mode's stack and goroutine per allocation; the ledger is
 // still checked at the end.
 func VerifyTestMain(m TestingM, opts ...Option) {
+	if mm, typed := m.(*testing.M); m == nil || typed && mm == nil {
+		panic("membridge: VerifyTestMain needs TestMain's *testing.M (or a TestingM), got nil")
+	}
 	o := buildOptions(opts)
 	if benchmarksOnly() {
 		leaveTestMode()

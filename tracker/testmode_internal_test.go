@@ -174,3 +174,12 @@ func TestOwnsTakesNoSnapshotForChainsThatCannotReachTheTest(t *testing.T) {
 	assert.False(t, owns(T+1, mainGoroutine, T, none))
 	assert.False(t, owns(T+2, T+1, T, none))
 }
+
+func TestVerifyWithNilPanicsWithAMessage(t *testing.T) {
+	const none = "membridge: VerifyNone needs the test's *testing.T (or a TestingT), got nil"
+	assert.PanicsWithValue(t, none, func() { VerifyNone(nil) })
+	assert.PanicsWithValue(t, none, func() { VerifyNone((*testing.T)(nil)) })
+	const main = "membridge: VerifyTestMain needs TestMain's *testing.M (or a TestingM), got nil"
+	assert.PanicsWithValue(t, main, func() { VerifyTestMain(nil) })
+	assert.PanicsWithValue(t, main, func() { VerifyTestMain((*testing.M)(nil)) })
+}
