@@ -346,6 +346,9 @@ func TestMisuseAborts(t *testing.T) {
 		{"freed-by-libc", []string{"membridge: membridge_malloc", "still a live membridge block", `tag "cext.misuse"`, "56 bytes", "free()"}},
 	} {
 		t.Run(c.what, func(t *testing.T) {
+			if c.what == "freed-by-libc" && leakcheck.Enabled {
+				t.Skip("AddressSanitizer holds freed memory back (its quarantine): malloc does not hand the address out again")
+			}
 			cmd := exec.Command(os.Args[0], "-test.run=^TestMisuseAborts$")
 			cmd.Env = append(os.Environ(), "CEXT_MISUSE="+c.what, "MEMBRIDGE_TRACK=off")
 			out, err := cmd.CombinedOutput()
