@@ -15,8 +15,8 @@ type LeakPolicy int32
 
 const (
 	// LeakFree reclaims the memory through the owner's Reclaimer, counts the
-	// leak and reports it once per allocation site. The default: a dropped
-	// handle costs a report, not the memory.
+	// leak and reports it once per allocation site. The default outside
+	// tests: a dropped handle costs a report, not the memory.
 	LeakFree LeakPolicy = iota
 	// LeakReport counts the leak and reports it once per allocation site,
 	// and leaves the memory allocated: the ledger keeps the record, marked

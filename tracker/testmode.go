@@ -196,8 +196,9 @@ func WithoutAttribution() Option {
 // that goroutine's creator, so VerifyNone blames only its own test, and a
 // dropped handle is reclaimed and kept for the test that made it
 // (LeakFail, unless MEMBRIDGE_LEAKS says otherwise). Without
-// VerifyTestMain, the safety net also logs each dropped handle's site
-// once, so a drop in a test without VerifyNone is not silent.
+// VerifyTestMain, the safety net also logs each dropped handle's site once
+// when it finds the drop: nothing else reports a drop in a test without
+// VerifyNone.
 //
 // A run of benchmarks only (-test.run '^$' -test.bench ...) keeps the
 // production settings, so the benchmarks measure what a service pays and
