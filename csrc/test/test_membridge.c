@@ -9,8 +9,11 @@
  *   test_membridge bench    membridge_malloc+membridge_free against
  *                           malloc+free, side by side
  */
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -236,9 +239,113 @@ static void realloc_foreign(void) {
 	membridge_realloc(0, p + 64, 10);
 }
 
+/* A double free with glibc's per-thread cache full: the block goes to a
+ * fastbin, where glibc's own check sees only the top. */
+static void free_twice_fastbin(void) {
+	void *keep[7];
+	for (int i = 0; i < 7; i++) {
+		keep[i] = membridge_malloc(0, 24);
+	}
+	void *a = membridge_malloc(0, 24), *b = membridge_malloc(0, 24);
+	for (int i = 0; i < 7; i++) {
+		membridge_free(keep[i]);
+	}
+	membridge_free(a);
+	membridge_free(b);
+	membridge_free(a);
+}
+
+/* A double free of a block glibc maps, and unmaps at the first free. */
+static void free_twice_mapped(void) {
+	void *p = membridge_malloc(0, 8 << 20);
+	membridge_free(p);
+	membridge_free(p);
+}
+
+static void free_interior(void) {
+	unsigned char *p = membridge_malloc(0, 100);
+	membridge_free(p + 16);
+}
+
+static void realloc_freed(void) {
+	void *p = membridge_malloc(0, 100);
+	membridge_free(p);
+	membridge_realloc(0, p, 200);
+}
+
 static void test_misuse(void) {
 	expect_abort("membridge_free of a foreign pointer", free_foreign);
 	expect_abort("membridge_realloc of a foreign pointer", realloc_foreign);
+	expect_abort("a double free through a fastbin", free_twice_fastbin);
+	expect_abort("a double free of a mapped block", free_twice_mapped);
+	expect_abort("membridge_free of an interior pointer", free_interior);
+	expect_abort("membridge_realloc of a freed block", realloc_freed);
+}
+
+/* Hostile sizes: NULL with ENOMEM, never a small block; a failed realloc
+ * leaves the block as it was. */
+static void test_hostile_sizes(void) {
+	int t = membridge_tag("test.hostile");
+	const size_t huge[] = {SIZE_MAX, SIZE_MAX - 8, SIZE_MAX - 16, (size_t)1 << 63, (size_t)1 << 48};
+	for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
+		errno = 0;
+		void *p = membridge_malloc(t, huge[i]);
+		CHECK(p == NULL && errno == ENOMEM, "membridge_malloc(%zu) = %p, errno %d", huge[i], p, errno);
+		membridge_free(p);
+	}
+	errno = 0;
+	void *c = membridge_calloc(t, (size_t)1 << 32, (size_t)1 << 32);
+	CHECK(c == NULL && errno == ENOMEM, "overflowing calloc = %p, errno %d", c, errno);
+	membridge_free(c);
+	unsigned char *p = membridge_malloc(t, 16);
+	CHECK(p != NULL, "out of memory");
+	memset(p, 7, 16);
+	errno = 0;
+	void *q = membridge_realloc(t, p, SIZE_MAX - 8);
+	CHECK(q == NULL && errno == ENOMEM && p[15] == 7 && membridge_size(p) == 16, "huge realloc = %p, errno %d", q,
+	      errno);
+	membridge_free(p);
+	membridge_tag_stats s = stats(t);
+	CHECK(s.live_bytes == 0 && s.alloc_count == s.freed_count, "hostile sizes left %lld bytes live",
+	      (long long)s.live_bytes);
+}
+
+/* Blocks allocated on one thread and freed on another, as cgo does when
+ * a goroutine moves between threads. */
+enum { HANDOFF = 50000 };
+static void *handoff[HANDOFF];
+static _Atomic long handed;
+
+static void *produce(void *arg) {
+	int t = *(int *)arg;
+	for (long i = 0; i < HANDOFF; i++) {
+		handoff[i] = membridge_malloc(t, (size_t)(16 + i % 2000));
+		atomic_store_explicit(&handed, i + 1, memory_order_release);
+	}
+	return NULL;
+}
+
+static void *consume(void *arg) {
+	(void)arg;
+	for (long i = 0; i < HANDOFF; i++) {
+		while (atomic_load_explicit(&handed, memory_order_acquire) <= i) {
+			sched_yield();
+		}
+		membridge_free(handoff[i]);
+	}
+	return NULL;
+}
+
+static void test_cross_thread_frees(void) {
+	int t = membridge_tag("test.handoff");
+	pthread_t p, c;
+	CHECK(pthread_create(&p, NULL, produce, &t) == 0 && pthread_create(&c, NULL, consume, NULL) == 0,
+	      "pthread_create");
+	pthread_join(p, NULL);
+	pthread_join(c, NULL);
+	membridge_tag_stats s = stats(t);
+	CHECK(s.alloc_count == HANDOFF && s.freed_count == HANDOFF && s.live_bytes == 0, "allocs %lld frees %lld live %lld",
+	      (long long)s.alloc_count, (long long)s.freed_count, (long long)s.live_bytes);
 }
 
 /* The planted leak: the block's only pointer is dropped. noinline and
@@ -365,6 +472,8 @@ int main(int argc, char **argv) {
 	test_batch();
 	test_notifier();
 	test_misuse();
+	test_hostile_sizes();
+	test_cross_thread_frees();
 	if (argc > 1 && strcmp(argv[1], "leak") == 0) {
 		plant_leak();
 		printf("planted a leak of 4096 bytes (tag test.planted)\n");
