@@ -2,7 +2,6 @@ package native
 
 import (
 	"fmt"
-	"sync"
 	"unsafe"
 
 	"github.com/membridge/membridge/tracker"
@@ -56,20 +55,21 @@ func DeleterFunc(name string, fn func(unsafe.Pointer)) Deleter {
 // Deleter made by this package; otherwise Adopt returns ErrInvalidArgument
 // and p stays the caller's.
 //
-// Memory the ledger already owns cannot be adopted: when p lies in the
-// memory of a live record of the ledger, a Buffer's block, an adopted
-// block, an arena chunk, device or pinned memory, Adopt returns an error
-// wrapping ErrAlreadyOwned that names that owner, and nothing changes.
-// That covers interior pointers: a pointer into the middle of a buffer or
-// into an arena allocation is refused, since its deleter would free memory
-// that is not a block of its own. (The check is on p, the address the
-// deleter is given; n is the caller's count of the bytes.) Once the owner
-// is freed, the address may be adopted again (by whoever really owns the
-// memory then). Of concurrent Adopts of one block exactly one succeeds.
+// Memory this package already owns cannot be adopted: when p is the start
+// of a live Buffer's block or of an adopted block, or points anywhere into
+// an arena chunk, Adopt returns an error wrapping ErrAlreadyOwned that
+// names the owner, and nothing changes; of concurrent Adopts of one block
+// exactly one succeeds. Once the owner is freed or has handed the memory
+// to C, the address may be adopted again (by whoever really owns the
+// memory then). The check is on p, the address the deleter is given; n is
+// the caller's count of the bytes.
 //
-// The check visits every live record of the ledger, so Adopt costs time in
-// proportion to the live allocations (some nanoseconds each); the
-// allocation paths pay nothing for it.
+// The check costs a few nanoseconds: each allocation marks the start of
+// its block in a bitmap (owned.go). A pointer into the middle of a
+// buffer, which no deleter can take either, is found by that only in the
+// debug mode (MEMBRIDGE_TRACK=all), where Adopt also looks p up among the
+// ledger's live records (device and pinned memory too), at a cost that
+// grows with their number.
 func Adopt(tag string, p unsafe.Pointer, n int, del Deleter) (*Buffer, error) {
 	switch {
 	case n < 0:
@@ -81,17 +81,16 @@ func Adopt(tag string, p unsafe.Pointer, n int, del Deleter) (*Buffer, error) {
 	case del.d == nil:
 		return nil, fmt.Errorf("native: adopt %d bytes (tag %q): no deleter: %w", n, tag, ErrInvalidArgument)
 	}
-	// One Adopt at a time between the check and the commit, so that of two
-	// Adopts of one block the second sees the first's record.
-	adoptMu.Lock()
-	defer adoptMu.Unlock()
 	if p != nil {
-		if o, ok := ownerOf(uintptr(p)); ok {
-			return nil, fmt.Errorf("native: adopt %d bytes at %p (tag %q) with %s: %s: %w", n, p, tag, del.d.name, o, ErrAlreadyOwned)
+		if err := claim(uintptr(p)); err != nil {
+			return nil, fmt.Errorf("native: adopt %d bytes at %p (tag %q) with %s: %w", n, p, tag, del.d.name, err)
 		}
 	}
 	rec, err := tracker.Reserve(tracker.KindAdopted, -1, tag, int64(n), 1)
 	if err != nil {
+		if p != nil {
+			unmarkOwned(uintptr(p))
+		}
 		return nil, fmt.Errorf("native: adopt %d bytes (tag %q) with %s: %w", n, tag, del.d.name, err)
 	}
 	b := newBuffer(p, n, rec, &bufferExt{del: del.d}, false)
@@ -100,7 +99,23 @@ func Adopt(tag string, p unsafe.Pointer, n int, del Deleter) (*Buffer, error) {
 	return b, nil
 }
 
-var adoptMu sync.Mutex
+// claim marks p owned for an Adopt, or says who owns it already.
+func claim(p uintptr) error {
+	adoptMu.Lock()
+	defer adoptMu.Unlock()
+	if tracker.Debug() {
+		if o, ok := ownerOf(p); ok {
+			return fmt.Errorf("%s: %w", o, ErrAlreadyOwned)
+		}
+	}
+	if claimOwned(p) {
+		return nil
+	}
+	if o, ok := ownerOf(p); ok {
+		return fmt.Errorf("%s: %w", o, ErrAlreadyOwned)
+	}
+	return fmt.Errorf("it is the start of a block a buffer or another Adopt owns: %w", ErrAlreadyOwned)
+}
 
 // owner describes a live record that overlaps memory offered to Adopt.
 type owner struct {
@@ -149,6 +164,7 @@ type adopted struct {
 
 func (a adopted) Reclaim(*tracker.Record) {
 	if a.p != nil {
+		unmarkOwned(uintptr(a.p))
 		a.d.delete(a.p)
 	}
 }

@@ -267,6 +267,7 @@ func (a *Arena) allocSlow(n, align, skip int) (unsafe.Pointer, error) {
 
 // arenaChunkReclaim gives back a chunk whose arena was dropped unfreed.
 var arenaChunkReclaim = tracker.ReclaimFunc(func(r *tracker.Record) {
+	unmarkOwnedRange(r.Addr(), int(r.Bytes()))
 	cFree(r.Addr(), r.Bytes(), tracker.Debug())
 })
 
@@ -300,6 +301,7 @@ func (a *Arena) newChunk(n, skip int) (arenaChunk, error) {
 			return arenaChunk{}, fmt.Errorf("native: arena %q: new chunk of %d bytes: %w", a.tag, n, ErrOutOfMemory)
 		}
 	}
+	markOwnedRange(uintptr(p), n) // Adopt refuses pointers into the chunk
 	if mapped {
 		rec.Commit(uintptr(p), mappedChunkReclaim)
 	} else {
@@ -311,6 +313,7 @@ func (a *Arena) newChunk(n, skip int) (arenaChunk, error) {
 
 // mappedChunkReclaim gives back a debug-mode chunk whose arena was dropped.
 var mappedChunkReclaim = tracker.ReclaimFunc(func(r *tracker.Record) {
+	unmarkOwnedRange(r.Addr(), int(r.Bytes()))
 	cProtectUnmap(r.Addr(), int(r.Bytes()))
 })
 
@@ -373,6 +376,7 @@ func (a *Arena) releaseChunks(cs []arenaChunk) {
 		if !c.rec.Release() {
 			continue
 		}
+		unmarkOwnedRange(uintptr(c.p), c.n)
 		if !c.mapped {
 			cFree(uintptr(c.p), int64(c.n), tracker.Debug())
 			continue

@@ -126,6 +126,7 @@ func AllocZeroed(tag string, n int, opts ...AllocOption) (*Buffer, error) {
 
 // cHeap gives back C heap memory whose handle was dropped.
 var cHeap = tracker.ReclaimFunc(func(r *tracker.Record) {
+	unmarkOwned(r.Addr())
 	cFree(r.Addr(), r.Bytes(), tracker.Debug())
 })
 
@@ -170,6 +171,7 @@ func alloc(kind tracker.Kind, tag string, n int, f fill, opts []AllocOption, ski
 				return nil, fmt.Errorf("native: alloc %d bytes (tag %q): %w", n, tag, ErrOutOfMemory)
 			}
 		}
+		markOwned(uintptr(p)) // for Adopt (owned.go)
 	}
 	b := newBuffer(p, n, rec, nil, large)
 	if large {
@@ -315,6 +317,9 @@ func (b *Buffer) release() {
 	if b.frozenPages() != nil {
 		b.unfreeze()
 	}
+	if b.ptr != nil {
+		unmarkOwned(uintptr(b.ptr)) // before the memory can be anyone else's
+	}
 	switch {
 	case b.ptr == nil:
 	case b.large:
@@ -394,6 +399,8 @@ func (b *Buffer) HandToC() (unsafe.Pointer, error) {
 	b.rec.HandOff()
 	if copied {
 		b.release()
+	} else if p != nil {
+		unmarkOwned(uintptr(p)) // C's now: it may be adopted again
 	}
 	runtime.KeepAlive(b)
 	return p, nil

@@ -75,6 +75,7 @@ func (b *Buffer) protect() error {
 		// (and the safety net's reclaimer) still name its address.
 		fp.orig, fp.p = b.ptr, q
 		b.ptr = q
+		markOwned(uintptr(q)) // the original stays marked too, until release
 	}
 	b.ext = &bufferExt{del: b.deleter(), frozen: fp} // from here on release undoes what was done
 	if err := cProtect(uintptr(fp.p), fp.n, protRO); err != nil {
@@ -92,8 +93,9 @@ func (b *Buffer) unfreeze() {
 	b.ext.frozen = nil
 	cProtectUnregister(fp.slot)
 	if fp.orig != nil {
+		unmarkOwned(uintptr(fp.p))
 		cProtectUnmap(uintptr(fp.p), fp.n)
-		b.ptr = fp.orig
+		b.ptr = fp.orig // release, next, unmarks it
 		return
 	}
 	_ = cProtect(uintptr(fp.p), fp.n, protRW)

@@ -57,5 +57,6 @@ func largeFree(p unsafe.Pointer, n int, poison bool) { cLargeFree(uintptr(p), n,
 
 // largeReclaim gives back a large buffer whose handle was dropped.
 var largeReclaim = tracker.ReclaimFunc(func(r *tracker.Record) {
+	unmarkOwned(r.Addr())
 	cLargeFree(r.Addr(), int(r.Bytes()), tracker.Debug())
 })
