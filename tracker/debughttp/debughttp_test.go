@@ -65,7 +65,7 @@ func TestEndpointServesEveryView(t *testing.T) {
 		{"", "text/html", `href="timeline"`},
 		{"report.txt", "text/plain", `12.1 KiB`},
 		{"report.json?top=1", "application/json", `"tag": "debug-frames"`},
-		{"profile?gc=1", "application/octet-stream", "\x1f\x8b"}, // gzip
+		{"profile?gc=1", "application/octet-stream", "\x1f\x8b"},      // gzip
 		{"profile?seconds=1", "application/octet-stream", "\x1f\x8b"}, // the delta form
 		{"trace.json", "application/json", `"live bytes c-heap (host)"`},
 		{"timeline", "text/html", `debug-frames`},
