@@ -3,6 +3,7 @@ package cext_test
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"strings"
@@ -554,4 +555,52 @@ func FuzzBlockOps(f *testing.F) {
 		require.Equal(t, before.LiveCount, after.LiveCount, "live blocks after freeing every block")
 		require.Equal(t, after.AllocCount-before.AllocCount, after.FreedCount-before.FreedCount, "allocations and frees")
 	})
+}
+
+// TestGoSideMisuse: what Go code can get wrong with cext gets an error,
+// and the block stays where it was.
+func TestGoSideMisuse(t *testing.T) {
+	defer leakcheck.Check(t)
+	_, err := cext.Adopt(nil, "", nil)
+	assert.ErrorIs(t, err, cext.ErrForeign, "Adopt(nil)")
+	_, err = cext.Alloc("cext.misuse-go", -1)
+	assert.ErrorIs(t, err, tracker.ErrInvalidSize, "Alloc(-1)")
+	_, err = cext.Alloc("cext.misuse-go", math.MaxInt)
+	assert.ErrorIs(t, err, tracker.ErrOutOfMemory, "Alloc(MaxInt)")
+
+	buf, err := cext.Alloc("cext.misuse-go", 32)
+	require.NoError(t, err)
+	p, err := cext.HandToC(buf)
+	require.NoError(t, err)
+	_, err = cext.HandToC(buf)
+	assert.ErrorIs(t, err, native.ErrMoved, "a second HandToC")
+	back, err := cext.Adopt(p, "", nil) // C owns it again: Go may adopt it back
+	require.NoError(t, err, "Adopt of a block handed to C")
+	defer back.Free()
+	_, err = cext.Adopt(p, "", nil)
+	assert.ErrorIs(t, err, cext.ErrGoOwned, "a second Adopt")
+
+	freed, err := cext.Alloc("cext.misuse-go", 16)
+	require.NoError(t, err)
+	q := freed.Ptr()
+	require.NoError(t, freed.Free())
+	_, err = cext.HandToC(freed)
+	assert.ErrorIs(t, err, native.ErrFreed, "HandToC after Free")
+	// Nothing reads a freed block's memory: the table says it is gone.
+	assert.ErrorIs(t, cext.Free(q), cext.ErrForeign, "cext.Free of a freed block")
+	_, err = cext.Adopt(q, "", nil)
+	assert.ErrorIs(t, err, cext.ErrForeign, "Adopt of a freed block")
+
+	c := cmem.Malloc(0, 100)
+	assert.ErrorIs(t, cext.Free(unsafe.Add(c, 16)), cext.ErrForeign, "cext.Free of an interior pointer")
+	_, err = cext.Adopt(unsafe.Add(c, 16), "", nil)
+	assert.ErrorIs(t, err, cext.ErrForeign, "Adopt of an interior pointer")
+	require.NoError(t, cext.Free(c))
+	// The adopted p is still the Go handle's.
+	assert.ErrorIs(t, cext.Free(p), cext.ErrGoOwned)
+	for _, r := range tracker.Snapshot() {
+		if r.Tag() == "cext.misuse-go" && r.Live() {
+			assert.Error(t, cext.FreeLeaked(r), "FreeLeaked of an adopted block's record")
+		}
+	}
 }

@@ -2,8 +2,9 @@ package cext
 
 import "errors"
 
-// ErrForeign: the pointer is not a block allocated through membridge.h
-// (or the block was already freed).
+// ErrForeign: the pointer is not a live block allocated through
+// membridge.h (a foreign pointer, a freed block, or a pointer into the
+// middle of a block).
 var ErrForeign = errors.New("cext: not a membridge block")
 
 // ErrGoOwned: a Go handle owns the block; C may not take it back or free it.

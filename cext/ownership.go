@@ -22,11 +22,11 @@ import (
 // a larger block, adopt the larger block and keep the view's offset: one
 // Free then releases exactly the block that was allocated.
 //
-// A pointer that is not a membridge block gets ErrForeign, a block a Go
-// handle already owns gets ErrGoOwned; p stays C's. Blocks are recognised
-// by the 16-byte header before them, so p must be a heap pointer with at
-// least 16 readable bytes before it (any pointer C got from an allocator
-// is): a pointer into the middle of a block (a view) must not be passed.
+// A pointer that is not a live membridge block (a foreign pointer, a
+// freed block, a pointer into the middle of a block) gets ErrForeign, a
+// block a Go handle already owns gets ErrGoOwned; p stays as it was.
+// Blocks are recognised by membridge's table of live blocks, so any
+// pointer may be passed: nothing at or before it is read.
 func Adopt(p unsafe.Pointer, name string, deleter unsafe.Pointer) (*native.Buffer, error) {
 	FollowDebug()
 	if p == nil {
@@ -127,8 +127,9 @@ func HandToC(b *native.Buffer) (unsafe.Pointer, error) {
 // Free frees a block that C owns, from Go: for memory C allocated through
 // membridge.h and left for its caller to free with membridge_free. It
 // refuses, with an error and without touching the block, a pointer that is
-// not a membridge block (ErrForeign) or one a Go handle owns (ErrGoOwned:
-// free that with its handle's Free).
+// not a live membridge block (ErrForeign: a foreign, freed or interior
+// pointer) or one a Go handle owns (ErrGoOwned: free that with its
+// handle's Free).
 func Free(p unsafe.Pointer) error {
 	if p == nil {
 		return nil

@@ -60,7 +60,7 @@ package cmem
 // static int cmem_deleter_calls(void) { return deleter_calls; }
 //
 // // cmem_foreign returns a pointer membridge did not allocate, 64 bytes
-// // into a calloc'd block so reading a header before it stays in bounds.
+// // into a calloc'd block.
 // static void *cmem_foreign(void) {
 // 	unsigned char *p = calloc(1, 128);
 // 	return p == NULL ? NULL : p + 64;
