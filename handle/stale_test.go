@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/stretchr/testify/assert"
@@ -16,6 +17,7 @@ import (
 	"github.com/membridge/membridge/cext/leakcheck"
 	"github.com/membridge/membridge/handle"
 	"github.com/membridge/membridge/handle/internal/notify"
+	"github.com/membridge/membridge/tracker"
 )
 
 // forge makes an unsafe.Pointer of v the way C code hands one back. Only
@@ -246,4 +248,27 @@ func TestConcurrentStaleLookups(t *testing.T) {
 	done.Store(true)
 	wg.Wait()
 	assert.Zero(t, bad.Load())
+}
+
+// TestCopyOutlivesDroppedHandle: a copy of a Handle kept while the *Handle
+// New returned is dropped. The safety net ends the handle (and the test
+// mode reports the drop); the copy then finds it released, and its value
+// unknown, with no second free of go-pointer's key.
+func TestCopyOutlivesDroppedHandle(t *testing.T) {
+	defer leakcheck.Check(t)
+	var c handle.Handle
+	func() {
+		h, err := handle.New("handle.dropped", "value")
+		require.NoError(t, err)
+		c = *h
+	}()
+	require.True(t, gc(func() bool {
+		_, err := handle.Value(c.Pointer())
+		return errors.Is(err, handle.ErrUnknown)
+	}), "the safety net did not end the dropped handle")
+	assert.ErrorIs(t, c.Release(), handle.ErrReleased)
+	var r tracker.Recorder
+	tracker.VerifyNone(&r, tracker.MaxWait(200*time.Millisecond))
+	require.Len(t, r.Reports(), 1)
+	assert.Contains(t, r.Reports()[0], `tag "handle.dropped", kind go-handle`)
 }
