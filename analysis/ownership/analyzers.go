@@ -363,7 +363,7 @@ func (s *state) checkHandle(t *tracked) {
 					return true
 				}
 				if e, ok := t.events[instr]; ok {
-					if e.kind == evUse && !afterFree[e.method] {
+					if e.kind == evUse && !afterFree[e.method] && e.method != closureRead {
 						s.reported[instr] = true
 						what := name
 						if e.method != "" {

@@ -1,6 +1,7 @@
 package ownership
 
 import (
+	"go/constant"
 	"go/token"
 	"go/types"
 	"strings"
@@ -100,6 +101,22 @@ func (t *tracked) follow(owns ownsLookup) {
 					t.valid[phi] = true
 					validWork = append(validWork, phi)
 				}
+				// An error captured by a closure lives in a cell: its loads
+				// are the error, when nothing else is stored there.
+				if st, ok := r.(*ssa.Store); ok && st.Val == v {
+					if cell, ok := st.Addr.(*ssa.Alloc); ok {
+						ls := loadsAfter(st)
+						if storedOnce(cell) {
+							ls = loads(cell)
+						}
+						for _, l := range ls {
+							if !t.valid[l] {
+								t.valid[l] = true
+								validWork = append(validWork, l)
+							}
+						}
+					}
+				}
 			}
 		}
 	}
@@ -137,7 +154,11 @@ func (t *tracked) follow(owns ownsLookup) {
 				t.set(r, event{kind: evHandoff})
 			case *ssa.Store:
 				if r.Val == v {
-					t.set(r, event{kind: evHandoff})
+					if cell, ok := r.Addr.(*ssa.Alloc); ok && storedOnce(cell) {
+						t.cell(cell, owns, addAlias)
+					} else {
+						t.set(r, event{kind: evHandoff})
+					}
 				} else {
 					t.set(r, event{kind: evUse})
 				}
@@ -177,6 +198,106 @@ func (t *tracked) follow(owns ownsLookup) {
 			}
 		}
 	}
+}
+
+// closureRead marks a closure that captures a handle and only reads it:
+// making the closure is no use of the memory.
+const closureRead = "(closure)"
+
+// cell follows a handle kept in a variable that a closure captures (a heap
+// cell in SSA): loads of the cell are the handle, and a closure that binds
+// the cell hands the handle on only if its body frees it or hands it on.
+func (t *tracked) cell(cell *ssa.Alloc, owns ownsLookup, addAlias func(ssa.Value)) {
+	for _, r := range *cell.Referrers() {
+		switch r := r.(type) {
+		case *ssa.UnOp:
+			if r.Op == token.MUL {
+				addAlias(r)
+			}
+		case *ssa.Store, *ssa.DebugRef:
+		case *ssa.MakeClosure:
+			e := event{kind: evUse, method: closureRead}
+			fn, _ := r.Fn.(*ssa.Function)
+			for i, b := range r.Bindings {
+				if b != ssa.Value(cell) {
+					continue
+				}
+				if fn == nil || i >= len(fn.FreeVars) || closureEnds(fn, fn.FreeVars[i], t.key, owns) {
+					e = event{kind: evHandoff}
+				}
+			}
+			t.set(r, e)
+		default:
+			// The cell's address goes elsewhere: the handle with it.
+			t.set(r, event{kind: evHandoff})
+		}
+	}
+}
+
+// closureEnds says whether a closure frees, or hands on, the handle it
+// captures as fv.
+func closureEnds(fn *ssa.Function, fv *ssa.FreeVar, key string, owns ownsLookup) bool {
+	sub := &tracked{fn: fn, key: key, valid: map[ssa.Value]bool{}, aliases: map[ssa.Value]bool{},
+		events: map[ssa.Instruction]event{}, derived: map[ssa.Value]ssa.Instruction{}}
+	for _, r := range *fv.Referrers() {
+		switch r := r.(type) {
+		case *ssa.UnOp:
+			if r.Op == token.MUL {
+				sub.aliases[r] = true
+			}
+		case *ssa.DebugRef:
+		default:
+			// Stored to, or captured again by a nested closure: not followed.
+			return true
+		}
+	}
+	sub.follow(owns)
+	for _, e := range sub.events {
+		if e.kind.ends() {
+			return true
+		}
+	}
+	return false
+}
+
+// storedOnce says whether a cell holds one value for its whole life.
+func storedOnce(cell *ssa.Alloc) bool {
+	n := 0
+	for _, r := range *cell.Referrers() {
+		if st, ok := r.(*ssa.Store); ok && st.Addr == ssa.Value(cell) {
+			n++
+		}
+	}
+	return n == 1
+}
+
+// loadsAfter are the loads of st's cell that follow st in its block before
+// anything else is stored there: they read what st stored.
+func loadsAfter(st *ssa.Store) []ssa.Value {
+	var out []ssa.Value
+	for _, instr := range st.Block().Instrs[indexIn(st)+1:] {
+		switch in := instr.(type) {
+		case *ssa.Store:
+			if in.Addr == st.Addr {
+				return out
+			}
+		case *ssa.UnOp:
+			if in.Op == token.MUL && in.X == st.Addr {
+				out = append(out, in)
+			}
+		}
+	}
+	return out
+}
+
+func loads(cell *ssa.Alloc) []ssa.Value {
+	var out []ssa.Value
+	for _, r := range *cell.Referrers() {
+		if l, ok := r.(*ssa.UnOp); ok && l.Op == token.MUL {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // set records what instr does, keeping the strongest meaning when one
@@ -350,6 +471,30 @@ func invalidBranch(cond ssa.Value, succ int, valid, aliases map[ssa.Value]bool) 
 	return false
 }
 
+// neverTaken says whether successor succ of an If on cond is never taken
+// because cond is constant: "for range 3" compares 0 < 3 first.
+func neverTaken(cond ssa.Value, succ int) bool {
+	var v constant.Value
+	switch c := cond.(type) {
+	case *ssa.Const:
+		v = c.Value
+	case *ssa.BinOp:
+		x, ok1 := c.X.(*ssa.Const)
+		y, ok2 := c.Y.(*ssa.Const)
+		if !ok1 || !ok2 || x.Value == nil || y.Value == nil {
+			return false
+		}
+		switch c.Op {
+		case token.EQL, token.NEQ, token.LSS, token.LEQ, token.GTR, token.GEQ:
+			v = constant.MakeBool(constant.Compare(x.Value, c.Op, y.Value))
+		}
+	}
+	if v == nil || v.Kind() != constant.Bool {
+		return false
+	}
+	return constant.BoolVal(v) == (succ == 1)
+}
+
 func isBool(t types.Type) bool {
 	b, ok := t.Underlying().(*types.Basic)
 	return ok && b.Kind() == types.Bool
@@ -396,7 +541,7 @@ func (t *tracked) leakPath() (end ssa.Instruction, path []branch) {
 				}
 			case *ssa.If:
 				for i, s := range it.b.Succs {
-					if invalidBranch(in.Cond, i, t.valid, t.aliases) || visited[s] {
+					if invalidBranch(in.Cond, i, t.valid, t.aliases) || neverTaken(in.Cond, i) || visited[s] {
 						continue
 					}
 					visited[s] = true
@@ -479,7 +624,7 @@ func (t *tracked) reachable(from ssa.Instruction, inclusive bool, visit func(ssa
 			cond = in.Cond
 		}
 		for i, s := range it.b.Succs {
-			if cond != nil && invalidBranch(cond, i, failed, nil) {
+			if cond != nil && (invalidBranch(cond, i, failed, nil) || neverTaken(cond, i)) {
 				continue
 			}
 			if !visited[s] {
@@ -529,11 +674,15 @@ func noReturn(c *ssa.Call) bool {
 }
 
 // requiresFailure says whether a call goes on only when the handle's
-// constructor failed: testify's require.Error (ErrorIs, ErrorAs,
-// ErrorContains, EqualError) on its error stops the test otherwise.
+// constructor failed, or with the test failed: testify's require.Error
+// (ErrorIs, ErrorAs, ErrorContains, EqualError) on its error, which stops
+// the test otherwise, or assert.Error, which fails it.
 func requiresFailure(c *ssa.Call, valid map[ssa.Value]bool) bool {
 	f := c.Call.StaticCallee()
-	if f == nil || f.Pkg == nil || f.Pkg.Pkg.Path() != "github.com/stretchr/testify/require" || len(c.Call.Args) < 2 {
+	if f == nil || f.Pkg == nil || len(c.Call.Args) < 2 {
+		return false
+	}
+	if p := f.Pkg.Pkg.Path(); p != "github.com/stretchr/testify/require" && p != "github.com/stretchr/testify/assert" {
 		return false
 	}
 	switch strings.TrimSuffix(f.Name(), "f") {

@@ -9,6 +9,7 @@ import (
 	"github.com/membridge/membridge/cuda"
 	"github.com/membridge/membridge/handle"
 	"github.com/membridge/membridge/native"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"owner"
 )
@@ -18,7 +19,7 @@ func use([]byte) {}
 // True positives.
 
 func neverFreed() error {
-	b, err := native.Alloc("x", 10) // want `leak: b \(native.Buffer, made by native.Alloc at leak.go:21\) is not freed or handed on at the return at leak.go:26`
+	b, err := native.Alloc("x", 10) // want `leak: b \(native.Buffer, made by native.Alloc at leak.go:22\) is not freed or handed on at the return at leak.go:27`
 	if err != nil {
 		return err
 	}
@@ -27,7 +28,7 @@ func neverFreed() error {
 }
 
 func freedOnOnePath(cond bool) {
-	b, err := native.Alloc("x", 10) // want `leak: b .* at the end of the function .*; path: leak.go:31 false`
+	b, err := native.Alloc("x", 10) // want `leak: b .* at the end of the function .*; path: leak.go:32 false`
 	if err != nil {
 		return
 	}
@@ -79,7 +80,7 @@ func view(b *native.Buffer) {
 }
 
 func errorPathLeak() error {
-	a, err := native.Alloc("a", 1) // want `leak: a .* at the return at leak.go:89`
+	a, err := native.Alloc("a", 1) // want `leak: a .* at the return at leak.go:90`
 	if err != nil {
 		return err
 	}
@@ -266,6 +267,11 @@ func requireError(t *testing.T) {
 	require.Error(t, err)
 }
 
+func assertError(t *testing.T) {
+	_, err := native.Alloc("x", -1)
+	assert.ErrorIs(t, err, errors.ErrUnsupported)
+}
+
 func requireNoError(t *testing.T) {
 	b, err := native.Alloc("x", 1) // want `leak: b`
 	require.NoError(t, err)
@@ -275,5 +281,43 @@ func requireNoError(t *testing.T) {
 func expectedFailureNonFatal(t *testing.T) {
 	if _, err := native.Alloc("x", -1); err == nil {
 		t.Error("Alloc of -1 bytes succeeded")
+	}
+}
+
+func closureOnlyReads() {
+	b, err := native.Alloc("x", 1) // want `leak: b`
+	if err != nil {
+		return
+	}
+	defer func() { _ = b.Len() }() // reads b, frees nothing
+}
+
+func closureFreesCapturedErr() (err error) {
+	b, err := native.Alloc("x", 1)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if e := b.Free(); err == nil {
+			err = e
+		}
+	}()
+	return nil
+}
+
+func closureCallsFree() {
+	b, _ := native.Alloc("x", 1)
+	free := func() { b.Free() }
+	defer free()
+}
+
+func goroutinesFree() {
+	b, _ := native.Alloc("x", 1)
+	done := make(chan bool)
+	for range 3 {
+		go func() {
+			b.Free()
+			done <- true
+		}()
 	}
 }

@@ -122,3 +122,9 @@ func shared() {
 	use(b.Bytes())
 	b.Release()
 }
+
+func closureAfterFree() func() int {
+	b, _ := native.Alloc("x", 10)
+	b.Free()
+	return func() int { return len(b.Err().Error()) } // making a closure is no use
+}
