@@ -89,6 +89,12 @@ package cmem
 // // its first bytes alone: a fastbin (small sizes), the unsorted bin, or
 // // into a neighbour it merges with.
 // enum { FILL = 7 };
+// static pthread_barrier_t race_start;
+// static void *race_free(void *p) {
+// 	pthread_barrier_wait(&race_start);
+// 	membridge_free(p);
+// 	return NULL;
+// }
 // static void fill_tcache(int tag, size_t n, int free_them, void **keep) {
 // 	for (int i = 0; i < FILL; i++) keep[i] = membridge_malloc(tag, n);
 // 	if (free_them) for (int i = 0; i < FILL; i++) membridge_free(keep[i]);
@@ -148,6 +154,16 @@ package cmem
 // 		void *p = membridge_malloc(tag, 40);
 // 		membridge_free(p);
 // 		(void)membridge_size(p);
+// 	} else if (strcmp(what, "concurrent-twice") == 0) {
+// 		// Two threads free one block at the same instant: one of them
+// 		// must be told, whichever loses.
+// 		pthread_t a, b;
+// 		void *p = membridge_malloc(tag, 24);
+// 		pthread_barrier_init(&race_start, NULL, 2);
+// 		pthread_create(&a, NULL, race_free, p);
+// 		pthread_create(&b, NULL, race_free, p);
+// 		pthread_join(a, NULL);
+// 		pthread_join(b, NULL);
 // 	} else if (strcmp(what, "freed-by-libc") == 0) {
 // 		void *p = membridge_malloc(tag, 56);
 // 		free(p); // not membridge_free: the next malloc of that block finds it still counted
