@@ -41,3 +41,10 @@ func TestGoPointer(t *testing.T) {
 func TestDirectives(t *testing.T) {
 	analysistest.Run(t, analysistest.TestData(), ownership.Analyzer, "directive")
 }
+
+// TestOwnsFacts checks the ownership facts: declared with //membridge:owns,
+// inferred from a body that stores the parameter, and inferred through a
+// call to a function that owns it; none for a function that only borrows.
+func TestOwnsFacts(t *testing.T) {
+	analysistest.Run(t, analysistest.TestData(), ownership.Analyzer, "owner")
+}
