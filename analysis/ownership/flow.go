@@ -676,7 +676,8 @@ func noReturn(c *ssa.Call) bool {
 // requiresFailure says whether a call goes on only when the handle's
 // constructor failed, or with the test failed: testify's require.Error
 // (ErrorIs, ErrorAs, ErrorContains, EqualError) on its error, which stops
-// the test otherwise, or assert.Error, which fails it.
+// the test otherwise, or assert.Error, which fails it; require.False or
+// assert.False on a constructor's ok.
 func requiresFailure(c *ssa.Call, valid map[ssa.Value]bool) bool {
 	f := c.Call.StaticCallee()
 	if f == nil || f.Pkg == nil || len(c.Call.Args) < 2 {
@@ -687,7 +688,10 @@ func requiresFailure(c *ssa.Call, valid map[ssa.Value]bool) bool {
 	}
 	switch strings.TrimSuffix(f.Name(), "f") {
 	case "Error", "ErrorIs", "ErrorAs", "ErrorContains", "EqualError":
-		return valid[c.Call.Args[1]]
+		return valid[c.Call.Args[1]] && !isBool(c.Call.Args[1].Type())
+	case "False":
+		// Cache.Get's ok: false, or the test fails.
+		return valid[c.Call.Args[1]] && isBool(c.Call.Args[1].Type())
 	}
 	return false
 }

@@ -272,6 +272,11 @@ func assertError(t *testing.T) {
 	assert.ErrorIs(t, err, errors.ErrUnsupported)
 }
 
+func assertMiss(t *testing.T, c *cache.Cache[int]) {
+	_, ok := c.Get(1)
+	assert.False(t, ok)
+}
+
 func requireNoError(t *testing.T) {
 	b, err := native.Alloc("x", 1) // want `leak: b`
 	require.NoError(t, err)
