@@ -341,7 +341,7 @@ func (s *state) checkHandle(t *tracked) {
 	if !shared {
 		for _, a := range frees {
 			for _, b := range frees {
-				if a != b && t.events[b].kind == evFree && dominates(a, b) && !s.reported[b] {
+				if a != b && t.events[b].kind == evFree && dominates(a, b) && !s.reported[b] && t.reaches(a, b) {
 					s.reported[b] = true
 					verb := "freed"
 					if t.events[a].kind == evConsume {
@@ -425,6 +425,19 @@ func (s *state) checkHandle(t *tracked) {
 			break
 		}
 	}
+}
+
+// reaches says whether b can run after a succeeded: not only on paths
+// where a's error shows that it failed.
+func (t *tracked) reaches(a, b ssa.Instruction) bool {
+	found := false
+	t.reachable(a, false, func(instr ssa.Instruction) bool {
+		if instr == b {
+			found = true
+		}
+		return !found
+	})
+	return found
 }
 
 func sortInstrs(s []ssa.Instruction) {

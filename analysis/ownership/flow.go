@@ -611,7 +611,7 @@ func (t *tracked) reachable(from ssa.Instruction, inclusive bool, visit func(ssa
 				stop = true
 				break
 			}
-			if c, ok := instr.(*ssa.Call); ok && noReturn(c) {
+			if c, ok := instr.(*ssa.Call); ok && (noReturn(c) || requiresFailure(c, failed)) {
 				stop = true
 				break
 			}

@@ -1,8 +1,12 @@
 package doublefree
 
 import (
+	"errors"
+	"testing"
+
 	"github.com/membridge/membridge/cache"
 	"github.com/membridge/membridge/native"
+	"github.com/stretchr/testify/assert"
 )
 
 // True positives.
@@ -10,7 +14,7 @@ import (
 func twice() {
 	b, _ := native.Alloc("x", 10)
 	b.Free()
-	b.Free() // want `doublefree: b.Free: b \(made by native.Alloc at double.go:11\) was already freed at double.go:12 on every path here`
+	b.Free() // want `doublefree: b.Free: b \(made by native.Alloc at double.go:15\) was already freed at double.go:16 on every path here`
 }
 
 func closeThenFree() {
@@ -31,7 +35,7 @@ func borrowedFreed(c *cache.Cache[int]) {
 	if !ok {
 		return
 	}
-	b.Free() // want `doublefree: b.Free: b is a reference borrowed from cache.Cache.Get at double.go:30; give it back with Release, not Free`
+	b.Free() // want `doublefree: b.Free: b is a reference borrowed from cache.Cache.Get at double.go:34; give it back with Release, not Free`
 }
 
 func viewReleasedTwice(b *native.Buffer) {
@@ -75,4 +79,15 @@ func loop(n int) {
 		b, _ := native.Alloc("x", 10)
 		b.Free()
 	}
+}
+
+func firstFreeFailed(t *testing.T) {
+	b, _ := native.Alloc("x", 10)
+	if err := b.Free(); !errors.Is(err, errors.ErrUnsupported) {
+		t.Fatal(err)
+	}
+	b.Free() // the first Free failed, as the test checked
+	c, _ := native.Alloc("x", 10)
+	assert.ErrorIs(t, c.Free(), errors.ErrUnsupported)
+	c.Free()
 }

@@ -1,9 +1,13 @@
 package useafterfree
 
 import (
+	"errors"
+	"testing"
+
 	"github.com/membridge/membridge/cuda"
 	"github.com/membridge/membridge/handle"
 	"github.com/membridge/membridge/native"
+	"github.com/stretchr/testify/assert"
 )
 
 func use([]byte) {}
@@ -14,14 +18,14 @@ func ptr(p any)  {}
 func methodAfterFree() {
 	b, _ := native.Alloc("x", 10)
 	b.Free()
-	_ = b.Len() // want `useafterfree: b.Len: b \(made by native.Alloc at uaf.go:15\) is used after Free at uaf.go:16`
+	_ = b.Len() // want `useafterfree: b.Len: b \(made by native.Alloc at uaf.go:19\) is used after Free at uaf.go:20`
 }
 
 func sliceAfterFree() {
 	b, _ := native.Alloc("x", 10)
 	p := b.Bytes()
 	b.Free()
-	p[0] = 1 // want `useafterfree: the memory of b \(from Bytes\(\) at uaf.go:22\) is used after b.Free at uaf.go:23`
+	p[0] = 1 // want `useafterfree: the memory of b \(from Bytes\(\) at uaf.go:26\) is used after b.Free at uaf.go:27`
 }
 
 func afterMove() *native.Buffer {
@@ -127,4 +131,11 @@ func closureAfterFree() func() int {
 	b, _ := native.Alloc("x", 10)
 	b.Free()
 	return func() int { return len(b.Err().Error()) } // making a closure is no use
+}
+
+func freeRefused(t *testing.T) {
+	b, _ := native.Alloc("x", 10)
+	assert.ErrorIs(t, b.Free(), errors.ErrUnsupported)
+	use(b.Bytes()) // the Free was refused, as the test checked
+	b.Free()
 }
