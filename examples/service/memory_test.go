@@ -34,7 +34,9 @@ func TestMemoryBoundedByBudget(t *testing.T) {
 	}
 	const budget = 128 << 20
 	cmd := exec.Command(os.Args[0], "-test.run=^TestServiceChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), childEnv+"="+strconv.Itoa(budget))
+	// The child keeps the ledger as a service in production does (sampled
+	// stacks, no poisoning or quarantine of freed memory).
+	cmd.Env = append(os.Environ(), childEnv+"="+strconv.Itoa(budget), "MEMBRIDGE_TRACK=sample")
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	require.NoError(t, err)
@@ -53,6 +55,7 @@ func TestMemoryBoundedByBudget(t *testing.T) {
 	client := &http.Client{Timeout: time.Minute}
 	var mu sync.Mutex
 	statuses := map[int]int{}
+	start := time.Now()
 	for round := range 3 {
 		var wg sync.WaitGroup
 		for range 8 {
@@ -77,6 +80,7 @@ func TestMemoryBoundedByBudget(t *testing.T) {
 		ok := legitimate(t, url, 10, uint64(100+round))
 		wg.Wait()
 		assertServed(t, ok, 10)
+		t.Logf("round %d done after %s", round, time.Since(start).Round(time.Millisecond))
 	}
 	t.Logf("maximal requests by status: %v", statuses)
 	assert.Positive(t, statuses[200], "no maximal request was served")
@@ -128,6 +132,7 @@ func TestServiceChild(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(testLog(), nil))
 	srv, err := start(cfg, log, ln, nil)
 	require.NoError(t, err)
+	fmt.Fprintf(os.Stderr, "child start vmhwm %d\n", vmHWM()>>20)
 	fmt.Printf("serving http://%s\n", ln.Addr())
 	io.Copy(io.Discard, os.Stdin)
 	fmt.Printf("vmhwm %d\n", vmHWM())

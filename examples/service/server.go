@@ -103,7 +103,7 @@ func (s *service) handleBatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	raw := body.bytes()
-	key := sha256.Sum256(append([]byte(ct), raw...))
+	key := requestKey(ct, raw)
 	if b, ok := s.cached(key); ok {
 		body.free()
 		s.replyCached(w, r, b, start)
@@ -140,6 +140,16 @@ func (s *service) handleBatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.answer(w, r, key, sum, vals, arena, start)
+}
+
+// requestKey is the cache key of a request: the hash of its content type
+// and body, taken without a copy of the body on Go's heap.
+func requestKey(ct string, body []byte) (key [sha256.Size]byte) {
+	h := sha256.New()
+	io.WriteString(h, ct)
+	h.Write(body)
+	h.Sum(key[:0])
+	return key
 }
 
 // answerChunk is the most of an answer held at once: a larger one (with
