@@ -390,6 +390,27 @@ func (s *state) checkHandle(t *tracked) {
 		}
 	}
 
+	// memory used after a Reset that ended it: only what was taken before
+	// the Reset on every path to it.
+	for _, r := range t.resets {
+		t.reachable(r, false, func(instr ssa.Instruction) bool {
+			if c, ok := instr.(ssa.CallInstruction); ok && t.events[instr].kind == evUse {
+				if f := c.Common().StaticCallee(); f != nil && resetters[funcKeyOf(f)] {
+					return false // the next Reset takes over
+				}
+			}
+			for _, u := range t.derivedUses {
+				if u.instr == instr && !s.reported[instr] && dominates(u.from, r) {
+					s.reported[instr] = true
+					s.report(CheckUseAfterFree, posOf(instr), nil, "the memory of %s (from %s at %s) is used after %s.%s at %s, which ended it",
+						name, s.callText(u.from), s.pos(u.from.Pos()), name, t.events[r].method, s.pos(r.Pos()))
+					return false // one report per Reset
+				}
+			}
+			return true
+		})
+	}
+
 	// kept slice
 	if !ends && len(t.derivedUses) > 0 {
 		uses := map[ssa.Instruction]bool{}
@@ -438,6 +459,14 @@ func (t *tracked) reaches(a, b ssa.Instruction) bool {
 		return !found
 	})
 	return found
+}
+
+func funcKeyOf(f *ssa.Function) string {
+	obj, _ := f.Object().(*types.Func)
+	if obj == nil {
+		return ""
+	}
+	return funcKey(obj)
 }
 
 func sortInstrs(s []ssa.Instruction) {

@@ -106,6 +106,10 @@ var derivers = map[string]bool{
 	"batch.Result.Records":        true,
 }
 
+// resetters end the memory a handle gave out (its derived slices and
+// pointers) while the handle lives on.
+var resetters = map[string]bool{"native.Arena.Reset": true}
+
 // takers are membridge functions that take ownership of an argument (by
 // index, the receiver not counted).
 var takers = map[string][]int{

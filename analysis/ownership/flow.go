@@ -48,6 +48,9 @@ type tracked struct {
 	// derivedFrom says which deriving call each comes from.
 	derived     map[ssa.Value]ssa.Instruction
 	derivedUses []derivedUse
+	// resets are calls that end the memory given out so far, not the
+	// handle (Arena.Reset).
+	resets []ssa.Instruction
 }
 
 type derivedUse struct {
@@ -363,6 +366,9 @@ func (t *tracked) call(v ssa.Value, instr ssa.Instruction, owns ownsLookup, addA
 				}
 			case sharers[name]:
 				t.set(instr, event{kind: evShare, method: name})
+			case resetters[fk]:
+				t.set(instr, event{kind: evUse, method: name})
+				t.resets = append(t.resets, instr)
 			case accessors[fk] == aliasOf && call != nil:
 				addAlias(call)
 				t.set(instr, event{kind: evUse, method: name})

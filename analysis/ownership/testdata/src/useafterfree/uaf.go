@@ -139,3 +139,14 @@ func freeRefused(t *testing.T) {
 	use(b.Bytes()) // the Free was refused, as the test checked
 	b.Free()
 }
+
+func afterReset() {
+	a := native.NewArena("x", 0)
+	defer a.Free()
+	p, _ := native.NewIn[[8]int64](a)
+	p[0] = 1
+	a.Reset()
+	p[1] = 2 // want `useafterfree: the memory of a \(from NewIn\[\[8\]int64\]\(\) at uaf.go:\d+\) is used after a.Reset at uaf.go:\d+, which ended it`
+	q, _ := native.NewIn[int64](a)
+	*q = 3 // taken after the Reset: fine
+}
