@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"reflect"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -102,22 +101,11 @@ func (a *Arena) notHandle(op string) error {
 	return nil
 }
 
-// quarantine holds the debug mode's inaccessible chunks, of all arenas,
-// oldest first; past quarantineMax the oldest are unmapped, so a program
-// with an arena per request keeps a bounded number of mappings.
-var quarantine struct {
-	sync.Mutex
-	chunks []arenaChunk
-}
-
-const quarantineMax = 1024
-
 type arenaChunk struct {
 	p      unsafe.Pointer
 	n      int
 	rec    *tracker.Record
 	mapped bool // pages of its own (debug mode), not malloc's
-	slot   int  // in the fault handler's table while quarantined
 }
 
 // ArenaStats describes an arena's memory.
@@ -154,7 +142,8 @@ func NewArena(tag string, chunkSize int) *Arena {
 }
 
 // Alloc returns n bytes aligned to align (a power of two, at most 4096) of
-// uninitialised memory, valid until the next Reset or Free. n == 0 returns
+// uninitialised memory, valid until the next Reset or Free, as long as a
+// stays reachable (see Arena: keep it until the last use). n == 0 returns
 // a pointer to no bytes, which may be nil. It fails with ErrInvalidSize for a
 // negative n, ErrInvalidArgument for a bad alignment, ErrFreed after Free,
 // and ErrLimit or ErrOutOfMemory when a new chunk cannot be had.
@@ -308,13 +297,14 @@ func (a *Arena) newChunk(n, skip int) (arenaChunk, error) {
 		rec.Commit(uintptr(p), arenaChunkReclaim)
 	}
 	tracker.Watch(a, rec)
-	return arenaChunk{p: p, n: n, rec: rec, mapped: mapped, slot: -1}, nil
+	return arenaChunk{p: p, n: n, rec: rec, mapped: mapped}, nil
 }
 
-// mappedChunkReclaim gives back a debug-mode chunk whose arena was dropped.
+// mappedChunkReclaim quarantines a debug-mode chunk whose arena was
+// dropped, so that a value kept from it faults with the arena's name.
 var mappedChunkReclaim = tracker.ReclaimFunc(func(r *tracker.Record) {
 	unmarkOwnedRange(r.Addr(), int(r.Bytes()))
-	cProtectUnmap(r.Addr(), int(r.Bytes()))
+	quarantineMem(r.Addr(), int(r.Bytes()), droppedDesc("*Arena", "chunk", r), unmapPages)
 })
 
 // Reset ends every allocation made since the last Reset and keeps the
@@ -382,25 +372,9 @@ func (a *Arena) releaseChunks(cs []arenaChunk) {
 			continue
 		}
 		// Debug mode: no access from now on, and a fault names the arena.
-		if err := cProtect(uintptr(c.p), c.n, protNone); err != nil {
-			cProtectUnmap(uintptr(c.p), c.n)
-			continue
-		}
-		c.slot = cProtectRegister(uintptr(c.p), c.n, fmt.Sprintf(
+		quarantineMem(uintptr(c.p), c.n, fmt.Sprintf(
 			"use of arena memory after Reset or Free: arena %q, %d-byte chunk of generation %d%s",
-			a.tag, c.n, a.gen-1, sites(c.rec)))
-		quarantine.Lock()
-		quarantine.chunks = append(quarantine.chunks, c)
-		var old []arenaChunk
-		if over := len(quarantine.chunks) - quarantineMax; over > 0 {
-			old = append(old, quarantine.chunks[:over]...)
-			quarantine.chunks = append(quarantine.chunks[:0], quarantine.chunks[over:]...)
-		}
-		quarantine.Unlock()
-		for _, o := range old {
-			cProtectUnregister(o.slot)
-			cProtectUnmap(uintptr(o.p), o.n)
-		}
+			a.tag, c.n, a.gen-1, sites(c.rec)), unmapPages)
 	}
 }
 

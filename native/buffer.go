@@ -36,6 +36,7 @@ type Buffer struct {
 	key    tracker.Key // kind and tag, which outlive rec (Free recycles it)
 	state  atomic.Uint32
 	large  bool // from the large-buffer path (large.go)
+	paged  bool // on pages of its own, in the debug mode (quarantine.go)
 	traced bool // rec keeps a stack: the ledger never recycles it, so it stays readable
 
 	// self is the handle's own address: a Buffer whose self is not itself
@@ -160,11 +161,12 @@ func alloc(kind tracker.Kind, tag string, n int, f fill, opts []AllocOption, ski
 	}
 	var p unsafe.Pointer
 	large := n >= largeMin && align <= largeAlign
+	paged := !large && n > 0 && align <= pageSize && tracker.Debug()
 	if n > 0 {
-		if p = allocMem(n, align, f, large); p == nil {
+		if p = allocMem(n, align, f, large, paged); p == nil {
 			// Out of memory: free what can be freed, then try once more.
 			tracker.Relieve(int64(n))
-			p = allocMem(n, align, f, large)
+			p = allocMem(n, align, f, large, paged)
 			rec.Retried(p != nil) // counts it, and notes it in the event history
 			if p == nil {
 				rec.Cancel()
@@ -174,9 +176,13 @@ func alloc(kind tracker.Kind, tag string, n int, f fill, opts []AllocOption, ski
 		markOwned(uintptr(p)) // for Adopt (owned.go)
 	}
 	b := newBuffer(p, n, rec, nil, large)
-	if large {
+	switch {
+	case large:
 		tracker.CommitWatched(b, rec, uintptr(p), largeReclaim)
-	} else {
+	case paged:
+		b.paged = true
+		tracker.CommitWatched(b, rec, uintptr(p), pagedReclaim)
+	default:
 		tracker.CommitWatched(b, rec, uintptr(p), cHeap)
 	}
 	return b, nil
@@ -324,6 +330,8 @@ func (b *Buffer) release() {
 	case b.ptr == nil:
 	case b.large:
 		largeFree(b.ptr, b.n, tracker.Debug())
+	case b.paged:
+		pagedFree(b.ptr, b.n)
 	case b.deleter() != nil:
 		b.ext.del.delete(b.ptr)
 	case tracker.Debug():
@@ -353,6 +361,7 @@ func (b *Buffer) Move() (*Buffer, error) {
 		return nil, b.borrowedError("move")
 	}
 	nb := newBuffer(b.ptr, b.n, b.rec, b.ext, b.large)
+	nb.paged = b.paged
 	nb.shares.Store(b.shares.Load() & sharesFrozen)
 	tracker.Watch(nb, b.rec)
 	runtime.KeepAlive(b)
@@ -364,9 +373,9 @@ func (b *Buffer) Move() (*Buffer, error) {
 // ledger records the hand-off: no report blames the memory as a leak and
 // nothing in membridge frees it again. b then reports ErrMoved.
 //
-// Memory from the large-buffer path or frozen in the debug mode is not
-// malloc's to free: HandToC copies it into malloc'd memory, gives that to C
-// and frees the original. A buffer with views or retained references out
+// Memory from the large-buffer path, or on pages of its own or frozen in
+// the debug mode, is not malloc's to free: HandToC copies it into malloc'd
+// memory, gives that to C and frees the original. A buffer with views or retained references out
 // gets ErrBorrowed.
 func (b *Buffer) HandToC() (unsafe.Pointer, error) {
 	if !b.handle() {
@@ -375,26 +384,23 @@ func (b *Buffer) HandToC() (unsafe.Pointer, error) {
 	if b.shares.Load()&sharesBorrows != 0 {
 		return nil, b.borrowedError("hand to C")
 	}
-	p := b.ptr
-	copied := p != nil && (b.large || b.frozenPages() != nil)
-	if copied {
-		if p = cAlloc(b.n, 0, fillNone); p == nil {
-			return nil, fmt.Errorf("native: hand %d bytes (tag %q) to C: copy out of the large-buffer path: %w", b.n, b.Tag(), ErrOutOfMemory)
-		}
-		copy(unsafe.Slice((*byte)(p), b.n), unsafe.Slice((*byte)(b.ptr), b.n))
-	}
+	// The state changes first, so that no Free or second HandToC can free
+	// the memory while it is copied below.
 	if !b.state.CompareAndSwap(handleLive, handleHanded) {
-		if copied {
-			cFree(uintptr(p), int64(b.n), false)
-		}
 		return nil, b.check("hand to C")
 	}
 	if b.shares.Load()&sharesBorrows != 0 { // a borrow raced in, as in Free
 		b.state.Store(handleLive)
-		if copied {
-			cFree(uintptr(p), int64(b.n), false)
-		}
 		return nil, b.borrowedError("hand to C")
+	}
+	p := b.ptr
+	copied := p != nil && (b.large || b.paged || b.frozenPages() != nil)
+	if copied {
+		if p = cAlloc(b.n, 0, fillNone); p == nil {
+			b.state.Store(handleLive)
+			return nil, fmt.Errorf("native: hand %d bytes (tag %q) to C: a malloc'd copy: %w", b.n, b.Tag(), ErrOutOfMemory)
+		}
+		copy(unsafe.Slice((*byte)(p), b.n), unsafe.Slice((*byte)(b.ptr), b.n))
 	}
 	b.rec.HandOff()
 	if copied {

@@ -12,9 +12,42 @@
 // ownership of memory a C library allocated, to be freed with that
 // library's own deleter.
 //
-// Memory returned by Bytes or Values is valid until the buffer is freed or
-// moved. membridge cannot see a Go slice outlive its buffer; in the debug
-// mode (tracker stack rate 1, what tests use) freed memory is overwritten
-// with 0xDB first, so such a bug shows up as garbage, not as plausible data;
-// buffers of 256 KiB and more are unmapped instead, so a use faults at once.
+// # Keep the handle reachable while its memory is in use
+//
+// Memory returned by Bytes, Values, Ptr, View.Bytes, NewIn, MakeSliceIn and
+// Arena.Alloc is valid until the buffer or arena is freed or moved, and
+// only as long as its handle (the *Buffer, *Slice, *View or *Arena) is
+// reachable. The garbage collector sees the handle, not the C memory
+// behind a slice or pointer: once the last reference to the handle is
+// gone, the safety net may reclaim the memory while a slice still points
+// at it, and the slice then reads whatever is allocated there next. This
+// is Go's runtime.KeepAlive rule, as for any memory that a cleanup frees:
+//
+//	b, _ := native.Alloc("frame", n)
+//	defer b.Free()                 // keeps b reachable to the end, and frees it
+//	fill(b.Bytes())
+//
+// or, when the handle has no Free at the end of the use,
+// runtime.KeepAlive(b) after the last use of the memory. A handle passed
+// on to C must likewise stay reachable until C is done with the pointer.
+//
+// In the debug mode (MEMBRIDGE_TRACK=all, tracker stack rate 1, what tests
+// use) a break of the rule faults instead of reading other memory: every
+// buffer gets pages of its own, and memory the safety net
+// reclaims is made inaccessible and kept aside for a while (as arena
+// chunks are after Reset and Free), so a read or write through a kept
+// slice faults at that instruction, and membridge prints the tag and the
+// allocation site before the Go runtime reports the fault. Memory freed
+// with Free is overwritten with 0xDB in that mode, so a use after Free
+// shows up as garbage, not as plausible data (buffers of more than a page
+// are unmapped, so a use faults).
+//
+// # Handles
+//
+// Use each handle through the pointer its constructor returned. A nil
+// handle's Free and Close do nothing; a zero value (var b native.Buffer)
+// owns nothing, nor does a copy of a Buffer, View or Arena struct
+// (cp := *b, which go vet reports): their methods fail with
+// ErrInvalidArgument (or return zero values), so a copy can never free,
+// release or borrow twice. Copies of a Slice share its one Buffer.
 package native

@@ -17,7 +17,7 @@ import (
 // write-protected, so a write from Go or from C faults at the writing
 // instruction, and membridge prints the buffer's tag and allocation site
 // before the Go runtime reports the fault. A buffer that does not own whole
-// pages (anything but the large-buffer path) is first copied to pages of
+// pages (one allocated outside the debug mode under 256 KiB) is first copied to pages of
 // its own, and its old memory poisoned (0xDB) and kept until Free: take
 // Ptr, Bytes or views after Freeze, not before. Freeze must not run concurrently with other
 // uses of b.
@@ -61,7 +61,7 @@ type frozenPages struct {
 func (b *Buffer) protect() error {
 	ps := cPageSize()
 	fp := &frozenPages{p: b.ptr, n: b.n, slot: -1}
-	if !b.large || uintptr(b.ptr)%uintptr(ps) != 0 {
+	if !(b.large || b.paged) || uintptr(b.ptr)%uintptr(ps) != 0 {
 		q := cProtectMap(b.n)
 		if q == nil {
 			return fmt.Errorf("native: freeze %d bytes (tag %q): pages for write protection: %w", b.n, b.Tag(), ErrOutOfMemory)

@@ -45,10 +45,14 @@ func init() {
 	tracker.RegisterRelief("native-large-kept", func(int64) int64 { return cLargeTrim(0) })
 }
 
-// allocMem takes n > 0 bytes from the large-buffer path or from malloc.
-func allocMem(n, align int, f fill, large bool) unsafe.Pointer {
-	if large {
+// allocMem takes n > 0 bytes from the large-buffer path, from pages of
+// their own (paged: the debug mode, quarantine.go) or from malloc.
+func allocMem(n, align int, f fill, large, paged bool) unsafe.Pointer {
+	switch {
+	case large:
 		return cLargeAlloc(n, f)
+	case paged:
+		return pagedAlloc(n, f)
 	}
 	return cAlloc(n, align, f)
 }
@@ -56,7 +60,15 @@ func allocMem(n, align int, f fill, large bool) unsafe.Pointer {
 func largeFree(p unsafe.Pointer, n int, poison bool) { cLargeFree(uintptr(p), n, poison) }
 
 // largeReclaim gives back a large buffer whose handle was dropped.
+// In the debug mode it is quarantined first (quarantine.go).
 var largeReclaim = tracker.ReclaimFunc(func(r *tracker.Record) {
 	unmarkOwned(r.Addr())
+	if tracker.Debug() {
+		quarantineMem(r.Addr(), int(r.Bytes()), droppedDesc("*Buffer", "buffer", r), func(p uintptr, n int) {
+			_ = cProtect(p, n, protRW) // the large path's free writes its poison
+			cLargeFree(p, n, true)
+		})
+		return
+	}
 	cLargeFree(r.Addr(), int(r.Bytes()), tracker.Debug())
 })
