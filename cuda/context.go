@@ -14,6 +14,11 @@ import (
 // Close ends them all. Several Contexts may be open on one device (the
 // driver counts retains of the primary context); memory of one cannot be
 // used with another. All methods are safe for concurrent use.
+//
+// Only a Context from Open is one: a zero Context (var c cuda.Context) has
+// no device, and every method that would use one fails with
+// ErrInvalidArgument, so nothing is allocated through it. Close on a nil
+// *Context does nothing.
 type Context struct {
 	dev  Device
 	h    uintptr // CUcontext
@@ -110,18 +115,43 @@ func Open(ordinal int, opts ...Option) (*Context, error) {
 	return c, nil
 }
 
-// Device describes the context's device.
-func (c *Context) Device() Device { return c.dev }
+// Device describes the context's device; the zero Device for a nil or
+// zero Context.
+func (c *Context) Device() Device {
+	if c == nil {
+		return Device{}
+	}
+	return c.dev
+}
 
 // DefaultStream returns the device's legacy default stream, which orders
-// against every other stream of the context. Closing it does nothing.
-func (c *Context) DefaultStream() *Stream { return c.null }
+// against every other stream of the context. Closing it does nothing. nil
+// for a nil or zero Context.
+func (c *Context) DefaultStream() *Stream {
+	if c == nil {
+		return nil
+	}
+	return c.null
+}
+
+// notOpened explains why c (nil, or a zero Context) cannot do op, or
+// returns nil for a Context from Open. Open sets null, so a Context
+// without one was not made by it.
+func (c *Context) notOpened(op string) error {
+	switch {
+	case c == nil:
+		return fmt.Errorf("cuda: %s: nil context: %w", op, ErrInvalidArgument)
+	case c.null == nil:
+		return fmt.Errorf("cuda: %s: zero Context (make contexts with Open): %w", op, ErrInvalidArgument)
+	}
+	return nil
+}
 
 // enter starts a call that uses the driver: it fails once the context is
 // closed, and frees what the safety net queued. Every enter needs an exit.
 func (c *Context) enter(op string) error {
-	if c == nil {
-		return fmt.Errorf("cuda: %s: nil context: %w", op, ErrInvalidArgument)
+	if err := c.notOpened(op); err != nil {
+		return err
 	}
 	c.mu.RLock()
 	if c.closed {
@@ -202,8 +232,16 @@ func (c *Context) MemInfo() (free, total int64, err error) {
 // Close frees every allocation still made through the context (their
 // handles then report ErrClosed), unloads its modules, destroys its streams
 // and events, waits for the device and releases the primary context. It is
-// idempotent: later calls return an error wrapping ErrClosed.
+// idempotent: later calls return an error wrapping ErrClosed. Close on a
+// nil *Context does nothing; on a zero Context it returns an error
+// wrapping ErrInvalidArgument.
 func (c *Context) Close() error {
+	if c == nil {
+		return nil
+	}
+	if err := c.notOpened("close"); err != nil {
+		return err
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {

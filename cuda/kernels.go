@@ -83,8 +83,8 @@ func (c *Context) builtinFunction(name string) (*Function, error) {
 // BuiltinFunction returns one of the built-in kernels (mb_scale_f32,
 // mb_axpy_f32, mb_affine_clamp_f32, mb_sum_f32), for launching directly.
 func (c *Context) BuiltinFunction(name string) (*Function, error) {
-	if c == nil {
-		return nil, fmt.Errorf("cuda: built-in kernel %q: nil context: %w", name, ErrInvalidArgument)
+	if err := c.notOpened(fmt.Sprintf("built-in kernel %q", name)); err != nil {
+		return nil, err
 	}
 	return c.builtinFunction(name)
 }

@@ -202,6 +202,10 @@ const (
 // Context.Alloc, Context.AllocZeroed, Stream.Alloc or a Clone function; end
 // it with Free. Methods are safe for concurrent use; the memory itself is
 // not synchronised beyond stream order.
+//
+// A nil or zero DeviceBuffer owns no memory: Len is 0, Tag "", Record and
+// Context nil, Free on nil does nothing, and every other use (Free of a
+// zero one included) fails with ErrInvalidArgument.
 type DeviceBuffer struct {
 	a     *allocation
 	state atomic.Uint32
@@ -291,7 +295,7 @@ func (c *Context) allocate(tag string, n int, zero bool, s *Stream, retry bool, 
 // Len returns the size in bytes; it stays valid after Free. A nil buffer
 // has length 0.
 func (b *DeviceBuffer) Len() int {
-	if b == nil {
+	if b == nil || b.a == nil {
 		return 0
 	}
 	return b.a.n
@@ -301,19 +305,34 @@ func (b *DeviceBuffer) Len() int {
 func (b *DeviceBuffer) ByteLen() int { return b.Len() }
 
 // Tag returns the tag given at allocation.
-func (b *DeviceBuffer) Tag() string { return b.a.key.Tag() }
+func (b *DeviceBuffer) Tag() string {
+	if b == nil || b.a == nil {
+		return ""
+	}
+	return b.a.key.Tag()
+}
 
 // Record returns the buffer's record in the ledger. It is valid until
 // Free: the ledger may then reuse the record for another allocation
 // (records that keep a stack excepted).
-func (b *DeviceBuffer) Record() *tracker.Record { return b.a.rec }
+func (b *DeviceBuffer) Record() *tracker.Record {
+	if b == nil || b.a == nil {
+		return nil
+	}
+	return b.a.rec
+}
 
 // Context returns the context the memory belongs to.
-func (b *DeviceBuffer) Context() *Context { return b.a.ctx }
+func (b *DeviceBuffer) Context() *Context {
+	if b == nil || b.a == nil {
+		return nil
+	}
+	return b.a.ctx
+}
 
 // Pooled reports whether the memory came from the device's memory pool
 // (stream-ordered allocation).
-func (b *DeviceBuffer) Pooled() bool { return b.a.kind == allocPool }
+func (b *DeviceBuffer) Pooled() bool { return b != nil && b.a != nil && b.a.kind == allocPool }
 
 // DevicePtr returns the device address, for other CUDA libraries. It fails
 // like Err once the buffer is freed or its context closed.
@@ -337,6 +356,9 @@ func (b *DeviceBuffer) span(op string) (*allocation, int, int, error) {
 		return nil, 0, 0, fmt.Errorf("cuda: %s of a nil buffer: %w", op, ErrInvalidArgument)
 	}
 	a := b.a
+	if a == nil {
+		return nil, 0, 0, zeroBuffer(op)
+	}
 	if b.state.Load() != handleLive {
 		return nil, 0, 0, fmt.Errorf("cuda: %s of freed buffer (%d bytes, %s): %w", op, a.n, a.describe(), ErrFreed)
 	}
@@ -356,6 +378,9 @@ func (b *DeviceBuffer) Free() error {
 		return nil
 	}
 	a := b.a
+	if a == nil {
+		return zeroBuffer("free")
+	}
 	if !b.state.CompareAndSwap(handleLive, handleFreed) {
 		return fmt.Errorf("cuda: free of freed buffer (%d bytes, %s): %w", a.n, a.describe(), ErrFreed)
 	}
@@ -377,6 +402,11 @@ func (a *allocation) freeByHandle(op string) error {
 	return err
 }
 
+// zeroBuffer is the error of a zero DeviceBuffer, which no allocation made.
+func zeroBuffer(op string) error {
+	return fmt.Errorf("cuda: %s of a zero DeviceBuffer (make buffers with Alloc or a Clone function): %w", op, ErrInvalidArgument)
+}
+
 // Close is Free, for io.Closer.
 func (b *DeviceBuffer) Close() error { return b.Free() }
 
@@ -385,6 +415,9 @@ func (b *DeviceBuffer) Close() error { return b.Free() }
 func (b *DeviceBuffer) View(off, n int) (DeviceView, error) {
 	if b == nil {
 		return DeviceView{}, fmt.Errorf("cuda: view of a nil buffer: %w", ErrInvalidArgument)
+	}
+	if b.a == nil {
+		return DeviceView{}, zeroBuffer("view")
 	}
 	if off < 0 || n < 0 || off > b.Len()-n {
 		return DeviceView{}, fmt.Errorf("cuda: view [%d, %d+%d) of a %d-byte buffer: %w", off, off, n, b.Len(), ErrSizeMismatch)
@@ -424,7 +457,9 @@ func (v DeviceView) DevicePtr() (DevicePtr, error) {
 }
 
 // A DeviceSlice is n values of type T in device memory, owned like a
-// DeviceBuffer. T must hold no Go pointers.
+// DeviceBuffer. T must hold no Go pointers. Copies of a DeviceSlice value
+// share its one buffer; a nil or zero DeviceSlice owns nothing, like a
+// nil or zero DeviceBuffer.
 type DeviceSlice[T any] struct {
 	buf *DeviceBuffer
 }
@@ -494,12 +529,20 @@ func (s *DeviceSlice[T]) span(op string) (*allocation, int, int, error) {
 
 // Buffer returns the slice's memory as an untyped buffer: the same handle,
 // freeing either frees both.
-func (s *DeviceSlice[T]) Buffer() *DeviceBuffer { return s.buf }
+func (s *DeviceSlice[T]) Buffer() *DeviceBuffer {
+	if s == nil {
+		return nil
+	}
+	return s.buf
+}
 
 // Free gives the memory back, like DeviceBuffer.Free.
 func (s *DeviceSlice[T]) Free() error {
 	if s == nil {
 		return nil
+	}
+	if s.buf == nil {
+		return zeroBuffer("free")
 	}
 	return s.buf.Free()
 }
@@ -517,6 +560,9 @@ func (s *DeviceSlice[T]) Err() error {
 func (s *DeviceSlice[T]) View(lo, hi int) (SliceView[T], error) {
 	if s == nil {
 		return SliceView[T]{}, fmt.Errorf("cuda: view of a nil slice: %w", ErrInvalidArgument)
+	}
+	if s.buf == nil {
+		return SliceView[T]{}, zeroBuffer("view")
 	}
 	if lo < 0 || hi < lo || hi > s.Len() {
 		return SliceView[T]{}, fmt.Errorf("cuda: view [%d, %d) of a slice of %d values: %w", lo, hi, s.Len(), ErrSizeMismatch)

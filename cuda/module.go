@@ -10,7 +10,8 @@ import (
 )
 
 // A Module is PTX loaded into a context. Close unloads it; the context's
-// Close unloads what is left.
+// Close unloads what is left. A nil or zero Module has no kernels:
+// Function fails with ErrInvalidArgument, Close on nil does nothing.
 type Module struct {
 	ctx     *Context
 	h       uintptr
@@ -107,6 +108,9 @@ func (c *Context) LoadModule(ptx string) (*Module, error) {
 
 // Function looks up the kernel called name (its extern "C" name).
 func (m *Module) Function(name string) (*Function, error) {
+	if m == nil || m.ctx == nil {
+		return nil, fmt.Errorf("cuda: function %q of a nil or zero Module (make modules with LoadModule): %w", name, ErrInvalidArgument)
+	}
 	kinds, ok := m.entries[name]
 	if !ok {
 		return nil, fmt.Errorf("cuda: function %q: not in the module: %w", name, ErrInvalidArgument)
@@ -129,7 +133,13 @@ func (m *Module) Function(name string) (*Function, error) {
 // Close unloads the module; its functions can no longer be launched. It is
 // idempotent.
 func (m *Module) Close() error {
+	if m == nil {
+		return nil
+	}
 	c := m.ctx
+	if c == nil {
+		return fmt.Errorf("cuda: close of a zero Module (make modules with LoadModule): %w", ErrInvalidArgument)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if m.closed || c.closed {
@@ -149,7 +159,9 @@ func (m *Module) closeLocked() error {
 	return nil
 }
 
-// A Function is a kernel of a loaded module.
+// A Function is a kernel of a loaded module, from Module.Function or
+// Context.BuiltinFunction. A nil or zero Function has no kernel: Name is
+// "", NumParams 0, and Launch fails with ErrInvalidArgument.
 type Function struct {
 	mod    *Module
 	name   string
@@ -159,10 +171,20 @@ type Function struct {
 }
 
 // Name returns the kernel's name.
-func (f *Function) Name() string { return f.name }
+func (f *Function) Name() string {
+	if f == nil {
+		return ""
+	}
+	return f.name
+}
 
 // NumParams returns the number of parameters the kernel takes.
-func (f *Function) NumParams() int { return len(f.params) }
+func (f *Function) NumParams() int {
+	if f == nil {
+		return 0
+	}
+	return len(f.params)
+}
 
 // Dim3 is a grid or block shape. Zero fields count as 1.
 type Dim3 struct{ X, Y, Z uint32 }
@@ -188,8 +210,8 @@ type LaunchConfig struct {
 // The kernel trusts its arguments as on any GPU: sizes it is given must
 // match the memory (the typed wrappers such as Scale check them).
 func (f *Function) Launch(s *Stream, cfg LaunchConfig, args ...any) error {
-	if f == nil || s == nil {
-		return fmt.Errorf("cuda: launch: nil function or stream: %w", ErrInvalidArgument)
+	if f == nil || f.mod == nil || s == nil {
+		return fmt.Errorf("cuda: launch: nil or zero function, or nil stream: %w", ErrInvalidArgument)
 	}
 	if len(args) != len(f.params) {
 		return fmt.Errorf("cuda: launch %s: %d arguments, the kernel takes %d: %w", f.name, len(args), len(f.params), ErrBadLaunch)

@@ -15,6 +15,10 @@ import (
 // faster than from pageable memory, and the stream-ordered ones run
 // asynchronously. It belongs to the context that allocated it. In the host
 // backend it is ordinary C heap memory, counted as pinned all the same.
+//
+// A nil or zero PinnedBuffer owns no memory: Len is 0, Bytes and Record
+// nil, Free on nil does nothing, and Err and Free of a zero one fail with
+// ErrInvalidArgument.
 type PinnedBuffer struct {
 	a     *allocation
 	state atomic.Uint32
@@ -63,16 +67,32 @@ func (c *Context) allocatePinned(tag string, n int, retry bool, skip int) (*Pinn
 }
 
 // Len returns the size in bytes.
-func (p *PinnedBuffer) Len() int { return p.a.n }
+func (p *PinnedBuffer) Len() int {
+	if p == nil || p.a == nil {
+		return 0
+	}
+	return p.a.n
+}
 
 // Record returns the buffer's record in the ledger, valid until Free (see
 // DeviceBuffer.Record).
-func (p *PinnedBuffer) Record() *tracker.Record { return p.a.rec }
+func (p *PinnedBuffer) Record() *tracker.Record {
+	if p == nil || p.a == nil {
+		return nil
+	}
+	return p.a.rec
+}
 
 // Bytes returns the memory as a Go slice, valid until Free or the
 // context's Close. It panics with the reason (ErrFreed, ErrClosed) on a
-// buffer that can no longer be used.
+// buffer that can no longer be used; a nil or zero buffer has no bytes:
+// Bytes returns nil. The slice does not keep the buffer alive: keep the
+// *PinnedBuffer reachable until the slice's last use (Free after it, or
+// runtime.KeepAlive), or the safety net may free the memory under it.
 func (p *PinnedBuffer) Bytes() []byte {
+	if p == nil || p.a == nil {
+		return nil
+	}
 	if err := p.Err(); err != nil {
 		panic(err)
 	}
@@ -98,6 +118,8 @@ func (p *PinnedBuffer) Err() error {
 	switch {
 	case p == nil:
 		return fmt.Errorf("cuda: nil pinned buffer: %w", ErrInvalidArgument)
+	case p.a == nil:
+		return fmt.Errorf("cuda: zero PinnedBuffer (make pinned buffers with AllocPinned): %w", ErrInvalidArgument)
 	case p.state.Load() != handleLive:
 		return fmt.Errorf("cuda: use of freed pinned buffer (%d bytes, %s): %w", p.a.n, p.a.describe(), ErrFreed)
 	case p.a.done.Load(): // freed, and not by its handle: by Close
@@ -111,6 +133,9 @@ func (p *PinnedBuffer) Err() error {
 func (p *PinnedBuffer) Free() error {
 	if p == nil {
 		return nil
+	}
+	if p.a == nil {
+		return p.Err()
 	}
 	if !p.state.CompareAndSwap(handleLive, handleFreed) {
 		return fmt.Errorf("cuda: free of freed pinned buffer (%d bytes, %s): %w", p.a.n, p.a.describe(), ErrFreed)

@@ -6,7 +6,9 @@ import (
 
 // A Stream is a queue of device work that runs in order. Work on different
 // streams may overlap; the context's default stream orders against all of
-// them. Create one with Context.NewStream and end it with Close.
+// them. Create one with Context.NewStream and end it with Close. A nil or
+// zero Stream carries no work: every method fails with ErrInvalidArgument
+// (Close on nil does nothing).
 type Stream struct {
 	ctx    *Context
 	h      uintptr // CUstream; 0 for the default stream
@@ -40,8 +42,13 @@ func (s *Stream) handle() uintptr {
 	return s.h
 }
 
-// Context returns the stream's context.
-func (s *Stream) Context() *Context { return s.ctx }
+// Context returns the stream's context; nil for a nil or zero Stream.
+func (s *Stream) Context() *Context {
+	if s == nil {
+		return nil
+	}
+	return s.ctx
+}
 
 // usable checks that s can carry work for context c. The caller holds c.mu.
 func (s *Stream) usable(c *Context, op string) error {
@@ -154,7 +161,13 @@ func (s *Stream) Wait(e *Event) error {
 // on it stays valid; its frees are then ordered on the default stream. The
 // default stream cannot be closed: Close on it does nothing.
 func (s *Stream) Close() error {
-	if s == nil || s.h == 0 {
+	if s == nil {
+		return nil
+	}
+	if s.ctx == nil {
+		return fmt.Errorf("cuda: close of a zero Stream (make streams with NewStream): %w", ErrInvalidArgument)
+	}
+	if s.h == 0 {
 		return nil
 	}
 	c := s.ctx
@@ -178,7 +191,9 @@ func (s *Stream) destroyLocked() error {
 	return nil
 }
 
-// An Event marks a point in a stream's work.
+// An Event marks a point in a stream's work. Make one with Stream.Record;
+// a nil or zero Event fails every method with ErrInvalidArgument (Close on
+// nil does nothing).
 type Event struct {
 	ctx    *Context
 	h      uintptr
@@ -241,6 +256,9 @@ func (e *Event) Close() error {
 		return nil
 	}
 	c := e.ctx
+	if c == nil {
+		return fmt.Errorf("cuda: close of a zero Event (make events with Stream.Record): %w", ErrInvalidArgument)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e.closed || c.closed {

@@ -1,0 +1,119 @@
+package cuda
+
+import (
+	"reflect"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/membridge/membridge/tracker"
+)
+
+type methodResult struct {
+	err      error // the last result, when it is an error
+	hasErr   bool
+	panicked any
+}
+
+// callEveryMethod calls every exported method of recv with zero arguments
+// and reports each one's error or the value it panicked with. Enumerating
+// the methods by reflection means a method added later is tested too.
+func callEveryMethod(recv any) map[string]methodResult {
+	v := reflect.ValueOf(recv)
+	out := map[string]methodResult{}
+	for i := 0; i < v.NumMethod(); i++ {
+		fn := v.Method(i)
+		ft := fn.Type()
+		n := ft.NumIn()
+		if ft.IsVariadic() {
+			n--
+		}
+		args := make([]reflect.Value, n)
+		for j := range args {
+			args[j] = reflect.Zero(ft.In(j))
+		}
+		out[v.Type().Method(i).Name] = call(fn, args)
+	}
+	return out
+}
+
+func call(fn reflect.Value, args []reflect.Value) (r methodResult) {
+	defer func() { r.panicked = recover() }()
+	res := fn.Call(args)
+	if k := len(res); k > 0 && res[k-1].Type() == reflect.TypeFor[error]() {
+		r.hasErr = true
+		r.err, _ = res[k-1].Interface().(error)
+	}
+	return r
+}
+
+// Every exported method on a nil pointer and on a zero value of each
+// handle type returns an error wrapping ErrInvalidArgument or is a
+// documented no-op; none panics, and nothing is allocated through a zero
+// Context. Before, a zero DeviceBuffer's Free and Err dereferenced nil, and
+// a zero Context allocated on the host backend.
+func TestZeroAndNilHandles(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	before := tracker.TagStats("").AllocatedCount // a call with zero arguments has no tag
+	for _, c := range []struct {
+		name string
+		recv any
+		noop []string // return nil: documented no-ops
+	}{
+		{"nil *Context", (*Context)(nil), []string{"Close"}},
+		{"zero Context", &Context{}, nil},
+		{"nil *DeviceBuffer", (*DeviceBuffer)(nil), []string{"Free", "Close"}},
+		{"zero DeviceBuffer", &DeviceBuffer{}, nil},
+		{"zero DeviceView", DeviceView{}, nil},
+		{"nil *DeviceSlice", (*DeviceSlice[float32])(nil), []string{"Free", "Close"}},
+		{"zero DeviceSlice", &DeviceSlice[float32]{}, nil},
+		{"zero SliceView", SliceView[float32]{}, nil},
+		{"nil *PinnedBuffer", (*PinnedBuffer)(nil), []string{"Free", "Close"}},
+		{"zero PinnedBuffer", &PinnedBuffer{}, nil},
+		{"nil *Stream", (*Stream)(nil), []string{"Close"}},
+		{"zero Stream", &Stream{}, nil},
+		{"nil *Event", (*Event)(nil), []string{"Close"}},
+		{"zero Event", &Event{}, nil},
+		{"nil *Module", (*Module)(nil), []string{"Close"}},
+		{"zero Module", &Module{}, nil},
+		{"nil *Function", (*Function)(nil), nil},
+		{"zero Function", &Function{}, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			results := callEveryMethod(c.recv)
+			require.NotEmpty(t, results)
+			for m, r := range results {
+				if !assert.Nil(t, r.panicked, "%s.%s panicked", c.name, m) || !r.hasErr {
+					continue
+				}
+				if slices.Contains(c.noop, m) {
+					assert.NoError(t, r.err, "%s.%s is a documented no-op", c.name, m)
+					continue
+				}
+				assert.ErrorIs(t, r.err, ErrInvalidArgument, "%s.%s", c.name, m)
+			}
+		})
+	}
+	// The functions that take a context or stream.
+	var zc Context
+	_, err := AllocSlice[float32](&zc, "zero-context", 4)
+	assert.ErrorIs(t, err, ErrInvalidArgument)
+	_, err = CloneHtoD(&zc, "zero-context", []float32{1, 2})
+	assert.ErrorIs(t, err, ErrInvalidArgument)
+	_, err = AllocSliceOn[float32](&Stream{}, "zero-stream", 4)
+	assert.ErrorIs(t, err, ErrInvalidArgument)
+	_, err = zc.Alloc("zero-context", 64)
+	assert.ErrorIs(t, err, ErrInvalidArgument)
+	_, err = zc.AllocPinned("zero-context", 64)
+	assert.ErrorIs(t, err, ErrInvalidArgument)
+	assert.Nil(t, PinnedValues[float32](&PinnedBuffer{}))
+	_, err = CloneDtoH(&DeviceSlice[float32]{})
+	assert.ErrorIs(t, err, ErrInvalidArgument)
+	assert.ErrorIs(t, CopyHtoD(&DeviceBuffer{}, []byte{1}), ErrInvalidArgument)
+	assert.ErrorIs(t, Fill(DeviceView{}, 0), ErrInvalidArgument)
+	assert.Zero(t, tracker.TagStats("zero-context").AllocatedCount, "a zero Context allocated")
+	assert.Zero(t, tracker.TagStats("zero-stream").AllocatedCount, "a zero Stream allocated")
+	assert.Equal(t, before, tracker.TagStats("").AllocatedCount, "a nil or zero handle allocated")
+}
