@@ -205,10 +205,12 @@ const (
 //
 // A nil or zero DeviceBuffer owns no memory: Len is 0, Tag "", Record and
 // Context nil, Free on nil does nothing, and every other use (Free of a
-// zero one included) fails with ErrInvalidArgument.
+// zero one included) fails with ErrInvalidArgument. So does a copy of the
+// struct (cp := *b, which go vet reports): use the *DeviceBuffer itself.
 type DeviceBuffer struct {
 	a     *allocation
 	state atomic.Uint32
+	self  *DeviceBuffer // the handle's own address: another in a copy
 }
 
 // DeviceMemory is device memory a copy or a kernel can use: a DeviceBuffer,
@@ -287,6 +289,7 @@ func (c *Context) allocate(tag string, n int, zero bool, s *Stream, retry bool, 
 	}
 	a.committed(rec)
 	b := &DeviceBuffer{a: a}
+	b.self = b
 	tracker.CommitWatched(b, rec, uintptr(a.ptr), a)
 	c.link(a)
 	return b, nil
@@ -359,6 +362,9 @@ func (b *DeviceBuffer) span(op string) (*allocation, int, int, error) {
 	if a == nil {
 		return nil, 0, 0, zeroBuffer(op)
 	}
+	if b.self != b {
+		return nil, 0, 0, copiedHandle(op, "DeviceBuffer", a)
+	}
 	if b.state.Load() != handleLive {
 		return nil, 0, 0, fmt.Errorf("cuda: %s of freed buffer (%d bytes, %s): %w", op, a.n, a.describe(), ErrFreed)
 	}
@@ -381,6 +387,9 @@ func (b *DeviceBuffer) Free() error {
 	if a == nil {
 		return zeroBuffer("free")
 	}
+	if b.self != b {
+		return copiedHandle("free", "DeviceBuffer", a)
+	}
 	if !b.state.CompareAndSwap(handleLive, handleFreed) {
 		return fmt.Errorf("cuda: free of freed buffer (%d bytes, %s): %w", a.n, a.describe(), ErrFreed)
 	}
@@ -400,6 +409,13 @@ func (a *allocation) freeByHandle(op string) error {
 	a.ctx.exit()
 	a.release()
 	return err
+}
+
+// copiedHandle is the error of a copy of a handle's struct: it owns
+// nothing, so that it cannot free the memory, or end the record the ledger
+// has since given to another allocation, a second time.
+func copiedHandle(op, what string, a *allocation) error {
+	return fmt.Errorf("cuda: %s of a copy of a %s (%d bytes, tag %q): use the *%s itself, copies own nothing: %w", op, what, a.n, a.key.Tag(), what, ErrInvalidArgument)
 }
 
 // zeroBuffer is the error of a zero DeviceBuffer, which no allocation made.

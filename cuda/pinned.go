@@ -18,10 +18,12 @@ import (
 //
 // A nil or zero PinnedBuffer owns no memory: Len is 0, Bytes and Record
 // nil, Free on nil does nothing, and Err and Free of a zero one fail with
-// ErrInvalidArgument.
+// ErrInvalidArgument, as do those of a copy of the struct (cp := *p, which
+// go vet reports): use the *PinnedBuffer itself.
 type PinnedBuffer struct {
 	a     *allocation
 	state atomic.Uint32
+	self  *PinnedBuffer // the handle's own address: another in a copy
 }
 
 // AllocPinned returns n bytes of uninitialised page-locked host memory
@@ -61,6 +63,7 @@ func (c *Context) allocatePinned(tag string, n int, retry bool, skip int) (*Pinn
 	a.committed(rec)
 	rec.Commit(uintptr(a.host), a)
 	p := &PinnedBuffer{a: a}
+	p.self = p
 	tracker.Watch(p, rec) // before the context is left: see allocate
 	c.link(a)
 	return p, nil
@@ -120,6 +123,8 @@ func (p *PinnedBuffer) Err() error {
 		return fmt.Errorf("cuda: nil pinned buffer: %w", ErrInvalidArgument)
 	case p.a == nil:
 		return fmt.Errorf("cuda: zero PinnedBuffer (make pinned buffers with AllocPinned): %w", ErrInvalidArgument)
+	case p.self != p:
+		return copiedHandle("use", "PinnedBuffer", p.a)
 	case p.state.Load() != handleLive:
 		return fmt.Errorf("cuda: use of freed pinned buffer (%d bytes, %s): %w", p.a.n, p.a.describe(), ErrFreed)
 	case p.a.done.Load(): // freed, and not by its handle: by Close
@@ -134,7 +139,7 @@ func (p *PinnedBuffer) Free() error {
 	if p == nil {
 		return nil
 	}
-	if p.a == nil {
+	if p.a == nil || p.self != p {
 		return p.Err()
 	}
 	if !p.state.CompareAndSwap(handleLive, handleFreed) {
