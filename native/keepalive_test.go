@@ -126,3 +126,22 @@ func TestDroppedBufferKeptSliceFaults(t *testing.T) {
 		})
 	}
 }
+
+// In the debug mode a buffer's memory is poisoned with 0xDB at Free, so a
+// slice kept past Free reads garbage, not the data. (The page stays mapped
+// in the debug mode's pool, so reading it here is safe.)
+func TestDebugModePoisonsFreedMemory(t *testing.T) {
+	defer leakcheck.Check(t)
+	require.True(t, tracker.Debug())
+	b, err := Alloc(testTag(t), 64)
+	require.NoError(t, err)
+	s := b.Bytes()
+	for i := range s {
+		assert.Equal(t, byte(0xCD), s[i], "fresh memory is junk") // fresh memory in the debug mode
+		s[i] = byte(i)
+	}
+	require.NoError(t, b.Free())
+	for i := range s {
+		require.Equal(t, byte(0xDB), s[i], "byte %d after Free", i)
+	}
+}
