@@ -468,9 +468,32 @@ static inline entry *find(shard *sh, const void *p, entry **freed) {
 	}
 }
 
+/* A fork while another thread holds a shard's lock would leave the lock
+ * held forever in the child: the shards are locked around fork, as
+ * malloc's arenas are. (Go's os/exec does not run these: it forks with
+ * a system call, and the child only execs.) */
+static void lock_all(void) {
+	for (size_t s = 0; s < sizeof shards / sizeof shards[0]; s++) {
+		lock(&shards[s]);
+	}
+}
+
+static void unlock_all(void) {
+	for (size_t s = 0; s < sizeof shards / sizeof shards[0]; s++) {
+		unlock(&shards[s]);
+	}
+}
+
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void lock_around_fork(void) {
+	pthread_atfork(lock_all, unlock_all, unlock_all);
+}
+
 /* rehash moves the live entries into a table with room for growth and
  * drops the freed ones; 0 when memory ran out (the table is unchanged). */
 __attribute__((noinline)) static int rehash(shard *sh) {
+	pthread_once(&fork_once, lock_around_fork);
 	size_t slots = 16;
 	while (slots < 4 * (sh->live + 1)) {
 		slots *= 2;

@@ -336,6 +336,43 @@ static void *consume(void *arg) {
 	return NULL;
 }
 
+/* fork while another thread allocates: no shard lock may stay held in
+ * the child. The child frees an interior pointer, whose diagnosis takes
+ * every shard's lock before it aborts: a lock left held hangs it until
+ * the alarm. */
+static _Atomic int churning;
+
+static void *churn_until_told(void *arg) {
+	int t = *(int *)arg;
+	while (atomic_load_explicit(&churning, memory_order_relaxed)) {
+		membridge_free(membridge_malloc(t, 48));
+	}
+	return NULL;
+}
+
+static void test_fork(void) {
+	int t = membridge_tag("test.fork");
+	pthread_t th;
+	atomic_store(&churning, 1);
+	CHECK(pthread_create(&th, NULL, churn_until_told, &t) == 0, "pthread_create");
+	for (int i = 0; i < 200; i++) {
+		fflush(NULL);
+		pid_t pid = fork();
+		if (pid == 0) {
+			alarm(2);
+			fclose(stderr);
+			unsigned char *p = membridge_malloc(t, 100);
+			membridge_free(p + 16);
+			_exit(0);
+		}
+		int status = 0;
+		waitpid(pid, &status, 0);
+		CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "child %d after fork: status %d", i, status);
+	}
+	atomic_store(&churning, 0);
+	pthread_join(th, NULL);
+}
+
 static void test_cross_thread_frees(void) {
 	int t = membridge_tag("test.handoff");
 	pthread_t p, c;
@@ -474,6 +511,7 @@ int main(int argc, char **argv) {
 	test_misuse();
 	test_hostile_sizes();
 	test_cross_thread_frees();
+	test_fork();
 	if (argc > 1 && strcmp(argv[1], "leak") == 0) {
 		plant_leak();
 		printf("planted a leak of 4096 bytes (tag test.planted)\n");
