@@ -284,7 +284,7 @@ func (s *state) checkFunc(fn *ssa.Function) {
 			v := firstResult(call)
 			if v == nil {
 				// The handle is discarded at once.
-				s.report(CheckLeak, call.Pos(), nil, "the %s made by %s is discarded: nothing can free it", shortType(key), funcKey(obj))
+				s.report(CheckLeak, call.Pos(), nil, "the %s made by %s is discarded: nothing can free it", key, funcKey(obj))
 				continue
 			}
 			t := newTracked(fn, v, call, key)
@@ -323,7 +323,7 @@ func (s *state) checkHandle(t *tracked) {
 			where = "before the next iteration makes another"
 		}
 		s.report(CheckLeak, t.def.Pos(), fixes, "%s (%s, made by %s at %s) %s %s%s",
-			name, shortType(t.key), t.ctor, made, what, where, s.pathText(path))
+			name, t.key, t.ctor, made, what, where, s.pathText(path))
 	}
 
 	// double free, and Free of a borrowed reference
@@ -413,13 +413,14 @@ func (s *state) checkHandle(t *tracked) {
 
 	// kept slice
 	if !ends && len(t.derivedUses) > 0 {
+		// The first use in the source past the handle's last one.
+		sort.SliceStable(t.derivedUses, func(i, j int) bool { return posOf(t.derivedUses[i].instr) < posOf(t.derivedUses[j].instr) })
 		uses := map[ssa.Instruction]bool{}
 		for instr, e := range t.events {
 			if e.kind == evUse || e.kind == evShare {
 				uses[instr] = true
 			}
 		}
-		var last ssa.Instruction
 		for _, u := range t.derivedUses {
 			live := false
 			t.reachable(u.instr, true, func(instr ssa.Instruction) bool {
@@ -432,10 +433,6 @@ func (s *state) checkHandle(t *tracked) {
 			if live || s.reported[u.instr] {
 				continue
 			}
-			if last == nil || u.instr.Pos() < last.Pos() {
-				last = u.instr
-			}
-			_ = last
 			s.reported[u.instr] = true
 			pos := posOf(u.instr)
 			if !pos.IsValid() {
@@ -501,10 +498,8 @@ func (s *state) handleName(t *tracked) string {
 	if st, ok := s.sites[t.def.Pos()]; ok && st.name != "_" {
 		return st.name
 	}
-	return "the " + shortType(t.key)
+	return "the " + t.key
 }
-
-func shortType(key string) string { return key }
 
 func (s *state) callText(instr ssa.Instruction) string {
 	c, ok := instr.(ssa.CallInstruction)

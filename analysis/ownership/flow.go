@@ -324,8 +324,7 @@ func (t *tracked) call(v ssa.Value, instr ssa.Instruction, owns ownsLookup, addA
 		t.set(instr, event{kind: evHandoff})
 		return
 	}
-	if b, ok := common.Value.(*ssa.Builtin); ok {
-		_ = b
+	if _, ok := common.Value.(*ssa.Builtin); ok {
 		t.set(instr, event{kind: evUse})
 		return
 	}
