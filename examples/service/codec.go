@@ -140,7 +140,7 @@ func countElements(array []byte) int {
 
 // jsonError says what was wrong with the client's JSON in the client's
 // terms: where, and what was expected, never the Go types behind it.
-func jsonError(err error, field string) error {
+func jsonError(err error) error {
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
@@ -151,7 +151,7 @@ func jsonError(err error, field string) error {
 		if f == "" {
 			f = "value"
 		}
-		return badRequest("json: %s%s: want %s, got %s", field, strings.ToLower(f), jsonKind(typ.Type.Kind()), typ.Value)
+		return badRequest("json: %s: want %s, got %s", strings.ToLower(f), jsonKind(typ.Type.Kind()), typ.Value)
 	case errors.Is(err, errBadRequest):
 		return err
 	case err.Error() == "unexpected end of JSON input":
@@ -183,7 +183,7 @@ func decodeJSON(body []byte, a *native.Arena) (*job, error) {
 	}
 	jj := jsonIn{Records: arenaRecords{arena: a}}
 	if err := json.Unmarshal(body, &jj); err != nil {
-		return nil, jsonError(err, "")
+		return nil, jsonError(err)
 	}
 	if jj.Lo == nil || jj.Hi == nil {
 		return nil, badRequest("json: lo and hi are required")

@@ -39,7 +39,7 @@ func TestMalformedRequests(t *testing.T) {
 		{"empty json", "application/json", nil, 400, "empty body"},
 		{"empty binary", binaryType, nil, 400, "header"},
 		{"json with a string for a number", "application/json", []byte(`{"lo":"0","hi":1}`), 400, "json: lo: want a number that fits a 32-bit float, got string"},
-		{"json record of the wrong type", "application/json", []byte(`{"lo":0,"hi":1,"records":[{"id":-1}]}`), 400, "json: records[].id: want a whole number"},
+		{"json record of the wrong type", "application/json", []byte(`{"lo":0,"hi":1,"records":[{"id":-1}]}`), 400, "json: records[0].id: want a whole number"},
 		{"json records not an array", "application/json", []byte(`{"lo":0,"hi":1,"records":{}}`), 400, "records must be an array"},
 		{"json float32 overflow", "application/json", []byte(`{"lo":0,"hi":1e39}`), 400, "json: hi: want a number that fits a 32-bit float"},
 	} {

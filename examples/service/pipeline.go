@@ -189,6 +189,9 @@ func (s *service) waitBudget(ctx context.Context) (context.Context, context.Canc
 // calibrated values, when asked for, go into the request's arena.
 func (s *service) run(ctx context.Context, j *job, a *native.Arena) (*summary, []float32, error) {
 	out := &summary{Received: len(j.Records), Backend: cuda.Backend}
+	if len(j.Records) == 0 {
+		return out, nil, nil
+	}
 	// The filter's output is at most the input; hold that much of the
 	// budget until the output is freed.
 	wait, cancel := s.waitBudget(ctx)

@@ -110,10 +110,10 @@ func (s *service) handleBatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	// One arena per request, its chunk sized to the request: binary records
-	// take no more bytes than their wire form; JSON ones take more, in a
-	// chunk of their own.
-	arena := native.NewArena(tagRequest, max(4<<10, len(raw)))
+	// One arena per request, its chunk sized to the request: the records
+	// take no more bytes than their wire form, and the summary's answer
+	// buffer fits beside them; values asked back take a second chunk.
+	arena := native.NewArena(tagRequest, len(raw)+4<<10)
 	if s.cfg.Leaky {
 		// The deliberately leaky variant forgets the arena: nothing frees its
 		// chunks but the safety net, late, and the metrics show the climb.
