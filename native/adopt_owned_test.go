@@ -177,9 +177,9 @@ func TestAdoptRangeOverflow(t *testing.T) {
 	var x [16]byte
 	base := unsafe.Pointer(&x[0])
 	top := unsafe.Add(base, int(^uintptr(0)-uintptr(base)-15)) // 16 bytes below the end
-	_, err := Adopt("x", top, math.MaxInt, FreeDeleter())
+	_, err := Adopt("x", top, math.MaxInt, FreeDeleter())      //membridge:ignore leak the Adopt is refused
 	require.True(t, errors.Is(err, ErrInvalidSize), "%v", err)
-	_, err = Adopt("x", top, 17, FreeDeleter())
+	_, err = Adopt("x", top, 17, FreeDeleter()) //membridge:ignore leak the Adopt is refused
 	require.True(t, errors.Is(err, ErrInvalidSize), "%v", err)
 }
 
