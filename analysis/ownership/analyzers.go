@@ -380,7 +380,11 @@ func (s *state) checkHandle(t *tracked) {
 				for _, u := range t.derivedUses {
 					if u.instr == instr {
 						s.reported[instr] = true
-						s.report(CheckUseAfterFree, posOf(instr), nil, "the memory of %s (from %s at %s) is used after %s.%s at %s",
+						pos := posOf(instr)
+						if !pos.IsValid() {
+							pos = u.from.Pos()
+						}
+						s.report(CheckUseAfterFree, pos, nil, "the memory of %s (from %s at %s) is used after %s.%s at %s",
 							name, s.callText(u.from), s.pos(u.from.Pos()), name, fe.method, s.pos(f.Pos()))
 						return false
 					}
@@ -579,9 +583,11 @@ func mentions(e ast.Expr, name string) bool {
 	return found
 }
 
-// posOf is where instr is in the source; for an implicit conversion, which
-// has no position, where its result is used.
+// posOf is where instr is in the source; for an implicit operation, which
+// has no position (a conversion, the len of a range loop), where its result
+// is used, or else the nearest instruction before it in its block.
 func posOf(instr ssa.Instruction) token.Pos {
+	start := instr
 	for range 4 {
 		if p := instr.Pos(); p.IsValid() {
 			return p
@@ -592,5 +598,47 @@ func posOf(instr ssa.Instruction) token.Pos {
 		}
 		instr = (*v.Referrers())[0]
 	}
-	return instr.Pos()
+	b := start.Block()
+	for i := indexIn(start); i >= 0; i-- {
+		if p := b.Instrs[i].Pos(); p.IsValid() {
+			// The len of a range loop: the loop's statement, the first
+			// range statement after the code before it.
+			if c, ok := start.(*ssa.Call); ok {
+				if bi, ok := c.Call.Value.(*ssa.Builtin); ok && bi.Name() == "len" {
+					if r := rangeAfter(start.Parent(), p); r.IsValid() {
+						return r
+					}
+				}
+			}
+			return p
+		}
+	}
+	for _, in := range b.Instrs {
+		if p := in.Pos(); p.IsValid() {
+			return p
+		}
+	}
+	for _, pred := range b.Preds {
+		for i := len(pred.Instrs) - 1; i >= 0; i-- {
+			if p := pred.Instrs[i].Pos(); p.IsValid() {
+				return p
+			}
+		}
+	}
+	return start.Pos()
+}
+
+// rangeAfter is the position of the first range statement of fn after p.
+func rangeAfter(fn *ssa.Function, p token.Pos) token.Pos {
+	if fn == nil || fn.Syntax() == nil {
+		return token.NoPos
+	}
+	best := token.NoPos
+	ast.Inspect(fn.Syntax(), func(n ast.Node) bool {
+		if r, ok := n.(*ast.RangeStmt); ok && r.For > p && (!best.IsValid() || r.For < best) {
+			best = r.For
+		}
+		return true
+	})
+	return best
 }

@@ -150,3 +150,14 @@ func afterReset() {
 	q, _ := native.NewIn[int64](a)
 	*q = 3 // taken after the Reset: fine
 }
+
+func rangeAfterFree() int {
+	b, _ := native.Alloc("x", 10)
+	s := b.Bytes()
+	b.Free()
+	n := 0
+	for i := range s { // want `useafterfree: the memory of b`
+		n += i
+	}
+	return n
+}
