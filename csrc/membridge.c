@@ -494,8 +494,10 @@ static void lock_around_fork(void) {
  * drops the freed ones; 0 when memory ran out (the table is unchanged). */
 __attribute__((noinline)) static int rehash(shard *sh) {
 	pthread_once(&fork_once, lock_around_fork);
+	/* At most half full after a rehash, three quarters before the next:
+	 * 16-byte slots make that 21 to 64 bytes of table per live block. */
 	size_t slots = 16;
-	while (slots < 4 * (sh->live + 1)) {
+	while (slots < 2 * (sh->live + 1)) {
 		slots *= 2;
 	}
 	entry *t = calloc(slots, sizeof *t);

@@ -373,6 +373,27 @@ static void test_fork(void) {
 	pthread_join(th, NULL);
 }
 
+/* Many live blocks at once, freed in a scrambled order: the table grows
+ * and shrinks through its rehashes without losing one. */
+static void test_many_blocks(void) {
+	enum { N = 200000 };
+	int t = membridge_tag("test.many");
+	static unsigned char *b[N];
+	for (size_t i = 0; i < N; i++) {
+		b[i] = membridge_malloc(t, 1 + i % 300);
+		CHECK(b[i] != NULL, "out of memory at %zu", i);
+		b[i][0] = (unsigned char)i;
+	}
+	for (size_t k = 0; k < N; k++) {
+		size_t i = k * 7919 % N; /* 7919 is prime and does not divide N: a permutation */
+		CHECK(b[i][0] == (unsigned char)i && membridge_size(b[i]) == 1 + i % 300, "block %zu changed", i);
+		membridge_free(b[i]);
+	}
+	membridge_tag_stats s = stats(t);
+	CHECK(s.live_bytes == 0 && s.alloc_count == N && s.freed_count == N, "live %lld allocs %lld frees %lld",
+	      (long long)s.live_bytes, (long long)s.alloc_count, (long long)s.freed_count);
+}
+
 static void test_cross_thread_frees(void) {
 	int t = membridge_tag("test.handoff");
 	pthread_t p, c;
@@ -510,6 +531,7 @@ int main(int argc, char **argv) {
 	test_notifier();
 	test_misuse();
 	test_hostile_sizes();
+	test_many_blocks();
 	test_cross_thread_frees();
 	test_fork();
 	if (argc > 1 && strcmp(argv[1], "leak") == 0) {
