@@ -77,6 +77,7 @@ func testAdoptRefusesOwnedMemory(t *testing.T, debug bool) {
 		"the last byte of a buffer":    {unsafe.Add(b.Ptr(), 63), 1, true},
 		"an interior pointer of it":    {unsafe.Add(b.Ptr(), 16), 8, true},
 		"a large buffer":               {big.Ptr(), largeMin, false},
+		"inside a large buffer":        {unsafe.Add(big.Ptr(), 4096), 8, false},
 		"an arena allocation":          {q, 64, false},
 		"the arena chunk's last byte":  {unsafe.Add(q, DefaultArenaChunk-1), 1, false},
 		"an adopted block":             {p, 32, false},
@@ -282,7 +283,7 @@ func TestOwnedMapRanges(t *testing.T) {
 		}
 		require.True(t, owned(p+c.n-1))
 		assert.False(t, owned(p+c.n), "the granule after %#x+%d", c.off, c.n)
-		unmarkOwnedRange(p, int(c.n))
+		unmarkOwnedRange(p)
 		for q := p; q < p+c.n; q += step {
 			require.False(t, owned(q))
 		}

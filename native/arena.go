@@ -256,7 +256,7 @@ func (a *Arena) allocSlow(n, align, skip int) (unsafe.Pointer, error) {
 
 // arenaChunkReclaim gives back a chunk whose arena was dropped unfreed.
 var arenaChunkReclaim = tracker.ReclaimFunc(func(r *tracker.Record) {
-	unmarkOwnedRange(r.Addr(), int(r.Bytes()))
+	unmarkOwnedRange(r.Addr())
 	cFree(r.Addr(), r.Bytes(), tracker.Debug())
 })
 
@@ -303,7 +303,7 @@ func (a *Arena) newChunk(n, skip int) (arenaChunk, error) {
 // mappedChunkReclaim quarantines a debug-mode chunk whose arena was
 // dropped, so that a value kept from it faults with the arena's name.
 var mappedChunkReclaim = tracker.ReclaimFunc(func(r *tracker.Record) {
-	unmarkOwnedRange(r.Addr(), int(r.Bytes()))
+	unmarkOwnedRange(r.Addr())
 	quarantineMem(r.Addr(), int(r.Bytes()), droppedDesc("*Arena", "chunk", r), unmapPages)
 })
 
@@ -366,7 +366,7 @@ func (a *Arena) releaseChunks(cs []arenaChunk) {
 		if !c.rec.Release() {
 			continue
 		}
-		unmarkOwnedRange(uintptr(c.p), c.n)
+		unmarkOwnedRange(uintptr(c.p))
 		if !c.mapped {
 			cFree(uintptr(c.p), int64(c.n), tracker.Debug())
 			continue

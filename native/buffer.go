@@ -173,7 +173,11 @@ func alloc(kind tracker.Kind, tag string, n int, f fill, opts []AllocOption, ski
 				return nil, fmt.Errorf("native: alloc %d bytes (tag %q): %w", n, tag, ErrOutOfMemory)
 			}
 		}
-		markOwned(uintptr(p)) // for Adopt (owned.go)
+		if large { // for Adopt (owned.go)
+			markOwnedRange(uintptr(p), n)
+		} else {
+			markOwned(uintptr(p))
+		}
 	}
 	b := newBuffer(p, n, rec, nil, large)
 	switch {
@@ -323,8 +327,12 @@ func (b *Buffer) release() {
 	if b.frozenPages() != nil {
 		b.unfreeze()
 	}
-	if b.ptr != nil {
-		unmarkOwned(uintptr(b.ptr)) // before the memory can be anyone else's
+	switch { // before the memory can be anyone else's
+	case b.ptr == nil:
+	case b.large:
+		unmarkOwnedRange(uintptr(b.ptr))
+	default:
+		unmarkOwned(uintptr(b.ptr))
 	}
 	switch {
 	case b.ptr == nil:

@@ -1,9 +1,10 @@
 package native
 
 import (
+	"slices"
+	"sort"
 	"sync"
 	"sync/atomic"
-	"unsafe"
 )
 
 // The owned map marks where memory this package owns begins, so that
@@ -26,8 +27,12 @@ import (
 // decide among themselves under adoptMu, so of concurrent Adopts of one
 // block exactly one succeeds.
 //
-// An arena chunk sets the bytes of its whole range (a chunk is made
-// rarely), so a pointer into an arena allocation is found too. Addresses
+// The map costs one byte per 16 bytes of the address range where small
+// buffers live, in the pages that marks are written to: at most 1/16 of
+// that range when blocks are packed densely, far less when they are
+// spread. Large buffers and arena chunks, made rarely and big, are kept
+// as whole ranges in a sorted set instead (ownedRanges), so that a pointer
+// anywhere into them is found and they cost no pages of marks. Addresses
 // past 47 bits are not mapped.
 //
 // Buffers start on 16 bytes, but a C library may hand Adopt any address:
@@ -146,9 +151,13 @@ func markOdd(p uintptr) {
 	oddOwned.Unlock()
 }
 
-// owned reports whether p is marked owned, or lies in a marked granule.
+// owned reports whether p is marked owned, lies in a marked granule or in
+// a marked range.
 func owned(p uintptr) bool {
 	if b := ownedByte(p, false); b != nil && *b != 0 {
+		return true
+	}
+	if inOwnedRange(p) {
 		return true
 	}
 	if p%granule == 0 {
@@ -160,24 +169,45 @@ func owned(p uintptr) bool {
 	return ok
 }
 
-// markOwnedRange marks every granule in [p, p+n), for arena chunks.
-func markOwnedRange(p uintptr, n int) { setOwnedRange(p, n, 1) }
+// ownedRanges holds the large buffers and arena chunks: owned ranges,
+// sorted by start, none overlapping another.
+var ownedRanges struct {
+	sync.Mutex
+	r []ownedRange
+}
 
-// unmarkOwnedRange clears them.
-func unmarkOwnedRange(p uintptr, n int) { setOwnedRange(p, n, 0) }
+type ownedRange struct{ start, end uintptr }
 
-func setOwnedRange(p uintptr, n int, v byte) {
-	end := p + uintptr(max(n, 1))
-	for q := p &^ (granule - 1); q < end; {
-		// The granules of [q, end) in q's leaf, at once.
-		leafEnd := q | (1<<ownedLeafShift - 1) + 1
-		k := (min(end, leafEnd) - q + granule - 1) / granule
-		if b := ownedByte(q, v != 0); b != nil {
-			s := unsafe.Slice(b, k)
-			for i := range s {
-				s[i] = v
-			}
-		}
-		q += k * granule
+// rangeAt returns the index of the last range that starts at or before p,
+// or -1. The caller holds ownedRanges.
+func rangeAt(p uintptr) int {
+	r := ownedRanges.r
+	i := sort.Search(len(r), func(i int) bool { return r[i].start > p })
+	return i - 1
+}
+
+// markOwnedRange marks [p, p+n) owned, for a large buffer or an arena
+// chunk.
+func markOwnedRange(p uintptr, n int) {
+	ownedRanges.Lock()
+	i := rangeAt(p) + 1
+	ownedRanges.r = slices.Insert(ownedRanges.r, i, ownedRange{p, p + uintptr(max(n, 1))})
+	ownedRanges.Unlock()
+}
+
+// unmarkOwnedRange ends the range markOwnedRange(p, ...) marked.
+func unmarkOwnedRange(p uintptr) {
+	ownedRanges.Lock()
+	if i := rangeAt(p); i >= 0 && ownedRanges.r[i].start == p {
+		ownedRanges.r = slices.Delete(ownedRanges.r, i, i+1)
 	}
+	ownedRanges.Unlock()
+}
+
+// inOwnedRange reports whether p lies in a marked range.
+func inOwnedRange(p uintptr) bool {
+	ownedRanges.Lock()
+	defer ownedRanges.Unlock()
+	i := rangeAt(p)
+	return i >= 0 && p < ownedRanges.r[i].end
 }
