@@ -17,7 +17,7 @@ CEXT_BIN := bin/cext
 CEXT_C := csrc/membridge.c csrc/batch.c csrc/notifier.c
 CEXT_CFLAGS := -Wall -Wextra -Werror -O2 -g -pthread -Icsrc
 CEXT_GO_PKGS := cext batch handle
-CEXT_VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full \
+CEXT_VALGRIND := MEMBRIDGE_TEST_NO_FORK=1 valgrind -q --error-exitcode=1 --leak-check=full \
 	--errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect
 
 .PHONY: cext-ctest cext-bench cext-tsan memcheck
