@@ -39,30 +39,32 @@ type Buffer struct {
 	paged  bool // on pages of its own, in the debug mode (quarantine.go)
 	traced bool // rec keeps a stack: the ledger never recycles it, so it stays readable
 
-	// self is the handle's own address: a Buffer whose self is not itself
-	// is a zero value or a copy (cp := *b), which owns nothing. A copy
-	// would otherwise free the memory a second time once the record is
-	// recycled for another allocation. One compare on each entry point.
-	self *Buffer
+	// self is the handle's own address: a Buffer whose self is not its
+	// address is a zero value or a copy (cp := *b), which owns nothing. A
+	// copy would otherwise free the memory a second time once the record is
+	// recycled for another allocation. One compare on each entry point. An
+	// address, not a pointer, so that setting it costs no write barrier
+	// (Go's heap does not move objects).
+	self uintptr
 }
 
 // newBuffer makes the handle of rec.
 func newBuffer(p unsafe.Pointer, n int, rec *tracker.Record, ext *bufferExt, large bool) *Buffer {
 	b := &Buffer{ptr: p, n: n, rec: rec, ext: ext, key: rec.Key(), large: large, traced: rec.Stack() != nil}
-	b.self = b
+	b.self = uintptr(unsafe.Pointer(b))
 	return b
 }
 
 // handle reports whether b is a handle this package made: not nil, not a
 // zero Buffer, not a copy of one.
-func (b *Buffer) handle() bool { return b != nil && b.self == b }
+func (b *Buffer) handle() bool { return b != nil && b.self == uintptr(unsafe.Pointer(b)) }
 
 // notHandle explains why b, for which handle is false, cannot do op.
 func (b *Buffer) notHandle(op string) error {
 	switch {
 	case b == nil:
 		return fmt.Errorf("native: %s of a nil *Buffer: %w", op, ErrInvalidArgument)
-	case b.self == nil:
+	case b.self == 0:
 		return fmt.Errorf("native: %s of a zero Buffer (make buffers with Alloc, AllocZeroed or Adopt): %w", op, ErrInvalidArgument)
 	}
 	return fmt.Errorf("native: %s of a copy of a Buffer (%d bytes, tag %q): use the *Buffer itself, copies own nothing: %w", op, b.n, b.Tag(), ErrInvalidArgument)
@@ -255,7 +257,7 @@ func (b *Buffer) Ptr() unsafe.Pointer {
 }
 
 // nothing reports whether b is nil or a zero Buffer, which own no memory.
-func (b *Buffer) nothing() bool { return b == nil || b.self == nil }
+func (b *Buffer) nothing() bool { return b == nil || b.self == 0 }
 
 // Err returns nil while the buffer is live, and otherwise an error wrapping
 // ErrFreed or ErrMoved that says where it was allocated and freed, or
@@ -280,7 +282,7 @@ func (b *Buffer) Free() error {
 	if b == nil {
 		return nil
 	}
-	if b.self != b {
+	if b.self != uintptr(unsafe.Pointer(b)) {
 		return b.notHandle("free")
 	}
 	if b.shares.Load()&sharesBorrows != 0 {
@@ -421,7 +423,7 @@ func (b *Buffer) HandToC() (unsafe.Pointer, error) {
 }
 
 func (b *Buffer) mustBeLive(op string) {
-	if b.self != b || b.state.Load() != handleLive {
+	if b.self != uintptr(unsafe.Pointer(b)) || b.state.Load() != handleLive {
 		panic(b.check(op))
 	}
 }
