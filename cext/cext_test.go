@@ -333,6 +333,7 @@ func TestMisuseAborts(t *testing.T) {
 	}{
 		{"foreign", []string{"membridge: membridge_free(0x", "not a membridge block"}},
 		{"foreign-unmapped", []string{"membridge: membridge_free(0x", "not a membridge block"}},
+		{"wild", []string{"membridge: membridge_free(0xffffffffffffffff)", "not a membridge block"}},
 		{"go-owned", []string{"membridge: membridge_free(0x", `tag "cext.misuse-go"`, "16 bytes", "the block is owned by a Go handle"}},
 		{"realloc-go-owned", []string{"membridge: membridge_realloc(0x", `tag "cext.misuse-go"`, "16 bytes", "the block is owned by a Go handle"}},
 		{"twice", freed("membridge_free", 24)},

@@ -344,7 +344,8 @@ int mb_bridge_tracing(void) {
  * header cannot tell a live block from a freed one, and reading it may
  * fault. The table is keyed by address; misuse is caught before anything
  * reads or frees the block, and a freed block's entry stays (as freed)
- * until its slot is needed, so a second free can name it.
+ * until malloc gives the address out again or the shard is rehashed, so
+ * a second free can name the block.
  *
  * The table is split into shards by the 64 KiB region of the address:
  * blocks of one malloc arena, mostly one thread's, share shards, so a
@@ -381,8 +382,9 @@ static inline uint64_t live_key(const void *p) {
 	return ~(uint64_t)(uintptr_t)p;
 }
 
-/* User-space addresses are below 2^63, so a live key has its top bit set
- * and a freed key (the same without it) does not, and neither is 0. */
+/* Block addresses are below 2^62 (user space), so a live key has its top
+ * two bits set, a freed key (the same without the top bit) only the
+ * second, and neither is 0. */
 static inline uint64_t freed_key(const void *p) {
 	return live_key(p) & ~((uint64_t)1 << 63);
 }
@@ -392,9 +394,9 @@ static inline int is_live_key(uint64_t k) {
 }
 
 /* could_be_block rules out what no allocator returns and the keys above
- * cannot hold: NULL and kernel-half addresses. */
+ * cannot hold: NULL and addresses from 2^62 up (the kernel's half). */
 static inline int could_be_block(const void *p) {
-	return (uintptr_t)p != 0 && ((uintptr_t)p >> 63) == 0;
+	return (uintptr_t)p != 0 && ((uintptr_t)p >> 62) == 0;
 }
 
 static inline uint64_t make_val(size_t size, int tag, int owner) {

@@ -150,6 +150,8 @@ package cmem
 // 		if (m == MAP_FAILED) return;
 // 		munmap(m, 4096);
 // 		membridge_free(m + 4096);
+// 	} else if (strcmp(what, "wild") == 0) {
+// 		membridge_free((void *)~(uintptr_t)0); // no allocator's address
 // 	} else if (strcmp(what, "size-freed") == 0) {
 // 		void *p = membridge_malloc(tag, 40);
 // 		membridge_free(p);
