@@ -183,7 +183,9 @@ func TestConcurrentStaleLookups(t *testing.T) {
 		bad   atomic.Int64
 	)
 	for range 2 {
-		wg.Go(func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			for !done.Load() {
 				mu.Lock()
 				ps := stale[max(0, len(stale)-64):]
@@ -195,11 +197,13 @@ func TestConcurrentStaleLookups(t *testing.T) {
 					}
 				}
 			}
-		})
+		}()
 	}
 	var makers sync.WaitGroup
 	for g := range workers {
-		makers.Go(func() {
+		makers.Add(1)
+		go func() {
+			defer makers.Done()
 			for i := range rounds {
 				want := [2]int{g, i}
 				var p unsafe.Pointer
@@ -242,7 +246,7 @@ func TestConcurrentStaleLookups(t *testing.T) {
 				stale = append(stale, p)
 				mu.Unlock()
 			}
-		})
+		}()
 	}
 	makers.Wait()
 	done.Store(true)

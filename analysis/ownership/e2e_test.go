@@ -85,7 +85,7 @@ func TestCommandFindsPlantedBugs(t *testing.T) {
 
 	mod := filepath.Join(dir, "planted")
 	require.NoError(t, os.MkdirAll(mod, 0o755))
-	gomod := "module example.com/planted\n\ngo 1.26\n\nrequire github.com/membridge/membridge v0.0.0\n\nreplace github.com/membridge/membridge => " + root + "\n"
+	gomod := "module example.com/planted\n\ngo 1.24\n\nrequire github.com/membridge/membridge v0.0.0\n\nreplace github.com/membridge/membridge => " + root + "\n"
 	require.NoError(t, os.WriteFile(filepath.Join(mod, "go.mod"), []byte(gomod), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(mod, "planted.go"), []byte(plantedModule), 0o644))
 	// go.sum: the module's requirements are this tree's.
