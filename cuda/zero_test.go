@@ -52,8 +52,8 @@ func call(fn reflect.Value, args []reflect.Value) (r methodResult) {
 // Every exported method on a nil pointer and on a zero value of each
 // handle type returns an error wrapping ErrInvalidArgument or is a
 // documented no-op; none panics, and nothing is allocated through a zero
-// Context. Before, a zero DeviceBuffer's Free and Err dereferenced nil, and
-// a zero Context allocated on the host backend.
+// Context (the host backend would allocate through one that only checked
+// for nil).
 func TestZeroAndNilHandles(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	before := tracker.TagStats("").AllocatedCount // a call with zero arguments has no tag
@@ -126,8 +126,8 @@ func shallowCopy[T any](p *T) *T {
 	return c.Interface().(*T)
 }
 
-// A copy of a DeviceBuffer or PinnedBuffer struct owns nothing. Before, a
-// copy's Free after the original's ended the record the ledger had since
+// A copy of a DeviceBuffer or PinnedBuffer struct owns nothing: a copy's
+// Free after the original's would end the record the ledger had since
 // given to another allocation, which then could not be freed.
 func TestHandleCopiesOwnNothing(t *testing.T) {
 	defer tracker.VerifyNone(t)

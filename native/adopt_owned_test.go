@@ -41,8 +41,7 @@ func inModes(t *testing.T, f func(t *testing.T, debug bool)) {
 }
 
 // Memory the ledger already owns cannot be adopted: the adopted buffer's
-// deleter would free it a second time. Before, each of these Adopts
-// succeeded and glibc aborted with "double free" at the second Free.
+// deleter would free it a second time (glibc aborts with "double free").
 func TestAdoptRefusesOwnedMemory(t *testing.T) {
 	inModes(t, testAdoptRefusesOwnedMemory)
 }
@@ -156,7 +155,11 @@ func testConcurrentAdoptOneWins(t *testing.T) {
 		errs := make([]error, len(bufs))
 		var wg sync.WaitGroup
 		for i := range bufs {
-			wg.Go(func() { bufs[i], errs[i] = Adopt(tag, p, 48, countingFree(&calls)) })
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				bufs[i], errs[i] = Adopt(tag, p, 48, countingFree(&calls))
+			}()
 		}
 		wg.Wait()
 		won := 0

@@ -116,7 +116,7 @@ func TestZeroAndNilHandles(t *testing.T) {
 	assert.Equal(t, before, tracker.TagStats("").AllocatedCount, "a nil or zero handle allocated")
 }
 
-// A zero Buffer says what it is; before, its Free dereferenced a nil
+// A zero Buffer says what it is, rather than dereferencing its nil
 // record.
 func TestZeroBufferSaysWhatItIs(t *testing.T) {
 	var b Buffer
@@ -140,9 +140,9 @@ func shallowCopy[T any](p *T) *T {
 }
 
 // A copy of a View borrows nothing: releasing through it fails and leaves
-// the buffer's count alone, whichever of the two is released first. Before,
-// cp.Release after v.Release took the share count below zero and the
-// buffer refused Free for ever.
+// the buffer's count alone, whichever of the two is released first.
+// Counted twice, cp.Release after v.Release would take the share count
+// below zero, and the buffer would refuse Free for ever.
 func TestViewCopiesDoNotCount(t *testing.T) {
 	defer leakcheck.Check(t)
 	for _, exclusive := range []bool{false, true} {
@@ -187,7 +187,11 @@ func TestViewConcurrentReleaseCountsOnce(t *testing.T) {
 		var wg sync.WaitGroup
 		errs := make([]error, 2)
 		for i := range errs {
-			wg.Go(func() { errs[i] = v.Release() })
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = v.Release()
+			}()
 		}
 		wg.Wait()
 		require.True(t, (errs[0] == nil) != (errs[1] == nil), "both or neither released: %v", errs)
@@ -199,7 +203,7 @@ func TestViewConcurrentReleaseCountsOnce(t *testing.T) {
 
 // A copy of a Buffer owns nothing: Free through it fails, even after the
 // original was freed and its record reused by another allocation, which a
-// copy's Free used to end (freeing the old block a second time).
+// copy's Free would otherwise end (freeing the old block a second time).
 func TestBufferCopiesOwnNothing(t *testing.T) {
 	defer leakcheck.Check(t)
 	tag := testTag(t)
