@@ -213,6 +213,7 @@ func TestChunkedAbuse(t *testing.T) {
 		io.WriteString(c, tc.body)
 		assert.Equal(t, tc.status, readStatus(t, c, 5*time.Second), tc.name)
 		c.Close()
+		assertServed(t, legitimate(t, url, 10, 5), 10)
 	}
 	waitIdle(t)
 }
@@ -342,5 +343,6 @@ func TestNonFiniteResults(t *testing.T) {
 			assert.Contains(t, e.Error, "not finite", tc.name)
 			assertNoInternals(t, body)
 		}
+		assertServed(t, legitimate(t, url, 10, 6), 10)
 	}
 }

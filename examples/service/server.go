@@ -102,6 +102,7 @@ func (s *service) handleBatch(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, statusOf(err), err)
 		return
 	}
+	defer body.free() // at the latest; freed as soon as the records are decoded
 	raw := body.bytes()
 	key := requestKey(ct, raw)
 	if b, ok := s.cached(key); ok {
@@ -110,10 +111,11 @@ func (s *service) handleBatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	// One arena per request, its chunk sized to the request: the records
-	// take no more bytes than their wire form, and the summary's answer
-	// buffer fits beside them; values asked back take a second chunk.
-	arena := native.NewArena(tagRequest, len(raw)+4<<10)
+	// One arena per request. Its chunks are small: what is larger than a
+	// quarter of one (the records, the values, a long answer's buffer) takes
+	// a chunk of its own, of its exact size, and a small request's
+	// everything fits in the first.
+	arena := native.NewArena(tagRequest, 16<<10)
 	if s.cfg.Leaky {
 		// The deliberately leaky variant forgets the arena: nothing frees its
 		// chunks but the safety net, late, and the metrics show the climb.
