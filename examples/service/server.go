@@ -115,7 +115,7 @@ func (s *service) handleBatch(w http.ResponseWriter, r *http.Request) {
 	// quarter of one (the records, the values, a long answer's buffer) takes
 	// a chunk of its own, of its exact size, and a small request's
 	// everything fits in the first.
-	arena := native.NewArena(tagRequest, 16<<10)
+	arena := native.NewArena(tagRequest, 4<<10)
 	if s.cfg.Leaky {
 		// The deliberately leaky variant forgets the arena: nothing frees its
 		// chunks but the safety net, late, and the metrics show the climb.
