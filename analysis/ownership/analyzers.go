@@ -132,6 +132,9 @@ type state struct {
 	sites    map[token.Pos]site
 	findings []Finding
 	reported map[ssa.Instruction]bool
+	// fn is the function being checked: where a finding is reported when
+	// nothing nearer in it has a position.
+	fn *ssa.Function
 }
 
 // site is the statement that keeps a constructor's result in a variable.
@@ -263,6 +266,7 @@ func (s *state) findSites() {
 }
 
 func (s *state) checkFunc(fn *ssa.Function) {
+	s.fn = fn
 	for _, b := range fn.Blocks {
 		for _, instr := range b.Instrs {
 			call, ok := instr.(*ssa.Call)
@@ -284,7 +288,7 @@ func (s *state) checkFunc(fn *ssa.Function) {
 			v := firstResult(call)
 			if v == nil {
 				// The handle is discarded at once.
-				s.report(CheckLeak, call.Pos(), nil, "the %s made by %s is discarded: nothing can free it", key, funcKey(obj))
+				s.report(CheckLeak, posOf(call), nil, "the %s made by %s is discarded: nothing can free it", key, funcKey(obj))
 				continue
 			}
 			t := newTracked(fn, v, call, key)
@@ -322,7 +326,7 @@ func (s *state) checkHandle(t *tracked) {
 		if end == ssa.Instruction(t.def) {
 			where = "before the next iteration makes another"
 		}
-		s.report(CheckLeak, t.def.Pos(), fixes, "%s (%s, made by %s at %s) %s %s%s",
+		s.report(CheckLeak, posOf(t.def), fixes, "%s (%s, made by %s at %s) %s %s%s",
 			name, t.key, t.ctor, made, what, where, s.pathText(path))
 	}
 
@@ -333,7 +337,7 @@ func (s *state) checkHandle(t *tracked) {
 			frees = append(frees, instr)
 		}
 		if t.borrowed && (e.kind == evFree || e.kind == evDeferred) && e.method != "Release" {
-			s.report(CheckDoubleFree, instr.Pos(), nil, "%s.%s: %s is a reference borrowed from %s at %s; give it back with Release, not %s",
+			s.report(CheckDoubleFree, posOf(instr), nil, "%s.%s: %s is a reference borrowed from %s at %s; give it back with Release, not %s",
 				name, e.method, name, t.ctor, made, e.method)
 		}
 	}
@@ -347,7 +351,7 @@ func (s *state) checkHandle(t *tracked) {
 					if t.events[a].kind == evConsume {
 						verb = "invalidated by " + t.events[a].method
 					}
-					s.report(CheckDoubleFree, b.Pos(), nil, "%s.%s: %s (made by %s at %s) was already %s at %s on every path here",
+					s.report(CheckDoubleFree, posOf(b), nil, "%s.%s: %s (made by %s at %s) was already %s at %s on every path here",
 						name, t.events[b].method, name, t.ctor, made, verb, s.pos(a.Pos()))
 				}
 			}
@@ -369,7 +373,7 @@ func (s *state) checkHandle(t *tracked) {
 						if e.method != "" {
 							what = name + "." + e.method
 						}
-						s.report(CheckUseAfterFree, instr.Pos(), nil, "%s: %s (made by %s at %s) is used after %s at %s",
+						s.report(CheckUseAfterFree, posOf(instr), nil, "%s: %s (made by %s at %s) is used after %s at %s",
 							what, name, t.ctor, made, fe.method, s.pos(f.Pos()))
 						return false
 					}
@@ -380,11 +384,7 @@ func (s *state) checkHandle(t *tracked) {
 				for _, u := range t.derivedUses {
 					if u.instr == instr {
 						s.reported[instr] = true
-						pos := posOf(instr)
-						if !pos.IsValid() {
-							pos = u.from.Pos()
-						}
-						s.report(CheckUseAfterFree, pos, nil, "the memory of %s (from %s at %s) is used after %s.%s at %s",
+						s.report(CheckUseAfterFree, posOf(instr), nil, "the memory of %s (from %s at %s) is used after %s.%s at %s",
 							name, s.callText(u.from), s.pos(u.from.Pos()), name, fe.method, s.pos(f.Pos()))
 						return false
 					}
@@ -438,11 +438,7 @@ func (s *state) checkHandle(t *tracked) {
 				continue
 			}
 			s.reported[u.instr] = true
-			pos := posOf(u.instr)
-			if !pos.IsValid() {
-				pos = u.from.Pos()
-			}
-			s.report(CheckKeptSlice, pos, nil, "the memory of %s (from %s at %s) is used after the last use of %s (made by %s at %s), which is never freed or handed on: the safety net may free it first; free %s after this use, or call runtime.KeepAlive(%s)",
+			s.report(CheckKeptSlice, posOf(u.instr), nil, "the memory of %s (from %s at %s) is used after the last use of %s (made by %s at %s), which is never freed or handed on: the safety net may free it first; free %s after this use, or call runtime.KeepAlive(%s)",
 				name, s.callText(u.from), s.pos(u.from.Pos()), name, t.ctor, made, name, name)
 			break
 		}
@@ -474,7 +470,13 @@ func sortInstrs(s []ssa.Instruction) {
 	sort.Slice(s, func(i, j int) bool { return s[i].Pos() < s[j].Pos() })
 }
 
+// report records a finding at pos. Every finding carries a position, so
+// that it can be read and silenced with //membridge:ignore: where pos is
+// none, the finding is reported at the function being checked.
 func (s *state) report(check string, pos token.Pos, fixes []analysis.SuggestedFix, format string, args ...any) {
+	if !pos.IsValid() && s.fn != nil {
+		pos = funcPos(s.fn)
+	}
 	s.findings = append(s.findings, Finding{Check: check, Diagnostic: analysis.Diagnostic{
 		Pos:            pos,
 		Category:       check,
@@ -584,8 +586,11 @@ func mentions(e ast.Expr, name string) bool {
 }
 
 // posOf is where instr is in the source; for an implicit operation, which
-// has no position (a conversion, the len of a range loop), where its result
-// is used, or else the nearest instruction before it in its block.
+// has no position (a conversion, the len of a range loop, a phi), where its
+// result is used, or else the nearest instruction before it in its block,
+// or else the nearest one before its block (the blocks of a range loop's
+// header and of an empty body have none), or else its function: never
+// token.NoPos, so that a finding at instr can be read and silenced.
 func posOf(instr ssa.Instruction) token.Pos {
 	start := instr
 	for range 4 {
@@ -599,17 +604,33 @@ func posOf(instr ssa.Instruction) token.Pos {
 		instr = (*v.Referrers())[0]
 	}
 	b := start.Block()
-	for i := indexIn(start); i >= 0; i-- {
-		if p := b.Instrs[i].Pos(); p.IsValid() {
-			// The len of a range loop: the loop's statement, the first
-			// range statement after the code before it.
-			if c, ok := start.(*ssa.Call); ok {
-				if bi, ok := c.Call.Value.(*ssa.Builtin); ok && bi.Name() == "len" {
-					if r := rangeAfter(start.Parent(), p); r.IsValid() {
-						return r
-					}
-				}
+	if b == nil {
+		return funcPos(start.Parent())
+	}
+	p := before(start)
+	if !p.IsValid() {
+		return funcPos(start.Parent())
+	}
+	// The len of a range loop: the loop's statement, the first range
+	// statement after the code before it.
+	if c, ok := start.(*ssa.Call); ok {
+		if bi, ok := c.Call.Value.(*ssa.Builtin); ok && bi.Name() == "len" {
+			if r := rangeAfter(start.Parent(), p); r.IsValid() {
+				return r
 			}
+		}
+	}
+	return p
+}
+
+// before is the position of the nearest instruction before instr that has
+// one: in its block, else the first of its block, else the last of the
+// blocks before it, nearest first (the blocks of a range loop's header and
+// of an empty loop body have none); token.NoPos when there is none.
+func before(instr ssa.Instruction) token.Pos {
+	b := instr.Block()
+	for i := indexIn(instr); i >= 0; i-- {
+		if p := b.Instrs[i].Pos(); p.IsValid() {
 			return p
 		}
 	}
@@ -618,14 +639,41 @@ func posOf(instr ssa.Instruction) token.Pos {
 			return p
 		}
 	}
-	for _, pred := range b.Preds {
+	seen := map[*ssa.BasicBlock]bool{b: true}
+	queue := append([]*ssa.BasicBlock(nil), b.Preds...)
+	for len(queue) > 0 {
+		pred := queue[0]
+		queue = queue[1:]
+		if seen[pred] {
+			continue
+		}
+		seen[pred] = true
 		for i := len(pred.Instrs) - 1; i >= 0; i-- {
 			if p := pred.Instrs[i].Pos(); p.IsValid() {
 				return p
 			}
 		}
+		queue = append(queue, pred.Preds...)
 	}
-	return start.Pos()
+	return token.NoPos
+}
+
+// funcPos is where fn is declared (its name, or a function literal's func
+// keyword), or the start of its body.
+func funcPos(fn *ssa.Function) token.Pos {
+	if fn == nil {
+		return token.NoPos
+	}
+	if p := fn.Pos(); p.IsValid() {
+		return p
+	}
+	if syn := fn.Syntax(); syn != nil {
+		return syn.Pos()
+	}
+	if fn.Parent() != nil {
+		return funcPos(fn.Parent())
+	}
+	return token.NoPos
 }
 
 // rangeAfter is the position of the first range statement of fn after p.
@@ -635,10 +683,16 @@ func rangeAfter(fn *ssa.Function, p token.Pos) token.Pos {
 	}
 	best := token.NoPos
 	ast.Inspect(fn.Syntax(), func(n ast.Node) bool {
-		if r, ok := n.(*ast.RangeStmt); ok && r.For > p && (!best.IsValid() || r.For < best) {
+		// A range over a constant count has no len.
+		if r, ok := n.(*ast.RangeStmt); ok && r.For > p && (!best.IsValid() || r.For < best) && !isBasicLit(r.X) {
 			best = r.For
 		}
 		return true
 	})
 	return best
+}
+
+func isBasicLit(e ast.Expr) bool {
+	_, ok := ast.Unparen(e).(*ast.BasicLit)
+	return ok
 }

@@ -161,3 +161,35 @@ func rangeAfterFree() int {
 	}
 	return n
 }
+
+// Implicit operations of nested range loops have no position, nor have the
+// blocks around them: the use is reported at the innermost loop, never with
+// no position (which no //membridge:ignore could silence).
+func nestedRangeAfterReset() {
+	a := native.NewArena("x", 0)
+	defer a.Free()
+	s, _ := native.MakeSliceIn[int64](a, 4)
+	a.Reset()
+	for range 3 {
+		for range 3 {
+			for _, v := range s { // want `useafterfree: the memory of a \(from MakeSliceIn\[int64\]\(\) at uaf.go:\d+\) is used after a.Reset`
+				_ = v
+			}
+		}
+	}
+}
+
+func nestedRangeAfterFree() int {
+	b, _ := native.Alloc("x", 10)
+	s := b.Bytes()
+	b.Free()
+	n := 0
+	for range 3 {
+		for range 3 {
+			for i := range s { // want `useafterfree: the memory of b \(from Bytes\(\) at uaf.go:\d+\) is used after b.Free`
+				n += i
+			}
+		}
+	}
+	return n
+}
