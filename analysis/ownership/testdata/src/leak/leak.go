@@ -326,3 +326,36 @@ func goroutinesFree() {
 		}()
 	}
 }
+
+// A constructor of typed memory refuses an element type that holds Go
+// pointers on every call (ErrPointerType, a nil handle): a test of that
+// refusal that discards the handle leaks nothing. The same discard with an
+// element type it accepts is a leak.
+func refusedElementType() error {
+	_, err := native.MakeSlice[*int]("x", 1)
+	if _, err := native.MakeSlice[struct{ s string }]("x", 1); err == nil {
+		return nil
+	}
+	errOf(native.AllocSlice[map[int]int]("x", 1))
+	errOf(native.MakeSlice[int]("x", 1))        // want `leak: the native.Slice \(native.Slice, made by native.MakeSlice`
+	_, err = native.MakeSlice[[2]int64]("x", 1) // want `leak: the native.Slice \(native.Slice, made by native.MakeSlice`
+	return err
+}
+
+func refusedDeviceType(c *cuda.Context) error {
+	_, err := cuda.CloneHtoD(c, "x", []any{1})
+	if err != nil {
+		return err
+	}
+	_, err = cuda.AllocSlice[float32](c, "x", 1) // want `leak: the cuda.DeviceSlice \(cuda.DeviceSlice, made by cuda.AllocSlice`
+	return err
+}
+
+// A generic element type is known only where it is instantiated: the
+// handle is followed.
+func refusedGeneric[T any]() error {
+	_, err := native.MakeSlice[T]("x", 1) // want `leak: the native.Slice`
+	return err
+}
+
+func errOf[T any](_ *native.Slice[T], err error) error { return err }
