@@ -16,6 +16,3 @@ fi
 make cext-ctest
 make cext-tsan
 make memcheck
-# Sequences of membridge.h operations in fuzzer-chosen order and sizes
-# (cext.FuzzBlockOps); its seeds run in every go test.
-go test -run '^$' -fuzz '^FuzzBlockOps$' -fuzztime 20s ./cext/
