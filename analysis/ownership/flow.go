@@ -4,6 +4,7 @@ import (
 	"go/constant"
 	"go/token"
 	"go/types"
+	"sort"
 	"strings"
 
 	"golang.org/x/tools/go/ssa"
@@ -593,16 +594,20 @@ func (t *tracked) reachable(from ssa.Instruction, inclusive bool, visit func(ssa
 			failed[c] = true
 		}
 	}
+	// other are the aliases and derived values that hold another handle on
+	// the path walked: a phi of the handle (a variable in a loop) that came
+	// from another constructor, and what was computed from one.
 	type item struct {
 		b     *ssa.BasicBlock
 		start int
+		other map[ssa.Value]bool
 	}
 	startAt := indexIn(from) + 1
 	if inclusive {
 		startAt--
 	}
-	visited := map[*ssa.BasicBlock]bool{}
-	stack := []item{{from.Block(), startAt}}
+	visited := map[*ssa.BasicBlock]map[string]bool{}
+	stack := []item{{from.Block(), startAt, nil}}
 	for len(stack) > 0 {
 		it := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
@@ -611,6 +616,19 @@ func (t *tracked) reachable(from ssa.Instruction, inclusive bool, visit func(ssa
 			if t.def != nil && instr == ssa.Instruction(t.def) {
 				stop = true
 				break
+			}
+			if t.ofOther(instr, it.other) {
+				if v, ok := instr.(ssa.Value); ok {
+					it.other = with(it.other, v, true)
+					if refs := v.Referrers(); refs != nil {
+						for _, r := range *refs {
+							if e, ok := r.(*ssa.Extract); ok {
+								it.other = with(it.other, e, true)
+							}
+						}
+					}
+				}
+				continue
 			}
 			if !visit(instr) {
 				stop = true
@@ -632,12 +650,113 @@ func (t *tracked) reachable(from ssa.Instruction, inclusive bool, visit func(ssa
 			if cond != nil && (invalidBranch(cond, i, failed, nil) || neverTaken(cond, i)) {
 				continue
 			}
-			if !visited[s] {
-				visited[s] = true
-				stack = append(stack, item{s, 0})
+			other := t.enter(it.b, s, it.other)
+			key := valueNames(other)
+			if visited[s] == nil {
+				visited[s] = map[string]bool{}
 			}
+			// A few states per block: more would be a function too
+			// tangled to follow, walked as far as it was.
+			if visited[s][key] || len(visited[s]) >= 8 {
+				continue
+			}
+			visited[s][key] = true
+			stack = append(stack, item{s, 0, other})
 		}
 	}
+}
+
+// mine says whether v holds the handle, or its memory, on a path where the
+// values in other hold another.
+func (t *tracked) mine(v ssa.Value, other map[ssa.Value]bool) bool {
+	if other[v] {
+		return false
+	}
+	_, derived := t.derived[v]
+	return t.aliases[v] || derived
+}
+
+// enter returns what holds another handle in block to, entered from block
+// from: a phi of the handle takes another one where its value on that edge
+// is not the handle (the other branch of a loop made a new one), and the
+// handle again where it is.
+func (t *tracked) enter(from, to *ssa.BasicBlock, other map[ssa.Value]bool) map[ssa.Value]bool {
+	edge := -1
+	for i, p := range to.Preds {
+		if p == from {
+			edge = i
+			break
+		}
+	}
+	if edge < 0 {
+		return other
+	}
+	for _, instr := range to.Instrs {
+		phi, ok := instr.(*ssa.Phi)
+		if !ok {
+			break
+		}
+		_, derived := t.derived[phi]
+		if !t.aliases[phi] && !derived {
+			continue
+		}
+		other = with(other, phi, !t.mine(phi.Edges[edge], other))
+	}
+	return other
+}
+
+// ofOther says whether instr uses the handle only through values that hold
+// another one on this path (a phi is decided at its block's entry).
+func (t *tracked) ofOther(instr ssa.Instruction, other map[ssa.Value]bool) bool {
+	if len(other) == 0 {
+		return false
+	}
+	if phi, ok := instr.(*ssa.Phi); ok {
+		return other[phi]
+	}
+	n := 0
+	for _, op := range instr.Operands(nil) {
+		if op == nil || *op == nil {
+			continue
+		}
+		v := *op
+		_, derived := t.derived[v]
+		if !t.aliases[v] && !derived {
+			continue
+		}
+		if !other[v] {
+			return false
+		}
+		n++
+	}
+	return n > 0
+}
+
+// with returns m with v set to on, copied where it changes (m is shared by
+// the paths walked).
+func with(m map[ssa.Value]bool, v ssa.Value, on bool) map[ssa.Value]bool {
+	if m[v] == on {
+		return m
+	}
+	out := make(map[ssa.Value]bool, len(m)+1)
+	for k, x := range m {
+		out[k] = x
+	}
+	if on {
+		out[v] = true
+	} else {
+		delete(out, v)
+	}
+	return out
+}
+
+func valueNames(m map[ssa.Value]bool) string {
+	names := make([]string, 0, len(m))
+	for v := range m {
+		names = append(names, v.Name())
+	}
+	sort.Strings(names)
+	return strings.Join(names, ",")
 }
 
 // dominates says whether a runs before b on every path to b.

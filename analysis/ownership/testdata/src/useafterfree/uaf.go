@@ -193,3 +193,41 @@ func nestedRangeAfterFree() int {
 	}
 	return n
 }
+
+// A variable in a loop that takes a handle from one of two constructors:
+// after the Free at the end of an iteration, the next one uses the handle
+// the other constructor made, no freed one. A use after the Free in the
+// same iteration is one.
+func twoConstructorsInALoop(c *cuda.Context, s *cuda.Stream) {
+	for i := range 100 {
+		var b *cuda.DeviceBuffer
+		var err error
+		if i%2 == 0 {
+			b, err = c.Alloc("x", 16)
+		} else {
+			b, err = s.Alloc("x", 16)
+		}
+		if err != nil {
+			return
+		}
+		_ = b.Len()
+		p, _ := b.DevicePtr()
+		_ = p
+		b.Free()
+	}
+}
+
+func twoConstructorsUseAfterFree(c *cuda.Context, s *cuda.Stream, n int) {
+	for i := range n {
+		var b *native.Buffer
+		if i%2 == 0 {
+			b, _ = native.Alloc("x", 16)
+		} else {
+			b, _ = native.AllocZeroed("x", 16)
+		}
+		p := b.Bytes()
+		use(p)
+		b.Free()
+		_ = b.Len() // want `useafterfree: b.Len: b \(made by native.Alloc at uaf.go:\d+\) is used after Free`
+	}
+}
