@@ -25,10 +25,10 @@ import (
 	"github.com/membridge/membridge/tracker"
 )
 
-// ErrTooLarge: a buffer larger than the cache's byte bound was offered.
+// ErrTooLarge is returned when a buffer larger than the cache's byte bound is offered.
 var ErrTooLarge = errors.New("membridge: buffer larger than the cache")
 
-// ErrClosed: the cache was closed.
+// ErrClosed is returned once the cache is closed.
 var ErrClosed = errors.New("membridge: cache closed")
 
 // Options configures a Cache.

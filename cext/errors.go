@@ -2,13 +2,13 @@ package cext
 
 import "errors"
 
-// ErrForeign: the pointer is not a live block allocated through
+// ErrForeign means the pointer is not a live block allocated through
 // membridge.h (a foreign pointer, a freed block, or a pointer into the
 // middle of a block).
 var ErrForeign = errors.New("cext: not a membridge block")
 
-// ErrGoOwned: a Go handle owns the block; C may not take it back or free it.
+// ErrGoOwned means a Go handle owns the block; C may not take it back or free it.
 var ErrGoOwned = errors.New("cext: block owned by a Go handle")
 
-// ErrCOwned: C owns the block; a Go handle may not free it as its own.
+// ErrCOwned means C owns the block; a Go handle may not free it as its own.
 var ErrCOwned = errors.New("cext: block owned by C")

@@ -2,8 +2,6 @@ package cuda
 
 import (
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -13,7 +11,10 @@ import (
 // with the given build tags.
 func deps(t *testing.T, tags string) []string {
 	t.Helper()
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	gobin, err := exec.LookPath("go") // go test puts its own bin first on PATH
+	if err != nil {
+		t.Fatal(err)
+	}
 	args := []string{"list", "-e", "-deps"}
 	if tags != "" {
 		args = append(args, "-tags", tags)

@@ -15,7 +15,7 @@ import (
 // box is what the fuzzed handles hold: each has its own id.
 type box struct {
 	id  int
-	pad [24]byte // no tiny-allocator sharing: a dropped box can be collected
+	_   [24]byte // no tiny-allocator sharing: a dropped box can be collected
 }
 
 // modelHandle is the model's view of one handle the fuzz run made.

@@ -15,16 +15,16 @@ var (
 	ErrInvalidSize = tracker.ErrInvalidSize
 )
 
-// ErrPointerType: a typed slice was asked for with an element type that
+// ErrPointerType means a typed slice was asked for with an element type that
 // holds Go pointers, which cgo forbids storing in C memory.
 var ErrPointerType = errors.New("native: element type contains Go pointers")
 
-// ErrInvalidArgument: a nil pointer, a nil deleter, an alignment that is
+// ErrInvalidArgument means a nil pointer, a nil deleter, an alignment that is
 // not a power of two, or a handle that is not one: a nil, zero or copied
 // Buffer, View, Slice or Arena.
 var ErrInvalidArgument = errors.New("native: invalid argument")
 
-// ErrAlreadyOwned: Adopt was given memory that the ledger already counts
+// ErrAlreadyOwned means Adopt was given memory that the ledger already counts
 // as owned (a buffer, an adopted block, an arena chunk, device or pinned
 // memory), so adopting it would free it twice.
 var ErrAlreadyOwned = errors.New("native: memory already owned")

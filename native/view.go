@@ -11,12 +11,12 @@ import (
 	"unsafe"
 )
 
-// ErrBorrowed: the buffer has views or retained references out, so it
+// ErrBorrowed means the buffer has views or retained references out, so it
 // cannot be freed, moved or handed to C (Free), or the borrow asked for
 // conflicts with one already out (an exclusive view excludes every other).
 var ErrBorrowed = errors.New("native: buffer is borrowed")
 
-// ErrFrozen: write access was asked of a frozen buffer.
+// ErrFrozen means write access was asked of a frozen buffer.
 var ErrFrozen = errors.New("native: buffer is frozen")
 
 // The layout of Buffer.shares. Free, Move and HandToC look at the whole

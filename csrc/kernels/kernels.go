@@ -47,7 +47,7 @@ func (k ParamKind) String() string {
 // accepts; mb_sum_f32 also needs a power of two.
 const MaxBlock = C.MBREF_MAX_BLOCK
 
-// ErrBadLaunch: the launch shape or the argument count is one the kernel
+// ErrBadLaunch means the launch shape or the argument count is one the kernel
 // does not support.
 var ErrBadLaunch = errors.New("kernels: unsupported launch")
 

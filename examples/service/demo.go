@@ -23,7 +23,6 @@ func runDemo(cfg config, log *slog.Logger, d time.Duration, clients int) error {
 	if err != nil {
 		return err
 	}
-	log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	srv, err := start(cfg, log, ln, nil)
 	if err != nil {
 		return err

@@ -61,8 +61,11 @@ func main() {
 	flag.Parse()
 
 	level := slog.LevelInfo
-	if *verbose {
+	switch {
+	case *verbose:
 		level = slog.LevelDebug
+	case *demo:
+		level = slog.LevelWarn // the demo's own report is the output
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	var err error

@@ -218,7 +218,7 @@ func (s *service) run(ctx context.Context, j *job, a *native.Arena) (*summary, [
 		wait, cancel := s.waitBudget(ctx)
 		a.WaitFor(wait)
 		vals, err = native.MakeSliceIn[float32](a, out.Kept)
-		a.WaitFor(nil)
+		a.WaitFor(nil) //lint:ignore SA1012 nil is how Arena.WaitFor stops waiting
 		cancel()
 		if err != nil {
 			return nil, nil, fmt.Errorf("service: %d values into the request arena: %w", out.Kept, err)

@@ -126,7 +126,7 @@ func (s *service) handleBatch(w http.ResponseWriter, r *http.Request) {
 	wait, cancel := s.waitBudget(ctx)
 	arena.WaitFor(wait)
 	j, err := decode(raw, arena)
-	arena.WaitFor(nil)
+	arena.WaitFor(nil) //lint:ignore SA1012 nil is how Arena.WaitFor stops waiting
 	cancel()
 	body.free() // the records are in the arena now
 	if err != nil {

@@ -162,7 +162,7 @@ func ParallelClean(t *testing.T) {
 	Alloc("clean", 128).Free()
 }
 
-// ParentDefer's subtest allocates, then pauses in t.Parallel until its
+// ParentDefer runs a subtest that allocates, then pauses in t.Parallel until its
 // parent's deferred check has run, then frees: neither test may fail.
 func ParentDefer(t *testing.T) {
 	defer tracker.VerifyNone(t)
