@@ -68,8 +68,15 @@ func contains(list []string, s string) bool {
 }
 
 // WriteLeakReport writes a report a person can act on: one paragraph per
-// allocation site with bytes, count, tag, kind, age and the stack.
-func WriteLeakReport(w io.Writer, recs []*Record) {
+// allocation site with bytes, count, tag, kind, age and the stack. It
+// returns w's error.
+func WriteLeakReport(w io.Writer, recs []*Record) error {
+	_, err := io.WriteString(w, FormatLeaks(recs))
+	return err
+}
+
+// writeLeaks builds WriteLeakReport's text; a strings.Builder never fails.
+func writeLeaks(w *strings.Builder, recs []*Record) {
 	sites := GroupBySite(recs)
 	var total int64
 	for _, s := range sites {
@@ -93,16 +100,14 @@ func WriteLeakReport(w io.Writer, recs []*Record) {
 			fmt.Fprintln(w, "    (no stack: set MEMBRIDGE_TRACK=all to record every allocation's stack)")
 			continue
 		}
-		var b strings.Builder
-		writeStack(&b, s.Stack, "    ")
-		io.WriteString(w, b.String())
+		writeStack(w, s.Stack, "    ")
 	}
 }
 
 // FormatLeaks returns WriteLeakReport's text.
 func FormatLeaks(recs []*Record) string {
 	var b strings.Builder
-	WriteLeakReport(&b, recs)
+	writeLeaks(&b, recs)
 	return b.String()
 }
 

@@ -356,7 +356,7 @@ func find(o *options, owned func(*Record) bool, who string, once bool) error {
 			if who != "" {
 				fmt.Fprintf(&b, "%s: ", who)
 			}
-			WriteLeakReport(&b, leaks)
+			writeLeaks(&b, leaks)
 			return &LeakError{Records: leaks, report: b.String()}
 		}
 		GC()
