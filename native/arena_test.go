@@ -58,9 +58,11 @@ func TestArenaBadRequests(t *testing.T) {
 			t.Errorf("Alloc(%d, %d) = %v, want %v", c.n, c.align, err, c.want)
 		}
 	}
+	//membridge:ignore gopointer the test checks that NewIn refuses Go pointers with ErrPointerType
 	if _, err := NewIn[struct{ p *int }](a); !errors.Is(err, ErrPointerType) {
 		t.Errorf("NewIn of a type with pointers: %v, want ErrPointerType", err)
 	}
+	//membridge:ignore gopointer the test checks that MakeSliceIn refuses Go pointers with ErrPointerType
 	if _, err := MakeSliceIn[string](a, 3); !errors.Is(err, ErrPointerType) {
 		t.Errorf("MakeSliceIn[string]: %v, want ErrPointerType", err)
 	}
@@ -117,9 +119,11 @@ func TestArenaLedgerSeesChunks(t *testing.T) {
 	if s := tracker.TagStats(tag); s.LiveBytes != 0 {
 		t.Errorf("after Free: %+v", s)
 	}
+	//membridge:ignore doublefree the test checks that a second Free returns ErrFreed
 	if err := a.Free(); !errors.Is(err, ErrFreed) {
 		t.Errorf("second Free: %v, want ErrFreed", err)
 	}
+	//membridge:ignore useafterfree the test checks that Alloc on a freed arena returns ErrFreed
 	if _, err := a.Alloc(8, 8); !errors.Is(err, ErrFreed) {
 		t.Errorf("Alloc after Free: %v, want ErrFreed", err)
 	}
@@ -143,6 +147,7 @@ func TestArenaGenerationCheck(t *testing.T) {
 	}
 	gen = a.Generation()
 	a.Free()
+	//membridge:ignore useafterfree the test checks that Check on a freed arena returns ErrFreed
 	if err := a.Check(gen); !errors.Is(err, ErrFreed) {
 		t.Fatalf("Check after Free: %v, want ErrFreed", err)
 	}
@@ -256,6 +261,7 @@ func TestArenaUseAfterResetFaults(t *testing.T) {
 		}
 		p[0] = 1
 		a.Reset()
+		//membridge:ignore keptslice,useafterfree the child process writes after Reset on purpose: the test checks that it faults
 		p[1] = 2 // must fault
 		os.Exit(0)
 	}

@@ -108,6 +108,7 @@ func TestZeroSize(t *testing.T) {
 	if err := b.Free(); err != nil {
 		t.Fatal(err)
 	}
+	//membridge:ignore doublefree the test checks that a second Free returns ErrFreed
 	if err := b.Free(); !errors.Is(err, ErrFreed) {
 		t.Fatalf("second free of a zero-size buffer: %v", err)
 	}
@@ -133,6 +134,7 @@ func TestDoubleFreeAndUseAfterFree(t *testing.T) {
 	if err := b.Free(); err != nil {
 		t.Fatal(err)
 	}
+	//membridge:ignore doublefree the test checks that a second Free returns ErrFreed
 	err := b.Free()
 	if !errors.Is(err, ErrFreed) {
 		t.Fatalf("second Free: %v", err)
@@ -207,6 +209,7 @@ func TestMove(t *testing.T) {
 	if string(b.Bytes()[:7]) != "payload" || b.Record().ID() != id {
 		t.Fatal("moved buffer lost its contents or its record")
 	}
+	//membridge:ignore doublefree the test checks that Free of a moved buffer returns ErrMoved
 	if err := a.Free(); !errors.Is(err, ErrMoved) {
 		t.Fatalf("Free of the old handle: %v", err)
 	}
@@ -248,6 +251,7 @@ func TestHandToC(t *testing.T) {
 	if _, err := b.HandToC(); !errors.Is(err, ErrMoved) {
 		t.Fatalf("second HandToC: %v", err)
 	}
+	//membridge:ignore doublefree the test checks that Free of a buffer handed to C returns ErrMoved
 	if err := b.Free(); !errors.Is(err, ErrMoved) || !strings.Contains(err.Error(), "handed to C") {
 		t.Fatalf("Free after HandToC: %v", err)
 	}
@@ -261,6 +265,7 @@ func TestHandToC(t *testing.T) {
 func TestDroppedBufferIsReportedAndReclaimed(t *testing.T) {
 	tag := testTag(t)
 	func() {
+		//membridge:ignore leak the test drops the buffer on purpose and checks that the safety net reports and reclaims it
 		b, _ := Alloc(tag, 256)
 		_ = b
 	}()

@@ -31,6 +31,7 @@ func ExampleAllocZeroed() {
 func ExampleBuffer_Free() {
 	buf, _ := native.Alloc("once", 16)
 	fmt.Println(buf.Free())
+	//membridge:ignore doublefree the example shows that a second Free is idempotent and returns ErrFreed
 	err := buf.Free() // idempotent: a second Free frees nothing
 	fmt.Println(errors.Is(err, native.ErrFreed))
 	// Output:
@@ -62,6 +63,7 @@ func ExampleMakeSlice() {
 	}
 	fmt.Println(s.Len(), s.Values()[2])
 
+	//membridge:ignore gopointer the example shows that MakeSlice refuses Go pointers with ErrPointerType
 	_, err = native.MakeSlice[string]("names", 3)
 	fmt.Println(errors.Is(err, native.ErrPointerType))
 	// Output:

@@ -40,6 +40,7 @@ func TestMakeSlice(t *testing.T) {
 	if err != nil || m.Values()[5].ID != 5 {
 		t.Fatalf("move: %v", err)
 	}
+	//membridge:ignore doublefree the test checks that Free of a moved slice returns ErrMoved
 	if err := s.Free(); !errors.Is(err, ErrMoved) {
 		t.Fatalf("free of a moved slice: %v", err)
 	}
@@ -70,11 +71,17 @@ func TestSliceRefusesGoPointers(t *testing.T) {
 		err  error
 		want string
 	}{
+		//membridge:ignore gopointer the test checks that MakeSlice refuses Go pointers with ErrPointerType
 		{errOf(MakeSlice[*int]("x", 1)), "*int holds a Go pointer"},
+		//membridge:ignore gopointer the test checks that MakeSlice refuses Go pointers with ErrPointerType
 		{errOf(MakeSlice[record]("x", 1)), "at native.record.Name (a string)"},
+		//membridge:ignore gopointer the test checks that MakeSlice refuses Go pointers with ErrPointerType
 		{errOf(MakeSlice[[2][]byte]("x", 1)), "[0] (a slice)"},
+		//membridge:ignore gopointer the test checks that MakeSlice refuses Go pointers with ErrPointerType
 		{errOf(MakeSlice[any]("x", 1)), "a interface"},
+		//membridge:ignore gopointer the test checks that MakeSlice refuses Go pointers with ErrPointerType
 		{errOf(MakeSlice[map[int]int]("x", 1)), "a map"},
+		//membridge:ignore gopointer the test checks that MakeSlice refuses Go pointers with ErrPointerType
 		{errOf(MakeSlice[func()]("x", 1)), "a func"},
 	} {
 		if !errors.Is(tc.err, ErrPointerType) || !strings.Contains(tc.err.Error(), tc.want) {

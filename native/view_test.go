@@ -79,6 +79,7 @@ func TestViewsBlockFree(t *testing.T) {
 	}
 	v1.Release()
 	v2.Release()
+	//membridge:ignore doublefree the test checks that a second Release of a view returns ErrFreed
 	if err := v2.Release(); !errors.Is(err, ErrFreed) {
 		t.Fatalf("second Release of a view: %v", err)
 	}
@@ -238,7 +239,9 @@ func TestBorrowsConcurrently(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	//membridge:ignore useafterfree the test reads Refs of a buffer a racing Free may have freed: Refs is safe on a freed buffer
 	if b.Refs() != 1 && b.Err() == nil {
+		//membridge:ignore useafterfree the test reads Refs of a buffer a racing Free may have freed: Refs is safe on a freed buffer
 		t.Errorf("references left: %d", b.Refs())
 	}
 }

@@ -81,6 +81,7 @@ func TestSampledRecordIsNotRecycled(t *testing.T) {
 		}
 		b.Free()
 	}
+	//membridge:ignore doublefree the test checks that a Free through a stale handle names the allocation site
 	if err := a.Free(); !strings.Contains(err.Error(), "allocated at") || !strings.Contains(err.Error(), "TestSampledRecordIsNotRecycled") {
 		t.Fatalf("use-after-free message without the allocation site: %v", err)
 	}
@@ -129,12 +130,14 @@ func TestRecyclingUnderChurn(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range 3000 {
+				//membridge:ignore leak the churn drops some buffers on purpose for the safety net, and counts them
 				b, err := native.Alloc(tg, 16+i%64)
 				if err != nil {
 					t.Error(err)
 					return
 				}
 				if i%5 == 0 {
+					//membridge:ignore leak the churn drops some moved buffers on purpose for the safety net, and counts them
 					if b, err = b.Move(); err != nil {
 						t.Error(err)
 						return
