@@ -83,6 +83,7 @@ func ExampleContext_Alloc() {
 		return
 	}
 	fmt.Println(b.Len(), b.Record().Bytes())
+	//membridge:ignore doublefree the example shows that a second Free returns ErrFreed
 	fmt.Println(b.Free(), errors.Is(b.Free(), cuda.ErrFreed))
 	// Output:
 	// 1048576 1048576
@@ -201,6 +202,7 @@ func ExampleStream_Record() {
 
 func ExampleContext_Close() {
 	c, _ := cuda.Open(0)
+	//membridge:ignore leak the example shows that Close frees the buffers still allocated on the context
 	b, _ := c.Alloc("example/closed", 64)
 	c.Close() // frees b's memory
 	fmt.Println(errors.Is(b.Err(), cuda.ErrClosed))
