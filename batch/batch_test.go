@@ -109,6 +109,7 @@ func TestProcessOwnsTheWholeBlock(t *testing.T) {
 	if err := res.Free(); err != nil {
 		t.Fatal(err)
 	}
+	//membridge:ignore doublefree the test checks that a second Free returns ErrFreed
 	if err := res.Free(); !errors.Is(err, native.ErrFreed) {
 		t.Errorf("second Free: %v, want ErrFreed", err)
 	}
@@ -188,6 +189,7 @@ func TestDroppedResultIsReleasedBySafetyNet(t *testing.T) {
 	defer leakcheck.Check(t)
 	before := tracker.TagStats(batch.TagWork)
 	func() {
+		//membridge:ignore leak the test drops the result on purpose and checks that the safety net releases its block
 		res, err := batch.Process(records(1, 2, 3), 0, 10)
 		if err != nil {
 			t.Fatal(err)

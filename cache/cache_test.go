@@ -165,8 +165,10 @@ func TestPutErrors(t *testing.T) {
 	}
 	big.Free() // still ours
 	c.Close()
+	//membridge:ignore doublefree the test checks that a second Close does nothing
 	c.Close()
 	b := buf(t, tag, 5, 'c')
+	//membridge:ignore useafterfree the test checks that Put on a closed cache returns ErrClosed
 	if err := c.Put(1, b); !errors.Is(err, cache.ErrClosed) {
 		t.Errorf("Put after Close: %v", err)
 	}

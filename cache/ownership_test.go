@@ -34,6 +34,7 @@ func TestPutTakesOwnership(t *testing.T) {
 	got, ok := c.Get("k")
 	require.True(t, ok)
 	assert.Equal(t, "xxxxxxxxxx", read(t, got))
+	//membridge:ignore doublefree the test checks that a reader's Free of a borrowed buffer returns ErrBorrowed and frees nothing
 	require.ErrorIs(t, got.Free(), native.ErrBorrowed, "a reader's Free must not free the cached buffer")
 	require.NoError(t, got.Release())
 	assert.Equal(t, int64(1), tracker.TagStats(tag).LiveCount)
@@ -262,6 +263,7 @@ func TestReaderReleasingTwice(t *testing.T) {
 	got, ok := c.Get(1)
 	require.True(t, ok)
 	require.NoError(t, got.Release())
+	//membridge:ignore doublefree the test releases one reference too many on purpose: it drops the cache's own reference
 	require.NoError(t, got.Release()) // one too many: the cache's reference
 	assert.Zero(t, tracker.TagStats(tag).LiveBytes)
 	_, ok = c.Get(1)
@@ -269,6 +271,7 @@ func TestReaderReleasingTwice(t *testing.T) {
 	s := c.Stats()
 	assert.Zero(t, s.Entries)
 	assert.Zero(t, s.Bytes)
+	//membridge:ignore doublefree the test checks that a Release after the last reference is gone returns ErrFreed
 	require.ErrorIs(t, got.Release(), native.ErrFreed)
 }
 
@@ -323,6 +326,7 @@ func TestPutErrorMessages(t *testing.T) {
 	require.NoError(t, big.Free())
 	require.NoError(t, c.Close())
 	b := buf(t, tag, 10, 'c')
+	//membridge:ignore useafterfree the test checks that Put on a closed cache returns an error naming the cache
 	assert.EqualError(t, c.Put(1, b), `cache "results": put: membridge: cache closed`)
 	require.NoError(t, b.Free())
 }

@@ -18,6 +18,7 @@ func ExampleNew() {
 	v, err := handle.Value(p)
 	fmt.Println(v, err)
 	fmt.Println(h.Release())
+	//membridge:ignore doublefree the example shows that a second Release returns ErrReleased
 	fmt.Println(errors.Is(h.Release(), handle.ErrReleased))
 	// Output:
 	// user data for C <nil>
@@ -55,6 +56,7 @@ func ExampleValueOf() {
 		panic(err)
 	}
 	defer next.Release()
+	//membridge:ignore useafterfree the example shows that the value C kept for a released handle is unknown, not another handle's
 	_, err = handle.ValueOf(user)
 	fmt.Println(errors.Is(err, handle.ErrUnknown))
 	var zero handle.Handle
@@ -76,6 +78,7 @@ func ExampleWeakValueOf() {
 	got, err := handle.WeakValueOf[session](user)
 	fmt.Println(got.id, err)
 	w.Release()
+	//membridge:ignore useafterfree the example shows that the value C kept for a released weak handle is unknown
 	_, err = handle.WeakValueOf[session](user)
 	fmt.Println(errors.Is(err, handle.ErrUnknown))
 	runtime.KeepAlive(s)

@@ -34,6 +34,7 @@ func TestStrongRoundTrip(t *testing.T) {
 	if err := h.Release(); err != nil {
 		t.Fatal(err)
 	}
+	//membridge:ignore useafterfree the test checks that the pointer of a released handle resolves to ErrUnknown
 	if _, err := handle.Value(h.Pointer()); !errors.Is(err, handle.ErrUnknown) {
 		t.Errorf("Value after Release: %v, want ErrUnknown", err)
 	}
@@ -51,6 +52,7 @@ func TestDoubleReleaseIsHarmless(t *testing.T) {
 	if err := h.Release(); err != nil {
 		t.Fatal(err)
 	}
+	//membridge:ignore doublefree the test checks that a second Release returns ErrReleased
 	err = h.Release()
 	if !errors.Is(err, handle.ErrReleased) || !errors.Is(err, tracker.ErrFreed) {
 		t.Fatalf("second Release: %v, want ErrReleased wrapping tracker.ErrFreed", err)

@@ -142,6 +142,7 @@ func TestDoubleAndCopiedRelease(t *testing.T) {
 		next, err := handle.New("handle.copy", "second")
 		require.NoError(t, err)
 		assert.ErrorIs(t, c.Release(), handle.ErrReleased)
+		//membridge:ignore doublefree the test checks that a second Release returns ErrReleased even after a new handle took the slot
 		assert.ErrorIs(t, h.Release(), handle.ErrReleased)
 		v, err := handle.Value(next.Pointer())
 		require.NoError(t, err, "a stale Release ended another handle")
@@ -262,6 +263,7 @@ func TestCopyOutlivesDroppedHandle(t *testing.T) {
 	defer leakcheck.Check(t)
 	var c handle.Handle
 	func() {
+		//membridge:ignore leak the test drops the handle on purpose and checks that the safety net ends it while a copy is kept
 		h, err := handle.New("handle.dropped", "value")
 		require.NoError(t, err)
 		c = *h
