@@ -379,16 +379,20 @@ func misuse(what string) {
 	case "foreign":
 		cmem.Free(cmem.Foreign())
 	case "go-owned":
+		//membridge:ignore leak the child process gives a Go-owned block to C's free on purpose: the test checks that membridge aborts with a clear message
 		buf, err := cext.Alloc("cext.misuse-go", 16)
 		if err != nil {
 			panic(err)
 		}
+		//membridge:ignore keptslice the child process gives a Go-owned block to C's free on purpose: the test checks that membridge aborts with a clear message
 		cmem.Free(buf.Ptr())
 	case "realloc-go-owned":
+		//membridge:ignore leak the child process gives a Go-owned block to C's realloc on purpose: the test checks that membridge aborts with a clear message
 		buf, err := cext.Alloc("cext.misuse-go", 16)
 		if err != nil {
 			panic(err)
 		}
+		//membridge:ignore keptslice the child process gives a Go-owned block to C's realloc on purpose: the test checks that membridge aborts with a clear message
 		cmem.Realloc(0, buf.Ptr(), 64)
 	default:
 		cmem.Misuse(what)
