@@ -35,6 +35,7 @@ func decode(frames [][]byte, freeScratch bool) (*native.Buffer, error) {
 	at := 0
 	for _, f := range frames {
 		n := int(binary.LittleEndian.Uint32(f))
+		//membridge:ignore leak the demo's leak: without freeScratch the scratch buffer is dropped, for the leak report and the safety net to catch
 		scratch, err := native.Alloc("scratch", n)
 		if err != nil {
 			out.Free()
