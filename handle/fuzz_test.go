@@ -14,8 +14,8 @@ import (
 
 // box is what the fuzzed handles hold: each has its own id.
 type box struct {
-	id  int
-	_   [24]byte // no tiny-allocator sharing: a dropped box can be collected
+	id int
+	_  [24]byte // no tiny-allocator sharing: a dropped box can be collected
 }
 
 // modelHandle is the model's view of one handle the fuzz run made.
