@@ -28,7 +28,9 @@ asan:
 # reports name source files by module path, not by this machine's paths.
 .PHONY: demo
 demo:
-	$(GO) run -trimpath ./examples/service -demo -duration 20s
+	@echo "building the example service (the first build compiles membridge's C with cgo: about a minute)"
+	$(GO) build -trimpath -o bin/service ./examples/service
+	bin/service -demo -duration 20s
 
 # Minutes of load on the example service: live bytes flat after warm-up,
 # RSS within 10% (both judged by the trend after warm-up, so other work on
