@@ -3,7 +3,7 @@
 package cuda
 
 // Tests that only mean something on the stand-in driver
-// (internal/fakecuda): its counters are a leak oracle independent of the
+// (cuda/fakecuda): its counters are a leak oracle independent of the
 // ledger, and it is stricter than a GPU. On NVIDIA's driver they skip; under
 // make cuda-test (MEMBRIDGE_FAKECUDA=1) a missing stand-in fails them.
 
@@ -16,7 +16,7 @@ import (
 	"testing"
 	"unsafe"
 
-	"github.com/membridge/membridge/internal/fakecuda"
+	"github.com/membridge/membridge/cuda/fakecuda"
 	"github.com/membridge/membridge/tracker"
 )
 

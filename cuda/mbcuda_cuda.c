@@ -1,7 +1,7 @@
 //go:build cuda
 
 /* mbcuda_cuda.c: see mbcuda.h. Only the driver calls listed in
- * internal/fakecuda's contract are used. */
+ * cuda/fakecuda's contract are used. */
 #include <cuda.h>
 #include <string.h>
 

@@ -1,11 +1,11 @@
-# The stand-in CUDA driver (internal/fakecuda) and the cuda-tagged tests run
+# The stand-in CUDA driver (cuda/fakecuda) and the cuda-tagged tests run
 # against it: `make cuda-test` needs cuda.h (nvidia-cuda-dev), no GPU.
 
-FAKECUDA_BUILD := $(CURDIR)/internal/fakecuda/build
+FAKECUDA_BUILD := $(CURDIR)/cuda/fakecuda/build
 # Link against the stand-in and load it; the cuda-tagged tests fail, rather
 # than skip, when the loaded driver is not the stand-in.
 FAKECUDA_ENV := CGO_LDFLAGS=-L$(FAKECUDA_BUILD) LD_LIBRARY_PATH=$(FAKECUDA_BUILD) MEMBRIDGE_FAKECUDA=1
-CUDA_TEST_PKGS = $(shell internal/fakecuda/cuda-packages.sh)
+CUDA_TEST_PKGS = $(shell cuda/fakecuda/cuda-packages.sh)
 
 .PHONY: cuda-standin cuda-test cuda-bench
 
@@ -13,13 +13,13 @@ CUDA_TEST_PKGS = $(shell internal/fakecuda/cuda-packages.sh)
 # test binaries against it, then rebuild it with stubs for exactly the
 # driver symbols those binaries reference.
 cuda-standin:
-	internal/fakecuda/cuda-packages.sh --check
-	internal/fakecuda/build.sh $(FAKECUDA_BUILD)
+	cuda/fakecuda/cuda-packages.sh --check
+	cuda/fakecuda/driver/build.sh $(FAKECUDA_BUILD)
 	rm -rf $(FAKECUDA_BUILD)/bin
 	CGO_LDFLAGS=-L$(FAKECUDA_BUILD) $(GO) test -tags cuda -c -o $(FAKECUDA_BUILD)/bin/ $(CUDA_TEST_PKGS)
-	internal/fakecuda/build.sh $(FAKECUDA_BUILD) $(FAKECUDA_BUILD)/bin/*.test
-	SANITIZE=address internal/fakecuda/build.sh $(FAKECUDA_BUILD)/asan $(FAKECUDA_BUILD)/bin/*.test
-	NO_API=1 internal/fakecuda/build.sh $(FAKECUDA_BUILD)/noapi $(FAKECUDA_BUILD)/bin/*.test
+	cuda/fakecuda/driver/build.sh $(FAKECUDA_BUILD) $(FAKECUDA_BUILD)/bin/*.test
+	SANITIZE=address cuda/fakecuda/driver/build.sh $(FAKECUDA_BUILD)/asan $(FAKECUDA_BUILD)/bin/*.test
+	NO_API=1 cuda/fakecuda/driver/build.sh $(FAKECUDA_BUILD)/noapi $(FAKECUDA_BUILD)/bin/*.test
 
 # -count=1 always: the test cache ignores LD_LIBRARY_PATH and the library.
 # The -asan run loads the stand-in built under AddressSanitizer too. First,
@@ -42,7 +42,7 @@ CUDA_BENCH_OUT ?= /tmp/membridge-bench-standin.txt
 CUDA_BENCH_BIN ?= /tmp/membridge-bench-standin.test
 
 cuda-bench: cuda-standin
-	$(FAKECUDA_ENV) $(GO) test -tags cuda -c -o $(CUDA_BENCH_BIN) ./internal/fakecuda/overhead
+	$(FAKECUDA_ENV) $(GO) test -tags cuda -c -o $(CUDA_BENCH_BIN) ./cuda/fakecuda/overhead
 	rm -f $(CUDA_BENCH_OUT); for i in $$(seq $(CUDA_BENCH_COUNT)); do \
 		LD_LIBRARY_PATH=$(FAKECUDA_BUILD) $(CUDA_BENCH_BIN) -test.run '^$$' -test.bench . -test.count 1 >> $(CUDA_BENCH_OUT) || { cat $(CUDA_BENCH_OUT); exit 1; }; \
 	done

@@ -1,7 +1,7 @@
 /* kernels.h: CPU reference implementations of the CUDA kernels in
  * cuda/kernels/NAME.cu, callable the way cuLaunchKernel calls a kernel.
  *
- * Contract with the stand-in driver (internal/fakecuda) and with package
+ * Contract with the stand-in driver (cuda/fakecuda) and with package
  * cuda's host backend:
  *
  *  - Kernel NAME (the `.entry NAME(` of the committed PTX, an extern "C"

@@ -2,9 +2,9 @@
 
 package recycle_test
 
-import "github.com/membridge/membridge/internal/fakecuda"
+import "github.com/membridge/membridge/cuda/fakecuda"
 
-// Under the cuda tag the stand-in driver (internal/fakecuda) must hold
+// Under the cuda tag the stand-in driver (cuda/fakecuda) must hold
 // nothing once the tests closed their contexts: a leak oracle independent
 // of the ledger.
 func init() { afterTests = append(afterTests, fakecuda.HoldsNothing) }

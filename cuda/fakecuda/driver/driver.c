@@ -1,3 +1,8 @@
+//go:build ignore
+
+// The constraint above keeps go build from compiling this file: package
+// driver embeds it and build.sh compiles it into libcuda.so.1.
+
 /* driver.c: a stand-in for NVIDIA's libcuda.so.1 that runs on host memory,
  * so code written against the CUDA driver API can be tested on a machine
  * with no GPU. Test-only; never ship it.

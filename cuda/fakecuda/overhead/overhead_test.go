@@ -1,7 +1,7 @@
 //go:build cuda
 
 // Package overhead measures what membridge's cuda package adds to the
-// driver calls it makes, on the stand-in driver (internal/fakecuda), side by
+// driver calls it makes, on the stand-in driver (cuda/fakecuda), side by
 // side with the bare gorgonia.org/cu calls in one run:
 //
 //	make cuda-bench
@@ -24,7 +24,7 @@ import (
 	"gorgonia.org/cu"
 
 	"github.com/membridge/membridge/cuda"
-	"github.com/membridge/membridge/internal/fakecuda"
+	"github.com/membridge/membridge/cuda/fakecuda"
 	"github.com/membridge/membridge/tracker"
 )
 

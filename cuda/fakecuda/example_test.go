@@ -5,7 +5,7 @@ package fakecuda_test
 import (
 	"fmt"
 
-	"github.com/membridge/membridge/internal/fakecuda"
+	"github.com/membridge/membridge/cuda/fakecuda"
 )
 
 // A test reads the counters before and after its work; what grew in

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# build.sh: builds the stand-in CUDA driver (driver/driver.c plus generated
+# build.sh: builds the stand-in CUDA driver (driver.c plus generated
 # stubs) as BUILD/libcuda.so.1, with the libcuda.so link that -lcuda needs.
 #
 #   build.sh BUILD              bootstrap: stubs for all of cuda.h
@@ -33,7 +33,7 @@ printf '#include <cuda.h>\n' | $CC -E -dD -x c - |
 	sed -E 's/^ *([A-Z0-9_]+) *= *([0-9]+)/{\2, "\1"},/' >"$build/errnames.inc.tmp"
 mv "$build/errnames.inc.tmp" "$build/errnames.inc"
 
-$CC "${cflags[@]}" -I"$build" -c "$here/driver/driver.c" -o "$build/driver.o"
+$CC "${cflags[@]}" -I"$build" -c "$here/driver.c" -o "$build/driver.o"
 nm --defined-only -g "$build/driver.o" | awk '{print $NF}' >"$build/defined.txt"
 
 # Every call the backend makes (CALLS.txt) must be implemented, not stubbed.
@@ -44,9 +44,9 @@ if [ -n "$unimplemented" ]; then
 fi
 
 if [ $# -eq 0 ]; then
-	"$here/gen-stubs.sh" "$build/defined.txt" "$build/stubs.c" --header
+	bash "$here/gen-stubs.sh" "$build/defined.txt" "$build/stubs.c" --header
 else
-	"$here/gen-stubs.sh" "$build/defined.txt" "$build/stubs.c" "$@"
+	bash "$here/gen-stubs.sh" "$build/defined.txt" "$build/stubs.c" "$@"
 fi
 $CC "${cflags[@]}" -Wno-unused-parameter -c "$build/stubs.c" -o "$build/stubs.o"
 $CC -shared -Wl,-soname,libcuda.so.1 "${ldflags[@]}" -o "$build/libcuda.so.1.tmp" \
