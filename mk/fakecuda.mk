@@ -47,3 +47,11 @@ cuda-bench: cuda-standin
 		LD_LIBRARY_PATH=$(FAKECUDA_BUILD) $(CUDA_BENCH_BIN) -test.run '^$$' -test.bench . -test.count 1 >> $(CUDA_BENCH_OUT) || { cat $(CUDA_BENCH_OUT); exit 1; }; \
 	done
 	$(BENCHSTAT) -col /impl $(CUDA_BENCH_OUT)
+
+# A user's module on the stand-in: a fresh module requiring this checkout
+# runs the steps docs/cuda-without-gpu.md gives users (fakecuda env, then
+# go test -tags cuda), which must pass, and must report a planted device
+# leak (cmd/fakecuda's TestUserModule, bounded at 8 minutes).
+.PHONY: user-module-test
+user-module-test:
+	MEMBRIDGE_USER_MODULE_TEST=1 $(GO) test -count=1 -timeout 10m -run '^TestUserModule$$' -v ./cmd/fakecuda
