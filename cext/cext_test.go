@@ -456,23 +456,6 @@ func TestBlocksKeepTheirBooks(t *testing.T) {
 	}
 }
 
-func TestFailNextAllocs(t *testing.T) {
-	defer tracker.VerifyNone(t)
-	cext.FailNextAllocs(2)
-	defer cext.FailNextAllocs(0)
-	for i := range 2 {
-		if b, err := cext.Alloc("cext-fault", 64); err == nil {
-			b.Free()
-			t.Fatalf("allocation %d succeeded with failures pending", i)
-		}
-	}
-	b, err := cext.Alloc("cext-fault", 64)
-	if err != nil {
-		t.Fatalf("the third allocation still failed: %v", err)
-	}
-	b.Free()
-}
-
 // FuzzBlockOps runs sequences of membridge.h operations on a few blocks,
 // in the order and with the sizes the fuzzer picks: malloc, calloc,
 // realloc and free, and writes into the blocks. After each step every

@@ -102,5 +102,3 @@ func cFree(p unsafe.Pointer) { C.membridge_free(p) }
 var (
 	cMembridgeFree = unsafe.Pointer(C.membridge_free)
 )
-
-func cFailAllocs(n int) { C.mb_bridge_fail_allocs(C.long(n)) }

@@ -57,7 +57,8 @@ int mb_bridge_tracing(void);
 
 /* mb_bridge_fail_allocs makes the next n allocations through membridge.h
  * fail (return NULL), whatever their tag; 0 cancels what is left. It is
- * fault injection, for tests of how callers handle out-of-memory. */
+ * fault injection, for tests of how callers handle out-of-memory (from Go:
+ * package cext/cexttest). */
 void mb_bridge_fail_allocs(long n);
 
 #endif

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/membridge/membridge/cext"
+	"github.com/membridge/membridge/cext/cexttest"
 	"github.com/membridge/membridge/cuda"
 	"github.com/membridge/membridge/tracker"
 )
@@ -175,8 +175,8 @@ func TestDeviceOutOfMemory(t *testing.T) {
 
 func TestCExtensionOutOfMemory(t *testing.T) {
 	url := startTest(t, defaultConfig())
-	cext.FailNextAllocs(1) // the batch filter's result block
-	defer cext.FailNextAllocs(0)
+	cexttest.FailNextAllocs(1) // the batch filter's result block
+	defer cexttest.FailNextAllocs(0)
 	code, body, _ := post(t, url, binaryType, encodeBinary(randomJob(newRand(12), 500)))
 	assertNoInternals(t, body)
 	if code != http.StatusInsufficientStorage || !strings.Contains(string(body), "ran out of memory") {

@@ -1,0 +1,57 @@
+package cexttest_test
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/membridge/membridge/cext"
+	"github.com/membridge/membridge/cext/cexttest"
+	"github.com/membridge/membridge/native"
+	"github.com/membridge/membridge/tracker"
+)
+
+func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
+
+func TestFailNextAllocs(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	cexttest.FailNextAllocs(2)
+	defer cexttest.FailNextAllocs(0)
+	for i := range 2 {
+		if b, err := cext.Alloc("cext-fault", 64); err == nil {
+			b.Free()
+			t.Fatalf("allocation %d succeeded with failures pending", i)
+		}
+	}
+	b, err := cext.Alloc("cext-fault", 64)
+	if err != nil {
+		t.Fatalf("the third allocation still failed: %v", err)
+	}
+	b.Free()
+}
+
+func TestFailNextAllocsCancel(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	cexttest.FailNextAllocs(5)
+	cexttest.FailNextAllocs(0)
+	b, err := cext.Alloc("cext-fault", 64)
+	if err != nil {
+		t.Fatalf("an allocation failed after FailNextAllocs(0): %v", err)
+	}
+	b.Free()
+}
+
+// A test of how code copes with a C extension out of memory: the next
+// allocation through membridge.h fails, the one after succeeds.
+func ExampleFailNextAllocs() {
+	cexttest.FailNextAllocs(1)
+	defer cexttest.FailNextAllocs(0)
+	_, err := cext.Alloc("example/fault", 64)
+	fmt.Println(errors.Is(err, native.ErrOutOfMemory))
+	b, err := cext.Alloc("example/fault", 64)
+	fmt.Println(err)
+	b.Free()
+	// Output:
+	// true
+	// <nil>
+}
