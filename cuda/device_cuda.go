@@ -11,9 +11,6 @@ package cuda
 import "C"
 
 import (
-	"fmt"
-	"reflect"
-
 	"gorgonia.org/cu"
 
 	"github.com/membridge/membridge/tracker"
@@ -25,9 +22,10 @@ import (
 // tests link against the stand-in driver).
 
 // The cuda backend: the NVIDIA driver. gorgonia.org/cu initialises the
-// driver (its package init calls cuInit) and describes devices; the
-// context-scoped calls go through membridge's own helpers (mbcuda.h), one
-// cgo call each with the context pushed and popped inside.
+// driver (its package init calls cuInit), discovers and describes devices,
+// and loads modules (gorgonia_cuda.go says what it serves and how); the
+// rest goes through membridge's own helpers (mbcuda.h), one cgo call each
+// with the context pushed and popped inside.
 
 const backendName = "cuda"
 
@@ -52,20 +50,6 @@ func check(call string, st C.mbc_status) error {
 	return &DriverError{Call: call, Code: int(st.rc), Name: C.GoString(C.mbc_error_name(st.rc))}
 }
 
-// gorgoniaError turns an error of gorgonia.org/cu, whose CUresult type is
-// an unexported integer type, into a DriverError.
-func gorgoniaError(call string, err error) error {
-	if err == nil {
-		return nil
-	}
-	v := reflect.ValueOf(err)
-	if v.Kind() == reflect.Int {
-		code := int(v.Int())
-		return &DriverError{Call: call, Code: code, Name: C.GoString(C.mbc_error_name(C.int(code)))}
-	}
-	return fmt.Errorf("%s: %w", call, err)
-}
-
 func drvDeviceCount() (int, error) {
 	n, err := cu.NumDevices()
 	if err != nil {
@@ -77,8 +61,13 @@ func drvDeviceCount() (int, error) {
 	return n, nil
 }
 
+// drvDeviceInfo describes a device through gorgonia: none of these calls
+// needs a context.
 func drvDeviceInfo(ord int) (Device, error) {
-	d := cu.Device(ord)
+	d, err := cu.GetDevice(ord)
+	if err != nil {
+		return Device{}, gorgoniaError("cuDeviceGet", err)
+	}
 	name, err := d.Name()
 	if err != nil {
 		return Device{}, gorgoniaError("cuDeviceGetName", err)
@@ -87,19 +76,16 @@ func drvDeviceInfo(ord int) (Device, error) {
 	if err != nil {
 		return Device{}, gorgoniaError("cuDeviceTotalMem", err)
 	}
-	major, err := d.Attribute(cu.ComputeCapabilityMajor)
+	cc, err := d.Attributes(cu.ComputeCapabilityMajor, cu.ComputeCapabilityMinor)
 	if err != nil {
 		return Device{}, gorgoniaError("cuDeviceGetAttribute", err)
 	}
-	minor, err := d.Attribute(cu.ComputeCapabilityMinor)
-	if err != nil {
-		return Device{}, gorgoniaError("cuDeviceGetAttribute", err)
-	}
+	// gorgonia v0.9.6 predates memory pools: the attribute comes from cuda.h.
 	pools, err := d.Attribute(cu.DeviceAttribute(C.CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED))
 	if err != nil {
 		pools = 0 // a driver that does not know the attribute has no pools
 	}
-	return Device{Ordinal: ord, Name: name, TotalMemory: total, Major: major, Minor: minor, MemoryPools: pools != 0}, nil
+	return Device{Ordinal: ord, Name: name, TotalMemory: total, Major: cc[0], Minor: cc[1], MemoryPools: pools != 0}, nil
 }
 
 func drvCtxRetain(ord int) (uintptr, error) {

@@ -1,7 +1,9 @@
 /* mbcuda.h: the cuda backend's C helpers. Each makes the context current
  * (cuCtxPushCurrent), does one operation and restores the thread's previous
  * context (cuCtxPopCurrent) within one cgo call, so Go code needs no thread
- * locking: a goroutine cannot change threads during a cgo call.
+ * locking: a goroutine cannot change threads during a cgo call. The
+ * exceptions are mbc_ctx_push and mbc_ctx_pop, around the gorgonia.org/cu
+ * calls that need the context current (gorgonia_cuda.go's inContext).
  * Handles travel as uintptr_t. Built only with the cuda build tag. */
 #ifndef MEMBRIDGE_MBCUDA_H
 #define MEMBRIDGE_MBCUDA_H
@@ -19,6 +21,13 @@ typedef struct {
 #define MBC_MAX_PARAMS 32
 
 const char *mbc_error_name(int rc);
+
+/* For the gorgonia.org/cu calls that act on the current context: push ctx,
+ * make the call (on the same locked OS thread), pop it. mbc_ctx_pop fails
+ * with CUDA_ERROR_INVALID_CONTEXT if what it pops is not ctx. */
+mbc_status mbc_ctx_push(uintptr_t ctx);
+mbc_status mbc_ctx_pop(uintptr_t ctx);
+
 mbc_status mbc_primary_retain(int dev, uintptr_t *ctx);
 mbc_status mbc_primary_release(int dev);
 mbc_status mbc_ctx_sync(uintptr_t ctx);
@@ -47,9 +56,6 @@ mbc_status mbc_event_sync(uintptr_t ctx, uintptr_t ev);
 mbc_status mbc_event_query(uintptr_t ctx, uintptr_t ev, int *done);
 mbc_status mbc_event_destroy(uintptr_t ctx, uintptr_t ev);
 
-mbc_status mbc_module_load(uintptr_t ctx, const char *ptx, uintptr_t *out);
-mbc_status mbc_module_unload(uintptr_t ctx, uintptr_t mod);
-mbc_status mbc_module_function(uintptr_t ctx, uintptr_t mod, const char *name, uintptr_t *out);
 /* mbc_launch passes params[i] = &slots[i] (each argument in an 8-byte slot). */
 mbc_status mbc_launch(uintptr_t ctx, uintptr_t fn, unsigned gx, unsigned gy, unsigned gz,
                       unsigned bx, unsigned by, unsigned bz, unsigned shmem, uintptr_t stream,

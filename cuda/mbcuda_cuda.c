@@ -37,6 +37,20 @@ static mbc_status finish(CUresult rc) {
 		}                                  \
 	} while (0)
 
+mbc_status mbc_ctx_push(uintptr_t ctx) {
+	return push(ctx);
+}
+
+mbc_status mbc_ctx_pop(uintptr_t ctx) {
+	CUcontext popped = NULL;
+	mbc_status st = {(int)cuCtxPopCurrent(&popped), MBC_STAGE_POP};
+	if (st.rc == CUDA_SUCCESS && popped != CTX(ctx)) {
+		/* The call between push and pop changed the thread's stack. */
+		st.rc = (int)CUDA_ERROR_INVALID_CONTEXT;
+	}
+	return st;
+}
+
 const char *mbc_error_name(int rc) {
 	const char *name = NULL;
 	if (cuGetErrorName((CUresult)rc, &name) != CUDA_SUCCESS || name == NULL) {
@@ -238,27 +252,6 @@ mbc_status mbc_event_query(uintptr_t ctx, uintptr_t ev, int *done) {
 mbc_status mbc_event_destroy(uintptr_t ctx, uintptr_t ev) {
 	PUSH(ctx);
 	return finish(cuEventDestroy(EVENT(ev)));
-}
-
-mbc_status mbc_module_load(uintptr_t ctx, const char *ptx, uintptr_t *out) {
-	CUmodule m = NULL;
-	PUSH(ctx);
-	CUresult rc = cuModuleLoadData(&m, ptx);
-	*out = (uintptr_t)m;
-	return finish(rc);
-}
-
-mbc_status mbc_module_unload(uintptr_t ctx, uintptr_t mod) {
-	PUSH(ctx);
-	return finish(cuModuleUnload((CUmodule)mod));
-}
-
-mbc_status mbc_module_function(uintptr_t ctx, uintptr_t mod, const char *name, uintptr_t *out) {
-	CUfunction f = NULL;
-	PUSH(ctx);
-	CUresult rc = cuModuleGetFunction(&f, (CUmodule)mod, name);
-	*out = (uintptr_t)f;
-	return finish(rc);
 }
 
 mbc_status mbc_launch(uintptr_t ctx, uintptr_t fn, unsigned gx, unsigned gy, unsigned gz,

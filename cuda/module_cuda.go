@@ -8,37 +8,53 @@ package cuda
 
 // #cgo noescape mbc_launch
 // #cgo nocallback mbc_launch
-// #include <stdlib.h>
 // #include "mbcuda.h"
 import "C"
 
 import (
 	"fmt"
+	"runtime/cgo"
 	"unsafe"
+
+	"gorgonia.org/cu"
 )
 
+// Modules are loaded, searched and unloaded through gorgonia.org/cu (cold
+// paths), inside inContext. A Module's handle is a cgo.Handle of the
+// cu.Module, deleted when it is unloaded (Module.Close or the context's
+// Close); a Function's is the driver's CUfunction, which the launch
+// helper takes as it is.
+
 func drvModuleLoad(ctx uintptr, ptx string) (uintptr, error) {
-	src := C.CString(ptx)
-	defer C.free(unsafe.Pointer(src))
-	var m C.uintptr_t
-	if err := check("cuModuleLoadData", C.mbc_module_load(C.uintptr_t(ctx), src, &m)); err != nil {
+	var mod cu.Module
+	err := inContext(ctx, "cuModuleLoadData", func() (err error) {
+		mod, err = cu.LoadData(ptx)
+		return err
+	})
+	if err != nil {
 		return 0, err
 	}
-	return uintptr(m), nil
+	return uintptr(cgo.NewHandle(mod)), nil
 }
 
 func drvModuleUnload(ctx, m uintptr) error {
-	return check("cuModuleUnload", C.mbc_module_unload(C.uintptr_t(ctx), C.uintptr_t(m)))
+	h := cgo.Handle(m)
+	mod := h.Value().(cu.Module)
+	h.Delete()
+	return inContext(ctx, "cuModuleUnload", mod.Unload)
 }
 
 func drvModuleFunction(ctx, m uintptr, name string) (uintptr, error) {
-	cname := C.CString(name)
-	defer C.free(unsafe.Pointer(cname))
-	var f C.uintptr_t
-	if err := check("cuModuleGetFunction", C.mbc_module_function(C.uintptr_t(ctx), C.uintptr_t(m), cname, &f)); err != nil {
+	mod := cgo.Handle(m).Value().(cu.Module)
+	var fn cu.Function
+	err := inContext(ctx, "cuModuleGetFunction", func() (err error) {
+		fn, err = mod.Function(name)
+		return err
+	})
+	if err != nil {
 		return 0, err
 	}
-	return uintptr(f), nil
+	return functionHandle(fn), nil
 }
 
 func drvLaunch(ctx, fn uintptr, grid, block Dim3, shmem uint32, stream uintptr, slots []uint64) error {
