@@ -88,6 +88,9 @@ func drvDeviceInfo(ord int) (Device, error) {
 	return Device{Ordinal: ord, Name: name, TotalMemory: total, Major: cc[0], Minor: cc[1], MemoryPools: pools != 0}, nil
 }
 
+// drvCtxRetain stays in membridge's cgo: gorgonia's RetainPrimaryCtx hands
+// the context back inside a cu.CUContext, whose handle the helpers (which
+// push it) cannot read. Releasing needs only the device: gorgonia's.
 func drvCtxRetain(ord int) (uintptr, error) {
 	var h C.uintptr_t
 	if err := check("cuDevicePrimaryCtxRetain", C.mbc_primary_retain(C.int(ord), &h)); err != nil {
@@ -97,21 +100,32 @@ func drvCtxRetain(ord int) (uintptr, error) {
 }
 
 func drvCtxRelease(ord int) error {
-	return check("cuDevicePrimaryCtxRelease", C.mbc_primary_release(C.int(ord)))
+	d, err := cu.GetDevice(ord)
+	if err != nil {
+		return gorgoniaError("cuDeviceGet", err)
+	}
+	return gorgoniaError("cuDevicePrimaryCtxRelease", d.ReleasePrimaryCtx())
 }
 
+// drvCtxSynchronize stays in membridge's cgo: services synchronize often,
+// and one helper call costs less than a locked thread and three calls.
 func drvCtxSynchronize(ctx uintptr) error {
 	return check("cuCtxSynchronize", C.mbc_ctx_sync(C.uintptr_t(ctx)))
 }
 
+// drvMemInfo is a cold path (Context.MemInfo): gorgonia's, in the context.
 func drvMemInfo(ctx uintptr) (free, total int64, err error) {
-	var f, t C.size_t
-	if err := check("cuMemGetInfo", C.mbc_mem_info(C.uintptr_t(ctx), &f, &t)); err != nil {
+	err = inContext(ctx, "cuMemGetInfo", func() (err error) {
+		free, total, err = cu.MemInfo()
+		return err
+	})
+	if err != nil {
 		return 0, 0, err
 	}
-	return int64(f), int64(t), nil
+	return free, total, nil
 }
 
+// drvPoolInit: gorgonia v0.9.6 wraps no memory pool call.
 func drvPoolInit(ctx uintptr, ord int, threshold uint64) (uintptr, error) {
 	var p C.uintptr_t
 	if err := check("cuMemPoolSetAttribute", C.mbc_pool_init(C.uintptr_t(ctx), C.int(ord), C.uint64_t(threshold), &p)); err != nil {

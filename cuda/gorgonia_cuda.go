@@ -16,12 +16,16 @@ import (
 
 // What the cuda backend asks of gorgonia.org/cu, and how.
 //
-// gorgonia serves the cold paths it wraps: device discovery and attributes
-// (device_cuda.go), and module loading, function lookup and unloading
-// (module_cuda.go). Its error type is read with errors.As (driverCode).
-// Everything else, hot or not wrapped by gorgonia, is membridge's own cgo
-// (mbcuda.h): pinned memory, pools and stream-ordered allocation, copies,
-// streams, events, launches, primary contexts and the context push and pop.
+// gorgonia serves the cold paths it wraps: device discovery and attributes,
+// memory info and the primary context's release (device_cuda.go), and
+// module loading, function lookup and unloading (module_cuda.go). Its
+// error type is read with errors.As (driverCode). The rest is membridge's
+// own cgo (mbcuda.h): what gorgonia does not wrap (pinned memory, memory
+// pools and stream-ordered allocation), the hot paths (allocation, copies,
+// memsets, launches, synchronization, events), the calls that hand out
+// handles the hot paths take (primary context retain, stream and event
+// creation: gorgonia hides handles in unexported fields), the context push
+// and pop, and cuGetErrorName (not wrapped by gorgonia).
 //
 // gorgonia's plain functions act on the calling OS thread's current
 // context. inContext makes it current with membridge's push and pop helpers

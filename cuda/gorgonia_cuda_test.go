@@ -73,10 +73,10 @@ func TestGorgoniaDeviceQueries(t *testing.T) {
 	}
 }
 
-// TestModuleCallsKeepTheThreadsContext: the module calls made through
-// gorgonia push the context and pop it again on a locked thread, so the
-// calling thread's current context is what it was.
-func TestModuleCallsKeepTheThreadsContext(t *testing.T) {
+// TestGorgoniaCallsKeepTheThreadsContext: the context-scoped calls made
+// through gorgonia (modules, MemInfo) push the context and pop it again on
+// a locked thread, so the calling thread's current context is what it was.
+func TestGorgoniaCallsKeepTheThreadsContext(t *testing.T) {
 	srcs, err := builtinModules(shared.dev.Major, shared.dev.Minor)
 	if err != nil {
 		t.Fatal(err)
@@ -86,6 +86,9 @@ func TestModuleCallsKeepTheThreadsContext(t *testing.T) {
 	before, err := cu.CurrentContext()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if free, total, err := shared.MemInfo(); err != nil || free > total || total <= 0 {
+		t.Errorf("MemInfo() = %d, %d, %v", free, total, err)
 	}
 	m, err := shared.LoadModule(srcs[0])
 	if err != nil {
@@ -108,7 +111,7 @@ func TestModuleCallsKeepTheThreadsContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	if after != before {
-		t.Errorf("current context %v before the module calls, %v after", before, after)
+		t.Errorf("current context %v before the calls, %v after", before, after)
 	}
 	// Unloading deleted the module's handle.
 	func() {

@@ -29,9 +29,7 @@ mbc_status mbc_ctx_push(uintptr_t ctx);
 mbc_status mbc_ctx_pop(uintptr_t ctx);
 
 mbc_status mbc_primary_retain(int dev, uintptr_t *ctx);
-mbc_status mbc_primary_release(int dev);
 mbc_status mbc_ctx_sync(uintptr_t ctx);
-mbc_status mbc_mem_info(uintptr_t ctx, size_t *free_bytes, size_t *total_bytes);
 mbc_status mbc_pool_init(uintptr_t ctx, int dev, uint64_t threshold, uintptr_t *pool);
 
 mbc_status mbc_alloc(uintptr_t ctx, size_t n, int zero, uintptr_t *out);

@@ -71,24 +71,9 @@ mbc_status mbc_primary_retain(int dev, uintptr_t *ctx) {
 	return st;
 }
 
-mbc_status mbc_primary_release(int dev) {
-	CUdevice d;
-	CUresult rc = cuDeviceGet(&d, dev);
-	if (rc == CUDA_SUCCESS) {
-		rc = cuDevicePrimaryCtxRelease(d);
-	}
-	mbc_status st = {(int)rc, MBC_STAGE_CALL};
-	return st;
-}
-
 mbc_status mbc_ctx_sync(uintptr_t ctx) {
 	PUSH(ctx);
 	return finish(cuCtxSynchronize());
-}
-
-mbc_status mbc_mem_info(uintptr_t ctx, size_t *free_bytes, size_t *total_bytes) {
-	PUSH(ctx);
-	return finish(cuMemGetInfo(free_bytes, total_bytes));
 }
 
 mbc_status mbc_pool_init(uintptr_t ctx, int dev, uint64_t threshold, uintptr_t *pool) {
