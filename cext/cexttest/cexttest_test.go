@@ -46,6 +46,7 @@ func TestFailNextAllocsCancel(t *testing.T) {
 func ExampleFailNextAllocs() {
 	cexttest.FailNextAllocs(1)
 	defer cexttest.FailNextAllocs(0)
+	//membridge:ignore leak the allocation fails on purpose: there is no buffer to free
 	_, err := cext.Alloc("example/fault", 64)
 	fmt.Println(errors.Is(err, native.ErrOutOfMemory))
 	b, err := cext.Alloc("example/fault", 64)
