@@ -1,6 +1,7 @@
 package tracker_test
 
 import (
+	"strconv"
 	"testing"
 
 	"github.com/membridge/membridge/tracker"
@@ -43,4 +44,22 @@ func BenchmarkReserveCommitReleaseParallel(b *testing.B) {
 			r.Recycle()
 		}
 	})
+}
+
+var requestSeq int
+
+// A tag made from data, a new one for each allocation (a request id): the
+// ledger meets each tag once, on its slow path.
+func BenchmarkReserveTagPerRequest(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		requestSeq++
+		r, err := tracker.Reserve(tracker.KindCHeap, -1, "bench-request-"+strconv.Itoa(requestSeq), 4096, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.Commit(0x1000, nil)
+		r.Release()
+		r.Recycle()
+	}
 }
