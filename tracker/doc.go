@@ -16,6 +16,18 @@
 //     so a handle the program drops without freeing is found, reported with
 //     its allocation stack, and then handled by the [LeakPolicy].
 //
+// Tags say what memory is for, and are meant to be few: the names a program
+// gives its uses of memory. The ledger keeps counters for at most
+// [MaxTags] tags ([DefaultMaxTags], 1,000, unless [SetMaxTags] says
+// otherwise), so that a program that makes tags from data (one per request
+// id, per user) cannot grow the ledger, or a Prometheus server's series,
+// without bound. The memory of any further tag, and of a tag that is not
+// valid UTF-8 or is longer than [MaxTagLen] bytes, is counted under the
+// reserved tag [OverflowTag], "(overflow)": totals stay exact, and
+// [TagsOverflowed] says how many tags went there. A tag given a limit
+// ([SetTagLimit]) is always kept, past the cap if need be, so that its
+// budget counts its own bytes.
+//
 // The test mode ([VerifyNone], [VerifyTestMain], [Find]) fails tests that
 // leave native or device memory behind, and blames the test that made the
 // allocation even when tests run in parallel.

@@ -26,7 +26,17 @@ type External struct {
 	read func(report func(tag string, c ExternalCounts))
 
 	mu   sync.Mutex
-	last map[string]ExternalCounts
+	last map[string]externalTag
+}
+
+// externalTag is what an External last brought in for one outside tag, and
+// the counters it brought it into: the tag's own, or OverflowTag's when the
+// ledger did not keep the tag. The tag stays with those counters, so that
+// what was added is taken back from where it was added even if the tag is
+// let in later.
+type externalTag struct {
+	counts ExternalCounts
+	e      *keyEntry
 }
 
 var externals struct {
@@ -37,8 +47,13 @@ var externals struct {
 // NewExternal registers an outside counter of kind k. read must call
 // report once per tag with that tag's current totals; it is called by Sync
 // and SyncExternal, never concurrently with itself.
+//
+// Outside tags are subject to MaxTags like any other: one the ledger does
+// not keep is counted under OverflowTag, for good. The External remembers
+// the last counts of every tag it was told of, so an outside counter should
+// have few tags (the C API has at most 64).
 func NewExternal(k Kind, read func(report func(tag string, c ExternalCounts))) *External {
-	x := &External{kind: k, read: read, last: map[string]ExternalCounts{}}
+	x := &External{kind: k, read: read, last: map[string]externalTag{}}
 	externals.Lock()
 	externals.list = append(externals.list, x)
 	externals.Unlock()
@@ -64,12 +79,15 @@ func (x *External) Sync() {
 
 func (x *External) update(tag string, c ExternalCounts) {
 	c = c.clamped()
-	prev := x.last[tag]
-	if c == prev {
+	last := x.last[tag]
+	prev, e := last.counts, last.e
+	if c == prev { // a tag first seen with nothing counted takes no place
 		return
 	}
-	x.last[tag] = c
-	e := entryFor(key{x.kind, -1, tag})
+	if e == nil {
+		e = entryFor(key{x.kind, -1, tag})
+	}
+	x.last[tag] = externalTag{c, e}
 	c0 := &e.counters
 	// Both sides are within [0, MaxInt64], so no difference overflows;
 	// what the differences are added to stays within [0, MaxInt64] too

@@ -25,8 +25,34 @@ func Limit(k Kind) int64 {
 // SetTagLimit caps the live bytes of one tag across kinds and devices; 0
 // removes the cap (a negative value is taken as 0). A service's budget is
 // such a limit on the tag its requests allocate under.
+//
+// A limit reserves its tag a place in the ledger, past MaxTags if need be:
+// a budget is enforced on the tag's own bytes, never on OverflowTag's
+// mixture, so set limits on the few tags the program names, not on tags
+// made from data (each place is kept for good). A tag that overflowed
+// before its limit was set is counted under its own name from then on;
+// what it had reserved until then stays counted, and is given back, under
+// OverflowTag, outside the new limit. A tag the ledger never keeps (not
+// valid UTF-8, or longer than MaxTagLen) takes no limit: SetTagLimit
+// ignores it and TagLimit returns 0.
 func SetTagLimit(tag string, bytes int64) {
-	tagFor(tag).limit.Store(max(bytes, 0))
+	bytes = max(bytes, 0)
+	if bytes == 0 { // removing a limit makes no place
+		if e, ok := tagCounters.Load(tag); ok {
+			e.(*tagEntry).limit.Store(0)
+		}
+		return
+	}
+	var e *tagEntry
+	switch {
+	case tag == OverflowTag:
+		e = overflowTag()
+	case !validTag(tag):
+		return
+	default:
+		e = admitTag(tag, true)
+	}
+	e.limit.Store(bytes)
 }
 
 // TagLimit returns the cap set with SetTagLimit, or 0.

@@ -91,7 +91,8 @@ func (r *Record) Device() int { return int(r.entry.key.device) }
 // Bytes is the size of the allocation.
 func (r *Record) Bytes() int64 { return r.bytes }
 
-// Tag says what the memory is for.
+// Tag says what the memory is for: the tag it was reserved under, or
+// OverflowTag when the ledger does not keep that tag (see MaxTags).
 func (r *Record) Tag() string { return r.entry.key.tag }
 
 // Addr is the address the owner committed (0 before Commit).
@@ -307,7 +308,7 @@ func (k Key) Kind() Kind { return k.e.key.kind }
 // Device is the device ordinal, or -1 for host memory.
 func (k Key) Device() int { return int(k.e.key.device) }
 
-// Tag says what the memory is for.
+// Tag says what the memory is for, as Record.Tag does.
 func (k Key) Tag() string { return k.e.key.tag }
 
 // HandOff ends a live record because ownership went to C code, which will

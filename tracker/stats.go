@@ -195,13 +195,14 @@ type keyEntry struct {
 type tagEntry struct {
 	totals
 	limit atomic.Int64 // 0: none
+	name  string       // the tag, as the ledger keeps it
 }
 
 var (
 	kindCounters [MaxKinds]totals
 	kindLimits   [MaxKinds]atomic.Int64 // 0: none
-	keyCounters  sync.Map               // key -> *keyEntry
-	tagCounters  sync.Map               // string -> *tagEntry
+	keyCounters  sync.Map               // key -> *keyEntry; its tag is kept or OverflowTag
+	tagCounters  sync.Map               // string -> *tagEntry; at most MaxTags and OverflowTag (tags.go)
 )
 
 // entrySlot caches one key's entry. It holds the tag by its bytes'
@@ -226,25 +227,47 @@ func entryFor(k key) *keyEntry {
 		return s.e
 	}
 	var e *keyEntry
+	full := false
 	if v, ok := keyCounters.Load(k); ok {
 		e = v.(*keyEntry)
 	} else {
-		v, _ := keyCounters.LoadOrStore(k, &keyEntry{tag: tagFor(k.tag), key: k})
-		e = v.(*keyEntry)
+		e, full = newEntry(k)
 	}
-	entryCache[h].Store(&entrySlot{tagData: data, tagLen: len(k.tag), kind: k.kind, device: k.device, e: e})
+	s := &entrySlot{tagData: data, tagLen: len(k.tag), kind: k.kind, device: k.device, e: e}
+	entryCache[h].Store(s)
+	// The cap sent the tag to OverflowTag, but it may have been let in
+	// since (SetTagLimit, SetMaxTags): whoever let it in cleared the cache
+	// after we stored the slot, or we see it now and take the slot back.
+	if full && (roomForTags() || isKept(k.tag)) {
+		entryCache[h].CompareAndSwap(s, nil)
+	}
 	return e
 }
 
-func tagFor(tag string) *tagEntry {
-	if e, ok := tagCounters.Load(tag); ok {
-		return e.(*tagEntry)
+// newEntry returns the counters of k, made now, or those of k's kind and
+// device under OverflowTag when the ledger does not keep k's tag (tags.go);
+// full says the cap refused the tag.
+func newEntry(k key) (e *keyEntry, full bool) {
+	t, full := keptTag(k.tag)
+	if t == nil {
+		t = overflowTag()
 	}
-	e, _ := tagCounters.LoadOrStore(tag, new(tagEntry))
-	return e.(*tagEntry)
+	k.tag = t.name // the ledger's copy
+	if v, ok := keyCounters.Load(k); ok {
+		return v.(*keyEntry), full
+	}
+	v, _ := keyCounters.LoadOrStore(k, &keyEntry{tag: t, key: k})
+	return v.(*keyEntry), full
 }
 
-// TagStats returns the totals for one tag across kinds and devices.
+func isKept(tag string) bool {
+	_, ok := tagCounters.Load(tag)
+	return ok
+}
+
+// TagStats returns the totals for one tag across kinds and devices. A tag
+// the ledger does not keep (see MaxTags) has none: its memory is counted in
+// TagStats(OverflowTag).
 func TagStats(tag string) Stats {
 	SyncExternal()
 	s := Stats{Device: -1, Tag: tag}
