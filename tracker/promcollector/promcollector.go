@@ -9,6 +9,13 @@
 // (c-heap, device, ...), device ("host" or the device ordinal), tag (what
 // the memory is for), cache (a cache's name).
 //
+// The tag label takes at most tracker.MaxTags values (1,000 by default),
+// and "(overflow)" (tracker.OverflowTag) for the memory of every other tag:
+// a program that makes tags from data cannot make the series unbounded.
+// membridge_tags is how many tags the ledger keeps, membridge_tags_max the
+// cap (0: none), and membridge_tags_overflowed_total how many tags were
+// counted under "(overflow)"; alert on its increase.
+//
 // membridge_build_info is 1, with what the numbers come from as labels:
 // version (membridge's module version, "devel" for a build from a working
 // tree), backend ("host", or "cuda" for a build with the cuda tag),
@@ -40,6 +47,9 @@ type Collector struct {
 	kindRefused *prometheus.Desc
 	tagLimit    *prometheus.Desc
 	tagRefused  *prometheus.Desc
+	tags        *prometheus.Desc
+	tagsMax     *prometheus.Desc
+	tagsOver    *prometheus.Desc
 	pressure    []pressureMetric
 	caches      []cacheMetric
 }
@@ -162,6 +172,9 @@ func New(opts ...Option) *Collector {
 		kindRefused: prometheus.NewDesc(namespace+"_kind_limit_refusals_total", "Reservations refused because they would pass their kind's limit.", []string{"kind"}, nil),
 		tagLimit:    prometheus.NewDesc(namespace+"_tag_limit_bytes", "Cap on the live bytes of a tag (tracker.SetTagLimit); absent when none is set.", []string{"tag"}, nil),
 		tagRefused:  prometheus.NewDesc(namespace+"_tag_limit_refusals_total", "Reservations refused because they would pass their tag's limit.", []string{"tag"}, nil),
+		tags:        prometheus.NewDesc(namespace+"_tags", "Tags the ledger keeps counters for, \"(overflow)\" aside (tracker.TagsKept).", nil, nil),
+		tagsMax:     prometheus.NewDesc(namespace+"_tags_max", "Cap on the tags the ledger keeps (tracker.MaxTags); 0: none.", nil, nil),
+		tagsOver:    prometheus.NewDesc(namespace+"_tags_overflowed_total", "Tags counted under \"(overflow)\" instead of their own: past the cap, not valid UTF-8, or too long (tracker.TagsOverflowed).", nil, nil),
 		pressure: []pressureMetric{
 			press("limit_waits_total", "Reservations that waited for a limit to make room.", func(p tracker.PressureStats) int64 { return p.LimitWaits }),
 			press("limit_wait_timeouts_total", "Reservations whose wait for a limit ended with their context.", func(p tracker.PressureStats) int64 { return p.LimitWaitTimeouts }),
@@ -196,6 +209,9 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.kindRefused
 	ch <- c.tagLimit
 	ch <- c.tagRefused
+	ch <- c.tags
+	ch <- c.tagsMax
+	ch <- c.tagsOver
 	for _, m := range c.pressure {
 		ch <- m.desc
 	}
@@ -241,6 +257,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(c.tagRefused, prometheus.CounterValue, float64(tracker.TagStats(tag).LimitHits), tag)
 	}
+	ch <- prometheus.MustNewConstMetric(c.tags, prometheus.GaugeValue, float64(tracker.TagsKept()))
+	ch <- prometheus.MustNewConstMetric(c.tagsMax, prometheus.GaugeValue, float64(tracker.MaxTags()))
+	ch <- prometheus.MustNewConstMetric(c.tagsOver, prometheus.CounterValue, float64(tracker.TagsOverflowed()))
 	p := tracker.Pressure()
 	for _, m := range c.pressure {
 		ch <- prometheus.MustNewConstMetric(m.desc, prometheus.CounterValue, float64(m.value(p)))

@@ -2,6 +2,8 @@ package promcollector_test
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -194,4 +196,67 @@ func ExampleNew() {
 	prometheus.MustRegister(promcollector.New())
 	// Then serve promhttp.Handler() at /metrics.
 	// Output:
+}
+
+// A program that makes a tag per request cannot make the series unbounded:
+// past the cap, a scrape has one more tag value, "(overflow)", whose series
+// add up to what the lost tags hold, and membridge_tags_overflowed_total
+// counts them. Tags no label could carry (invalid UTF-8, huge) go there
+// too, so a scrape never fails on them. The test runs in a process of its
+// own: the counts are the process's since its start.
+func TestScrapeHasAtMostCapPlusOneTagValues(t *testing.T) {
+	if os.Getenv("MEMBRIDGE_TEST_CHILD") != t.Name() {
+		cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v")
+		cmd.Env = append(os.Environ(), "MEMBRIDGE_TEST_CHILD="+t.Name())
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		return
+	}
+	defer tracker.VerifyNone(t)
+	const room, n = 10, 25
+	defer tracker.SetMaxTags(tracker.SetMaxTags(tracker.TagsKept() + room))
+	var want int64
+	for i := range room + n {
+		r := commit(t, tracker.KindCHeap, -1, fmt.Sprintf("request-%d", i), int64(i+1))
+		defer r.Release()
+		want += int64(i + 1)
+	}
+	for _, tag := range []string{"\xff\xfe", strings.Repeat("x", 1<<16)} {
+		r := commit(t, tracker.KindCHeap, -1, tag, 1000)
+		defer r.Release()
+		want += 1000
+	}
+
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(promcollector.New()))
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	tags := map[string]bool{}
+	var live float64
+	values := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "tag" {
+					tags[l.GetValue()] = true
+				}
+			}
+			if mf.GetName() == "membridge_live_bytes" {
+				live += m.GetGauge().GetValue()
+			}
+			if len(m.GetLabel()) == 0 {
+				values[mf.GetName()] = m.GetGauge().GetValue() + m.GetCounter().GetValue()
+			}
+		}
+	}
+	assert.LessOrEqual(t, len(tags), tracker.MaxTags()+1)
+	assert.Len(t, tags, tracker.TagsKept()+1, "every tag kept, and one more")
+	assert.True(t, tags[tracker.OverflowTag])
+	assert.Equal(t, float64(want), live, "the series add up to what is live")
+	assert.Equal(t, float64(n+2), values["membridge_tags_overflowed_total"])
+	assert.Equal(t, float64(tracker.MaxTags()), values["membridge_tags"])
+	assert.Equal(t, float64(tracker.MaxTags()), values["membridge_tags_max"])
+	problems, err := testutil.CollectAndLint(promcollector.New())
+	require.NoError(t, err)
+	assert.Empty(t, problems)
 }
