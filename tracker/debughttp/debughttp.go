@@ -7,6 +7,7 @@
 //
 //	/debug/membridge/             a live summary: bytes by kind, tag and device,
 //	                              limits and their headroom, dropped handles,
+//	                              tags kept and overflowed (tracker.MaxTags),
 //	                              pressure, caches, the top sites, and links to:
 //	/debug/membridge/report.txt   the top allocation sites by live bytes, as text
 //	/debug/membridge/report.json  the same, as JSON
@@ -115,6 +116,8 @@ Stack rate {{.StackRate}} (0: off, 1: every allocation, N: one stack per N bytes
 {{else}}<tr><td colspan="7">nothing allocated yet</td></tr>
 {{end}}</table>
 <h2>By tag</h2>
+<p>{{.TagsKept}} tags kept{{if .MaxTags}} of at most {{.MaxTags}}{{end}}.
+{{if .TagsOverflowed}}<span class="warn">{{.TagsOverflowed}} tags overflowed: their memory is counted under the tag {{.OverflowTag}}. Tags made from data (a request id, a user) do that; otherwise raise the cap (<code>tracker.SetMaxTags</code>).</span>{{else}}No tag overflowed.{{end}}</p>
 <table><tr><th>tag</th><th>live</th><th>allocations</th><th>dropped</th><th>limit</th><th>headroom</th></tr>
 {{range .Tags}}<tr><td>{{.Name}}</td><td class="n">{{bytes .LiveBytes}}</td><td class="n">{{.LiveCount}}</td><td class="n{{if .DroppedCount}} warn{{end}}">{{.DroppedCount}}</td>{{template "limit" .}}</tr>
 {{end}}</table>

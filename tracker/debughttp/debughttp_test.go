@@ -164,3 +164,26 @@ func TestIndexIsALiveSummary(t *testing.T) {
 	assert.Contains(t, sites, "debughttp_test.commit ")
 	assert.Contains(t, body, `href="timeline"`)
 }
+
+// Past the tag cap, the index says how many tags overflowed and shows
+// their memory on the overflow tag's row.
+func TestIndexShowsOverflowedTags(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	run := runSeq.Add(1)
+	kept := commit(t, tracker.KindCHeap, -1, fmt.Sprintf("idx-kept-%d", run), 1)
+	defer kept.Release()
+	defer tracker.SetMaxTags(tracker.SetMaxTags(tracker.TagsKept()))
+	over := commit(t, tracker.KindCHeap, -1, fmt.Sprintf("idx-request-%d", run), 3<<20)
+	defer over.Release()
+	require.Equal(t, tracker.OverflowTag, over.Tag())
+
+	srv := httptest.NewServer(debughttp.Handler())
+	defer srv.Close()
+	body, _, code := get(t, srv.URL+"/debug/membridge/")
+	require.Equal(t, 200, code)
+	assert.Contains(t, body, fmt.Sprintf("%d tags kept of at most %d.", tracker.TagsKept(), tracker.MaxTags()))
+	assert.Contains(t, body, fmt.Sprintf(`<span class="warn">%d tags overflowed: their memory is counted under the tag (overflow).`, tracker.TagsOverflowed()))
+	i := strings.Index(body, "<tr><td>(overflow)</td>")
+	require.GreaterOrEqual(t, i, 0, "no row for the overflow tag in\n%s", body)
+	assert.Contains(t, body[i:i+strings.Index(body[i:], "</tr>")], "MiB")
+}

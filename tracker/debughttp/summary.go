@@ -44,6 +44,9 @@ type summary struct {
 	HistoryOn                  bool
 	Top                        int
 	Kinds, Tags, Devices       []usage
+	TagsKept, MaxTags          int   // tags the ledger keeps, and its cap (0: none)
+	TagsOverflowed             int64 // tags counted under tracker.OverflowTag
+	OverflowTag                string
 	Pressure                   tracker.PressureStats
 	Caches                     []tracker.CacheStats
 	Sites                      []sitereport.Site
@@ -60,6 +63,11 @@ func summarize(top int) summary {
 		Top:       top,
 		Pressure:  tracker.Pressure(),
 		Caches:    tracker.Caches(),
+
+		TagsKept:       tracker.TagsKept(),
+		MaxTags:        tracker.MaxTags(),
+		TagsOverflowed: tracker.TagsOverflowed(),
+		OverflowTag:    tracker.OverflowTag,
 	}
 	for _, k := range tracker.Kinds() {
 		ks, limit := tracker.KindStats(k), tracker.Limit(k)
