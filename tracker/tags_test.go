@@ -267,6 +267,19 @@ func TestRaisingTheCapLetsTagsIn(t *testing.T) {
 	defer r2.Release()
 	assert.Equal(t, tag, r2.Tag())
 
+	// Lowered below the tags kept, the cap keeps them and refuses new ones.
+	tracker.SetMaxTags(tracker.TagsKept() - 1)
+	r4, err := tracker.Reserve(tracker.KindCHeap, -1, tag, 1, 0)
+	require.NoError(t, err)
+	r4.Commit(0x1000, nil)
+	defer r4.Release()
+	assert.Equal(t, tag, r4.Tag())
+	r5, err := tracker.Reserve(tracker.KindCHeap, -1, testTag(t), 1, 0)
+	require.NoError(t, err)
+	r5.Commit(0x1000, nil)
+	defer r5.Release()
+	assert.Equal(t, tracker.OverflowTag, r5.Tag())
+
 	// 0 removes the cap; a negative cap is taken as 0.
 	tracker.SetMaxTags(-1)
 	assert.Zero(t, tracker.MaxTags())
