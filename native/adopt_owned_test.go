@@ -76,7 +76,7 @@ func testAdoptRefusesOwnedMemory(t *testing.T, debug bool) {
 		"the last byte of a buffer":    {unsafe.Add(b.Ptr(), 63), 1, true},
 		"an interior pointer of it":    {unsafe.Add(b.Ptr(), 16), 8, true},
 		"a large buffer":               {big.Ptr(), largeMin, false},
-		"inside a large buffer":        {unsafe.Add(big.Ptr(), 4096), 8, false},
+		"inside a large buffer":        {unsafe.Add(big.Ptr(), 4096), 8, true},
 		"an arena allocation":          {q, 64, false},
 		"the arena chunk's last byte":  {unsafe.Add(q, DefaultArenaChunk-1), 1, false},
 		"an adopted block":             {p, 32, false},

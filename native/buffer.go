@@ -175,11 +175,7 @@ func alloc(kind tracker.Kind, tag string, n int, f fill, opts []AllocOption, ski
 				return nil, fmt.Errorf("native: alloc %d bytes (tag %q): %w", n, tag, ErrOutOfMemory)
 			}
 		}
-		if large { // for Adopt (owned.go)
-			markOwnedRange(uintptr(p), n)
-		} else {
-			markOwned(uintptr(p))
-		}
+		markOwned(uintptr(p)) // for Adopt (owned.go)
 	}
 	b := newBuffer(p, n, rec, nil, large)
 	switch {
@@ -329,11 +325,7 @@ func (b *Buffer) release() {
 	if b.frozenPages() != nil {
 		b.unfreeze()
 	}
-	switch { // before the memory can be anyone else's
-	case b.ptr == nil:
-	case b.large:
-		unmarkOwnedRange(uintptr(b.ptr))
-	default:
+	if b.ptr != nil { // before the memory can be anyone else's
 		unmarkOwned(uintptr(b.ptr))
 	}
 	switch {

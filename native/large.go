@@ -62,7 +62,7 @@ func largeFree(p unsafe.Pointer, n int, poison bool) { cLargeFree(uintptr(p), n,
 // largeReclaim gives back a large buffer whose handle was dropped.
 // In the debug mode it is quarantined first (quarantine.go).
 var largeReclaim = tracker.ReclaimFunc(func(r *tracker.Record) {
-	unmarkOwnedRange(r.Addr())
+	unmarkOwned(r.Addr())
 	if tracker.Debug() {
 		quarantineMem(r.Addr(), int(r.Bytes()), droppedDesc("*Buffer", "buffer", r), func(p uintptr, n int) {
 			_ = cProtect(p, n, protRW) // the large path's free writes its poison

@@ -5,35 +5,39 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // The owned map marks where memory this package owns begins, so that
 // Adopt can refuse a pointer that is already owned (its deleter would free
 // the memory a second time) without walking the ledger. It holds one byte
-// per 16 bytes (malloc's alignment) of the address space, in three levels
-// like a page table: a top array in the program's data, nodes of 64 GiB
-// (Go memory, a few KiB each) and leaves of 64 MiB (4 MiB of bytes,
-// mapped from the operating system, so only the pages that are written
-// take memory), made the first time memory in their range is owned and
-// kept for the life of the process.
+// per 16 bytes (malloc's alignment) of the address space, in leaves of
+// 2 GiB of addresses (128 MiB of bytes, mapped from the operating system,
+// so only the pages that are written take memory), found through one table
+// in the program's data (64 Ki leaf pointers, 512 KiB, nearly all nil),
+// each made the first time memory in its range is owned and kept for the
+// life of the process.
 //
 // A buffer or an adopted block sets the byte of its first granule when it
 // is made and clears it before its memory is freed, handed to C or given
-// to its deleter. Those are plain stores, no atomic instruction, on lines
-// that malloc's reuse of blocks keeps in cache: a few nanoseconds per
-// allocation. The leaves are not Go memory, so the race detector does not
-// watch them; what orders a store before the check that must see it is
-// what orders any use of the pointer: the caller passing b.Ptr() on. Adopts
-// decide among themselves under adoptMu, so of concurrent Adopts of one
-// block exactly one succeeds.
+// to its deleter. Those are a load of the leaf and a plain store, inlined
+// into the allocation path, on lines that malloc's reuse of blocks keeps in
+// cache: a nanosecond or two per allocation (a three-level map with calls
+// cost 7 to 9% of an alloc+free pair). The leaves are not Go memory, so the
+// race detector does not watch them; what orders a store before the check
+// that must see it is what orders any use of the pointer: the caller
+// passing b.Ptr() on. Adopts decide among themselves under adoptMu, so of
+// concurrent Adopts of one block exactly one succeeds.
 //
-// The map costs one byte per 16 bytes of the address range where small
-// buffers live, in the pages that marks are written to: at most 1/16 of
-// that range when blocks are packed densely, far less when they are
-// spread. Large buffers and arena chunks, made rarely and big, are kept
-// as whole ranges in a sorted set instead (ownedRanges), so that a pointer
-// anywhere into them is found and they cost no pages of marks. Addresses
-// past 47 bits are not mapped.
+// The map costs one byte per 16 bytes of the address range where buffers
+// live, in the pages that marks are written to: at most 1/16 of that range
+// when blocks are packed densely, far less when they are spread. Buffers,
+// large ones included, mark their first granule only: a pointer into the
+// middle of a live buffer is caught by Adopt in the debug mode alone, which
+// walks the ledger. Arena chunks, made rarely and handed out in pieces,
+// are kept as whole ranges in a sorted set instead (ownedRanges), so that a
+// pointer anywhere into them is found. Addresses past 47 bits are not
+// mapped.
 //
 // Buffers start on 16 bytes, but a C library may hand Adopt any address:
 // an adopted block that does not start on a granule is kept in a small set
@@ -41,84 +45,76 @@ import (
 // not take each other for the same.
 const (
 	ownedGranuleShift = 4  // 16 bytes per byte of the map
-	ownedLeafShift    = 26 // 64 MiB per leaf
-	ownedNodeShift    = 36 // 64 GiB per node
+	ownedLeafShift    = 31 // 2 GiB of addresses per leaf
 	ownedAddrBits     = 47
 	granule           = 1 << ownedGranuleShift
+	ownedLeafBytes    = 1 << (ownedLeafShift - ownedGranuleShift)
 )
 
-type (
-	ownedLeaf [1 << (ownedLeafShift - ownedGranuleShift)]byte
-	ownedNode [1 << (ownedNodeShift - ownedLeafShift)]atomic.Pointer[ownedLeaf]
-)
+type ownedLeaf [ownedLeafBytes]byte
 
-var ownedTop [1 << (ownedAddrBits - ownedNodeShift)]atomic.Pointer[ownedNode]
+// ownedLeaves holds each leaf (an *ownedLeaf), nil until it is mapped;
+// read and written with atomic.LoadPointer and StorePointer, which inline
+// where the generic atomic.Pointer would not.
+var ownedLeaves [1 << (ownedAddrBits - ownedLeafShift)]unsafe.Pointer
 
-// ownedByte returns p's byte of the map, making the levels on the way when
-// create is set; nil when p is past the mapped addresses, or (create
-// unset) nothing near p was ever owned, or a leaf could not be mapped.
-func ownedByte(p uintptr, create bool) *byte {
+// ownedByte returns p's byte of the map, or nil when p is past the mapped
+// addresses or nothing near p was ever owned. Small enough to inline.
+func ownedByte(p uintptr) *byte {
 	if p>>ownedAddrBits != 0 {
 		return nil
 	}
-	top := &ownedTop[p>>ownedNodeShift]
-	node := top.Load()
-	if node == nil {
-		if !create {
-			return nil
-		}
-		top.CompareAndSwap(nil, new(ownedNode))
-		node = top.Load()
-	}
-	slot := &node[(p>>ownedLeafShift)&(1<<(ownedNodeShift-ownedLeafShift)-1)]
-	leaf := slot.Load()
+	leaf := (*ownedLeaf)(atomic.LoadPointer(&ownedLeaves[p>>ownedLeafShift]))
 	if leaf == nil {
-		if !create {
-			return nil
-		}
-		if leaf = newOwnedLeaf(slot); leaf == nil {
-			return nil
-		}
+		return nil
 	}
-	return &leaf[(p>>ownedGranuleShift)&(1<<(ownedLeafShift-ownedGranuleShift)-1)]
+	return &leaf[(p&(1<<ownedLeafShift-1))>>ownedGranuleShift]
 }
 
 var leafMu sync.Mutex
 
-// newOwnedLeaf maps the leaf of slot, once.
-func newOwnedLeaf(slot *atomic.Pointer[ownedLeaf]) *ownedLeaf {
+// newOwnedLeaf maps the leaf of p, once, and returns p's byte; nil when p
+// is past the mapped addresses or the mapping failed (a later call tries
+// again).
+func newOwnedLeaf(p uintptr) *byte {
+	if p>>ownedAddrBits != 0 {
+		return nil
+	}
 	leafMu.Lock()
 	defer leafMu.Unlock()
-	if l := slot.Load(); l != nil {
-		return l
+	slot := &ownedLeaves[p>>ownedLeafShift]
+	if atomic.LoadPointer(slot) == nil {
+		atomic.StorePointer(slot, cProtectMap(ownedLeafBytes))
 	}
-	l := (*ownedLeaf)(cProtectMap(len(ownedLeaf{})))
-	slot.Store(l) // nil when the mapping failed: a later call tries again
-	return l
+	return ownedByte(p)
 }
 
 // markOwned marks p owned, for a buffer's block: the allocation path.
 func markOwned(p uintptr) {
+	if b := ownedByte(p); b != nil && p%granule == 0 {
+		*b = 1
+		return
+	}
+	markOwnedSlow(p)
+}
+
+func markOwnedSlow(p uintptr) {
 	if p%granule != 0 {
 		markOdd(p)
 		return
 	}
-	if b := ownedByte(p, true); b != nil {
+	if b := newOwnedLeaf(p); b != nil {
 		*b = 1
 	}
 }
 
 // unmarkOwned ends what markOwned or claimOwned did for p.
 func unmarkOwned(p uintptr) {
-	if p%granule != 0 {
-		oddOwned.Lock()
-		delete(oddOwned.m, p)
-		oddOwned.Unlock()
+	if b := ownedByte(p); b != nil && p%granule == 0 {
+		*b = 0
 		return
 	}
-	if b := ownedByte(p, false); b != nil {
-		*b = 0
-	}
+	unmarkOdd(p)
 }
 
 // claimOwned marks p owned for an Adopt and reports whether it was not.
@@ -142,6 +138,14 @@ var oddOwned struct {
 	m map[uintptr]struct{}
 }
 
+func unmarkOdd(p uintptr) {
+	if p%granule != 0 {
+		oddOwned.Lock()
+		delete(oddOwned.m, p)
+		oddOwned.Unlock()
+	}
+}
+
 func markOdd(p uintptr) {
 	oddOwned.Lock()
 	if oddOwned.m == nil {
@@ -154,7 +158,7 @@ func markOdd(p uintptr) {
 // owned reports whether p is marked owned, lies in a marked granule or in
 // a marked range.
 func owned(p uintptr) bool {
-	if b := ownedByte(p, false); b != nil && *b != 0 {
+	if b := ownedByte(p); b != nil && *b != 0 {
 		return true
 	}
 	if inOwnedRange(p) {
@@ -169,7 +173,7 @@ func owned(p uintptr) bool {
 	return ok
 }
 
-// ownedRanges holds the large buffers and arena chunks: owned ranges,
+// ownedRanges holds the arena chunks: owned ranges,
 // sorted by start, none overlapping another.
 var ownedRanges struct {
 	sync.Mutex
@@ -186,8 +190,7 @@ func rangeAt(p uintptr) int {
 	return i - 1
 }
 
-// markOwnedRange marks [p, p+n) owned, for a large buffer or an arena
-// chunk.
+// markOwnedRange marks [p, p+n) owned, for an arena chunk.
 func markOwnedRange(p uintptr, n int) {
 	ownedRanges.Lock()
 	i := rangeAt(p) + 1
