@@ -56,9 +56,9 @@ func DeleterFunc(name string, fn func(unsafe.Pointer)) Deleter {
 // and p stays the caller's.
 //
 // Memory this package already owns cannot be adopted: when p is the start
-// of a live Buffer's block or of an adopted block, or points anywhere into
-// a large buffer (256 KiB and more) or an arena chunk, Adopt returns an error wrapping ErrAlreadyOwned that
-// names the owner, and nothing changes; of concurrent Adopts of one block
+// of a live Buffer's block (large ones included) or of an adopted block, or
+// points anywhere into an arena chunk, Adopt returns an error wrapping
+// ErrAlreadyOwned that names the owner, and nothing changes; of concurrent Adopts of one block
 // exactly one succeeds. Once the owner is freed or has handed the memory
 // to C, the address may be adopted again (by whoever really owns the
 // memory then). The check is on p, the address the deleter is given; n is
@@ -66,7 +66,7 @@ func DeleterFunc(name string, fn func(unsafe.Pointer)) Deleter {
 //
 // The check costs a few nanoseconds: each allocation marks the start of
 // its block in a byte map (owned.go). A pointer into the middle of a
-// smaller buffer, which no deleter can take either, is found only in the
+// buffer, which no deleter can take either, is found only in the
 // debug mode (MEMBRIDGE_TRACK=all), where Adopt also looks p up among the
 // ledger's live records (device and pinned memory too), at a cost that
 // grows with their number.
