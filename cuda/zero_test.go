@@ -2,52 +2,14 @@ package cuda
 
 import (
 	"reflect"
-	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/membridge/membridge/internal/zerovalue"
 	"github.com/membridge/membridge/tracker"
 )
-
-type methodResult struct {
-	err      error // the last result, when it is an error
-	hasErr   bool
-	panicked any
-}
-
-// callEveryMethod calls every exported method of recv with zero arguments
-// and reports each one's error or the value it panicked with. Enumerating
-// the methods by reflection means a method added later is tested too.
-func callEveryMethod(recv any) map[string]methodResult {
-	v := reflect.ValueOf(recv)
-	out := map[string]methodResult{}
-	for i := 0; i < v.NumMethod(); i++ {
-		fn := v.Method(i)
-		ft := fn.Type()
-		n := ft.NumIn()
-		if ft.IsVariadic() {
-			n--
-		}
-		args := make([]reflect.Value, n)
-		for j := range args {
-			args[j] = reflect.Zero(ft.In(j))
-		}
-		out[v.Type().Method(i).Name] = call(fn, args)
-	}
-	return out
-}
-
-func call(fn reflect.Value, args []reflect.Value) (r methodResult) {
-	defer func() { r.panicked = recover() }()
-	res := fn.Call(args)
-	if k := len(res); k > 0 && res[k-1].Type() == reflect.TypeFor[error]() {
-		r.hasErr = true
-		r.err, _ = res[k-1].Interface().(error)
-	}
-	return r
-}
 
 // Every exported method on a nil pointer and on a zero value of each
 // handle type returns an error wrapping ErrInvalidArgument or is a
@@ -81,20 +43,7 @@ func TestZeroAndNilHandles(t *testing.T) {
 		{"nil *Function", (*Function)(nil), nil},
 		{"zero Function", &Function{}, nil},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			results := callEveryMethod(c.recv)
-			require.NotEmpty(t, results)
-			for m, r := range results {
-				if !assert.Nil(t, r.panicked, "%s.%s panicked", c.name, m) || !r.hasErr {
-					continue
-				}
-				if slices.Contains(c.noop, m) {
-					assert.NoError(t, r.err, "%s.%s is a documented no-op", c.name, m)
-					continue
-				}
-				assert.ErrorIs(t, r.err, ErrInvalidArgument, "%s.%s", c.name, m)
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { zerovalue.Check(t, c.name, c.recv, ErrInvalidArgument, c.noop...) })
 	}
 	// The functions that take a context or stream.
 	var zc Context

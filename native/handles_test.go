@@ -12,76 +12,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/membridge/membridge/cext/leakcheck"
+	"github.com/membridge/membridge/internal/zerovalue"
 	"github.com/membridge/membridge/tracker"
 )
-
-// callEveryMethod calls every exported method of recv (a pointer) with
-// zero arguments and reports, per method, its results or the value it
-// panicked with. Enumerating the methods by reflection means a method
-// added later is tested too.
-func callEveryMethod(recv any) map[string]methodResult {
-	v := reflect.ValueOf(recv)
-	out := map[string]methodResult{}
-	for i := 0; i < v.NumMethod(); i++ {
-		m := v.Type().Method(i)
-		fn := v.Method(i)
-		ft := fn.Type()
-		n := ft.NumIn()
-		if ft.IsVariadic() {
-			n--
-		}
-		args := make([]reflect.Value, n)
-		for j := range args {
-			args[j] = reflect.Zero(ft.In(j))
-		}
-		out[m.Name] = call(fn, args)
-	}
-	return out
-}
-
-type methodResult struct {
-	err      error // the last result, when it is an error
-	hasErr   bool
-	panicked any
-}
-
-func call(fn reflect.Value, args []reflect.Value) (r methodResult) {
-	defer func() { r.panicked = recover() }()
-	res := fn.Call(args)
-	if k := len(res); k > 0 && res[k-1].Type() == reflect.TypeFor[error]() {
-		r.hasErr = true
-		r.err, _ = res[k-1].Interface().(error)
-	}
-	return r
-}
-
-// checkNotHandle asserts that no method panicked and that each method
-// returning an error returned one wrapping invalid, except the methods in
-// noop, which must return nil (documented no-ops).
-func checkNotHandle(t *testing.T, name string, recv any, invalid error, noop ...string) {
-	t.Helper()
-	results := callEveryMethod(recv)
-	require.NotEmpty(t, results, "%s has no exported methods", name)
-	for m, r := range results {
-		if !assert.Nil(t, r.panicked, "%s.%s panicked", name, m) || !r.hasErr {
-			continue
-		}
-		if contains(noop, m) {
-			assert.NoError(t, r.err, "%s.%s is a documented no-op", name, m)
-			continue
-		}
-		assert.ErrorIs(t, r.err, invalid, "%s.%s", name, m)
-	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
 
 // Every exported method on a nil pointer and on a zero value of each
 // handle type returns an error wrapping ErrInvalidArgument or is a
@@ -103,7 +36,7 @@ func TestZeroAndNilHandles(t *testing.T) {
 		{"nil *Arena", (*Arena)(nil), []string{"Free"}},
 		{"zero Arena", &Arena{}, nil},
 	} {
-		t.Run(c.name, func(t *testing.T) { checkNotHandle(t, c.name, c.recv, ErrInvalidArgument, c.noop...) })
+		t.Run(c.name, func(t *testing.T) { zerovalue.Check(t, c.name, c.recv, ErrInvalidArgument, c.noop...) })
 	}
 	for _, a := range []*Arena{nil, {}} {
 		_, err := NewIn[int64](a)
