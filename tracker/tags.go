@@ -25,11 +25,12 @@ import (
 // valid UTF-8, or is longer than MaxTagLen bytes. Records of such memory
 // report OverflowTag as their tag, in reports, profiles and metrics.
 //
-// The name is reserved: it is no tag a program chose, and its parentheses
-// make it stand out on a dashboard. Memory a program reserves under it by
-// name is counted with the overflowed tags, and TagsOverflowed does not
-// count it. OverflowTag takes no place of its own under MaxTags; a limit
-// set on it (SetTagLimit) caps all overflowed memory together.
+// The name is reserved, so it cannot be mistaken for a program's tag: no
+// tag of that name ever has counters of its own. Memory a program reserves
+// under it by name is counted with the overflowed tags (TagsOverflowed
+// does not count it as a tag). Its parentheses make it stand out on a
+// dashboard. OverflowTag takes no place under MaxTags; a limit set on it
+// (SetTagLimit) caps all overflowed memory together.
 const OverflowTag = "(overflow)"
 
 // DefaultMaxTags is how many tags the ledger keeps unless SetMaxTags says
@@ -52,10 +53,10 @@ func init() { maxTags.Store(DefaultMaxTags) }
 
 // SetMaxTags sets how many tags the ledger keeps (DefaultMaxTags until
 // then) and returns the previous cap; 0 removes the cap (a negative value
-// is taken as 0), as it was before there was one. Tags already kept stay
-// kept when the cap is lowered below their number: only new tags are
-// refused. Raising the cap lets new tags in from then on; memory an
-// earlier allocation counted under OverflowTag stays counted there.
+// is taken as 0). Tags already kept stay kept when the cap is lowered
+// below their number: only new tags are refused. Raising the cap lets new
+// tags in from then on; memory an earlier allocation counted under
+// OverflowTag stays counted there.
 func SetMaxTags(n int) int {
 	old := maxTags.Swap(int64(max(n, 0)))
 	// Allocations that hit the entry cache would keep finding OverflowTag
@@ -176,7 +177,7 @@ const overflowProbe = 8
 
 // noteOverflow counts tag in TagsOverflowed unless overflowSeen holds it.
 func noteOverflow(tag string) {
-	h := maphash.String(overflowSeed, tag) | 1
+	h := max(maphash.String(overflowSeed, tag), 1) // 0 marks an empty slot
 	for i := range uint64(overflowProbe) {
 		slot := &overflowSeen[(h+i)%uint64(len(overflowSeen))]
 		v := slot.Load()

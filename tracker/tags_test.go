@@ -253,6 +253,7 @@ func TestTagLimitReservesAPlace(t *testing.T) {
 // entry cache holds.
 func TestRaisingTheCapLetsTagsIn(t *testing.T) {
 	defer tracker.VerifyNone(t)
+	require.Equal(t, tracker.DefaultMaxTags, tracker.MaxTags(), "the default, restored by every test that changes it")
 	capTags(t, 0)
 	tag := testTag(t)
 	r, err := tracker.Reserve(tracker.KindCHeap, -1, tag, 1, 0)
