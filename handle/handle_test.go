@@ -12,6 +12,7 @@ import (
 	"github.com/membridge/membridge/cext/leakcheck"
 	"github.com/membridge/membridge/handle"
 	"github.com/membridge/membridge/handle/internal/notify"
+	"github.com/membridge/membridge/internal/benchround"
 	"github.com/membridge/membridge/tracker"
 )
 
@@ -239,31 +240,32 @@ func TestCallbackAfterGone(t *testing.T) {
 // Besides wall time, each reports cpu-ns/op, the CPU time of the one
 // thread the loop runs on, which a busy machine disturbs far less.
 func BenchmarkRoundTrip(b *testing.B) {
+	var cases []benchround.Case
 	prev := tracker.SetStackRate(tracker.DefaultSampleRate)
 	defer tracker.SetStackRate(prev)
 	v := notify.NewPlain()
-	b.Run("through-C/handle.New", func(b *testing.B) {
+	cases = append(cases, benchround.Case{Name: "through-C/handle.New", Run: func(b *testing.B) {
 		loopCPU(b, func() {
 			h, _ := handle.New("bench", v)
 			notify.Call(h.Pointer())
 			h.Release()
 		})
-	})
-	b.Run("through-C/handle.NewWeak", func(b *testing.B) {
+	}})
+	cases = append(cases, benchround.Case{Name: "through-C/handle.NewWeak", Run: func(b *testing.B) {
 		loopCPU(b, func() {
 			w, _ := handle.NewWeak("bench", v)
 			notify.Call(w.Pointer())
 			w.Release()
 		})
-	})
-	b.Run("through-C/cgo.Handle", func(b *testing.B) {
+	}})
+	cases = append(cases, benchround.Case{Name: "through-C/cgo.Handle", Run: func(b *testing.B) {
 		loopCPU(b, func() {
 			h := cgo.NewHandle(v)
 			notify.CallCgoHandle(h)
 			h.Delete()
 		})
-	})
-	b.Run("Go-only/handle.New", func(b *testing.B) {
+	}})
+	cases = append(cases, benchround.Case{Name: "Go-only/handle.New", Run: func(b *testing.B) {
 		loopCPU(b, func() {
 			h, _ := handle.New("bench", v)
 			if _, err := handle.Value(h.Pointer()); err != nil {
@@ -271,8 +273,8 @@ func BenchmarkRoundTrip(b *testing.B) {
 			}
 			h.Release()
 		})
-	})
-	b.Run("Go-only/cgo.Handle", func(b *testing.B) {
+	}})
+	cases = append(cases, benchround.Case{Name: "Go-only/cgo.Handle", Run: func(b *testing.B) {
 		loopCPU(b, func() {
 			h := cgo.NewHandle(v)
 			if h.Value() == nil {
@@ -280,7 +282,8 @@ func BenchmarkRoundTrip(b *testing.B) {
 			}
 			h.Delete()
 		})
-	})
+	}})
+	benchround.Run(b, cases)
 }
 
 // loopCPU runs body b.N times on one locked OS thread and reports that

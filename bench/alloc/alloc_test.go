@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory/mallocator"
 	"github.com/dgraph-io/ristretto/v2/z"
 
+	"github.com/membridge/membridge/internal/benchround"
 	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
 )
@@ -118,7 +119,8 @@ var impls = []impl{
 
 // BenchmarkAllocFree times one allocation and its free. Names are
 // AllocFree/size=<bytes>/impl=<allocator>, so `benchstat -col /impl` puts
-// the allocators side by side.
+// the allocators side by side; with -rounds N (make figures) every case
+// runs N times, interleaved, each name ending in /round=R.
 //
 // Besides wall time (ns/op) each reports cpu-ns/op: the CPU time of the
 // whole process per operation. It counts the collector's work on other
@@ -126,16 +128,21 @@ var impls = []impl{
 // does not count time the benchmark spent waiting for a core, which ns/op
 // does when the machine is shared and busy.
 func BenchmarkAllocFree(b *testing.B) {
+	var cases []benchround.Case
 	for _, n := range sizes {
 		for _, im := range impls {
-			b.Run(fmt.Sprintf("size=%d/impl=%s", n, im.name), func(b *testing.B) {
-				b.ReportAllocs()
-				cpu0 := processCPU()
-				im.run(b, n)
-				if cpu1 := processCPU(); cpu0 >= 0 && cpu1 >= 0 {
-					b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")
-				}
+			cases = append(cases, benchround.Case{
+				Name: fmt.Sprintf("size=%d/impl=%s", n, im.name),
+				Run: func(b *testing.B) {
+					b.ReportAllocs()
+					cpu0 := processCPU()
+					im.run(b, n)
+					if cpu1 := processCPU(); cpu0 >= 0 && cpu1 >= 0 {
+						b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")
+					}
+				},
 			})
 		}
 	}
+	benchround.Run(b, cases)
 }

@@ -7,6 +7,7 @@ import (
 	"unsafe"
 
 	"github.com/dgraph-io/ristretto/v2/z"
+	"github.com/membridge/membridge/internal/benchround"
 	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
 )
@@ -52,12 +53,15 @@ func init() {
 
 var sink unsafe.Pointer
 
+// BenchmarkAlloc64 times one 64 B allocation; with -rounds N (make
+// figures) every case runs N times, interleaved.
 func BenchmarkAlloc64(b *testing.B) {
+	var cases []benchround.Case
 	run := func(name string, f func(b *testing.B)) {
-		b.Run(name, func(b *testing.B) {
+		cases = append(cases, benchround.Case{Name: name, Run: func(b *testing.B) {
 			runtime.GC() // start each from a finished collection of the live heap
 			f(b)
-		})
+		}})
 	}
 	run("impl=bump", func(b *testing.B) {
 		s := newSlab(batch * objSize)
@@ -139,5 +143,6 @@ func BenchmarkAlloc64(b *testing.B) {
 			cFree(cMalloc(objSize))
 		}
 	})
+	benchround.Run(b, cases)
 	runtime.KeepAlive(liveHeap)
 }

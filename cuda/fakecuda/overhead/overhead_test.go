@@ -25,6 +25,7 @@ import (
 
 	"github.com/membridge/membridge/cuda"
 	"github.com/membridge/membridge/cuda/fakecuda"
+	"github.com/membridge/membridge/internal/benchround"
 	"github.com/membridge/membridge/tracker"
 )
 
@@ -64,7 +65,8 @@ const n = 256 // bytes per allocation; the launches scale 64 float32s
 // pops the context within its one cgo call.
 
 func BenchmarkAllocFree(b *testing.B) {
-	b.Run("impl=gorgonia", func(b *testing.B) {
+	var cases []benchround.Case
+	cases = append(cases, benchround.Case{Name: "impl=gorgonia", Run: func(b *testing.B) {
 		onLockedContext(b, func() {
 			for b.Loop() {
 				p, err := cu.MemAlloc(n)
@@ -76,12 +78,12 @@ func BenchmarkAllocFree(b *testing.B) {
 				}
 			}
 		})
-	})
+	}})
 	// The ledger's part alone: what every device allocation passes through
 	// (reserve, commit with the safety net watching a handle, release,
 	// reuse of the record), with no driver call and no context. Its ratio
 	// to the bare pair is the least the membridge row can cost over it.
-	b.Run("impl=ledger", func(b *testing.B) {
+	cases = append(cases, benchround.Case{Name: "impl=ledger", Run: func(b *testing.B) {
 		for b.Loop() {
 			r, err := tracker.Reserve(tracker.KindDevice, 0, "bench/ledger", n, 0)
 			if err != nil {
@@ -94,8 +96,8 @@ func BenchmarkAllocFree(b *testing.B) {
 			}
 			r.Recycle()
 		}
-	})
-	b.Run("impl=membridge", func(b *testing.B) {
+	}})
+	cases = append(cases, benchround.Case{Name: "impl=membridge", Run: func(b *testing.B) {
 		for b.Loop() {
 			buf, err := ctx.Alloc("bench/allocfree", n)
 			if err != nil {
@@ -105,7 +107,8 @@ func BenchmarkAllocFree(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-	})
+	}})
+	benchround.Run(b, cases)
 }
 
 // ledgerHandle stands for a device handle (a DeviceBuffer is a pointer
@@ -116,7 +119,8 @@ type ledgerHandle struct {
 }
 
 func BenchmarkLaunch(b *testing.B) {
-	b.Run("impl=gorgonia", func(b *testing.B) {
+	var cases []benchround.Case
+	cases = append(cases, benchround.Case{Name: "impl=gorgonia", Run: func(b *testing.B) {
 		onLockedContext(b, func() {
 			m, err := cu.LoadData(".version 7.8\n.target sm_90\n.address_size 64\n.visible .entry mb_scale_f32(\n)\n")
 			if err != nil {
@@ -148,8 +152,8 @@ func BenchmarkLaunch(b *testing.B) {
 				}
 			}
 		})
-	})
-	b.Run("impl=membridge", func(b *testing.B) {
+	}})
+	cases = append(cases, benchround.Case{Name: "impl=membridge", Run: func(b *testing.B) {
 		fn, err := ctx.BuiltinFunction("mb_scale_f32")
 		if err != nil {
 			b.Fatal(err)
@@ -171,7 +175,8 @@ func BenchmarkLaunch(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-	})
+	}})
+	benchround.Run(b, cases)
 }
 
 // onLockedContext runs f on a locked OS thread with device 0's primary
