@@ -28,8 +28,11 @@
 //     service built without the tag runs the same code and gets the same
 //     results.
 //
-// Every call that talks to the driver pushes the context, does its work and
-// pops it within one cgo call, so no goroutine needs to lock its thread.
+// Every hot-path call that talks to the driver (allocation, copies,
+// launches, streams, events) pushes the context, does its work and pops it
+// within one cgo call, so no goroutine needs to lock its thread; the few
+// cold calls made through gorgonia.org/cu (loading modules, MemInfo) lock
+// the thread only for their duration.
 // The safety net never calls CUDA: a dropped buffer is queued to its
 // Context, which frees it (stream-ordered) on its next call, Synchronize or
 // Close.
