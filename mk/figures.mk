@@ -31,9 +31,9 @@ figures: figures-build
 	cd bench/arena && $(FIGURES_RAW)/arena.test -test.run '^$$' -test.bench Alloc64 -rounds $(FIGURES_ROUNDS) > $(FIGURES_RAW)/arena.txt
 	cd handle && $(FIGURES_RAW)/handle.test -test.run '^$$' -test.bench RoundTrip -rounds $(FIGURES_ROUNDS) > $(FIGURES_RAW)/handle.txt
 	cd cuda/fakecuda/overhead && LD_LIBRARY_PATH=$(FIGURES_FAKECUDA) MEMBRIDGE_FAKECUDA=1 \
-		$(FIGURES_RAW)/overhead.test -test.run '^$$' -test.bench . -rounds $(FIGURES_ROUNDS) > $(FIGURES_RAW)/standin.txt
+		$(FIGURES_RAW)/overhead.test -test.run '^$$' -test.bench . -test.benchmem -rounds $(FIGURES_ROUNDS) > $(FIGURES_RAW)/standin.txt
 	cd native && $(FIGURES_RAW)/native.test -test.run '^$$' -test.bench ProfileWrite100k -test.benchmem -test.benchtime 5x -test.count $(FIGURES_ROUNDS) > $(FIGURES_RAW)/profile.txt
-	cd cuda && { $(FIGURES_RAW)/cuda.test -test.run '^$$' -test.bench 'AllocFree|Launch' -test.count $(FIGURES_ROUNDS) && \
+	cd cuda && { $(FIGURES_RAW)/cuda.test -test.run '^$$' -test.bench 'AllocFree|Launch' -test.benchmem -test.count $(FIGURES_ROUNDS) && \
 		$(FIGURES_RAW)/cuda.test -test.run '^$$' -test.bench Paired -test.benchtime 10x -test.count $(FIGURES_ROUNDS); } > $(FIGURES_RAW)/cudahost.txt
 	cd batch && $(FIGURES_RAW)/batch.test -test.run '^$$' -test.bench Filter -test.count $(FIGURES_ROUNDS) > $(FIGURES_RAW)/batch.txt
 	for i in $$(seq $(FIGURES_ROUNDS)); do $(CEXT_BIN)/test_membridge bench lines 25 || exit 1; done > $(FIGURES_RAW)/cext.txt
