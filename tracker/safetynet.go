@@ -134,11 +134,13 @@ func onDropped(d dropArg) {
 		if !r.state.CompareAndSwap(stateLive, stateDropped) {
 			return
 		}
+		logDrop(r, p)
 		r.countDrop()
 	} else {
 		if !r.state.CompareAndSwap(stateLive, stateReclaimed) {
 			return
 		}
+		logDrop(r, p)
 		if p == LeakFail {
 			// Kept before it leaves the ledger, so that a check running
 			// meanwhile finds it in one place or the other.
@@ -158,9 +160,16 @@ func onDropped(d dropArg) {
 	}
 	if h := leakHandler.Load(); h != nil {
 		(*h)(r)
-	} else if p != LeakFail || !runChecked.Load() {
-		// Under LeakFail the test mode reports it; VerifyTestMain's check
-		// of the whole run does, whether or not a VerifyNone did.
+	}
+}
+
+// logDrop logs a drop's site once, unless a handler takes drops or the
+// test mode reports them: under LeakFail with VerifyTestMain, its check of
+// the whole run does, whether or not a VerifyNone did. It runs before the
+// record leaves the ledger: a check that sees the drop may end the test
+// binary, and the log must be out by then.
+func logDrop(r *Record, p LeakPolicy) {
+	if leakHandler.Load() == nil && (p != LeakFail || !runChecked.Load()) {
 		logLeakOncePerSite(r)
 	}
 }
