@@ -75,3 +75,20 @@ func TestDebugGCIsPostOnlyAndRateLimited(t *testing.T) {
 	code, _, _ = get(t, "GET", report, "")
 	assert.Equal(t, http.StatusOK, code, "the report without gc=1 is not limited")
 }
+
+// With a debug listener the service keeps a bounded history of the ledger's
+// events, so the trace and the timeline show the requests it served.
+func TestDebugTraceShowsRequests(t *testing.T) {
+	cfg := defaultConfig()
+	cfg.History = 1 << 10
+	api, debug := startWithDebug(t, cfg)
+	code, body, _ := post(t, api, "application/json", []byte(`{"lo":0,"hi":10,"gain":2,"records":[{"id":1,"value":1},{"id":2,"value":3}]}`))
+	require.Equal(t, http.StatusOK, code, string(body))
+	code, trace, _ := get(t, "GET", debug+"/debug/membridge/trace.json", "")
+	require.Equal(t, http.StatusOK, code)
+	assert.Contains(t, trace, `"ph"`, "trace events")
+	assert.Contains(t, trace, "arena-chunk", "the request's arena in the trace")
+	code, page, _ := get(t, "GET", debug+"/debug/membridge/timeline", "")
+	require.Equal(t, http.StatusOK, code)
+	assert.NotContains(t, page, "No history.", "the timeline page")
+}

@@ -54,6 +54,7 @@ func main() {
 	flag.DurationVar(&cfg.BodyTimeout, "body-timeout", cfg.BodyTimeout, "time for a whole body, however fast (408 beyond)")
 	flag.DurationVar(&cfg.WriteTimeout, "write-timeout", cfg.WriteTimeout, "time a client has to take its answer; then it is abandoned")
 	flag.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "time a keep-alive connection may sit idle")
+	flag.IntVar(&cfg.History, "history", cfg.History, "ledger events kept for the debug listener's timeline and trace (0: none; only with -debug-addr)")
 	flag.DurationVar(&cfg.GCInterval, "gc-interval", cfg.GCInterval, "least time between collections forced by POST ?gc=1 on the debug listener")
 	flag.Int64Var(&cfg.Budget, "budget", cfg.Budget, "bytes of native memory requests may hold at once")
 	flag.Int64Var(&cfg.DeviceBudget, "device-budget", cfg.DeviceBudget, "bytes of device memory requests may hold at once")
@@ -107,6 +108,7 @@ func serve(cfg config, log *slog.Logger, addr, debugAddr string) error {
 type server struct {
 	svc        *service
 	api, debug *http.Server // debug is nil without a debug listener
+	history    bool         // the ledger keeps events for the debug listener
 }
 
 // start builds the service and serves it on ln, and the debug endpoints on
@@ -129,6 +131,13 @@ func start(cfg config, log *slog.Logger, ln, debugLn net.Listener) (*server, err
 	}}
 	go srv.api.Serve(ln)
 	if debugLn != nil {
+		if cfg.History > 0 {
+			// A bounded ring of the ledger's last events, so that the
+			// timeline and the trace show what happened: kept only when
+			// someone can look (a few atomic operations per event).
+			tracker.EnableHistory(cfg.History)
+			srv.history = true
+		}
 		srv.debug = &http.Server{Handler: s.debugRoutes(newRegistry()), ReadHeaderTimeout: cfg.HeaderTimeout, IdleTimeout: cfg.IdleTimeout}
 		go srv.debug.Serve(debugLn)
 		log.Info("debug endpoints", "addr", debugLn.Addr().String())
@@ -147,6 +156,9 @@ func (srv *server) shutdown(log *slog.Logger) error {
 		errs = append(errs, srv.debug.Shutdown(ctx))
 	}
 	errs = append(errs, srv.svc.close())
+	if srv.history {
+		tracker.DisableHistory()
+	}
 	if err := tracker.Find(tracker.MaxWait(5 * time.Second)); err != nil {
 		errs = append(errs, fmt.Errorf("memory left after shutdown:\n%w", err))
 	} else {

@@ -49,6 +49,7 @@ type config struct {
 	WriteTimeout   time.Duration // to take the answer; then the server abandons it
 	IdleTimeout    time.Duration // a keep-alive connection may sit idle
 	GCInterval     time.Duration // between collections forced through the debug listener's ?gc=1
+	History        int           // ledger events kept for the debug listener's timeline and trace (0: none)
 }
 
 func defaultConfig() config {
@@ -70,6 +71,7 @@ func defaultConfig() config {
 		WriteTimeout:   10 * time.Second,
 		IdleTimeout:    30 * time.Second,
 		GCInterval:     10 * time.Second,
+		History:        1 << 16,
 	}
 }
 
