@@ -1,5 +1,5 @@
-# Every figure in README.md and docs/ from one command (about 20 minutes on
-# the 2-core development machine at FIGURES_ROUNDS=6).
+# Every figure in README.md and docs/ from one command (about 16 minutes on
+# the 2-core development machine at FIGURES_ROUNDS=10, 10 minutes at 6).
 #
 #   make figures                    build, run every benchmark, write
 #                                   docs/figures/*.md, copy them into the docs
@@ -13,7 +13,7 @@
 # the verdict as "met in k of n rounds"; the raw outputs stay in
 # FIGURES_RAW. internal/doccheck (in make test) fails when a doc's
 # generated section differs from docs/figures. Not run in CI: too long.
-FIGURES_ROUNDS ?= 6
+FIGURES_ROUNDS ?= 10
 FIGURES_DEMO_RUNS ?= 3
 FIGURES_FOOTPRINT_RUNS ?= 3
 FIGURES_RAW ?= /tmp/membridge-figures
