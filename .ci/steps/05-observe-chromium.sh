@@ -6,12 +6,6 @@
 # wherever Chromium is absent, CI or not.
 set -euo pipefail
 
-if ! command -v chromium >/dev/null 2>&1; then
-	sudo=
-	[ "$(id -u)" -eq 0 ] || sudo=sudo
-	export DEBIAN_FRONTEND=noninteractive
-	$sudo apt-get update -qq
-	$sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
-fi
+bash .ci/apt-need.sh chromium chromium
 chromium --version
 MEMBRIDGE_REQUIRE_CHROMIUM=1 go test -count=1 -run 'Chromium' -v ./tracker/timeline/ | grep -E '^(--- |ok|FAIL|PASS)'

@@ -5,12 +5,6 @@
 # Installs Debian's prometheus package, which ships promtool, when missing.
 set -euo pipefail
 
-if ! command -v promtool >/dev/null 2>&1; then
-	sudo=
-	[ "$(id -u)" -eq 0 ] || sudo=sudo
-	export DEBIAN_FRONTEND=noninteractive
-	$sudo apt-get update -qq
-	$sudo apt-get install -y -qq --no-install-recommends prometheus >/dev/null
-fi
+bash .ci/apt-need.sh promtool prometheus
 promtool --version | head -1
 make promtool

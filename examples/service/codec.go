@@ -38,35 +38,30 @@ func badRequest(format string, args ...any) error {
 	return &clientError{fmt.Sprintf(format, args...)}
 }
 
-// jsonJob is the JSON form of a request, as a client writes it.
-type jsonJob struct {
-	Lo      *float32     `json:"lo"`
-	Hi      *float32     `json:"hi"`
-	Gain    *float32     `json:"gain"`
-	Bias    float32      `json:"bias"`
-	Min     *float32     `json:"min"`
-	Max     *float32     `json:"max"`
-	Values  bool         `json:"values"`
-	Records []jsonRecord `json:"records"`
+// jsonRequest is the JSON form of a request; R is how its records are
+// held.
+type jsonRequest[R any] struct {
+	Lo      *float32 `json:"lo"`
+	Hi      *float32 `json:"hi"`
+	Gain    *float32 `json:"gain"`
+	Bias    float32  `json:"bias"`
+	Min     *float32 `json:"min"`
+	Max     *float32 `json:"max"`
+	Values  bool     `json:"values"`
+	Records R        `json:"records"`
 }
+
+// jsonJob is the JSON form as a client writes it.
+type jsonJob = jsonRequest[[]jsonRecord]
 
 type jsonRecord struct {
 	ID    uint64  `json:"id"`
 	Value float32 `json:"value"`
 }
 
-// jsonIn is the JSON form as the service reads it: the same fields, with
-// the records decoded straight into the request's arena.
-type jsonIn struct {
-	Lo      *float32     `json:"lo"`
-	Hi      *float32     `json:"hi"`
-	Gain    *float32     `json:"gain"`
-	Bias    float32      `json:"bias"`
-	Min     *float32     `json:"min"`
-	Max     *float32     `json:"max"`
-	Values  bool         `json:"values"`
-	Records arenaRecords `json:"records"`
-}
+// jsonIn is the JSON form as the service reads it, with the records
+// decoded straight into the request's arena.
+type jsonIn = jsonRequest[arenaRecords]
 
 // arenaRecords decodes a JSON array of records into arena memory: it counts
 // the elements first (json has checked the syntax by then), takes exactly
