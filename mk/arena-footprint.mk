@@ -1,4 +1,4 @@
-# Arenas and the large-buffer footprint (issue 4).
+# Arenas and the large-buffer footprint.
 #
 # `make arena-bench` times a 64 B arena allocation side by side with a bare
 # bump pointer over one C slab, a cgo malloc+free pair, ristretto v2's
