@@ -1,4 +1,4 @@
-# Speed of the foundation side by side with the alternatives (issue 2).
+# Speed of the foundation side by side with the alternatives.
 # The benchmarks live in the separate bench module, so the library never
 # requires arrow-go or ristretto. `make bench` runs them once, -count times,
 # and prints benchstat's view (allocators as columns, with the noise) and

@@ -1,4 +1,4 @@
-# CUDA kernels and the real-GPU run of package cuda (issue 5).
+# CUDA kernels and the real-GPU run of package cuda.
 
 # Package cuda's host backend has C too: LeakSanitizer checks it in make asan.
 PKGS_WITH_C += ./cuda/

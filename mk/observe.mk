@@ -1,4 +1,4 @@
-# Seeing native memory (issue 6): the demo that makes the README's
+# Seeing native memory: the demo that makes the README's
 # screenshots, and the benchmarks behind the observability speed targets.
 # observe-bench interleaves its rounds (every benchmark once, then again),
 # like bench.mk, so load from other work falls on both modes alike.
