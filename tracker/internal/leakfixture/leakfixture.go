@@ -22,6 +22,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/membridge/membridge/tracker"
 )
 
@@ -279,4 +282,50 @@ func Outcomes(out string) (results, output map[string]string) {
 		}
 	}
 	return results, output
+}
+
+// CheckPerTestBlame runs the scenarios whose results must be the same with
+// VerifyNone alone and under VerifyTestMain, asserts which tests fail (those
+// that leaked, and no other) and what their reports name, and returns the
+// child's output for the caller's own checks.
+func CheckPerTestBlame(t *testing.T) string {
+	t.Helper()
+	out, code := Run(t, nil, "-test.v",
+		"-test.run=^TestFixture(Dropped|Kept|CleanAfterLeaks|IgnoredTag|ParallelDropper|ParallelKeeper|ParallelClean|ParentDefer|ParentCleanup|Grandchild)$")
+	results, output := Outcomes(out)
+	require.Equal(t, map[string]string{
+		"TestFixtureDropped":           "FAIL", // dropped a handle without Free
+		"TestFixtureKept":              "FAIL", // kept a leak in a global
+		"TestFixtureCleanAfterLeaks":   "PASS", // runs after both: not blamed
+		"TestFixtureIgnoredTag":        "PASS",
+		"TestFixtureParallelDropper":   "FAIL",
+		"TestFixtureParallelKeeper":    "FAIL",
+		"TestFixtureParallelClean":     "PASS", // checked while the other two's leaks were live
+		"TestFixtureParentDefer":       "PASS", // checked while its subtest, paused in t.Parallel, held memory
+		"TestFixtureParentDefer/sub":   "PASS",
+		"TestFixtureParentCleanup":     "FAIL", // its check runs after the subtest, which leaked
+		"TestFixtureParentCleanup/sub": "PASS", // no check of its own
+		"TestFixtureGrandchild":        "FAIL", // through a goroutine that never allocated
+	}, results, out)
+	assert.Equal(t, 1, code)
+	for _, want := range []string{
+		"membridge: LEAK of 512 bytes in 1 allocation from 1 site",
+		`tag "dropped"`, "made by TestFixtureDropped", "1 dropped without Free",
+		"leakfixture.dropOne", "leakfixture.go:",
+	} {
+		assert.Contains(t, output["TestFixtureDropped"], want)
+	}
+	for test, want := range map[string]string{
+		"TestFixtureKept":            `256 bytes in 1 allocation, tag "kept"`,
+		"TestFixtureParallelDropper": `512 bytes in 1 allocation, tag "parallel-dropped"`,
+		"TestFixtureParallelKeeper":  `96 bytes in 1 allocation, tag "parallel-kept"`,
+		"TestFixtureParentCleanup":   `tag "subtest-kept"`,
+		"TestFixtureGrandchild":      `tag "grandchild"`,
+	} {
+		assert.Contains(t, output[test], want)
+	}
+	for name, o := range output {
+		assert.LessOrEqual(t, strings.Count(o, "membridge: LEAK"), 1, "%s reported more than one leak report:\n%s", name, o)
+	}
+	return out
 }

@@ -1,7 +1,6 @@
 package leakfixture_test
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -15,44 +14,7 @@ import (
 // only check, and assert what a user of go test would see.
 
 func TestVerifyNoneAloneFailsTheTestsThatLeakAndNoOther(t *testing.T) {
-	out, code := leakfixture.Run(t, nil, "-test.v",
-		"-test.run=^TestFixture(Dropped|Kept|CleanAfterLeaks|IgnoredTag|ParallelDropper|ParallelKeeper|ParallelClean|ParentDefer|ParentCleanup|Grandchild)$")
-	results, output := leakfixture.Outcomes(out)
-	require.Equal(t, map[string]string{
-		"TestFixtureDropped":           "FAIL", // dropped a handle without Free
-		"TestFixtureKept":              "FAIL", // kept a leak in a global
-		"TestFixtureCleanAfterLeaks":   "PASS", // runs after both: not blamed
-		"TestFixtureIgnoredTag":        "PASS",
-		"TestFixtureParallelDropper":   "FAIL",
-		"TestFixtureParallelKeeper":    "FAIL",
-		"TestFixtureParallelClean":     "PASS", // checked while the other two's leaks were live
-		"TestFixtureParentDefer":       "PASS", // checked while its subtest, paused in t.Parallel, held memory
-		"TestFixtureParentDefer/sub":   "PASS",
-		"TestFixtureParentCleanup":     "FAIL", // its check runs after the subtest, which leaked
-		"TestFixtureParentCleanup/sub": "PASS", // no check of its own
-		"TestFixtureGrandchild":        "FAIL", // through a goroutine that never allocated
-	}, results, out)
-	assert.Equal(t, 1, code)
-
-	dropped := output["TestFixtureDropped"]
-	for _, want := range []string{
-		"membridge: LEAK of 512 bytes in 1 allocation from 1 site",
-		`tag "dropped"`, "made by TestFixtureDropped", "1 dropped without Free",
-		"leakfixture.dropOne", "leakfixture.go:",
-	} {
-		assert.Contains(t, dropped, want)
-	}
-	assert.Contains(t, output["TestFixtureKept"], `LEAK of 256 bytes in 1 allocation`)
-	assert.Contains(t, output["TestFixtureKept"], `tag "kept"`)
-	assert.Contains(t, output["TestFixtureParallelDropper"], `LEAK of 512 bytes in 1 allocation`)
-	assert.Contains(t, output["TestFixtureParallelDropper"], `tag "parallel-dropped"`)
-	assert.Contains(t, output["TestFixtureParallelKeeper"], `LEAK of 96 bytes in 1 allocation`)
-	assert.Contains(t, output["TestFixtureParallelKeeper"], `tag "parallel-kept"`)
-	assert.Contains(t, output["TestFixtureParentCleanup"], `tag "subtest-kept"`)
-	assert.Contains(t, output["TestFixtureGrandchild"], `tag "grandchild"`)
-	for name, o := range output {
-		assert.LessOrEqual(t, strings.Count(o, "membridge: LEAK"), 1, "%s reported more than one leak report:\n%s", name, o)
-	}
+	leakfixture.CheckPerTestBlame(t)
 }
 
 func TestVerifyNoneAloneMissesAGoroutineThatAllocatesAfterItsTest(t *testing.T) {

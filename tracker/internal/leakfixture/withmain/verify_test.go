@@ -1,7 +1,6 @@
 package withmain_test
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -16,39 +15,7 @@ import (
 // (package leakfixture), and the check of the whole run at the end.
 
 func TestVerifyNoneUnderVerifyTestMainFailsTheTestsThatLeakAndNoOther(t *testing.T) {
-	out, code := leakfixture.Run(t, nil, "-test.v",
-		"-test.run=^TestFixture(Dropped|Kept|CleanAfterLeaks|IgnoredTag|ParallelDropper|ParallelKeeper|ParallelClean|ParentDefer|ParentCleanup|Grandchild)$")
-	results, output := leakfixture.Outcomes(out)
-	require.Equal(t, map[string]string{
-		"TestFixtureDropped":           "FAIL",
-		"TestFixtureKept":              "FAIL",
-		"TestFixtureCleanAfterLeaks":   "PASS",
-		"TestFixtureIgnoredTag":        "PASS",
-		"TestFixtureParallelDropper":   "FAIL",
-		"TestFixtureParallelKeeper":    "FAIL",
-		"TestFixtureParallelClean":     "PASS",
-		"TestFixtureParentDefer":       "PASS",
-		"TestFixtureParentDefer/sub":   "PASS",
-		"TestFixtureParentCleanup":     "FAIL",
-		"TestFixtureParentCleanup/sub": "PASS",
-		"TestFixtureGrandchild":        "FAIL",
-	}, results, out)
-	assert.Equal(t, 1, code)
-	for _, want := range []string{
-		"membridge: LEAK of 512 bytes in 1 allocation from 1 site",
-		`tag "dropped"`, "made by TestFixtureDropped", "1 dropped without Free",
-		"leakfixture.dropOne", "leakfixture.go:",
-	} {
-		assert.Contains(t, output["TestFixtureDropped"], want)
-	}
-	assert.Contains(t, output["TestFixtureKept"], `tag "kept"`)
-	assert.Contains(t, output["TestFixtureParallelDropper"], `tag "parallel-dropped"`)
-	assert.Contains(t, output["TestFixtureParallelKeeper"], `tag "parallel-kept"`)
-	assert.Contains(t, output["TestFixtureParentCleanup"], `tag "subtest-kept"`)
-	assert.Contains(t, output["TestFixtureGrandchild"], `tag "grandchild"`)
-	for name, o := range output {
-		assert.LessOrEqual(t, strings.Count(o, "membridge: LEAK"), 1, "%s reported more than one leak report:\n%s", name, o)
-	}
+	out := leakfixture.CheckPerTestBlame(t)
 	// The run's check reports the drops; the safety net does not log them.
 	assert.NotContains(t, out, "membridge: handle dropped without Free")
 }
