@@ -4,13 +4,12 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/membridge/membridge/internal/childtest"
 	"github.com/membridge/membridge/tracker"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -261,12 +260,7 @@ func TestNegativeLimitIsNone(t *testing.T) {
 // runs in a child process: the process-wide relief byte counter saturates,
 // which other tests would then read.
 func TestRelieveSumsHostileCounts(t *testing.T) {
-	if os.Getenv("MEMBRIDGE_TEST_CHILD") != t.Name() {
-		cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v")
-		cmd.Env = append(os.Environ(), "MEMBRIDGE_TEST_CHILD="+t.Name())
-		out, err := cmd.CombinedOutput()
-		require.NoError(t, err, "%s", out)
-		require.Contains(t, string(out), "--- PASS: "+t.Name())
+	if !childtest.Alone(t) {
 		return
 	}
 	var asked []int64
@@ -294,12 +288,7 @@ func TestRelieveSumsHostileCounts(t *testing.T) {
 // and existing names are still found. In a child process, since kinds
 // cannot be unregistered.
 func TestRegisterKindRunsOut(t *testing.T) {
-	if os.Getenv("MEMBRIDGE_TEST_CHILD") != t.Name() {
-		cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v")
-		cmd.Env = append(os.Environ(), "MEMBRIDGE_TEST_CHILD="+t.Name())
-		out, err := cmd.CombinedOutput()
-		require.NoError(t, err, "%s", out)
-		require.Contains(t, string(out), "--- PASS: "+t.Name())
+	if !childtest.Alone(t) {
 		return
 	}
 	var err error

@@ -2,8 +2,6 @@ package promcollector_test
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -16,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/membridge/membridge/internal/childtest"
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/promcollector"
 )
@@ -205,11 +204,7 @@ func ExampleNew() {
 // too, so a scrape never fails on them. The test runs in a process of its
 // own: the counts are the process's since its start.
 func TestScrapeHasAtMostCapPlusOneTagValues(t *testing.T) {
-	if os.Getenv("MEMBRIDGE_TEST_CHILD") != t.Name() {
-		cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v")
-		cmd.Env = append(os.Environ(), "MEMBRIDGE_TEST_CHILD="+t.Name())
-		out, err := cmd.CombinedOutput()
-		require.NoError(t, err, "%s", out)
+	if !childtest.Alone(t) {
 		return
 	}
 	defer tracker.VerifyNone(t)
