@@ -8,11 +8,12 @@
 # -count in a row, so that load from other work on the machine falls on all
 # allocators alike and the ratios within the run stay meaningful.
 BENCH_COUNT ?= 6
-BENCH_OUT ?= /tmp/membridge-bench-alloc.txt
-BENCH_BIN ?= /tmp/membridge-bench-alloc.test
+BENCH_OUT ?= $(CURDIR)/bin/bench/alloc.txt
+BENCH_BIN ?= $(CURDIR)/bin/bench/alloc.test
 
 .PHONY: bench bench-parts
 bench:
+	@mkdir -p $(dir $(BENCH_OUT)) $(dir $(BENCH_BIN))
 	cd bench && $(GO) test -c -o $(BENCH_BIN) ./alloc
 	rm -f $(BENCH_OUT); for i in $$(seq $(BENCH_COUNT)); do \
 		$(BENCH_BIN) -test.run '^$$' -test.bench AllocFree -test.count 1 >> $(BENCH_OUT) || { cat $(BENCH_OUT); exit 1; }; \
@@ -22,5 +23,6 @@ bench:
 
 # The operations an Alloc+Free pair is made of, timed one by one.
 bench-parts:
+	@mkdir -p $(dir $(BENCH_OUT))
 	cd bench && $(GO) test -run '^$$' -bench Part -count $(BENCH_COUNT) ./alloc > $(BENCH_OUT).parts || { cat $(BENCH_OUT).parts; exit 1; }
 	$(BENCHSTAT) $(BENCH_OUT).parts

@@ -19,10 +19,11 @@ ptx:
 # the demo on it.
 GPU_TEST_ROUNDS ?= 5
 GPU_BENCH_COUNT ?= 6
-GPU_BENCH_OUT ?= /tmp/membridge-gpu-bench.txt
+GPU_BENCH_OUT ?= $(CURDIR)/bin/bench/gpu.txt
 
 gpu-test:
 	nvidia-smi -L || true
+	@mkdir -p $(dir $(GPU_BENCH_OUT))
 	$(GO) vet -tags cuda ./cuda/
 	$(GO) test -tags cuda -count=1 -v -run 'TestDevices' ./cuda/
 	$(GO) test -tags cuda -count=1 ./cuda/ ./csrc/kernels/ ./examples/service/

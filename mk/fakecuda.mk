@@ -38,10 +38,11 @@ cuda-test: cuda-standin
 # bare gorgonia.org/cu calls in one run (docs/cuda-without-gpu.md). Rounds
 # are interleaved so load from other work falls on both alike.
 CUDA_BENCH_COUNT ?= 6
-CUDA_BENCH_OUT ?= /tmp/membridge-bench-standin.txt
-CUDA_BENCH_BIN ?= /tmp/membridge-bench-standin.test
+CUDA_BENCH_OUT ?= $(CURDIR)/bin/bench/standin.txt
+CUDA_BENCH_BIN ?= $(CURDIR)/bin/bench/standin.test
 
 cuda-bench: cuda-standin
+	@mkdir -p $(dir $(CUDA_BENCH_OUT)) $(dir $(CUDA_BENCH_BIN))
 	$(FAKECUDA_ENV) $(GO) test -tags cuda -c -o $(CUDA_BENCH_BIN) ./cuda/fakecuda/overhead
 	rm -f $(CUDA_BENCH_OUT); for i in $$(seq $(CUDA_BENCH_COUNT)); do \
 		LD_LIBRARY_PATH=$(FAKECUDA_BUILD) $(CUDA_BENCH_BIN) -test.run '^$$' -test.bench . -test.count 1 >> $(CUDA_BENCH_OUT) || { cat $(CUDA_BENCH_OUT); exit 1; }; \

@@ -16,7 +16,7 @@
 FIGURES_ROUNDS ?= 10
 FIGURES_DEMO_RUNS ?= 3
 FIGURES_FOOTPRINT_RUNS ?= 3
-FIGURES_RAW ?= /tmp/membridge-figures
+FIGURES_RAW ?= $(CURDIR)/bin/figures
 FIGURES_FAKECUDA := $(FIGURES_RAW)/fakecuda
 
 .PHONY: figures figures-build figures-docs
@@ -55,7 +55,7 @@ figures-build: $(CEXT_BIN)/test_membridge
 	$(GO) test -c -o $(FIGURES_RAW)/cuda.test ./cuda
 	cuda/fakecuda/driver/build.sh $(FIGURES_FAKECUDA) > /dev/null
 	CGO_LDFLAGS=-L$(FIGURES_FAKECUDA) $(GO) test -tags cuda -c -o $(FIGURES_RAW)/overhead.test ./cuda/fakecuda/overhead
-	$(GO) build -o $(FIGURES_RAW)/footprint ./cmd/footprint
+	cd bench && $(GO) build -o $(FIGURES_RAW)/footprint ./cmd/footprint
 	$(GO) build -trimpath -o bin/service ./examples/service
 
 # The tables from the raw outputs, then into the docs.

@@ -1,16 +1,18 @@
-# Seeing native memory: the demo that makes the README's
-# screenshots, and the benchmarks behind the observability speed targets.
+# Seeing native memory: the example that makes the screenshots in
+# docs/observability.md (examples/observe), and the benchmarks behind the
+# observability speed targets.
 # observe-bench interleaves its rounds (every benchmark once, then again),
 # like bench.mk, so load from other work falls on both modes alike.
-OBSERVE_OUT ?= /tmp/membridge-demo
-OBSERVE_BENCH_OUT ?= /tmp/membridge-bench-observe
+OBSERVE_OUT ?= $(CURDIR)/bin/observe
+OBSERVE_BENCH_OUT ?= $(CURDIR)/bin/bench/observe
 
 .PHONY: observe-demo observe-bench
 observe-demo:
-	$(GO) run ./tracker/debughttp/internal/demo -out $(OBSERVE_OUT)
+	$(GO) run ./examples/observe -out $(OBSERVE_OUT)
 	@echo "then: $(GO) tool pprof -http=127.0.0.1:8089 -tagroot=kind $(OBSERVE_OUT)/profile.pb.gz"
 
 observe-bench:
+	@mkdir -p $(dir $(OBSERVE_BENCH_OUT))
 	$(GO) test -c -o $(OBSERVE_BENCH_OUT)-native.test ./native
 	cd bench && $(GO) test -c -o $(OBSERVE_BENCH_OUT)-alloc.test ./alloc
 	rm -f $(OBSERVE_BENCH_OUT)-alloc.txt $(OBSERVE_BENCH_OUT)-native.txt

@@ -2,7 +2,7 @@
 // files under docs/figures, which README.md and docs/*.md carry between
 // marker comments (internal/doccheck fails when they differ):
 //
-//	go run ./cmd/figures -in /tmp/membridge-figures -out ../docs/figures
+//	cd bench && go run ./cmd/figures -in ../bin/figures -out ../docs/figures
 //
 // Every comparison is a ratio of two cases measured in the same round (the
 // benchmarks run their cases interleaved, the order reversed every other
@@ -27,7 +27,7 @@ import (
 )
 
 var (
-	inDir  = flag.String("in", "/tmp/membridge-figures", "directory with the raw outputs of make figures")
+	inDir  = flag.String("in", "../bin/figures", "directory with the raw outputs of make figures")
 	outDir = flag.String("out", "../docs/figures", "directory to write NAME.md into")
 )
 
@@ -422,10 +422,10 @@ func renderDemo(m meta) (string, string, error) {
 	return b.String(), sample, nil
 }
 
-// fpLine is a row of cmd/footprint's table.
+// fpLine is a row of bench/cmd/footprint's table.
 var fpLine = regexp.MustCompile(`^\| (.+?) \| ([\d.]+)x \| (\S+) \|`)
 
-// renderFootprint reads cmd/footprint's tables (footprint-N.txt, one run
+// renderFootprint reads bench/cmd/footprint's tables (footprint-N.txt, one run
 // each, the allocators' order reversed every other run).
 func renderFootprint(m meta) (string, []verdictRow, error) {
 	files, _ := filepath.Glob(filepath.Join(*inDir, "footprint-*.txt"))
@@ -461,7 +461,7 @@ func renderFootprint(m meta) (string, []verdictRow, error) {
 	}
 	f := &figure{name: "footprint", doc: "docs/arenas-budgets-cache.md", title: "large buffers: 2 GiB live in 1 MiB buffers, a tenth replaced per round"}
 	var b strings.Builder
-	b.WriteString(m.header("make figures", strconv.Itoa(len(files))+" runs of cmd/footprint", true))
+	b.WriteString(m.header("make figures", strconv.Itoa(len(files))+" runs of bench/cmd/footprint", true))
 	b.WriteString("| allocator | peak RSS / live bytes: median | min | max | time per round: median | min | max |\n|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, k := range order {
 		fmt.Fprintf(&b, "| %s | %.3f× | %.3f× | %.3f× | %s | %s | %s |\n", k, median(peak[k]), slices.Min(peak[k]), slices.Max(peak[k]),

@@ -5,8 +5,8 @@
 // a child process of its own, so that one's freed memory does not hide
 // another's; the parent prints peak RSS over live bytes and time per round.
 //
-//	go run ./cmd/footprint                      # 2 GiB live in 1 MiB buffers
-//	go run ./cmd/footprint -live 256MiB -rounds 10   # a quick check
+//	cd bench && go run ./cmd/footprint                      # 2 GiB live in 1 MiB buffers
+//	cd bench && go run ./cmd/footprint -live 256MiB -rounds 10   # a quick check
 package main
 
 import (

@@ -1,12 +1,12 @@
-// Command demo runs a small image service that allocates C heap and device
+// Command observe runs a small image service that allocates C heap and device
 // memory through membridge the way such services do (decode buffers,
 // scratch, a bounded frame cache, device activations, model weights, and a
 // slow leak), then writes what membridge shows about it: a pprof profile, a
 // Chrome trace, the timeline page and the text report. The README's
 // screenshots come from it:
 //
-//	go run ./tracker/debughttp/internal/demo -out /tmp/membridge-demo
-//	go tool pprof -http=127.0.0.1:8089 /tmp/membridge-demo/profile.pb.gz
+//	go run ./examples/observe -out bin/observe    # make observe-demo
+//	go tool pprof -http=127.0.0.1:8089 -tagroot=kind bin/observe/profile.pb.gz
 //
 // With -serve it keeps serving the debug endpoint afterwards.
 package main
