@@ -4,6 +4,6 @@
 // v2's z.Allocator, and Go's new with a live heap, so that the garbage
 // collector's cost is counted.
 //
-//	cd bench && go test -run '^$' -bench . -count 6 ./arena | tee /tmp/arena.txt
-//	go run golang.org/x/perf/cmd/benchstat@latest -col /impl /tmp/arena.txt
+//	cd bench && go test -run '^$' -bench . -count 6 ./arena | tee arena.txt
+//	go run golang.org/x/perf/cmd/benchstat@latest -col /impl arena.txt
 package arena
