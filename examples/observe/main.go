@@ -2,8 +2,8 @@
 // memory through membridge the way such services do (decode buffers,
 // scratch, a bounded frame cache, device activations, model weights, and a
 // slow leak), then writes what membridge shows about it: a pprof profile, a
-// Chrome trace, the timeline page and the text report. The README's
-// screenshots come from it:
+// Chrome trace, the timeline page and the text report. The screenshots in
+// docs/observability.md come from it:
 //
 //	go run ./examples/observe -out bin/observe    # make observe-demo
 //	go tool pprof -http=127.0.0.1:8089 -tagroot=kind bin/observe/profile.pb.gz
