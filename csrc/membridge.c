@@ -904,16 +904,19 @@ __attribute__((noinline)) static void *untracked(void *p) {
 	return no_memory();
 }
 
-void *membridge_malloc(int tag, size_t n) {
+/* malloc_general is membridge_malloc past its fast path: blocks from
+ * malloc, a thread without a cache or slot, a cache to refill, counters
+ * to fold. */
+__attribute__((noinline)) static void *malloc_general(int tag, size_t n) {
 	if (__builtin_expect((unsigned)tag >= (unsigned)atomic_load_explicit(&fast_tags, memory_order_relaxed) ||
 	                         n >= BIG_BYTES,
 	                     0)) {
 		return alloc_slow("membridge_malloc", tag, n, 0);
 	}
 	void *p;
-	if (__builtin_expect(n <= MB_SMALL_MAX, 1) && mb_small_on()) {
+	if (n <= MB_SMALL_MAX && mb_small_on()) {
 		p = mb_small_take_cached(mb_small_class(n));
-		if (__builtin_expect(p == NULL, 0)) {
+		if (p == NULL) {
 			return alloc_slow("membridge_malloc", tag, n, 0);
 		}
 		atomic_store_explicit(mb_small_word_of(p), mb_word(n, tag, OWNER_C), memory_order_release);
@@ -936,6 +939,32 @@ void *membridge_malloc(int tag, size_t n) {
 	if (__builtin_expect(v >= (uint64_t)WINDOW_OPS << 32 || (uint32_t)v >= FLUSH_BYTES, 0)) {
 		return fold_then(tag, c, p);
 	}
+	return p;
+}
+
+/* membridge_malloc's fast path calls nothing, so it saves no registers:
+ * a small block from the thread's cache, its word set, one counter
+ * store. Everything else is a tail call. */
+void *membridge_malloc(int tag, size_t n) {
+	mb_cache *mc = mb_my_cache;
+	slot *s = my_slot;
+	if (__builtin_expect(n > MB_SMALL_MAX || mc == NULL || s == NULL ||
+	                         (unsigned)tag >= (unsigned)atomic_load_explicit(&fast_tags, memory_order_relaxed) ||
+	                         atomic_load_explicit(&mb_small_state, memory_order_relaxed) != 1,
+	                     0)) {
+		return malloc_general(tag, n);
+	}
+	int cls = mb_small_class(n);
+	uint32_t have = mc->n[cls];
+	tag_counts *c = &s->tags[tag];
+	uint64_t v = atomic_load_explicit(&c->alloc_window, memory_order_relaxed) + ((uint64_t)1 << 32) + n;
+	if (__builtin_expect(have == 0 || v >= (uint64_t)WINDOW_OPS << 32 || (uint32_t)v >= FLUSH_BYTES, 0)) {
+		return malloc_general(tag, n);
+	}
+	void *p = mc->blocks[cls][have - 1];
+	mc->n[cls] = have - 1;
+	atomic_store_explicit(mb_small_word_of(p), mb_word(n, tag, OWNER_C), memory_order_release);
+	atomic_store_explicit(&c->alloc_window, v, memory_order_relaxed);
 	return p;
 }
 
@@ -979,7 +1008,8 @@ __attribute__((noinline)) static void fold_then_free(int tag, tag_counts *c, voi
 	free(p);
 }
 
-void membridge_free(void *p) {
+/* free_general is membridge_free past its fast path. */
+__attribute__((noinline)) static void free_general(void *p) {
 	if (p == NULL) {
 		return;
 	}
@@ -1033,6 +1063,39 @@ void membridge_free(void *p) {
 		return;
 	}
 	free(p);
+}
+
+/* membridge_free's fast path, like membridge_malloc's, calls nothing: a
+ * live small block C owns, its word changed by one compare-and-swap, the
+ * block onto the thread's cache, one counter store. */
+void membridge_free(void *p) {
+	mb_cache *mc = mb_my_cache;
+	slot *s = my_slot;
+	if (__builtin_expect(!mb_small_owns(p) || mc == NULL || s == NULL, 0)) {
+		free_general(p);
+		return;
+	}
+	mb_span *sp;
+	_Atomic uint32_t *w = mb_small_word(p, &sp);
+	uint32_t old = w != NULL ? atomic_load_explicit(w, memory_order_relaxed) : 0;
+	int cls = sp != NULL ? sp->cls : 0;
+	tag_counts *c = &s->tags[mb_word_tag(old)];
+	uint64_t v = atomic_load_explicit(&c->freed_window, memory_order_relaxed) + ((uint64_t)1 << 32) +
+	             mb_word_size(old);
+	if (__builtin_expect((old >> 24) != (mb_word(0, 0, OWNER_C) >> 24) || mc->n[cls] == MB_SMALL_CACHE ||
+	                         v >= (uint64_t)WINDOW_OPS << 32 || (uint32_t)v >= FLUSH_BYTES,
+	                     0)) {
+		free_general(p);
+		return;
+	}
+	if (__builtin_expect(!atomic_compare_exchange_strong_explicit(w, &old, small_freed(old), memory_order_acq_rel,
+	                                                              memory_order_relaxed),
+	                     0)) {
+		free_general(p); /* the word changed under us: the slow path says why */
+		return;
+	}
+	mc->blocks[cls][mc->n[cls]++] = p;
+	atomic_store_explicit(&c->freed_window, v, memory_order_relaxed);
 }
 
 /* realloc_small moves small block p (its word says moving, old before)
