@@ -46,7 +46,7 @@ memcheck: $(CEXT_BIN)/test_membridge
 		{ echo "memcheck: csrc/test/go.supp is stale: csrc/test/gen-go-supp.sh > csrc/test/go.supp"; exit 1; }
 	$(CEXT_VALGRIND) $<
 	@echo "memcheck: the small-block classes (mb_small.c) under valgrind"
-	$(CEXT_VALGRIND:MEMBRIDGE_CHECK=1=MEMBRIDGE_CHECK=0) $<
+	$(subst MEMBRIDGE_CHECK=1,MEMBRIDGE_CHECK=0,$(CEXT_VALGRIND)) $<
 	@echo "memcheck: a planted leak must be reported"
 	@if $(CEXT_VALGRIND) $< leak > $(CEXT_BIN)/planted.log 2>&1; then \
 		cat $(CEXT_BIN)/planted.log; echo "memcheck: FAIL: valgrind passed a planted leak"; exit 1; fi
