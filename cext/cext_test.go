@@ -321,6 +321,10 @@ func TestFreeFromGo(t *testing.T) {
 // neighbour) or was unmapped; no misuse may reach malloc.
 func TestMisuseAborts(t *testing.T) {
 	if what := os.Getenv("CEXT_MISUSE"); what != "" {
+		// Blocks from malloc one by one (the checking mode), or small
+		// blocks of membridge's own size classes: each misuse is caught
+		// in both.
+		cmem.SetChecking(os.Getenv("CEXT_MISUSE_CHECKING") == "1")
 		misuse(what)
 		os.Exit(0) // not reached
 	}
@@ -347,30 +351,47 @@ func TestMisuseAborts(t *testing.T) {
 		{"interior", []string{"membridge: membridge_free(0x", "16 bytes into the block at 0x", `tag "cext.misuse"`, "100 bytes"}},
 		{"realloc-interior", []string{"membridge: membridge_realloc(0x", "32 bytes into the block at 0x", "100 bytes"}},
 		{"realloc-foreign", []string{"membridge: membridge_realloc(0x", "not a membridge block"}},
+		// In the checking mode blocks come from malloc: the next malloc
+		// of the address finds it still counted. Otherwise a small block
+		// is membridge's own, and its guard makes glibc's free() abort.
 		{"freed-by-libc", []string{"membridge: membridge_malloc", "still a live membridge block", `tag "cext.misuse"`, "56 bytes", "free()"}},
+		{"freed-by-libc-small", []string{"munmap_chunk(): invalid pointer"}},
 	} {
-		t.Run(c.what, func(t *testing.T) {
-			if c.what == "freed-by-libc" && leakcheck.Enabled {
-				t.Skip("AddressSanitizer holds freed memory back (its quarantine): malloc does not hand the address out again")
-			}
-			cmd := exec.Command(os.Args[0], "-test.run=^TestMisuseAborts$")
-			cmd.Env = append(os.Environ(), "CEXT_MISUSE="+c.what, "MEMBRIDGE_TRACK=off")
-			out, err := cmd.CombinedOutput()
-			// The message comes first; the Go runtime's dump after it is long.
-			head := string(out[:min(len(out), 800)])
-			require.Error(t, err, "child exited 0:\n%s", head)
-			// On a Go thread the Go runtime reports the signal; on a thread
-			// C started, the process dies of it.
-			ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
-			if !strings.Contains(string(out), "SIGABRT") && !(ws.Signaled() && ws.Signal() == syscall.SIGABRT) {
-				t.Errorf("child did not abort (%v):\n%s", err, head)
-			}
-			for _, want := range c.want {
-				if !strings.Contains(head, want) {
-					t.Errorf("child output lacks %q:\n%s", want, head)
+		for _, checking := range []string{"1", "0"} {
+			name := c.what
+			if checking == "0" {
+				if strings.HasPrefix(c.what, "freed-by-libc") {
+					continue // each sets its own mode
 				}
+				name += "/small-classes"
 			}
-		})
+			t.Run(name, func(t *testing.T) {
+				misuseChild(t, c.what, checking, c.want)
+			})
+		}
+	}
+}
+
+// misuseChild runs one misuse in a child process and checks that it
+// aborted with every text in want.
+func misuseChild(t *testing.T, what, checking string, want []string) {
+	if strings.HasPrefix(what, "freed-by-libc") && leakcheck.Enabled {
+		t.Skip("AddressSanitizer holds freed memory back (its quarantine): malloc does not hand the address out again")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestMisuseAborts$")
+	cmd.Env = append(os.Environ(), "CEXT_MISUSE="+what, "CEXT_MISUSE_CHECKING="+checking, "MEMBRIDGE_TRACK=off")
+	out, err := cmd.CombinedOutput()
+	// The message comes first; the Go runtime's dump after it is long.
+	head := string(out[:min(len(out), 800)])
+	require.Error(t, err, "child exited 0:\n%s", head)
+	// On a Go thread the Go runtime reports the signal; on a thread
+	// C started, the process dies of it.
+	ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if !strings.Contains(string(out), "SIGABRT") && !(ws.Signaled() && ws.Signal() == syscall.SIGABRT) {
+		t.Errorf("child did not abort (%v):\n%s", err, head)
+	}
+	for _, w := range want {
+		assert.Contains(t, head, w, "child output")
 	}
 }
 
@@ -494,8 +515,12 @@ func FuzzBlockOps(f *testing.F) {
 				require.Equal(t, want[k], unsafe.Slice((*byte)(ptr[k]), len(want[k])), "%s: contents of block %d", what, k)
 			}
 		}
+		// Op 6 switches the checking mode: blocks from malloc and blocks
+		// of membridge's own size classes then live side by side.
+		checking := cmem.SetChecking(false)
+		defer cmem.SetChecking(checking)
 		for len(ops) > 0 {
-			op, k := next()%6, next()%blocks
+			op, k := next()%7, next()%blocks
 			n := next()<<8 | next() // up to 64 KiB
 			if n >= 0xff00 {
 				n = (n - 0xff00) << 12 // up to 1 MiB: blocks glibc maps
@@ -532,6 +557,8 @@ func FuzzBlockOps(f *testing.F) {
 			case 3: // free
 				cmem.Free(ptr[k])
 				ptr[k], want[k] = nil, nil
+			case 6:
+				cmem.SetChecking(n%2 == 1)
 			default: // write a pattern somewhere into the block
 				if len(want[k]) == 0 {
 					break

@@ -55,6 +55,16 @@ void mb_bridge_set_trace_hooks(mb_trace_alloc_fn on_alloc, mb_trace_free_fn on_f
 void mb_bridge_set_tracing(int on);
 int mb_bridge_tracing(void);
 
+/* mb_bridge_set_checking turns the checking mode of the C side on or off
+ * (the Go side follows tracker's switch): while on, every block comes from
+ * malloc one by one, so valgrind and sanitizers see each; while off, small
+ * blocks come from membridge's own size classes (mb_small.c). Blocks
+ * already allocated stay valid either way. Without a call, the mode is
+ * on when MEMBRIDGE_CHECK is set (not "0") or under AddressSanitizer.
+ * mb_bridge_checking reports the mode. */
+void mb_bridge_set_checking(int on);
+int mb_bridge_checking(void);
+
 /* mb_bridge_fail_allocs makes the next n allocations through membridge.h
  * fail (return NULL), whatever their tag; 0 cancels what is left. It is
  * fault injection, for tests of how callers handle out-of-memory (from Go:

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "mb_bridge.h"
+#include "mb_small.h"
 #include "membridge.h"
 
 /* Who counts a live block, as kept in the table of blocks (below). */
@@ -415,6 +416,21 @@ static inline int val_owner(uint64_t v) {
 	return (int)(v & 0xff);
 }
 
+/* small_val is a live small block's word as a table entry's value. */
+static inline uint64_t small_val(uint32_t w) {
+	return make_val(mb_word_size(w), mb_word_tag(w), mb_word_owner(w));
+}
+
+/* small_freed is the word of a small block once freed: its tag and size
+ * stay, for the message a second free gets. */
+static inline uint32_t small_freed(uint32_t w) {
+	return w & ~MB_WORD_LIVE;
+}
+
+static inline int small_live(uint32_t w) {
+	return (int)(w >> 31);
+}
+
 static inline uint64_t mix(uint64_t x) {
 	return x * 0x9e3779b97f4a7c15ull;
 }
@@ -616,7 +632,12 @@ static int containing(const void *p, uintptr_t *start, uint64_t *val) {
 
 /* misuse aborts with what is wrong with p, a pointer fn was given that
  * is not a live block fn may take. */
+static _Noreturn void misuse_small(const char *fn, const void *p);
+
 static _Noreturn void misuse(const char *fn, const void *p) {
+	if (mb_small_owns(p)) {
+		misuse_small(fn, p);
+	}
 	shard *sh = shard_of(p);
 	entry *freed = NULL;
 	lock(sh);
@@ -640,6 +661,60 @@ static _Noreturn void misuse(const char *fn, const void *p) {
 	die(fn, p, "not a membridge block (a foreign pointer, or a block freed long ago)");
 }
 
+/* misuse_small is misuse for an address in the region of small blocks. */
+static _Noreturn void misuse_small(const char *fn, const void *p) {
+	mb_span *s;
+	_Atomic uint32_t *w = mb_small_word(p, &s);
+	if (w != NULL) {
+		uint32_t v = atomic_load_explicit(w, memory_order_acquire);
+		if (small_live(v)) {
+			die_block(fn, p, owner_words(mb_word_owner(v)), small_val(v));
+		}
+		if (v & MB_WORD_USED) {
+			die_block(fn, p, "freed already (a second free, or a use after free)", small_val(v));
+		}
+	} else if (s != NULL && (uintptr_t)p > s->first - MB_GUARD) {
+		uintptr_t i = ((uintptr_t)p - (s->first - MB_GUARD)) / s->stride;
+		uintptr_t start = s->first + i * s->stride;
+		uint32_t v = i < s->nblocks ? atomic_load_explicit(&s->words[i], memory_order_acquire) : 0;
+		if ((uintptr_t)p > start && small_live(v)) {
+			char what[96];
+			snprintf(what, sizeof what, "%zu bytes into the block at %p, not its start",
+			         (size_t)((uintptr_t)p - start), (void *)start);
+			die_block(fn, p, what, small_val(v));
+		}
+	}
+	die(fn, p, "not a membridge block (a foreign pointer, or a block freed long ago)");
+}
+
+/* small_take is take for a small block. */
+static uint64_t small_take(const char *fn, void *p, unsigned allowed) {
+	mb_span *s;
+	_Atomic uint32_t *w = mb_small_word(p, &s);
+	uint32_t v = w != NULL ? atomic_load_explicit(w, memory_order_acquire) : 0;
+	for (;;) {
+		if (!small_live(v) || !(allowed >> mb_word_owner(v) & 1)) {
+			misuse(fn, p);
+		}
+		if (atomic_compare_exchange_weak_explicit(w, &v, small_freed(v), memory_order_acq_rel,
+		                                          memory_order_acquire)) {
+			return small_val(v);
+		}
+	}
+}
+
+/* raw_free gives a block whose entry or word says freed back to where it
+ * came from. */
+static void raw_free(void *p) {
+	if (mb_small_owns(p)) {
+		mb_span *s;
+		mb_small_word(p, &s);
+		mb_small_give_back(p, s->cls);
+		return;
+	}
+	free(p);
+}
+
 /* track enters p, just allocated, in the table; 0 when the table has no
  * memory left (the caller frees p and fails). */
 static int track(const char *fn, void *p, uint64_t val) {
@@ -660,6 +735,9 @@ static int track(const char *fn, void *p, uint64_t val) {
 /* take ends p's life as a block whose owner is one of those in allowed (a
  * bit per owner) and returns its entry's value; anything else aborts. */
 static uint64_t take(const char *fn, void *p, unsigned allowed) {
+	if (mb_small_owns(p)) {
+		return small_take(fn, p, allowed);
+	}
 	shard *sh = shard_of(p);
 	lock(sh);
 	entry *e = find(sh, p, NULL);
@@ -678,6 +756,21 @@ static uint64_t take(const char *fn, void *p, unsigned allowed) {
  * allowed, with next(value, arg), and returns the value it had; 0 when p
  * is no such block. */
 static uint64_t change(void *p, unsigned allowed, uint64_t (*next)(uint64_t old, uint64_t arg), uint64_t arg) {
+	if (mb_small_owns(p)) {
+		mb_span *s;
+		_Atomic uint32_t *w = mb_small_word(p, &s);
+		uint32_t v = w != NULL ? atomic_load_explicit(w, memory_order_acquire) : 0;
+		for (;;) {
+			if (!small_live(v) || !(allowed >> mb_word_owner(v) & 1)) {
+				return 0;
+			}
+			uint64_t nv = next(small_val(v), arg);
+			if (atomic_compare_exchange_weak_explicit(w, &v, mb_word(val_size(nv), val_tag(nv), val_owner(nv)),
+			                                          memory_order_acq_rel, memory_order_acquire)) {
+				return small_val(v);
+			}
+		}
+	}
 	shard *sh = shard_of(p);
 	lock(sh);
 	entry *e = find(sh, p, NULL);
@@ -692,6 +785,12 @@ static uint64_t change(void *p, unsigned allowed, uint64_t (*next)(uint64_t old,
 
 /* peek returns p's live entry's value, or 0. */
 static uint64_t peek(const void *p) {
+	if (mb_small_owns(p)) {
+		mb_span *s;
+		_Atomic uint32_t *w = mb_small_word(p, &s);
+		uint32_t v = w != NULL ? atomic_load_explicit(w, memory_order_acquire) : 0;
+		return small_live(v) ? small_val(v) : 0;
+	}
 	shard *sh = shard_of(p);
 	lock(sh);
 	entry *e = find(sh, p, NULL);
@@ -710,6 +809,14 @@ static uint64_t replaced(uint64_t old, uint64_t val) {
 }
 
 #define ALLOW(o) (1u << (o))
+
+void mb_bridge_set_checking(int on) {
+	mb_small_set_checking(on);
+}
+
+int mb_bridge_checking(void) {
+	return !mb_small_on();
+}
 
 void mb_bridge_fail_allocs(long n) {
 	pthread_mutex_lock(&tag_mu);
@@ -743,6 +850,12 @@ static void *no_memory(void) {
 static void *new_block(const char *fn, int tag, size_t n, int zero, int owner) {
 	if (n > MAX_BLOCK || failing_on_purpose()) {
 		return no_memory();
+	}
+	if (n <= MB_SMALL_MAX && mb_small_on()) {
+		void *p = mb_small_alloc(n, zero, mb_word(n, tag, owner));
+		if (p != NULL) {
+			return p;
+		}
 	}
 	void *p = zero ? calloc(1, n) : malloc(n);
 	if (p == NULL) {
@@ -791,18 +904,30 @@ __attribute__((noinline)) static void *untracked(void *p) {
 	return no_memory();
 }
 
-void *membridge_malloc(int tag, size_t n) {
+/* malloc_general is membridge_malloc past its fast path: blocks from
+ * malloc, a thread without a cache or slot, a cache to refill, counters
+ * to fold. */
+__attribute__((noinline)) static void *malloc_general(int tag, size_t n) {
 	if (__builtin_expect((unsigned)tag >= (unsigned)atomic_load_explicit(&fast_tags, memory_order_relaxed) ||
 	                         n >= BIG_BYTES,
 	                     0)) {
 		return alloc_slow("membridge_malloc", tag, n, 0);
 	}
-	void *p = malloc(n);
-	if (p == NULL) {
-		return NULL;
-	}
-	if (__builtin_expect(!track("membridge_malloc", p, make_val(n, tag, OWNER_C)), 0)) {
-		return untracked(p);
+	void *p;
+	if (n <= MB_SMALL_MAX && mb_small_on()) {
+		p = mb_small_take_cached(mb_small_class(n));
+		if (p == NULL) {
+			return alloc_slow("membridge_malloc", tag, n, 0);
+		}
+		atomic_store_explicit(mb_small_word_of(p), mb_word(n, tag, OWNER_C), memory_order_release);
+	} else {
+		p = malloc(n);
+		if (p == NULL) {
+			return NULL;
+		}
+		if (__builtin_expect(!track("membridge_malloc", p, make_val(n, tag, OWNER_C)), 0)) {
+			return untracked(p);
+		}
 	}
 	slot *s = my_slot;
 	if (__builtin_expect(s == NULL, 0)) {
@@ -814,6 +939,32 @@ void *membridge_malloc(int tag, size_t n) {
 	if (__builtin_expect(v >= (uint64_t)WINDOW_OPS << 32 || (uint32_t)v >= FLUSH_BYTES, 0)) {
 		return fold_then(tag, c, p);
 	}
+	return p;
+}
+
+/* membridge_malloc's fast path calls nothing, so it saves no registers:
+ * a small block from the thread's cache, its word set, one counter
+ * store. Everything else is a tail call. */
+void *membridge_malloc(int tag, size_t n) {
+	mb_cache *mc = mb_my_cache;
+	slot *s = my_slot;
+	if (__builtin_expect(n > MB_SMALL_MAX || mc == NULL || s == NULL ||
+	                         (unsigned)tag >= (unsigned)atomic_load_explicit(&fast_tags, memory_order_relaxed) ||
+	                         atomic_load_explicit(&mb_small_state, memory_order_relaxed) != 1,
+	                     0)) {
+		return malloc_general(tag, n);
+	}
+	int cls = mb_small_class(n);
+	uint32_t have = mc->n[cls];
+	tag_counts *c = &s->tags[tag];
+	uint64_t v = atomic_load_explicit(&c->alloc_window, memory_order_relaxed) + ((uint64_t)1 << 32) + n;
+	if (__builtin_expect(have == 0 || v >= (uint64_t)WINDOW_OPS << 32 || (uint32_t)v >= FLUSH_BYTES, 0)) {
+		return malloc_general(tag, n);
+	}
+	void *p = mc->blocks[cls][have - 1];
+	mc->n[cls] = have - 1;
+	atomic_store_explicit(mb_small_word_of(p), mb_word(n, tag, OWNER_C), memory_order_release);
+	atomic_store_explicit(&c->alloc_window, v, memory_order_relaxed);
 	return p;
 }
 
@@ -841,7 +992,7 @@ static void release(const char *fn, void *p, uint64_t v) {
 		count_free(val_tag(v), val_size(v));
 		break;
 	}
-	free(p);
+	raw_free(p);
 }
 
 /* free_slow frees every block but a C-owned one on a thread with a slot:
@@ -857,11 +1008,36 @@ __attribute__((noinline)) static void fold_then_free(int tag, tag_counts *c, voi
 	free(p);
 }
 
-void membridge_free(void *p) {
+/* free_general is membridge_free past its fast path. */
+__attribute__((noinline)) static void free_general(void *p) {
 	if (p == NULL) {
 		return;
 	}
 	slot *s = my_slot;
+	if (mb_small_owns(p)) {
+		mb_span *sp;
+		_Atomic uint32_t *w = mb_small_word(p, &sp);
+		uint32_t old = w != NULL ? atomic_load_explicit(w, memory_order_relaxed) : 0;
+		/* A live block C owns, on a thread with a slot; anything else (and
+		 * a race lost to another change of the word) goes the slow way. */
+		if (__builtin_expect((old >> 24) != (mb_word(0, 0, OWNER_C) >> 24) || s == NULL ||
+		                         !atomic_compare_exchange_strong_explicit(w, &old, small_freed(old),
+		                                                                  memory_order_acq_rel, memory_order_relaxed),
+		                     0)) {
+			free_slow(p);
+			return;
+		}
+		mb_small_give_back(p, sp->cls);
+		int tag = mb_word_tag(old);
+		tag_counts *c = &s->tags[tag];
+		uint64_t v = atomic_load_explicit(&c->freed_window, memory_order_relaxed) + ((uint64_t)1 << 32) +
+		             mb_word_size(old);
+		atomic_store_explicit(&c->freed_window, v, memory_order_relaxed);
+		if (__builtin_expect(v >= (uint64_t)WINDOW_OPS << 32 || (uint32_t)v >= FLUSH_BYTES, 0)) {
+			fold(tag, c);
+		}
+		return;
+	}
 	shard *sh = shard_of(p);
 	lock(sh);
 	entry *e = find(sh, p, NULL);
@@ -887,6 +1063,55 @@ void membridge_free(void *p) {
 		return;
 	}
 	free(p);
+}
+
+/* membridge_free's fast path, like membridge_malloc's, calls nothing: a
+ * live small block C owns, its word changed by one compare-and-swap, the
+ * block onto the thread's cache, one counter store. */
+void membridge_free(void *p) {
+	mb_cache *mc = mb_my_cache;
+	slot *s = my_slot;
+	if (__builtin_expect(!mb_small_owns(p) || mc == NULL || s == NULL, 0)) {
+		free_general(p);
+		return;
+	}
+	mb_span *sp;
+	_Atomic uint32_t *w = mb_small_word(p, &sp);
+	uint32_t old = w != NULL ? atomic_load_explicit(w, memory_order_relaxed) : 0;
+	int cls = sp != NULL ? sp->cls : 0;
+	tag_counts *c = &s->tags[mb_word_tag(old)];
+	uint64_t v = atomic_load_explicit(&c->freed_window, memory_order_relaxed) + ((uint64_t)1 << 32) +
+	             mb_word_size(old);
+	if (__builtin_expect((old >> 24) != (mb_word(0, 0, OWNER_C) >> 24) || mc->n[cls] == MB_SMALL_CACHE ||
+	                         v >= (uint64_t)WINDOW_OPS << 32 || (uint32_t)v >= FLUSH_BYTES,
+	                     0)) {
+		free_general(p);
+		return;
+	}
+	if (__builtin_expect(!atomic_compare_exchange_strong_explicit(w, &old, small_freed(old), memory_order_acq_rel,
+	                                                              memory_order_relaxed),
+	                     0)) {
+		free_general(p); /* the word changed under us: the slow path says why */
+		return;
+	}
+	mc->blocks[cls][mc->n[cls]++] = p;
+	atomic_store_explicit(&c->freed_window, v, memory_order_relaxed);
+}
+
+/* realloc_small moves small block p (its word says moving, old before)
+ * to a new block of n bytes entered with val, and frees p; NULL when no
+ * memory (p is unchanged). */
+static void *realloc_small(void *p, size_t n, uint64_t old, uint64_t val) {
+	void *q = new_block("membridge_realloc", val_tag(val), n, 0, val_owner(val));
+	if (q == NULL) {
+		return NULL;
+	}
+	size_t keep = val_size(old) < n ? val_size(old) : n;
+	memcpy(q, p, keep);
+	change(p, ALLOW(OWNER_MOVING), replaced, old);
+	take("membridge_realloc", p, ALLOW(val_owner(old)));
+	raw_free(p);
+	return q;
 }
 
 /* finish_move ends membridge_realloc's move of the entry for the block
@@ -941,7 +1166,7 @@ void *membridge_realloc(int tag, void *p, size_t n) {
 		end_trace("membridge_realloc", p, old);
 	}
 	uintptr_t from = (uintptr_t)p;
-	void *q = realloc(p, n);
+	void *q = mb_small_owns(p) ? realloc_small(p, n, old, make_val(n, tag, owner)) : realloc(p, n);
 	if (q == NULL) {
 		finish_move((uintptr_t)p, NULL, old, 0);
 		if (owner == OWNER_TRACED) {
@@ -949,7 +1174,9 @@ void *membridge_realloc(int tag, void *p, size_t n) {
 		}
 		return no_memory();
 	}
-	finish_move(from, q, old, make_val(n, tag, owner));
+	if (!mb_small_owns((void *)from)) {
+		finish_move(from, q, old, make_val(n, tag, owner));
+	}
 	/* The block stays in the books it was in. */
 	if (owner == OWNER_TRACED) {
 		atomic_load_explicit(&trace_alloc, memory_order_acquire)(q, n, tag);
@@ -1070,7 +1297,18 @@ void *mb_bridge_alloc_for_go(int tag, size_t n, int zero) {
  * ownership, with their own message for a block Go does not own. */
 static uint64_t take_go_owned(const char *fn, void *p, int leave) {
 	uint64_t v = leave ? change(p, ALLOW(OWNER_GO), with_owner, OWNER_LEAVING) : 0;
-	if (!leave) {
+	if (!leave && mb_small_owns(p)) {
+		mb_span *s;
+		_Atomic uint32_t *w = mb_small_word(p, &s);
+		uint32_t old = w != NULL ? atomic_load_explicit(w, memory_order_acquire) : 0;
+		while (small_live(old) && mb_word_owner(old) == OWNER_GO) {
+			if (atomic_compare_exchange_weak_explicit(w, &old, small_freed(old), memory_order_acq_rel,
+			                                          memory_order_acquire)) {
+				v = small_val(old);
+				break;
+			}
+		}
+	} else if (!leave) {
 		shard *sh = shard_of(p);
 		lock(sh);
 		entry *e = find(sh, p, NULL);
@@ -1096,7 +1334,7 @@ void mb_bridge_free_go_owned(void *p) {
 		return;
 	}
 	take_go_owned("mb_bridge_free_go_owned", p, 0);
-	free(p);
+	raw_free(p);
 }
 
 void mb_bridge_release_with(void (*deleter)(void *), void *p) {

@@ -8,17 +8,23 @@
  * in tests), each allocation also becomes a ledger record carrying the Go
  * stack of the cgo call that led to it, so leak reports point at Go code.
  *
- * Blocks come from the C library's malloc, as asked (no header in front,
- * so valgrind and AddressSanitizer see each block as the caller does).
- * membridge keeps what it knows of each live block (size, tag, owner) in
- * a table of its own, keyed by address: it never reads a block's memory
- * to decide whether the block is live.
+ * Blocks of up to 16 KiB come from membridge's own size classes (spans
+ * of one class in a reserved region, a thread's free blocks cached per
+ * class; see mb_small.c), larger ones from the C library's malloc. Either
+ * way membridge keeps what it knows of each live block (size, tag, owner)
+ * apart from the block: a word per small block beside its span, an entry
+ * in a table keyed by address for a malloc'd one. It never reads a
+ * block's memory to decide whether the block is live. In the checking
+ * mode (MEMBRIDGE_CHECK=1 in the environment, or the Go side's switch)
+ * and under AddressSanitizer every block comes from malloc, as asked, so
+ * valgrind and the sanitizers see each one as the caller does.
  *
  * Thread safety: all functions may be called from any thread at any time.
  * Counters live in per-thread slots that only their thread writes (see
- * membridge.c); the table of blocks is split into shards by address, each
- * under a spin lock held for a few probes (one atomic exchange per
- * allocation or free). Registering a tag takes a mutex (do it once).
+ * membridge.c); a small block's word changes by compare-and-swap; the
+ * table of malloc'd blocks is split into shards by address, each under a
+ * spin lock held for a few probes. Registering a tag takes a mutex (do it
+ * once).
  *
  * Misuse aborts with a message on stderr that starts with "membridge: ",
  * names the function and the pointer, says what was wrong and describes
@@ -31,10 +37,12 @@
  * of a freed block (whatever the allocator did with it: cached, merged or
  * unmapped), a pointer membridge did not allocate, a pointer into the
  * middle of a block, a block a Go handle owns, and a block freed with
- * free() instead of membridge_free (found when malloc hands its address
- * out again). A misuse never corrupts the heap. What no check can catch
- * is a second free after the address was allocated again: that frees the
- * new block.
+ * free() instead of membridge_free (a malloc'd block: found when malloc
+ * hands its address out again; a small block: glibc's free() aborts at
+ * once, "munmap_chunk(): invalid pointer", as the 16 bytes membridge keeps
+ * in front of each small block tell it to). A misuse never corrupts the
+ * heap. What no check can catch is a second free after the address was
+ * allocated again: that frees the new block.
  *
  * Sizes that cannot be allocated (SIZE_MAX, anything from 2^48 bytes up,
  * a count*size that overflows) return NULL with errno ENOMEM.

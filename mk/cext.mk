@@ -14,10 +14,12 @@
 # installs them).
 
 CEXT_BIN := bin/cext
-CEXT_C := csrc/membridge.c csrc/batch.c csrc/notifier.c
+CEXT_C := csrc/membridge.c csrc/mb_small.c csrc/batch.c csrc/notifier.c
 CEXT_CFLAGS := -Wall -Wextra -Werror -O2 -g -pthread -Icsrc
 CEXT_GO_PKGS := cext batch handle
-CEXT_VALGRIND := MEMBRIDGE_TEST_NO_FORK=1 valgrind -q --error-exitcode=1 --leak-check=full \
+# MEMBRIDGE_CHECK=1: every block from malloc, so valgrind sees each (the
+# small-block classes are run under valgrind once more without it).
+CEXT_VALGRIND := MEMBRIDGE_CHECK=1 MEMBRIDGE_TEST_NO_FORK=1 MEMBRIDGE_TEST_VALGRIND=1 valgrind -q --error-exitcode=1 --leak-check=full \
 	--errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect
 
 .PHONY: cext-ctest cext-bench cext-tsan memcheck
@@ -43,6 +45,8 @@ memcheck: $(CEXT_BIN)/test_membridge
 	@csrc/test/gen-go-supp.sh | cmp -s - csrc/test/go.supp || \
 		{ echo "memcheck: csrc/test/go.supp is stale: csrc/test/gen-go-supp.sh > csrc/test/go.supp"; exit 1; }
 	$(CEXT_VALGRIND) $<
+	@echo "memcheck: the small-block classes (mb_small.c) under valgrind"
+	$(subst MEMBRIDGE_CHECK=1,MEMBRIDGE_CHECK=0,$(CEXT_VALGRIND)) $<
 	@echo "memcheck: a planted leak must be reported"
 	@if $(CEXT_VALGRIND) $< leak > $(CEXT_BIN)/planted.log 2>&1; then \
 		cat $(CEXT_BIN)/planted.log; echo "memcheck: FAIL: valgrind passed a planted leak"; exit 1; fi

@@ -25,6 +25,7 @@
 #include <zlib.h>
 
 #include "batch.h"
+#include "mb_bridge.h"
 #include "membridge.h"
 #include "notifier.h"
 
@@ -274,6 +275,71 @@ static void realloc_freed(void) {
 	membridge_realloc(0, p, 200);
 }
 
+/* A small block given to libc's free() instead of membridge_free: its
+ * guard makes glibc abort. */
+__attribute__((unused)) static void free_small_with_libc(void) {
+	mb_bridge_set_checking(0);
+	void *p = membridge_malloc(0, 40);
+	free(p);
+}
+
+static void free_small_twice(void) {
+	mb_bridge_set_checking(0);
+	void *p = membridge_malloc(0, 3000);
+	membridge_free(p);
+	membridge_free(p);
+}
+
+static void free_small_interior(void) {
+	mb_bridge_set_checking(0);
+	unsigned char *p = membridge_malloc(0, 3000);
+	membridge_free(p + 48);
+}
+
+/* Each size up to the largest small class: the size membridge_size
+ * reports, malloc's alignment, every byte writable, calloc's zeroes in a
+ * reused (dirtied) block, and realloc across the small-large line both
+ * ways, with the checking mode switched in between. */
+static void test_small_blocks(void) {
+	int t = membridge_tag("test.small");
+	int was = mb_bridge_checking();
+	for (int checking = 0; checking < 2; checking++) {
+		mb_bridge_set_checking(checking);
+		for (size_t n = 0; n <= 16384 + 64; n += n < 300 ? 1 : 37) {
+			unsigned char *p = membridge_malloc(t, n);
+			CHECK(p != NULL && (uintptr_t)p % 16 == 0, "membridge_malloc(%zu) = %p", n, (void *)p);
+			CHECK(membridge_size(p) == n, "membridge_size = %zu, want %zu", membridge_size(p), n);
+			memset(p, 0xa5, n);
+			membridge_free(p);
+			unsigned char *z = membridge_calloc(t, 1, n);
+			int zero = 1;
+			for (size_t i = 0; i < n; i++) {
+				zero &= z[i] == 0;
+			}
+			CHECK(zero, "membridge_calloc(%zu) not zeroed", n);
+			memset(z, 0x3c, n);
+			mb_bridge_set_checking(!checking);
+			unsigned char *q = membridge_realloc(t, z, n * 3 + 1);
+			CHECK(q != NULL && membridge_size(q) == n * 3 + 1, "realloc to %zu", n * 3 + 1);
+			int kept = 1;
+			for (size_t i = 0; i < n; i++) {
+				kept &= q[i] == 0x3c;
+			}
+			q = membridge_realloc(t, q, n / 2 + 1);
+			for (size_t i = 0; i < n / 2 + 1 && i < n; i++) {
+				kept &= q[i] == 0x3c;
+			}
+			CHECK(kept, "realloc of %zu bytes lost contents", n);
+			membridge_free(q);
+			mb_bridge_set_checking(checking);
+		}
+	}
+	mb_bridge_set_checking(was);
+	membridge_tag_stats s = stats(t);
+	CHECK(s.live_bytes == 0 && s.alloc_count == s.freed_count, "live %lld allocs %lld frees %lld",
+	      (long long)s.live_bytes, (long long)s.alloc_count, (long long)s.freed_count);
+}
+
 static void test_misuse(void) {
 	expect_abort("membridge_free of a foreign pointer", free_foreign);
 	expect_abort("membridge_realloc of a foreign pointer", realloc_foreign);
@@ -281,6 +347,15 @@ static void test_misuse(void) {
 	expect_abort("a double free of a mapped block", free_twice_mapped);
 	expect_abort("membridge_free of an interior pointer", free_interior);
 	expect_abort("membridge_realloc of a freed block", realloc_freed);
+	/* Only glibc's own free() reads the guard: ThreadSanitizer's and
+	 * valgrind's replace it (and report the bad free themselves). */
+#ifndef __SANITIZE_THREAD__
+	if (getenv("MEMBRIDGE_TEST_VALGRIND") == NULL) {
+		expect_abort("free() of a small block", free_small_with_libc);
+	}
+#endif
+	expect_abort("a double free of a small block", free_small_twice);
+	expect_abort("membridge_free inside a small block", free_small_interior);
 }
 
 /* Hostile sizes: NULL with ENOMEM, never a small block; a failed realloc
@@ -555,6 +630,7 @@ int main(int argc, char **argv) {
 	test_threads();
 	test_batch();
 	test_notifier();
+	test_small_blocks();
 	test_misuse();
 	test_hostile_sizes();
 	test_many_blocks();

@@ -122,8 +122,8 @@ var figures = func() []*figure {
 			ratios: cextR,
 			note: "Each round is one run of `bin/cext/test_membridge bench lines 25`: the best of 25 interleaved runs of 102,400 operations per side, " +
 				"libc first in even runs and membridge first in odd ones. \"pair\" allocates and frees at once (glibc's fastest path); " +
-				"\"batch\" allocates 64 blocks, then frees them. The 1.3× target is not met: the table of live blocks kept apart from the " +
-				"blocks, which makes every double free abort, costs two look-ups per pair ([why](c-extensions.md#speed)).",
+				"\"batch\" allocates 64 blocks, then frees them. Blocks up to 16 KiB come from membridge's own size classes, each block's " +
+				"state a word beside its span, changed by one compare-and-swap at free, so every double free still aborts ([how](c-extensions.md#speed)).",
 		},
 		{
 			name: "batch", doc: "docs/c-extensions.md", title: "the batch extension", command: "make figures",

@@ -9,7 +9,7 @@ package cmem
 // #include <stdlib.h>
 // #include <string.h>
 // #include <sys/mman.h>
-// #include "membridge.h"
+// #include "mb_bridge.h"
 //
 // static void *cmem_malloc(int tag, size_t n) { return membridge_malloc(tag, n); }
 //
@@ -166,7 +166,12 @@ package cmem
 // 		pthread_create(&b, NULL, race_free, p);
 // 		pthread_join(a, NULL);
 // 		pthread_join(b, NULL);
+// 	} else if (strcmp(what, "freed-by-libc-small") == 0) {
+// 		mb_bridge_set_checking(0);
+// 		void *p = membridge_malloc(tag, 56);
+// 		free(p); // a small block's guard makes glibc's free() abort
 // 	} else if (strcmp(what, "freed-by-libc") == 0) {
+// 		mb_bridge_set_checking(1);
 // 		void *p = membridge_malloc(tag, 56);
 // 		free(p); // not membridge_free: the next malloc of that block finds it still counted
 // 		void *q = membridge_malloc(tag, 56);
@@ -228,6 +233,18 @@ func Realloc(tag int, p unsafe.Pointer, n int) unsafe.Pointer {
 }
 
 // Free is membridge_free called from C.
+// SetChecking turns the C side's checking mode on or off
+// (mb_bridge_set_checking) and returns what it was.
+func SetChecking(on bool) (was bool) {
+	was = C.mb_bridge_checking() != 0
+	c := C.int(0)
+	if on {
+		c = 1
+	}
+	C.mb_bridge_set_checking(c)
+	return was
+}
+
 func Free(p unsafe.Pointer) { C.membridge_free(p) }
 
 // Size is membridge_size.
