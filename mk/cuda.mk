@@ -25,7 +25,7 @@ gpu-test:
 	nvidia-smi -L || true
 	$(GO) vet -tags cuda ./cuda/
 	$(GO) test -tags cuda -count=1 -v -run 'TestDevices' ./cuda/
-	$(GO) test -tags cuda -count=1 ./cuda/ ./cuda/internal/refkernels/ ./examples/service/
+	$(GO) test -tags cuda -count=1 ./cuda/ ./cuda/kernels/ ./cuda/internal/refkernels/ ./examples/service/
 	$(GO) test -tags cuda -count=$(GPU_TEST_ROUNDS) -v -run 'TestKernelsMatchReference|TestKernelVectors' ./cuda/
 	$(GO) test -tags cuda -race -count=1 ./cuda/
 	$(GO) test -tags cuda -count=$(GPU_BENCH_COUNT) -run '^$$' -bench . ./cuda/ | tee $(GPU_BENCH_OUT)
