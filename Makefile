@@ -2,7 +2,7 @@
 GO ?= go
 # benchstat, pinned, for every make target that compares benchmarks.
 BENCHSTAT ?= $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
-PKGS_WITH_C ?= ./csrc/... ./native/... ./cext/... ./batch/... ./handle/...
+PKGS_WITH_C ?= ./internal/mballoc/ ./native/... ./cext/... ./batch/... ./handle/...
 
 .PHONY: test vet fmt-check race asan
 test: vet fmt-check race asan
@@ -19,7 +19,7 @@ race:
 # LeakSanitizer is an oracle independent of the ledger: any C memory left
 # unreachable at exit fails the run.
 asan:
-	LSAN_OPTIONS=suppressions=$(CURDIR)/csrc/test/lsan.supp ASAN_OPTIONS=fast_unwind_on_malloc=0:allocator_may_return_null=1 $(GO) test -asan -count=1 -ldflags='-s=0 -w=0' $(PKGS_WITH_C)
+	LSAN_OPTIONS=suppressions=$(CURDIR)/mk/lsan.supp ASAN_OPTIONS=fast_unwind_on_malloc=0:allocator_may_return_null=1 $(GO) test -asan -count=1 -ldflags='-s=0 -w=0' $(PKGS_WITH_C)
 
 -include mk/*.mk
 

@@ -1,4 +1,4 @@
-// Package batch is the Go API of the sample C extension csrc/batch.c:
+// Package batch is the Go API of the sample C extension batch.c:
 // it filters batches of records (an id and a float32 value each), keeping
 // those whose value lies in [lo, hi], in C.
 //
@@ -12,7 +12,7 @@
 // as a test fixture.
 package batch
 
-// #cgo CFLAGS: -Wall -Wextra -O2 -I${SRCDIR}/../csrc
+// #cgo CFLAGS: -Wall -Wextra -O2 -I${SRCDIR}/../cext
 // #include "batch.h"
 import "C"
 
@@ -21,7 +21,6 @@ import (
 	"unsafe"
 
 	"github.com/membridge/membridge/cext"
-	_ "github.com/membridge/membridge/csrc" // links batch.c and membridge.c
 	"github.com/membridge/membridge/native"
 )
 

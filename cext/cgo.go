@@ -1,6 +1,6 @@
 package cext
 
-// #cgo CFLAGS: -Wall -Wextra -I${SRCDIR}/../csrc
+// #cgo CFLAGS: -Wall -Wextra -O2
 // #include <stdlib.h>
 // #include "mb_bridge.h"
 // void cext_set_tracing(int on);
@@ -8,8 +8,6 @@ import "C"
 
 import (
 	"unsafe"
-
-	_ "github.com/membridge/membridge/csrc" // links membridge.c
 )
 
 // This file is the only one in the package that calls C.

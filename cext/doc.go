@@ -1,4 +1,4 @@
-// Package cext is the Go side of csrc/membridge.h, the C API for C
+// Package cext is the Go side of cext/membridge.h, the C API for C
 // extensions: it brings what C code allocated through membridge into the
 // ledger, and moves blocks between C and Go owners with the books kept
 // straight.

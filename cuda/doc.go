@@ -24,8 +24,8 @@
 //   - host (the default): device memory emulated in C heap memory, counted
 //     as tracker.KindDeviceEmulated, with the device's rules kept (copies
 //     only through this API, bounds checks, stream ordering) and kernels
-//     run by their C reference implementations (package csrc/kernels). A
-//     service built without the tag runs the same code and gets the same
+//     run by their C reference implementations (cuda/internal/refkernels).
+//     A service built without the tag runs the same code and gets the same
 //     results.
 //
 // Every hot-path call that talks to the driver (allocation, copies,

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/membridge/membridge/internal/pointerfree"
 	"github.com/membridge/membridge/tracker"
 )
 
@@ -15,6 +16,11 @@ var (
 	ErrOutOfMemory = tracker.ErrOutOfMemory
 	ErrInvalidSize = tracker.ErrInvalidSize
 )
+
+// ErrPointerType means device memory was asked for, or copied to or from,
+// with an element type that holds Go pointers, which may not be stored
+// outside Go's heap. It is the same value as native.ErrPointerType.
+var ErrPointerType = pointerfree.ErrPointerType
 
 // Sentinel errors of this package.
 var (

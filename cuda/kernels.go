@@ -1,47 +1,22 @@
 package cuda
 
 import (
-	"embed"
 	"fmt"
-	"io/fs"
 	"math/bits"
 	"sort"
 	"strings"
+
+	"github.com/membridge/membridge/cuda/kernels"
 )
 
-//go:generate sh kernels/gen.sh
-
-// The built-in kernels' PTX, generated from kernels/*.cu by kernels/gen.sh
-// and committed: NAME.sm_90.ptx for compute capability 9.0 and later,
-// NAME.compute_80.ptx (JIT-compiled by the driver) for 8.x.
-//
-//go:embed kernels/*.ptx
-var builtinPTX embed.FS
-
-// builtinModules returns the built-in PTX for a device of compute
-// capability major.minor.
+// builtinModules returns the built-in PTX (package cuda/kernels) for a
+// device of compute capability major.minor.
 func builtinModules(major, minor int) ([]string, error) {
-	suffix := ".sm_90.ptx"
-	switch {
-	case major < 8:
+	srcs, ok := kernels.PTX(major, minor)
+	if !ok {
 		return nil, fmt.Errorf("compute capability %d.%d: the built-in kernels need 8.0 or later: %w", major, minor, ErrNotSupported)
-	case major < 9:
-		suffix = ".compute_80.ptx"
 	}
-	names, err := fs.Glob(builtinPTX, "kernels/*"+suffix)
-	if err != nil {
-		return nil, err
-	}
-	sort.Strings(names)
-	var out []string
-	for _, n := range names {
-		b, err := builtinPTX.ReadFile(n)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, string(b))
-	}
-	return out, nil
+	return srcs, nil
 }
 
 // builtin returns a built-in kernel, loading the modules on first use. The

@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
-	"github.com/membridge/membridge/native"
+	"github.com/membridge/membridge/internal/pointerfree"
 	"github.com/membridge/membridge/tracker"
 )
 
@@ -492,7 +492,7 @@ func AllocSliceZeroed[T any](c *Context, tag string, n int) (*DeviceSlice[T], er
 
 func elemSize[T any]() (int, error) {
 	var zero T
-	if err := native.CheckPointerFree(reflect.TypeFor[T]()); err != nil {
+	if err := pointerfree.Check(reflect.TypeFor[T]()); err != nil {
 		return 0, fmt.Errorf("cuda: %w", err)
 	}
 	return int(unsafe.Sizeof(zero)), nil

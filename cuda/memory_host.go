@@ -2,7 +2,7 @@
 
 package cuda
 
-// #cgo CFLAGS: -Wall -Wextra -O2 -I${SRCDIR}/../csrc
+// #cgo CFLAGS: -Wall -Wextra -O2 -I${SRCDIR}/../internal/mballoc
 // #include <string.h>
 // #include "mb_alloc.h"
 // static void *mbh_addr(uintptr_t p) { return (void *)p; }
@@ -15,7 +15,7 @@ import "C"
 import (
 	"unsafe"
 
-	_ "github.com/membridge/membridge/csrc" // links mb_alloc.c
+	_ "github.com/membridge/membridge/internal/mballoc" // links mb_alloc.c
 	"github.com/membridge/membridge/tracker"
 )
 

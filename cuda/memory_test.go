@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
 )
 
@@ -214,7 +213,7 @@ func TestCopyErrors(t *testing.T) {
 		{"DtoH too small", CopyDtoH(make([]byte, 10), b), ErrSizeMismatch},
 		{"DtoD mismatch", CopyDtoD(b, c), ErrSizeMismatch},
 		//membridge:ignore gopointer the test checks that CopyHtoD refuses Go pointers with ErrPointerType
-		{"HtoD of pointers", CopyHtoD(b, make([]*int, 8)), native.ErrPointerType},
+		{"HtoD of pointers", CopyHtoD(b, make([]*int, 8)), ErrPointerType},
 		{"nil destination", CopyHtoD(nil, []byte{1}), ErrInvalidArgument},
 		{"nil stream", CopyHtoDOn(nil, b, make([]byte, 64)), ErrInvalidArgument},
 		{"zero view", CopyHtoD(DeviceView{}, []byte{}), ErrInvalidArgument},
@@ -230,7 +229,7 @@ func TestCopyErrors(t *testing.T) {
 		}
 	}
 	//membridge:ignore gopointer the test checks that AllocSlice refuses Go pointers with ErrPointerType
-	if _, err := AllocSlice[string](shared, "test/errors", 1); !errors.Is(err, native.ErrPointerType) {
+	if _, err := AllocSlice[string](shared, "test/errors", 1); !errors.Is(err, ErrPointerType) {
 		t.Errorf("AllocSlice[string] = %v, want ErrPointerType", err)
 	}
 	if _, err := AllocSlice[uint64](shared, "test/errors", 1<<62); !errors.Is(err, ErrInvalidSize) {

@@ -6,7 +6,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/membridge/membridge/csrc/kernels"
+	"github.com/membridge/membridge/cuda/internal/refkernels"
 )
 
 // A Module is PTX loaded into a context. Close unloads it; the context's
@@ -64,13 +64,13 @@ func parseEntries(ptx string) (map[string][]paramKind, error) {
 				return nil, fmt.Errorf("kernel %s: parameter of type .%s: %w", name, p[1], ErrNotSupported)
 			}
 		}
-		if ref, ok := kernels.Find(name); ok && len(ref.Params) == len(kinds) {
+		if ref, ok := refkernels.Find(name); ok && len(ref.Params) == len(kinds) {
 			// A reference kernel says which 64-bit parameters are pointers.
 			for i, k := range ref.Params {
 				switch {
-				case k == kernels.DevPtr && kinds[i] == paramB64:
+				case k == refkernels.DevPtr && kinds[i] == paramB64:
 					kinds[i] = paramPtr
-				case k == kernels.U64 && kinds[i] == paramB64:
+				case k == refkernels.U64 && kinds[i] == paramB64:
 					kinds[i] = paramU64
 				}
 			}

@@ -6,16 +6,16 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/membridge/membridge/csrc/kernels"
+	"github.com/membridge/membridge/cuda/internal/refkernels"
 )
 
 // Emulated modules: a module is the set of its entry names; a function is
-// the C reference kernel of that name (package csrc/kernels), run on the
-// calling goroutine when launched.
+// the C reference kernel of that name (cuda/internal/refkernels), run on
+// the calling goroutine when launched.
 
 var hostFunctions struct {
 	sync.Mutex
-	byHandle []*kernels.Kernel // handle i+1
+	byHandle []*refkernels.Kernel // handle i+1
 	modules  map[uintptr]map[string]bool
 }
 
@@ -51,7 +51,7 @@ func drvModuleFunction(_ uintptr, m uintptr, name string) (uintptr, error) {
 	if !hostFunctions.modules[m][name] {
 		return 0, &DriverError{Call: "cuModuleGetFunction", Code: 500, Name: "CUDA_ERROR_NOT_FOUND"}
 	}
-	k, ok := kernels.Find(name)
+	k, ok := refkernels.Find(name)
 	if !ok {
 		return 0, fmt.Errorf("host backend: kernel %s has no C reference implementation to run it: %w", name, ErrNotSupported)
 	}

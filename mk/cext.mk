@@ -1,11 +1,11 @@
-# C extensions (csrc/membridge.h and the C built on it): the C side tested
+# C extensions (cext/membridge.h and the C built on it): the C side tested
 # from C alone, under valgrind, and its speed against malloc+free.
 #
-#   make cext-ctest   run csrc/test/test_membridge.c natively
+#   make cext-ctest   run cext/ctest/test_membridge.c natively
 #   make memcheck     the same under valgrind (must pass), a planted leak
 #                     (must be reported), and the Go tests of the packages
 #                     that call membridge.h under valgrind with
-#                     csrc/test/go.supp hiding Go's own noise
+#                     cext/ctest/go.supp hiding Go's own noise
 #   make cext-bench   membridge_malloc+membridge_free against malloc+free
 #   make cext-tsan    the C tests under ThreadSanitizer (per-thread counter
 #                     slots, slot reuse, tag registration)
@@ -14,8 +14,9 @@
 # installs them).
 
 CEXT_BIN := bin/cext
-CEXT_C := csrc/membridge.c csrc/mb_small.c csrc/batch.c csrc/notifier.c
-CEXT_CFLAGS := -Wall -Wextra -Werror -O2 -g -pthread -Icsrc
+CEXT_C := cext/membridge.c cext/mb_small.c batch/batch.c handle/internal/notify/notifier.c
+CEXT_H := cext/membridge.h cext/mb_bridge.h cext/mb_small.h batch/batch.h handle/internal/notify/notifier.h
+CEXT_CFLAGS := -Wall -Wextra -Werror -O2 -g -pthread -Icext -Ibatch -Ihandle/internal/notify
 CEXT_GO_PKGS := cext batch handle
 # MEMBRIDGE_CHECK=1: every block from malloc, so valgrind sees each (the
 # small-block classes are run under valgrind once more without it).
@@ -24,9 +25,9 @@ CEXT_VALGRIND := MEMBRIDGE_CHECK=1 MEMBRIDGE_TEST_NO_FORK=1 MEMBRIDGE_TEST_VALGR
 
 .PHONY: cext-ctest cext-bench cext-tsan memcheck
 
-$(CEXT_BIN)/test_membridge: csrc/test/test_membridge.c $(CEXT_C) $(wildcard csrc/*.h)
+$(CEXT_BIN)/test_membridge: cext/ctest/test_membridge.c $(CEXT_C) $(CEXT_H)
 	@mkdir -p $(@D)
-	$(CC) $(CEXT_CFLAGS) -o $@ csrc/test/test_membridge.c $(CEXT_C) -lz
+	$(CC) $(CEXT_CFLAGS) -o $@ cext/ctest/test_membridge.c $(CEXT_C) -lz
 
 cext-ctest: $(CEXT_BIN)/test_membridge
 	$<
@@ -34,16 +35,16 @@ cext-ctest: $(CEXT_BIN)/test_membridge
 cext-bench: $(CEXT_BIN)/test_membridge
 	$< bench
 
-$(CEXT_BIN)/test_membridge_tsan: csrc/test/test_membridge.c $(CEXT_C) $(wildcard csrc/*.h)
+$(CEXT_BIN)/test_membridge_tsan: cext/ctest/test_membridge.c $(CEXT_C) $(CEXT_H)
 	@mkdir -p $(@D)
-	$(CC) $(CEXT_CFLAGS) -O1 -fsanitize=thread -o $@ csrc/test/test_membridge.c $(CEXT_C) -lz
+	$(CC) $(CEXT_CFLAGS) -O1 -fsanitize=thread -o $@ cext/ctest/test_membridge.c $(CEXT_C) -lz
 
 cext-tsan: $(CEXT_BIN)/test_membridge_tsan
 	TSAN_OPTIONS=halt_on_error=1 $<
 
 memcheck: $(CEXT_BIN)/test_membridge
-	@csrc/test/gen-go-supp.sh | cmp -s - csrc/test/go.supp || \
-		{ echo "memcheck: csrc/test/go.supp is stale: csrc/test/gen-go-supp.sh > csrc/test/go.supp"; exit 1; }
+	@cext/ctest/gen-go-supp.sh | cmp -s - cext/ctest/go.supp || \
+		{ echo "memcheck: cext/ctest/go.supp is stale: cext/ctest/gen-go-supp.sh > cext/ctest/go.supp"; exit 1; }
 	$(CEXT_VALGRIND) $<
 	@echo "memcheck: the small-block classes (mb_small.c) under valgrind"
 	$(subst MEMBRIDGE_CHECK=1,MEMBRIDGE_CHECK=0,$(CEXT_VALGRIND)) $<
@@ -56,6 +57,6 @@ memcheck: $(CEXT_BIN)/test_membridge
 	@for p in $(CEXT_GO_PKGS); do \
 		$(GO) test -c -o $(CEXT_BIN)/$$p.test ./$$p || exit 1; \
 		echo "memcheck: go test ./$$p under valgrind"; \
-		$(CEXT_VALGRIND) --suppressions=csrc/test/go.supp $(CEXT_BIN)/$$p.test || exit 1; \
+		$(CEXT_VALGRIND) --suppressions=cext/ctest/go.supp $(CEXT_BIN)/$$p.test || exit 1; \
 	done
 	@echo "memcheck: passed"

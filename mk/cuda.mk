@@ -1,7 +1,7 @@
 # CUDA kernels and the real-GPU run of package cuda.
 
 # Package cuda's host backend has C too: LeakSanitizer checks it in make asan.
-PKGS_WITH_C += ./cuda/
+PKGS_WITH_C += ./cuda/ ./cuda/internal/refkernels/
 
 .PHONY: ptx gpu-test
 
@@ -26,7 +26,7 @@ gpu-test:
 	@mkdir -p $(dir $(GPU_BENCH_OUT))
 	$(GO) vet -tags cuda ./cuda/
 	$(GO) test -tags cuda -count=1 -v -run 'TestDevices' ./cuda/
-	$(GO) test -tags cuda -count=1 ./cuda/ ./csrc/kernels/ ./examples/service/
+	$(GO) test -tags cuda -count=1 ./cuda/ ./cuda/kernels/ ./cuda/internal/refkernels/ ./examples/service/
 	$(GO) test -tags cuda -count=$(GPU_TEST_ROUNDS) -v -run 'TestKernelsMatchReference|TestKernelVectors' ./cuda/
 	$(GO) test -tags cuda -race -count=1 ./cuda/
 	$(GO) test -tags cuda -count=$(GPU_BENCH_COUNT) -run '^$$' -bench . ./cuda/ | tee $(GPU_BENCH_OUT)

@@ -1,6 +1,6 @@
 package native
 
-// #cgo CFLAGS: -Wall -Wextra -I${SRCDIR}/../csrc
+// #cgo CFLAGS: -Wall -Wextra -O2 -I${SRCDIR}/../internal/mballoc
 // #cgo noescape mb_free_batch
 // #cgo nocallback mb_free_batch
 // #include "mb_alloc.h"
@@ -9,7 +9,7 @@ import "C"
 import (
 	"unsafe"
 
-	_ "github.com/membridge/membridge/csrc" // links mb_alloc.c
+	_ "github.com/membridge/membridge/internal/mballoc" // links mb_alloc.c
 )
 
 // This file is the only one in the package that calls C.

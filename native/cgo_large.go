@@ -1,12 +1,12 @@
 package native
 
-// #cgo CFLAGS: -Wall -Wextra -I${SRCDIR}/../csrc
+// #cgo CFLAGS: -Wall -Wextra
 // #include "mb_large.h"
 import "C"
 
 import "unsafe"
 
-// This file holds the cgo calls of the large-buffer path (csrc/mb_large.c).
+// This file holds the cgo calls of the large-buffer path (mb_large.c).
 
 func cLargeAlloc(n int, f fill) unsafe.Pointer {
 	return C.mb_large_alloc(C.size_t(n), C.int(f))

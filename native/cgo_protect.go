@@ -1,6 +1,6 @@
 package native
 
-// #cgo CFLAGS: -Wall -Wextra -I${SRCDIR}/../csrc
+// #cgo CFLAGS: -Wall -Wextra
 // #include <stdlib.h>
 // #include "mb_protect.h"
 import "C"
@@ -11,7 +11,7 @@ import (
 )
 
 // This file holds the cgo calls of frozen buffers' page protection
-// (csrc/mb_protect.c).
+// (mb_protect.c).
 
 func cProtectMap(n int) unsafe.Pointer { return C.mb_protect_map(C.size_t(n)) }
 

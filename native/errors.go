@@ -3,6 +3,7 @@ package native
 import (
 	"errors"
 
+	"github.com/membridge/membridge/internal/pointerfree"
 	"github.com/membridge/membridge/tracker"
 )
 
@@ -17,7 +18,7 @@ var (
 
 // ErrPointerType means a typed slice was asked for with an element type that
 // holds Go pointers, which cgo forbids storing in C memory.
-var ErrPointerType = errors.New("native: element type contains Go pointers")
+var ErrPointerType = pointerfree.ErrPointerType
 
 // ErrInvalidArgument means a nil pointer, a nil deleter, an alignment that is
 // not a power of two, or a handle that is not one: a nil, zero or copied

@@ -7,7 +7,7 @@ import (
 )
 
 // Buffers of largeMin bytes and more take the large-buffer path
-// (csrc/mb_large.c): pages of their own from mmap, and freed ones kept, up
+// (mb_large.c): pages of their own from mmap, and freed ones kept, up
 // to a sixteenth of the bytes in use (at least 4 MiB), for the next buffer
 // of the same size class.
 //

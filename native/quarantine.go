@@ -13,7 +13,7 @@ import (
 // chunks after Reset or Free, and buffers and chunks the safety net
 // reclaims after their handle was dropped. A read or write through a
 // pointer or slice kept past that point then faults at the instruction,
-// and the fault handler (csrc/mb_protect.c) prints the description given
+// and the fault handler (mb_protect.c) prints the description given
 // here, which names the memory's tag and allocation site, before the Go
 // runtime reports the fault.
 //

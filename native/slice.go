@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"math"
 	"reflect"
-	"sync"
 	"unsafe"
 
+	"github.com/membridge/membridge/internal/pointerfree"
 	"github.com/membridge/membridge/tracker"
 )
 
@@ -131,41 +131,7 @@ func (s *Slice[T]) Move() (*Slice[T], error) {
 	return &Slice[T]{buf: b}, nil
 }
 
-var pointerFree sync.Map // reflect.Type -> error (nil: pointer-free)
-
 // CheckPointerFree returns nil if values of type t hold no Go pointers, and
 // otherwise an error wrapping ErrPointerType that names the first field
 // that does.
-func CheckPointerFree(t reflect.Type) error {
-	if v, ok := pointerFree.Load(t); ok {
-		err, _ := v.(error)
-		return err
-	}
-	var err error
-	if path, kind := findPointer(t, t.String()); path != "" {
-		err = fmt.Errorf("%s holds a Go pointer at %s (a %s), and cgo forbids Go pointers in C memory: %w", t, path, kind, ErrPointerType)
-	}
-	pointerFree.Store(t, err)
-	return err
-}
-
-func findPointer(t reflect.Type, path string) (string, reflect.Kind) {
-	switch t.Kind() {
-	case reflect.Pointer, reflect.UnsafePointer, reflect.String, reflect.Slice, reflect.Map,
-		reflect.Chan, reflect.Func, reflect.Interface:
-		return path, t.Kind()
-	case reflect.Array:
-		if t.Len() == 0 {
-			return "", 0
-		}
-		return findPointer(t.Elem(), path+"[0]")
-	case reflect.Struct:
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			if p, k := findPointer(f.Type, path+"."+f.Name); p != "" {
-				return p, k
-			}
-		}
-	}
-	return "", 0
-}
+func CheckPointerFree(t reflect.Type) error { return pointerfree.Check(t) }

@@ -14,7 +14,7 @@ const (
 	KindCHeap          Kind = iota // C heap memory allocated by package native
 	KindArenaChunk                 // a chunk an arena took from the C heap
 	KindAdopted                    // memory a C library allocated and membridge adopted
-	KindCExtension                 // memory C code allocated through csrc/membridge.h
+	KindCExtension                 // memory C code allocated through cext/membridge.h
 	KindDevice                     // CUDA device memory
 	KindDevicePool                 // CUDA device memory from a stream-ordered pool
 	KindDeviceEmulated             // device memory emulated on the host (CPU backend)

@@ -5,12 +5,12 @@
 // code has no reason to import it.
 package cexttest
 
-// #cgo CFLAGS: -Wall -Wextra -I${SRCDIR}/../../csrc
+// #cgo CFLAGS: -Wall -Wextra -I${SRCDIR}/..
 // #include "mb_bridge.h"
 import "C"
 
 import (
-	_ "github.com/membridge/membridge/csrc" // links membridge.c, which counts the failures
+	_ "github.com/membridge/membridge/cext" // links membridge.c, which counts the failures
 )
 
 // FailNextAllocs makes the next n allocations through membridge.h fail

@@ -9,11 +9,11 @@
 // needs, and a cuda-tagged test file imports this package.
 //
 // Importing the package registers membridge's C reference kernels
-// (csrc/kernels) with the stand-in, so cuLaunchKernel runs them; a
-// cuda-tagged test binary that launches membridge's built-in kernels on the
-// stand-in must import it (a blank import will do). [Read] returns the
-// stand-in's live-object counters, a leak oracle independent of
-// membridge's ledger; [Require] skips a test, or fails it under
+// (cuda/internal/refkernels) with the stand-in, so cuLaunchKernel runs
+// them; a cuda-tagged test binary that launches membridge's built-in
+// kernels on the stand-in must import it (a blank import will do). [Read]
+// returns the stand-in's live-object counters, a leak oracle independent
+// of membridge's ledger; [Require] skips a test, or fails it under
 // MEMBRIDGE_FAKECUDA=1, when the stand-in is not loaded; [FailAllocAfter]
 // makes device and pinned allocations fail. Everything here finds the
 // stand-in at run time with dlsym and links against nothing of it, so a

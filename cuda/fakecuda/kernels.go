@@ -13,7 +13,7 @@ import (
 	"errors"
 
 	// The C reference kernels this package registers with the stand-in.
-	_ "github.com/membridge/membridge/csrc/kernels"
+	_ "github.com/membridge/membridge/cuda/internal/refkernels"
 )
 
 // SelfTestKernel is the name of a kernel the package registers for testing
@@ -27,8 +27,8 @@ const SelfTestKernel = "mbfake_selftest_iota_u32"
 
 // RegisteredKernels reports how many kernels the package registered with
 // the stand-in when the program started: the reference kernels of
-// csrc/kernels plus SelfTestKernel. It is 0 on another driver, and an error
-// says which registration the stand-in refused.
+// cuda/internal/refkernels plus SelfTestKernel. It is 0 on another
+// driver, and an error says which registration the stand-in refused.
 func RegisteredKernels() (int, error) {
 	if C.mbfake_registration_failed != nil {
 		return int(C.mbfake_registered), errors.New("fakecuda: the stand-in refused kernel " + C.GoString(C.mbfake_registration_failed))

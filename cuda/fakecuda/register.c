@@ -1,7 +1,7 @@
 //go:build cuda
 
-/* register.c: registers membridge's C reference kernels (csrc/kernels) and
- * a self-test kernel with the stand-in driver, found with dlsym so that
+/* register.c: registers membridge's C reference kernels
+ * (cuda/internal/refkernels) and a self-test kernel with the stand-in driver, found with dlsym so that
  * nothing links against it: on NVIDIA's driver the lookup fails and this
  * does nothing. It runs as a constructor, after libcuda.so.1 (a dependency
  * of the executable) is loaded and before any Go code. */
@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../../csrc/kernels/kernels.h"
+#include "../internal/refkernels/kernels.h"
 #include "driver/standin.h"
 #include "kernels.h"
 

@@ -15,7 +15,7 @@ import (
 
 	"gorgonia.org/cu"
 
-	"github.com/membridge/membridge/csrc/kernels"
+	"github.com/membridge/membridge/cuda/internal/refkernels"
 	"github.com/membridge/membridge/tracker"
 )
 
@@ -386,12 +386,12 @@ func TestLaunchRunsTheCReference(t *testing.T) {
 	})
 }
 
-// TestReferenceKernelVectors runs csrc/kernels' known-answer vectors through
-// cuLaunchKernel on the stand-in.
+// TestReferenceKernelVectors runs the known-answer vectors of
+// cuda/internal/refkernels through cuLaunchKernel on the stand-in.
 func TestReferenceKernelVectors(t *testing.T) {
 	onContext(t, 0, func(ctx cu.CUContext) {
 		var names []string
-		for _, v := range kernels.Vectors {
+		for _, v := range refkernels.Vectors {
 			names = append(names, v.Kernel)
 		}
 		m, err := cu.LoadData(ptx(names...))
@@ -399,7 +399,7 @@ func TestReferenceKernelVectors(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer m.Unload()
-		for i, v := range kernels.Vectors {
+		for i, v := range refkernels.Vectors {
 			t.Run(fmt.Sprintf("%d_%s", i, v.Kernel), func(t *testing.T) {
 				// A subtest runs on its own goroutine: make the context
 				// current on its thread.
@@ -409,7 +409,7 @@ func TestReferenceKernelVectors(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer cu.PopCurrentCtx()
-				k, ok := kernels.Find(v.Kernel)
+				k, ok := refkernels.Find(v.Kernel)
 				if !ok {
 					t.Fatalf("no reference kernel %q", v.Kernel)
 				}
@@ -425,11 +425,11 @@ func TestReferenceKernelVectors(t *testing.T) {
 				slots := make([]uint64, len(k.Params))
 				for j, p := range k.Params {
 					switch p {
-					case kernels.DevPtr:
+					case refkernels.DevPtr:
 						slots[j], ptrs = uint64(ptrs[0]), ptrs[1:]
-					case kernels.F32:
+					case refkernels.F32:
 						slots[j], scalars = uint64(math.Float32bits(scalars[0])), scalars[1:]
-					case kernels.U64:
+					case refkernels.U64:
 						slots[j] = uint64(len(v.X))
 					}
 				}

@@ -1,5 +1,5 @@
 // Elementwise float32 kernels. Each has a C reference with the same
-// semantics in csrc/kernels (kernels.h is the contract). Multiplies and adds
+// semantics in cuda/internal/refkernels (kernels.h is the contract). Multiplies and adds
 // are rounded separately (__fmul_rn, __fadd_rn: no fused multiply-add), so
 // the GPU and the reference agree bit for bit. A grid-stride loop lets any
 // grid cover any n.

@@ -2,7 +2,7 @@
 # Regenerates the committed PTX from the kernel sources: for each
 # cuda/kernels/NAME.cu, NAME.compute_80.ptx (JIT-compiled by the driver on
 # any device of compute capability 8.0 or later) and NAME.sm_90.ptx (H100).
-# Run as `go generate ./cuda/` or `make ptx`; needs nvcc (CUDA 11.8 or later).
+# Run as `go generate ./cuda/kernels/` or `make ptx`; needs nvcc (CUDA 11.8 or later).
 # nvcc's output is deterministic, so CI regenerates and compares.
 set -eu
 cd "$(dirname "$0")"

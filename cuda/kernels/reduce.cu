@@ -2,7 +2,7 @@
 // sum per block, the second (one block) sums the partials. The order of the
 // additions is fixed (each thread sums its grid-stride elements in order,
 // then the block adds pairwise with halving strides), and the C reference
-// in csrc/kernels adds in the same order, so results match bit for bit.
+// in cuda/internal/refkernels adds in the same order, so results match bit for bit.
 // blockDim.x must be a power of two, at most 1024.
 
 extern "C" __global__ void mb_sum_f32(float *partial, const float *x, unsigned long long n) {

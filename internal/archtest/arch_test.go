@@ -23,12 +23,6 @@ import (
 
 const module = "github.com/membridge/membridge"
 
-// cudaTakesNothingFromNative is false while package cuda still imports
-// native for one C helper. Set it to true once it does not: the rule that
-// cuda never imports native is then checked (TestCudaDoesNotImportNative),
-// and the arrows test stops tolerating the import.
-const cudaTakesNothingFromNative = false
-
 // notYetBuilt names packages the page draws that the tree may not hold yet;
 // their arrows are checked from the moment the package exists.
 var notYetBuilt = map[string]bool{
@@ -168,9 +162,6 @@ func TestCoreTrackerImportsNoMembridgePackage(t *testing.T) {
 // A program that uses only device memory links none of the host
 // allocator's C.
 func TestCudaDoesNotImportNative(t *testing.T) {
-	if !cudaTakesNothingFromNative {
-		t.Skip("cuda still imports native for one C helper; set cudaTakesNothingFromNative once it does not")
-	}
 	for _, b := range builds {
 		cu, ok := packages(t, b)["cuda"]
 		require.True(t, ok, "go list -tags %q found no package cuda", b)
@@ -310,18 +301,10 @@ func TestArrowsMatchTheDoc(t *testing.T) {
 			t.Errorf("docs/architecture.md draws %s, but %s does not import %s", a, a.from, a.to)
 		}
 	}
-	tolerated := arrow{"cuda", "native"}
 	for a := range code {
 		if !named[a.from] || !named[a.to] || drawn[a] {
 			continue
 		}
-		if a == tolerated && !cudaTakesNothingFromNative {
-			t.Logf("%s: tolerated until cudaTakesNothingFromNative is set", a)
-			continue
-		}
 		t.Errorf("%s imports %s, which docs/architecture.md does not draw: draw the arrow, or remove the import", a.from, a.to)
-	}
-	if !cudaTakesNothingFromNative && !code[tolerated] {
-		t.Logf("cuda no longer imports native: set cudaTakesNothingFromNative to check that it never does again")
 	}
 }

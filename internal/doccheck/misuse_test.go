@@ -23,9 +23,9 @@ import (
 var testRef = regexp.MustCompile("`?([a-z][a-z0-9_/]*)`?:\\s*`?((?:Test|Fuzz|Example)[A-Za-z0-9_]*)`?")
 
 // cTestRef is a test of the C harness a row names beside its Go test:
-// `csrc/test: test_name`, a function of csrc/test/test_membridge.c that
+// `cext/ctest: test_name`, a function of cext/ctest/test_membridge.c that
 // make cext-ctest, cext-tsan and memcheck run.
-var cTestRef = regexp.MustCompile("csrc/test: `?([a-z][a-z0-9_]+)")
+var cTestRef = regexp.MustCompile("cext/ctest: `?([a-z][a-z0-9_]+)")
 
 type row struct {
 	line   int
@@ -102,7 +102,7 @@ func defaultBuildTests(t *testing.T, dir string) map[string]bool {
 func TestMisuseCatalogNamesRealTests(t *testing.T) {
 	rows := catalogRows(t)
 	require.NotEmpty(t, rows, "docs/misuse.md has no rows")
-	harness, err := os.ReadFile(filepath.Join("..", "..", "csrc", "test", "test_membridge.c"))
+	harness, err := os.ReadFile(filepath.Join("..", "..", "cext", "ctest", "test_membridge.c"))
 	require.NoError(t, err)
 	found := map[string]map[string]bool{}
 	for _, r := range rows {
@@ -112,7 +112,7 @@ func TestMisuseCatalogNamesRealTests(t *testing.T) {
 		}
 		for _, name := range r.ctests {
 			if !regexp.MustCompile(`(?m)static void ` + name + `\(void\)`).Match(harness) {
-				t.Errorf("docs/misuse.md:%d names csrc/test: %s, which csrc/test/test_membridge.c does not define", r.line, name)
+				t.Errorf("docs/misuse.md:%d names cext/ctest: %s, which cext/ctest/test_membridge.c does not define", r.line, name)
 			}
 		}
 		for _, ref := range r.tests {

@@ -6,7 +6,7 @@
 // stop seeing it, the check has silently stopped working.
 package leaky
 
-// #cgo CFLAGS: -Wall -Wextra -I${SRCDIR}/../../../csrc
+// #cgo CFLAGS: -Wall -Wextra -I${SRCDIR}/../..
 // #include "batch.h"
 import "C"
 
@@ -14,7 +14,6 @@ import (
 	"unsafe"
 
 	"github.com/membridge/membridge/batch"
-	_ "github.com/membridge/membridge/csrc" // links batch.c
 )
 
 // Process returns the records of in whose value lies in [lo, hi], and

@@ -3,7 +3,7 @@
 // membridge.h, called from Go.
 package cmem
 
-// #cgo CFLAGS: -Wall -Wextra -I${SRCDIR}/../../../csrc
+// #cgo CFLAGS: -Wall -Wextra -I${SRCDIR}/../..
 // #include <errno.h>
 // #include <pthread.h>
 // #include <stdlib.h>
@@ -209,7 +209,7 @@ import "C"
 import (
 	"unsafe"
 
-	_ "github.com/membridge/membridge/csrc" // links membridge.c
+	_ "github.com/membridge/membridge/cext" // links membridge.c
 )
 
 // Tag registers name with membridge_tag and returns its index (-1 on error).

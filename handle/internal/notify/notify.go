@@ -1,4 +1,4 @@
-// Package notify wraps csrc/notifier.c, a C library that stores a callback
+// Package notify wraps notifier.c, a C library that stores a callback
 // with a void* user data and calls back into Go: the demonstration and
 // test bed of package handle. A Counter is a Go object that owns C state
 // (a notifier) holding a handle back to the Counter, the Go/C form of a
@@ -6,7 +6,7 @@
 // weak one it is, and its cleanup frees the notifier.
 package notify
 
-// #cgo CFLAGS: -Wall -Wextra -I${SRCDIR}/../../../csrc
+// #cgo CFLAGS: -Wall -Wextra -I${SRCDIR}/../../../cext
 // #include <stdint.h>
 // #include "notifier.h"
 // notifier *notify_new(void *user);
@@ -24,7 +24,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
-	_ "github.com/membridge/membridge/csrc" // links notifier.c
+	_ "github.com/membridge/membridge/cext" // links membridge.c, which notifier.c allocates with
 	"github.com/membridge/membridge/handle"
 )
 

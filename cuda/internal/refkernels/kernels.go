@@ -1,9 +1,11 @@
-// Package kernels holds the CPU reference implementations of membridge's
-// CUDA kernels (cuda/kernels/*.cu), written in C and called the way
-// cuLaunchKernel calls a kernel. Package cuda's host backend runs kernels
-// with them, the stand-in driver used in CI links them to run launches,
-// and tests compare GPU results with them. kernels.h is the contract.
-package kernels
+// Package refkernels holds the CPU reference implementations of membridge's
+// built-in CUDA kernels (cuda/kernels/*.cu), written in C and called the
+// way cuLaunchKernel calls a kernel. Package cuda's host backend runs
+// kernels with them, the stand-in driver (cuda/fakecuda) links them to run
+// launches, and tests compare GPU results with them and with the
+// known-answer Vectors. kernels.h is the contract. The package is internal
+// to cuda: the references and their vectors are no part of membridge's API.
+package refkernels
 
 // #cgo CFLAGS: -Wall -Wextra -O2
 // #cgo LDFLAGS: -lm
@@ -11,6 +13,7 @@ package kernels
 //    slots and never calls back into Go: they stay on the caller's stack. */
 // #cgo noescape mbref_launch_slots
 // #cgo nocallback mbref_launch_slots
+// #include <stdlib.h>
 // #include "kernels.h"
 // static const struct mbref_kernel *kernel_at(int i) { return &mbref_kernels[i]; }
 import "C"
@@ -18,6 +21,7 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"math"
 	"unsafe"
 )
 
@@ -106,4 +110,45 @@ func (k *Kernel) Launch(grid, block uint32, slots []uint64) error {
 		return fmt.Errorf("kernels: %s with grid %d, block %d: %w", k.Name, grid, block, ErrBadLaunch)
 	}
 	return nil
+}
+
+// Run launches k on copies of x and y in C memory, as Launch does, and
+// returns what the copy of y holds afterwards: y is the output (mb_sum_f32:
+// the partials), and mb_axpy_f32 reads it too. The arguments go in the
+// order of k.Params: the device pointers y then x, the float32 parameters
+// from scalars in order, the uint64 parameter len(x).
+func (k *Kernel) Run(grid, block uint32, x, y, scalars []float32) ([]float32, error) {
+	cx, cy := cFloats(x), cFloats(y)
+	defer C.free(unsafe.Pointer(cx))
+	defer C.free(unsafe.Pointer(cy))
+	ptrs := []*C.float{cy, cx}
+	var slots []uint64
+	for _, p := range k.Params {
+		switch {
+		case p == DevPtr && len(ptrs) > 0:
+			slots = append(slots, uint64(uintptr(unsafe.Pointer(ptrs[0]))))
+			ptrs = ptrs[1:]
+		case p == F32 && len(scalars) > 0:
+			slots = append(slots, uint64(math.Float32bits(scalars[0])))
+			scalars = scalars[1:]
+		case p == U64:
+			slots = append(slots, uint64(len(x)))
+		default:
+			return nil, fmt.Errorf("kernels: %s: more %s parameters than Run was given values for: %w", k.Name, p, ErrBadLaunch)
+		}
+	}
+	if err := k.Launch(grid, block, slots); err != nil {
+		return nil, err
+	}
+	return append([]float32(nil), unsafe.Slice((*float32)(unsafe.Pointer(cy)), len(y))...), nil
+}
+
+// cFloats copies v into C memory (at least one element, so never NULL).
+func cFloats(v []float32) *C.float {
+	p := (*C.float)(C.malloc(C.size_t(max(len(v), 1) * 4)))
+	if p == nil {
+		panic("refkernels: out of C memory")
+	}
+	copy(unsafe.Slice((*float32)(unsafe.Pointer(p)), len(v)), v)
+	return p
 }

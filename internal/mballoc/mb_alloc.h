@@ -1,5 +1,6 @@
-/* mb_alloc.h: the C heap primitives package native calls through cgo.
- * Sizes and alignments are validated in Go before they reach these. */
+/* mb_alloc.h: the C heap primitives of packages native and cuda (host
+ * backend). Sizes and alignments are validated in Go before they reach
+ * these. */
 #ifndef MEMBRIDGE_MB_ALLOC_H
 #define MEMBRIDGE_MB_ALLOC_H
 

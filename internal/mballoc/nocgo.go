@@ -1,6 +1,6 @@
 //go:build !cgo
 
-package kernels
+package mballoc
 
 // This package is built with cgo. A build without it (CGO_ENABLED=0, or no
 // C compiler found) stops on the name below, which says what to do, rather

@@ -1,4 +1,4 @@
-package kernels
+package refkernels
 
 import (
 	"errors"
@@ -7,46 +7,11 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
-	"unsafe"
 
-	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
 )
 
 func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
-
-// run launches k with out and x in C memory and returns what out holds.
-func run(t *testing.T, k *Kernel, grid, block uint32, x, y, scalars []float32) ([]float32, error) {
-	t.Helper()
-	xs, err := native.AllocSlice[float32]("test/x", len(x))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer xs.Free()
-	ys, err := native.AllocSlice[float32]("test/y", len(y))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ys.Free()
-	copy(xs.Values(), x)
-	copy(ys.Values(), y)
-	var slots []uint64
-	ptrs := []unsafe.Pointer{ys.Ptr(), xs.Ptr()}
-	for _, p := range k.Params {
-		switch p {
-		case DevPtr:
-			slots = append(slots, uint64(uintptr(ptrs[0])))
-			ptrs = ptrs[1:]
-		case F32:
-			slots = append(slots, uint64(math.Float32bits(scalars[0])))
-			scalars = scalars[1:]
-		case U64:
-			slots = append(slots, uint64(len(x)))
-		}
-	}
-	err = k.Launch(grid, block, slots)
-	return slices.Clone(ys.Values()), err
-}
 
 func same(a, b []float32) bool {
 	if len(a) != len(b) {
@@ -67,7 +32,7 @@ func TestVectors(t *testing.T) {
 		if !ok {
 			t.Fatalf("no reference kernel %s", v.Kernel)
 		}
-		got, err := run(t, k, v.Grid, v.Block, v.X, v.Y, v.Scalars)
+		got, err := k.Run(v.Grid, v.Block, v.X, v.Y, v.Scalars)
 		if err != nil {
 			t.Errorf("%s grid %d block %d: %v", v.Kernel, v.Grid, v.Block, err)
 			continue
@@ -107,7 +72,7 @@ func TestElementwiseAgainstGo(t *testing.T) {
 	}
 	for _, c := range cases {
 		k, _ := Find(c.kernel)
-		got, err := run(t, k, 3, 128, x, y, c.scalars)
+		got, err := k.Run(3, 128, x, y, c.scalars)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -123,11 +88,11 @@ func TestSumTwoPasses(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	k, _ := Find("mb_sum_f32")
 	x := iota1(100000) // sum 5000050000 is not exact in float32: compare loosely
-	partials, err := run(t, k, 8, 256, x, make([]float32, 8), nil)
+	partials, err := k.Run(8, 256, x, make([]float32, 8), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	total, err := run(t, k, 1, 8, partials, make([]float32, 1), nil)
+	total, err := k.Run(1, 8, partials, make([]float32, 1), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -109,7 +109,7 @@ size_t membridge_size(const void *p);
  * accept (zlib, zstd, libpng, lua, ... each under its own names): function
  * pointers and an opaque context passed back to them. Its functions count
  * under the tag it was made for. Adapt it to a library with a few lines
- * (csrc/test/test_membridge.c shows zlib). */
+ * (cext/ctest/test_membridge.c shows zlib). */
 typedef struct membridge_allocator {
 	void *(*malloc)(void *ctx, size_t n);
 	void *(*calloc)(void *ctx, size_t count, size_t size);
