@@ -64,8 +64,12 @@ type Context struct {
 	null *Stream // the default (legacy) stream
 }
 
-// An Option changes how Open sets up a Context.
-type Option func(*contextOptions)
+// An Option changes how Open sets up a Context. Options are functional,
+// in the manner of goleak's (and of native.AllocOption): pass any number,
+// a later one overrides an earlier one.
+type Option interface {
+	apply(*contextOptions)
+}
 
 type contextOptions struct {
 	threshold uint64
@@ -78,9 +82,11 @@ const DefaultPoolReleaseThreshold = 64 << 20
 
 // PoolReleaseThreshold sets the memory pool's release threshold (the
 // device's default pool, which the CUDA runtime shares).
-func PoolReleaseThreshold(bytes uint64) Option {
-	return func(o *contextOptions) { o.threshold = bytes }
-}
+func PoolReleaseThreshold(bytes uint64) Option { return poolReleaseThreshold(bytes) }
+
+type poolReleaseThreshold uint64
+
+func (t poolReleaseThreshold) apply(o *contextOptions) { o.threshold = uint64(t) }
 
 // Open retains the primary context of device ordinal and returns its owner.
 // Close it when done: it frees what is still allocated through it. A
@@ -91,7 +97,9 @@ func PoolReleaseThreshold(bytes uint64) Option {
 func Open(ordinal int, opts ...Option) (*Context, error) {
 	o := contextOptions{threshold: DefaultPoolReleaseThreshold}
 	for _, opt := range opts {
-		opt(&o)
+		if opt != nil {
+			opt.apply(&o)
+		}
 	}
 	dev, err := GetDevice(ordinal)
 	if err != nil {
