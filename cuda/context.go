@@ -101,7 +101,7 @@ func Open(ordinal int, opts ...Option) (*Context, error) {
 			opt.apply(&o)
 		}
 	}
-	dev, err := GetDevice(ordinal)
+	dev, err := device(ordinal)
 	if err != nil {
 		return nil, fmt.Errorf("cuda: open: %w", err)
 	}

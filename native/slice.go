@@ -42,7 +42,7 @@ func AllocSlice[T any](tag string, n int) (*Slice[T], error) {
 func makeSlice[T any](tag string, n int, f fill) (*Slice[T], error) {
 	var zero T
 	size := int(unsafe.Sizeof(zero))
-	if err := CheckPointerFree(reflect.TypeFor[T]()); err != nil {
+	if err := checkPointerFree(reflect.TypeFor[T]()); err != nil {
 		return nil, fmt.Errorf("native: slice of %d %T (tag %q): %w", n, zero, tag, err)
 	}
 	if n < 0 || (size > 0 && n > math.MaxInt/size) {
@@ -138,6 +138,15 @@ var pointerFree sync.Map // reflect.Type -> error (nil: pointer-free)
 // otherwise an error wrapping ErrPointerType that names the first field
 // that does.
 func CheckPointerFree(t reflect.Type) error {
+	if err := checkPointerFree(t); err != nil {
+		return fmt.Errorf("native: %w", err)
+	}
+	return nil
+}
+
+// checkPointerFree is CheckPointerFree without the package prefix, for
+// the package's own errors to wrap.
+func checkPointerFree(t reflect.Type) error {
 	if v, ok := pointerFree.Load(t); ok {
 		err, _ := v.(error)
 		return err

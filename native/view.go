@@ -9,15 +9,17 @@ import (
 	"sync/atomic"
 	"time"
 	"unsafe"
+
+	"github.com/membridge/membridge/internal/errprefix"
 )
 
 // ErrBorrowed means the buffer has views or retained references out, so it
 // cannot be freed, moved or handed to C (Free), or the borrow asked for
 // conflicts with one already out (an exclusive view excludes every other).
-var ErrBorrowed = errors.New("native: buffer is borrowed")
+var ErrBorrowed = errors.New("buffer is borrowed")
 
 // ErrFrozen means write access was asked of a frozen buffer.
-var ErrFrozen = errors.New("native: buffer is frozen")
+var ErrFrozen = errors.New("buffer is frozen")
 
 // The layout of Buffer.shares. Free, Move and HandToC look at the whole
 // word with one atomic load; only when it is not zero (frozen aside) do
@@ -326,7 +328,7 @@ func (v *View) Err() error {
 		if err == nil { // the revoking Free is still under way
 			err = fmt.Errorf("native: use of view of a buffer being freed (tag %q): %w", v.b.Tag(), ErrFreed)
 		}
-		return fmt.Errorf("native: view [%d:%d] outlived its buffer: %w", v.off, v.off+v.n, err)
+		return errprefix.Within("native: ", fmt.Sprintf("view [%d:%d] outlived its buffer", v.off, v.off+v.n), err)
 	}
 	return nil
 }
