@@ -35,7 +35,8 @@ var ErrClosed = errors.New("membridge: cache closed")
 // functional, in the manner of goleak's (and of native.AllocOption): pass
 // any number, a later one overrides an earlier one.
 type Option interface {
-	apply(*options)
+	// apply returns o changed by the option (a value, as native's options).
+	apply(o options) options
 }
 
 // options is a Cache's configuration: New's arguments and its Options.
@@ -48,7 +49,10 @@ type options struct {
 
 type ttlOption time.Duration
 
-func (d ttlOption) apply(o *options) { o.ttl = time.Duration(d) }
+func (d ttlOption) apply(o options) options {
+	o.ttl = time.Duration(d)
+	return o
+}
 
 // TTL makes entries expire d after they were put (0, the default: never).
 // A negative d makes New fail.
@@ -56,7 +60,10 @@ func TTL(d time.Duration) Option { return ttlOption(d) }
 
 type clockOption func() time.Time
 
-func (f clockOption) apply(o *options) { o.now = f }
+func (f clockOption) apply(o options) options {
+	o.now = f
+	return o
+}
 
 // Clock makes the cache read the time from now instead of time.Now, for
 // tests of expiry. nil means time.Now.
@@ -117,7 +124,7 @@ func New[K comparable](name string, maxBytes int64, opt ...Option) (*Cache[K], e
 	opts := options{name: name, maxBytes: maxBytes}
 	for _, o := range opt {
 		if o != nil {
-			o.apply(&opts)
+			opts = o.apply(opts)
 		}
 	}
 	if opts.maxBytes <= 0 {

@@ -68,7 +68,8 @@ type Context struct {
 // in the manner of goleak's (and of native.AllocOption): pass any number,
 // a later one overrides an earlier one.
 type Option interface {
-	apply(*contextOptions)
+	// apply returns o changed by the option (a value, as native's options).
+	apply(o contextOptions) contextOptions
 }
 
 type contextOptions struct {
@@ -86,7 +87,10 @@ func PoolReleaseThreshold(bytes uint64) Option { return poolReleaseThreshold(byt
 
 type poolReleaseThreshold uint64
 
-func (t poolReleaseThreshold) apply(o *contextOptions) { o.threshold = uint64(t) }
+func (t poolReleaseThreshold) apply(o contextOptions) contextOptions {
+	o.threshold = uint64(t)
+	return o
+}
 
 // Open retains the primary context of device ordinal and returns its owner.
 // Close it when done: it frees what is still allocated through it. A
@@ -98,7 +102,7 @@ func Open(ordinal int, opts ...Option) (*Context, error) {
 	o := contextOptions{threshold: DefaultPoolReleaseThreshold}
 	for _, opt := range opts {
 		if opt != nil {
-			opt.apply(&o)
+			o = opt.apply(o)
 		}
 	}
 	dev, err := device(ordinal)

@@ -12,7 +12,7 @@ import (
 func TestOpenOptions(t *testing.T) {
 	o := contextOptions{threshold: DefaultPoolReleaseThreshold}
 	for _, opt := range []Option{PoolReleaseThreshold(1 << 20), PoolReleaseThreshold(2 << 20)} {
-		opt.apply(&o)
+		o = opt.apply(o)
 	}
 	assert.Equal(t, uint64(2<<20), o.threshold)
 

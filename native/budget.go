@@ -25,7 +25,10 @@ func WaitFor(ctx context.Context) AllocOption { return waitForOption{ctx} }
 
 type waitForOption struct{ ctx context.Context }
 
-func (w waitForOption) applyAlloc(o *allocOptions) { o.ctx = w.ctx }
+func (w waitForOption) applyAlloc(o allocOptions) allocOptions {
+	o.ctx = w.ctx
+	return o
+}
 
 // AllocContext is Alloc with WaitFor(ctx).
 func AllocContext(ctx context.Context, tag string, n int, opts ...AllocOption) (*Buffer, error) {

@@ -97,10 +97,12 @@ func (b *Buffer) frozenPages() *frozenPages {
 
 // An AllocOption changes how Alloc, AllocZeroed and AllocContext allocate:
 // Align and WaitFor. Options are functional, in the manner of goleak's:
-// pass any number, later ones override earlier ones of the same kind
+// pass any number, a later one overrides an earlier one of its kind
 // (alignments combine to the largest).
 type AllocOption interface {
-	applyAlloc(*allocOptions)
+	// applyAlloc returns o changed by the option. It takes and returns a
+	// value, not a pointer, so that applying options allocates nothing.
+	applyAlloc(o allocOptions) allocOptions
 }
 
 // allocOptions is what the AllocOptions of one call asked for.
@@ -110,36 +112,44 @@ type allocOptions struct {
 	ctx      context.Context // WaitFor: wait for a limit until it ends
 }
 
-// alignOption is Align's option: an integer type, so that converting it to
-// an AllocOption costs no allocation for the usual alignments.
-type alignOption int
+// alignOption is Align's option for a power of two: its base-2 logarithm
+// plus one (0: Align(0), no alignment asked), a byte, so that converting it
+// to an AllocOption never allocates.
+type alignOption uint8
 
-func (a alignOption) applyAlloc(o *allocOptions) {
-	if a < 0 || bits.OnesCount(uint(a)) > 1 {
-		o.badAlign = int(a)
-		return
+func (a alignOption) applyAlloc(o allocOptions) allocOptions {
+	if a != 0 {
+		o.align = max(o.align, 1<<(a-1))
 	}
-	o.align = max(o.align, int(a))
+	return o
+}
+
+// badAlignOption is Align's option for anything else, refused by alloc.
+type badAlignOption int
+
+func (a badAlignOption) applyAlloc(o allocOptions) allocOptions {
+	o.badAlign = int(a)
+	return o
 }
 
 // Align asks for memory aligned to n bytes, a power of two. Without it,
 // memory has malloc's alignment (16 bytes on 64-bit Linux).
-func Align(n int) AllocOption { return alignOption(n) }
-
-// parseAllocOptions applies opts. The empty case, every call without
-// options, returns before anything is taken by address.
-func parseAllocOptions(opts []AllocOption) allocOptions {
-	if len(opts) == 0 {
-		return allocOptions{}
+func Align(n int) AllocOption {
+	switch {
+	case n == 0:
+		return alignOption(0)
+	case n < 0 || bits.OnesCount(uint(n)) > 1:
+		return badAlignOption(n)
 	}
-	return applyAllocOptions(opts)
+	return alignOption(bits.TrailingZeros(uint(n)) + 1)
 }
 
-func applyAllocOptions(opts []AllocOption) allocOptions {
+// parseAllocOptions applies opts.
+func parseAllocOptions(opts []AllocOption) allocOptions {
 	var o allocOptions
 	for _, op := range opts {
 		if op != nil {
-			op.applyAlloc(&o)
+			o = op.applyAlloc(o)
 		}
 	}
 	return o

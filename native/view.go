@@ -117,7 +117,8 @@ func (b *Buffer) Refs() int {
 // reads. WaitForBorrows waits for them, RevokeBorrows revokes them; given
 // both, Free waits until the context ends and then revokes.
 type FreeOption interface {
-	applyFree(*freeOptions)
+	// applyFree returns o changed by the option (a value, as AllocOption's).
+	applyFree(o freeOptions) freeOptions
 }
 
 type freeOptions struct {
@@ -127,11 +128,17 @@ type freeOptions struct {
 
 type waitForBorrows struct{ ctx context.Context }
 
-func (w waitForBorrows) applyFree(o *freeOptions) { o.wait = w.ctx }
+func (w waitForBorrows) applyFree(o freeOptions) freeOptions {
+	o.wait = w.ctx
+	return o
+}
 
 type revokeBorrows struct{}
 
-func (revokeBorrows) applyFree(o *freeOptions) { o.revoke = true }
+func (revokeBorrows) applyFree(o freeOptions) freeOptions {
+	o.revoke = true
+	return o
+}
 
 // WaitForBorrows makes Free wait until every view and retained reference
 // is released, then free. When ctx ends first Free returns an error
@@ -150,7 +157,7 @@ func (b *Buffer) freeWith(opts []FreeOption) error {
 	var o freeOptions
 	for _, op := range opts {
 		if op != nil {
-			op.applyFree(&o)
+			o = op.applyFree(o)
 		}
 	}
 	if b == nil {
