@@ -1,11 +1,11 @@
 package batch_test
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/membridge/membridge/batch"
 	"github.com/membridge/membridge/cext/leakcheck"
+	"github.com/membridge/membridge/internal/errprefix/errprefixtest"
 	"github.com/membridge/membridge/native"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -27,12 +27,7 @@ func TestErrorsHaveOnePrefix(t *testing.T) {
 		r.Records()
 	}()
 	for _, err := range errs {
-		require.Error(t, err)
-		msg := err.Error()
-		t.Log(msg)
 		assert.ErrorIs(t, err, native.ErrFreed)
-		assert.True(t, strings.HasPrefix(msg, "batch: "), msg)
-		assert.Equal(t, 1, strings.Count(msg, "batch: "), msg)
-		assert.Equal(t, 1, strings.Count(msg, "native: "), msg)
 	}
+	errprefixtest.Check(t, "batch: ", errs, "native: ")
 }

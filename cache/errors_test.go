@@ -1,13 +1,12 @@
 package cache_test
 
 import (
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/membridge/membridge/cache"
+	"github.com/membridge/membridge/internal/errprefix/errprefixtest"
 	"github.com/membridge/membridge/tracker"
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -36,11 +35,5 @@ func TestErrorsHaveOnePrefix(t *testing.T) {
 	errs = append(errs, c.Put(1, b))
 	require.NoError(t, b.Free())
 	errs = append(errs, (&cache.Cache[int]{}).Put(1, nil))
-	for _, err := range errs {
-		require.Error(t, err)
-		msg := err.Error()
-		assert.True(t, strings.HasPrefix(msg, "cache: "), msg)
-		assert.Equal(t, 1, strings.Count(msg, "cache: "), msg)
-		assert.LessOrEqual(t, strings.Count(msg, "native: "), 1, msg)
-	}
+	errprefixtest.Check(t, "cache: ", errs, "native: ")
 }

@@ -1,13 +1,12 @@
 package cext_test
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/membridge/membridge/cext"
 	"github.com/membridge/membridge/cext/leakcheck"
+	"github.com/membridge/membridge/internal/errprefix/errprefixtest"
 	"github.com/membridge/membridge/native"
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -35,12 +34,5 @@ func TestErrorsHaveOnePrefix(t *testing.T) {
 	add(cext.Free(g.Ptr()))
 	require.NoError(t, g.Free())
 
-	for _, err := range errs {
-		require.Error(t, err)
-		msg := err.Error()
-		t.Log(msg)
-		assert.True(t, strings.HasPrefix(msg, "cext: "), msg)
-		assert.Equal(t, 1, strings.Count(msg, "cext: "), msg)
-		assert.LessOrEqual(t, strings.Count(msg, "native: "), 1, msg)
-	}
+	errprefixtest.Check(t, "cext: ", errs, "native: ")
 }

@@ -1,11 +1,10 @@
 package cuda
 
 import (
-	"strings"
 	"testing"
 
+	"github.com/membridge/membridge/internal/errprefix/errprefixtest"
 	"github.com/membridge/membridge/tracker"
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -69,12 +68,5 @@ func TestErrorsHaveOnePrefix(t *testing.T) {
 	second(c.Alloc("test/prefix", 8))
 	second(c.NewStream())
 
-	for _, err := range errs {
-		require.Error(t, err)
-		msg := err.Error()
-		t.Log(msg)
-		assert.True(t, strings.HasPrefix(msg, "cuda: "), msg)
-		assert.Equal(t, 1, strings.Count(msg, "cuda: "), msg)
-		assert.LessOrEqual(t, strings.Count(msg, "native: "), 1, msg)
-	}
+	errprefixtest.Check(t, "cuda: ", errs, "native: ")
 }

@@ -1,12 +1,11 @@
 package handle_test
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/membridge/membridge/cext/leakcheck"
 	"github.com/membridge/membridge/handle"
-	"github.com/stretchr/testify/assert"
+	"github.com/membridge/membridge/internal/errprefix/errprefixtest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -41,11 +40,5 @@ func TestErrorsHaveOnePrefix(t *testing.T) {
 	second(w.Value())
 	add(w.Release())
 
-	for _, err := range errs {
-		require.Error(t, err)
-		msg := err.Error()
-		t.Log(msg)
-		assert.True(t, strings.HasPrefix(msg, "handle: "), msg)
-		assert.Equal(t, 1, strings.Count(msg, "handle: "), msg)
-	}
+	errprefixtest.Check(t, "handle: ", errs)
 }

@@ -3,12 +3,11 @@ package native
 import (
 	"context"
 	"reflect"
-	"strings"
 	"testing"
 
 	"github.com/membridge/membridge/cext/leakcheck"
+	"github.com/membridge/membridge/internal/errprefix/errprefixtest"
 	"github.com/membridge/membridge/tracker"
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -74,11 +73,5 @@ func TestErrorsHaveOnePrefix(t *testing.T) {
 	second(Alloc(tag, 100))
 	tracker.SetTagLimit(tag, 0)
 
-	for _, err := range errs {
-		require.Error(t, err)
-		msg := err.Error()
-		t.Log(msg)
-		assert.True(t, strings.HasPrefix(msg, "native: "), msg)
-		assert.Equal(t, 1, strings.Count(msg, "native: "), msg)
-	}
+	errprefixtest.Check(t, "native: ", errs)
 }
