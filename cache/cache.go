@@ -74,7 +74,7 @@ func Clock(now func() time.Time) Option { return clockOption(now) }
 // then returns an error wrapping native.ErrMoved) and the cache holds a
 // new one, frozen (cached bytes are shared and read-only). Get returns the
 // cached buffer with a reference the caller must Release. When an entry is
-// replaced, evicted (to stay within MaxBytes, under memory pressure, or by
+// replaced, evicted (to stay within maxBytes, under memory pressure, or by
 // Remove) or expires, the cache releases its reference: the memory is
 // freed then, or by the last reader's Release.
 //
@@ -165,14 +165,14 @@ func (c *Cache[K]) onRemove(_ K, e *entry) {
 
 // Put gives b to the cache under key, replacing (and releasing) any entry
 // there, and evicts least recently used entries until the cache is within
-// MaxBytes. The cache takes ownership: it freezes b and moves it to a
+// its maxBytes. The cache takes ownership: it freezes b and moves it to a
 // handle of its own, so that b then reports native.ErrMoved (Free, Bytes,
 // Move...) and the caller can no longer free what the cache holds. Putting
 // the buffer that key already holds (the handle given to Put, or the one
 // Get returned) again is a no-op.
 //
 // On error the caller still owns b, which may have been frozen:
-// ErrTooLarge for a buffer over MaxBytes, ErrClosed after Close (or on a
+// ErrTooLarge for a buffer over maxBytes, ErrClosed after Close (or on a
 // cache not made by New), native.ErrInvalidArgument for a nil b, or the
 // buffer's own error (freed or moved, for example by an earlier Put under
 // another key; native.ErrBorrowed while views or references are out).
@@ -212,7 +212,7 @@ func (c *Cache[K]) Put(key K, b *native.Buffer) error {
 	}
 	c.expireLocked()
 	c.why = whyEvict
-	for c.bytes > c.opts.maxBytes-n { // n <= MaxBytes: neither side overflows
+	for c.bytes > c.opts.maxBytes-n { // n <= maxBytes: neither side overflows
 		c.lru.RemoveOldest()
 	}
 	c.bytes += n
