@@ -76,7 +76,10 @@ func (r *Result) Free() error {
 	if r == nil {
 		return nil
 	}
-	return r.buf.Free()
+	if err := r.buf.Free(); err != nil {
+		return fmt.Errorf("batch: free result of %d records: %w", r.n, err)
+	}
+	return nil
 }
 
 // Close is Free, for io.Closer.

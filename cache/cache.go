@@ -31,24 +31,50 @@ var ErrTooLarge = errors.New("membridge: buffer larger than the cache")
 // ErrClosed is returned once the cache is closed.
 var ErrClosed = errors.New("membridge: cache closed")
 
-// Options configures a Cache.
-type Options struct {
-	// Name identifies the cache in tracker.Caches and in relief reports.
-	Name string
-	// MaxBytes bounds the bytes of the buffers held (> 0).
-	MaxBytes int64
-	// TTL is how long an entry stays after it was put; 0: no expiry.
-	TTL time.Duration
-	// Now is the clock, for tests; nil: time.Now.
-	Now func() time.Time
+// An Option changes how New sets up a Cache: TTL and Clock. Options are
+// functional, in the manner of goleak's (and of native.AllocOption): pass
+// any number, a later one overrides an earlier one.
+type Option interface {
+	// apply returns o changed by the option (a value, as native's options).
+	apply(o options) options
 }
+
+// options is a Cache's configuration: New's arguments and its Options.
+type options struct {
+	name     string           // identifies the cache in tracker.Caches and relief reports
+	maxBytes int64            // bounds the bytes of the buffers held (> 0)
+	ttl      time.Duration    // how long an entry stays after it was put; 0: no expiry
+	now      func() time.Time // the clock; nil: time.Now
+}
+
+type ttlOption time.Duration
+
+func (d ttlOption) apply(o options) options {
+	o.ttl = time.Duration(d)
+	return o
+}
+
+// TTL makes entries expire d after they were put (0, the default: never).
+// A negative d makes New fail.
+func TTL(d time.Duration) Option { return ttlOption(d) }
+
+type clockOption func() time.Time
+
+func (f clockOption) apply(o options) options {
+	o.now = f
+	return o
+}
+
+// Clock makes the cache read the time from now instead of time.Now, for
+// tests of expiry. nil means time.Now.
+func Clock(now func() time.Time) Option { return clockOption(now) }
 
 // A Cache maps keys to native buffers it owns. Put takes ownership of a
 // buffer, as native's Move does: the caller's handle is moved (its Free
 // then returns an error wrapping native.ErrMoved) and the cache holds a
 // new one, frozen (cached bytes are shared and read-only). Get returns the
 // cached buffer with a reference the caller must Release. When an entry is
-// replaced, evicted (to stay within MaxBytes, under memory pressure, or by
+// replaced, evicted (to stay within maxBytes, under memory pressure, or by
 // Remove) or expires, the cache releases its reference: the memory is
 // freed then, or by the last reader's Release.
 //
@@ -61,7 +87,7 @@ type Options struct {
 // All methods are safe for concurrent use. A nil or zero Cache (not made
 // by New) behaves as a closed one.
 type Cache[K comparable] struct {
-	opts Options
+	opts options
 	now  func() time.Time
 
 	mu     sync.Mutex
@@ -89,28 +115,36 @@ const (
 	whyReplace
 )
 
-// New returns an empty cache and registers it with the ledger: its
+// New returns an empty cache named name (it identifies the cache in
+// tracker.Caches and in relief reports) that holds at most maxBytes bytes
+// of buffers (> 0), and registers it with the ledger: its
 // counters appear in tracker.Caches, and tracker.Relieve evicts from it.
 // Close unregisters it.
-func New[K comparable](opts Options) (*Cache[K], error) {
-	if opts.MaxBytes <= 0 {
-		return nil, fmt.Errorf("cache %q: MaxBytes %d must be positive", opts.Name, opts.MaxBytes)
+func New[K comparable](name string, maxBytes int64, opt ...Option) (*Cache[K], error) {
+	opts := options{name: name, maxBytes: maxBytes}
+	for _, o := range opt {
+		if o != nil {
+			opts = o.apply(opts)
+		}
 	}
-	if opts.TTL < 0 {
-		return nil, fmt.Errorf("cache %q: negative TTL %v", opts.Name, opts.TTL)
+	if opts.maxBytes <= 0 {
+		return nil, fmt.Errorf("cache: new cache %q: maxBytes %d must be positive", opts.name, opts.maxBytes)
 	}
-	c := &Cache[K]{opts: opts, now: opts.Now}
+	if opts.ttl < 0 {
+		return nil, fmt.Errorf("cache: new cache %q: negative TTL %v", opts.name, opts.ttl)
+	}
+	c := &Cache[K]{opts: opts, now: opts.now}
 	if c.now == nil {
 		c.now = time.Now
 	}
 	lru, err := simplelru.NewLRU[K, *entry](math.MaxInt, c.onRemove)
 	if err != nil {
-		return nil, fmt.Errorf("cache %q: %w", opts.Name, err)
+		return nil, fmt.Errorf("cache: new cache %q: %w", opts.name, err)
 	}
 	c.lru = lru
 	c.unreg = []func(){
-		tracker.RegisterShortageRelief("cache/"+opts.Name, c.relieve),
-		tracker.RegisterCache(opts.Name, c.Stats),
+		tracker.RegisterShortageRelief("cache/"+opts.name, c.relieve),
+		tracker.RegisterCache(opts.name, c.Stats),
 	}
 	return c, nil
 }
@@ -131,14 +165,14 @@ func (c *Cache[K]) onRemove(_ K, e *entry) {
 
 // Put gives b to the cache under key, replacing (and releasing) any entry
 // there, and evicts least recently used entries until the cache is within
-// MaxBytes. The cache takes ownership: it freezes b and moves it to a
+// its maxBytes. The cache takes ownership: it freezes b and moves it to a
 // handle of its own, so that b then reports native.ErrMoved (Free, Bytes,
 // Move...) and the caller can no longer free what the cache holds. Putting
 // the buffer that key already holds (the handle given to Put, or the one
 // Get returned) again is a no-op.
 //
 // On error the caller still owns b, which may have been frozen:
-// ErrTooLarge for a buffer over MaxBytes, ErrClosed after Close (or on a
+// ErrTooLarge for a buffer over maxBytes, ErrClosed after Close (or on a
 // cache not made by New), native.ErrInvalidArgument for a nil b, or the
 // buffer's own error (freed or moved, for example by an earlier Put under
 // another key; native.ErrBorrowed while views or references are out).
@@ -147,30 +181,30 @@ func (c *Cache[K]) Put(key K, b *native.Buffer) error {
 		return fmt.Errorf("cache: put into a cache not made by New: %w", ErrClosed)
 	}
 	if b == nil {
-		return fmt.Errorf("cache %q: put nil buffer: %w", c.opts.Name, native.ErrInvalidArgument)
+		return fmt.Errorf("cache: put nil buffer into cache %q: %w", c.opts.name, native.ErrInvalidArgument)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		return fmt.Errorf("cache %q: put: %w", c.opts.Name, ErrClosed)
+		return fmt.Errorf("cache: put into cache %q: %w", c.opts.name, ErrClosed)
 	}
 	if old, ok := c.lru.Peek(key); ok && (old.from == b || old.buf == b) {
 		return nil // already ours
 	}
 	n := int64(b.Len())
-	if n > c.opts.MaxBytes {
-		return fmt.Errorf("cache %q: put %d bytes into %d: %w", c.opts.Name, n, c.opts.MaxBytes, ErrTooLarge)
+	if n > c.opts.maxBytes {
+		return fmt.Errorf("cache: put %d bytes into cache %q of %d: %w", n, c.opts.name, c.opts.maxBytes, ErrTooLarge)
 	}
 	if err := b.Freeze(); err != nil {
-		return fmt.Errorf("cache %q: put %d bytes: %w", c.opts.Name, n, err)
+		return fmt.Errorf("cache: put %d bytes into cache %q: %w", n, c.opts.name, err)
 	}
 	own, err := b.Move()
 	if err != nil {
-		return fmt.Errorf("cache %q: put %d bytes: %w", c.opts.Name, n, err)
+		return fmt.Errorf("cache: put %d bytes into cache %q: %w", n, c.opts.name, err)
 	}
 	e := &entry{buf: own, from: b, kind: own.Record().Kind(), tag: own.Tag()}
-	if c.opts.TTL > 0 {
-		e.expires = c.now().Add(c.opts.TTL)
+	if c.opts.ttl > 0 {
+		e.expires = c.now().Add(c.opts.ttl)
 	}
 	if c.lru.Contains(key) {
 		c.why = whyReplace
@@ -178,7 +212,7 @@ func (c *Cache[K]) Put(key K, b *native.Buffer) error {
 	}
 	c.expireLocked()
 	c.why = whyEvict
-	for c.bytes > c.opts.MaxBytes-n { // n <= MaxBytes: neither side overflows
+	for c.bytes > c.opts.maxBytes-n { // n <= maxBytes: neither side overflows
 		c.lru.RemoveOldest()
 	}
 	c.bytes += n
@@ -238,7 +272,7 @@ func (c *Cache[K]) Remove(key K) bool {
 // least recently used end; call Expire periodically to bound how long
 // expired, unread entries hold memory.
 func (c *Cache[K]) Expire() int {
-	if !c.made() || c.opts.TTL == 0 {
+	if !c.made() || c.opts.ttl == 0 {
 		return 0
 	}
 	c.mu.Lock()
@@ -257,7 +291,7 @@ func (c *Cache[K]) Expire() int {
 
 // expireLocked drops expired entries from the least recently used end.
 func (c *Cache[K]) expireLocked() {
-	if c.opts.TTL == 0 {
+	if c.opts.ttl == 0 {
 		return
 	}
 	now := c.now()
@@ -300,7 +334,7 @@ func (c *Cache[K]) Stats() tracker.CacheStats {
 		return tracker.CacheStats{}
 	}
 	return tracker.CacheStats{
-		Name:        c.opts.Name,
+		Name:        c.opts.name,
 		Hits:        c.hits.Load(),
 		Misses:      c.misses.Load(),
 		Evictions:   c.evictions.Load(),

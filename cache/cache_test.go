@@ -37,7 +37,7 @@ func read(t testing.TB, b *native.Buffer) string {
 func TestEvictsByBytesAndFreesAtOnce(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	tag := t.Name()
-	c, err := cache.New[string](cache.Options{Name: tag, MaxBytes: 300})
+	c, err := cache.New[string](tag, 300)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestEvictsByBytesAndFreesAtOnce(t *testing.T) {
 func TestReaderKeepsEvictedBufferUntilRelease(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	tag := t.Name()
-	c, _ := cache.New[int](cache.Options{Name: tag, MaxBytes: 100})
+	c, _ := cache.New[int](tag, 100)
 	defer c.Close()
 	c.Put(1, buf(t, tag, 100, 'x'))
 	b, ok := c.Get(1)
@@ -101,7 +101,7 @@ func TestTTL(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	tag := t.Name()
 	now := time.Unix(1000, 0)
-	c, _ := cache.New[string](cache.Options{Name: tag, MaxBytes: 1 << 20, TTL: time.Minute, Now: func() time.Time { return now }})
+	c, _ := cache.New[string](tag, 1<<20, cache.TTL(time.Minute), cache.Clock(func() time.Time { return now }))
 	defer c.Close()
 	c.Put("old", buf(t, tag, 10, 'o'))
 	now = now.Add(30 * time.Second)
@@ -130,7 +130,7 @@ func TestTTL(t *testing.T) {
 func TestReliefEvicts(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	tag := t.Name()
-	c, _ := cache.New[int](cache.Options{Name: tag, MaxBytes: 1 << 20})
+	c, _ := cache.New[int](tag, 1<<20)
 	defer c.Close()
 	for i := range 10 {
 		c.Put(i, buf(t, tag, 1000, 'r'))
@@ -155,10 +155,10 @@ func TestReliefEvicts(t *testing.T) {
 func TestPutErrors(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	tag := t.Name()
-	if _, err := cache.New[int](cache.Options{MaxBytes: 0}); err == nil {
+	if _, err := cache.New[int]("", 0); err == nil {
 		t.Error("New with MaxBytes 0 succeeded")
 	}
-	c, _ := cache.New[int](cache.Options{Name: tag, MaxBytes: 10})
+	c, _ := cache.New[int](tag, 10)
 	big := buf(t, tag, 11, 'b')
 	if err := c.Put(1, big); !errors.Is(err, cache.ErrTooLarge) {
 		t.Errorf("Put over MaxBytes: %v", err)
@@ -183,7 +183,7 @@ func TestPutErrors(t *testing.T) {
 func TestReplaceReleasesOld(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	tag := t.Name()
-	c, _ := cache.New[string](cache.Options{Name: tag, MaxBytes: 100})
+	c, _ := cache.New[string](tag, 100)
 	defer c.Close()
 	c.Put("k", buf(t, tag, 10, '1'))
 	c.Put("k", buf(t, tag, 10, '2'))
@@ -203,7 +203,7 @@ func TestReplaceReleasesOld(t *testing.T) {
 func TestConcurrentUse(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	tag := t.Name()
-	c, _ := cache.New[int](cache.Options{Name: tag, MaxBytes: 64 * 20, TTL: time.Hour})
+	c, _ := cache.New[int](tag, 64*20, cache.TTL(time.Hour))
 	defer c.Close()
 	var wg sync.WaitGroup
 	for g := range 4 {
@@ -233,7 +233,7 @@ func TestConcurrentUse(t *testing.T) {
 
 // A cache of recent results keyed by request content.
 func ExampleCache() {
-	c, err := cache.New[string](cache.Options{Name: "results", MaxBytes: 64 << 20, TTL: time.Minute})
+	c, err := cache.New[string]("results", 64<<20, cache.TTL(time.Minute))
 	if err != nil {
 		panic(err)
 	}
@@ -266,8 +266,7 @@ func ExampleCache() {
 
 func ExampleCache_Expire() {
 	now := time.Unix(0, 0)
-	c, _ := cache.New[int](cache.Options{Name: "sessions", MaxBytes: 1 << 20, TTL: time.Minute,
-		Now: func() time.Time { return now }})
+	c, _ := cache.New[int]("sessions", 1<<20, cache.TTL(time.Minute), cache.Clock(func() time.Time { return now }))
 	defer c.Close()
 	b, _ := native.Alloc("sessions", 32)
 	c.Put(1, b)
@@ -277,7 +276,7 @@ func ExampleCache_Expire() {
 }
 
 func ExampleCache_Remove() {
-	c, _ := cache.New[string](cache.Options{Name: "thumbnails", MaxBytes: 1 << 20})
+	c, _ := cache.New[string]("thumbnails", 1<<20)
 	defer c.Close()
 	b, _ := native.Alloc("thumbnails", 64)
 	c.Put("a.png", b)

@@ -22,7 +22,7 @@ import (
 func TestPutTakesOwnership(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	tag := t.Name()
-	c, err := cache.New[string](cache.Options{Name: tag, MaxBytes: 100})
+	c, err := cache.New[string](tag, 100)
 	require.NoError(t, err)
 	defer c.Close()
 	b := buf(t, tag, 10, 'x')
@@ -46,7 +46,7 @@ func TestPutTakesOwnership(t *testing.T) {
 func TestPutSameBufferTwiceIsANoOp(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	tag := t.Name()
-	c, err := cache.New[string](cache.Options{Name: tag, MaxBytes: 100})
+	c, err := cache.New[string](tag, 100)
 	require.NoError(t, err)
 	defer c.Close()
 	b := buf(t, tag, 10, 'y')
@@ -80,7 +80,7 @@ func TestPutSameBufferTwiceIsANoOp(t *testing.T) {
 func TestPutMisuse(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	tag := t.Name()
-	c, err := cache.New[int](cache.Options{Name: tag, MaxBytes: 100})
+	c, err := cache.New[int](tag, 100)
 	require.NoError(t, err)
 	defer c.Close()
 
@@ -99,9 +99,9 @@ func TestPutMisuse(t *testing.T) {
 	_, ok := c.Get(1)
 	assert.False(t, ok)
 
-	_, err = cache.New[int](cache.Options{Name: tag, MaxBytes: -1})
-	require.ErrorContains(t, err, "MaxBytes -1 must be positive")
-	_, err = cache.New[int](cache.Options{Name: tag, MaxBytes: 1, TTL: -time.Second})
+	_, err = cache.New[int](tag, -1)
+	require.ErrorContains(t, err, "maxBytes -1 must be positive")
+	_, err = cache.New[int](tag, 1, cache.TTL(-time.Second))
 	require.ErrorContains(t, err, "negative TTL")
 
 	var zero cache.Cache[int]
@@ -123,7 +123,7 @@ func TestPutMisuse(t *testing.T) {
 func TestGetAfterEviction(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	tag := t.Name()
-	c, err := cache.New[int](cache.Options{Name: tag, MaxBytes: 100})
+	c, err := cache.New[int](tag, 100)
 	require.NoError(t, err)
 	defer c.Close()
 	require.NoError(t, c.Put(1, buf(t, tag, 60, '1')))
@@ -145,7 +145,7 @@ func TestGetAfterEviction(t *testing.T) {
 func TestReliefEvictsOnlyWhatIsShort(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	cacheTag, budgetTag := t.Name()+"/results", t.Name()+"/requests"
-	c, err := cache.New[int](cache.Options{Name: t.Name(), MaxBytes: 1 << 20})
+	c, err := cache.New[int](t.Name(), 1<<20)
 	require.NoError(t, err)
 	defer c.Close()
 	for i := range 50 {
@@ -196,7 +196,7 @@ func TestReliefEvictsOnlyWhatIsShort(t *testing.T) {
 func TestReliefByKind(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	tag := t.Name()
-	c, err := cache.New[int](cache.Options{Name: tag, MaxBytes: 1 << 20})
+	c, err := cache.New[int](tag, 1<<20)
 	require.NoError(t, err)
 	defer c.Close()
 	for i := range 5 {
@@ -230,7 +230,7 @@ func TestReliefByKind(t *testing.T) {
 func TestHostileSizeEvictsNothing(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	tag := t.Name()
-	c, err := cache.New[int](cache.Options{Name: tag, MaxBytes: 1 << 20})
+	c, err := cache.New[int](tag, 1<<20)
 	require.NoError(t, err)
 	defer c.Close()
 	for i := range 10 {
@@ -256,7 +256,7 @@ func TestHostileSizeEvictsNothing(t *testing.T) {
 func TestReaderReleasingTwice(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	tag := t.Name()
-	c, err := cache.New[int](cache.Options{Name: tag, MaxBytes: 100})
+	c, err := cache.New[int](tag, 100)
 	require.NoError(t, err)
 	defer c.Close()
 	require.NoError(t, c.Put(1, buf(t, tag, 10, 'r')))
@@ -281,7 +281,7 @@ func TestReaderReleasingTwice(t *testing.T) {
 func TestConcurrentPutsOfOneBuffer(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	tag := t.Name()
-	c, err := cache.New[int](cache.Options{Name: tag, MaxBytes: 1000})
+	c, err := cache.New[int](tag, 1000)
 	require.NoError(t, err)
 	defer c.Close()
 	b := buf(t, tag, 10, 'c')
@@ -319,14 +319,14 @@ func TestConcurrentPutsOfOneBuffer(t *testing.T) {
 func TestPutErrorMessages(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	tag := t.Name()
-	c, err := cache.New[int](cache.Options{Name: "results", MaxBytes: 100})
+	c, err := cache.New[int]("results", 100)
 	require.NoError(t, err)
 	big := buf(t, tag, 1000, 'b')
-	assert.EqualError(t, c.Put(1, big), `cache "results": put 1000 bytes into 100: membridge: buffer larger than the cache`)
+	assert.EqualError(t, c.Put(1, big), `cache: put 1000 bytes into cache "results" of 100: membridge: buffer larger than the cache`)
 	require.NoError(t, big.Free())
 	require.NoError(t, c.Close())
 	b := buf(t, tag, 10, 'c')
 	//membridge:ignore useafterfree the test checks that Put on a closed cache returns an error naming the cache
-	assert.EqualError(t, c.Put(1, b), `cache "results": put: membridge: cache closed`)
+	assert.EqualError(t, c.Put(1, b), `cache: put into cache "results": membridge: cache closed`)
 	require.NoError(t, b.Free())
 }

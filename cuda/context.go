@@ -64,8 +64,13 @@ type Context struct {
 	null *Stream // the default (legacy) stream
 }
 
-// An Option changes how Open sets up a Context.
-type Option func(*contextOptions)
+// An Option changes how Open sets up a Context. Options are functional,
+// in the manner of goleak's (and of native.AllocOption): pass any number,
+// a later one overrides an earlier one.
+type Option interface {
+	// apply returns o changed by the option (a value, as native's options).
+	apply(o contextOptions) contextOptions
+}
 
 type contextOptions struct {
 	threshold uint64
@@ -78,8 +83,13 @@ const DefaultPoolReleaseThreshold = 64 << 20
 
 // PoolReleaseThreshold sets the memory pool's release threshold (the
 // device's default pool, which the CUDA runtime shares).
-func PoolReleaseThreshold(bytes uint64) Option {
-	return func(o *contextOptions) { o.threshold = bytes }
+func PoolReleaseThreshold(bytes uint64) Option { return poolReleaseThreshold(bytes) }
+
+type poolReleaseThreshold uint64
+
+func (t poolReleaseThreshold) apply(o contextOptions) contextOptions {
+	o.threshold = uint64(t)
+	return o
 }
 
 // Open retains the primary context of device ordinal and returns its owner.
@@ -91,9 +101,11 @@ func PoolReleaseThreshold(bytes uint64) Option {
 func Open(ordinal int, opts ...Option) (*Context, error) {
 	o := contextOptions{threshold: DefaultPoolReleaseThreshold}
 	for _, opt := range opts {
-		opt(&o)
+		if opt != nil {
+			o = opt.apply(o)
+		}
 	}
-	dev, err := GetDevice(ordinal)
+	dev, err := device(ordinal)
 	if err != nil {
 		return nil, fmt.Errorf("cuda: open: %w", err)
 	}

@@ -35,16 +35,25 @@ func DeviceCount() (int, error) {
 
 // GetDevice describes device ordinal.
 func GetDevice(ordinal int) (Device, error) {
-	n, err := DeviceCount()
+	d, err := device(ordinal)
 	if err != nil {
-		return Device{}, err
+		return Device{}, fmt.Errorf("cuda: %w", err)
+	}
+	return d, nil
+}
+
+// device is GetDevice without the package prefix, for Open's errors.
+func device(ordinal int) (Device, error) {
+	n, err := drvDeviceCount()
+	if err != nil {
+		return Device{}, fmt.Errorf("count devices: %w", err)
 	}
 	if ordinal < 0 || ordinal >= n {
-		return Device{}, fmt.Errorf("cuda: device %d of %d: %w", ordinal, n, ErrNoDevice)
+		return Device{}, fmt.Errorf("device %d of %d: %w", ordinal, n, ErrNoDevice)
 	}
 	d, err := drvDeviceInfo(ordinal)
 	if err != nil {
-		return Device{}, fmt.Errorf("cuda: describe device %d: %w", ordinal, err)
+		return Device{}, fmt.Errorf("describe device %d: %w", ordinal, err)
 	}
 	return d, nil
 }

@@ -59,7 +59,7 @@ func drvCtxRetain(int) (uintptr, error) {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil || n < 0 {
 				emulated.retained.Add(-1)
-				return 0, fmt.Errorf("cuda: MEMBRIDGE_EMULATED_DEVICE_MEMORY=%q: want a number of bytes", v)
+				return 0, fmt.Errorf("MEMBRIDGE_EMULATED_DEVICE_MEMORY=%q: want a number of bytes", v)
 			}
 			total = n
 		}

@@ -36,4 +36,13 @@
 // The safety net never calls CUDA: a dropped buffer is queued to its
 // Context, which frees it (stream-ordered) on its next call, Synchronize or
 // Close.
+//
+// Allocations follow package native's naming rule: a name that starts with
+// Alloc hands out uninitialised memory, and the same name ending in Zeroed
+// zeroed memory ([Context.Alloc] and [Context.AllocZeroed], [AllocSlice]
+// and [AllocSliceZeroed], [Stream.Alloc] and [Stream.AllocZeroed]); the
+// Clone functions hand out memory filled with what they copy. Free ends
+// each memory handle (Close is Free, for io.Closer); a Context, Stream,
+// Module or Event ends with Close. [Open] takes functional options
+// ([Option], as native's and cache's).
 package cuda

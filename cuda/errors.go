@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/membridge/membridge/internal/errprefix"
 	"github.com/membridge/membridge/internal/pointerfree"
 	"github.com/membridge/membridge/tracker"
 )
@@ -25,24 +26,24 @@ var ErrPointerType = pointerfree.ErrPointerType
 // Sentinel errors of this package.
 var (
 	// ErrNoDevice: no such device, or no device at all.
-	ErrNoDevice = errors.New("cuda: no such device")
+	ErrNoDevice = errors.New("no such device")
 	// ErrClosed: the Context (or Stream, Event, Module) was closed.
-	ErrClosed = errors.New("cuda: closed")
+	ErrClosed = errors.New("closed")
 	// ErrWrongContext: memory or a stream of one Context used with another
 	// (another device, or another Context of the same device).
-	ErrWrongContext = errors.New("cuda: belongs to another context")
+	ErrWrongContext = errors.New("belongs to another context")
 	// ErrSizeMismatch: a copy between ranges of different sizes, or a view
 	// outside its buffer.
-	ErrSizeMismatch = errors.New("cuda: sizes do not match")
+	ErrSizeMismatch = errors.New("sizes do not match")
 	// ErrBadLaunch: a kernel launched with the wrong number or kinds of
 	// arguments, or an impossible grid.
-	ErrBadLaunch = errors.New("cuda: bad kernel launch")
+	ErrBadLaunch = errors.New("bad kernel launch")
 	// ErrInvalidArgument: a nil handle, or a value out of range.
-	ErrInvalidArgument = errors.New("cuda: invalid argument")
+	ErrInvalidArgument = errors.New("invalid argument")
 	// ErrNotSupported: the driver or device cannot do what was asked.
-	ErrNotSupported = errors.New("cuda: not supported")
+	ErrNotSupported = errors.New("not supported")
 	// ErrBorrowed: Free on a view, which borrows its memory.
-	ErrBorrowed = errors.New("cuda: a view borrows its memory")
+	ErrBorrowed = errors.New("a view borrows its memory")
 )
 
 // A DriverError is a failed driver call: its CUresult code and name.
@@ -81,3 +82,7 @@ func (e *DriverError) Unwrap() error {
 	}
 	return nil
 }
+
+// within passes on err, an error of another of this package's functions
+// (so already "cuda: ..."), under more context, keeping one prefix.
+func within(context string, err error) error { return errprefix.Within("cuda: ", context, err) }

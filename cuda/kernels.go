@@ -46,7 +46,7 @@ func (c *Context) builtinFunction(name string) (*Function, error) {
 		}
 	})
 	if c.builtin.err != nil {
-		return nil, fmt.Errorf("cuda: built-in kernels: %w", c.builtin.err)
+		return nil, within("built-in kernels", c.builtin.err)
 	}
 	f, ok := c.builtin.fns[name]
 	if !ok {

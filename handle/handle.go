@@ -53,18 +53,18 @@ import (
 // Errors of lookups and releases.
 var (
 	// ErrReleased: the handle was already released (wraps tracker.ErrFreed).
-	ErrReleased = fmt.Errorf("handle: already released: %w", tracker.ErrFreed)
+	ErrReleased = fmt.Errorf("already released: %w", tracker.ErrFreed)
 	// ErrUnknown: the pointer is not a live handle (never made, or released).
-	ErrUnknown = errors.New("handle: not a live handle")
+	ErrUnknown = errors.New("not a live handle")
 	// ErrGone: a weak handle's value was garbage collected.
-	ErrGone = errors.New("handle: value gone (collected)")
+	ErrGone = errors.New("value gone (collected)")
 	// ErrWrongType: the handle holds a value of another type than asked.
-	ErrWrongType = errors.New("handle: value of another type")
+	ErrWrongType = errors.New("value of another type")
 	// ErrNil: a nil value cannot be given a handle.
-	ErrNil = errors.New("handle: nil value")
+	ErrNil = errors.New("nil value")
 	// ErrInvalid: the Handle or Weak is a zero value or nil, not one made
 	// by New or NewWeak.
-	ErrInvalid = errors.New("handle: zero or nil handle")
+	ErrInvalid = errors.New("zero or nil handle")
 )
 
 // keySize is what go-pointer allocates in C for each handle.

@@ -489,7 +489,7 @@ func (a *Arena) checkType(t reflect.Type) error {
 	if t == a.lastType {
 		return nil
 	}
-	if err := CheckPointerFree(t); err != nil {
+	if err := checkPointerFree(t); err != nil {
 		return fmt.Errorf("native: arena %q: %w", a.tag, err)
 	}
 	a.lastType = t

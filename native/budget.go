@@ -21,7 +21,14 @@ import (
 //	case err != nil:
 //		// 500
 //	}
-func WaitFor(ctx context.Context) AllocOption { return AllocOption{ctx: ctx} }
+func WaitFor(ctx context.Context) AllocOption { return waitForOption{ctx} }
+
+type waitForOption struct{ ctx context.Context }
+
+func (w waitForOption) applyAlloc(o allocOptions) allocOptions {
+	o.ctx = w.ctx
+	return o
+}
 
 // AllocContext is Alloc with WaitFor(ctx).
 func AllocContext(ctx context.Context, tag string, n int, opts ...AllocOption) (*Buffer, error) {
@@ -29,5 +36,7 @@ func AllocContext(ctx context.Context, tag string, n int, opts ...AllocOption) (
 	if tracker.Debug() {
 		f = fillJunk
 	}
-	return alloc(tracker.KindCHeap, tag, n, f, append(opts, WaitFor(ctx)), 2)
+	o := parseAllocOptions(opts)
+	o.ctx = ctx
+	return alloc(tracker.KindCHeap, tag, n, f, o, 2)
 }

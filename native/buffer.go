@@ -95,15 +95,65 @@ func (b *Buffer) frozenPages() *frozenPages {
 	return b.ext.frozen
 }
 
-// AllocOption changes how Alloc and AllocZeroed allocate.
-type AllocOption struct {
-	align int
-	ctx   context.Context // WaitFor: wait for a limit until it ends
+// An AllocOption changes how Alloc, AllocZeroed and AllocContext allocate:
+// Align and WaitFor. Options are functional, in the manner of goleak's:
+// pass any number, a later one overrides an earlier one of its kind
+// (alignments combine to the largest).
+type AllocOption interface {
+	// applyAlloc returns o changed by the option. It takes and returns a
+	// value, not a pointer, so that applying options allocates nothing.
+	applyAlloc(o allocOptions) allocOptions
+}
+
+// allocOptions is what the AllocOptions of one call asked for.
+type allocOptions struct {
+	align    int
+	badAlign int             // an Align that is not a power of two, reported by alloc
+	ctx      context.Context // WaitFor: wait for a limit until it ends
+}
+
+// alignOption is Align's option for a power of two: its base-2 logarithm
+// plus one (0: Align(0), no alignment asked), a byte, so that converting it
+// to an AllocOption never allocates.
+type alignOption uint8
+
+func (a alignOption) applyAlloc(o allocOptions) allocOptions {
+	if a != 0 {
+		o.align = max(o.align, 1<<(a-1))
+	}
+	return o
+}
+
+// badAlignOption is Align's option for anything else, refused by alloc.
+type badAlignOption int
+
+func (a badAlignOption) applyAlloc(o allocOptions) allocOptions {
+	o.badAlign = int(a)
+	return o
 }
 
 // Align asks for memory aligned to n bytes, a power of two. Without it,
 // memory has malloc's alignment (16 bytes on 64-bit Linux).
-func Align(n int) AllocOption { return AllocOption{align: n} }
+func Align(n int) AllocOption {
+	switch {
+	case n == 0:
+		return alignOption(0)
+	case n < 0 || bits.OnesCount(uint(n)) > 1:
+		return badAlignOption(n)
+	}
+	return alignOption(bits.TrailingZeros(uint(n)) + 1)
+}
+
+// parseAllocOptions applies opts.
+func parseAllocOptions(opts []AllocOption) allocOptions {
+	var o allocOptions
+	for _, op := range opts {
+		if op != nil {
+			o = op.applyAlloc(o)
+		}
+	}
+	return o
+}
 
 // Alloc returns a buffer of n bytes of uninitialised C memory under tag,
 // which says what the memory is for (reports and limits go by it).
@@ -119,12 +169,12 @@ func Alloc(tag string, n int, opts ...AllocOption) (*Buffer, error) {
 	if tracker.Debug() {
 		f = fillJunk
 	}
-	return alloc(tracker.KindCHeap, tag, n, f, opts, 2)
+	return alloc(tracker.KindCHeap, tag, n, f, parseAllocOptions(opts), 2)
 }
 
 // AllocZeroed is Alloc with the memory zeroed.
 func AllocZeroed(tag string, n int, opts ...AllocOption) (*Buffer, error) {
-	return alloc(tracker.KindCHeap, tag, n, fillZero, opts, 2)
+	return alloc(tracker.KindCHeap, tag, n, fillZero, parseAllocOptions(opts), 2)
 }
 
 // cHeap gives back C heap memory whose handle was dropped.
@@ -136,17 +186,10 @@ var cHeap = tracker.ReclaimFunc(func(r *tracker.Record) {
 // alloc is the one allocation path of the package. skip is the number of
 // frames between it and the user's code (the public call, and any helpers),
 // so the recorded stack starts in the user's code.
-func alloc(kind tracker.Kind, tag string, n int, f fill, opts []AllocOption, skip int) (*Buffer, error) {
-	align := 0
-	var ctx context.Context
-	for _, o := range opts {
-		if o.ctx != nil {
-			ctx = o.ctx
-		}
-		if o.align < 0 || bits.OnesCount(uint(o.align)) > 1 {
-			return nil, fmt.Errorf("native: alloc %d bytes aligned to %d (tag %q): alignment must be a power of two: %w", n, o.align, tag, ErrInvalidArgument)
-		}
-		align = max(align, o.align)
+func alloc(kind tracker.Kind, tag string, n int, f fill, o allocOptions, skip int) (*Buffer, error) {
+	align, ctx := o.align, o.ctx
+	if o.badAlign != 0 {
+		return nil, fmt.Errorf("native: alloc %d bytes aligned to %d (tag %q): alignment must be a power of two: %w", n, o.badAlign, tag, ErrInvalidArgument)
 	}
 	if n < 0 {
 		return nil, fmt.Errorf("native: alloc %d bytes (tag %q): %w", n, tag, ErrInvalidSize)
@@ -262,7 +305,14 @@ func (b *Buffer) Err() error {
 	return b.check("use")
 }
 
-// Free gives the memory back. It is idempotent: on a buffer already freed it
+// Free gives the memory back; it is the one way to end a Buffer (Close is
+// Free for io.Closer; Release drops a shared reference, see Retain). While
+// views or retained references are out, Free leaves the memory alone and
+// returns an error wrapping ErrBorrowed, so it never frees memory a view
+// still reads; the options say otherwise: WaitForBorrows(ctx) waits for
+// them to be released, RevokeBorrows() revokes them and frees.
+//
+// Free is idempotent: on a buffer already freed it
 // does nothing and returns an error wrapping ErrFreed (ErrMoved after Move
 // or HandToC), and of two concurrent calls exactly one frees. Free on a nil
 // *Buffer does nothing and returns nil; on a zero Buffer or a copy of one
@@ -274,7 +324,10 @@ func (b *Buffer) Err() error {
 // or 64 KiB wait per processor; reliefs and each collection flush them),
 // and the buffer's record is reused by a later allocation: Record is not
 // valid after Free.
-func (b *Buffer) Free() error {
+func (b *Buffer) Free(opts ...FreeOption) error {
+	if len(opts) != 0 {
+		return b.freeWith(opts)
+	}
 	if b == nil {
 		return nil
 	}
@@ -297,7 +350,7 @@ func (b *Buffer) Free() error {
 	return b.endFreed()
 }
 
-// free ends a live buffer whatever its borrows (FreeRevoking).
+// free ends a live buffer whatever its borrows (RevokeBorrows).
 func (b *Buffer) free() error {
 	if !b.state.CompareAndSwap(handleLive, handleFreed) {
 		return b.check("free")

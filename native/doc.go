@@ -50,4 +50,27 @@
 // (cp := *b, which go vet reports): their methods fail with
 // ErrInvalidArgument (or return zero values), so a copy can never free,
 // release or borrow twice. Copies of a Slice share its one Buffer.
+//
+// Free ends every handle this package makes (Buffer, Slice, Arena). Close
+// is Free, for io.Closer. Release is only for shared references: it ends a
+// View (a borrow of a Buffer) or drops a reference taken with
+// Buffer.Retain. What Free does with views still out is chosen by its
+// options (FreeOption): refuse (the default), wait (WaitForBorrows) or
+// revoke (RevokeBorrows).
+//
+// # Names: zeroed or uninitialised
+//
+// One rule names the allocations here and in package cuda: a name that
+// starts with Alloc hands out uninitialised memory (filled with 0xCD in the
+// debug mode, so a read before a write shows up), and the same name ending
+// in Zeroed hands out zeroed memory: Alloc and AllocZeroed, AllocSlice and
+// AllocSliceZeroed. NewIn and MakeSliceIn, the arena's forms of Go's new
+// and make, zero as those builtins do; Arena.Alloc, an Alloc, does not.
+//
+// # Options
+//
+// Functions that take options take them as functional options, in the
+// manner of goleak's, here and in packages cuda and cache: an interface
+// type (AllocOption, FreeOption) with constructors (Align, WaitFor,
+// WaitForBorrows, RevokeBorrows), any number per call.
 package native

@@ -23,9 +23,9 @@ var ErrPointerType = pointerfree.ErrPointerType
 // ErrInvalidArgument means a nil pointer, a nil deleter, an alignment that is
 // not a power of two, or a handle that is not one: a nil, zero or copied
 // Buffer, View, Slice or Arena.
-var ErrInvalidArgument = errors.New("native: invalid argument")
+var ErrInvalidArgument = errors.New("invalid argument")
 
 // ErrAlreadyOwned means Adopt was given memory that the ledger already counts
 // as owned (a buffer, an adopted block, an arena chunk, device or pinned
 // memory), so adopting it would free it twice.
-var ErrAlreadyOwned = errors.New("native: memory already owned")
+var ErrAlreadyOwned = errors.New("memory already owned")

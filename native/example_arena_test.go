@@ -126,10 +126,10 @@ func ExampleBuffer_ViewMut() {
 	// ABCD
 }
 
-func ExampleBuffer_FreeRevoking() {
+func ExampleRevokeBorrows() {
 	b, _ := native.Alloc("revocable", 8)
 	v, _ := b.View(0, 8)
-	b.FreeRevoking()
+	b.Free(native.RevokeBorrows())
 	fmt.Println(errors.Is(v.Err(), native.ErrFreed))
 	v.Release()
 	// Output: true
@@ -224,7 +224,7 @@ func ExampleBuffer_ReadAt() {
 	// Output: bcd true
 }
 
-func ExampleBuffer_FreeWait() {
+func ExampleWaitForBorrows() {
 	b, _ := native.Alloc("upload", 16)
 	v, _ := b.View(0, 16)
 	go func() {
@@ -233,7 +233,7 @@ func ExampleBuffer_FreeWait() {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	fmt.Println(b.FreeWait(ctx))
+	fmt.Println(b.Free(native.WaitForBorrows(ctx)))
 	// Output: <nil>
 }
 

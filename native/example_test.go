@@ -48,12 +48,12 @@ func ExampleBuffer_Move() {
 	// Output: owned true
 }
 
-func ExampleMakeSlice() {
+func ExampleAllocSliceZeroed() {
 	type sample struct {
 		ID    int64
 		Value float32
 	}
-	s, err := native.MakeSlice[sample]("samples", 3)
+	s, err := native.AllocSliceZeroed[sample]("samples", 3)
 	if err != nil {
 		panic(err)
 	}
@@ -63,8 +63,8 @@ func ExampleMakeSlice() {
 	}
 	fmt.Println(s.Len(), s.Values()[2])
 
-	//membridge:ignore gopointer the example shows that MakeSlice refuses Go pointers with ErrPointerType
-	_, err = native.MakeSlice[string]("names", 3)
+	//membridge:ignore gopointer the example shows that AllocSliceZeroed refuses Go pointers with ErrPointerType
+	_, err = native.AllocSliceZeroed[string]("names", 3)
 	fmt.Println(errors.Is(err, native.ErrPointerType))
 	// Output:
 	// 3 {2 1}

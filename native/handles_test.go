@@ -27,7 +27,7 @@ func TestZeroAndNilHandles(t *testing.T) {
 		recv any
 		noop []string
 	}{
-		{"nil *Buffer", (*Buffer)(nil), []string{"Free", "Close", "Release", "FreeRevoking", "FreeWait"}},
+		{"nil *Buffer", (*Buffer)(nil), []string{"Free", "Close", "Release"}},
 		{"zero Buffer", &Buffer{}, nil},
 		{"nil *View", (*View)(nil), nil},
 		{"zero View", &View{}, nil},
@@ -144,15 +144,15 @@ func TestBufferCopiesOwnNothing(t *testing.T) {
 	require.NoError(t, err)
 	cp := shallowCopy(b)
 	for name, f := range map[string]func() error{
-		"Free":         cp.Free,
-		"Release":      cp.Release,
-		"Retain":       cp.Retain,
-		"Freeze":       cp.Freeze,
-		"Move":         func() error { _, err := cp.Move(); return err }, //membridge:ignore leak a copy's Move fails
-		"HandToC":      func() error { _, err := cp.HandToC(); return err },
-		"View":         func() error { _, err := cp.View(0, 1); return err }, //membridge:ignore leak a copy's View fails
-		"FreeRevoking": cp.FreeRevoking,
-		"FreeWait":     func() error { return cp.FreeWait(context.Background()) },
+		"Free":          func() error { return cp.Free() },
+		"Release":       cp.Release,
+		"Retain":        cp.Retain,
+		"Freeze":        cp.Freeze,
+		"Move":          func() error { _, err := cp.Move(); return err }, //membridge:ignore leak a copy's Move fails
+		"HandToC":       func() error { _, err := cp.HandToC(); return err },
+		"View":          func() error { _, err := cp.View(0, 1); return err }, //membridge:ignore leak a copy's View fails
+		"Free revoking": func() error { return cp.Free(RevokeBorrows()) },
+		"Free waiting":  func() error { return cp.Free(WaitForBorrows(context.Background())) },
 	} {
 		err := f()
 		require.ErrorIs(t, err, ErrInvalidArgument, name)
@@ -176,7 +176,7 @@ func TestBufferCopiesOwnNothing(t *testing.T) {
 // frees once and the other sees it.
 func TestSliceCopiesShareTheHandle(t *testing.T) {
 	defer leakcheck.Check(t)
-	s, err := MakeSlice[int64](testTag(t), 4)
+	s, err := AllocSliceZeroed[int64](testTag(t), 4)
 	require.NoError(t, err)
 	cp := *s
 	require.NoError(t, cp.Free())

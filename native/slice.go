@@ -24,8 +24,8 @@ type Slice[T any] struct {
 	buf *Buffer
 }
 
-// MakeSlice returns n zeroed values of type T in C memory under tag.
-func MakeSlice[T any](tag string, n int) (*Slice[T], error) {
+// AllocSliceZeroed returns n zeroed values of type T in C memory under tag.
+func AllocSliceZeroed[T any](tag string, n int) (*Slice[T], error) {
 	return makeSlice[T](tag, n, fillZero)
 }
 
@@ -42,13 +42,13 @@ func AllocSlice[T any](tag string, n int) (*Slice[T], error) {
 func makeSlice[T any](tag string, n int, f fill) (*Slice[T], error) {
 	var zero T
 	size := int(unsafe.Sizeof(zero))
-	if err := CheckPointerFree(reflect.TypeFor[T]()); err != nil {
+	if err := checkPointerFree(reflect.TypeFor[T]()); err != nil {
 		return nil, fmt.Errorf("native: slice of %d %T (tag %q): %w", n, zero, tag, err)
 	}
 	if n < 0 || (size > 0 && n > math.MaxInt/size) {
 		return nil, fmt.Errorf("native: slice of %d %T of %d bytes each (tag %q): %w", n, zero, size, tag, ErrInvalidSize)
 	}
-	b, err := alloc(tracker.KindCHeap, tag, n*size, f, []AllocOption{Align(int(unsafe.Alignof(zero)))}, 3)
+	b, err := alloc(tracker.KindCHeap, tag, n*size, f, allocOptions{align: int(unsafe.Alignof(zero))}, 3)
 	if err != nil {
 		return nil, err
 	}
@@ -100,20 +100,21 @@ func (s *Slice[T]) Buffer() *Buffer {
 	return s.buf
 }
 
-// Free gives the memory back, like Buffer.Free.
-func (s *Slice[T]) Free() error {
+// Free gives the memory back, like Buffer.Free, with the same options for
+// views still out on its Buffer.
+func (s *Slice[T]) Free(opts ...FreeOption) error {
 	if s == nil {
 		return nil
 	}
 	if s.buf == nil {
 		return s.zeroError("free")
 	}
-	return s.buf.Free()
+	return s.buf.Free(opts...)
 }
 
 func (s *Slice[T]) zeroError(op string) error {
 	var zero T
-	return fmt.Errorf("native: %s of a zero Slice[%T] (make slices with MakeSlice or AllocSlice): %w", op, zero, ErrInvalidArgument)
+	return fmt.Errorf("native: %s of a zero Slice[%T] (make slices with AllocSliceZeroed or AllocSlice): %w", op, zero, ErrInvalidArgument)
 }
 
 // Close is Free, for io.Closer.
@@ -134,4 +135,13 @@ func (s *Slice[T]) Move() (*Slice[T], error) {
 // CheckPointerFree returns nil if values of type t hold no Go pointers, and
 // otherwise an error wrapping ErrPointerType that names the first field
 // that does.
-func CheckPointerFree(t reflect.Type) error { return pointerfree.Check(t) }
+func CheckPointerFree(t reflect.Type) error {
+	if err := checkPointerFree(t); err != nil {
+		return fmt.Errorf("native: %w", err)
+	}
+	return nil
+}
+
+// checkPointerFree is CheckPointerFree without the package prefix, for
+// the package's own errors to wrap.
+func checkPointerFree(t reflect.Type) error { return pointerfree.Check(t) }

@@ -17,9 +17,9 @@ type point struct {
 	Tags [4]uint8
 }
 
-func TestMakeSlice(t *testing.T) {
+func TestAllocSliceZeroed(t *testing.T) {
 	defer leakcheck.Check(t)
-	s, err := MakeSlice[point](t.Name(), 1000)
+	s, err := AllocSliceZeroed[point](t.Name(), 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,18 +71,18 @@ func TestSliceRefusesGoPointers(t *testing.T) {
 		err  error
 		want string
 	}{
-		//membridge:ignore gopointer the test checks that MakeSlice refuses Go pointers with ErrPointerType
-		{errOf(MakeSlice[*int]("x", 1)), "*int holds a Go pointer"},
-		//membridge:ignore gopointer the test checks that MakeSlice refuses Go pointers with ErrPointerType
-		{errOf(MakeSlice[record]("x", 1)), "at native.record.Name (a string)"},
-		//membridge:ignore gopointer the test checks that MakeSlice refuses Go pointers with ErrPointerType
-		{errOf(MakeSlice[[2][]byte]("x", 1)), "[0] (a slice)"},
-		//membridge:ignore gopointer the test checks that MakeSlice refuses Go pointers with ErrPointerType
-		{errOf(MakeSlice[any]("x", 1)), "a interface"},
-		//membridge:ignore gopointer the test checks that MakeSlice refuses Go pointers with ErrPointerType
-		{errOf(MakeSlice[map[int]int]("x", 1)), "a map"},
-		//membridge:ignore gopointer the test checks that MakeSlice refuses Go pointers with ErrPointerType
-		{errOf(MakeSlice[func()]("x", 1)), "a func"},
+		//membridge:ignore gopointer the test checks that AllocSliceZeroed refuses Go pointers with ErrPointerType
+		{errOf(AllocSliceZeroed[*int]("x", 1)), "*int holds a Go pointer"},
+		//membridge:ignore gopointer the test checks that AllocSliceZeroed refuses Go pointers with ErrPointerType
+		{errOf(AllocSliceZeroed[record]("x", 1)), "at native.record.Name (a string)"},
+		//membridge:ignore gopointer the test checks that AllocSliceZeroed refuses Go pointers with ErrPointerType
+		{errOf(AllocSliceZeroed[[2][]byte]("x", 1)), "[0] (a slice)"},
+		//membridge:ignore gopointer the test checks that AllocSliceZeroed refuses Go pointers with ErrPointerType
+		{errOf(AllocSliceZeroed[any]("x", 1)), "a interface"},
+		//membridge:ignore gopointer the test checks that AllocSliceZeroed refuses Go pointers with ErrPointerType
+		{errOf(AllocSliceZeroed[map[int]int]("x", 1)), "a map"},
+		//membridge:ignore gopointer the test checks that AllocSliceZeroed refuses Go pointers with ErrPointerType
+		{errOf(AllocSliceZeroed[func()]("x", 1)), "a func"},
 	} {
 		if !errors.Is(tc.err, ErrPointerType) || !strings.Contains(tc.err.Error(), tc.want) {
 			t.Errorf("got %v, want ErrPointerType mentioning %q", tc.err, tc.want)
@@ -100,13 +100,13 @@ func errOf[T any](_ *Slice[T], err error) error { return err }
 
 func TestSliceSizeOverflow(t *testing.T) {
 	defer leakcheck.Check(t)
-	if _, err := MakeSlice[point](t.Name(), math.MaxInt/8); !errors.Is(err, ErrInvalidSize) {
+	if _, err := AllocSliceZeroed[point](t.Name(), math.MaxInt/8); !errors.Is(err, ErrInvalidSize) {
 		t.Fatalf("n * 24 overflows: %v", err)
 	}
-	if _, err := MakeSlice[point](t.Name(), -1); !errors.Is(err, ErrInvalidSize) {
+	if _, err := AllocSliceZeroed[point](t.Name(), -1); !errors.Is(err, ErrInvalidSize) {
 		t.Fatalf("negative n: %v", err)
 	}
-	s, err := MakeSlice[struct{}](t.Name(), 10)
+	s, err := AllocSliceZeroed[struct{}](t.Name(), 10)
 	if err != nil || s.Len() != 0 {
 		t.Fatalf("zero-size elements: %v, len %d", err, s.Len())
 	}

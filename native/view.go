@@ -9,15 +9,17 @@ import (
 	"sync/atomic"
 	"time"
 	"unsafe"
+
+	"github.com/membridge/membridge/internal/errprefix"
 )
 
 // ErrBorrowed means the buffer has views or retained references out, so it
 // cannot be freed, moved or handed to C (Free), or the borrow asked for
 // conflicts with one already out (an exclusive view excludes every other).
-var ErrBorrowed = errors.New("native: buffer is borrowed")
+var ErrBorrowed = errors.New("buffer is borrowed")
 
 // ErrFrozen means write access was asked of a frozen buffer.
-var ErrFrozen = errors.New("native: buffer is frozen")
+var ErrFrozen = errors.New("buffer is frozen")
 
 // The layout of Buffer.shares. Free, Move and HandToC look at the whole
 // word with one atomic load; only when it is not zero (frozen aside) do
@@ -27,7 +29,7 @@ const (
 	sharesExclusive uint64 = 1 << 24   // an exclusive view is out
 	sharesRefUnit   uint64 = 1 << 32   // one retained reference
 	sharesRefs      uint64 = (1<<24 - 1) << 32
-	sharesRevoked   uint64 = 1 << 61 // FreeRevoking: views report their buffer freed
+	sharesRevoked   uint64 = 1 << 61 // RevokeBorrows: views report their buffer freed
 	sharesFrozen    uint64 = 1 << 62
 	sharesBorrows          = sharesViews | sharesExclusive | sharesRefs
 )
@@ -75,10 +77,12 @@ func (b *Buffer) confirm(op string, delta uint64) error {
 	return fmt.Errorf("native: %s buffer (tag %q): raced with its Free: %w", op, b.Tag(), ErrBorrowed)
 }
 
-// Release drops one reference taken with Retain, or the owner's own when
-// none is left, which frees the memory like Free (views still out then get
-// ErrBorrowed, as with Free). Release on a nil *Buffer does nothing, like
-// Free.
+// Release drops one shared reference: one taken with Retain, or, when
+// none is left, the owner's own, which ends the buffer like Free (views
+// still out then get ErrBorrowed, as with Free). Holders of a shared
+// buffer (Retain's, Cache.Get's) end their share with Release; the owner of
+// a buffer it never shared ends it with Free. Release on a nil *Buffer
+// does nothing, like Free.
 //
 // References are counted, not named: membridge cannot tell which holder
 // releases, so a holder that releases twice ends another's share (or the
@@ -107,13 +111,76 @@ func (b *Buffer) Refs() int {
 	return 1 + int(b.shares.Load()&sharesRefs/sharesRefUnit)
 }
 
-// FreeWait is Free for a buffer whose views may still be out: it waits until
-// every view and retained reference is released, then frees, or returns an
-// error wrapping ErrBorrowed and ctx's error when ctx ends first.
-func (b *Buffer) FreeWait(ctx context.Context) error {
-	if !b.handle() {
+// A FreeOption changes what Free does with the views and retained
+// references still out on the buffer (its borrows): by default Free
+// refuses, with ErrBorrowed, so that it never frees memory a view still
+// reads. WaitForBorrows waits for them, RevokeBorrows revokes them; given
+// both, Free waits until the context ends and then revokes.
+type FreeOption interface {
+	// applyFree returns o changed by the option (a value, as AllocOption's).
+	applyFree(o freeOptions) freeOptions
+}
+
+type freeOptions struct {
+	wait   context.Context // WaitForBorrows
+	revoke bool            // RevokeBorrows
+}
+
+type waitForBorrows struct{ ctx context.Context }
+
+func (w waitForBorrows) applyFree(o freeOptions) freeOptions {
+	o.wait = w.ctx
+	return o
+}
+
+type revokeBorrows struct{}
+
+func (revokeBorrows) applyFree(o freeOptions) freeOptions {
+	o.revoke = true
+	return o
+}
+
+// WaitForBorrows makes Free wait until every view and retained reference
+// is released, then free. When ctx ends first Free returns an error
+// wrapping ErrBorrowed and ctx's error (or, with RevokeBorrows too,
+// revokes what is still out and frees).
+func WaitForBorrows(ctx context.Context) FreeOption { return waitForBorrows{ctx} }
+
+// RevokeBorrows makes Free free the buffer even though views are out:
+// they are revoked, and each later use of one reports that its owner was
+// freed, with the allocation and free sites. Retained references are
+// revoked alike.
+func RevokeBorrows() FreeOption { return revokeBorrows{} }
+
+// freeWith is Free with options.
+func (b *Buffer) freeWith(opts []FreeOption) error {
+	var o freeOptions
+	for _, op := range opts {
+		if op != nil {
+			o = op.applyFree(o)
+		}
+	}
+	if b == nil {
+		return nil
+	}
+	if o.wait != nil && b.handle() {
+		if err := b.waitBorrows(o.wait); err != nil && !o.revoke {
+			return err
+		}
+	}
+	if !o.revoke {
 		return b.Free()
 	}
+	if err := b.check("free"); err != nil {
+		return err
+	}
+	b.shares.Or(sharesRevoked)
+	return b.free()
+}
+
+// waitBorrows waits until b has no borrows out, or is no longer live, or
+// ctx ends.
+func (b *Buffer) waitBorrows(ctx context.Context) error {
 	delay := 50 * time.Microsecond
 	for b.shares.Load()&sharesBorrows != 0 && b.state.Load() == handleLive {
 		t := time.NewTimer(delay)
@@ -125,21 +192,7 @@ func (b *Buffer) FreeWait(ctx context.Context) error {
 		}
 		delay = min(2*delay, 10*time.Millisecond)
 	}
-	return b.Free()
-}
-
-// FreeRevoking frees the buffer even though views are out: they are
-// revoked, and each later use of one reports that its owner was freed, with
-// the allocation and free sites. Retained references are revoked alike.
-func (b *Buffer) FreeRevoking() error {
-	if b == nil {
-		return nil
-	}
-	if err := b.check("free"); err != nil {
-		return err
-	}
-	b.shares.Or(sharesRevoked)
-	return b.free()
+	return nil
 }
 
 func (b *Buffer) borrowedError(op string) error {
@@ -150,7 +203,7 @@ func (b *Buffer) borrowedError(op string) error {
 
 // A View is a borrowed window on part of a Buffer: it cannot outlive the
 // buffer, because the buffer refuses Free (ErrBorrowed) while views are out
-// (or waits for them, FreeWait, or revokes them, FreeRevoking), and a view
+// (or waits for them, WaitForBorrows, or revokes them, RevokeBorrows), and a view
 // whose owner was freed anyway reports it on every use. Several shared
 // views may be out at once; an exclusive one (ViewMut) excludes every other
 // view, checked when the view is made. End a view with Release.
@@ -268,7 +321,8 @@ func (v *View) Exclusive() bool { return v != nil && v.exclusive }
 // buffer's error, with its sites).
 //
 // While a view is out its buffer cannot be freed, moved or handed to C
-// except by FreeRevoking, so Err looks only at that: one atomic load.
+// except by a Free with RevokeBorrows, so Err looks only at that: one
+// atomic load.
 func (v *View) Err() error {
 	if err := v.notHandle("use"); err != nil {
 		return err
@@ -281,7 +335,7 @@ func (v *View) Err() error {
 		if err == nil { // the revoking Free is still under way
 			err = fmt.Errorf("native: use of view of a buffer being freed (tag %q): %w", v.b.Tag(), ErrFreed)
 		}
-		return fmt.Errorf("native: view [%d:%d] outlived its buffer: %w", v.off, v.off+v.n, err)
+		return errprefix.Within("native: ", fmt.Sprintf("view [%d:%d] outlived its buffer", v.off, v.off+v.n), err)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/membridge/membridge/cext/leakcheck"
+	"github.com/stretchr/testify/require"
 )
 
 func TestRetainRelease(t *testing.T) {
@@ -121,7 +122,7 @@ func TestViewOutlivingItsBufferReportsIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.FreeRevoking(); err != nil {
+	if err := b.Free(RevokeBorrows()); err != nil {
 		t.Fatal(err)
 	}
 	err = v.Err()
@@ -141,25 +142,43 @@ func TestViewOutlivingItsBufferReportsIt(t *testing.T) {
 	}
 }
 
-func TestFreeWait(t *testing.T) {
+func TestFreeWaitingForBorrows(t *testing.T) {
 	defer leakcheck.Check(t)
 	b, _ := Alloc(t.Name(), 16)
 	v, _ := b.View(0, 16)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
 	defer cancel()
-	if err := b.FreeWait(ctx); !errors.Is(err, ErrBorrowed) || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("FreeWait timing out: %v", err)
+	if err := b.Free(WaitForBorrows(ctx)); !errors.Is(err, ErrBorrowed) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Free(WaitForBorrows) timing out: %v", err)
 	}
 	go func() {
 		time.Sleep(5 * time.Millisecond)
 		v.Release()
 	}()
-	if err := b.FreeWait(context.Background()); err != nil {
+	if err := b.Free(WaitForBorrows(context.Background())); err != nil {
 		t.Fatal(err)
 	}
 	if !errors.Is(b.Err(), ErrFreed) {
-		t.Fatal("FreeWait returned without freeing")
+		t.Fatal("Free(WaitForBorrows) returned without freeing")
 	}
+}
+
+// WaitForBorrows and RevokeBorrows together: Free waits for the views
+// until the context ends, then revokes those still out and frees.
+func TestFreeWaitingThenRevoking(t *testing.T) {
+	defer leakcheck.Check(t)
+	b, err := Alloc(t.Name(), 16)
+	require.NoError(t, err)
+	v, err := b.View(0, 16)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.NoError(t, b.Free(WaitForBorrows(ctx), RevokeBorrows()))
+	require.ErrorIs(t, b.Err(), ErrFreed)
+	require.ErrorIs(t, v.Err(), ErrFreed)
+	require.NoError(t, v.Release())
+	// Options on a nil *Buffer change nothing: Free does nothing.
+	require.NoError(t, (*Buffer)(nil).Free(WaitForBorrows(ctx), RevokeBorrows()))
 }
 
 func TestReadAt(t *testing.T) {

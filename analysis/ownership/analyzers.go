@@ -89,7 +89,7 @@ var (
 	// Leak reports a handle that is neither freed nor handed on, on some
 	// path out of the function that made it.
 	Leak = newCheck(CheckLeak, "reports membridge handles not freed or handed on on some path\n\n"+
-		"A handle from a membridge constructor (native.Alloc, MakeSlice, Adopt, NewArena, views, cuda\n"+
+		"A handle from a membridge constructor (native.Alloc, AllocSliceZeroed, Adopt, NewArena, views, cuda\n"+
 		"allocations, pinned buffers, handle.New, ...) must be freed on every path out of the function\n"+
 		"that made it, or handed on: returned, stored, sent, or given to a function that owns it.")
 	// UseAfterFree reports a use of a handle, or of a slice or pointer taken
@@ -114,7 +114,7 @@ var (
 	// time.
 	GoPointer = &analysis.Analyzer{
 		Name:     CheckGoPointer,
-		Doc:      "reports element types with Go pointers given to typed C or device memory\n\ncgo forbids Go pointers in C memory; native.MakeSlice and the cuda slice functions refuse such\ntypes at run time with ErrPointerType. This check finds them at build time.",
+		Doc:      "reports element types with Go pointers given to typed C or device memory\n\ncgo forbids Go pointers in C memory; native.AllocSliceZeroed and the cuda slice functions refuse such\ntypes at run time with ErrPointerType. This check finds them at build time.",
 		URL:      "https://github.com/membridge/membridge/blob/main/docs/membridgevet.md#gopointer",
 		Requires: []*analysis.Analyzer{Analyzer},
 		Run:      runGoPointer,
@@ -306,7 +306,7 @@ func (s *state) checkFunc(fn *ssa.Function) {
 }
 
 // refused says whether a call of fn (obj, instantiated) never makes a handle:
-// the constructors of typed C and device memory (native.MakeSlice,
+// the constructors of typed C and device memory (native.AllocSliceZeroed,
 // cuda.AllocSlice, CloneHtoD, ...) refuse an element type that holds Go
 // pointers, on every call, with ErrPointerType and a nil handle, before
 // anything else (the gopointer check reports the call). Nothing is owed for

@@ -38,23 +38,19 @@ var handleTypes = map[string]handleType{
 // consumers are the methods that end a handle's ownership: after one of
 // them, the handle may not be used (Err excepted) and may not be freed again.
 var consumers = map[string]bool{
-	"Free":         true,
-	"Close":        true,
-	"Release":      true,
-	"FreeRevoking": true,
-	"FreeWait":     true,
-	"Move":         true,
-	"HandToC":      true,
+	"Free":    true,
+	"Close":   true,
+	"Release": true,
+	"Move":    true,
+	"HandToC": true,
 }
 
 // freers are the consumers that free: a second one on the same handle is a
 // double free, and one on a borrowed handle other than Release is a misuse.
 var freers = map[string]bool{
-	"Free":         true,
-	"Close":        true,
-	"Release":      true,
-	"FreeRevoking": true,
-	"FreeWait":     true,
+	"Free":    true,
+	"Close":   true,
+	"Release": true,
 }
 
 // sharers are the methods that make a handle's ownership shared: each holder
@@ -120,22 +116,22 @@ var takers = map[string][]int{
 // elementTypeFuncs are the generic functions whose type argument is an
 // element type stored in C or device memory, which must hold no Go pointers.
 var elementTypeFuncs = map[string]bool{
-	"native.MakeSlice":      true,
-	"native.AllocSlice":     true,
-	"native.MakeSliceIn":    true,
-	"native.NewIn":          true,
-	"cuda.AllocSlice":       true,
-	"cuda.AllocSliceOn":     true,
-	"cuda.AllocSliceZeroed": true,
-	"cuda.CloneHtoD":        true,
-	"cuda.CloneHtoDOn":      true,
-	"cuda.CloneDtoD":        true,
-	"cuda.CloneDtoH":        true,
-	"cuda.CopyHtoD":         true,
-	"cuda.CopyHtoDOn":       true,
-	"cuda.CopyDtoH":         true,
-	"cuda.CopyDtoHOn":       true,
-	"cuda.PinnedValues":     true,
+	"native.AllocSliceZeroed": true,
+	"native.AllocSlice":       true,
+	"native.MakeSliceIn":      true,
+	"native.NewIn":            true,
+	"cuda.AllocSlice":         true,
+	"cuda.AllocSliceOn":       true,
+	"cuda.AllocSliceZeroed":   true,
+	"cuda.CloneHtoD":          true,
+	"cuda.CloneHtoDOn":        true,
+	"cuda.CloneDtoD":          true,
+	"cuda.CloneDtoH":          true,
+	"cuda.CopyHtoD":           true,
+	"cuda.CopyHtoDOn":         true,
+	"cuda.CopyDtoH":           true,
+	"cuda.CopyDtoHOn":         true,
+	"cuda.PinnedValues":       true,
 }
 
 // localPkg returns the package path of pkg relative to modulePath, or "" for

@@ -51,7 +51,7 @@ func doubleFree() {
 }
 
 func goPointer() {
-	s, _ := native.MakeSlice[*int]("gopointer", 1)
+	s, _ := native.AllocSliceZeroed[*int]("gopointer", 1)
 	defer s.Free()
 }
 `

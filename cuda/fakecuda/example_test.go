@@ -16,7 +16,7 @@ func ExampleGrown() {
 	fmt.Println(fakecuda.Grown(before, after))
 	fmt.Println(fakecuda.Grown(after, before))
 	// Output:
-	// stand-in CUDA driver: left alive: device allocations 1 -> 2, device bytes 256 -> 512, streams 0 -> 1
+	// fakecuda: the stand-in CUDA driver has left alive: device allocations 1 -> 2, device bytes 256 -> 512, streams 0 -> 1
 	// <nil>
 }
 

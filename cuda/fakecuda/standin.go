@@ -73,7 +73,7 @@ func Active() bool {
 const Required = "MEMBRIDGE_FAKECUDA"
 
 // errNotStandin is why a run that requires the stand-in cannot go on.
-var errNotStandin = errors.New(Required + "=1 but libcuda.so.1 is not the stand-in: check LD_LIBRARY_PATH")
+var errNotStandin = errors.New("fakecuda: " + Required + "=1 but libcuda.so.1 is not the stand-in: check LD_LIBRARY_PATH")
 
 // Require skips t unless the process runs on the stand-in, and fails it
 // instead when Required is set.
@@ -171,7 +171,7 @@ func Grown(before, after Counters) error {
 	if len(grew) == 0 {
 		return nil
 	}
-	return fmt.Errorf("stand-in CUDA driver: left alive: %s", strings.Join(grew, ", "))
+	return fmt.Errorf("fakecuda: the stand-in CUDA driver has left alive: %s", strings.Join(grew, ", "))
 }
 
 // FailAllocAfter lets n more allocations (device, stream-ordered or pinned)

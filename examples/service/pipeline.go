@@ -114,7 +114,7 @@ func newService(cfg config, log *slog.Logger) (*service, error) {
 		}
 		s.lanes <- lane{st, pb}
 	}
-	s.results, err = cache.New[[sha256.Size]byte](cache.Options{Name: "service.results", MaxBytes: cfg.CacheBytes, TTL: cfg.CacheTTL})
+	s.results, err = cache.New[[sha256.Size]byte]("service.results", cfg.CacheBytes, cache.TTL(cfg.CacheTTL))
 	if err != nil {
 		s.close()
 		return nil, err

@@ -22,7 +22,7 @@ func TestMain(m *testing.M) {
 // buffers is native.Buffer's side of recycletest.ReusedPair.
 var buffers = recycletest.Owner[*native.Buffer]{
 	Alloc:  func(tag string, n int) (*native.Buffer, error) { return native.Alloc(tag, n) },
-	Free:   (*native.Buffer).Free,
+	Free:   func(b *native.Buffer) error { return b.Free() },
 	Record: (*native.Buffer).Record,
 }
 

@@ -18,7 +18,7 @@ func twice() {
 }
 
 func closeThenFree() {
-	s, _ := native.MakeSlice[int]("x", 10)
+	s, _ := native.AllocSliceZeroed[int]("x", 10)
 	s.Close()
 	s.Free() // want `doublefree: s.Free: .* already freed`
 }
@@ -90,4 +90,11 @@ func firstFreeFailed(t *testing.T) {
 	c, _ := native.Alloc("x", 10)
 	assert.ErrorIs(t, c.Free(), errors.ErrUnsupported)
 	c.Free()
+}
+
+// Free with options is a Free like any other.
+func revokedThenFreed() {
+	b, _ := native.Alloc("x", 10)
+	b.Free(native.RevokeBorrows())
+	b.Free() // want `doublefree: b.Free: .* already freed`
 }

@@ -18,8 +18,8 @@ type nested struct {
 }
 
 func f(c *cuda.Context, a *native.Arena) {
-	native.MakeSlice[*int]("x", 1)          // want `gopointer: native.MakeSlice\[\*int\]: \*int holds a Go pointer at \*int \(a pointer\)`
-	native.MakeSlice[record]("x", 1)        // want `gopointer: native.MakeSlice\[record\]: record holds a Go pointer at record.Name \(a string\)`
+	native.AllocSliceZeroed[*int]("x", 1)   // want `gopointer: native.AllocSliceZeroed\[\*int\]: \*int holds a Go pointer at \*int \(a pointer\)`
+	native.AllocSliceZeroed[record]("x", 1) // want `gopointer: native.AllocSliceZeroed\[record\]: record holds a Go pointer at record.Name \(a string\)`
 	native.AllocSlice[[]byte]("x", 1)       // want `a slice`
 	native.MakeSliceIn[map[int]int](a, 1)   // want `a map`
 	native.NewIn[func()](a)                 // want `a func`
@@ -27,11 +27,11 @@ func f(c *cuda.Context, a *native.Arena) {
 	cuda.CloneHtoD(c, "x", []chan int{nil}) // want `a chan`
 	cuda.CopyHtoD(nil, []*point{nil})       // want `a pointer`
 
-	native.MakeSlice[point]("x", 1)
-	native.MakeSlice[nested]("x", 1)
+	native.AllocSliceZeroed[point]("x", 1)
+	native.AllocSliceZeroed[nested]("x", 1)
 	native.NewIn[[4]float64](a)
 	cuda.CloneHtoD(c, "x", []float32{1})
-	native.MakeSlice[*int]("x", 1) //membridge:ignore gopointer the test checks the run-time refusal
+	native.AllocSliceZeroed[*int]("x", 1) //membridge:ignore gopointer the test checks the run-time refusal
 }
 
 func generic[T any](c *cuda.Context) {

@@ -43,7 +43,7 @@ func discarded() {
 
 func inLoop(n int) {
 	for range n {
-		s, err := native.MakeSlice[float32]("x", 4) // want `leak: s \(native.Slice`
+		s, err := native.AllocSliceZeroed[float32]("x", 4) // want `leak: s \(native.Slice`
 		if err != nil {
 			continue
 		}
@@ -223,7 +223,7 @@ func moved() (*native.Buffer, error) {
 }
 
 func generic[T any](n int) (*native.Slice[T], error) {
-	s, err := native.MakeSlice[T]("x", n)
+	s, err := native.AllocSliceZeroed[T]("x", n)
 	if err != nil {
 		return nil, err
 	}
@@ -235,7 +235,7 @@ func generic[T any](n int) (*native.Slice[T], error) {
 }
 
 func aliasFree() {
-	s, _ := native.MakeSlice[int]("x", 1)
+	s, _ := native.AllocSliceZeroed[int]("x", 1)
 	b := s.Buffer()
 	defer b.Free()
 }
@@ -332,13 +332,13 @@ func goroutinesFree() {
 // refusal that discards the handle leaks nothing. The same discard with an
 // element type it accepts is a leak.
 func refusedElementType() error {
-	_, err := native.MakeSlice[*int]("x", 1)
-	if _, err := native.MakeSlice[struct{ s string }]("x", 1); err == nil {
+	_, err := native.AllocSliceZeroed[*int]("x", 1)
+	if _, err := native.AllocSliceZeroed[struct{ s string }]("x", 1); err == nil {
 		return nil
 	}
 	errOf(native.AllocSlice[map[int]int]("x", 1))
-	errOf(native.MakeSlice[int]("x", 1))        // want `leak: the native.Slice \(native.Slice, made by native.MakeSlice`
-	_, err = native.MakeSlice[[2]int64]("x", 1) // want `leak: the native.Slice \(native.Slice, made by native.MakeSlice`
+	errOf(native.AllocSliceZeroed[int]("x", 1))        // want `leak: the native.Slice \(native.Slice, made by native.AllocSliceZeroed`
+	_, err = native.AllocSliceZeroed[[2]int64]("x", 1) // want `leak: the native.Slice \(native.Slice, made by native.AllocSliceZeroed`
 	return err
 }
 
@@ -354,7 +354,7 @@ func refusedDeviceType(c *cuda.Context) error {
 // A generic element type is known only where it is instantiated: the
 // handle is followed.
 func refusedGeneric[T any]() error {
-	_, err := native.MakeSlice[T]("x", 1) // want `leak: the native.Slice`
+	_, err := native.AllocSliceZeroed[T]("x", 1) // want `leak: the native.Slice`
 	return err
 }
 

@@ -40,7 +40,7 @@ func afterMove() *native.Buffer {
 }
 
 func onOnePath(cond bool) {
-	s, _ := native.MakeSlice[int]("x", 1)
+	s, _ := native.AllocSliceZeroed[int]("x", 1)
 	v := s.Values()
 	if cond {
 		s.Free()

@@ -10,9 +10,7 @@ type Context struct{}
 
 func Open(ordinal int, opts ...Option) (*Context, error) { return &Context{}, nil }
 
-type Option func(*contextOptions)
-
-type contextOptions struct{}
+type Option interface{ apply() }
 
 func (c *Context) Alloc(tag string, n int) (*DeviceBuffer, error)       { return &DeviceBuffer{}, nil }
 func (c *Context) AllocZeroed(tag string, n int) (*DeviceBuffer, error) { return &DeviceBuffer{}, nil }

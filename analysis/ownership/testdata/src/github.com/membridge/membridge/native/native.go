@@ -8,7 +8,13 @@ import (
 	"unsafe"
 )
 
-type AllocOption struct{}
+type AllocOption interface{ applyAlloc() }
+
+type FreeOption interface{ applyFree() }
+
+func RevokeBorrows() FreeOption { return nil }
+
+func WaitForBorrows(ctx context.Context) FreeOption { return nil }
 
 type Deleter struct{}
 
@@ -27,10 +33,8 @@ func (b *Buffer) Bytes() []byte                           { return nil }
 func (b *Buffer) Ptr() unsafe.Pointer                     { return nil }
 func (b *Buffer) Len() int                                { return 0 }
 func (b *Buffer) Err() error                              { return nil }
-func (b *Buffer) Free() error                             { return nil }
+func (b *Buffer) Free(opts ...FreeOption) error           { return nil }
 func (b *Buffer) Close() error                            { return nil }
-func (b *Buffer) FreeRevoking() error                     { return nil }
-func (b *Buffer) FreeWait(ctx context.Context) error      { return nil }
 func (b *Buffer) Move() (*Buffer, error)                  { return b, nil }
 func (b *Buffer) HandToC() (unsafe.Pointer, error)        { return nil, nil }
 func (b *Buffer) Retain() error                           { return nil }
@@ -47,16 +51,16 @@ func (v *View) Release() error      { return nil }
 
 type Slice[T any] struct{ b *Buffer }
 
-func MakeSlice[T any](tag string, n int) (*Slice[T], error)  { return &Slice[T]{}, nil }
-func AllocSlice[T any](tag string, n int) (*Slice[T], error) { return &Slice[T]{}, nil }
+func AllocSliceZeroed[T any](tag string, n int) (*Slice[T], error) { return &Slice[T]{}, nil }
+func AllocSlice[T any](tag string, n int) (*Slice[T], error)       { return &Slice[T]{}, nil }
 
-func (s *Slice[T]) Values() []T              { return nil }
-func (s *Slice[T]) Ptr() unsafe.Pointer      { return nil }
-func (s *Slice[T]) Len() int                 { return 0 }
-func (s *Slice[T]) Buffer() *Buffer          { return s.b }
-func (s *Slice[T]) Free() error              { return nil }
-func (s *Slice[T]) Close() error             { return nil }
-func (s *Slice[T]) Move() (*Slice[T], error) { return s, nil }
+func (s *Slice[T]) Values() []T                   { return nil }
+func (s *Slice[T]) Ptr() unsafe.Pointer           { return nil }
+func (s *Slice[T]) Len() int                      { return 0 }
+func (s *Slice[T]) Buffer() *Buffer               { return s.b }
+func (s *Slice[T]) Free(opts ...FreeOption) error { return nil }
+func (s *Slice[T]) Close() error                  { return nil }
+func (s *Slice[T]) Move() (*Slice[T], error)      { return s, nil }
 
 type Arena struct{}
 

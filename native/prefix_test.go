@@ -1,0 +1,77 @@
+package native
+
+import (
+	"context"
+	"reflect"
+	"testing"
+
+	"github.com/membridge/membridge/cext/leakcheck"
+	"github.com/membridge/membridge/internal/errprefix/errprefixtest"
+	"github.com/membridge/membridge/tracker"
+	"github.com/stretchr/testify/require"
+)
+
+// Every error chain the package returns starts with its prefix and carries
+// it once: inner layers add context only, the package's own sentinels carry
+// no prefix, and the ledger's keep their "membridge:" text.
+func TestErrorsHaveOnePrefix(t *testing.T) {
+	defer leakcheck.Check(t)
+	tag := testTag(t)
+	var errs []error
+	add := func(err error) { errs = append(errs, err) }
+	second := func(_ any, err error) { add(err) }
+
+	second(Alloc(tag, -1))
+	second(Alloc(tag, 8, Align(3)))
+	second(AllocSlice[*int](tag, 1))
+	second(AllocSliceZeroed[int64](tag, -1))
+	second(Adopt(tag, nil, 8, FreeDeleter()))
+	add(CheckPointerFree(reflect.TypeFor[struct{ p *int }]()))
+
+	b, err := Alloc(tag, 16)
+	require.NoError(t, err)
+	v, err := b.View(0, 8)
+	require.NoError(t, err)
+	add(b.Free())
+	second(b.ViewMut(0, 8))
+	second(b.HandToC())
+	second(b.View(8, 16))
+	second(Adopt(tag, b.Ptr(), 16, FreeDeleter()))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	add(b.Free(WaitForBorrows(ctx)))
+	require.NoError(t, b.Free(RevokeBorrows()))
+	add(v.Err())
+	add(b.Free())
+	add(b.Err())
+	require.NoError(t, v.Release())
+	add(v.Release())
+	second(b.Move())
+
+	f, err := AllocZeroed(tag, 8)
+	require.NoError(t, err)
+	require.NoError(t, f.Freeze())
+	second(f.ViewMut(0, 8))
+	require.NoError(t, f.Free())
+
+	a := NewArena(tag, 0)
+	second(a.Alloc(-1, 8))
+	second(a.Alloc(8, 3))
+	second(NewIn[*int](a))
+	require.NoError(t, a.Free())
+	second(a.Alloc(8, 8))
+	add(a.Free())
+	add(a.Check(0))
+
+	var zero Buffer
+	add(zero.Free())
+	add((&View{}).Release())
+	add((&Slice[int]{}).Free())
+	add((&Arena{}).Free())
+
+	tracker.SetTagLimit(tag, 1)
+	second(Alloc(tag, 100))
+	tracker.SetTagLimit(tag, 0)
+
+	errprefixtest.Check(t, "native: ", errs)
+}
