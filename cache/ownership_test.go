@@ -211,7 +211,7 @@ func TestReliefByKind(t *testing.T) {
 	}
 	// What an owner whose allocation a kind's limit refused passes
 	// (tracker.ShortageOf its error).
-	freed := tracker.RelieveShortage(tracker.Shortage{Bytes: 250, Cause: tracker.ShortKindLimit, Kind: tracker.KindAdopted, Tag: "another tag"})
+	freed := tracker.RelieveShortage(tracker.Shortage{Bytes: 250, Cause: tracker.ShortKindLimit, Kind: native.KindAdopted, Tag: "another tag"})
 	assert.GreaterOrEqual(t, freed, int64(300))
 	for i := range 5 {
 		got, ok := c.Get(i)

@@ -2,7 +2,7 @@ package cext
 
 import "github.com/membridge/membridge/tracker"
 
-var external = tracker.NewExternal(tracker.KindCExtension, readCounters)
+var external = tracker.NewExternal(KindCExtension, readCounters)
 
 // Sync brings the C side's counters (blocks C holds and did not trace)
 // into the ledger, so that tracker.TagStats, KindStats and AllStats show

@@ -29,7 +29,7 @@ func (t tracingM) Run() int {
 // (a traced C allocation that nothing freed), as membridge_free would.
 // Tests use it to clean up after a leak they provoked on purpose.
 func FreeLeaked(r *tracker.Record) error {
-	if r.Kind() != tracker.KindCExtension || !r.Live() {
+	if r.Kind() != KindCExtension || !r.Live() {
 		return fmt.Errorf("cext: free leaked record %d (kind %s, tag %q): not a live c-extension record: %w", r.ID(), r.Kind(), r.Tag(), ErrForeign)
 	}
 	addr := r.Addr()

@@ -15,7 +15,7 @@ import (
 
 func TestHostFreshMemoryIsJunk(t *testing.T) {
 	defer tracker.VerifyNone(t)
-	if !tracker.Debug() {
+	if !tracker.Checking() {
 		t.Skip("junk fill is on in the debug mode only")
 	}
 	b, err := shared.Alloc("test/junk", 64)

@@ -38,7 +38,7 @@ func drvAlloc(_ uintptr, n int, zero bool) (DevicePtr, error) {
 	switch {
 	case zero:
 		f = C.MB_FILL_ZERO
-	case tracker.Debug():
+	case tracker.Checking():
 		f = C.MB_FILL_JUNK
 	}
 	p := C.mbh_alloc(C.size_t(n), f)

@@ -86,7 +86,7 @@ func New(tag string, v any) (*Handle, error) {
 }
 
 func newHandle(tag string, stored any, skip int) (*Handle, error) {
-	rec, err := tracker.Reserve(tracker.KindHandle, -1, tag, keySize, skip)
+	rec, err := tracker.Reserve(KindHandle, -1, tag, keySize, skip)
 	if err != nil {
 		return nil, fmt.Errorf("handle: new (tag %q): %w", tag, err)
 	}

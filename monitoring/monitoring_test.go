@@ -41,8 +41,8 @@ func exported(t *testing.T) (names map[string]bool, labels map[string]bool) {
 			require.NoError(t, b.Free())
 		}
 	}()
-	defer tracker.SetLimit(tracker.KindCHeap, tracker.Limit(tracker.KindCHeap))
-	tracker.SetLimit(tracker.KindCHeap, 1<<40)
+	defer tracker.SetLimit(native.KindCHeap, tracker.Limit(native.KindCHeap))
+	tracker.SetLimit(native.KindCHeap, 1<<40)
 	tracker.SetTagLimit(tag, 1<<30)
 	defer tracker.SetTagLimit(tag, 0)
 	defer tracker.RegisterCache(tag, func() tracker.CacheStats { return tracker.CacheStats{Hits: 1, Bytes: 64, Entries: 1} })()

@@ -86,7 +86,7 @@ func Adopt(tag string, p unsafe.Pointer, n int, del Deleter) (*Buffer, error) {
 			return nil, fmt.Errorf("native: adopt %d bytes at %p (tag %q) with %s: %w", n, p, tag, del.d.name, err)
 		}
 	}
-	rec, err := tracker.Reserve(tracker.KindAdopted, -1, tag, int64(n), 1)
+	rec, err := tracker.Reserve(KindAdopted, -1, tag, int64(n), 1)
 	if err != nil {
 		if p != nil {
 			unmarkOwned(uintptr(p))
@@ -103,7 +103,7 @@ func Adopt(tag string, p unsafe.Pointer, n int, del Deleter) (*Buffer, error) {
 func claim(p uintptr) error {
 	adoptMu.Lock()
 	defer adoptMu.Unlock()
-	if tracker.Debug() {
+	if tracker.Checking() {
 		if o, ok := ownerOf(p); ok {
 			return fmt.Errorf("%s: %w", o, ErrAlreadyOwned)
 		}

@@ -33,8 +33,9 @@ func inModes(t *testing.T, f func(t *testing.T, debug bool)) {
 		t.Run(fmt.Sprintf("debug=%v", debug), func(t *testing.T) {
 			if !debug {
 				defer tracker.SetStackRate(tracker.SetStackRate(tracker.DefaultSampleRate))
+				defer tracker.SetChecking(tracker.SetChecking(false))
 			}
-			require.Equal(t, debug, tracker.Debug())
+			require.Equal(t, debug, tracker.Checking())
 			f(t, debug)
 		})
 	}
@@ -201,6 +202,7 @@ func BenchmarkAdopt(b *testing.B) {
 		live := c.live
 		b.Run(fmt.Sprintf("live=%d/debug=%v", live, c.rate == 1), func(b *testing.B) {
 			defer tracker.SetStackRate(tracker.SetStackRate(c.rate))
+			defer tracker.SetChecking(tracker.SetChecking(c.rate == 1))
 			bufs := make([]*Buffer, live)
 			for i := range bufs {
 				bufs[i], _ = Alloc("bench-live", 64)

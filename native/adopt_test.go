@@ -24,7 +24,7 @@ func TestAdoptFreesWithTheLibrarysDeleter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.Record().Kind() != tracker.KindAdopted || b.Len() != 100 {
+	if b.Record().Kind() != KindAdopted || b.Len() != 100 {
 		t.Fatalf("adopted buffer: kind %v, len %d", b.Record().Kind(), b.Len())
 	}
 	if err := b.Free(); err != nil {

@@ -33,7 +33,7 @@ const chunkAlign = 4096
 // Memory from an arena is not checked on use: a pointer kept past Reset or
 // Free points at memory the arena will hand out again (after Reset) or has
 // given back to C (after Free). That is the price of an allocation with no
-// bookkeeping. In the debug mode (MEMBRIDGE_TRACK=all, tracker.Debug())
+// bookkeeping. In the debug mode (MEMBRIDGE_TRACK=all, tracker.Checking())
 // chunks are pages of their own, and Reset and Free never reuse them: they
 // are made inaccessible and kept aside (the last 1024 chunks of all
 // arenas), so a read
@@ -257,7 +257,7 @@ func (a *Arena) allocSlow(n, align, skip int) (unsafe.Pointer, error) {
 // arenaChunkReclaim gives back a chunk whose arena was dropped unfreed.
 var arenaChunkReclaim = tracker.ReclaimFunc(func(r *tracker.Record) {
 	unmarkOwnedRange(r.Addr())
-	cFree(r.Addr(), r.Bytes(), tracker.Debug())
+	cFree(r.Addr(), r.Bytes(), tracker.Checking())
 })
 
 // newChunk takes a chunk of n bytes; skip counts the caller's frames above
@@ -266,14 +266,14 @@ func (a *Arena) newChunk(n, skip int) (arenaChunk, error) {
 	var rec *tracker.Record
 	var err error
 	if a.wait != nil {
-		rec, err = tracker.ReserveContext(a.wait, tracker.KindArenaChunk, -1, a.tag, int64(n), 3+skip)
+		rec, err = tracker.ReserveContext(a.wait, KindArenaChunk, -1, a.tag, int64(n), 3+skip)
 	} else {
-		rec, err = reserveRelieved(tracker.KindArenaChunk, a.tag, int64(n), 4+skip)
+		rec, err = reserveRelieved(KindArenaChunk, a.tag, int64(n), 4+skip)
 	}
 	if err != nil {
 		return arenaChunk{}, fmt.Errorf("native: arena %q: new chunk of %d bytes: %w", a.tag, n, err)
 	}
-	mapped := tracker.Debug()
+	mapped := tracker.Checking()
 	take := func() unsafe.Pointer {
 		if mapped {
 			return cProtectMap(n)
@@ -323,7 +323,7 @@ func (a *Arena) Reset() {
 	a.usedBefore = 0
 	a.releaseChunks(a.big)
 	a.big = a.big[:0]
-	if tracker.Debug() {
+	if tracker.Checking() {
 		a.releaseChunks(a.chunks)
 		a.chunks = a.chunks[:0]
 		a.base, a.off, a.size, a.cur = nil, 0, 0, 0
@@ -368,7 +368,7 @@ func (a *Arena) releaseChunks(cs []arenaChunk) {
 		}
 		unmarkOwnedRange(uintptr(c.p))
 		if !c.mapped {
-			cFree(uintptr(c.p), int64(c.n), tracker.Debug())
+			cFree(uintptr(c.p), int64(c.n), tracker.Checking())
 			continue
 		}
 		// Debug mode: no access from now on, and a fault names the arena.

@@ -26,8 +26,8 @@ func WaitFor(ctx context.Context) AllocOption { return AllocOption{ctx: ctx} }
 // AllocContext is Alloc with WaitFor(ctx).
 func AllocContext(ctx context.Context, tag string, n int, opts ...AllocOption) (*Buffer, error) {
 	f := fillNone
-	if tracker.Debug() {
+	if tracker.Checking() {
 		f = fillJunk
 	}
-	return alloc(tracker.KindCHeap, tag, n, f, append(opts, WaitFor(ctx)), 2)
+	return alloc(KindCHeap, tag, n, f, append(opts, WaitFor(ctx)), 2)
 }

@@ -64,7 +64,7 @@ func TestLimitRunsReliefThenRetries(t *testing.T) {
 	var got []tracker.Shortage
 	unregister := tracker.RegisterShortageRelief("test-cache", func(s tracker.Shortage) int64 {
 		got = append(got, s)
-		if cached == nil || !s.Counts(tracker.KindCHeap, tag) {
+		if cached == nil || !s.Counts(KindCHeap, tag) {
 			return 0
 		}
 		cached.Free()
@@ -87,7 +87,7 @@ func TestLimitRunsReliefThenRetries(t *testing.T) {
 	if after.RetrySuccesses != before.RetrySuccesses+1 || after.ReliefBytes < before.ReliefBytes+800 {
 		t.Fatalf("pressure counters %+v -> %+v", before, after)
 	}
-	want := tracker.Shortage{Bytes: 500, Cause: tracker.ShortTagLimit, Kind: tracker.KindCHeap, Tag: tag}
+	want := tracker.Shortage{Bytes: 500, Cause: tracker.ShortTagLimit, Kind: KindCHeap, Tag: tag}
 	if len(got) != 1 || got[0] != want {
 		t.Fatalf("the relief was told %+v, want [%+v]", got, want)
 	}

@@ -116,21 +116,21 @@ func Align(n int) AllocOption { return AllocOption{align: n} }
 // reads it before writing shows up.
 func Alloc(tag string, n int, opts ...AllocOption) (*Buffer, error) {
 	f := fillNone
-	if tracker.Debug() {
+	if tracker.Checking() {
 		f = fillJunk
 	}
-	return alloc(tracker.KindCHeap, tag, n, f, opts, 2)
+	return alloc(KindCHeap, tag, n, f, opts, 2)
 }
 
 // AllocZeroed is Alloc with the memory zeroed.
 func AllocZeroed(tag string, n int, opts ...AllocOption) (*Buffer, error) {
-	return alloc(tracker.KindCHeap, tag, n, fillZero, opts, 2)
+	return alloc(KindCHeap, tag, n, fillZero, opts, 2)
 }
 
 // cHeap gives back C heap memory whose handle was dropped.
 var cHeap = tracker.ReclaimFunc(func(r *tracker.Record) {
 	unmarkOwned(r.Addr())
-	cFree(r.Addr(), r.Bytes(), tracker.Debug())
+	cFree(r.Addr(), r.Bytes(), tracker.Checking())
 })
 
 // alloc is the one allocation path of the package. skip is the number of
@@ -163,7 +163,7 @@ func alloc(kind tracker.Kind, tag string, n int, f fill, opts []AllocOption, ski
 	}
 	var p unsafe.Pointer
 	large := n >= largeMin && align <= largeAlign
-	paged := !large && n > 0 && align <= pageSize && tracker.Debug()
+	paged := !large && n > 0 && align <= pageSize && tracker.Checking()
 	if n > 0 {
 		if p = allocMem(n, align, f, large, paged); p == nil {
 			// Out of memory: free what can be freed, then try once more.
@@ -331,12 +331,12 @@ func (b *Buffer) release() {
 	switch {
 	case b.ptr == nil:
 	case b.large:
-		largeFree(b.ptr, b.n, tracker.Debug())
+		largeFree(b.ptr, b.n, tracker.Checking())
 	case b.paged:
 		pagedFree(b.ptr, b.n)
 	case b.deleter() != nil:
 		b.ext.del.delete(b.ptr)
-	case tracker.Debug():
+	case tracker.Checking():
 		cFree(uintptr(b.ptr), int64(b.n), true)
 	default:
 		freeSmall(uintptr(b.ptr), b.n) // freebatch.go

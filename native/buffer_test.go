@@ -28,7 +28,7 @@ func TestAllocAndFree(t *testing.T) {
 		}
 		// fresh memory is junk-filled in the debug mode the tests run in;
 		// large buffers come as fresh pages, zero, and are unmapped at Free
-		if want := byte(0xCD); tracker.Debug() && n < largeMin && b.Bytes()[n-1] != want {
+		if want := byte(0xCD); tracker.Checking() && n < largeMin && b.Bytes()[n-1] != want {
 			t.Fatalf("fresh memory not filled with 0xCD in the debug mode: %#x", b.Bytes()[n-1])
 		}
 		b.Bytes()[0], b.Bytes()[n-1] = 1, 2

@@ -37,7 +37,7 @@ func (b *Buffer) Freeze() error {
 			break
 		}
 	}
-	if tracker.Debug() && b.n > 0 {
+	if tracker.Checking() && b.n > 0 {
 		if err := b.protect(); err != nil {
 			return err
 		}

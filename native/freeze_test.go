@@ -20,6 +20,7 @@ func TestFreezeAllowsOnlyReads(t *testing.T) {
 				rate = 1
 			}
 			defer tracker.SetStackRate(tracker.SetStackRate(rate))
+			defer tracker.SetChecking(tracker.SetChecking(rate == 1))
 			for _, n := range []int{100, 1 << 20} { // the malloc and the large-buffer path
 				b, err := Alloc(t.Name(), n)
 				if err != nil {

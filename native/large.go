@@ -63,12 +63,12 @@ func largeFree(p unsafe.Pointer, n int, poison bool) { cLargeFree(uintptr(p), n,
 // In the debug mode it is quarantined first (quarantine.go).
 var largeReclaim = tracker.ReclaimFunc(func(r *tracker.Record) {
 	unmarkOwned(r.Addr())
-	if tracker.Debug() {
+	if tracker.Checking() {
 		quarantineMem(r.Addr(), int(r.Bytes()), droppedDesc("*Buffer", "buffer", r), func(p uintptr, n int) {
 			_ = cProtect(p, n, protRW) // the large path's free writes its poison
 			cLargeFree(p, n, true)
 		})
 		return
 	}
-	cLargeFree(r.Addr(), int(r.Bytes()), tracker.Debug())
+	cLargeFree(r.Addr(), int(r.Bytes()), tracker.Checking())
 })

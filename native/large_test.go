@@ -14,6 +14,7 @@ func TestLargeBuffersReusePages(t *testing.T) {
 	// The debug mode unmaps freed large buffers (TestLargeBuffersUnmapInDebugMode);
 	// reuse is the other modes' behaviour.
 	defer tracker.SetStackRate(tracker.SetStackRate(tracker.DefaultSampleRate))
+	defer tracker.SetChecking(tracker.SetChecking(false))
 	defer leakcheck.Check(t)
 	const n = 1 << 20
 	before := LargeBufferStats()
@@ -85,6 +86,7 @@ func TestLargeBufferHandToCCopiesToMalloc(t *testing.T) {
 func TestLargeBufferDroppedIsReclaimed(t *testing.T) {
 	defer leakcheck.Check(t)
 	defer tracker.SetStackRate(tracker.SetStackRate(tracker.DefaultSampleRate))
+	defer tracker.SetChecking(tracker.SetChecking(false))
 	defer tracker.SetLeakPolicy(tracker.SetLeakPolicy(tracker.LeakFree))
 	tracker.SetLeakHandler(func(*tracker.Record) {}) // the drop is planted: no warning
 	defer tracker.SetLeakHandler(nil)
@@ -108,6 +110,7 @@ func TestLargeBufferDroppedIsReclaimed(t *testing.T) {
 
 func TestLargeBuffersUnmapInDebugMode(t *testing.T) {
 	defer tracker.SetStackRate(tracker.SetStackRate(1))
+	defer tracker.SetChecking(tracker.SetChecking(true))
 	TrimLargeBuffers() // pages kept by earlier tests would serve the allocation
 	before := LargeBufferStats()
 	b, err := Alloc(testTag(t), 1<<20)

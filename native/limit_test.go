@@ -10,9 +10,10 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/membridge/membridge/tracker"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/membridge/membridge/tracker"
 )
 
 // An attacker asks for MaxInt bytes over and over under a 1 MiB tag limit
@@ -120,7 +121,7 @@ func TestHostileSizesOverALimit(t *testing.T) {
 			return err
 		}},
 		{"tracker.Reserve", func(tag string, n int) error {
-			_, err := tracker.Reserve(tracker.KindCHeap, -1, tag, int64(n), 0)
+			_, err := tracker.Reserve(KindCHeap, -1, tag, int64(n), 0)
 			return err
 		}},
 	}
@@ -173,12 +174,12 @@ func TestHostileSizesWithoutALimit(t *testing.T) {
 	x := make([]byte, 2)
 	keep := DeleterFunc("none", func(unsafe.Pointer) {})
 	adoptTag := testTag(t)
-	all, err := Adopt(adoptTag, unsafe.Pointer(&x[1]), math.MaxInt-int(tracker.KindStats(tracker.KindAdopted).LiveBytes), keep)
+	all, err := Adopt(adoptTag, unsafe.Pointer(&x[1]), math.MaxInt-int(tracker.KindStats(KindAdopted).LiveBytes), keep)
 	require.NoError(t, err)
 	_, err = Adopt(adoptTag, unsafe.Pointer(&x[0]), 1, keep)
 	require.ErrorIs(t, err, ErrOutOfMemory)
 	require.NoError(t, all.Free())
-	require.GreaterOrEqual(t, tracker.KindStats(tracker.KindAdopted).LiveBytes, int64(0))
+	require.GreaterOrEqual(t, tracker.KindStats(KindAdopted).LiveBytes, int64(0))
 }
 
 // A cancelled context does not fail an allocation that fits; one the

@@ -8,7 +8,7 @@ import (
 	"github.com/membridge/membridge/tracker"
 )
 
-// In the debug mode (tracker.Debug()) memory this package gives back is
+// In the debug mode (tracker.Checking()) memory this package gives back is
 // made inaccessible rather than reused where it owns whole pages: arena
 // chunks after Reset or Free, and buffers and chunks the safety net
 // reclaims after their handle was dropped. A read or write through a

@@ -39,7 +39,7 @@ func TestCountersFollowReserveCommitRelease(t *testing.T) {
 	h2.free()
 	found := false
 	for _, s := range tracker.AllStats() {
-		if s.Tag == tag && s.Kind == tracker.KindCHeap && s.Device == -1 {
+		if s.Tag == tag && s.Kind == kindCHeap && s.Device == -1 {
 			found = s.AllocatedBytes == 150 && s.FreedBytes == 150 && s.LiveBytes == 0
 		}
 	}
@@ -50,7 +50,7 @@ func TestCountersFollowReserveCommitRelease(t *testing.T) {
 
 func TestCancelGivesBackTheReservation(t *testing.T) {
 	tag := testTag(t)
-	rec, err := tracker.Reserve(tracker.KindCHeap, -1, tag, 4096, 0)
+	rec, err := tracker.Reserve(kindCHeap, -1, tag, 4096, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestCancelGivesBackTheReservation(t *testing.T) {
 }
 
 func TestReserveRejectsNegativeSize(t *testing.T) {
-	if _, err := tracker.Reserve(tracker.KindCHeap, -1, "neg", -1, 0); !errors.Is(err, tracker.ErrInvalidSize) {
+	if _, err := tracker.Reserve(kindCHeap, -1, "neg", -1, 0); !errors.Is(err, tracker.ErrInvalidSize) {
 		t.Fatalf("got %v, want ErrInvalidSize", err)
 	}
 }
@@ -123,7 +123,7 @@ func TestRegisterKind(t *testing.T) {
 	if _, err := tracker.RegisterKind(""); err == nil {
 		t.Fatal("empty kind name accepted")
 	}
-	if tracker.KindDevice.String() != "device" || tracker.Kind(200).String() != "kind(200)" {
+	if kindDevice.String() != "device" || tracker.Kind(200).String() != "kind(200)" {
 		t.Fatal("kind names")
 	}
 }
@@ -355,7 +355,7 @@ func TestIgnoreOptions(t *testing.T) {
 	if err := tracker.Find(base, tracker.IgnoreTags("after-baseline"), tracker.MaxWait(0)); err != nil {
 		t.Fatalf("baseline plus ignored tag: %v", err)
 	}
-	if err := tracker.Find(tracker.IgnoreKinds(tracker.KindCHeap), tracker.MaxWait(0)); err != nil {
+	if err := tracker.Find(tracker.IgnoreKinds(kindCHeap), tracker.MaxWait(0)); err != nil {
 		t.Fatalf("ignored kind: %v", err)
 	}
 	a.free()

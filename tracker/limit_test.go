@@ -219,7 +219,7 @@ func TestExternalCountsCannotWrapTheTotals(t *testing.T) {
 func TestCommitAndCancelOutOfTurn(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	tag := testTag(t)
-	r, err := tracker.Reserve(tracker.KindCHeap, -1, tag, 10, 0)
+	r, err := tracker.Reserve(kindCHeap, -1, tag, 10, 0)
 	require.NoError(t, err)
 	r.Commit(0x1000, nil)
 	want := fmt.Sprintf("membridge: tracker: Commit of a record that is not reserved (10 bytes of c-heap, tag %q): committed, cancelled or released already", tag)
@@ -229,7 +229,7 @@ func TestCommitAndCancelOutOfTurn(t *testing.T) {
 	require.True(t, r.Release())
 	require.False(t, r.Release(), "a second Release")
 
-	c, err := tracker.Reserve(tracker.KindCHeap, -1, tag, 5, 0)
+	c, err := tracker.Reserve(kindCHeap, -1, tag, 5, 0)
 	require.NoError(t, err)
 	c.Cancel()
 	assert.Panics(t, c.Cancel)
@@ -300,5 +300,5 @@ func TestRegisterKindRunsOut(t *testing.T) {
 	assert.Len(t, tracker.Kinds(), tracker.MaxKinds)
 	k, err := tracker.RegisterKind("c-heap")
 	require.NoError(t, err)
-	assert.Equal(t, tracker.KindCHeap, k)
+	assert.Equal(t, kindCHeap, k)
 }

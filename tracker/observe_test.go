@@ -29,7 +29,7 @@ func TestHistoryKeepsEventsInOrderWithLiveBytes(t *testing.T) {
 	defer tracker.DisableHistory()
 	var o fakeOwner
 	tag := t.Name()
-	before := tracker.KindStats(tracker.KindCHeap).LiveBytes
+	before := tracker.KindStats(kindCHeap).LiveBytes
 	a, _ := o.alloc(tag, 100)
 	b, _ := o.alloc(tag, 50)
 	a.free()
@@ -40,7 +40,7 @@ func TestHistoryKeepsEventsInOrderWithLiveBytes(t *testing.T) {
 		t.Fatalf("alloc over the tag limit: %v", err)
 	}
 	tracker.SetTagLimit(tag, 0)
-	r, err := tracker.Reserve(tracker.KindCHeap, -1, tag, 7, 0)
+	r, err := tracker.Reserve(kindCHeap, -1, tag, 7, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestAllocFailedHookGetsTheHistory(t *testing.T) {
 	var got []tracker.Event
 	tracker.SetAllocFailedHook(func(h []tracker.Event) { got = h })
 	defer tracker.SetAllocFailedHook(nil)
-	r, _ := tracker.Reserve(tracker.KindCHeap, -1, t.Name(), 1<<40, 0)
+	r, _ := tracker.Reserve(kindCHeap, -1, t.Name(), 1<<40, 0)
 	r.Cancel()
 	if len(got) == 0 || got[len(got)-1].Op != tracker.EventAllocFailed || got[len(got)-1].Bytes != 1<<40 {
 		t.Fatalf("hook saw %+v, want a history ending in the failed allocation", got)

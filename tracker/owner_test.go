@@ -19,7 +19,7 @@ type handle struct {
 }
 
 func (o *fakeOwner) alloc(tag string, n int) (*handle, error) {
-	rec, err := tracker.Reserve(tracker.KindCHeap, -1, tag, int64(n), 1)
+	rec, err := tracker.Reserve(kindCHeap, -1, tag, int64(n), 1)
 	if err != nil {
 		return nil, err
 	}

@@ -27,13 +27,13 @@ func ExampleRegisterRelief() {
 // until its context ends.
 func ExampleReserveContext() {
 	tracker.SetTagLimit("example-budget", 300)
-	held, _ := tracker.Reserve(tracker.KindCHeap, -1, "example-budget", 200, 0)
+	held, _ := tracker.Reserve(kindCHeap, -1, "example-budget", 200, 0)
 	held.Commit(0x1000, nil)
 	defer held.Release()
 	defer tracker.SetTagLimit("example-budget", 0)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
-	_, err := tracker.ReserveContext(ctx, tracker.KindCHeap, -1, "example-budget", 200, 0)
+	_, err := tracker.ReserveContext(ctx, kindCHeap, -1, "example-budget", 200, 0)
 	fmt.Println(errors.Is(err, tracker.ErrLimit), errors.Is(err, context.DeadlineExceeded))
 	// Output: true true
 }

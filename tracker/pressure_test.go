@@ -15,7 +15,7 @@ func TestReserveContextWaitsForRelease(t *testing.T) {
 	tracker.SetTagLimit(tag, 100)
 	defer tracker.SetTagLimit(tag, 0)
 
-	held, err := tracker.Reserve(tracker.KindCHeap, -1, tag, 80, 0)
+	held, err := tracker.Reserve(kindCHeap, -1, tag, 80, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func TestReserveContextWaitsForRelease(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	r, err := tracker.ReserveContext(ctx, tracker.KindCHeap, -1, tag, 50, 0)
+	r, err := tracker.ReserveContext(ctx, kindCHeap, -1, tag, 50, 0)
 	if err != nil {
 		t.Fatalf("ReserveContext: %v", err)
 	}
@@ -52,7 +52,7 @@ func TestReserveContextGivesUp(t *testing.T) {
 	const tag = "pressure-timeout"
 	tracker.SetTagLimit(tag, 100)
 	defer tracker.SetTagLimit(tag, 0)
-	held, err := tracker.Reserve(tracker.KindCHeap, -1, tag, 80, 0)
+	held, err := tracker.Reserve(kindCHeap, -1, tag, 80, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestReserveContextGivesUp(t *testing.T) {
 	before := tracker.Pressure()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
-	_, err = tracker.ReserveContext(ctx, tracker.KindCHeap, -1, tag, 50, 0)
+	_, err = tracker.ReserveContext(ctx, kindCHeap, -1, tag, 50, 0)
 	if !errors.Is(err, tracker.ErrLimit) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want ErrLimit and DeadlineExceeded", err)
 	}
@@ -73,11 +73,11 @@ func TestReserveContextGivesUp(t *testing.T) {
 	ctx2, cancel2 := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel2()
 	start := time.Now()
-	if _, err := tracker.ReserveContext(ctx2, tracker.KindCHeap, -1, tag, 101, 0); !errors.Is(err, tracker.ErrLimit) || time.Since(start) > time.Minute {
+	if _, err := tracker.ReserveContext(ctx2, kindCHeap, -1, tag, 101, 0); !errors.Is(err, tracker.ErrLimit) || time.Since(start) > time.Minute {
 		t.Fatalf("err = %v after %v, want ErrLimit at once", err, time.Since(start))
 	}
 	// Without a deadline there is nothing to wait for: ErrLimit at once.
-	if _, err := tracker.ReserveContext(context.Background(), tracker.KindCHeap, -1, tag, 50, 0); !errors.Is(err, tracker.ErrLimit) {
+	if _, err := tracker.ReserveContext(context.Background(), kindCHeap, -1, tag, 50, 0); !errors.Is(err, tracker.ErrLimit) {
 		t.Fatalf("err = %v, want ErrLimit", err)
 	}
 }

@@ -15,7 +15,7 @@ type failingWriter struct{ err error }
 func (w failingWriter) Write([]byte) (int, error) { return 0, w.err }
 
 func TestWriteLeakReportReturnsTheWritersError(t *testing.T) {
-	rec, err := tracker.Reserve(tracker.KindCHeap, -1, "report.writer", 64, 0)
+	rec, err := tracker.Reserve(kindCHeap, -1, "report.writer", 64, 0)
 	require.NoError(t, err)
 	rec.Commit(0x1000, nil)
 	defer rec.Release()

@@ -69,10 +69,6 @@ func SetStackRate(rate int64) (previous int64) {
 // StackRate returns the current stack rate (see SetStackRate).
 func StackRate() int64 { return stackRate.Load() }
 
-// Debug reports whether every allocation keeps its stack. Owners also
-// poison freed memory in this mode.
-func Debug() bool { return stackRate.Load() == 1 }
-
 // SetStackDepth sets the most frames a captured stack keeps (default 32).
 func SetStackDepth(frames int) {
 	stackDepth.Store(int32(min(max(frames, 1), 256)))

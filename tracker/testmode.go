@@ -282,20 +282,22 @@ func init() {
 // production keeps the settings startTestMode replaced, for leaveTestMode.
 var production struct {
 	sync.Mutex
-	saved  bool
-	rate   int64
-	policy LeakPolicy
+	saved    bool
+	rate     int64
+	policy   LeakPolicy
+	checking bool
 }
 
-// startTestMode turns on the test mode: every stack and LeakFail, unless
-// MEMBRIDGE_TRACK and MEMBRIDGE_LEAKS say otherwise, and goroutine
+// startTestMode turns on the test mode: every stack, checking and LeakFail,
+// unless MEMBRIDGE_TRACK, MEMBRIDGE_CHECK and MEMBRIDGE_LEAKS say
+// otherwise, and goroutine
 // attribution. It reads the environment again: a TestMain may have set a
 // variable after the package's init and before VerifyTestMain. (A value
 // that does not parse was reported by that init.)
 func startTestMode() {
 	production.Lock()
 	defer production.Unlock()
-	rate, policy := StackRate(), CurrentLeakPolicy()
+	rate, policy, check := StackRate(), CurrentLeakPolicy(), Checking()
 	if v := os.Getenv("MEMBRIDGE_TRACK"); v == "" {
 		SetStackRate(1)
 	} else if r, err := ParseTrackMode(v); err == nil {
@@ -306,9 +308,14 @@ func startTestMode() {
 	} else if p, err := parseLeakPolicy(v); err == nil {
 		SetLeakPolicy(p)
 	}
+	if on, err := parseCheck(os.Getenv("MEMBRIDGE_CHECK")); os.Getenv("MEMBRIDGE_CHECK") == "" || err != nil {
+		SetChecking(true)
+	} else {
+		SetChecking(on)
+	}
 	attribution.Store(true)
 	if !production.saved {
-		production.saved, production.rate, production.policy = true, rate, policy
+		production.saved, production.rate, production.policy, production.checking = true, rate, policy, check
 	}
 }
 
@@ -322,6 +329,7 @@ func leaveTestMode() {
 	attribution.Store(false)
 	SetStackRate(production.rate)
 	SetLeakPolicy(production.policy)
+	SetChecking(production.checking)
 	production.saved = false
 }
 

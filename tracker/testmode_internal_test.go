@@ -61,7 +61,7 @@ type droppable struct{ _ [16]byte }
 // is handled and looks at the ledger while the handler waits for the list.
 func TestDroppedRecordIsNeverOutOfBothLedgerAndFailures(t *testing.T) {
 	require.Equal(t, LeakFail, CurrentLeakPolicy())
-	rec, err := Reserve(KindCHeap, -1, "between-ledger-and-failures", 40, 0)
+	rec, err := Reserve(kindCHeap, -1, "between-ledger-and-failures", 40, 0)
 	require.NoError(t, err)
 	h := &droppable{}
 	CommitWatched(h, rec, 0xbeef00, nil)

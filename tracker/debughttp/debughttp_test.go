@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/membridge/membridge/cuda"
+	"github.com/membridge/membridge/native"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -46,7 +49,7 @@ func TestEndpointServesEveryView(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	tracker.EnableHistory(256)
 	defer tracker.DisableHistory()
-	r, err := tracker.Reserve(tracker.KindCHeap, -1, "debug-frames", 12345, 0)
+	r, err := tracker.Reserve(native.KindCHeap, -1, "debug-frames", 12345, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +108,7 @@ func dropOne(t *testing.T, tag string) {
 	defer tracker.SetLeakHandler(nil)
 	reclaimed := make(chan struct{}, 1)
 	func() {
-		rec, err := tracker.Reserve(tracker.KindCHeap, -1, tag, 512, 0)
+		rec, err := tracker.Reserve(native.KindCHeap, -1, tag, 512, 0)
 		require.NoError(t, err)
 		tracker.CommitWatched(&watched{rec}, rec, 0xdead000, tracker.ReclaimFunc(func(*tracker.Record) { reclaimed <- struct{}{} }))
 	}()
@@ -125,16 +128,16 @@ func TestIndexIsALiveSummary(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	run := runSeq.Add(1)
 	frames, weights, leaky := fmt.Sprintf("idx-frames-%d", run), fmt.Sprintf("idx-weights-%d", run), fmt.Sprintf("idx-leaky-%d", run)
-	f := commit(t, tracker.KindCHeap, -1, frames, 3<<20)
+	f := commit(t, native.KindCHeap, -1, frames, 3<<20)
 	defer f.Release()
-	w := commit(t, tracker.KindDeviceEmulated, 1, weights, 5<<20)
+	w := commit(t, cuda.KindDeviceEmulated, 1, weights, 5<<20)
 	defer w.Release()
 	dropOne(t, leaky)
 	tracker.SetTagLimit(frames, 4<<20)
 	defer tracker.SetTagLimit(frames, 0)
-	devLive := tracker.KindStats(tracker.KindDeviceEmulated).LiveBytes
-	tracker.SetLimit(tracker.KindDeviceEmulated, devLive+(256<<10)) // under a tenth of headroom left
-	defer tracker.SetLimit(tracker.KindDeviceEmulated, 0)
+	devLive := tracker.KindStats(cuda.KindDeviceEmulated).LiveBytes
+	tracker.SetLimit(cuda.KindDeviceEmulated, devLive+(256<<10)) // under a tenth of headroom left
+	defer tracker.SetLimit(cuda.KindDeviceEmulated, 0)
 
 	srv := httptest.NewServer(debughttp.Handler())
 	defer srv.Close()
@@ -170,10 +173,10 @@ func TestIndexIsALiveSummary(t *testing.T) {
 func TestIndexShowsOverflowedTags(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	run := runSeq.Add(1)
-	kept := commit(t, tracker.KindCHeap, -1, fmt.Sprintf("idx-kept-%d", run), 1)
+	kept := commit(t, native.KindCHeap, -1, fmt.Sprintf("idx-kept-%d", run), 1)
 	defer kept.Release()
 	defer tracker.SetMaxTags(tracker.SetMaxTags(tracker.TagsKept()))
-	over := commit(t, tracker.KindCHeap, -1, fmt.Sprintf("idx-request-%d", run), 3<<20)
+	over := commit(t, native.KindCHeap, -1, fmt.Sprintf("idx-request-%d", run), 3<<20)
 	defer over.Release()
 	require.Equal(t, tracker.OverflowTag, over.Tag())
 

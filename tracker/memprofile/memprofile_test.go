@@ -54,13 +54,13 @@ func (o *ledgerOnly) freeAll() {
 //go:noinline
 func decodeFrames(t testing.TB, o *ledgerOnly, tag string, n int) {
 	for range n {
-		o.alloc(t, tracker.KindCHeap, -1, tag, 1000)
+		o.alloc(t, native.KindCHeap, -1, tag, 1000)
 	}
 }
 
 //go:noinline
 func uploadWeights(t testing.TB, o *ledgerOnly, tag string) {
-	o.alloc(t, tracker.KindDeviceEmulated, 0, tag, 1<<20)
+	o.alloc(t, cuda.KindDeviceEmulated, 0, tag, 1<<20)
 }
 
 func parse(t *testing.T, data []byte) *profile.Profile {
@@ -150,7 +150,7 @@ func TestSampledProfileIsScaledToTheTotal(t *testing.T) {
 	defer o.freeAll()
 	const n, size = 4000, 1024 // 4000 KiB: about 250 samples
 	for range n {
-		o.alloc(t, tracker.KindCHeap, -1, "prof-sampled", size)
+		o.alloc(t, native.KindCHeap, -1, "prof-sampled", size)
 	}
 	p, err := memprofile.Build()
 	if err != nil {
@@ -176,7 +176,7 @@ func TestOffModeProfileHasExactTotalsWithoutStacks(t *testing.T) {
 	var o ledgerOnly
 	defer o.freeAll()
 	for range 3 {
-		o.alloc(t, tracker.KindCHeap, -1, "prof-off", 300)
+		o.alloc(t, native.KindCHeap, -1, "prof-off", 300)
 	}
 	p, err := memprofile.Build()
 	if err != nil {
@@ -231,7 +231,7 @@ func TestGoToolPprofReadsTheProfileAndDiffsIt(t *testing.T) {
 		t.Fatalf("go tool pprof -list: %v\n%s", err, out)
 	}
 	// The source of the allocating line, with the bytes it holds.
-	if !strings.Contains(string(out), "o.alloc(t, tracker.KindCHeap, -1, tag, 1000)") || !strings.Contains(string(out), "1.95kB") {
+	if !strings.Contains(string(out), "o.alloc(t, native.KindCHeap, -1, tag, 1000)") || !strings.Contains(string(out), "1.95kB") {
 		t.Errorf("pprof -list lacks decodeFrames' allocating line and its 2000 bytes:\n%s", out)
 	}
 	out, err = exec.Command(goBin, "tool", "pprof", "-top", "-nodefraction=0", "-diff_base", base, later).CombinedOutput()

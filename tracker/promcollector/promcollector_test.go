@@ -7,6 +7,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/membridge/membridge/cuda"
+	"github.com/membridge/membridge/native"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
@@ -68,14 +71,14 @@ func TestCollectorExportsTheLedger(t *testing.T) {
 	run := runSeq.Add(1)
 	frames, weights := fmt.Sprintf("frames-%d", run), fmt.Sprintf("weights-%d", run)
 	before := tracker.Pressure()
-	a := commit(t, tracker.KindCHeap, -1, frames, 100)
-	b := commit(t, tracker.KindCHeap, -1, frames, 50)
-	w := commit(t, tracker.KindDeviceEmulated, 0, weights, 4096)
+	a := commit(t, native.KindCHeap, -1, frames, 100)
+	b := commit(t, native.KindCHeap, -1, frames, 50)
+	w := commit(t, cuda.KindDeviceEmulated, 0, weights, 4096)
 	b.Release()
-	h := commit(t, tracker.KindCHeap, -1, frames, 10)
+	h := commit(t, native.KindCHeap, -1, frames, 10)
 	h.HandOff()
 	tracker.SetTagLimit(frames, 120)
-	if _, err := tracker.Reserve(tracker.KindCHeap, -1, frames, 30, 0); err == nil {
+	if _, err := tracker.Reserve(native.KindCHeap, -1, frames, 30, 0); err == nil {
 		t.Fatal("reservation over the tag limit succeeded")
 	}
 	tracker.CountRetry(true)
@@ -212,12 +215,12 @@ func TestScrapeHasAtMostCapPlusOneTagValues(t *testing.T) {
 	defer tracker.SetMaxTags(tracker.SetMaxTags(tracker.TagsKept() + room))
 	var want int64
 	for i := range room + n {
-		r := commit(t, tracker.KindCHeap, -1, fmt.Sprintf("request-%d", i), int64(i+1))
+		r := commit(t, native.KindCHeap, -1, fmt.Sprintf("request-%d", i), int64(i+1))
 		defer r.Release()
 		want += int64(i + 1)
 	}
 	for _, tag := range []string{"\xff\xfe", strings.Repeat("x", 1<<16)} {
-		r := commit(t, tracker.KindCHeap, -1, tag, 1000)
+		r := commit(t, native.KindCHeap, -1, tag, 1000)
 		defer r.Release()
 		want += 1000
 	}

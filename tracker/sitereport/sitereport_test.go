@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/membridge/membridge/cuda"
+	"github.com/membridge/membridge/native"
+
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/sitereport"
 )
@@ -26,13 +29,13 @@ func commit(t testing.TB, kind tracker.Kind, device int, tag string, n int64) *t
 }
 
 //go:noinline
-func bigSite(t testing.TB) *tracker.Record { return commit(t, tracker.KindCHeap, -1, "rep-big", 3<<20) }
+func bigSite(t testing.TB) *tracker.Record { return commit(t, native.KindCHeap, -1, "rep-big", 3<<20) }
 
 //go:noinline
 func smallSite(t testing.TB, n int) []*tracker.Record {
 	var out []*tracker.Record
 	for range n {
-		out = append(out, commit(t, tracker.KindDeviceEmulated, 1, "rep-small", 1000))
+		out = append(out, commit(t, cuda.KindDeviceEmulated, 1, "rep-small", 1000))
 	}
 	return out
 }

@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/membridge/membridge/cuda"
+	"github.com/membridge/membridge/native"
+
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/sitereport"
 	"github.com/membridge/membridge/tracker/timeline"
@@ -47,20 +50,20 @@ func workload(t *testing.T) []tracker.Event {
 	t.Cleanup(tracker.DisableHistory)
 	var o ledgerOnly
 	for i := range 40 {
-		o.alloc(t, tracker.KindCHeap, -1, "tl-frames", int64(64<<10*(i%8+1)))
+		o.alloc(t, native.KindCHeap, -1, "tl-frames", int64(64<<10*(i%8+1)))
 		if i%3 == 0 {
 			o.recs[len(o.recs)-1].Release()
 			o.recs = o.recs[:len(o.recs)-1]
 		}
 		time.Sleep(time.Millisecond)
 	}
-	o.alloc(t, tracker.KindDeviceEmulated, 0, "tl-weights", 3<<20)
+	o.alloc(t, cuda.KindDeviceEmulated, 0, "tl-weights", 3<<20)
 	tracker.SetTagLimit("tl-limited", 1)
-	if _, err := tracker.Reserve(tracker.KindCHeap, -1, "tl-limited", 2, 0); err == nil {
+	if _, err := tracker.Reserve(native.KindCHeap, -1, "tl-limited", 2, 0); err == nil {
 		t.Fatal("reservation over the tag limit succeeded")
 	}
 	tracker.SetTagLimit("tl-limited", 0)
-	r, _ := tracker.Reserve(tracker.KindCHeap, -1, "tl-oom", 1<<40, 0)
+	r, _ := tracker.Reserve(native.KindCHeap, -1, "tl-oom", 1<<40, 0)
 	r.Retried(false)
 	r.Cancel()
 	o.freeAll()
@@ -108,8 +111,8 @@ func TestTraceHasCounterTracksAndInstantEvents(t *testing.T) {
 	if counters["live bytes c-heap (host)"] < 40 || counters["live bytes device-emulated (0)"] < 2 {
 		t.Errorf("counter tracks %v; want host and device 0 tracks", counters)
 	}
-	if lastHost != float64(tracker.KindStats(tracker.KindCHeap).LiveBytes) {
-		t.Errorf("host track ends at %v, the ledger has %d live", lastHost, tracker.KindStats(tracker.KindCHeap).LiveBytes)
+	if lastHost != float64(tracker.KindStats(native.KindCHeap).LiveBytes) {
+		t.Errorf("host track ends at %v, the ledger has %d live", lastHost, tracker.KindStats(native.KindCHeap).LiveBytes)
 	}
 	if instants["out of memory"] != 1 || instants["limit refused"] != 1 || instants["out-of-memory retry"] != 1 {
 		t.Errorf("instant events %v; want one out of memory, one retry and one limit refusal", instants)
@@ -122,7 +125,7 @@ func TestDumpOnAllocFailureWritesATrace(t *testing.T) {
 	stop := timeline.DumpOnAllocFailure(dir, 1)
 	defer stop()
 	workload(t)
-	r, _ := tracker.Reserve(tracker.KindCHeap, -1, "tl-oom", 1<<40, 0)
+	r, _ := tracker.Reserve(native.KindCHeap, -1, "tl-oom", 1<<40, 0)
 	r.Cancel() // a second failure: maxFiles is 1
 	files, _ := filepath.Glob(filepath.Join(dir, "membridge-oom-*.json"))
 	if len(files) != 1 {
@@ -139,7 +142,7 @@ func page(t *testing.T) []byte {
 	evs := workload(t)
 	var o ledgerOnly
 	defer o.freeAll()
-	o.alloc(t, tracker.KindCHeap, -1, "tl-site", 5<<20)
+	o.alloc(t, native.KindCHeap, -1, "tl-site", 5<<20)
 	var buf bytes.Buffer
 	if err := timeline.WriteHTML(&buf, evs, 7, sitereport.Take(5)); err != nil {
 		t.Fatal(err)

@@ -85,7 +85,7 @@ func BenchmarkAllocFree(b *testing.B) {
 	// to the bare pair is the least the membridge row can cost over it.
 	cases = append(cases, benchround.Case{Name: "impl=ledger", Run: func(b *testing.B) {
 		for b.Loop() {
-			r, err := tracker.Reserve(tracker.KindDevice, 0, "bench/ledger", n, 0)
+			r, err := tracker.Reserve(cuda.KindDevice, 0, "bench/ledger", n, 0)
 			if err != nil {
 				b.Fatal(err)
 			}
