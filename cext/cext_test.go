@@ -20,13 +20,15 @@ import (
 	"github.com/membridge/membridge/cext/leakcheck"
 	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
+	"github.com/membridge/membridge/tracker/stacks"
 )
 
 // untraced runs the rest of the test with tracing off (checking off, the
 // ledger's sampled mode), as in production; the tests of this package do not run
 // in parallel, since the mode is global.
 func untraced(t testing.TB) {
-	prev, prevCheck := tracker.SetStackRate(tracker.DefaultSampleRate), tracker.SetChecking(false)
+	prev, prevCheck := tracker.SetStackRate(stacks.DefaultSampleRate), tracker.SetChecking(false)
 	t.Cleanup(func() {
 		tracker.SetStackRate(prev)
 		tracker.SetChecking(prevCheck)
@@ -164,8 +166,8 @@ func TestTracedAllocationCarriesTheGoStack(t *testing.T) {
 	traced(t)
 	name, i := tag(t)
 	p := cmem.Malloc(i, 48)
-	var r tracker.Recorder
-	tracker.VerifyNone(&r, tracker.MaxWait(0))
+	var r leaktest.Recorder
+	leaktest.VerifyNone(&r, leaktest.MaxWait(0))
 	cmem.Free(p)
 	if len(r.Reports()) != 1 {
 		t.Fatalf("VerifyNone reported %d errors, want 1: %q", len(r.Reports()), r.Reports())

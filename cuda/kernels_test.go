@@ -9,7 +9,7 @@ import (
 
 	"github.com/membridge/membridge/csrc/kernels"
 	"github.com/membridge/membridge/native"
-	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
 // poison is what output memory holds before each launch: a NaN pattern no
@@ -75,7 +75,7 @@ func launchVector(t *testing.T, s *Stream, name string, grid, block uint32, x, y
 // TestKernelVectors checks each built-in kernel against the known answers
 // the C references are tested with (csrc/kernels.Vectors).
 func TestKernelVectors(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	s, err := shared.NewStream()
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +127,7 @@ func reference(t *testing.T, name string, grid, block uint32, x, y, scalars []fl
 // results bit for bit with the C reference on the same inputs. On a GPU
 // (make gpu-test) this is the check that the CUDA and C code agree.
 func TestKernelsMatchReference(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	s, err := shared.NewStream()
 	if err != nil {
 		t.Fatal(err)
@@ -167,7 +167,7 @@ func TestKernelsMatchReference(t *testing.T) {
 }
 
 func TestWrappers(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	s, err := shared.NewStream()
 	if err != nil {
 		t.Fatal(err)
@@ -240,7 +240,7 @@ func TestWrappers(t *testing.T) {
 }
 
 func TestBadLaunch(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	f, err := shared.BuiltinFunction("mb_affine_clamp_f32")
 	if err != nil {
 		t.Fatal(err)
@@ -387,7 +387,7 @@ func TestLaunchAndCopyDoNotAllocate(t *testing.T) {
 	if underASan {
 		t.Skip("-asan builds move some stack values to the heap")
 	}
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	fn, err := shared.BuiltinFunction("mb_scale_f32")
 	if err != nil {
 		t.Fatal(err)

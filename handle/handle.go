@@ -48,6 +48,7 @@ import (
 	pointer "github.com/mattn/go-pointer"
 
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/stacks"
 )
 
 // Errors of lookups and releases.
@@ -185,10 +186,10 @@ func lookup(v uintptr) (any, error) {
 
 func sites(r *tracker.Record) string {
 	s := ""
-	if site := tracker.Site(r.Stack()); site != "" {
+	if site := stacks.Site(r.Stack()); site != "" {
 		s += ", made at " + site
 	}
-	if site := tracker.Site(r.FreeStack()); site != "" {
+	if site := stacks.Site(r.FreeStack()); site != "" {
 		s += ", first released at " + site
 	}
 	return s

@@ -14,6 +14,8 @@ import (
 	"github.com/membridge/membridge/handle/internal/notify"
 	"github.com/membridge/membridge/internal/benchround"
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
+	"github.com/membridge/membridge/tracker/stacks"
 )
 
 type payload struct{ name string }
@@ -196,8 +198,8 @@ func TestStrongCycleIsReportedAsLeak(t *testing.T) {
 		c.Fire(1, 2)
 		user = c.UserData()
 	}()
-	var r tracker.Recorder
-	tracker.VerifyNone(&r, tracker.MaxWait(200*time.Millisecond))
+	var r leaktest.Recorder
+	leaktest.VerifyNone(&r, leaktest.MaxWait(200*time.Millisecond))
 	if len(r.Reports()) != 1 {
 		t.Fatalf("VerifyNone reported %d errors, want 1: %q", len(r.Reports()), r.Reports())
 	}
@@ -241,7 +243,7 @@ func TestCallbackAfterGone(t *testing.T) {
 // thread the loop runs on, which a busy machine disturbs far less.
 func BenchmarkRoundTrip(b *testing.B) {
 	var cases []benchround.Case
-	prev := tracker.SetStackRate(tracker.DefaultSampleRate)
+	prev := tracker.SetStackRate(stacks.DefaultSampleRate)
 	defer tracker.SetStackRate(prev)
 	v := notify.NewPlain()
 	cases = append(cases, benchround.Case{Name: "through-C/handle.New", Run: func(b *testing.B) {

@@ -17,10 +17,11 @@ import (
 
 	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 	"github.com/membridge/membridge/tracker/promcollector"
 )
 
-func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 
 var runSeq atomic.Int64
 
@@ -129,7 +130,7 @@ var (
 )
 
 func TestDashboardAndAlertsUseExportedMetrics(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	names, labels := exported(t)
 	for file, exprs := range map[string][]string{"grafana-dashboard.json": dashboardQueries(t), "alerts.yml": ruleExprs(t)} {
 		for _, e := range exprs {

@@ -5,6 +5,7 @@ import (
 	"unsafe"
 
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/stacks"
 )
 
 // A Deleter frees memory that a C library allocated, the way that library
@@ -127,7 +128,7 @@ type owner struct {
 }
 
 func (o owner) String() string {
-	site := tracker.Site(o.stack)
+	site := stacks.Site(o.stack)
 	if site == "" {
 		site = "allocation site unknown: set MEMBRIDGE_TRACK=all"
 	} else {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/membridge/membridge/cext/leakcheck"
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
 func TestAdoptFreesWithTheLibrarysDeleter(t *testing.T) {
@@ -86,8 +87,8 @@ func TestDroppedAdoptedBufferGoesBackToItsDeleter(t *testing.T) {
 	if calls.Load() != 1 {
 		t.Fatalf("deleter called %d times", calls.Load())
 	}
-	rt := &tracker.Recorder{}
-	tracker.VerifyNone(rt, tracker.MaxWait(10*time.Millisecond))
+	rt := &leaktest.Recorder{}
+	leaktest.VerifyNone(rt, leaktest.MaxWait(10*time.Millisecond))
 	if !strings.Contains(rt.Report(), "kind adopted") {
 		t.Fatalf("dropped adopted buffer not reported:\n%s", rt.Report())
 	}

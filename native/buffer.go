@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/stacks"
 )
 
 // The states of a handle. A record in the ledger can outlive a handle (a
@@ -454,12 +455,12 @@ func (b *Buffer) sites() string {
 // knows.
 func sites(r *tracker.Record) string {
 	s := ""
-	if site := tracker.Site(r.Stack()); site != "" {
+	if site := stacks.Site(r.Stack()); site != "" {
 		s += ", allocated at " + site
 	} else {
 		s += ", allocation site unknown: set MEMBRIDGE_TRACK=all"
 	}
-	if site := tracker.Site(r.FreeStack()); site != "" {
+	if site := stacks.Site(r.FreeStack()); site != "" {
 		s += ", freed at " + site
 	}
 	return s

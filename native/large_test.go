@@ -8,12 +8,13 @@ import (
 
 	"github.com/membridge/membridge/cext/leakcheck"
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/stacks"
 )
 
 func TestLargeBuffersReusePages(t *testing.T) {
 	// The debug mode unmaps freed large buffers (TestLargeBuffersUnmapInDebugMode);
 	// reuse is the other modes' behaviour.
-	defer tracker.SetStackRate(tracker.SetStackRate(tracker.DefaultSampleRate))
+	defer tracker.SetStackRate(tracker.SetStackRate(stacks.DefaultSampleRate))
 	defer tracker.SetChecking(tracker.SetChecking(false))
 	defer leakcheck.Check(t)
 	const n = 1 << 20
@@ -85,7 +86,7 @@ func TestLargeBufferHandToCCopiesToMalloc(t *testing.T) {
 // slice is used: TestDroppedBufferKeptSliceFaults.)
 func TestLargeBufferDroppedIsReclaimed(t *testing.T) {
 	defer leakcheck.Check(t)
-	defer tracker.SetStackRate(tracker.SetStackRate(tracker.DefaultSampleRate))
+	defer tracker.SetStackRate(tracker.SetStackRate(stacks.DefaultSampleRate))
 	defer tracker.SetChecking(tracker.SetChecking(false))
 	defer tracker.SetLeakPolicy(tracker.SetLeakPolicy(tracker.LeakFree))
 	tracker.SetLeakHandler(func(*tracker.Record) {}) // the drop is planted: no warning

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
 // An attacker asks for MaxInt bytes over and over under a 1 MiB tag limit
@@ -127,7 +128,7 @@ func TestHostileSizesOverALimit(t *testing.T) {
 	}
 	for _, p := range paths {
 		t.Run(p.name, func(t *testing.T) {
-			defer tracker.VerifyNone(t)
+			defer leaktest.VerifyNone(t)
 			tag := testTag(t)
 			tracker.SetTagLimit(tag, 1<<20)
 			defer tracker.SetTagLimit(tag, 0)
@@ -155,7 +156,7 @@ func TestHostileSizesOverALimit(t *testing.T) {
 // Without a limit, a size that no allocator has fails with ErrOutOfMemory
 // (the ledger's total cannot pass MaxInt64 either), and leaves nothing.
 func TestHostileSizesWithoutALimit(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	tag := testTag(t)
 	one, err := Alloc(tag, 1)
 	require.NoError(t, err)
@@ -186,7 +187,7 @@ func TestHostileSizesWithoutALimit(t *testing.T) {
 // budget refuses gets, at once, an error wrapping ErrLimit and the
 // context's error (and never ErrOutOfMemory).
 func TestAllocContextCancelled(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	tag := testTag(t)
 	tracker.SetTagLimit(tag, 10000)
 	defer tracker.SetTagLimit(tag, 0)

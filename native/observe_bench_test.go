@@ -8,6 +8,7 @@ import (
 	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/memprofile"
+	"github.com/membridge/membridge/tracker/stacks"
 )
 
 // BenchmarkObserveAllocFree compares alloc+free with the ledger keeping no
@@ -28,7 +29,7 @@ func BenchmarkObserveAllocFree(b *testing.B) {
 		for _, mode := range []struct {
 			name string
 			rate int64
-		}{{"off", 0}, {"sampled", tracker.DefaultSampleRate}} {
+		}{{"off", 0}, {"sampled", stacks.DefaultSampleRate}} {
 			b.Run(fmt.Sprintf("size=%dKiB/mode=%s", size>>10, mode.name), func(b *testing.B) {
 				defer tracker.SetStackRate(tracker.SetStackRate(mode.rate))
 				defer tracker.SetChecking(tracker.SetChecking(mode.rate == 1))

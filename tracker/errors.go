@@ -16,6 +16,4 @@ var (
 	ErrOutOfMemory = errors.New("membridge: out of memory")
 	// ErrInvalidSize: a negative size, or one that overflows.
 	ErrInvalidSize = errors.New("membridge: invalid size")
-	// ErrLeaked: the test mode found memory left behind.
-	ErrLeaked = errors.New("membridge: leaked native memory")
 )

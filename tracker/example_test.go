@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
 // An owner reserves bytes, allocates, commits, and releases: this is what
@@ -45,10 +46,10 @@ func ExampleSetStackRate() {
 func ExampleFind() {
 	rec, _ := tracker.Reserve(kindCHeap, -1, "example-find", 10, 0)
 	rec.Commit(0x1000, nil)
-	err := tracker.Find(tracker.MaxWait(0), tracker.IgnoreTags("unrelated"))
-	fmt.Println(errors.Is(err, tracker.ErrLeaked))
+	err := leaktest.Find(leaktest.MaxWait(0), leaktest.IgnoreTags("unrelated"))
+	fmt.Println(errors.Is(err, leaktest.ErrLeaked))
 	rec.Release()
-	fmt.Println(tracker.Find(tracker.MaxWait(0)))
+	fmt.Println(leaktest.Find(leaktest.MaxWait(0)))
 	// Output:
 	// true
 	// <nil>
@@ -58,13 +59,13 @@ func ExampleFind() {
 // is still live.
 func ExampleVerifyNone() {
 	t := &testing.T{} // in a real test, the test's own *testing.T
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	// ... allocate and free through membridge ...
 }
 
 // VerifyTestMain runs a package's tests in the leak-tracking test mode.
 func ExampleVerifyTestMain() {
-	var m *testing.M // func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
+	var m *testing.M // func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 	_ = m
 }
 
@@ -79,8 +80,8 @@ func ExampleKindStats() {
 func ExampleRecorder() {
 	rec, _ := tracker.Reserve(kindCHeap, -1, "example-planted", 32, 0)
 	rec.Commit(0x1000, nil)
-	r := &tracker.Recorder{TestName: "TestPlanted"}
-	tracker.VerifyNone(r, tracker.MaxWait(0), tracker.IgnoreTags("unrelated"))
+	r := &leaktest.Recorder{TestName: "TestPlanted"}
+	leaktest.VerifyNone(r, leaktest.MaxWait(0), leaktest.IgnoreTags("unrelated"))
 	fmt.Println(strings.Contains(r.Report(), `32 bytes in 1 allocation, tag "example-planted"`))
 	rec.Release()
 	// Output: true

@@ -127,11 +127,11 @@ func reserveTotals(k Kind, e *keyEntry, n int64) error {
 	return nil
 }
 
-// refuse counts a limit's refusal and notes it in the event history.
+// refuse counts a limit's refusal and tells the observers.
 func refuse(t *totals, err *LimitError) error {
 	t.limitHits.Add(1)
-	if observing.Load()&observeHistory != 0 {
-		observeLimit(err.Kind, err.Tag, err.Bytes)
+	if observing.Load() != 0 {
+		observeLimit(err)
 	}
 	return err
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/membridge/membridge/internal/childtest"
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -28,7 +29,7 @@ func newKind(t *testing.T, name string) tracker.Kind {
 // *LimitError that wraps ErrLimit and says which limit, and a refused
 // request leaves the totals, the peak and the key counters as they were.
 func TestReserveRefusesHostileSizes(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	k := newKind(t, "")
 	tag := testTag(t)
 	tracker.SetLimit(k, 1000)
@@ -79,7 +80,7 @@ func TestReserveRefusesHostileSizes(t *testing.T) {
 // that would take a total there is refused with ErrOutOfMemory (no
 // allocator has that much), and the totals stay as they were.
 func TestReserveRefusesOverflowWithoutALimit(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	k := newKind(t, "")
 	tag := testTag(t)
 	held, err := tracker.Reserve(k, -1, tag, 1, 0)
@@ -116,7 +117,7 @@ func TestReserveRefusesOverflowWithoutALimit(t *testing.T) {
 // requests that do fit are always granted, and the total never passes the
 // limit.
 func TestRefusedRequestsLeaveNoTransient(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	for _, byTag := range []bool{false, true} {
 		k := newKind(t, "")
 		tag := testTag(t)
@@ -217,7 +218,7 @@ func TestExternalCountsCannotWrapTheTotals(t *testing.T) {
 // one, is stopped with a membridge: panic naming the record, and the
 // counters are not moved twice.
 func TestCommitAndCancelOutOfTurn(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	tag := testTag(t)
 	r, err := tracker.Reserve(kindCHeap, -1, tag, 10, 0)
 	require.NoError(t, err)

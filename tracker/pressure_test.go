@@ -7,10 +7,11 @@ import (
 	"time"
 
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
 func TestReserveContextWaitsForRelease(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	const tag = "pressure-wait"
 	tracker.SetTagLimit(tag, 100)
 	defer tracker.SetTagLimit(tag, 0)
@@ -48,7 +49,7 @@ func TestReserveContextWaitsForRelease(t *testing.T) {
 }
 
 func TestReserveContextGivesUp(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	const tag = "pressure-timeout"
 	tracker.SetTagLimit(tag, 100)
 	defer tracker.SetTagLimit(tag, 0)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/membridge/membridge/tracker/internal/stackutil"
 )
 
 // LeakPolicy says what the safety net does with a handle the program
@@ -96,7 +98,7 @@ func SetLeakHandler(h LeakHandler) {
 }
 
 func logLeakOncePerSite(r *Record) {
-	site := Site(r.Stack())
+	site := stackutil.Site(r.Stack())
 	if site == "" {
 		site = r.Kind().String() + "/" + r.Tag()
 	}
@@ -104,16 +106,12 @@ func logLeakOncePerSite(r *Record) {
 		return
 	}
 	var b strings.Builder
-	writeStack(&b, r.Stack(), "  ")
+	stackutil.WriteStack(&b, r.Stack(), "  ")
 	slog.Warn("membridge: handle dropped without Free",
 		"kind", r.Kind().String(), "tag", r.Tag(), "bytes", r.bytes, "device", r.Device(),
 		"age", r.Age().Round(1e6).String(), "policy", CurrentLeakPolicy().String(),
 		"stack", strings.TrimSpace(b.String()))
 }
-
-// runChecked says that the whole run is checked at its end (VerifyTestMain,
-// EnableTestMode), so that LeakFail need not log the drops it keeps.
-var runChecked atomic.Bool
 
 // failures keeps the records LeakFail reclaimed until the test mode reports them.
 var failures struct {
@@ -156,7 +154,7 @@ func onDropped(d dropArg) {
 		}
 	}
 	if observing.Load() != 0 {
-		r.observe(EventLeak)
+		r.observe(evLeak)
 	}
 	if h := leakHandler.Load(); h != nil {
 		(*h)(r)

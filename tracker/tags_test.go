@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
 // capTags sets MaxTags to leave room for room more tags than the ledger
@@ -51,7 +52,7 @@ func sum(m map[string]int64) int64 {
 // cap tags and OverflowTag, counts each overflowed tag once however often
 // it comes back, and the sum over tags stays the kind's total.
 func TestTagsPastTheCapCountUnderOverflowTag(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	const room, n = 20, 30
 	k := newKind(t, "")
 	capTags(t, room)
@@ -101,7 +102,7 @@ func TestTagsPastTheCapCountUnderOverflowTag(t *testing.T) {
 // than the cap, some shared between goroutines: the cap holds exactly, the
 // overflow counter counts each tag past it once, and the totals are exact.
 func TestTagCapUnderConcurrency(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	const room, distinct, workers, rounds = 50, 200, 8, 4
 	k := newKind(t, "")
 	capTags(t, room)
@@ -146,7 +147,7 @@ func TestTagCapUnderConcurrency(t *testing.T) {
 // OverflowTag whatever the cap; the empty tag and tags up to MaxTagLen
 // bytes of any valid UTF-8 are kept.
 func TestHostileTags(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	k := newKind(t, "")
 	huge := strings.Repeat("x", 1<<20)
 	exact := testTag(t)
@@ -204,7 +205,7 @@ func TestHostileTags(t *testing.T) {
 // was reserved before stays with OverflowTag. Removing a limit makes no
 // place.
 func TestTagLimitReservesAPlace(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	capTags(t, 0)
 	kept := tracker.TagsKept()
 	budget, late, none := testTag(t), testTag(t), testTag(t)
@@ -252,7 +253,7 @@ func TestTagLimitReservesAPlace(t *testing.T) {
 // Raising the cap lets a tag in that overflowed, even one whose string the
 // entry cache holds.
 func TestRaisingTheCapLetsTagsIn(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	require.Equal(t, tracker.DefaultMaxTags, tracker.MaxTags(), "the default, restored by every test that changes it")
 	capTags(t, 0)
 	tag := testTag(t)

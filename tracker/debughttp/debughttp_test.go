@@ -19,9 +19,11 @@ import (
 
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/debughttp"
+	"github.com/membridge/membridge/tracker/history"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
-func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 
 var runSeq atomic.Int64
 
@@ -46,9 +48,9 @@ func get(t *testing.T, url string) (string, string, int) {
 }
 
 func TestEndpointServesEveryView(t *testing.T) {
-	defer tracker.VerifyNone(t)
-	tracker.EnableHistory(256)
-	defer tracker.DisableHistory()
+	defer leaktest.VerifyNone(t)
+	history.Enable(256)
+	defer history.Disable()
 	r, err := tracker.Reserve(native.KindCHeap, -1, "debug-frames", 12345, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -125,7 +127,7 @@ func dropOne(t *testing.T, tag string) {
 }
 
 func TestIndexIsALiveSummary(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	run := runSeq.Add(1)
 	frames, weights, leaky := fmt.Sprintf("idx-frames-%d", run), fmt.Sprintf("idx-weights-%d", run), fmt.Sprintf("idx-leaky-%d", run)
 	f := commit(t, native.KindCHeap, -1, frames, 3<<20)
@@ -171,7 +173,7 @@ func TestIndexIsALiveSummary(t *testing.T) {
 // Past the tag cap, the index says how many tags overflowed and shows
 // their memory on the overflow tag's row.
 func TestIndexShowsOverflowedTags(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	run := runSeq.Add(1)
 	kept := commit(t, native.KindCHeap, -1, fmt.Sprintf("idx-kept-%d", run), 1)
 	defer kept.Release()

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/history"
 	"github.com/membridge/membridge/tracker/sitereport"
 )
 
@@ -59,7 +60,7 @@ func summarize(top int) summary {
 	s := summary{
 		Time:      time.Now().Format(time.RFC3339),
 		StackRate: tracker.StackRate(),
-		HistoryOn: tracker.HistoryEnabled(),
+		HistoryOn: history.Enabled(),
 		Top:       top,
 		Pressure:  tracker.Pressure(),
 		Caches:    tracker.Caches(),

@@ -21,10 +21,11 @@ import (
 	"github.com/membridge/membridge/cuda"
 	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 	"github.com/membridge/membridge/tracker/memprofile"
 )
 
-func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 
 var tagSeq atomic.Int64
 
@@ -99,7 +100,7 @@ func hasFunction(p *profile.Profile, suffix string) bool {
 }
 
 func TestProfileHasLiveAndAllocatedBytesPerTagWithStacks(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	var o ledgerOnly
 	defer o.freeAll()
 	// Tags of this run only: allocated bytes are counted since the start
@@ -144,7 +145,7 @@ func TestProfileHasLiveAndAllocatedBytesPerTagWithStacks(t *testing.T) {
 }
 
 func TestSampledProfileIsScaledToTheTotal(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	defer tracker.SetStackRate(tracker.SetStackRate(16 << 10))
 	var o ledgerOnly
 	defer o.freeAll()
@@ -171,7 +172,7 @@ func TestSampledProfileIsScaledToTheTotal(t *testing.T) {
 }
 
 func TestOffModeProfileHasExactTotalsWithoutStacks(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	defer tracker.SetStackRate(tracker.SetStackRate(0))
 	var o ledgerOnly
 	defer o.freeAll()
@@ -202,7 +203,7 @@ func goTool(t *testing.T) string {
 }
 
 func TestGoToolPprofReadsTheProfileAndDiffsIt(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	dir := t.TempDir()
 	var o ledgerOnly
 	defer o.freeAll()
@@ -250,7 +251,7 @@ func TestGoToolPprofReadsTheProfileAndDiffsIt(t *testing.T) {
 }
 
 func TestHandlerServesTheProfile(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	var o ledgerOnly
 	defer o.freeAll()
 	decodeFrames(t, &o, "prof-http", 1)
@@ -312,7 +313,7 @@ func isMembridgeFrame(fn string) bool {
 }
 
 func TestProfileStartsStacksAtTheUsersCall(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	defer tracker.SetStackRate(tracker.SetStackRate(1))
 	c, err := cuda.Open(0)
 	require.NoError(t, err)
@@ -380,7 +381,7 @@ func get(t *testing.T, url string) (int, []byte) {
 }
 
 func TestHandlerServesADeltaProfileWithSeconds(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	before, during := runTag("prof-delta-before"), runTag("prof-delta-during")
 	var kept, freed ledgerOnly
 	defer kept.freeAll()
@@ -414,7 +415,7 @@ func TestHandlerServesADeltaProfileWithSeconds(t *testing.T) {
 }
 
 func TestHandlerRefusesBadSeconds(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	srv := httptest.NewUnstartedServer(memprofile.Handler())
 	srv.Config.WriteTimeout = 5 * time.Second
 	srv.Start()
@@ -427,7 +428,7 @@ func TestHandlerRefusesBadSeconds(t *testing.T) {
 }
 
 func TestDeltaEndsWhenTheClientGoesAway(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	srv := httptest.NewServer(memprofile.Handler())
 	defer srv.Close()
 	ctx, cancel := context.WithCancel(context.Background())

@@ -19,10 +19,11 @@ import (
 
 	"github.com/membridge/membridge/internal/childtest"
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 	"github.com/membridge/membridge/tracker/promcollector"
 )
 
-func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 
 var runSeq atomic.Int64
 
@@ -67,7 +68,7 @@ func commit(t *testing.T, kind tracker.Kind, device int, tag string, n int64) *t
 }
 
 func TestCollectorExportsTheLedger(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	run := runSeq.Add(1)
 	frames, weights := fmt.Sprintf("frames-%d", run), fmt.Sprintf("weights-%d", run)
 	before := tracker.Pressure()
@@ -210,7 +211,7 @@ func TestScrapeHasAtMostCapPlusOneTagValues(t *testing.T) {
 	if !childtest.Alone(t) {
 		return
 	}
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	const room, n = 10, 25
 	defer tracker.SetMaxTags(tracker.SetMaxTags(tracker.TagsKept() + room))
 	var want int64

@@ -13,10 +13,11 @@ import (
 	"github.com/membridge/membridge/native"
 
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 	"github.com/membridge/membridge/tracker/sitereport"
 )
 
-func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 
 func commit(t testing.TB, kind tracker.Kind, device int, tag string, n int64) *tracker.Record {
 	t.Helper()
@@ -41,7 +42,7 @@ func smallSite(t testing.TB, n int) []*tracker.Record {
 }
 
 func TestReportRanksSitesByLiveBytes(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	recs := append(smallSite(t, 4), bigSite(t))
 	defer func() {
 		for _, r := range recs {

@@ -16,11 +16,13 @@ import (
 	"github.com/membridge/membridge/native"
 
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/history"
+	"github.com/membridge/membridge/tracker/leaktest"
 	"github.com/membridge/membridge/tracker/sitereport"
 	"github.com/membridge/membridge/tracker/timeline"
 )
 
-func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 
 type ledgerOnly struct{ recs []*tracker.Record }
 
@@ -44,10 +46,10 @@ func (o *ledgerOnly) freeAll() {
 
 // workload makes a history with a ramp of host memory, a device track, a
 // limit refusal and a failed allocation.
-func workload(t *testing.T) []tracker.Event {
+func workload(t *testing.T) []history.Event {
 	t.Helper()
-	tracker.EnableHistory(4096)
-	t.Cleanup(tracker.DisableHistory)
+	history.Enable(4096)
+	t.Cleanup(history.Disable)
 	var o ledgerOnly
 	for i := range 40 {
 		o.alloc(t, native.KindCHeap, -1, "tl-frames", int64(64<<10*(i%8+1)))
@@ -67,12 +69,12 @@ func workload(t *testing.T) []tracker.Event {
 	r.Retried(false)
 	r.Cancel()
 	o.freeAll()
-	evs, _ := tracker.History()
+	evs, _ := history.Events()
 	return evs
 }
 
 func TestTraceHasCounterTracksAndInstantEvents(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	evs := workload(t)
 	var buf bytes.Buffer
 	if err := timeline.WriteTrace(&buf, evs); err != nil {
@@ -120,7 +122,7 @@ func TestTraceHasCounterTracksAndInstantEvents(t *testing.T) {
 }
 
 func TestDumpOnAllocFailureWritesATrace(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	dir := t.TempDir()
 	stop := timeline.DumpOnAllocFailure(dir, 1)
 	defer stop()
@@ -151,7 +153,7 @@ func page(t *testing.T) []byte {
 }
 
 func TestPageIsSelfContained(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	html := string(page(t))
 	for _, want := range []string{"<svg", "c-heap (host)", "device-emulated (0)", "tl-site", "7 older ones", "1 failed allocations", "1 retries after out-of-memory", "TestPageIsSelfContained"} {
 		if !strings.Contains(html, want) {
@@ -210,7 +212,7 @@ func screenshot(t *testing.T, browser, html string) []byte {
 }
 
 func TestPageShowsThePlotInChromium(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	browser := chromium(t)
 	data := screenshot(t, browser, string(page(t)))
 	img, err := png.Decode(bytes.NewReader(data))
@@ -245,10 +247,10 @@ func TestPageShowsThePlotInChromium(t *testing.T) {
 func near(a, b uint32) bool { return a+12 >= b && a <= b+12 }
 
 func ExampleWriteTrace() {
-	tracker.EnableHistory(1 << 16)
-	defer tracker.DisableHistory()
+	history.Enable(1 << 16)
+	defer history.Disable()
 	// ... run the workload, then:
-	events, _ := tracker.History()
+	events, _ := history.Events()
 	f, err := os.Create(filepath.Join(os.TempDir(), "membridge-trace.json"))
 	if err != nil {
 		panic(err)
@@ -262,7 +264,7 @@ func ExampleWriteTrace() {
 }
 
 func ExampleWriteHTML() {
-	events, lost := tracker.History()
+	events, lost := history.Events()
 	var page bytes.Buffer
 	if err := timeline.WriteHTML(&page, events, lost, sitereport.Take(20)); err != nil {
 		panic(err)
@@ -271,8 +273,8 @@ func ExampleWriteHTML() {
 }
 
 func ExampleDumpOnAllocFailure() {
-	tracker.EnableHistory(1 << 16)
-	defer tracker.DisableHistory()
+	history.Enable(1 << 16)
+	defer history.Disable()
 	stop := timeline.DumpOnAllocFailure(os.TempDir(), 3)
 	defer stop()
 	// Output:
