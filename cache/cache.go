@@ -33,7 +33,7 @@ var ErrClosed = errors.New("membridge: cache closed")
 
 // Options configures a Cache.
 type Options struct {
-	// Name identifies the cache in tracker.Caches and in relief reports.
+	// Name identifies the cache in All and in relief reports.
 	Name string
 	// MaxBytes bounds the bytes of the buffers held (> 0).
 	MaxBytes int64
@@ -90,7 +90,7 @@ const (
 )
 
 // New returns an empty cache and registers it with the ledger: its
-// counters appear in tracker.Caches, and tracker.Relieve evicts from it.
+// counters appear in All, and tracker.Relieve evicts from it.
 // Close unregisters it.
 func New[K comparable](opts Options) (*Cache[K], error) {
 	if opts.MaxBytes <= 0 {
@@ -110,7 +110,7 @@ func New[K comparable](opts Options) (*Cache[K], error) {
 	c.lru = lru
 	c.unreg = []func(){
 		tracker.RegisterShortageRelief("cache/"+opts.Name, c.relieve),
-		tracker.RegisterCache(opts.Name, c.Stats),
+		Register(opts.Name, c.Stats),
 	}
 	return c, nil
 }
@@ -295,11 +295,11 @@ func (c *Cache[K]) relieve(s tracker.Shortage) int64 {
 }
 
 // Stats returns the cache's counters.
-func (c *Cache[K]) Stats() tracker.CacheStats {
+func (c *Cache[K]) Stats() Stats {
 	if !c.made() {
-		return tracker.CacheStats{}
+		return Stats{}
 	}
-	return tracker.CacheStats{
+	return Stats{
 		Name:        c.opts.Name,
 		Hits:        c.hits.Load(),
 		Misses:      c.misses.Load(),

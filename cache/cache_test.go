@@ -174,7 +174,7 @@ func TestPutErrors(t *testing.T) {
 		t.Errorf("Put after Close: %v", err)
 	}
 	b.Free()
-	for _, s := range tracker.Caches() {
+	for _, s := range cache.All() {
 		if s.Name == tag {
 			t.Error("closed cache still registered")
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/membridge/membridge/cache"
 	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/leaktest"
@@ -46,7 +47,7 @@ func exported(t *testing.T) (names map[string]bool, labels map[string]bool) {
 	tracker.SetLimit(native.KindCHeap, 1<<40)
 	tracker.SetTagLimit(tag, 1<<30)
 	defer tracker.SetTagLimit(tag, 0)
-	defer tracker.RegisterCache(tag, func() tracker.CacheStats { return tracker.CacheStats{Hits: 1, Bytes: 64, Entries: 1} })()
+	defer cache.Register(tag, func() cache.Stats { return cache.Stats{Hits: 1, Bytes: 64, Entries: 1} })()
 
 	reg := prometheus.NewPedanticRegistry()
 	require.NoError(t, reg.Register(promcollector.New()))

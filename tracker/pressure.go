@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"runtime"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// This file holds what the ledger does under memory pressure: the registry
-// of things that can give memory back (caches), the relief steps an owner
+// This file holds what the ledger does under memory pressure: the relief
+// steps an owner
 // runs before it gives up on an allocation, waiting for a limit with a
 // context (back-pressure), and the counters that say why an allocation
 // succeeded late. The ledger knows nothing of C: owners (package native,
@@ -417,63 +416,3 @@ func (e *limitWaitError) Error() string {
 }
 
 func (e *limitWaitError) Unwrap() []error { return []error{e.limit, e.ctx} }
-
-// CacheStats is one cache's counters, as a cache reports them to the
-// ledger's registry.
-type CacheStats struct {
-	Name        string
-	Hits        int64
-	Misses      int64
-	Evictions   int64 // entries removed to stay within the byte bound or by Relieve
-	Expirations int64 // entries removed because their time to live ran out
-	Bytes       int64 // bytes held now
-	Entries     int64 // entries held now
-}
-
-var caches struct {
-	sync.Mutex
-	m map[*cacheEntry]struct{}
-}
-
-type cacheEntry struct {
-	name  string
-	stats func() CacheStats
-}
-
-// RegisterCache makes a cache's counters visible through Caches (reports,
-// metrics). stats must be safe to call from any goroutine. unregister
-// removes it; it is idempotent.
-func RegisterCache(name string, stats func() CacheStats) (unregister func()) {
-	e := &cacheEntry{name: name, stats: stats}
-	caches.Lock()
-	if caches.m == nil {
-		caches.m = make(map[*cacheEntry]struct{})
-	}
-	caches.m[e] = struct{}{}
-	caches.Unlock()
-	return func() {
-		caches.Lock()
-		delete(caches.m, e)
-		caches.Unlock()
-	}
-}
-
-// Caches returns the counters of every registered cache, sorted by name.
-func Caches() []CacheStats {
-	caches.Lock()
-	list := make([]*cacheEntry, 0, len(caches.m))
-	for e := range caches.m {
-		list = append(list, e)
-	}
-	caches.Unlock()
-	out := make([]CacheStats, 0, len(list))
-	for _, e := range list {
-		s := e.stats()
-		if s.Name == "" {
-			s.Name = e.name
-		}
-		out = append(out, s)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
-}

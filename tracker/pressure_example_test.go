@@ -45,16 +45,3 @@ func ExamplePressure() {
 	fmt.Println(after.Retries-before.Retries, after.RetrySuccesses-before.RetrySuccesses)
 	// Output: 1 1
 }
-
-func ExampleRegisterCache() {
-	unregister := tracker.RegisterCache("example", func() tracker.CacheStats {
-		return tracker.CacheStats{Hits: 9, Misses: 1, Bytes: 4096, Entries: 2}
-	})
-	defer unregister()
-	for _, c := range tracker.Caches() {
-		if c.Name == "example" {
-			fmt.Printf("%s: %d hits, %d misses, %d bytes\n", c.Name, c.Hits, c.Misses, c.Bytes)
-		}
-	}
-	// Output: example: 9 hits, 1 misses, 4096 bytes
-}

@@ -131,22 +131,3 @@ func TestRelieveSkipsFruitlessCollections(t *testing.T) {
 		t.Error("no collection after the quiet time")
 	}
 }
-
-func TestCachesRegistry(t *testing.T) {
-	un := tracker.RegisterCache("zz-test", func() tracker.CacheStats { return tracker.CacheStats{Hits: 3, Bytes: 7} })
-	found := false
-	for _, c := range tracker.Caches() {
-		if c.Name == "zz-test" {
-			found = c.Hits == 3 && c.Bytes == 7
-		}
-	}
-	if !found {
-		t.Error("registered cache missing from Caches()")
-	}
-	un()
-	for _, c := range tracker.Caches() {
-		if c.Name == "zz-test" {
-			t.Error("unregistered cache still listed")
-		}
-	}
-}

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/membridge/membridge/cache"
 	"github.com/membridge/membridge/internal/childtest"
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/leaktest"
@@ -84,8 +85,8 @@ func TestCollectorExportsTheLedger(t *testing.T) {
 	}
 	tracker.CountRetry(true)
 	tracker.CountRetry(false)
-	unregister := tracker.RegisterCache("decoded", func() tracker.CacheStats {
-		return tracker.CacheStats{Hits: 7, Misses: 3, Evictions: 2, Expirations: 1, Bytes: 4096, Entries: 4}
+	unregister := cache.Register("decoded", func() cache.Stats {
+		return cache.Stats{Hits: 7, Misses: 3, Evictions: 2, Expirations: 1, Bytes: 4096, Entries: 4}
 	})
 	defer unregister()
 	defer tracker.SetTagLimit(frames, 0)
