@@ -109,7 +109,7 @@ func New[K comparable](opts Options) (*Cache[K], error) {
 	}
 	c.lru = lru
 	c.unreg = []func(){
-		tracker.RegisterShortageRelief("cache/"+opts.Name, c.relieve),
+		tracker.RegisterRelief("cache/"+opts.Name, c.relieve),
 		Register(opts.Name, c.Stats),
 	}
 	return c, nil

@@ -189,7 +189,7 @@ func TestReliefEvictsOnlyWhatIsShort(t *testing.T) {
 	tracker.SetTagLimit(cacheTag, 0)
 
 	// The allocator out of memory: any entry may go.
-	tracker.Relieve(0)
+	tracker.Relieve(tracker.Shortage{Bytes: 0})
 	assert.Zero(t, c.Stats().Entries)
 }
 
@@ -212,7 +212,7 @@ func TestReliefByKind(t *testing.T) {
 	}
 	// What an owner whose allocation a kind's limit refused passes
 	// (tracker.ShortageOf its error).
-	freed := tracker.RelieveShortage(tracker.Shortage{Bytes: 250, Cause: tracker.ShortKindLimit, Kind: native.KindAdopted, Tag: "another tag"})
+	freed := tracker.Relieve(tracker.Shortage{Bytes: 250, Cause: tracker.ShortKindLimit, Kind: native.KindAdopted, Tag: "another tag"})
 	assert.GreaterOrEqual(t, freed, int64(300))
 	for i := range 5 {
 		got, ok := c.Get(i)

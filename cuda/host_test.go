@@ -48,7 +48,7 @@ func TestHostReliefThenRetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	evicted := false
-	unregister := tracker.RegisterRelief("test/cache", func(need int64) int64 {
+	unregister := tracker.RegisterRelief("test/cache", func(tracker.Shortage) int64 {
 		if evicted {
 			return 0
 		}

@@ -282,7 +282,7 @@ func (a *Arena) newChunk(n, skip int) (arenaChunk, error) {
 	}
 	p := take()
 	if p == nil {
-		tracker.Relieve(int64(n))
+		tracker.Relieve(tracker.Shortage{Bytes: int64(n)})
 		p = take()
 		rec.Retried(p != nil)
 		if p == nil {

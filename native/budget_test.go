@@ -62,7 +62,7 @@ func TestLimitRunsReliefThenRetries(t *testing.T) {
 	defer tracker.SetTagLimit(tag, 0)
 	cached, _ := Alloc(tag, 800)
 	var got []tracker.Shortage
-	unregister := tracker.RegisterShortageRelief("test-cache", func(s tracker.Shortage) int64 {
+	unregister := tracker.RegisterRelief("test-cache", func(s tracker.Shortage) int64 {
 		got = append(got, s)
 		if cached == nil || !s.Counts(KindCHeap, tag) {
 			return 0
@@ -72,7 +72,10 @@ func TestLimitRunsReliefThenRetries(t *testing.T) {
 		return 800
 	})
 	defer unregister()
-	oomOnly := tracker.RegisterRelief("test-allocator", func(int64) int64 {
+	oomOnly := tracker.RegisterRelief("test-allocator", func(s tracker.Shortage) int64 {
+		if s.Cause != tracker.ShortOfMemory {
+			return 0
+		}
 		t.Error("a limit's refusal ran a relief registered for the allocator running out")
 		return 0
 	})

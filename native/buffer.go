@@ -168,7 +168,7 @@ func alloc(kind tracker.Kind, tag string, n int, f fill, opts []AllocOption, ski
 	if n > 0 {
 		if p = allocMem(n, align, f, large, paged); p == nil {
 			// Out of memory: free what can be freed, then try once more.
-			tracker.Relieve(int64(n))
+			tracker.Relieve(tracker.Shortage{Bytes: int64(n)})
 			p = allocMem(n, align, f, large, paged)
 			rec.Retried(p != nil) // counts it, and notes it in the event history
 			if p == nil {

@@ -101,7 +101,7 @@ func TestReliefAndCollectionFlushTheQueues(t *testing.T) {
 	defer tracker.SetStackRate(tracker.SetStackRate(0))
 	defer tracker.SetChecking(tracker.SetChecking(false))
 	allocFree(t, testTag(t), 64, 3)
-	tracker.Relieve(1)
+	tracker.Relieve(tracker.Shortage{Bytes: 1})
 	if blocks, _ := queued(); blocks != 0 {
 		t.Fatalf("%d blocks queued after Relieve", blocks)
 	}

@@ -42,7 +42,12 @@ func LargeBufferStats() LargeStats { return cLargeStats() }
 func TrimLargeBuffers() int64 { return cLargeTrim(0) }
 
 func init() {
-	tracker.RegisterRelief("native-large-kept", func(int64) int64 { return cLargeTrim(0) })
+	tracker.RegisterRelief("native-large-kept", func(s tracker.Shortage) int64 {
+		if s.Cause != tracker.ShortOfMemory {
+			return 0 // kept pages count against no limit
+		}
+		return cLargeTrim(0)
+	})
 }
 
 // allocMem takes n > 0 bytes from the large-buffer path, from pages of

@@ -100,7 +100,7 @@ func TestLargeBufferDroppedIsReclaimed(t *testing.T) {
 		}
 	}()
 	for range 50 {
-		tracker.Relieve(0)
+		tracker.Relieve(tracker.Shortage{Bytes: 0})
 		if LargeBufferStats().LiveBytes == before {
 			return
 		}

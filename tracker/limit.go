@@ -65,7 +65,7 @@ func TagLimit(tag string) int64 {
 
 // A LimitError is what Reserve returns when a limit refuses a reservation.
 // It wraps ErrLimit; get it with errors.As to learn which limit refused and
-// by how much, or pass its Shortage to RelieveShortage.
+// by how much, or pass its Shortage to Relieve.
 type LimitError struct {
 	Kind   Kind
 	Device int    // -1 for host memory

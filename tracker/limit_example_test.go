@@ -23,9 +23,9 @@ func ExampleLimitError() {
 // A cache registers a relief that is told what is short, and gives back
 // only entries that count against it: a budget on another tag leaves it
 // alone, a shortage of its own tag evicts.
-func ExampleRegisterShortageRelief() {
+func ExampleRegisterRelief_limit() {
 	held := map[string]int64{"example-results": 4096}
-	unregister := tracker.RegisterShortageRelief("example-cache", func(s tracker.Shortage) int64 {
+	unregister := tracker.RegisterRelief("example-cache", func(s tracker.Shortage) int64 {
 		var freed int64
 		for tag, n := range held {
 			if s.Counts(kindCHeap, tag) {
@@ -36,8 +36,8 @@ func ExampleRegisterShortageRelief() {
 		return freed
 	})
 	defer unregister()
-	requests := tracker.RelieveShortage(tracker.Shortage{Bytes: 1000, Cause: tracker.ShortTagLimit, Kind: kindCHeap, Tag: "example-requests"})
-	results := tracker.RelieveShortage(tracker.Shortage{Bytes: 1000, Cause: tracker.ShortTagLimit, Kind: kindCHeap, Tag: "example-results"})
+	requests := tracker.Relieve(tracker.Shortage{Bytes: 1000, Cause: tracker.ShortTagLimit, Kind: kindCHeap, Tag: "example-requests"})
+	results := tracker.Relieve(tracker.Shortage{Bytes: 1000, Cause: tracker.ShortTagLimit, Kind: kindCHeap, Tag: "example-results"})
 	fmt.Println(requests, results >= 4096, len(held))
 	// Output: 0 true 0
 }

@@ -265,23 +265,23 @@ func TestRelieveSumsHostileCounts(t *testing.T) {
 		return
 	}
 	var asked []int64
-	un := tracker.RegisterShortageRelief("hostile", func(s tracker.Shortage) int64 {
+	un := tracker.RegisterRelief("hostile", func(s tracker.Shortage) int64 {
 		asked = append(asked, s.Bytes)
 		return math.MaxInt64
 	})
 	defer un()
-	un2 := tracker.RegisterShortageRelief("hostile-2", func(s tracker.Shortage) int64 {
+	un2 := tracker.RegisterRelief("hostile-2", func(s tracker.Shortage) int64 {
 		asked = append(asked, s.Bytes)
 		return math.MaxInt64
 	})
 	defer un2()
-	assert.Equal(t, int64(math.MaxInt64), tracker.Relieve(0))
+	assert.Equal(t, int64(math.MaxInt64), tracker.Relieve(tracker.Shortage{Bytes: 0}))
 	assert.Equal(t, int64(math.MaxInt64), tracker.Pressure().ReliefBytes, "the relief byte counter wrapped")
-	assert.Equal(t, int64(math.MaxInt64), tracker.Relieve(math.MinInt64))
+	assert.Equal(t, int64(math.MaxInt64), tracker.Relieve(tracker.Shortage{Bytes: math.MinInt64}))
 	assert.Equal(t, []int64{0, 0, 0, 0}, asked)
 	assert.Equal(t, int64(math.MaxInt64), tracker.Pressure().ReliefBytes)
 	asked = nil
-	assert.Equal(t, int64(math.MaxInt64), tracker.Relieve(math.MaxInt64))
+	assert.Equal(t, int64(math.MaxInt64), tracker.Relieve(tracker.Shortage{Bytes: math.MaxInt64}))
 	assert.Equal(t, []int64{math.MaxInt64}, asked, "the first relief's count covers the need")
 }
 

@@ -13,13 +13,16 @@ import (
 // out of memory (Relieve); a limit's refusal does not run this relief.
 func ExampleRegisterRelief() {
 	held := int64(4096)
-	unregister := tracker.RegisterRelief("example-kept-pages", func(need int64) int64 {
-		freed := min(held, max(need, 0))
+	unregister := tracker.RegisterRelief("example-kept-pages", func(s tracker.Shortage) int64 {
+		if s.Cause != tracker.ShortOfMemory {
+			return 0 // kept pages count against no limit
+		}
+		freed := min(held, max(s.Bytes, 0))
 		held -= freed
 		return freed
 	})
 	defer unregister()
-	fmt.Println(tracker.Relieve(1000), held)
+	fmt.Println(tracker.Relieve(tracker.Shortage{Bytes: 1000}), held)
 	// Output: 1000 3096
 }
 

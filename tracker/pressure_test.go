@@ -85,13 +85,13 @@ func TestReserveContextGivesUp(t *testing.T) {
 
 func TestRelieveRunsReliefsInOrder(t *testing.T) {
 	var order []string
-	un1 := tracker.RegisterRelief("first", func(need int64) int64 { order = append(order, "first"); return 10 })
-	un2 := tracker.RegisterRelief("second", func(need int64) int64 { order = append(order, "second"); return need })
+	un1 := tracker.RegisterRelief("first", func(tracker.Shortage) int64 { order = append(order, "first"); return 10 })
+	un2 := tracker.RegisterRelief("second", func(s tracker.Shortage) int64 { order = append(order, "second"); return s.Bytes })
 	defer un1()
 	defer un2()
 
 	before := tracker.Pressure()
-	if freed := tracker.Relieve(30); freed != 30 {
+	if freed := tracker.Relieve(tracker.Shortage{Bytes: 30}); freed != 30 {
 		t.Errorf("Relieve(30) = %d, want 30 (10 + the 20 still needed)", freed)
 	}
 	if len(order) != 2 || order[0] != "first" || order[1] != "second" {
@@ -106,7 +106,7 @@ func TestRelieveRunsReliefsInOrder(t *testing.T) {
 	un2() // idempotent
 	order = nil
 	time.Sleep(20 * time.Millisecond) // past the quiet time of an earlier fruitless collection
-	tracker.Relieve(30)
+	tracker.Relieve(tracker.Shortage{Bytes: 30})
 	if len(order) != 1 {
 		t.Errorf("after unregister, reliefs ran as %v, want [first]", order)
 	}
@@ -118,15 +118,15 @@ func TestRelieveRunsReliefsInOrder(t *testing.T) {
 func TestRelieveSkipsFruitlessCollections(t *testing.T) {
 	time.Sleep(20 * time.Millisecond)
 	before := tracker.Pressure()
-	tracker.Relieve(1 << 40) // nothing to free: collects once
-	tracker.Relieve(1 << 40) // at once again: skipped
+	tracker.Relieve(tracker.Shortage{Bytes: 1 << 40}) // nothing to free: collects once
+	tracker.Relieve(tracker.Shortage{Bytes: 1 << 40}) // at once again: skipped
 	after := tracker.Pressure()
 	if after.GCRuns-before.GCRuns != 1 || after.GCSkips-before.GCSkips != 1 {
 		t.Errorf("two fruitless reliefs in a row: %d collections, %d skips; want 1 and 1",
 			after.GCRuns-before.GCRuns, after.GCSkips-before.GCSkips)
 	}
 	time.Sleep(20 * time.Millisecond)
-	tracker.Relieve(1 << 40)
+	tracker.Relieve(tracker.Shortage{Bytes: 1 << 40})
 	if tracker.Pressure().GCRuns != after.GCRuns+1 {
 		t.Error("no collection after the quiet time")
 	}
