@@ -11,6 +11,7 @@ import (
 
 	"github.com/membridge/membridge/internal/childtest"
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/external"
 	"github.com/membridge/membridge/tracker/leaktest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -171,21 +172,21 @@ func TestExternalCountsCannotWrapTheTotals(t *testing.T) {
 	k := newKind(t, "")
 	tag := testTag(t)
 	var mu sync.Mutex
-	var counts []tracker.ExternalCounts
-	x := tracker.NewExternal(k, func(report func(string, tracker.ExternalCounts)) {
+	var counts []external.Counts
+	x := external.New(k, func(report func(string, external.Counts)) {
 		mu.Lock()
 		defer mu.Unlock()
 		for i, c := range counts {
 			report(tag+string(rune('a'+i)), c)
 		}
 	})
-	set := func(cs ...tracker.ExternalCounts) {
+	set := func(cs ...external.Counts) {
 		mu.Lock()
 		counts = cs
 		mu.Unlock()
 		x.Sync()
 	}
-	huge := tracker.ExternalCounts{LiveBytes: math.MaxInt64, LiveCount: 1, PeakBytes: math.MaxInt64, AllocatedBytes: math.MaxInt64, AllocatedCount: 1}
+	huge := external.Counts{LiveBytes: math.MaxInt64, LiveCount: 1, PeakBytes: math.MaxInt64, AllocatedBytes: math.MaxInt64, AllocatedCount: 1}
 	set(huge, huge)
 	s := tracker.KindStats(k)
 	assert.Equal(t, int64(math.MaxInt64), s.LiveBytes, "two huge counts saturate")
@@ -198,11 +199,11 @@ func TestExternalCountsCannotWrapTheTotals(t *testing.T) {
 	require.ErrorIs(t, err, tracker.ErrLimit)
 	tracker.SetLimit(k, 0)
 
-	neg := tracker.ExternalCounts{LiveBytes: -5, LiveCount: -1, AllocatedBytes: math.MinInt64}
+	neg := external.Counts{LiveBytes: -5, LiveCount: -1, AllocatedBytes: math.MinInt64}
 	set(neg, neg)
 	s = tracker.KindStats(k)
 	assert.GreaterOrEqual(t, s.LiveBytes, int64(0), "negative outside counts are taken as 0")
-	set(tracker.ExternalCounts{LiveBytes: 100, LiveCount: 1}, tracker.ExternalCounts{})
+	set(external.Counts{LiveBytes: 100, LiveCount: 1}, external.Counts{})
 	tracker.SetLimit(k, 150)
 	defer tracker.SetLimit(k, 0)
 	_, err = tracker.Reserve(k, -1, tag, 51, 0)
@@ -210,7 +211,7 @@ func TestExternalCountsCannotWrapTheTotals(t *testing.T) {
 	r, err := tracker.Reserve(k, -1, tag, 50, 0)
 	require.NoError(t, err)
 	r.Cancel()
-	set(tracker.ExternalCounts{}, tracker.ExternalCounts{})
+	set(external.Counts{}, external.Counts{})
 	assert.GreaterOrEqual(t, tracker.KindStats(k).LiveBytes, int64(0))
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/external"
 	"github.com/membridge/membridge/tracker/leaktest"
 )
 
@@ -303,11 +304,11 @@ func TestExternalTagsRespectTheCap(t *testing.T) {
 	prefix := testTag(t) + "/"
 	var mu sync.Mutex
 	var live int64 = 100
-	x := tracker.NewExternal(k, func(report func(string, tracker.ExternalCounts)) {
+	x := external.New(k, func(report func(string, external.Counts)) {
 		mu.Lock()
 		defer mu.Unlock()
 		for i := range room + n {
-			report(fmt.Sprintf("%s%d", prefix, i), tracker.ExternalCounts{LiveBytes: live, LiveCount: live / 100, AllocatedBytes: 100, AllocatedCount: 1})
+			report(fmt.Sprintf("%s%d", prefix, i), external.Counts{LiveBytes: live, LiveCount: live / 100, AllocatedBytes: 100, AllocatedCount: 1})
 		}
 	})
 	x.Sync()
