@@ -47,14 +47,16 @@ import (
 
 	pointer "github.com/mattn/go-pointer"
 
+	"github.com/membridge/membridge/internal/ownerr"
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/stacks"
 )
 
 // Errors of lookups and releases.
 var (
-	// ErrReleased: the handle was already released (wraps tracker.ErrFreed).
-	ErrReleased = fmt.Errorf("handle: already released: %w", tracker.ErrFreed)
+	// ErrReleased: the handle was already released (wraps native.ErrFreed,
+	// which is cuda.ErrFreed).
+	ErrReleased = fmt.Errorf("handle: already released: %w", ownerr.Freed)
 	// ErrUnknown: the pointer is not a live handle (never made, or released).
 	ErrUnknown = errors.New("handle: not a live handle")
 	// ErrGone: a weak handle's value was garbage collected.
@@ -128,7 +130,7 @@ func (h *Handle) Tag() string {
 // Release ends the handle: lookups of its pointer fail with ErrUnknown and
 // the value is no longer kept alive by it. A second Release, through this
 // Handle or a copy of it, does nothing and returns an error wrapping
-// ErrReleased (and tracker.ErrFreed) that says where the handle was made
+// ErrReleased (and native.ErrFreed) that says where the handle was made
 // and, when stacks are kept, first released. Release of a zero or nil
 // Handle returns an error wrapping ErrInvalid.
 func (h *Handle) Release() error {

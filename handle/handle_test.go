@@ -13,6 +13,7 @@ import (
 	"github.com/membridge/membridge/handle"
 	"github.com/membridge/membridge/handle/internal/notify"
 	"github.com/membridge/membridge/internal/benchround"
+	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/leaktest"
 	"github.com/membridge/membridge/tracker/stacks"
@@ -57,8 +58,8 @@ func TestDoubleReleaseIsHarmless(t *testing.T) {
 	}
 	//membridge:ignore doublefree the test checks that a second Release returns ErrReleased
 	err = h.Release()
-	if !errors.Is(err, handle.ErrReleased) || !errors.Is(err, tracker.ErrFreed) {
-		t.Fatalf("second Release: %v, want ErrReleased wrapping tracker.ErrFreed", err)
+	if !errors.Is(err, handle.ErrReleased) || !errors.Is(err, native.ErrFreed) {
+		t.Fatalf("second Release: %v, want ErrReleased wrapping native.ErrFreed", err)
 	}
 	for _, want := range []string{"handle.double", "made at", "TestDoubleReleaseIsHarmless", "first released at"} {
 		if !strings.Contains(err.Error(), want) {

@@ -18,7 +18,7 @@
 //
 // Tags say what memory is for, and are meant to be few: the names a program
 // gives its uses of memory. The ledger keeps counters for at most
-// [MaxTags] tags ([DefaultMaxTags], 1,000, unless [SetMaxTags] says
+// [MaxTags] tags (1,000 unless [SetMaxTags] says
 // otherwise), so that a program that makes tags from data (one per request
 // id, per user) cannot grow the ledger, or a Prometheus server's series,
 // without bound. The memory of any further tag, and of a tag that is not

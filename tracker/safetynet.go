@@ -78,18 +78,16 @@ func SetLeakPolicy(p LeakPolicy) (previous LeakPolicy) {
 // CurrentLeakPolicy returns the policy in force.
 func CurrentLeakPolicy() LeakPolicy { return LeakPolicy(policy.Load()) }
 
-// A LeakHandler hears of every dropped handle the safety net finds. It runs
-// on the runtime's cleanup goroutine and must return quickly.
-type LeakHandler func(r *Record)
-
 var (
-	leakHandler atomic.Pointer[LeakHandler]
+	leakHandler atomic.Pointer[func(r *Record)]
 	loggedSites sync.Map // site string -> struct{}
 )
 
-// SetLeakHandler replaces the default handler, which logs each allocation
-// site once with log/slog at Warn level. nil restores the default.
-func SetLeakHandler(h LeakHandler) {
+// SetLeakHandler makes h hear of every dropped handle the safety net finds,
+// in place of the default handler, which logs each allocation site once
+// with log/slog at Warn level; nil restores the default. h runs on the
+// runtime's cleanup goroutine and must return quickly.
+func SetLeakHandler(h func(r *Record)) {
 	if h == nil {
 		leakHandler.Store(nil)
 		return
