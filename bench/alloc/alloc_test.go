@@ -61,6 +61,8 @@ type impl struct {
 func membridge(rate int64, depth int) func(b *testing.B, n int) {
 	return func(b *testing.B, n int) {
 		defer tracker.SetStackRate(tracker.SetStackRate(rate))
+		// membridge-all is the checked mode: every stack and the checks.
+		defer tracker.SetChecking(tracker.SetChecking(rate == 1))
 		stacks.SetStackDepth(depth)
 		defer stacks.SetStackDepth(32)
 		for b.Loop() {
