@@ -68,7 +68,7 @@ func DeleterFunc(name string, fn func(unsafe.Pointer)) Deleter {
 // The check costs a few nanoseconds: each allocation marks the start of
 // its block in a byte map (owned.go). A pointer into the middle of a
 // buffer, which no deleter can take either, is found only in the
-// debug mode (MEMBRIDGE_TRACK=all), where Adopt also looks p up among the
+// checked mode (MEMBRIDGE_CHECK=1), where Adopt also looks p up among the
 // ledger's live records (device and pinned memory too), at a cost that
 // grows with their number.
 func Adopt(tag string, p unsafe.Pointer, n int, del Deleter) (*Buffer, error) {

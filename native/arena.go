@@ -33,7 +33,7 @@ const chunkAlign = 4096
 // Memory from an arena is not checked on use: a pointer kept past Reset or
 // Free points at memory the arena will hand out again (after Reset) or has
 // given back to C (after Free). That is the price of an allocation with no
-// bookkeeping. In the debug mode (MEMBRIDGE_TRACK=all, tracker.Checking())
+// bookkeeping. In the checked mode (MEMBRIDGE_CHECK=1, tracker.Checking())
 // chunks are pages of their own, and Reset and Free never reuse them: they
 // are made inaccessible and kept aside (the last 1024 chunks of all
 // arenas), so a read
@@ -49,7 +49,7 @@ const chunkAlign = 4096
 // safety net, which frees its chunks under them (Go's runtime.KeepAlive
 // rule). Keep the *Arena reachable until the last use of its memory: Free
 // or Reset it after that use (defer a.Free() does), or call
-// runtime.KeepAlive(a). In the debug mode the reclaimed chunks are made
+// runtime.KeepAlive(a). In the checked mode the reclaimed chunks are made
 // inaccessible, so such a use faults with a membridge: message naming the
 // arena and the chunk's allocation site.
 //
@@ -105,7 +105,7 @@ type arenaChunk struct {
 	p      unsafe.Pointer
 	n      int
 	rec    *tracker.Record
-	mapped bool // pages of its own (debug mode), not malloc's
+	mapped bool // pages of its own (checked mode), not malloc's
 }
 
 // ArenaStats describes an arena's memory.
@@ -308,7 +308,7 @@ var mappedChunkReclaim = tracker.ReclaimFunc(func(r *tracker.Record) {
 })
 
 // Reset ends every allocation made since the last Reset and keeps the
-// chunks for the next batch (in the debug mode it gives them back instead,
+// chunks for the next batch (in the checked mode it gives them back instead,
 // see Arena). Chunks taken for large allocations go back to C. Reset after
 // Free, and of a nil or zero Arena, does nothing; Reset of a copy panics.
 func (a *Arena) Reset() {
@@ -371,7 +371,7 @@ func (a *Arena) releaseChunks(cs []arenaChunk) {
 			cFree(uintptr(c.p), int64(c.n), tracker.Checking())
 			continue
 		}
-		// Debug mode: no access from now on, and a fault names the arena.
+		// Checked mode: no access from now on, and a fault names the arena.
 		quarantineMem(uintptr(c.p), c.n, fmt.Sprintf(
 			"use of arena memory after Reset or Free: arena %q, %d-byte chunk of generation %d%s",
 			a.tag, c.n, a.gen-1, sites(c.rec)), unmapPages)

@@ -37,7 +37,7 @@ type Buffer struct {
 	key    tracker.Key // kind and tag, which outlive rec (Free recycles it)
 	state  atomic.Uint32
 	large  bool // from the large-buffer path (large.go)
-	paged  bool // on pages of its own, in the debug mode (quarantine.go)
+	paged  bool // on pages of its own, in the checked mode (quarantine.go)
 	traced bool // rec keeps a stack: the ledger never recycles it, so it stays readable
 
 	// self is the handle's own address: a Buffer whose self is not its
@@ -77,7 +77,7 @@ func (b *Buffer) notHandle(op string) error {
 // Move shares it between the old handle and the new.
 type bufferExt struct {
 	del    *deleter     // adopted memory's deleter (adopt.go)
-	frozen *frozenPages // the debug mode's write-protected copy (freeze.go)
+	frozen *frozenPages // the checked mode's write-protected copy (freeze.go)
 }
 
 // deleter returns the adopted memory's deleter, or nil.
@@ -88,7 +88,7 @@ func (b *Buffer) deleter() *deleter {
 	return b.ext.del
 }
 
-// frozenPages returns the debug mode's write protection, or nil.
+// frozenPages returns the checked mode's write protection, or nil.
 func (b *Buffer) frozenPages() *frozenPages {
 	if b.ext == nil {
 		return nil
@@ -113,7 +113,7 @@ func Align(n int) AllocOption { return AllocOption{align: n} }
 // empty) but is a handle like any other, counted in the ledger until Free.
 // A negative n gets ErrInvalidSize; a failed malloc gets ErrOutOfMemory and
 // leaves nothing in the ledger; a tracker limit gets ErrLimit. In the debug
-// mode (tracker stack rate 1) fresh memory is filled with 0xCD, so code that
+// mode (tracker.Checking()) fresh memory is filled with 0xCD, so code that
 // reads it before writing shows up.
 func Alloc(tag string, n int, opts ...AllocOption) (*Buffer, error) {
 	f := fillNone
@@ -270,7 +270,7 @@ func (b *Buffer) Err() error {
 // (cp := *b; go vet reports such copies) it frees nothing and returns an
 // error wrapping ErrInvalidArgument.
 //
-// The ledger counts the memory freed at once. Out of the debug mode a small
+// The ledger counts the memory freed at once. Out of the checked mode a small
 // buffer's block reaches malloc in a batch a little later (at most 8 blocks
 // or 64 KiB wait per processor; reliefs and each collection flush them),
 // and the buffer's record is reused by a later allocation: Record is not
@@ -377,7 +377,7 @@ func (b *Buffer) Move() (*Buffer, error) {
 // nothing in membridge frees it again. b then reports ErrMoved.
 //
 // Memory from the large-buffer path, or on pages of its own or frozen in
-// the debug mode, is not malloc's to free: HandToC copies it into malloc'd
+// the checked mode, is not malloc's to free: HandToC copies it into malloc'd
 // memory, gives that to C and frees the original. A buffer with views or retained references out
 // gets ErrBorrowed.
 func (b *Buffer) HandToC() (unsafe.Pointer, error) {

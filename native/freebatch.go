@@ -14,7 +14,7 @@ import (
 // ledger counts the memory freed at Free, as the owner sees it; malloc gets
 // it back at the latest when its queue fills (freeBatchLen blocks or
 // freeBatchBytes), when the ledger runs its reliefs (an allocation that
-// failed), or after the next garbage collection. The debug mode frees at
+// failed), or after the next garbage collection. The checked mode frees at
 // once, after poisoning, so that use-after-free shows at its first moment.
 //
 // The queues are a global array, not heap memory: C leak checkers

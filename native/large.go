@@ -51,7 +51,7 @@ func init() {
 }
 
 // allocMem takes n > 0 bytes from the large-buffer path, from pages of
-// their own (paged: the debug mode, quarantine.go) or from malloc.
+// their own (paged: the checked mode, quarantine.go) or from malloc.
 func allocMem(n, align int, f fill, large, paged bool) unsafe.Pointer {
 	switch {
 	case large:
@@ -65,7 +65,7 @@ func allocMem(n, align int, f fill, large, paged bool) unsafe.Pointer {
 func largeFree(p unsafe.Pointer, n int, poison bool) { cLargeFree(uintptr(p), n, poison) }
 
 // largeReclaim gives back a large buffer whose handle was dropped.
-// In the debug mode it is quarantined first (quarantine.go).
+// In the checked mode it is quarantined first (quarantine.go).
 var largeReclaim = tracker.ReclaimFunc(func(r *tracker.Record) {
 	unmarkOwned(r.Addr())
 	if tracker.Checking() {

@@ -30,7 +30,7 @@ func MakeSlice[T any](tag string, n int) (*Slice[T], error) {
 }
 
 // AllocSlice returns n uninitialised values of type T in C memory under
-// tag (filled with 0xCD in the debug mode).
+// tag (filled with 0xCD in the checked mode).
 func AllocSlice[T any](tag string, n int) (*Slice[T], error) {
 	f := fillNone
 	if tracker.Checking() {

@@ -131,28 +131,6 @@ func TestRegisterKind(t *testing.T) {
 	}
 }
 
-func TestParseTrackMode(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want int64
-		ok   bool
-	}{
-		{"", stacks.DefaultSampleRate, true},
-		{"sample", stacks.DefaultSampleRate, true},
-		{"off", 0, true},
-		{"all", 1, true},
-		{"sample:4096", 4096, true},
-		{"sample:0", 0, false},
-		{"sample:x", 0, false},
-		{"everything", 0, false},
-	} {
-		got, err := stacks.ParseTrackMode(tc.in)
-		if (err == nil) != tc.ok || (tc.ok && got != tc.want) {
-			t.Errorf("ParseTrackMode(%q) = %d, %v; want %d, ok=%v", tc.in, got, err, tc.want, tc.ok)
-		}
-	}
-}
-
 func TestSampledStacksAreScaled(t *testing.T) {
 	defer tracker.SetStackRate(tracker.SetStackRate(1 << 16))
 	var o ledgertest.Owner
