@@ -36,7 +36,6 @@ func TestParseTrackMode(t *testing.T) {
 	}
 }
 
-
 //go:noinline
 func allocHere(t *testing.T, o *ledgertest.Owner) *ledgertest.Handle {
 	h, err := o.Alloc(ledgertest.Tag(t), 8)
