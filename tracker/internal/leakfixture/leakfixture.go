@@ -26,6 +26,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/internal/ledgertest"
 	"github.com/membridge/membridge/tracker/leaktest"
 )
 
@@ -40,13 +41,7 @@ var nextAddr atomic.Uintptr
 
 // kindHeap is the kind of the stand-in allocations; the reports name it
 // c-heap, as they would native's memory.
-var kindHeap = func() tracker.Kind {
-	k, err := tracker.RegisterKind("c-heap")
-	if err != nil {
-		panic(err)
-	}
-	return k
-}()
+var kindHeap = ledgertest.KindCHeap
 
 // Alloc makes an n-byte stand-in allocation tagged tag, watched by the
 // safety net. Nothing is allocated: the ledger's record is what matters.

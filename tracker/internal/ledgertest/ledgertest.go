@@ -14,13 +14,17 @@ import (
 
 // KindCHeap is the kind Owner allocates; it has the name package native
 // gives its C heap memory, so reports read the same.
-var KindCHeap = func() tracker.Kind {
-	k, err := tracker.RegisterKind("c-heap")
+var KindCHeap = MustKind("c-heap")
+
+// MustKind registers a kind for tests (or finds it), and panics when the
+// ledger has no room for it.
+func MustKind(name string) tracker.Kind {
+	k, err := tracker.RegisterKind(name)
 	if err != nil {
 		panic(err)
 	}
 	return k
-}()
+}
 
 // Owner reserves, commits, watches and releases records for handles of
 // its own.
