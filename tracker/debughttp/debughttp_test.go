@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/membridge/membridge/cuda"
 	"github.com/membridge/membridge/native"
 
 	"github.com/stretchr/testify/assert"
@@ -20,6 +19,7 @@ import (
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/debughttp"
 	"github.com/membridge/membridge/tracker/history"
+	"github.com/membridge/membridge/tracker/internal/ledgertest"
 	"github.com/membridge/membridge/tracker/leaktest"
 )
 
@@ -132,14 +132,14 @@ func TestIndexIsALiveSummary(t *testing.T) {
 	frames, weights, leaky := fmt.Sprintf("idx-frames-%d", run), fmt.Sprintf("idx-weights-%d", run), fmt.Sprintf("idx-leaky-%d", run)
 	f := commit(t, native.KindCHeap, -1, frames, 3<<20)
 	defer f.Release()
-	w := commit(t, cuda.KindDeviceEmulated, 1, weights, 5<<20)
+	w := commit(t, kindDeviceEmulated, 1, weights, 5<<20)
 	defer w.Release()
 	dropOne(t, leaky)
 	tracker.SetTagLimit(frames, 4<<20)
 	defer tracker.SetTagLimit(frames, 0)
-	devLive := tracker.KindStats(cuda.KindDeviceEmulated).LiveBytes
-	tracker.SetLimit(cuda.KindDeviceEmulated, devLive+(256<<10)) // under a tenth of headroom left
-	defer tracker.SetLimit(cuda.KindDeviceEmulated, 0)
+	devLive := tracker.KindStats(kindDeviceEmulated).LiveBytes
+	tracker.SetLimit(kindDeviceEmulated, devLive+(256<<10)) // under a tenth of headroom left
+	defer tracker.SetLimit(kindDeviceEmulated, 0)
 
 	srv := httptest.NewServer(debughttp.Handler())
 	defer srv.Close()
@@ -192,3 +192,7 @@ func TestIndexShowsOverflowedTags(t *testing.T) {
 	require.GreaterOrEqual(t, i, 0, "no row for the overflow tag in\n%s", body)
 	assert.Contains(t, body[i:i+strings.Index(body[i:], "</tr>")], "MiB")
 }
+
+// kindDeviceEmulated stands for package cuda's host-backend kind, by its
+// name, without linking cuda (and, under the cuda tag, a driver).
+var kindDeviceEmulated = ledgertest.MustKind("device-emulated")

@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/membridge/membridge/cuda"
 	"github.com/membridge/membridge/native"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +19,7 @@ import (
 	"github.com/membridge/membridge/cache"
 	"github.com/membridge/membridge/internal/childtest"
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/internal/ledgertest"
 	"github.com/membridge/membridge/tracker/leaktest"
 	"github.com/membridge/membridge/tracker/promcollector"
 )
@@ -75,7 +75,7 @@ func TestCollectorExportsTheLedger(t *testing.T) {
 	before := tracker.Pressure()
 	a := commit(t, native.KindCHeap, -1, frames, 100)
 	b := commit(t, native.KindCHeap, -1, frames, 50)
-	w := commit(t, cuda.KindDeviceEmulated, 0, weights, 4096)
+	w := commit(t, kindDeviceEmulated, 0, weights, 4096)
 	b.Release()
 	h := commit(t, native.KindCHeap, -1, frames, 10)
 	h.HandOff()
@@ -260,3 +260,7 @@ func TestScrapeHasAtMostCapPlusOneTagValues(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, problems)
 }
+
+// kindDeviceEmulated stands for package cuda's host-backend kind, by its
+// name, without linking cuda (and, under the cuda tag, a driver).
+var kindDeviceEmulated = ledgertest.MustKind("device-emulated")

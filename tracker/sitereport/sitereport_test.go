@@ -9,10 +9,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/membridge/membridge/cuda"
 	"github.com/membridge/membridge/native"
 
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/internal/ledgertest"
 	"github.com/membridge/membridge/tracker/leaktest"
 	"github.com/membridge/membridge/tracker/sitereport"
 )
@@ -36,7 +36,7 @@ func bigSite(t testing.TB) *tracker.Record { return commit(t, native.KindCHeap, 
 func smallSite(t testing.TB, n int) []*tracker.Record {
 	var out []*tracker.Record
 	for range n {
-		out = append(out, commit(t, cuda.KindDeviceEmulated, 1, "rep-small", 1000))
+		out = append(out, commit(t, kindDeviceEmulated, 1, "rep-small", 1000))
 	}
 	return out
 }
@@ -118,3 +118,7 @@ func ExampleDeviceName() {
 	fmt.Println(sitereport.DeviceName(-1), sitereport.DeviceName(0))
 	// Output: host 0
 }
+
+// kindDeviceEmulated stands for package cuda's host-backend kind, by its
+// name, without linking cuda (and, under the cuda tag, a driver).
+var kindDeviceEmulated = ledgertest.MustKind("device-emulated")

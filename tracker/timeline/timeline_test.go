@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/membridge/membridge/cuda"
 	"github.com/membridge/membridge/native"
 
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/history"
+	"github.com/membridge/membridge/tracker/internal/ledgertest"
 	"github.com/membridge/membridge/tracker/leaktest"
 	"github.com/membridge/membridge/tracker/sitereport"
 	"github.com/membridge/membridge/tracker/timeline"
@@ -59,7 +59,7 @@ func workload(t *testing.T) []history.Event {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	o.alloc(t, cuda.KindDeviceEmulated, 0, "tl-weights", 3<<20)
+	o.alloc(t, kindDeviceEmulated, 0, "tl-weights", 3<<20)
 	tracker.SetTagLimit("tl-limited", 1)
 	if _, err := tracker.Reserve(native.KindCHeap, -1, "tl-limited", 2, 0); err == nil {
 		t.Fatal("reservation over the tag limit succeeded")
@@ -307,3 +307,7 @@ func TestChromiumIsRequiredOnlyByItsOwnVariable(t *testing.T) {
 		}
 	}
 }
+
+// kindDeviceEmulated stands for package cuda's host-backend kind, by its
+// name, without linking cuda (and, under the cuda tag, a driver).
+var kindDeviceEmulated = ledgertest.MustKind("device-emulated")
