@@ -15,6 +15,8 @@ import (
 	"github.com/membridge/membridge/cext/leakcheck"
 	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
+	"github.com/membridge/membridge/tracker/stacks"
 )
 
 func records(values ...float32) []batch.Record {
@@ -136,8 +138,8 @@ func TestLeakyWrapperIsReported(t *testing.T) {
 	if !slices.Equal(ids(kept), []uint64{100, 102}) {
 		t.Fatalf("leaky.Process kept %v", ids(kept))
 	}
-	var r tracker.Recorder
-	tracker.VerifyNone(&r, tracker.MaxWait(0))
+	var r leaktest.Recorder
+	leaktest.VerifyNone(&r, leaktest.MaxWait(0))
 	if len(r.Reports()) != 1 {
 		t.Fatalf("VerifyNone reported %d errors, want 1: %q", len(r.Reports()), r.Reports())
 	}
@@ -156,7 +158,7 @@ func TestLeakyWrapperIsReported(t *testing.T) {
 	}
 	// Clean up the leak this test made on purpose.
 	for _, rec := range tracker.Snapshot() {
-		if rec.Tag() == batch.TagWork && rec.Kind() == tracker.KindCExtension {
+		if rec.Tag() == batch.TagWork && rec.Kind() == cext.KindCExtension {
 			if err := cext.FreeLeaked(rec); err != nil {
 				t.Error(err)
 			}
@@ -175,8 +177,8 @@ func TestFixedWrapperPasses(t *testing.T) {
 		t.Errorf("kept %v", ids(res.Records()))
 	}
 	res.Free()
-	var r tracker.Recorder
-	tracker.VerifyNone(&r, tracker.MaxWait(0))
+	var r leaktest.Recorder
+	leaktest.VerifyNone(&r, leaktest.MaxWait(0))
 	if len(r.Reports()) != 0 {
 		t.Errorf("VerifyNone after the fixed wrapper: %q", r.Reports())
 	}
@@ -204,8 +206,8 @@ func TestDroppedResultIsReleasedBySafetyNet(t *testing.T) {
 	if s := tracker.TagStats(batch.TagWork); s.LiveBytes != before.LiveBytes || s.DroppedCount != before.DroppedCount+1 {
 		t.Fatalf("after dropping a Result: %+v, want it released and counted as dropped", s)
 	}
-	var r tracker.Recorder
-	tracker.VerifyNone(&r, tracker.MaxWait(0))
+	var r leaktest.Recorder
+	leaktest.VerifyNone(&r, leaktest.MaxWait(0))
 	if len(r.Reports()) != 1 || !strings.Contains(r.Reports()[0], "dropped without Free") || !strings.Contains(r.Reports()[0], "TestDroppedResultIsReleasedBySafetyNet") {
 		t.Errorf("VerifyNone: %q, want the dropped Result reported", r.Reports())
 	}
@@ -217,7 +219,7 @@ func BenchmarkFilter(b *testing.B) {
 		run  func([]batch.Record, float32, float32) (*batch.Result, error)
 	}{{"Filter", batch.Filter}, {"Process", batch.Process}} {
 		b.Run(shape.name, func(b *testing.B) {
-			prev := tracker.SetStackRate(tracker.DefaultSampleRate)
+			prev := tracker.SetStackRate(stacks.DefaultSampleRate)
 			defer tracker.SetStackRate(prev)
 			in := make([]batch.Record, 1024)
 			for i := range in {

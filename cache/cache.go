@@ -41,7 +41,7 @@ type Option interface {
 
 // options is a Cache's configuration: New's arguments and its Options.
 type options struct {
-	name     string           // identifies the cache in tracker.Caches and relief reports
+	name     string           // identifies the cache in All and relief reports
 	maxBytes int64            // bounds the bytes of the buffers held (> 0)
 	ttl      time.Duration    // how long an entry stays after it was put; 0: no expiry
 	now      func() time.Time // the clock; nil: time.Now
@@ -116,9 +116,9 @@ const (
 )
 
 // New returns an empty cache named name (it identifies the cache in
-// tracker.Caches and in relief reports) that holds at most maxBytes bytes
+// All and in relief reports) that holds at most maxBytes bytes
 // of buffers (> 0), and registers it with the ledger: its
-// counters appear in tracker.Caches, and tracker.Relieve evicts from it.
+// counters appear in All, and tracker.Relieve evicts from it.
 // Close unregisters it.
 func New[K comparable](name string, maxBytes int64, opt ...Option) (*Cache[K], error) {
 	opts := options{name: name, maxBytes: maxBytes}
@@ -143,8 +143,8 @@ func New[K comparable](name string, maxBytes int64, opt ...Option) (*Cache[K], e
 	}
 	c.lru = lru
 	c.unreg = []func(){
-		tracker.RegisterShortageRelief("cache/"+opts.name, c.relieve),
-		tracker.RegisterCache(opts.name, c.Stats),
+		tracker.RegisterRelief("cache/"+opts.name, c.relieve),
+		Register(opts.name, c.Stats),
 	}
 	return c, nil
 }
@@ -329,11 +329,11 @@ func (c *Cache[K]) relieve(s tracker.Shortage) int64 {
 }
 
 // Stats returns the cache's counters.
-func (c *Cache[K]) Stats() tracker.CacheStats {
+func (c *Cache[K]) Stats() Stats {
 	if !c.made() {
-		return tracker.CacheStats{}
+		return Stats{}
 	}
-	return tracker.CacheStats{
+	return Stats{
 		Name:        c.opts.name,
 		Hits:        c.hits.Load(),
 		Misses:      c.misses.Load(),

@@ -10,9 +10,10 @@ import (
 	"github.com/membridge/membridge/cache"
 	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
-func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 
 func buf(t testing.TB, tag string, n int, fill byte) *native.Buffer {
 	b, err := native.Alloc(tag, n)
@@ -35,7 +36,7 @@ func read(t testing.TB, b *native.Buffer) string {
 }
 
 func TestEvictsByBytesAndFreesAtOnce(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	tag := t.Name()
 	c, err := cache.New[string](tag, 300)
 	if err != nil {
@@ -75,7 +76,7 @@ func TestEvictsByBytesAndFreesAtOnce(t *testing.T) {
 }
 
 func TestReaderKeepsEvictedBufferUntilRelease(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	tag := t.Name()
 	c, _ := cache.New[int](tag, 100)
 	defer c.Close()
@@ -98,7 +99,7 @@ func TestReaderKeepsEvictedBufferUntilRelease(t *testing.T) {
 }
 
 func TestTTL(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	tag := t.Name()
 	now := time.Unix(1000, 0)
 	c, _ := cache.New[string](tag, 1<<20, cache.TTL(time.Minute), cache.Clock(func() time.Time { return now }))
@@ -128,7 +129,7 @@ func TestTTL(t *testing.T) {
 }
 
 func TestReliefEvicts(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	tag := t.Name()
 	c, _ := cache.New[int](tag, 1<<20)
 	defer c.Close()
@@ -153,7 +154,7 @@ func TestReliefEvicts(t *testing.T) {
 }
 
 func TestPutErrors(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	tag := t.Name()
 	if _, err := cache.New[int]("", 0); err == nil {
 		t.Error("New with MaxBytes 0 succeeded")
@@ -173,7 +174,7 @@ func TestPutErrors(t *testing.T) {
 		t.Errorf("Put after Close: %v", err)
 	}
 	b.Free()
-	for _, s := range tracker.Caches() {
+	for _, s := range cache.All() {
 		if s.Name == tag {
 			t.Error("closed cache still registered")
 		}
@@ -181,7 +182,7 @@ func TestPutErrors(t *testing.T) {
 }
 
 func TestReplaceReleasesOld(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	tag := t.Name()
 	c, _ := cache.New[string](tag, 100)
 	defer c.Close()
@@ -201,7 +202,7 @@ func TestReplaceReleasesOld(t *testing.T) {
 }
 
 func TestConcurrentUse(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	tag := t.Name()
 	c, _ := cache.New[int](tag, 64*20, cache.TTL(time.Hour))
 	defer c.Close()

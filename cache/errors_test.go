@@ -6,14 +6,14 @@ import (
 
 	"github.com/membridge/membridge/cache"
 	"github.com/membridge/membridge/internal/errprefix/errprefixtest"
-	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 	"github.com/stretchr/testify/require"
 )
 
 // Every error chain the cache returns carries its package prefix once, at
 // the front: inner layers add context only.
 func TestErrorsHaveOnePrefix(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	tag := t.Name()
 	var errs []error
 	_, err := cache.New[int]("bad", 0)

@@ -13,6 +13,7 @@ import (
 	"github.com/membridge/membridge/cache"
 	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -20,7 +21,7 @@ import (
 // Put takes ownership: the caller's handle is moved, so its Free cannot
 // free what the cache holds, and the cached bytes stay readable.
 func TestPutTakesOwnership(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	tag := t.Name()
 	c, err := cache.New[string](tag, 100)
 	require.NoError(t, err)
@@ -44,7 +45,7 @@ func TestPutTakesOwnership(t *testing.T) {
 // stays and its memory is not freed. The handle Get returned counts as the
 // same buffer.
 func TestPutSameBufferTwiceIsANoOp(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	tag := t.Name()
 	c, err := cache.New[string](tag, 100)
 	require.NoError(t, err)
@@ -78,7 +79,7 @@ func TestPutSameBufferTwiceIsANoOp(t *testing.T) {
 
 // Misuse gets errors, and on error the caller keeps the buffer.
 func TestPutMisuse(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	tag := t.Name()
 	c, err := cache.New[int](tag, 100)
 	require.NoError(t, err)
@@ -121,7 +122,7 @@ func TestPutMisuse(t *testing.T) {
 // A Get after the entry was evicted misses, and the evicted memory is
 // freed; a reader holding it keeps it until its Release.
 func TestGetAfterEviction(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	tag := t.Name()
 	c, err := cache.New[int](tag, 100)
 	require.NoError(t, err)
@@ -143,7 +144,7 @@ func TestGetAfterEviction(t *testing.T) {
 // budget. A refusal by the cache's own tag's limit, its kind's limit, or
 // the allocator running out, does evict.
 func TestReliefEvictsOnlyWhatIsShort(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	cacheTag, budgetTag := t.Name()+"/results", t.Name()+"/requests"
 	c, err := cache.New[int](t.Name(), 1<<20)
 	require.NoError(t, err)
@@ -188,13 +189,13 @@ func TestReliefEvictsOnlyWhatIsShort(t *testing.T) {
 	tracker.SetTagLimit(cacheTag, 0)
 
 	// The allocator out of memory: any entry may go.
-	tracker.Relieve(0)
+	tracker.Relieve(tracker.Shortage{Bytes: 0})
 	assert.Zero(t, c.Stats().Entries)
 }
 
 // A kind's limit evicts the entries of that kind only.
 func TestReliefByKind(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	tag := t.Name()
 	c, err := cache.New[int](tag, 1<<20)
 	require.NoError(t, err)
@@ -211,7 +212,7 @@ func TestReliefByKind(t *testing.T) {
 	}
 	// What an owner whose allocation a kind's limit refused passes
 	// (tracker.ShortageOf its error).
-	freed := tracker.RelieveShortage(tracker.Shortage{Bytes: 250, Cause: tracker.ShortKindLimit, Kind: tracker.KindAdopted, Tag: "another tag"})
+	freed := tracker.Relieve(tracker.Shortage{Bytes: 250, Cause: tracker.ShortKindLimit, Kind: native.KindAdopted, Tag: "another tag"})
 	assert.GreaterOrEqual(t, freed, int64(300))
 	for i := range 5 {
 		got, ok := c.Get(i)
@@ -228,7 +229,7 @@ func TestReliefByKind(t *testing.T) {
 // A request larger than the limit itself is hopeless: it evicts nothing,
 // whatever its size, so a hostile size cannot flush the cache.
 func TestHostileSizeEvictsNothing(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	tag := t.Name()
 	c, err := cache.New[int](tag, 1<<20)
 	require.NoError(t, err)
@@ -254,7 +255,7 @@ func TestHostileSizeEvictsNothing(t *testing.T) {
 // dropped at the next Get, which misses, and the cache's byte count
 // follows. Nothing is freed twice.
 func TestReaderReleasingTwice(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	tag := t.Name()
 	c, err := cache.New[int](tag, 100)
 	require.NoError(t, err)
@@ -279,7 +280,7 @@ func TestReaderReleasingTwice(t *testing.T) {
 // exactly one Put moves it, those under its key are no-ops, the others get
 // ErrMoved, and the memory is freed once, by the cache.
 func TestConcurrentPutsOfOneBuffer(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	tag := t.Name()
 	c, err := cache.New[int](tag, 1000)
 	require.NoError(t, err)
@@ -317,7 +318,7 @@ func TestConcurrentPutsOfOneBuffer(t *testing.T) {
 // Errors carry one package prefix, the operation and the sizes, and end in
 // the sentinel a caller branches on.
 func TestPutErrorMessages(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	tag := t.Name()
 	c, err := cache.New[int]("results", 100)
 	require.NoError(t, err)

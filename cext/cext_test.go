@@ -20,20 +20,23 @@ import (
 	"github.com/membridge/membridge/cext/leakcheck"
 	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
+	"github.com/membridge/membridge/tracker/stacks"
 )
 
-// untraced runs the rest of the test with tracing off (the ledger's
-// sampled mode), as in production; the tests of this package do not run
+// untraced runs the rest of the test with tracing off (checking off, the
+// ledger's sampled mode), as in production; the tests of this package do not run
 // in parallel, since the mode is global.
 func untraced(t testing.TB) {
-	prev := tracker.SetStackRate(tracker.DefaultSampleRate)
-	if cext.FollowDebug() {
-		t.Fatal("tracing still on in the sampled mode")
-	}
+	prev, prevCheck := tracker.SetStackRate(stacks.DefaultSampleRate), tracker.SetChecking(false)
 	t.Cleanup(func() {
 		tracker.SetStackRate(prev)
+		tracker.SetChecking(prevCheck)
 		cext.FollowDebug()
 	})
+	if cext.FollowDebug() {
+		t.Fatal("tracing still on with checking off")
+	}
 }
 
 func traced(t *testing.T) {
@@ -112,7 +115,7 @@ func TestCountersReachTheLedger(t *testing.T) {
 	found := false
 	for _, st := range tracker.AllStats() {
 		if st.Tag == name {
-			found = st.Kind == tracker.KindCExtension && st.PeakBytes == 230
+			found = st.Kind == cext.KindCExtension && st.PeakBytes == 230
 		}
 	}
 	if !found {
@@ -163,8 +166,8 @@ func TestTracedAllocationCarriesTheGoStack(t *testing.T) {
 	traced(t)
 	name, i := tag(t)
 	p := cmem.Malloc(i, 48)
-	var r tracker.Recorder
-	tracker.VerifyNone(&r, tracker.MaxWait(0))
+	var r leaktest.Recorder
+	leaktest.VerifyNone(&r, leaktest.MaxWait(0))
 	cmem.Free(p)
 	if len(r.Reports()) != 1 {
 		t.Fatalf("VerifyNone reported %d errors, want 1: %q", len(r.Reports()), r.Reports())
@@ -223,7 +226,7 @@ func TestAdoptMovesTheBooks(t *testing.T) {
 			if s := tracker.TagStats(name); s.LiveBytes != 64 || s.LiveCount != 1 {
 				t.Errorf("after Adopt: TagStats %+v, want the 64 bytes counted once", s)
 			}
-			if k := buf.Record().Kind(); k != tracker.KindAdopted || buf.Tag() != name || buf.Len() != 64 {
+			if k := buf.Record().Kind(); k != native.KindAdopted || buf.Tag() != name || buf.Len() != 64 {
 				t.Errorf("adopted buffer: kind %s tag %q len %d", k, buf.Tag(), buf.Len())
 			}
 			if _, err := cext.Adopt(p, "", nil); !errors.Is(err, cext.ErrGoOwned) {
@@ -461,11 +464,11 @@ func TestBlocksKeepTheirBooks(t *testing.T) {
 	name, i := tag(t)
 	traced(t)
 	tracedBlock := cmem.Malloc(i, 100)
-	prev := tracker.SetStackRate(tracker.DefaultSampleRate)
+	prev := tracker.SetChecking(false)
 	cext.FollowDebug()
 	countedBlock := cmem.Malloc(i, 10)
 	cmem.Free(tracedBlock) // freed untraced: its record still ends
-	tracker.SetStackRate(prev)
+	tracker.SetChecking(prev)
 	cext.FollowDebug()
 	cmem.Free(countedBlock) // freed traced: the C counters still count it
 	cext.Sync()

@@ -6,10 +6,10 @@
 // C code allocates with membridge_malloc and friends (or hands a
 // membridge_allocator to a library that takes custom allocators). Those
 // blocks are counted in C, per tag, without locks; [Sync] brings the counts
-// into the ledger as kind c-extension ([tracker.KindCExtension]), so
+// into the ledger as kind c-extension ([KindCExtension]), so
 // [tracker.TagStats] and [tracker.AllStats] show them next to Go's own.
 //
-// While the ledger keeps every stack ([tracker.Debug], as in tests), C
+// While the ledger keeps every stack ([tracker.Checking], as in tests), C
 // allocations are traced: each calls back into Go and becomes a ledger
 // record carrying the Go stack of the cgo call that led to it, so the test
 // mode reports a C-side leak with its tag and the Go code responsible.

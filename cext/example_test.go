@@ -8,6 +8,7 @@ import (
 	"github.com/membridge/membridge/cext"
 	"github.com/membridge/membridge/cext/internal/cmem"
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
 // C code allocates through membridge.h; Sync brings its counters into the
@@ -94,7 +95,7 @@ func ExampleFreeLeaked() {
 func ExampleTracing() {
 	// In a package that calls C extensions:
 	//
-	//	func TestMain(m *testing.M) { tracker.VerifyTestMain(cext.Tracing(m)) }
-	var m tracker.TestingM = &testing.M{}
+	//	func TestMain(m *testing.M) { leaktest.VerifyTestMain(cext.Tracing(m)) }
+	var m leaktest.TestingM = &testing.M{}
 	_ = cext.Tracing(m)
 }

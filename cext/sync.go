@@ -1,24 +1,24 @@
 package cext
 
-import "github.com/membridge/membridge/tracker"
+import "github.com/membridge/membridge/tracker/external"
 
-var external = tracker.NewExternal(tracker.KindCExtension, readCounters)
+var cCounters = external.New(KindCExtension, readCounters)
 
 // Sync brings the C side's counters (blocks C holds and did not trace)
 // into the ledger, so that tracker.TagStats, KindStats and AllStats show
 // them under kind c-extension. Call it before reading the ledger's
 // counters; it costs a few microseconds per C thread that ever allocated.
 func Sync() {
-	external.Sync()
+	cCounters.Sync()
 }
 
-func readCounters(report func(tag string, c tracker.ExternalCounts)) {
+func readCounters(report func(tag string, c external.Counts)) {
 	for i := range cTagCount() {
 		s, ok := cReadTagStats(i)
 		if !ok {
 			continue
 		}
-		report(tagName(i), tracker.ExternalCounts{
+		report(tagName(i), external.Counts{
 			LiveBytes:      int64(s.live_bytes),
 			LiveCount:      int64(s.live_count),
 			PeakBytes:      int64(s.peak_bytes),

@@ -20,13 +20,13 @@ var (
 	tagNameList [maxTags]atomic.Pointer[string]
 )
 
-// FollowDebug turns the tracing of C allocations on when tracker.Debug()
+// FollowDebug turns the tracing of C allocations on when tracker.Checking()
 // is true and off otherwise, and reports which it is. Wrappers of C
 // extensions call it before each call into C; it costs an atomic load when
 // nothing changed. Blocks keep the books they were allocated in, whatever
 // the mode is when they are freed.
 func FollowDebug() bool {
-	want := tracker.Debug()
+	want := tracker.Checking()
 	if tracing.Load() != want {
 		tracingMu.Lock()
 		cSetTracing(want)
@@ -40,7 +40,7 @@ func FollowDebug() bool {
 // exists already, so a limit cannot refuse it: a refused reservation is
 // remembered as nil, and only the counters go without it.
 func traceAlloc(addr uintptr, n int64, tag string) {
-	rec, err := tracker.Reserve(tracker.KindCExtension, -1, tag, n, callbackFrames())
+	rec, err := tracker.Reserve(KindCExtension, -1, tag, n, callbackFrames())
 	if err != nil {
 		traced.Store(addr, (*tracker.Record)(nil))
 		return

@@ -324,7 +324,7 @@ func (c *Context) unlink(a *allocation) {
 // reliefs (membridge's caches, then a garbage collection) for n bytes and
 // frees what that queued here. The caller does not hold mu.
 func (c *Context) relieved(n int) {
-	tracker.Relieve(int64(n))
+	tracker.Relieve(tracker.Shortage{Bytes: int64(n)})
 	if c.queued.Load() {
 		c.mu.RLock()
 		if !c.closed {

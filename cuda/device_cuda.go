@@ -12,8 +12,6 @@ import "C"
 
 import (
 	"gorgonia.org/cu"
-
-	"github.com/membridge/membridge/tracker"
 )
 
 // cuda.h and libcuda come from the system's include and library paths
@@ -30,10 +28,10 @@ import (
 const backendName = "cuda"
 
 // The ledger kinds of this backend.
-const (
-	kindDevice = tracker.KindDevice
-	kindPool   = tracker.KindDevicePool
-	kindPinned = tracker.KindPinned
+var (
+	kindDevice = KindDevice
+	kindPool   = KindDevicePool
+	kindPinned = KindPinned
 )
 
 // check turns a helper's status into a DriverError naming the failed call.

@@ -7,8 +7,6 @@ import (
 	"os"
 	"strconv"
 	"sync/atomic"
-
-	"github.com/membridge/membridge/tracker"
 )
 
 // The host backend: one emulated device whose memory is C heap memory.
@@ -18,10 +16,10 @@ const backendName = "host"
 // The ledger kinds of this backend: all emulated device memory, pooled or
 // not, is KindDeviceEmulated, so a CPU-only service never looks as if it
 // held GPU memory.
-const (
-	kindDevice = tracker.KindDeviceEmulated
-	kindPool   = tracker.KindDeviceEmulated
-	kindPinned = tracker.KindPinned
+var (
+	kindDevice = KindDeviceEmulated
+	kindPool   = KindDeviceEmulated
+	kindPinned = KindPinned
 )
 
 // EmulatedDeviceMemory is the memory the emulated device reports and will

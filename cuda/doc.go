@@ -22,7 +22,7 @@
 //     gorgonia.org/cu and a little cgo of membridge's own for what gorgonia
 //     does not wrap (pinned memory, pools, context-scoped calls).
 //   - host (the default): device memory emulated in C heap memory, counted
-//     as tracker.KindDeviceEmulated, with the device's rules kept (copies
+//     as KindDeviceEmulated, with the device's rules kept (copies
 //     only through this API, bounds checks, stream ordering) and kernels
 //     run by their C reference implementations (cuda/internal/refkernels).
 //     A service built without the tag runs the same code and gets the same

@@ -17,7 +17,7 @@ import (
 	"unsafe"
 
 	"github.com/membridge/membridge/cuda/fakecuda"
-	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
 // After all tests and after the shared context is closed, the stand-in
@@ -179,7 +179,7 @@ func TestStandinFaultInjection(t *testing.T) {
 	if !errors.Is(err, ErrOutOfMemory) {
 		t.Errorf("a pinned allocation the driver fails: got %v, want ErrOutOfMemory", err)
 	}
-	tracker.VerifyNone(t, tracker.IgnoreCurrent())
+	leaktest.VerifyNone(t, leaktest.IgnoreCurrent())
 }
 
 // standinChildEnv marks a re-run of this test binary that runs one test under a

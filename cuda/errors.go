@@ -5,14 +5,15 @@ import (
 	"fmt"
 
 	"github.com/membridge/membridge/internal/errprefix"
+	"github.com/membridge/membridge/internal/ownerr"
 	"github.com/membridge/membridge/internal/pointerfree"
 	"github.com/membridge/membridge/tracker"
 )
 
 // The ledger's sentinel errors, under this package's name.
 var (
-	ErrFreed       = tracker.ErrFreed
-	ErrMoved       = tracker.ErrMoved
+	ErrFreed       = ownerr.Freed
+	ErrMoved       = ownerr.Moved
 	ErrLimit       = tracker.ErrLimit
 	ErrOutOfMemory = tracker.ErrOutOfMemory
 	ErrInvalidSize = tracker.ErrInvalidSize

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
 func TestDriverError(t *testing.T) {
@@ -39,7 +39,7 @@ func TestDriverError(t *testing.T) {
 
 // TestNilHandles: typed nil handles get errors, not crashes.
 func TestNilHandles(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	var b *DeviceBuffer
 	var s *DeviceSlice[float32]
 	x, err := AllocSlice[float32](shared, "test/nil", 4)

@@ -8,14 +8,15 @@ import (
 	"time"
 
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
 // Tests of what only the host backend can show: its emulation's own
 // accounting.
 
 func TestHostFreshMemoryIsJunk(t *testing.T) {
-	defer tracker.VerifyNone(t)
-	if !tracker.Debug() {
+	defer leaktest.VerifyNone(t)
+	if !tracker.Checking() {
 		t.Skip("junk fill is on in the debug mode only")
 	}
 	b, err := shared.Alloc("test/junk", 64)
@@ -39,7 +40,7 @@ func TestHostFreshMemoryIsJunk(t *testing.T) {
 // allocation that did not fit succeeds after the relief, counted as a
 // successful retry.
 func TestHostReliefThenRetry(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	defer emulated.total.Store(emulated.total.Load())
 	emulated.total.Store(emulated.used.Load() + 1<<20)
 	cached, err := shared.Alloc("test/cache", 768<<10)
@@ -47,7 +48,7 @@ func TestHostReliefThenRetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	evicted := false
-	unregister := tracker.RegisterRelief("test/cache", func(need int64) int64 {
+	unregister := tracker.RegisterRelief("test/cache", func(tracker.Shortage) int64 {
 		if evicted {
 			return 0
 		}
@@ -77,7 +78,7 @@ func TestHostReliefThenRetry(t *testing.T) {
 // TestHostSafetyNetFreesOnTheOwner checks that a dropped buffer's memory is
 // given back by its context's next call, not by the cleanup goroutine.
 func TestHostSafetyNetFreesOnTheOwner(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	prev := tracker.SetLeakPolicy(tracker.LeakFree)
 	defer tracker.SetLeakPolicy(prev)
 	tracker.SetLeakHandler(func(*tracker.Record) {})
@@ -114,7 +115,7 @@ func TestHostSafetyNetFreesOnTheOwner(t *testing.T) {
 }
 
 func TestHostUserModuleWithoutReference(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	m, err := shared.LoadModule(".visible .entry my_kernel(\n\t.param .u64 my_kernel_param_0\n)\n")
 	if err != nil {
 		t.Fatal(err)

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/membridge/membridge/cuda/internal/refkernels"
-	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
 // poison is what output memory holds before each launch: a NaN pattern no
@@ -74,7 +74,7 @@ func launchVector(t *testing.T, s *Stream, name string, grid, block uint32, x, y
 // TestKernelVectors checks each built-in kernel against the known answers
 // the C references are tested with (refkernels.Vectors).
 func TestKernelVectors(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	s, err := shared.NewStream()
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +113,7 @@ func reference(t *testing.T, name string, grid, block uint32, x, y, scalars []fl
 // results bit for bit with the C reference on the same inputs. On a GPU
 // (make gpu-test) this is the check that the CUDA and C code agree.
 func TestKernelsMatchReference(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	s, err := shared.NewStream()
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +153,7 @@ func TestKernelsMatchReference(t *testing.T) {
 }
 
 func TestWrappers(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	s, err := shared.NewStream()
 	if err != nil {
 		t.Fatal(err)
@@ -226,7 +226,7 @@ func TestWrappers(t *testing.T) {
 }
 
 func TestBadLaunch(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	f, err := shared.BuiltinFunction("mb_affine_clamp_f32")
 	if err != nil {
 		t.Fatal(err)
@@ -373,7 +373,7 @@ func TestLaunchAndCopyDoNotAllocate(t *testing.T) {
 	if underASan {
 		t.Skip("-asan builds move some stack values to the heap")
 	}
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	fn, err := shared.BuiltinFunction("mb_scale_f32")
 	if err != nil {
 		t.Fatal(err)

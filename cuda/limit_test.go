@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -17,7 +18,7 @@ import (
 // limits like host memory: a hostile size over a limit gets ErrLimit with
 // the sizes, and leaves the counters as they were.
 func TestLimitRefusesHostileSizes(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	s, err := shared.NewStream()
 	require.NoError(t, err)
 	defer s.Close()
@@ -57,7 +58,7 @@ func TestLimitRefusesHostileSizes(t *testing.T) {
 // pinned bytes, while a third allocates 4 MiB device buffers, all under a
 // 1 MiB tag limit: nothing over the limit is ever granted.
 func TestLimitHoldsAgainstOverflowingDeviceRequests(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	const tag = "test/limit-overflow"
 	tracker.SetTagLimit(tag, 1<<20)
 	defer tracker.SetTagLimit(tag, 0)

@@ -5,7 +5,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
 // afterTests run after all tests, before the ledger's final check; a test
@@ -39,5 +39,5 @@ func (r runner) Run() int {
 }
 
 // TestMain runs the tests in the ledger's test mode (benchmark-only runs
-// keep the production settings: see tracker.VerifyTestMain).
-func TestMain(m *testing.M) { tracker.VerifyTestMain(runner{m}) }
+// keep the production settings: see leaktest.VerifyTestMain).
+func TestMain(m *testing.M) { leaktest.VerifyTestMain(runner{m}) }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/membridge/membridge/internal/pointerfree"
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/stacks"
 )
 
 // A DevicePtr is a device address, for passing to other CUDA libraries. In
@@ -614,10 +615,10 @@ func (v SliceView[T]) span(op string) (*allocation, int, int, error) {
 // knows.
 func sites(r *tracker.Record) string {
 	s := ""
-	if site := tracker.Site(r.Stack()); site != "" {
+	if site := stacks.Site(r.Stack()); site != "" {
 		s += ", allocated at " + site
 	}
-	if site := tracker.Site(r.FreeStack()); site != "" {
+	if site := stacks.Site(r.FreeStack()); site != "" {
 		s += ", freed at " + site
 	}
 	return s

@@ -20,7 +20,7 @@ import (
 )
 
 // Emulated device memory: C heap memory aligned like cuMemAlloc's (256
-// bytes). In the debug mode (tracker stack rate 1, as in tests) fresh
+// bytes). In the checked mode (tracker.Checking(), as in tests) fresh
 // memory that is not zeroed is filled with 0xCD, so a kernel or copy that
 // reads it before writing shows junk. Work is done when it is queued:
 // stream order holds trivially.
@@ -38,7 +38,7 @@ func drvAlloc(_ uintptr, n int, zero bool) (DevicePtr, error) {
 	switch {
 	case zero:
 		f = C.MB_FILL_ZERO
-	case tracker.Debug():
+	case tracker.Checking():
 		f = C.MB_FILL_JUNK
 	}
 	p := C.mbh_alloc(C.size_t(n), f)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
+	"github.com/membridge/membridge/tracker/stacks"
 )
 
 func TestDevices(t *testing.T) {
@@ -50,7 +52,7 @@ func liveBytes(k tracker.Kind, tag string) int64 {
 }
 
 func TestAllocFreeLedger(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	for _, zeroed := range []bool{false, true} {
 		alloc := shared.Alloc
 		if zeroed {
@@ -108,7 +110,7 @@ func TestAllocFreeLedger(t *testing.T) {
 }
 
 func TestAllocZeroedIsZero(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	// Dirty some memory first, so zeroing is not an accident of a fresh heap.
 	d, err := CloneHtoD(shared, "test/dirty", slices.Repeat([]byte{0xAB}, 1<<16))
 	if err != nil {
@@ -137,7 +139,7 @@ type point struct {
 }
 
 func TestCopies(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	s, err := shared.NewStream()
 	if err != nil {
 		t.Fatal(err)
@@ -192,7 +194,7 @@ func TestCopies(t *testing.T) {
 }
 
 func TestCopyErrors(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	b, err := shared.Alloc("test/errors", 64)
 	if err != nil {
 		t.Fatal(err)
@@ -238,7 +240,7 @@ func TestCopyErrors(t *testing.T) {
 }
 
 func TestViewCannotOutliveOwner(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	s, err := CloneHtoD(shared, "test/view", []float32{1, 2, 3, 4})
 	if err != nil {
 		t.Fatal(err)
@@ -258,7 +260,7 @@ func TestViewCannotOutliveOwner(t *testing.T) {
 }
 
 func TestWrongContext(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	other, err := Open(0)
 	if err != nil {
 		t.Fatal(err)
@@ -291,7 +293,7 @@ func TestWrongContext(t *testing.T) {
 }
 
 func TestClosedContext(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	c, err := Open(0)
 	if err != nil {
 		t.Fatal(err)
@@ -349,7 +351,7 @@ func TestClosedContext(t *testing.T) {
 }
 
 func TestOutOfMemory(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	before := tracker.Pressure()
 	_, err := shared.Alloc("test/oom", 1<<50) // a petabyte: no device has it
 	if !errors.Is(err, ErrOutOfMemory) {
@@ -373,7 +375,7 @@ func TestOutOfMemory(t *testing.T) {
 }
 
 func TestLimit(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	tracker.SetTagLimit("test/limit", 100)
 	defer tracker.SetTagLimit("test/limit", 0)
 	if _, err := shared.Alloc("test/limit", 101); !errors.Is(err, ErrLimit) {
@@ -384,7 +386,7 @@ func TestLimit(t *testing.T) {
 // TestSafetyNet drops a buffer: the safety net queues it to the context,
 // which frees it on its next call.
 func TestSafetyNet(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	prev := tracker.SetLeakPolicy(tracker.LeakFree)
 	defer tracker.SetLeakPolicy(prev)
 	tracker.SetLeakHandler(func(*tracker.Record) {})
@@ -444,7 +446,7 @@ func TestSafetyNet(t *testing.T) {
 }
 
 func TestPinned(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	p, err := shared.AllocPinned("test/pinned", 16)
 	if err != nil {
 		t.Fatal(err)
@@ -494,7 +496,7 @@ func TestPinned(t *testing.T) {
 }
 
 func TestStreamOrderedAndCrossStream(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	s1, err := shared.NewStream()
 	if err != nil {
 		t.Fatal(err)
@@ -562,7 +564,7 @@ func TestStreamOrderedAndCrossStream(t *testing.T) {
 }
 
 func TestClosedStream(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	s, err := shared.NewStream()
 	if err != nil {
 		t.Fatal(err)
@@ -596,7 +598,7 @@ func TestClosedStream(t *testing.T) {
 // TestConcurrent shares one context among goroutines, each with its own
 // stream; -race checks the package's own synchronisation.
 func TestConcurrent(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for g := range 8 {
@@ -645,7 +647,7 @@ func TestConcurrent(t *testing.T) {
 // TestLedgerStacks checks that every allocation path records its stack
 // from the caller's code, not from inside the package.
 func TestLedgerStacks(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	if tracker.StackRate() != 1 {
 		t.Skip("stacks are sampled: set MEMBRIDGE_TRACK=all")
 	}
@@ -711,7 +713,7 @@ func TestLedgerStacks(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if site := tracker.Site(rec.Stack()); !strings.Contains(site, "TestLedgerStacks.func") {
+		if site := stacks.Site(rec.Stack()); !strings.Contains(site, "TestLedgerStacks.func") {
 			t.Errorf("%s: stack starts at %q, want the test's code", name, site)
 		}
 		if err := f.Free(); err != nil {
@@ -724,7 +726,7 @@ func TestLedgerStacks(t *testing.T) {
 // launch and free through it: every call either works or fails with
 // ErrClosed, and nothing is left in the ledger.
 func TestCloseWhileInUse(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	c, err := Open(0)
 	if err != nil {
 		t.Fatal(err)

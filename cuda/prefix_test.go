@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/membridge/membridge/internal/errprefix/errprefixtest"
-	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -13,7 +13,7 @@ import (
 // add context only, and the package's sentinels carry no prefix of their
 // own.
 func TestErrorsHaveOnePrefix(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	var errs []error
 	add := func(err error) { errs = append(errs, err) }
 	second := func(_ any, err error) { add(err) }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/membridge/membridge/internal/zerovalue"
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
 // Every exported method on a nil pointer and on a zero value of each
@@ -17,7 +18,7 @@ import (
 // Context (the host backend would allocate through one that only checked
 // for nil).
 func TestZeroAndNilHandles(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	before := tracker.TagStats("").AllocatedCount // a call with zero arguments has no tag
 	for _, c := range []struct {
 		name string
@@ -79,7 +80,7 @@ func shallowCopy[T any](p *T) *T {
 // Free after the original's would end the record the ledger had since
 // given to another allocation, which then could not be freed.
 func TestHandleCopiesOwnNothing(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	tag := t.Name()
 	b, err := shared.Alloc(tag, 64)
 	require.NoError(t, err)

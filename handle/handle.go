@@ -47,13 +47,16 @@ import (
 
 	pointer "github.com/mattn/go-pointer"
 
+	"github.com/membridge/membridge/internal/ownerr"
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/stacks"
 )
 
 // Errors of lookups and releases.
 var (
-	// ErrReleased: the handle was already released (wraps tracker.ErrFreed).
-	ErrReleased = fmt.Errorf("already released: %w", tracker.ErrFreed)
+	// ErrReleased: the handle was already released (wraps native.ErrFreed,
+	// which is cuda.ErrFreed).
+	ErrReleased = fmt.Errorf("already released: %w", ownerr.Freed)
 	// ErrUnknown: the pointer is not a live handle (never made, or released).
 	ErrUnknown = errors.New("not a live handle")
 	// ErrGone: a weak handle's value was garbage collected.
@@ -86,7 +89,7 @@ func New(tag string, v any) (*Handle, error) {
 }
 
 func newHandle(tag string, stored any, skip int) (*Handle, error) {
-	rec, err := tracker.Reserve(tracker.KindHandle, -1, tag, keySize, skip)
+	rec, err := tracker.Reserve(KindHandle, -1, tag, keySize, skip)
 	if err != nil {
 		return nil, fmt.Errorf("handle: new (tag %q): %w", tag, err)
 	}
@@ -127,7 +130,7 @@ func (h *Handle) Tag() string {
 // Release ends the handle: lookups of its pointer fail with ErrUnknown and
 // the value is no longer kept alive by it. A second Release, through this
 // Handle or a copy of it, does nothing and returns an error wrapping
-// ErrReleased (and tracker.ErrFreed) that says where the handle was made
+// ErrReleased (and native.ErrFreed) that says where the handle was made
 // and, when stacks are kept, first released. Release of a zero or nil
 // Handle returns an error wrapping ErrInvalid.
 func (h *Handle) Release() error {
@@ -185,10 +188,10 @@ func lookup(v uintptr) (any, error) {
 
 func sites(r *tracker.Record) string {
 	s := ""
-	if site := tracker.Site(r.Stack()); site != "" {
+	if site := stacks.Site(r.Stack()); site != "" {
 		s += ", made at " + site
 	}
-	if site := tracker.Site(r.FreeStack()); site != "" {
+	if site := stacks.Site(r.FreeStack()); site != "" {
 		s += ", first released at " + site
 	}
 	return s

@@ -13,7 +13,10 @@ import (
 	"github.com/membridge/membridge/handle"
 	"github.com/membridge/membridge/handle/internal/notify"
 	"github.com/membridge/membridge/internal/benchround"
+	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
+	"github.com/membridge/membridge/tracker/stacks"
 )
 
 type payload struct{ name string }
@@ -55,8 +58,8 @@ func TestDoubleReleaseIsHarmless(t *testing.T) {
 	}
 	//membridge:ignore doublefree the test checks that a second Release returns ErrReleased
 	err = h.Release()
-	if !errors.Is(err, handle.ErrReleased) || !errors.Is(err, tracker.ErrFreed) {
-		t.Fatalf("second Release: %v, want ErrReleased wrapping tracker.ErrFreed", err)
+	if !errors.Is(err, handle.ErrReleased) || !errors.Is(err, native.ErrFreed) {
+		t.Fatalf("second Release: %v, want ErrReleased wrapping native.ErrFreed", err)
 	}
 	for _, want := range []string{"handle.double", "made at", "TestDoubleReleaseIsHarmless", "first released at"} {
 		if !strings.Contains(err.Error(), want) {
@@ -196,8 +199,8 @@ func TestStrongCycleIsReportedAsLeak(t *testing.T) {
 		c.Fire(1, 2)
 		user = c.UserData()
 	}()
-	var r tracker.Recorder
-	tracker.VerifyNone(&r, tracker.MaxWait(200*time.Millisecond))
+	var r leaktest.Recorder
+	leaktest.VerifyNone(&r, leaktest.MaxWait(200*time.Millisecond))
 	if len(r.Reports()) != 1 {
 		t.Fatalf("VerifyNone reported %d errors, want 1: %q", len(r.Reports()), r.Reports())
 	}
@@ -241,7 +244,7 @@ func TestCallbackAfterGone(t *testing.T) {
 // thread the loop runs on, which a busy machine disturbs far less.
 func BenchmarkRoundTrip(b *testing.B) {
 	var cases []benchround.Case
-	prev := tracker.SetStackRate(tracker.DefaultSampleRate)
+	prev := tracker.SetStackRate(stacks.DefaultSampleRate)
 	defer tracker.SetStackRate(prev)
 	v := notify.NewPlain()
 	cases = append(cases, benchround.Case{Name: "through-C/handle.New", Run: func(b *testing.B) {

@@ -17,7 +17,7 @@ import (
 	"github.com/membridge/membridge/cext/leakcheck"
 	"github.com/membridge/membridge/handle"
 	"github.com/membridge/membridge/handle/internal/notify"
-	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
 // forge makes an unsafe.Pointer of v the way C code hands one back. Only
@@ -273,8 +273,8 @@ func TestCopyOutlivesDroppedHandle(t *testing.T) {
 		return errors.Is(err, handle.ErrUnknown)
 	}), "the safety net did not end the dropped handle")
 	assert.ErrorIs(t, c.Release(), handle.ErrReleased)
-	var r tracker.Recorder
-	tracker.VerifyNone(&r, tracker.MaxWait(200*time.Millisecond))
+	var r leaktest.Recorder
+	leaktest.VerifyNone(&r, leaktest.MaxWait(200*time.Millisecond))
 	require.Len(t, r.Reports(), 1)
 	assert.Contains(t, r.Reports()[0], `tag "handle.dropped", kind go-handle`)
 }

@@ -15,12 +15,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/membridge/membridge/cache"
 	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 	"github.com/membridge/membridge/tracker/promcollector"
 )
 
-func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 
 var runSeq atomic.Int64
 
@@ -41,11 +43,11 @@ func exported(t *testing.T) (names map[string]bool, labels map[string]bool) {
 			require.NoError(t, b.Free())
 		}
 	}()
-	defer tracker.SetLimit(tracker.KindCHeap, tracker.Limit(tracker.KindCHeap))
-	tracker.SetLimit(tracker.KindCHeap, 1<<40)
+	defer tracker.SetLimit(native.KindCHeap, tracker.Limit(native.KindCHeap))
+	tracker.SetLimit(native.KindCHeap, 1<<40)
 	tracker.SetTagLimit(tag, 1<<30)
 	defer tracker.SetTagLimit(tag, 0)
-	defer tracker.RegisterCache(tag, func() tracker.CacheStats { return tracker.CacheStats{Hits: 1, Bytes: 64, Entries: 1} })()
+	defer cache.Register(tag, func() cache.Stats { return cache.Stats{Hits: 1, Bytes: 64, Entries: 1} })()
 
 	reg := prometheus.NewPedanticRegistry()
 	require.NoError(t, reg.Register(promcollector.New()))
@@ -129,7 +131,7 @@ var (
 )
 
 func TestDashboardAndAlertsUseExportedMetrics(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	names, labels := exported(t)
 	for file, exprs := range map[string][]string{"grafana-dashboard.json": dashboardQueries(t), "alerts.yml": ruleExprs(t)} {
 		for _, e := range exprs {

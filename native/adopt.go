@@ -5,6 +5,7 @@ import (
 	"unsafe"
 
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/stacks"
 )
 
 // A Deleter frees memory that a C library allocated, the way that library
@@ -67,7 +68,7 @@ func DeleterFunc(name string, fn func(unsafe.Pointer)) Deleter {
 // The check costs a few nanoseconds: each allocation marks the start of
 // its block in a byte map (owned.go). A pointer into the middle of a
 // buffer, which no deleter can take either, is found only in the
-// debug mode (MEMBRIDGE_TRACK=all), where Adopt also looks p up among the
+// checked mode (MEMBRIDGE_CHECK=1), where Adopt also looks p up among the
 // ledger's live records (device and pinned memory too), at a cost that
 // grows with their number.
 func Adopt(tag string, p unsafe.Pointer, n int, del Deleter) (*Buffer, error) {
@@ -86,7 +87,7 @@ func Adopt(tag string, p unsafe.Pointer, n int, del Deleter) (*Buffer, error) {
 			return nil, fmt.Errorf("native: adopt %d bytes at %p (tag %q) with %s: %w", n, p, tag, del.d.name, err)
 		}
 	}
-	rec, err := tracker.Reserve(tracker.KindAdopted, -1, tag, int64(n), 1)
+	rec, err := tracker.Reserve(KindAdopted, -1, tag, int64(n), 1)
 	if err != nil {
 		if p != nil {
 			unmarkOwned(uintptr(p))
@@ -103,7 +104,7 @@ func Adopt(tag string, p unsafe.Pointer, n int, del Deleter) (*Buffer, error) {
 func claim(p uintptr) error {
 	adoptMu.Lock()
 	defer adoptMu.Unlock()
-	if tracker.Debug() {
+	if tracker.Checking() {
 		if o, ok := ownerOf(p); ok {
 			return fmt.Errorf("%s: %w", o, ErrAlreadyOwned)
 		}
@@ -127,7 +128,7 @@ type owner struct {
 }
 
 func (o owner) String() string {
-	site := tracker.Site(o.stack)
+	site := stacks.Site(o.stack)
 	if site == "" {
 		site = "allocation site unknown: set MEMBRIDGE_TRACK=all"
 	} else {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/membridge/membridge/cext/leakcheck"
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/stacks"
 )
 
 // countingFree is a deleter that frees malloc'd memory and counts its
@@ -32,9 +33,10 @@ func inModes(t *testing.T, f func(t *testing.T, debug bool)) {
 	for _, debug := range []bool{true, false} {
 		t.Run(fmt.Sprintf("debug=%v", debug), func(t *testing.T) {
 			if !debug {
-				defer tracker.SetStackRate(tracker.SetStackRate(tracker.DefaultSampleRate))
+				defer tracker.SetStackRate(tracker.SetStackRate(stacks.DefaultSampleRate))
+				defer tracker.SetChecking(tracker.SetChecking(false))
 			}
-			require.Equal(t, debug, tracker.Debug())
+			require.Equal(t, debug, tracker.Checking())
 			f(t, debug)
 		})
 	}
@@ -197,10 +199,11 @@ func BenchmarkAdopt(b *testing.B) {
 	for _, c := range []struct {
 		live int
 		rate int64
-	}{{0, tracker.DefaultSampleRate}, {10000, tracker.DefaultSampleRate}, {0, 1}, {10000, 1}} {
+	}{{0, stacks.DefaultSampleRate}, {10000, stacks.DefaultSampleRate}, {0, 1}, {10000, 1}} {
 		live := c.live
 		b.Run(fmt.Sprintf("live=%d/debug=%v", live, c.rate == 1), func(b *testing.B) {
 			defer tracker.SetStackRate(tracker.SetStackRate(c.rate))
+			defer tracker.SetChecking(tracker.SetChecking(c.rate == 1))
 			bufs := make([]*Buffer, live)
 			for i := range bufs {
 				bufs[i], _ = Alloc("bench-live", 64)

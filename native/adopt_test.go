@@ -10,6 +10,7 @@ import (
 
 	"github.com/membridge/membridge/cext/leakcheck"
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
 func TestAdoptFreesWithTheLibrarysDeleter(t *testing.T) {
@@ -24,7 +25,7 @@ func TestAdoptFreesWithTheLibrarysDeleter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.Record().Kind() != tracker.KindAdopted || b.Len() != 100 {
+	if b.Record().Kind() != KindAdopted || b.Len() != 100 {
 		t.Fatalf("adopted buffer: kind %v, len %d", b.Record().Kind(), b.Len())
 	}
 	if err := b.Free(); err != nil {
@@ -86,8 +87,8 @@ func TestDroppedAdoptedBufferGoesBackToItsDeleter(t *testing.T) {
 	if calls.Load() != 1 {
 		t.Fatalf("deleter called %d times", calls.Load())
 	}
-	rt := &tracker.Recorder{}
-	tracker.VerifyNone(rt, tracker.MaxWait(10*time.Millisecond))
+	rt := &leaktest.Recorder{}
+	leaktest.VerifyNone(rt, leaktest.MaxWait(10*time.Millisecond))
 	if !strings.Contains(rt.Report(), "kind adopted") {
 		t.Fatalf("dropped adopted buffer not reported:\n%s", rt.Report())
 	}

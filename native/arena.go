@@ -33,7 +33,7 @@ const chunkAlign = 4096
 // Memory from an arena is not checked on use: a pointer kept past Reset or
 // Free points at memory the arena will hand out again (after Reset) or has
 // given back to C (after Free). That is the price of an allocation with no
-// bookkeeping. In the debug mode (MEMBRIDGE_TRACK=all, tracker.Debug())
+// bookkeeping. In the checked mode (MEMBRIDGE_CHECK=1, tracker.Checking())
 // chunks are pages of their own, and Reset and Free never reuse them: they
 // are made inaccessible and kept aside (the last 1024 chunks of all
 // arenas), so a read
@@ -49,7 +49,7 @@ const chunkAlign = 4096
 // safety net, which frees its chunks under them (Go's runtime.KeepAlive
 // rule). Keep the *Arena reachable until the last use of its memory: Free
 // or Reset it after that use (defer a.Free() does), or call
-// runtime.KeepAlive(a). In the debug mode the reclaimed chunks are made
+// runtime.KeepAlive(a). In the checked mode the reclaimed chunks are made
 // inaccessible, so such a use faults with a membridge: message naming the
 // arena and the chunk's allocation site.
 //
@@ -105,7 +105,7 @@ type arenaChunk struct {
 	p      unsafe.Pointer
 	n      int
 	rec    *tracker.Record
-	mapped bool // pages of its own (debug mode), not malloc's
+	mapped bool // pages of its own (checked mode), not malloc's
 }
 
 // ArenaStats describes an arena's memory.
@@ -257,7 +257,7 @@ func (a *Arena) allocSlow(n, align, skip int) (unsafe.Pointer, error) {
 // arenaChunkReclaim gives back a chunk whose arena was dropped unfreed.
 var arenaChunkReclaim = tracker.ReclaimFunc(func(r *tracker.Record) {
 	unmarkOwnedRange(r.Addr())
-	cFree(r.Addr(), r.Bytes(), tracker.Debug())
+	cFree(r.Addr(), r.Bytes(), tracker.Checking())
 })
 
 // newChunk takes a chunk of n bytes; skip counts the caller's frames above
@@ -266,14 +266,14 @@ func (a *Arena) newChunk(n, skip int) (arenaChunk, error) {
 	var rec *tracker.Record
 	var err error
 	if a.wait != nil {
-		rec, err = tracker.ReserveContext(a.wait, tracker.KindArenaChunk, -1, a.tag, int64(n), 3+skip)
+		rec, err = tracker.ReserveContext(a.wait, KindArenaChunk, -1, a.tag, int64(n), 3+skip)
 	} else {
-		rec, err = reserveRelieved(tracker.KindArenaChunk, a.tag, int64(n), 4+skip)
+		rec, err = reserveRelieved(KindArenaChunk, a.tag, int64(n), 4+skip)
 	}
 	if err != nil {
 		return arenaChunk{}, fmt.Errorf("native: arena %q: new chunk of %d bytes: %w", a.tag, n, err)
 	}
-	mapped := tracker.Debug()
+	mapped := tracker.Checking()
 	take := func() unsafe.Pointer {
 		if mapped {
 			return cProtectMap(n)
@@ -282,7 +282,7 @@ func (a *Arena) newChunk(n, skip int) (arenaChunk, error) {
 	}
 	p := take()
 	if p == nil {
-		tracker.Relieve(int64(n))
+		tracker.Relieve(tracker.Shortage{Bytes: int64(n)})
 		p = take()
 		rec.Retried(p != nil)
 		if p == nil {
@@ -308,7 +308,7 @@ var mappedChunkReclaim = tracker.ReclaimFunc(func(r *tracker.Record) {
 })
 
 // Reset ends every allocation made since the last Reset and keeps the
-// chunks for the next batch (in the debug mode it gives them back instead,
+// chunks for the next batch (in the checked mode it gives them back instead,
 // see Arena). Chunks taken for large allocations go back to C. Reset after
 // Free, and of a nil or zero Arena, does nothing; Reset of a copy panics.
 func (a *Arena) Reset() {
@@ -323,7 +323,7 @@ func (a *Arena) Reset() {
 	a.usedBefore = 0
 	a.releaseChunks(a.big)
 	a.big = a.big[:0]
-	if tracker.Debug() {
+	if tracker.Checking() {
 		a.releaseChunks(a.chunks)
 		a.chunks = a.chunks[:0]
 		a.base, a.off, a.size, a.cur = nil, 0, 0, 0
@@ -368,10 +368,10 @@ func (a *Arena) releaseChunks(cs []arenaChunk) {
 		}
 		unmarkOwnedRange(uintptr(c.p))
 		if !c.mapped {
-			cFree(uintptr(c.p), int64(c.n), tracker.Debug())
+			cFree(uintptr(c.p), int64(c.n), tracker.Checking())
 			continue
 		}
-		// Debug mode: no access from now on, and a fault names the arena.
+		// Checked mode: no access from now on, and a fault names the arena.
 		quarantineMem(uintptr(c.p), c.n, fmt.Sprintf(
 			"use of arena memory after Reset or Free: arena %q, %d-byte chunk of generation %d%s",
 			a.tag, c.n, a.gen-1, sites(c.rec)), unmapPages)

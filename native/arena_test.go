@@ -90,7 +90,7 @@ func TestArenaLedgerSeesChunks(t *testing.T) {
 	if s := tracker.TagStats(tag); s.LiveCount != int64(chunks) || s.LiveCount < 11 {
 		t.Fatalf("ledger has %d records for %d chunks: %+v", s.LiveCount, chunks, s)
 	}
-	if got := tracker.KindStats(tracker.KindArenaChunk).LiveBytes; got < 10*4096+10000 {
+	if got := tracker.KindStats(KindArenaChunk).LiveBytes; got < 10*4096+10000 {
 		t.Errorf("arena-chunk live bytes = %d", got)
 	}
 	if ArenaBytesInUse() < 9*4000 {
@@ -98,7 +98,7 @@ func TestArenaLedgerSeesChunks(t *testing.T) {
 	}
 	before := tracker.TagStats(tag).LiveCount
 	a.Reset()
-	if s := tracker.TagStats(tag); !tracker.Debug() && s.LiveCount != before-1 {
+	if s := tracker.TagStats(tag); !tracker.Checking() && s.LiveCount != before-1 {
 		t.Errorf("Reset kept %d chunks, want %d (all but the large one)", s.LiveCount, before-1)
 	}
 	if a.Stats().UsedBytes != 0 {
@@ -110,7 +110,7 @@ func TestArenaLedgerSeesChunks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if s := tracker.TagStats(tag); !tracker.Debug() && s.LiveCount != before-1 {
+	if s := tracker.TagStats(tag); !tracker.Checking() && s.LiveCount != before-1 {
 		t.Errorf("second batch took new chunks: %d live, want %d", s.LiveCount, before-1)
 	}
 	if err := a.Free(); err != nil {
@@ -158,6 +158,7 @@ func TestArenaGenerationCheck(t *testing.T) {
 func TestArenaDebugModePoisons(t *testing.T) {
 	defer leakcheck.Check(t)
 	defer tracker.SetStackRate(tracker.SetStackRate(1))
+	defer tracker.SetChecking(tracker.SetChecking(true))
 	a := NewArena(t.Name(), 4096)
 	defer a.Free()
 	s, err := MakeSliceIn[byte](a, 64)

@@ -33,10 +33,10 @@ func (w waitForOption) applyAlloc(o allocOptions) allocOptions {
 // AllocContext is Alloc with WaitFor(ctx).
 func AllocContext(ctx context.Context, tag string, n int, opts ...AllocOption) (*Buffer, error) {
 	f := fillNone
-	if tracker.Debug() {
+	if tracker.Checking() {
 		f = fillJunk
 	}
 	o := parseAllocOptions(opts)
 	o.ctx = ctx
-	return alloc(tracker.KindCHeap, tag, n, f, o, 2)
+	return alloc(KindCHeap, tag, n, f, o, 2)
 }

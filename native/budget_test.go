@@ -62,9 +62,9 @@ func TestLimitRunsReliefThenRetries(t *testing.T) {
 	defer tracker.SetTagLimit(tag, 0)
 	cached, _ := Alloc(tag, 800)
 	var got []tracker.Shortage
-	unregister := tracker.RegisterShortageRelief("test-cache", func(s tracker.Shortage) int64 {
+	unregister := tracker.RegisterRelief("test-cache", func(s tracker.Shortage) int64 {
 		got = append(got, s)
-		if cached == nil || !s.Counts(tracker.KindCHeap, tag) {
+		if cached == nil || !s.Counts(KindCHeap, tag) {
 			return 0
 		}
 		cached.Free()
@@ -72,7 +72,10 @@ func TestLimitRunsReliefThenRetries(t *testing.T) {
 		return 800
 	})
 	defer unregister()
-	oomOnly := tracker.RegisterRelief("test-allocator", func(int64) int64 {
+	oomOnly := tracker.RegisterRelief("test-allocator", func(s tracker.Shortage) int64 {
+		if s.Cause != tracker.ShortOfMemory {
+			return 0
+		}
 		t.Error("a limit's refusal ran a relief registered for the allocator running out")
 		return 0
 	})
@@ -87,7 +90,7 @@ func TestLimitRunsReliefThenRetries(t *testing.T) {
 	if after.RetrySuccesses != before.RetrySuccesses+1 || after.ReliefBytes < before.ReliefBytes+800 {
 		t.Fatalf("pressure counters %+v -> %+v", before, after)
 	}
-	want := tracker.Shortage{Bytes: 500, Cause: tracker.ShortTagLimit, Kind: tracker.KindCHeap, Tag: tag}
+	want := tracker.Shortage{Bytes: 500, Cause: tracker.ShortTagLimit, Kind: KindCHeap, Tag: tag}
 	if len(got) != 1 || got[0] != want {
 		t.Fatalf("the relief was told %+v, want [%+v]", got, want)
 	}

@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/stacks"
 )
 
 // The states of a handle. A record in the ledger can outlive a handle (a
@@ -36,7 +37,7 @@ type Buffer struct {
 	key    tracker.Key // kind and tag, which outlive rec (Free recycles it)
 	state  atomic.Uint32
 	large  bool // from the large-buffer path (large.go)
-	paged  bool // on pages of its own, in the debug mode (quarantine.go)
+	paged  bool // on pages of its own, in the checked mode (quarantine.go)
 	traced bool // rec keeps a stack: the ledger never recycles it, so it stays readable
 
 	// self is the handle's own address: a Buffer whose self is not its
@@ -76,7 +77,7 @@ func (b *Buffer) notHandle(op string) error {
 // Move shares it between the old handle and the new.
 type bufferExt struct {
 	del    *deleter     // adopted memory's deleter (adopt.go)
-	frozen *frozenPages // the debug mode's write-protected copy (freeze.go)
+	frozen *frozenPages // the checked mode's write-protected copy (freeze.go)
 }
 
 // deleter returns the adopted memory's deleter, or nil.
@@ -87,7 +88,7 @@ func (b *Buffer) deleter() *deleter {
 	return b.ext.del
 }
 
-// frozenPages returns the debug mode's write protection, or nil.
+// frozenPages returns the checked mode's write protection, or nil.
 func (b *Buffer) frozenPages() *frozenPages {
 	if b.ext == nil {
 		return nil
@@ -162,25 +163,25 @@ func parseAllocOptions(opts []AllocOption) allocOptions {
 // empty) but is a handle like any other, counted in the ledger until Free.
 // A negative n gets ErrInvalidSize; a failed malloc gets ErrOutOfMemory and
 // leaves nothing in the ledger; a tracker limit gets ErrLimit. In the debug
-// mode (tracker stack rate 1) fresh memory is filled with 0xCD, so code that
+// mode (tracker.Checking()) fresh memory is filled with 0xCD, so code that
 // reads it before writing shows up.
 func Alloc(tag string, n int, opts ...AllocOption) (*Buffer, error) {
 	f := fillNone
-	if tracker.Debug() {
+	if tracker.Checking() {
 		f = fillJunk
 	}
-	return alloc(tracker.KindCHeap, tag, n, f, parseAllocOptions(opts), 2)
+	return alloc(KindCHeap, tag, n, f, parseAllocOptions(opts), 2)
 }
 
 // AllocZeroed is Alloc with the memory zeroed.
 func AllocZeroed(tag string, n int, opts ...AllocOption) (*Buffer, error) {
-	return alloc(tracker.KindCHeap, tag, n, fillZero, parseAllocOptions(opts), 2)
+	return alloc(KindCHeap, tag, n, fillZero, parseAllocOptions(opts), 2)
 }
 
 // cHeap gives back C heap memory whose handle was dropped.
 var cHeap = tracker.ReclaimFunc(func(r *tracker.Record) {
 	unmarkOwned(r.Addr())
-	cFree(r.Addr(), r.Bytes(), tracker.Debug())
+	cFree(r.Addr(), r.Bytes(), tracker.Checking())
 })
 
 // alloc is the one allocation path of the package. skip is the number of
@@ -206,11 +207,11 @@ func alloc(kind tracker.Kind, tag string, n int, f fill, o allocOptions, skip in
 	}
 	var p unsafe.Pointer
 	large := n >= largeMin && align <= largeAlign
-	paged := !large && n > 0 && align <= pageSize && tracker.Debug()
+	paged := !large && n > 0 && align <= pageSize && tracker.Checking()
 	if n > 0 {
 		if p = allocMem(n, align, f, large, paged); p == nil {
 			// Out of memory: free what can be freed, then try once more.
-			tracker.Relieve(int64(n))
+			tracker.Relieve(tracker.Shortage{Bytes: int64(n)})
 			p = allocMem(n, align, f, large, paged)
 			rec.Retried(p != nil) // counts it, and notes it in the event history
 			if p == nil {
@@ -319,7 +320,7 @@ func (b *Buffer) Err() error {
 // (cp := *b; go vet reports such copies) it frees nothing and returns an
 // error wrapping ErrInvalidArgument.
 //
-// The ledger counts the memory freed at once. Out of the debug mode a small
+// The ledger counts the memory freed at once. Out of the checked mode a small
 // buffer's block reaches malloc in a batch a little later (at most 8 blocks
 // or 64 KiB wait per processor; reliefs and each collection flush them),
 // and the buffer's record is reused by a later allocation: Record is not
@@ -384,12 +385,12 @@ func (b *Buffer) release() {
 	switch {
 	case b.ptr == nil:
 	case b.large:
-		largeFree(b.ptr, b.n, tracker.Debug())
+		largeFree(b.ptr, b.n, tracker.Checking())
 	case b.paged:
 		pagedFree(b.ptr, b.n)
 	case b.deleter() != nil:
 		b.ext.del.delete(b.ptr)
-	case tracker.Debug():
+	case tracker.Checking():
 		cFree(uintptr(b.ptr), int64(b.n), true)
 	default:
 		freeSmall(uintptr(b.ptr), b.n) // freebatch.go
@@ -429,7 +430,7 @@ func (b *Buffer) Move() (*Buffer, error) {
 // nothing in membridge frees it again. b then reports ErrMoved.
 //
 // Memory from the large-buffer path, or on pages of its own or frozen in
-// the debug mode, is not malloc's to free: HandToC copies it into malloc'd
+// the checked mode, is not malloc's to free: HandToC copies it into malloc'd
 // memory, gives that to C and frees the original. A buffer with views or retained references out
 // gets ErrBorrowed.
 func (b *Buffer) HandToC() (unsafe.Pointer, error) {
@@ -507,12 +508,12 @@ func (b *Buffer) sites() string {
 // knows.
 func sites(r *tracker.Record) string {
 	s := ""
-	if site := tracker.Site(r.Stack()); site != "" {
+	if site := stacks.Site(r.Stack()); site != "" {
 		s += ", allocated at " + site
 	} else {
 		s += ", allocation site unknown: set MEMBRIDGE_TRACK=all"
 	}
-	if site := tracker.Site(r.FreeStack()); site != "" {
+	if site := stacks.Site(r.FreeStack()); site != "" {
 		s += ", freed at " + site
 	}
 	return s

@@ -13,6 +13,7 @@ import (
 
 	"github.com/membridge/membridge/cext/leakcheck"
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
 func TestAllocAndFree(t *testing.T) {
@@ -28,7 +29,7 @@ func TestAllocAndFree(t *testing.T) {
 		}
 		// fresh memory is junk-filled in the debug mode the tests run in;
 		// large buffers come as fresh pages, zero, and are unmapped at Free
-		if want := byte(0xCD); tracker.Debug() && n < largeMin && b.Bytes()[n-1] != want {
+		if want := byte(0xCD); tracker.Checking() && n < largeMin && b.Bytes()[n-1] != want {
 			t.Fatalf("fresh memory not filled with 0xCD in the debug mode: %#x", b.Bytes()[n-1])
 		}
 		b.Bytes()[0], b.Bytes()[n-1] = 1, 2
@@ -237,7 +238,7 @@ func TestMovedBufferIsWatchedUnderItsNewHandle(t *testing.T) {
 		t.Fatal("dropping the old handle after a move reclaimed the memory")
 	}
 	b.Free()
-	tracker.VerifyNone(t)
+	leaktest.VerifyNone(t)
 }
 
 func TestHandToC(t *testing.T) {
@@ -269,13 +270,13 @@ func TestDroppedBufferIsReportedAndReclaimed(t *testing.T) {
 		b, _ := Alloc(tag, 256)
 		_ = b
 	}()
-	rt := &tracker.Recorder{}
+	rt := &leaktest.Recorder{}
 	deadline := time.Now().Add(5 * time.Second)
 	for tracker.TagStats(tag).DroppedCount == 0 && time.Now().Before(deadline) {
 		tracker.GC()
 		time.Sleep(time.Millisecond)
 	}
-	tracker.VerifyNone(rt, tracker.MaxWait(10*time.Millisecond))
+	leaktest.VerifyNone(rt, leaktest.MaxWait(10*time.Millisecond))
 	rep := rt.Report()
 	for _, want := range []string{`256 bytes in 1 allocation, tag "` + tag + `"`, "1 dropped without Free", "TestDroppedBufferIsReportedAndReclaimed"} {
 		if !strings.Contains(rep, want) {

@@ -31,7 +31,7 @@
 // runtime.KeepAlive(b) after the last use of the memory. A handle passed
 // on to C must likewise stay reachable until C is done with the pointer.
 //
-// In the debug mode (MEMBRIDGE_TRACK=all, tracker stack rate 1, what tests
+// In the checked mode (tracker.Checking: MEMBRIDGE_CHECK=1, what tests
 // use) a break of the rule faults instead of reading other memory: every
 // buffer gets pages of its own, and memory the safety net
 // reclaims is made inaccessible and kept aside for a while (as arena

@@ -14,7 +14,7 @@ import (
 // ledger counts the memory freed at Free, as the owner sees it; malloc gets
 // it back at the latest when its queue fills (freeBatchLen blocks or
 // freeBatchBytes), when the ledger runs its reliefs (an allocation that
-// failed), or after the next garbage collection. The debug mode frees at
+// failed), or after the next garbage collection. The checked mode frees at
 // once, after poisoning, so that use-after-free shows at its first moment.
 //
 // The queues are a global array, not heap memory: C leak checkers
@@ -91,7 +91,12 @@ func init() {
 	// The blocks are no longer in the ledger: flushing them helps malloc
 	// (an allocation that failed retries after the reliefs) but frees no
 	// ledger bytes, so it reports none and the other reliefs still run.
-	tracker.RegisterRelief("native: batched frees", func(int64) int64 { flushFrees(); return 0 })
+	tracker.RegisterRelief("native: batched frees", func(s tracker.Shortage) int64 {
+		if s.Cause == tracker.ShortOfMemory {
+			flushFrees()
+		}
+		return 0
+	})
 	// After every collection too, so that an idle program does not keep a
 	// few blocks from malloc for ever.
 	gctick.Every(func() { flushFrees() })

@@ -41,6 +41,7 @@ func allocFree(t *testing.T, tag string, n, count int) {
 func TestSmallFreesWaitInAQueue(t *testing.T) {
 	defer leakcheck.Check(t)
 	defer tracker.SetStackRate(tracker.SetStackRate(0))
+	defer tracker.SetChecking(tracker.SetChecking(false))
 	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // a collection would flush the queues
 	flushFrees()
 	allocFree(t, testTag(t), 64, 5)
@@ -60,6 +61,7 @@ func TestSmallFreesWaitInAQueue(t *testing.T) {
 func TestFreeQueuesAreBounded(t *testing.T) {
 	defer leakcheck.Check(t)
 	defer tracker.SetStackRate(tracker.SetStackRate(0))
+	defer tracker.SetChecking(tracker.SetChecking(false))
 	flushFrees()
 	tag := testTag(t)
 	allocFree(t, tag, 16, 3*freeBatchLen*len(freeQueues))
@@ -81,9 +83,11 @@ func TestFreeQueuesAreBounded(t *testing.T) {
 func TestDebugModeFreesAtOnce(t *testing.T) {
 	defer leakcheck.Check(t)
 	defer tracker.SetStackRate(tracker.SetStackRate(1))
+	defer tracker.SetChecking(tracker.SetChecking(true))
 	flushFrees()
 	allocFree(t, testTag(t), 64, 10)
 	tracker.SetStackRate(0)
+	tracker.SetChecking(false)
 	allocFree(t, testTag(t), largeMin, 2) // the large-buffer path
 	if blocks, _ := queued(); blocks != 0 {
 		t.Fatalf("%d blocks queued", blocks)
@@ -95,8 +99,9 @@ func TestDebugModeFreesAtOnce(t *testing.T) {
 func TestReliefAndCollectionFlushTheQueues(t *testing.T) {
 	defer leakcheck.Check(t)
 	defer tracker.SetStackRate(tracker.SetStackRate(0))
+	defer tracker.SetChecking(tracker.SetChecking(false))
 	allocFree(t, testTag(t), 64, 3)
-	tracker.Relieve(1)
+	tracker.Relieve(tracker.Shortage{Bytes: 1})
 	if blocks, _ := queued(); blocks != 0 {
 		t.Fatalf("%d blocks queued after Relieve", blocks)
 	}

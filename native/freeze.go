@@ -13,11 +13,11 @@ import (
 // as any other. Freeze is idempotent. It fails with ErrBorrowed while an
 // exclusive view is out.
 //
-// In the debug mode (MEMBRIDGE_TRACK=all) the pages are also
+// In the checked mode (MEMBRIDGE_CHECK=1) the pages are also
 // write-protected, so a write from Go or from C faults at the writing
 // instruction, and membridge prints the buffer's tag and allocation site
 // before the Go runtime reports the fault. A buffer that does not own whole
-// pages (one allocated outside the debug mode under 256 KiB) is first copied to pages of
+// pages (one allocated outside the checked mode under 256 KiB) is first copied to pages of
 // its own, and its old memory poisoned (0xDB) and kept until Free: take
 // Ptr, Bytes or views after Freeze, not before. Freeze must not run concurrently with other
 // uses of b.
@@ -37,7 +37,7 @@ func (b *Buffer) Freeze() error {
 			break
 		}
 	}
-	if tracker.Debug() && b.n > 0 {
+	if tracker.Checking() && b.n > 0 {
 		if err := b.protect(); err != nil {
 			return err
 		}

@@ -9,17 +9,19 @@ import (
 
 	"github.com/membridge/membridge/cext/leakcheck"
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/stacks"
 )
 
 func TestFreezeAllowsOnlyReads(t *testing.T) {
 	for _, debug := range []bool{false, true} {
 		t.Run(map[bool]string{false: "sample", true: "all"}[debug], func(t *testing.T) {
 			defer leakcheck.Check(t)
-			rate := int64(tracker.DefaultSampleRate)
+			rate := int64(stacks.DefaultSampleRate)
 			if debug {
 				rate = 1
 			}
 			defer tracker.SetStackRate(tracker.SetStackRate(rate))
+			defer tracker.SetChecking(tracker.SetChecking(rate == 1))
 			for _, n := range []int{100, 1 << 20} { // the malloc and the large-buffer path
 				b, err := Alloc(t.Name(), n)
 				if err != nil {

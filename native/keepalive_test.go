@@ -135,7 +135,7 @@ func TestDroppedBufferKeptSliceFaults(t *testing.T) {
 // in the debug mode's pool, so reading it here is safe.)
 func TestDebugModePoisonsFreedMemory(t *testing.T) {
 	defer leakcheck.Check(t)
-	require.True(t, tracker.Debug())
+	require.True(t, tracker.Checking())
 	b, err := Alloc(testTag(t), 64)
 	require.NoError(t, err)
 	s := b.Bytes()

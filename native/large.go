@@ -42,11 +42,16 @@ func LargeBufferStats() LargeStats { return cLargeStats() }
 func TrimLargeBuffers() int64 { return cLargeTrim(0) }
 
 func init() {
-	tracker.RegisterRelief("native-large-kept", func(int64) int64 { return cLargeTrim(0) })
+	tracker.RegisterRelief("native-large-kept", func(s tracker.Shortage) int64 {
+		if s.Cause != tracker.ShortOfMemory {
+			return 0 // kept pages count against no limit
+		}
+		return cLargeTrim(0)
+	})
 }
 
 // allocMem takes n > 0 bytes from the large-buffer path, from pages of
-// their own (paged: the debug mode, quarantine.go) or from malloc.
+// their own (paged: the checked mode, quarantine.go) or from malloc.
 func allocMem(n, align int, f fill, large, paged bool) unsafe.Pointer {
 	switch {
 	case large:
@@ -60,15 +65,15 @@ func allocMem(n, align int, f fill, large, paged bool) unsafe.Pointer {
 func largeFree(p unsafe.Pointer, n int, poison bool) { cLargeFree(uintptr(p), n, poison) }
 
 // largeReclaim gives back a large buffer whose handle was dropped.
-// In the debug mode it is quarantined first (quarantine.go).
+// In the checked mode it is quarantined first (quarantine.go).
 var largeReclaim = tracker.ReclaimFunc(func(r *tracker.Record) {
 	unmarkOwned(r.Addr())
-	if tracker.Debug() {
+	if tracker.Checking() {
 		quarantineMem(r.Addr(), int(r.Bytes()), droppedDesc("*Buffer", "buffer", r), func(p uintptr, n int) {
 			_ = cProtect(p, n, protRW) // the large path's free writes its poison
 			cLargeFree(p, n, true)
 		})
 		return
 	}
-	cLargeFree(r.Addr(), int(r.Bytes()), tracker.Debug())
+	cLargeFree(r.Addr(), int(r.Bytes()), tracker.Checking())
 })

@@ -8,12 +8,14 @@ import (
 
 	"github.com/membridge/membridge/cext/leakcheck"
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/stacks"
 )
 
 func TestLargeBuffersReusePages(t *testing.T) {
 	// The debug mode unmaps freed large buffers (TestLargeBuffersUnmapInDebugMode);
 	// reuse is the other modes' behaviour.
-	defer tracker.SetStackRate(tracker.SetStackRate(tracker.DefaultSampleRate))
+	defer tracker.SetStackRate(tracker.SetStackRate(stacks.DefaultSampleRate))
+	defer tracker.SetChecking(tracker.SetChecking(false))
 	defer leakcheck.Check(t)
 	const n = 1 << 20
 	before := LargeBufferStats()
@@ -84,7 +86,8 @@ func TestLargeBufferHandToCCopiesToMalloc(t *testing.T) {
 // slice is used: TestDroppedBufferKeptSliceFaults.)
 func TestLargeBufferDroppedIsReclaimed(t *testing.T) {
 	defer leakcheck.Check(t)
-	defer tracker.SetStackRate(tracker.SetStackRate(tracker.DefaultSampleRate))
+	defer tracker.SetStackRate(tracker.SetStackRate(stacks.DefaultSampleRate))
+	defer tracker.SetChecking(tracker.SetChecking(false))
 	defer tracker.SetLeakPolicy(tracker.SetLeakPolicy(tracker.LeakFree))
 	tracker.SetLeakHandler(func(*tracker.Record) {}) // the drop is planted: no warning
 	defer tracker.SetLeakHandler(nil)
@@ -97,7 +100,7 @@ func TestLargeBufferDroppedIsReclaimed(t *testing.T) {
 		}
 	}()
 	for range 50 {
-		tracker.Relieve(0)
+		tracker.Relieve(tracker.Shortage{Bytes: 0})
 		if LargeBufferStats().LiveBytes == before {
 			return
 		}
@@ -108,6 +111,7 @@ func TestLargeBufferDroppedIsReclaimed(t *testing.T) {
 
 func TestLargeBuffersUnmapInDebugMode(t *testing.T) {
 	defer tracker.SetStackRate(tracker.SetStackRate(1))
+	defer tracker.SetChecking(tracker.SetChecking(true))
 	TrimLargeBuffers() // pages kept by earlier tests would serve the allocation
 	before := LargeBufferStats()
 	b, err := Alloc(testTag(t), 1<<20)

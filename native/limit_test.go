@@ -10,9 +10,11 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/membridge/membridge/tracker"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
 // An attacker asks for MaxInt bytes over and over under a 1 MiB tag limit
@@ -120,13 +122,13 @@ func TestHostileSizesOverALimit(t *testing.T) {
 			return err
 		}},
 		{"tracker.Reserve", func(tag string, n int) error {
-			_, err := tracker.Reserve(tracker.KindCHeap, -1, tag, int64(n), 0)
+			_, err := tracker.Reserve(KindCHeap, -1, tag, int64(n), 0)
 			return err
 		}},
 	}
 	for _, p := range paths {
 		t.Run(p.name, func(t *testing.T) {
-			defer tracker.VerifyNone(t)
+			defer leaktest.VerifyNone(t)
 			tag := testTag(t)
 			tracker.SetTagLimit(tag, 1<<20)
 			defer tracker.SetTagLimit(tag, 0)
@@ -154,7 +156,7 @@ func TestHostileSizesOverALimit(t *testing.T) {
 // Without a limit, a size that no allocator has fails with ErrOutOfMemory
 // (the ledger's total cannot pass MaxInt64 either), and leaves nothing.
 func TestHostileSizesWithoutALimit(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	tag := testTag(t)
 	one, err := Alloc(tag, 1)
 	require.NoError(t, err)
@@ -173,19 +175,19 @@ func TestHostileSizesWithoutALimit(t *testing.T) {
 	x := make([]byte, 2)
 	keep := DeleterFunc("none", func(unsafe.Pointer) {})
 	adoptTag := testTag(t)
-	all, err := Adopt(adoptTag, unsafe.Pointer(&x[1]), math.MaxInt-int(tracker.KindStats(tracker.KindAdopted).LiveBytes), keep)
+	all, err := Adopt(adoptTag, unsafe.Pointer(&x[1]), math.MaxInt-int(tracker.KindStats(KindAdopted).LiveBytes), keep)
 	require.NoError(t, err)
 	_, err = Adopt(adoptTag, unsafe.Pointer(&x[0]), 1, keep)
 	require.ErrorIs(t, err, ErrOutOfMemory)
 	require.NoError(t, all.Free())
-	require.GreaterOrEqual(t, tracker.KindStats(tracker.KindAdopted).LiveBytes, int64(0))
+	require.GreaterOrEqual(t, tracker.KindStats(KindAdopted).LiveBytes, int64(0))
 }
 
 // A cancelled context does not fail an allocation that fits; one the
 // budget refuses gets, at once, an error wrapping ErrLimit and the
 // context's error (and never ErrOutOfMemory).
 func TestAllocContextCancelled(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	tag := testTag(t)
 	tracker.SetTagLimit(tag, 10000)
 	defer tracker.SetTagLimit(tag, 0)

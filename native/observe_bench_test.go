@@ -8,6 +8,7 @@ import (
 	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/memprofile"
+	"github.com/membridge/membridge/tracker/stacks"
 )
 
 // BenchmarkObserveAllocFree compares alloc+free with the ledger keeping no
@@ -28,9 +29,10 @@ func BenchmarkObserveAllocFree(b *testing.B) {
 		for _, mode := range []struct {
 			name string
 			rate int64
-		}{{"off", 0}, {"sampled", tracker.DefaultSampleRate}} {
+		}{{"off", 0}, {"sampled", stacks.DefaultSampleRate}} {
 			b.Run(fmt.Sprintf("size=%dKiB/mode=%s", size>>10, mode.name), func(b *testing.B) {
 				defer tracker.SetStackRate(tracker.SetStackRate(mode.rate))
+				defer tracker.SetChecking(tracker.SetChecking(mode.rate == 1))
 				b.SetBytes(int64(size))
 				for b.Loop() {
 					buf, err := native.Alloc("bench-observe", size)
@@ -54,6 +56,7 @@ func BenchmarkProfileWrite100k(b *testing.B) {
 	for _, sites := range []int{1, 10_000} {
 		b.Run(fmt.Sprintf("sites=%d", sites), func(b *testing.B) {
 			defer tracker.SetStackRate(tracker.SetStackRate(1))
+			defer tracker.SetChecking(tracker.SetChecking(true))
 			bufs := make([]*native.Buffer, 0, 100_000)
 			for i := range 100_000 {
 				buf, err := allocAtSite(i%sites, siteBits)

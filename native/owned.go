@@ -33,7 +33,7 @@ import (
 // live, in the pages that marks are written to: at most 1/16 of that range
 // when blocks are packed densely, far less when they are spread. Buffers,
 // large ones included, mark their first granule only: a pointer into the
-// middle of a live buffer is caught by Adopt in the debug mode alone, which
+// middle of a live buffer is caught by Adopt in the checked mode alone, which
 // walks the ledger. Arena chunks, made rarely and handed out in pieces,
 // are kept as whole ranges in a sorted set instead (ownedRanges), so that a
 // pointer anywhere into them is found. Addresses past 47 bits are not

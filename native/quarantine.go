@@ -8,7 +8,7 @@ import (
 	"github.com/membridge/membridge/tracker"
 )
 
-// In the debug mode (tracker.Debug()) memory this package gives back is
+// In the checked mode (tracker.Checking()) memory this package gives back is
 // made inaccessible rather than reused where it owns whole pages: arena
 // chunks after Reset or Free, and buffers and chunks the safety net
 // reclaims after their handle was dropped. A read or write through a
@@ -17,13 +17,13 @@ import (
 // here, which names the memory's tag and allocation site, before the Go
 // runtime reports the fault.
 //
-// So that the safety net's reclaims can be quarantined too, the debug mode
+// So that the safety net's reclaims can be quarantined too, the checked mode
 // gives small buffers pages of their own (paged buffers), not malloc's
 // memory: a buffer of up to a page takes one from a pool of mapped pages,
 // and gives it back, poisoned, at Free (a page from the pool costs no
-// system call: the debug mode's alloc+free stays as fast as it was over
+// system call: the checked mode's alloc+free stays as fast as it was over
 // malloc); a larger one is mapped for itself and unmapped at Free. The
-// price is memory: a page per live small buffer, in the debug mode only.
+// price is memory: a page per live small buffer, in the checked mode only.
 // Memory that is not ours to keep (adopted blocks, which go to their
 // deleter) is never quarantined.
 
@@ -84,7 +84,7 @@ var pagePool struct {
 const pageSlab = 64
 
 // pagedAlloc returns n > 0 bytes on pages of their own, for a small buffer
-// in the debug mode, filled as f says, or nil.
+// in the checked mode, filled as f says, or nil.
 func pagedAlloc(n int, f fill) unsafe.Pointer {
 	var p unsafe.Pointer
 	if n > pageSize {

@@ -18,7 +18,7 @@ func reserveRelieved(k tracker.Kind, tag string, n int64, skip int) (*tracker.Re
 	if err == nil || !errors.Is(err, tracker.ErrLimit) {
 		return rec, err
 	}
-	if tracker.RelieveShortage(tracker.ShortageOf(err, n)) == 0 {
+	if tracker.Relieve(tracker.ShortageOf(err, n)) == 0 {
 		return nil, err // nothing was given back: a retry would fail alike
 	}
 	rec, err = tracker.Reserve(k, -1, tag, n, skip)

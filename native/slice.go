@@ -30,10 +30,10 @@ func AllocSliceZeroed[T any](tag string, n int) (*Slice[T], error) {
 }
 
 // AllocSlice returns n uninitialised values of type T in C memory under
-// tag (filled with 0xCD in the debug mode).
+// tag (filled with 0xCD in the checked mode).
 func AllocSlice[T any](tag string, n int) (*Slice[T], error) {
 	f := fillNone
-	if tracker.Debug() {
+	if tracker.Checking() {
 		f = fillJunk
 	}
 	return makeSlice[T](tag, n, f)
@@ -48,7 +48,7 @@ func makeSlice[T any](tag string, n int, f fill) (*Slice[T], error) {
 	if n < 0 || (size > 0 && n > math.MaxInt/size) {
 		return nil, fmt.Errorf("native: slice of %d %T of %d bytes each (tag %q): %w", n, zero, size, tag, ErrInvalidSize)
 	}
-	b, err := alloc(tracker.KindCHeap, tag, n*size, f, allocOptions{align: int(unsafe.Alignof(zero))}, 3)
+	b, err := alloc(KindCHeap, tag, n*size, f, allocOptions{align: int(unsafe.Alignof(zero))}, 3)
 	if err != nil {
 		return nil, err
 	}

@@ -56,7 +56,7 @@ func TestAllocSliceIsJunkInDebugMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Free()
-	if tracker.Debug() && s.Values()[3] != 0xCDCDCDCD {
+	if tracker.Checking() && s.Values()[3] != 0xCDCDCDCD {
 		t.Fatalf("uninitialised values in debug mode: %#x", s.Values()[3])
 	}
 }

@@ -208,7 +208,7 @@ func (b *Buffer) borrowedError(op string) error {
 // views may be out at once; an exclusive one (ViewMut) excludes every other
 // view, checked when the view is made. End a view with Release.
 //
-// The bytes of a shared view must not be written; in the debug mode the
+// The bytes of a shared view must not be written; in the checked mode the
 // pages of a frozen buffer are write-protected, so a write faults. A View
 // belongs to one goroutine at a time (like a bytes.Buffer): hand it on
 // rather than share it; the buffer itself may be viewed from any number of

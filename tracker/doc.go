@@ -1,34 +1,58 @@
 // Package tracker is membridge's ledger: it accounts for every native
-// allocation that membridge owns, whatever the memory is (C heap, arena
-// chunks, memory adopted from C libraries, CUDA device and pinned memory,
-// handles for Go values given to C).
-//
-// The package knows nothing of C or CUDA. Owners (packages native and cuda)
-// reserve bytes with [Reserve], make the allocation, then [Reservation.Commit]
-// it; they end it with [Record.Release]. In between, the ledger keeps:
+// allocation that membridge owns, whatever the memory is. It knows none of
+// its users: the owners (packages native, cuda, cext, handle) register
+// their kinds of memory ([RegisterKind]), reserve bytes with [Reserve],
+// make the allocation, then [Record.Commit] it; they end it with
+// [Record.Release]. In between, the ledger keeps:
 //
 //   - counters per kind and per (kind, device, tag): live bytes and count,
-//     peak bytes, totals allocated and freed. The hot path is atomics and one
-//     uncontended per-shard mutex; there is no global lock.
-//   - the allocation stack, when the stack rate asks for it (see
-//     [SetStackRate] and the MEMBRIDGE_TRACK environment variable).
+//     peak bytes, totals allocated and freed, and limits ([SetLimit],
+//     [SetTagLimit]). The hot path is atomics and one uncontended
+//     per-shard mutex; there is no global lock.
+//   - the allocation stack, when the stack rate asks for it.
 //   - a safety net: [Watch] attaches a runtime cleanup to the owner's handle,
 //     so a handle the program drops without freeing is found, reported with
 //     its allocation stack, and then handled by the [LeakPolicy].
 //
+// # Two switches
+//
+// How many stacks to keep: the environment variable MEMBRIDGE_TRACK (off,
+// sample, sample:<bytes>, all) or [SetStackRate]. Stacks cost time and
+// memory but change nothing else: a production leak hunt with
+// MEMBRIDGE_TRACK=all allocates as the service always does.
+//
+// Whether to check ([Checking]): owners fill fresh memory with junk, poison
+// or unmap freed memory, free at once what they would batch, quarantine
+// arena chunks and trace C allocations one by one. MEMBRIDGE_CHECK=1 or
+// [SetChecking] turn it on; a build with the membridge_invariants tag (as
+// Pebble's invariants tag) makes it a constant, always on.
+//
+// The test mode turns both on, in every test binary from its start
+// (unless the environment says otherwise), together with goroutine
+// attribution and the LeakFail policy; package tracker/leaktest checks for
+// leaks (VerifyNone, VerifyTestMain).
+//
+// # Tags
+//
 // Tags say what memory is for, and are meant to be few: the names a program
 // gives its uses of memory. The ledger keeps counters for at most
-// [MaxTags] tags ([DefaultMaxTags], 1,000, unless [SetMaxTags] says
-// otherwise), so that a program that makes tags from data (one per request
-// id, per user) cannot grow the ledger, or a Prometheus server's series,
-// without bound. The memory of any further tag, and of a tag that is not
-// valid UTF-8 or is longer than [MaxTagLen] bytes, is counted under the
-// reserved tag [OverflowTag], "(overflow)": totals stay exact, and
-// [TagsOverflowed] says how many tags went there. A tag given a limit
-// ([SetTagLimit]) is always kept, past the cap if need be, so that its
-// budget counts its own bytes.
+// [MaxTags] tags (1,000 unless [SetMaxTags] says otherwise), so that a
+// program that makes tags from data (one per request id, per user) cannot
+// grow the ledger, or a Prometheus server's series, without bound. The
+// memory of any further tag, and of a tag that is not valid UTF-8 or is
+// longer than [MaxTagLen] bytes, is counted under the reserved tag
+// [OverflowTag], "(overflow)": totals stay exact, and [TagsOverflowed] says
+// how many tags went there. A tag given a limit ([SetTagLimit]) is always
+// kept, past the cap if need be, so that its budget counts its own bytes.
 //
-// The test mode ([VerifyNone], [VerifyTestMain], [Find]) fails tests that
-// leave native or device memory behind, and blames the test that made the
-// allocation even when tests run in parallel.
+// # Around the core
+//
+// Observers hear of every event through one hook ([Observer],
+// [AddObserver]), which costs one atomic load per event while none is
+// added: tracker/history (the event history), tracker/scope (memory of a
+// region of code) and tracker/sites (totals per allocation site).
+// tracker/external brings in counters kept outside the ledger (the C
+// API's); tracker/stacks reads captured stacks; tracker/leaktest is the
+// test mode; tracker/debughttp, memprofile, promcollector, sitereport and
+// timeline export what the ledger knows.
 package tracker

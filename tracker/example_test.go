@@ -8,12 +8,13 @@ import (
 	"time"
 
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
 // An owner reserves bytes, allocates, commits, and releases: this is what
 // packages native and cuda do for every allocation.
 func ExampleReserve() {
-	rec, err := tracker.Reserve(tracker.KindCHeap, -1, "example-reserve", 4096, 0)
+	rec, err := tracker.Reserve(kindCHeap, -1, "example-reserve", 4096, 0)
 	if err != nil {
 		panic(err)
 	}
@@ -29,7 +30,7 @@ func ExampleReserve() {
 func ExampleSetTagLimit() {
 	tracker.SetTagLimit("example-budget", 1024)
 	defer tracker.SetTagLimit("example-budget", 0)
-	_, err := tracker.Reserve(tracker.KindCHeap, -1, "example-budget", 2048, 0)
+	_, err := tracker.Reserve(kindCHeap, -1, "example-budget", 2048, 0)
 	fmt.Println(errors.Is(err, tracker.ErrLimit))
 	// Output: true
 }
@@ -38,17 +39,17 @@ func ExampleSetStackRate() {
 	// Keep every allocation stack while chasing a leak, then go back.
 	previous := tracker.SetStackRate(1)
 	defer tracker.SetStackRate(previous)
-	fmt.Println(tracker.Debug())
+	fmt.Println(tracker.Checking())
 	// Output: true
 }
 
 func ExampleFind() {
-	rec, _ := tracker.Reserve(tracker.KindCHeap, -1, "example-find", 10, 0)
+	rec, _ := tracker.Reserve(kindCHeap, -1, "example-find", 10, 0)
 	rec.Commit(0x1000, nil)
-	err := tracker.Find(tracker.MaxWait(0), tracker.IgnoreTags("unrelated"))
-	fmt.Println(errors.Is(err, tracker.ErrLeaked))
+	err := leaktest.Find(leaktest.MaxWait(0), leaktest.IgnoreTags("unrelated"))
+	fmt.Println(errors.Is(err, leaktest.ErrLeaked))
 	rec.Release()
-	fmt.Println(tracker.Find(tracker.MaxWait(0)))
+	fmt.Println(leaktest.Find(leaktest.MaxWait(0)))
 	// Output:
 	// true
 	// <nil>
@@ -58,18 +59,18 @@ func ExampleFind() {
 // is still live.
 func ExampleVerifyNone() {
 	t := &testing.T{} // in a real test, the test's own *testing.T
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	// ... allocate and free through membridge ...
 }
 
 // VerifyTestMain runs a package's tests in the leak-tracking test mode.
 func ExampleVerifyTestMain() {
-	var m *testing.M // func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
+	var m *testing.M // func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 	_ = m
 }
 
 func ExampleKindStats() {
-	s := tracker.KindStats(tracker.KindDevice)
+	s := tracker.KindStats(kindDevice)
 	fmt.Println(s.Kind, s.LiveBytes >= 0)
 	// Output: device true
 }
@@ -77,10 +78,10 @@ func ExampleKindStats() {
 // A Recorder lets a test plant a leak and assert that it is reported,
 // without failing itself.
 func ExampleRecorder() {
-	rec, _ := tracker.Reserve(tracker.KindCHeap, -1, "example-planted", 32, 0)
+	rec, _ := tracker.Reserve(kindCHeap, -1, "example-planted", 32, 0)
 	rec.Commit(0x1000, nil)
-	r := &tracker.Recorder{TestName: "TestPlanted"}
-	tracker.VerifyNone(r, tracker.MaxWait(0), tracker.IgnoreTags("unrelated"))
+	r := &leaktest.Recorder{TestName: "TestPlanted"}
+	leaktest.VerifyNone(r, leaktest.MaxWait(0), leaktest.IgnoreTags("unrelated"))
 	fmt.Println(strings.Contains(r.Report(), `32 bytes in 1 allocation, tag "example-planted"`))
 	rec.Release()
 	// Output: true
@@ -100,7 +101,7 @@ func ExampleGC() {
 	reclaimed := make(chan int64, 1)
 	before := tracker.TagStats("example-gc").DroppedCount
 	func() {
-		rec, err := tracker.Reserve(tracker.KindCHeap, -1, "example-gc", 512, 0)
+		rec, err := tracker.Reserve(kindCHeap, -1, "example-gc", 512, 0)
 		if err != nil {
 			panic(err)
 		}

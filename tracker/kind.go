@@ -6,44 +6,21 @@ import (
 )
 
 // Kind says what sort of native memory a record accounts for. Counters,
-// limits and reports are kept per kind.
+// limits and reports are kept per kind. The ledger knows no kind of its
+// own: each owner registers its kinds with [RegisterKind] when its package
+// is initialised (package native: c-heap, arena-chunk, adopted; cext:
+// c-extension; cuda: device, device-pool, device-emulated, pinned-host;
+// handle: go-handle), and a kind's number is the order of registration.
 type Kind uint8
 
-// The kinds membridge itself uses. More can be added with [RegisterKind].
-const (
-	KindCHeap          Kind = iota // C heap memory allocated by package native
-	KindArenaChunk                 // a chunk an arena took from the C heap
-	KindAdopted                    // memory a C library allocated and membridge adopted
-	KindCExtension                 // memory C code allocated through cext/membridge.h
-	KindDevice                     // CUDA device memory
-	KindDevicePool                 // CUDA device memory from a stream-ordered pool
-	KindDeviceEmulated             // device memory emulated on the host (CPU backend)
-	KindPinned                     // page-locked host memory
-	KindHandle                     // a handle that lets C refer to a Go value
-	numBuiltinKinds
-)
-
-// MaxKinds is how many kinds the ledger can hold, built-in ones included.
+// MaxKinds is how many kinds the ledger can hold.
 const MaxKinds = 32
 
 var kinds = struct {
 	sync.Mutex
 	names [MaxKinds]string
 	n     int
-}{
-	names: [MaxKinds]string{
-		KindCHeap:          "c-heap",
-		KindArenaChunk:     "arena-chunk",
-		KindAdopted:        "adopted",
-		KindCExtension:     "c-extension",
-		KindDevice:         "device",
-		KindDevicePool:     "device-pool",
-		KindDeviceEmulated: "device-emulated",
-		KindPinned:         "pinned-host",
-		KindHandle:         "go-handle",
-	},
-	n: int(numBuiltinKinds),
-}
+}{}
 
 // String returns the kind's name, as it appears in reports and metrics.
 func (k Kind) String() string {
@@ -80,7 +57,7 @@ func RegisterKind(name string) (Kind, error) {
 	return k, nil
 }
 
-// Kinds returns every kind registered so far, built-in ones first.
+// Kinds returns every kind registered so far, in the order of registration.
 func Kinds() []Kind {
 	kinds.Lock()
 	defer kinds.Unlock()

@@ -8,17 +8,20 @@ import (
 	"time"
 
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/internal/ledgertest"
+	"github.com/membridge/membridge/tracker/leaktest"
+	"github.com/membridge/membridge/tracker/stacks"
 )
 
 func TestCountersFollowReserveCommitRelease(t *testing.T) {
-	defer tracker.VerifyNone(t)
-	var o fakeOwner
+	defer leaktest.VerifyNone(t)
+	var o ledgertest.Owner
 	tag := testTag(t)
-	h, err := o.alloc(tag, 100)
+	h, err := o.Alloc(tag, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h2, err := o.alloc(tag, 50)
+	h2, err := o.Alloc(tag, 50)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,20 +29,20 @@ func TestCountersFollowReserveCommitRelease(t *testing.T) {
 	if s.LiveBytes != 150 || s.LiveCount != 2 || s.PeakBytes != 150 || s.AllocatedCount != 2 {
 		t.Fatalf("after two allocations: %+v", s)
 	}
-	if !h.free() {
+	if !h.Free() {
 		t.Fatal("first release refused")
 	}
-	if h.free() {
+	if h.Free() {
 		t.Fatal("second release of the same record succeeded")
 	}
 	s = tracker.TagStats(tag)
 	if s.LiveBytes != 50 || s.LiveCount != 1 || s.PeakBytes != 150 || s.FreedBytes != 100 {
 		t.Fatalf("after one free: %+v", s)
 	}
-	h2.free()
+	h2.Free()
 	found := false
 	for _, s := range tracker.AllStats() {
-		if s.Tag == tag && s.Kind == tracker.KindCHeap && s.Device == -1 {
+		if s.Tag == tag && s.Kind == kindCHeap && s.Device == -1 {
 			found = s.AllocatedBytes == 150 && s.FreedBytes == 150 && s.LiveBytes == 0
 		}
 	}
@@ -50,7 +53,7 @@ func TestCountersFollowReserveCommitRelease(t *testing.T) {
 
 func TestCancelGivesBackTheReservation(t *testing.T) {
 	tag := testTag(t)
-	rec, err := tracker.Reserve(tracker.KindCHeap, -1, tag, 4096, 0)
+	rec, err := tracker.Reserve(kindCHeap, -1, tag, 4096, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,23 +68,23 @@ func TestCancelGivesBackTheReservation(t *testing.T) {
 }
 
 func TestReserveRejectsNegativeSize(t *testing.T) {
-	if _, err := tracker.Reserve(tracker.KindCHeap, -1, "neg", -1, 0); !errors.Is(err, tracker.ErrInvalidSize) {
+	if _, err := tracker.Reserve(kindCHeap, -1, "neg", -1, 0); !errors.Is(err, tracker.ErrInvalidSize) {
 		t.Fatalf("got %v, want ErrInvalidSize", err)
 	}
 }
 
 func TestLimits(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	tag := testTag(t)
 	tracker.SetTagLimit(tag, 1000)
 	defer tracker.SetTagLimit(tag, 0)
-	var o fakeOwner
-	a, err := o.alloc(tag, 600)
+	var o ledgertest.Owner
+	a, err := o.Alloc(tag, 600)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer a.free()
-	_, err = o.alloc(tag, 600)
+	defer a.Free()
+	_, err = o.Alloc(tag, 600)
 	if !errors.Is(err, tracker.ErrLimit) {
 		t.Fatalf("over the tag limit: got %v, want ErrLimit", err)
 	}
@@ -123,54 +126,32 @@ func TestRegisterKind(t *testing.T) {
 	if _, err := tracker.RegisterKind(""); err == nil {
 		t.Fatal("empty kind name accepted")
 	}
-	if tracker.KindDevice.String() != "device" || tracker.Kind(200).String() != "kind(200)" {
+	if kindDevice.String() != "device" || tracker.Kind(200).String() != "kind(200)" {
 		t.Fatal("kind names")
-	}
-}
-
-func TestParseTrackMode(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want int64
-		ok   bool
-	}{
-		{"", tracker.DefaultSampleRate, true},
-		{"sample", tracker.DefaultSampleRate, true},
-		{"off", 0, true},
-		{"all", 1, true},
-		{"sample:4096", 4096, true},
-		{"sample:0", 0, false},
-		{"sample:x", 0, false},
-		{"everything", 0, false},
-	} {
-		got, err := tracker.ParseTrackMode(tc.in)
-		if (err == nil) != tc.ok || (tc.ok && got != tc.want) {
-			t.Errorf("ParseTrackMode(%q) = %d, %v; want %d, ok=%v", tc.in, got, err, tc.want, tc.ok)
-		}
 	}
 }
 
 func TestSampledStacksAreScaled(t *testing.T) {
 	defer tracker.SetStackRate(tracker.SetStackRate(1 << 16))
-	var o fakeOwner
+	var o ledgertest.Owner
 	tag := testTag(t)
 	const n, size = 4000, 1024
-	var hs []*handle
+	var hs []*ledgertest.Handle
 	var sampled int
 	var weighted float64
 	for range n {
-		h, err := o.alloc(tag, size)
+		h, err := o.Alloc(tag, size)
 		if err != nil {
 			t.Fatal(err)
 		}
 		hs = append(hs, h)
-		if h.rec.Stack() != nil {
+		if h.Rec.Stack() != nil {
 			sampled++
-			weighted += tracker.SampleWeight(h.rec.Bytes(), h.rec.StackRate())
+			weighted += stacks.SampleWeight(h.Rec.Bytes(), h.Rec.StackRate())
 		}
 	}
 	for _, h := range hs {
-		h.free()
+		h.Free()
 	}
 	// 4000 KiB at one sample per 64 KiB: about 62 samples. The scaled total
 	// must be near the real total (Poisson noise: well within 50%).
@@ -184,25 +165,25 @@ func TestSampledStacksAreScaled(t *testing.T) {
 
 func TestStackRateOffKeepsNoStacks(t *testing.T) {
 	defer tracker.SetStackRate(tracker.SetStackRate(0))
-	var o fakeOwner
-	h, _ := o.alloc(t.Name(), 1<<30)
-	defer h.free()
-	if h.rec.Stack() != nil {
+	var o ledgertest.Owner
+	h, _ := o.Alloc(t.Name(), 1<<30)
+	defer h.Free()
+	if h.Rec.Stack() != nil {
 		t.Fatal("stack captured with the stack rate at 0")
 	}
 }
 
 //go:noinline
-func leakyDecode(o *fakeOwner) *handle {
-	h, _ := o.alloc("decoder", 512)
+func leakyDecode(o *ledgertest.Owner) *ledgertest.Handle {
+	h, _ := o.Alloc("decoder", 512)
 	return h
 }
 
 func TestPlantedLeakIsReportedWithStackTagAndTest(t *testing.T) {
-	var o fakeOwner
+	var o ledgertest.Owner
 	h := leakyDecode(&o)
-	rt := &tracker.Recorder{TestName: t.Name()}
-	tracker.VerifyNone(rt, tracker.MaxWait(10*time.Millisecond))
+	rt := &leaktest.Recorder{TestName: t.Name()}
+	leaktest.VerifyNone(rt, leaktest.MaxWait(10*time.Millisecond))
 	rep := rt.Report()
 	for _, want := range []string{
 		"LEAK of 512 bytes in 1 allocation from 1 site",
@@ -216,70 +197,70 @@ func TestPlantedLeakIsReportedWithStackTagAndTest(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, rep)
 		}
 	}
-	h.free()
-	tracker.VerifyNone(t)
+	h.Free()
+	leaktest.VerifyNone(t)
 }
 
 func TestParallelTestsDoNotBlameEachOther(t *testing.T) {
-	var o fakeOwner
-	leaked := make(chan *handle, 1)
+	var o ledgertest.Owner
+	leaked := make(chan *ledgertest.Handle, 1)
 	var leakerReport, cleanReport string
 	t.Run("group", func(t *testing.T) {
 		t.Run("leaker", func(t *testing.T) {
 			t.Parallel()
-			rt := &tracker.Recorder{TestName: t.Name()}
-			h, _ := o.alloc("leaker", 64)
+			rt := &leaktest.Recorder{TestName: t.Name()}
+			h, _ := o.Alloc("leaker", 64)
 			// a goroutine started by this test allocates too
-			done := make(chan *handle)
-			go func() { h, _ := o.alloc("leaker-child", 32); done <- h }()
+			done := make(chan *ledgertest.Handle)
+			go func() { h, _ := o.Alloc("leaker-child", 32); done <- h }()
 			child := <-done
 			leaked <- h
 			time.Sleep(20 * time.Millisecond) // let the clean test run meanwhile
-			tracker.VerifyNone(rt, tracker.MaxWait(10*time.Millisecond))
+			leaktest.VerifyNone(rt, leaktest.MaxWait(10*time.Millisecond))
 			leakerReport = rt.Report()
-			child.free()
+			child.Free()
 		})
 		t.Run("clean", func(t *testing.T) {
 			t.Parallel()
-			rt := &tracker.Recorder{TestName: t.Name()}
-			h, _ := o.alloc("clean", 64)
+			rt := &leaktest.Recorder{TestName: t.Name()}
+			h, _ := o.Alloc("clean", 64)
 			time.Sleep(10 * time.Millisecond)
-			h.free()
-			tracker.VerifyNone(rt, tracker.MaxWait(10*time.Millisecond))
+			h.Free()
+			leaktest.VerifyNone(rt, leaktest.MaxWait(10*time.Millisecond))
 			cleanReport = rt.Report()
 		})
 	})
-	(<-leaked).free()
+	(<-leaked).Free()
 	if cleanReport != "" {
 		t.Errorf("the clean test was blamed:\n%s", cleanReport)
 	}
 	if !strings.Contains(leakerReport, `tag "leaker"`) || !strings.Contains(leakerReport, `tag "leaker-child"`) {
 		t.Errorf("the leaking test's report misses its own or its goroutine's allocation:\n%s", leakerReport)
 	}
-	tracker.VerifyNone(t)
+	leaktest.VerifyNone(t)
 }
 
 func TestDroppedHandleFailsTheTestAndIsReclaimed(t *testing.T) {
 	if tracker.CurrentLeakPolicy() != tracker.LeakFail {
 		t.Fatalf("test mode policy is %v", tracker.CurrentLeakPolicy())
 	}
-	var o fakeOwner
+	var o ledgertest.Owner
 	func() { leakyDecode(&o) }() // the handle is dropped here
-	rt := &tracker.Recorder{TestName: t.Name()}
+	rt := &leaktest.Recorder{TestName: t.Name()}
 	deadline := time.Now().Add(5 * time.Second)
-	for o.reclaimed.Load() == 0 && time.Now().Before(deadline) {
+	for o.Reclaimed.Load() == 0 && time.Now().Before(deadline) {
 		tracker.GC()
 		time.Sleep(time.Millisecond)
 	}
-	if o.reclaimed.Load() != 512 {
-		t.Fatalf("safety net reclaimed %d bytes, want 512", o.reclaimed.Load())
+	if o.Reclaimed.Load() != 512 {
+		t.Fatalf("safety net reclaimed %d bytes, want 512", o.Reclaimed.Load())
 	}
-	tracker.VerifyNone(rt, tracker.MaxWait(10*time.Millisecond))
+	leaktest.VerifyNone(rt, leaktest.MaxWait(10*time.Millisecond))
 	if rep := rt.Report(); !strings.Contains(rep, "1 dropped without Free") || !strings.Contains(rep, "leakyDecode") {
 		t.Fatalf("dropped handle not reported with its stack:\n%s", rep)
 	}
 	// reported once: the next check is clean
-	tracker.VerifyNone(t, tracker.MaxWait(10*time.Millisecond))
+	leaktest.VerifyNone(t, leaktest.MaxWait(10*time.Millisecond))
 }
 
 func TestLeakReportPolicyKeepsTheMemoryAndTheRecord(t *testing.T) {
@@ -288,9 +269,9 @@ func TestLeakReportPolicyKeepsTheMemoryAndTheRecord(t *testing.T) {
 	var mu sync.Mutex
 	tracker.SetLeakHandler(func(r *tracker.Record) { mu.Lock(); heard = append(heard, r); mu.Unlock() })
 	defer tracker.SetLeakHandler(nil)
-	var o fakeOwner
+	var o ledgertest.Owner
 	tag := testTag(t)
-	func() { o.alloc(tag, 77) }()
+	func() { o.Alloc(tag, 77) }()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		tracker.GC()
@@ -307,7 +288,7 @@ func TestLeakReportPolicyKeepsTheMemoryAndTheRecord(t *testing.T) {
 	if len(heard) != 1 || !heard[0].Dropped() || heard[0].Tag() != tag {
 		t.Fatalf("leak handler heard %v", heard)
 	}
-	if o.reclaimed.Load() != 0 {
+	if o.Reclaimed.Load() != 0 {
 		t.Fatal("LeakReport reclaimed the memory")
 	}
 	s := tracker.TagStats(tag)
@@ -315,11 +296,11 @@ func TestLeakReportPolicyKeepsTheMemoryAndTheRecord(t *testing.T) {
 		t.Fatalf("dropped record not kept live: %+v", s)
 	}
 	// The memory stays leaked by design; the test takes it out of the books.
-	err := tracker.Find(tracker.MaxWait(0))
-	if !errors.Is(err, tracker.ErrLeaked) || !strings.Contains(err.Error(), "1 dropped without Free") {
+	err := leaktest.Find(leaktest.MaxWait(0))
+	if !errors.Is(err, leaktest.ErrLeaked) || !strings.Contains(err.Error(), "1 dropped without Free") {
 		t.Fatalf("Find: %v", err)
 	}
-	var le *tracker.LeakError
+	var le *leaktest.LeakError
 	if !errors.As(err, &le) || len(le.Records) != 1 {
 		t.Fatalf("LeakError records: %v", err)
 	}
@@ -327,14 +308,14 @@ func TestLeakReportPolicyKeepsTheMemoryAndTheRecord(t *testing.T) {
 }
 
 func TestHandOffIsNeitherLiveNorLeaked(t *testing.T) {
-	defer tracker.VerifyNone(t)
-	var o fakeOwner
+	defer leaktest.VerifyNone(t)
+	var o ledgertest.Owner
 	tag := testTag(t)
-	h, _ := o.alloc(tag, 300)
-	if !h.rec.HandOff() {
+	h, _ := o.Alloc(tag, 300)
+	if !h.Rec.HandOff() {
 		t.Fatal("hand-off refused")
 	}
-	if h.rec.HandOff() || h.free() {
+	if h.Rec.HandOff() || h.Free() {
 		t.Fatal("a handed-off record was ended twice")
 	}
 	s := tracker.TagStats(tag)
@@ -344,45 +325,45 @@ func TestHandOffIsNeitherLiveNorLeaked(t *testing.T) {
 }
 
 func TestIgnoreOptions(t *testing.T) {
-	var o fakeOwner
-	a, _ := o.alloc("ignored-tag", 1)
-	base := tracker.IgnoreCurrent()
-	b, _ := o.alloc("after-baseline", 2)
-	err := tracker.Find(base, tracker.MaxWait(0))
+	var o ledgertest.Owner
+	a, _ := o.Alloc("ignored-tag", 1)
+	base := leaktest.IgnoreCurrent()
+	b, _ := o.Alloc("after-baseline", 2)
+	err := leaktest.Find(base, leaktest.MaxWait(0))
 	if err == nil || strings.Contains(err.Error(), "ignored-tag") || !strings.Contains(err.Error(), "after-baseline") {
 		t.Fatalf("baseline: %v", err)
 	}
-	if err := tracker.Find(base, tracker.IgnoreTags("after-baseline"), tracker.MaxWait(0)); err != nil {
+	if err := leaktest.Find(base, leaktest.IgnoreTags("after-baseline"), leaktest.MaxWait(0)); err != nil {
 		t.Fatalf("baseline plus ignored tag: %v", err)
 	}
-	if err := tracker.Find(tracker.IgnoreKinds(tracker.KindCHeap), tracker.MaxWait(0)); err != nil {
+	if err := leaktest.Find(leaktest.IgnoreKinds(kindCHeap), leaktest.MaxWait(0)); err != nil {
 		t.Fatalf("ignored kind: %v", err)
 	}
-	a.free()
-	b.free()
+	a.Free()
+	b.Free()
 }
 
 func TestMaxWaitLetsLateFreesLand(t *testing.T) {
-	var o fakeOwner
-	h, _ := o.alloc(t.Name(), 10)
-	time.AfterFunc(30*time.Millisecond, func() { h.free() })
-	if err := tracker.Find(tracker.MaxWait(5 * time.Second)); err != nil {
+	var o ledgertest.Owner
+	h, _ := o.Alloc(t.Name(), 10)
+	time.AfterFunc(30*time.Millisecond, func() { h.Free() })
+	if err := leaktest.Find(leaktest.MaxWait(5 * time.Second)); err != nil {
 		t.Fatalf("a free 30ms late was reported as a leak: %v", err)
 	}
 }
 
 func TestConcurrentReleaseEndsOnce(t *testing.T) {
-	defer tracker.VerifyNone(t)
-	var o fakeOwner
+	defer leaktest.VerifyNone(t)
+	var o ledgertest.Owner
 	for range 200 {
-		h, _ := o.alloc(t.Name(), 8)
+		h, _ := o.Alloc(t.Name(), 8)
 		var wins atomicCounter
 		var wg sync.WaitGroup
 		for range 4 {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if h.free() {
+				if h.Free() {
 					wins.add()
 				}
 			}()

@@ -65,7 +65,7 @@ func TagLimit(tag string) int64 {
 
 // A LimitError is what Reserve returns when a limit refuses a reservation.
 // It wraps ErrLimit; get it with errors.As to learn which limit refused and
-// by how much, or pass its Shortage to RelieveShortage.
+// by how much, or pass its Shortage to Relieve.
 type LimitError struct {
 	Kind   Kind
 	Device int    // -1 for host memory
@@ -127,11 +127,11 @@ func reserveTotals(k Kind, e *keyEntry, n int64) error {
 	return nil
 }
 
-// refuse counts a limit's refusal and notes it in the event history.
+// refuse counts a limit's refusal and tells the observers.
 func refuse(t *totals, err *LimitError) error {
 	t.limitHits.Add(1)
-	if observing.Load()&observeHistory != 0 {
-		observeLimit(err.Kind, err.Tag, err.Bytes)
+	if observing.Load() != 0 {
+		observeLimit(err)
 	}
 	return err
 }

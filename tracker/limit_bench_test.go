@@ -15,7 +15,7 @@ func BenchmarkReserveCommitRelease(b *testing.B) {
 	defer tracker.SetTagLimit(tag, 0)
 	b.ReportAllocs()
 	for b.Loop() {
-		r, err := tracker.Reserve(tracker.KindCHeap, -1, tag, 4096, 0)
+		r, err := tracker.Reserve(kindCHeap, -1, tag, 4096, 0)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -34,7 +34,7 @@ func BenchmarkReserveCommitReleaseParallel(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			r, err := tracker.Reserve(tracker.KindCHeap, -1, tag, 4096, 0)
+			r, err := tracker.Reserve(kindCHeap, -1, tag, 4096, 0)
 			if err != nil {
 				b.Error(err)
 				return
@@ -54,7 +54,7 @@ func BenchmarkReserveTagPerRequest(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		requestSeq++
-		r, err := tracker.Reserve(tracker.KindCHeap, -1, "bench-request-"+strconv.Itoa(requestSeq), 4096, 0)
+		r, err := tracker.Reserve(kindCHeap, -1, "bench-request-"+strconv.Itoa(requestSeq), 4096, 0)
 		if err != nil {
 			b.Fatal(err)
 		}

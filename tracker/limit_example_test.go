@@ -12,7 +12,7 @@ import (
 func ExampleLimitError() {
 	tracker.SetTagLimit("example-limited", 1<<20)
 	defer tracker.SetTagLimit("example-limited", 0)
-	_, err := tracker.Reserve(tracker.KindCHeap, -1, "example-limited", 1<<62, 0)
+	_, err := tracker.Reserve(kindCHeap, -1, "example-limited", 1<<62, 0)
 	var le *tracker.LimitError
 	if errors.As(err, &le) {
 		fmt.Println(errors.Is(err, tracker.ErrLimit), le.ByTag, le.Bytes, le.Limit)
@@ -23,12 +23,12 @@ func ExampleLimitError() {
 // A cache registers a relief that is told what is short, and gives back
 // only entries that count against it: a budget on another tag leaves it
 // alone, a shortage of its own tag evicts.
-func ExampleRegisterShortageRelief() {
+func ExampleRegisterRelief_limit() {
 	held := map[string]int64{"example-results": 4096}
-	unregister := tracker.RegisterShortageRelief("example-cache", func(s tracker.Shortage) int64 {
+	unregister := tracker.RegisterRelief("example-cache", func(s tracker.Shortage) int64 {
 		var freed int64
 		for tag, n := range held {
-			if s.Counts(tracker.KindCHeap, tag) {
+			if s.Counts(kindCHeap, tag) {
 				freed += n
 				delete(held, tag)
 			}
@@ -36,8 +36,8 @@ func ExampleRegisterShortageRelief() {
 		return freed
 	})
 	defer unregister()
-	requests := tracker.RelieveShortage(tracker.Shortage{Bytes: 1000, Cause: tracker.ShortTagLimit, Kind: tracker.KindCHeap, Tag: "example-requests"})
-	results := tracker.RelieveShortage(tracker.Shortage{Bytes: 1000, Cause: tracker.ShortTagLimit, Kind: tracker.KindCHeap, Tag: "example-results"})
+	requests := tracker.Relieve(tracker.Shortage{Bytes: 1000, Cause: tracker.ShortTagLimit, Kind: kindCHeap, Tag: "example-requests"})
+	results := tracker.Relieve(tracker.Shortage{Bytes: 1000, Cause: tracker.ShortTagLimit, Kind: kindCHeap, Tag: "example-results"})
 	fmt.Println(requests, results >= 4096, len(held))
 	// Output: 0 true 0
 }
@@ -47,7 +47,7 @@ func ExampleRegisterShortageRelief() {
 func ExampleShortageOf() {
 	tracker.SetTagLimit("example-budget-2", 100)
 	defer tracker.SetTagLimit("example-budget-2", 0)
-	_, err := tracker.Reserve(tracker.KindCHeap, -1, "example-budget-2", 200, 0)
+	_, err := tracker.Reserve(kindCHeap, -1, "example-budget-2", 200, 0)
 	s := tracker.ShortageOf(err, 200)
 	fmt.Println(s.Cause == tracker.ShortTagLimit, s.Tag, s.Bytes)
 	// Output: true example-budget-2 200

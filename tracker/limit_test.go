@@ -11,6 +11,8 @@ import (
 
 	"github.com/membridge/membridge/internal/childtest"
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/external"
+	"github.com/membridge/membridge/tracker/leaktest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -28,7 +30,7 @@ func newKind(t *testing.T, name string) tracker.Kind {
 // *LimitError that wraps ErrLimit and says which limit, and a refused
 // request leaves the totals, the peak and the key counters as they were.
 func TestReserveRefusesHostileSizes(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	k := newKind(t, "")
 	tag := testTag(t)
 	tracker.SetLimit(k, 1000)
@@ -79,7 +81,7 @@ func TestReserveRefusesHostileSizes(t *testing.T) {
 // that would take a total there is refused with ErrOutOfMemory (no
 // allocator has that much), and the totals stay as they were.
 func TestReserveRefusesOverflowWithoutALimit(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	k := newKind(t, "")
 	tag := testTag(t)
 	held, err := tracker.Reserve(k, -1, tag, 1, 0)
@@ -116,7 +118,7 @@ func TestReserveRefusesOverflowWithoutALimit(t *testing.T) {
 // requests that do fit are always granted, and the total never passes the
 // limit.
 func TestRefusedRequestsLeaveNoTransient(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	for _, byTag := range []bool{false, true} {
 		k := newKind(t, "")
 		tag := testTag(t)
@@ -170,21 +172,21 @@ func TestExternalCountsCannotWrapTheTotals(t *testing.T) {
 	k := newKind(t, "")
 	tag := testTag(t)
 	var mu sync.Mutex
-	var counts []tracker.ExternalCounts
-	x := tracker.NewExternal(k, func(report func(string, tracker.ExternalCounts)) {
+	var counts []external.Counts
+	x := external.New(k, func(report func(string, external.Counts)) {
 		mu.Lock()
 		defer mu.Unlock()
 		for i, c := range counts {
 			report(tag+string(rune('a'+i)), c)
 		}
 	})
-	set := func(cs ...tracker.ExternalCounts) {
+	set := func(cs ...external.Counts) {
 		mu.Lock()
 		counts = cs
 		mu.Unlock()
 		x.Sync()
 	}
-	huge := tracker.ExternalCounts{LiveBytes: math.MaxInt64, LiveCount: 1, PeakBytes: math.MaxInt64, AllocatedBytes: math.MaxInt64, AllocatedCount: 1}
+	huge := external.Counts{LiveBytes: math.MaxInt64, LiveCount: 1, PeakBytes: math.MaxInt64, AllocatedBytes: math.MaxInt64, AllocatedCount: 1}
 	set(huge, huge)
 	s := tracker.KindStats(k)
 	assert.Equal(t, int64(math.MaxInt64), s.LiveBytes, "two huge counts saturate")
@@ -197,11 +199,11 @@ func TestExternalCountsCannotWrapTheTotals(t *testing.T) {
 	require.ErrorIs(t, err, tracker.ErrLimit)
 	tracker.SetLimit(k, 0)
 
-	neg := tracker.ExternalCounts{LiveBytes: -5, LiveCount: -1, AllocatedBytes: math.MinInt64}
+	neg := external.Counts{LiveBytes: -5, LiveCount: -1, AllocatedBytes: math.MinInt64}
 	set(neg, neg)
 	s = tracker.KindStats(k)
 	assert.GreaterOrEqual(t, s.LiveBytes, int64(0), "negative outside counts are taken as 0")
-	set(tracker.ExternalCounts{LiveBytes: 100, LiveCount: 1}, tracker.ExternalCounts{})
+	set(external.Counts{LiveBytes: 100, LiveCount: 1}, external.Counts{})
 	tracker.SetLimit(k, 150)
 	defer tracker.SetLimit(k, 0)
 	_, err = tracker.Reserve(k, -1, tag, 51, 0)
@@ -209,7 +211,7 @@ func TestExternalCountsCannotWrapTheTotals(t *testing.T) {
 	r, err := tracker.Reserve(k, -1, tag, 50, 0)
 	require.NoError(t, err)
 	r.Cancel()
-	set(tracker.ExternalCounts{}, tracker.ExternalCounts{})
+	set(external.Counts{}, external.Counts{})
 	assert.GreaterOrEqual(t, tracker.KindStats(k).LiveBytes, int64(0))
 }
 
@@ -217,9 +219,9 @@ func TestExternalCountsCannotWrapTheTotals(t *testing.T) {
 // one, is stopped with a membridge: panic naming the record, and the
 // counters are not moved twice.
 func TestCommitAndCancelOutOfTurn(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	tag := testTag(t)
-	r, err := tracker.Reserve(tracker.KindCHeap, -1, tag, 10, 0)
+	r, err := tracker.Reserve(kindCHeap, -1, tag, 10, 0)
 	require.NoError(t, err)
 	r.Commit(0x1000, nil)
 	want := fmt.Sprintf("membridge: tracker: Commit of a record that is not reserved (10 bytes of c-heap, tag %q): committed, cancelled or released already", tag)
@@ -229,7 +231,7 @@ func TestCommitAndCancelOutOfTurn(t *testing.T) {
 	require.True(t, r.Release())
 	require.False(t, r.Release(), "a second Release")
 
-	c, err := tracker.Reserve(tracker.KindCHeap, -1, tag, 5, 0)
+	c, err := tracker.Reserve(kindCHeap, -1, tag, 5, 0)
 	require.NoError(t, err)
 	c.Cancel()
 	assert.Panics(t, c.Cancel)
@@ -264,23 +266,23 @@ func TestRelieveSumsHostileCounts(t *testing.T) {
 		return
 	}
 	var asked []int64
-	un := tracker.RegisterShortageRelief("hostile", func(s tracker.Shortage) int64 {
+	un := tracker.RegisterRelief("hostile", func(s tracker.Shortage) int64 {
 		asked = append(asked, s.Bytes)
 		return math.MaxInt64
 	})
 	defer un()
-	un2 := tracker.RegisterShortageRelief("hostile-2", func(s tracker.Shortage) int64 {
+	un2 := tracker.RegisterRelief("hostile-2", func(s tracker.Shortage) int64 {
 		asked = append(asked, s.Bytes)
 		return math.MaxInt64
 	})
 	defer un2()
-	assert.Equal(t, int64(math.MaxInt64), tracker.Relieve(0))
+	assert.Equal(t, int64(math.MaxInt64), tracker.Relieve(tracker.Shortage{Bytes: 0}))
 	assert.Equal(t, int64(math.MaxInt64), tracker.Pressure().ReliefBytes, "the relief byte counter wrapped")
-	assert.Equal(t, int64(math.MaxInt64), tracker.Relieve(math.MinInt64))
+	assert.Equal(t, int64(math.MaxInt64), tracker.Relieve(tracker.Shortage{Bytes: math.MinInt64}))
 	assert.Equal(t, []int64{0, 0, 0, 0}, asked)
 	assert.Equal(t, int64(math.MaxInt64), tracker.Pressure().ReliefBytes)
 	asked = nil
-	assert.Equal(t, int64(math.MaxInt64), tracker.Relieve(math.MaxInt64))
+	assert.Equal(t, int64(math.MaxInt64), tracker.Relieve(tracker.Shortage{Bytes: math.MaxInt64}))
 	assert.Equal(t, []int64{math.MaxInt64}, asked, "the first relief's count covers the need")
 }
 
@@ -300,5 +302,5 @@ func TestRegisterKindRunsOut(t *testing.T) {
 	assert.Len(t, tracker.Kinds(), tracker.MaxKinds)
 	k, err := tracker.RegisterKind("c-heap")
 	require.NoError(t, err)
-	assert.Equal(t, tracker.KindCHeap, k)
+	assert.Equal(t, kindCHeap, k)
 }

@@ -1,17 +1,22 @@
 package tracker_test
 
 import (
-	"fmt"
-	"sync/atomic"
 	"testing"
 
-	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/internal/ledgertest"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
-func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
-
-var tagSeq atomic.Int64
+func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 
 // testTag returns a tag unique to one run of a test, so counters read by
 // tag start from zero under -count too.
-func testTag(t testing.TB) string { return fmt.Sprintf("%s#%d", t.Name(), tagSeq.Add(1)) }
+func testTag(t testing.TB) string { return ledgertest.Tag(t) }
+
+// The kinds these tests allocate: the ledger knows no kind of its own, so
+// the tests register theirs, under the names native and cuda give theirs.
+var (
+	kindCHeap          = ledgertest.KindCHeap
+	kindDevice         = ledgertest.MustKind("device")
+	kindDeviceEmulated = ledgertest.MustKind("device-emulated")
+)

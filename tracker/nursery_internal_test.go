@@ -20,7 +20,7 @@ var nurseryTagSeq atomic.Int64
 // bytes the safety net gives back.
 func nurseryAlloc(t *testing.T, tag string, n int64, reclaimed *atomic.Int64) *nurseryHandle {
 	t.Helper()
-	r, err := Reserve(KindCHeap, -1, tag, n, 0)
+	r, err := Reserve(kindCHeap, -1, tag, n, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

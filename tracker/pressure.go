@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"runtime"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// This file holds what the ledger does under memory pressure: the registry
-// of things that can give memory back (caches), the relief steps an owner
+// This file holds what the ledger does under memory pressure: the relief
+// steps an owner
 // runs before it gives up on an allocation, waiting for a limit with a
 // context (back-pressure), and the counters that say why an allocation
 // succeeded late. The ledger knows nothing of C: owners (package native,
@@ -155,33 +154,17 @@ var reliefs struct {
 	list []*relief
 }
 
-// RegisterRelief adds fn to the steps Relieve runs when the allocator
-// itself is out of memory, after those registered before it: for memory
-// held by no one in particular (batched frees, kept pages). fn is asked to
-// free at least need bytes if it can (need <= 0: as much as it can) and
-// returns how many it freed; it must not block for long and must not call
-// Relieve. A limit's refusal does not run it: freeing memory that does not
-// count against the limit would not help. Memory that does count against
-// limits (a cache's entries) registers with RegisterShortageRelief.
-// unregister removes fn; it is idempotent.
-func RegisterRelief(name string, fn func(need int64) (freed int64)) (unregister func()) {
-	return RegisterShortageRelief(name, func(s Shortage) int64 {
-		if s.Cause != ShortOfMemory {
-			return 0
-		}
-		return fn(s.Bytes)
-	})
-}
-
-// RegisterShortageRelief adds fn to the steps RelieveShortage (and Relieve)
-// run, after those registered before it. fn is told what is short and must
-// free only memory that s.Counts: a cache evicts the entries whose kind or
-// tag is the limited one, so a budget running out never flushes an
-// unrelated cache. It is asked to free at least s.Bytes if it can (<= 0: as
-// much as counts) and returns how many bytes that count it freed; it must
-// not block for long and must not call Relieve. unregister removes fn; it is
-// idempotent.
-func RegisterShortageRelief(name string, fn func(s Shortage) (freed int64)) (unregister func()) {
+// RegisterRelief adds fn to the steps Relieve runs, after those registered
+// before it. fn is told what is short and must free only memory that
+// s.Counts: a cache evicts the entries whose kind or tag is the limited
+// one, so a budget running out never flushes an unrelated cache; memory
+// held by no one in particular (batched frees, kept pages) helps only when
+// the allocator itself is out of memory (s.Cause == ShortOfMemory), since
+// freeing memory that does not count against a limit would not help. It is
+// asked to free at least s.Bytes if it can (<= 0: as much as counts) and
+// returns how many bytes that count it freed; it must not block for long
+// and must not call Relieve. unregister removes fn; it is idempotent.
+func RegisterRelief(name string, fn func(s Shortage) (freed int64)) (unregister func()) {
 	r := &relief{name: name, fn: fn}
 	reliefs.Lock()
 	reliefs.list = append(reliefs.list, r)
@@ -212,17 +195,11 @@ var gcRelief struct {
 	lastFreed int64
 }
 
-// Relieve is RelieveShortage for an allocator out of memory: it tries to
-// free need bytes (need <= 0: as much as it can) of any kind and tag before
-// an owner retries an allocation that failed with ErrOutOfMemory.
-func Relieve(need int64) (freed int64) {
-	return RelieveShortage(Shortage{Bytes: need, Cause: ShortOfMemory})
-}
-
-// RelieveShortage tries to free s.Bytes bytes that count against what is
-// short (s.Bytes <= 0: as much as it can) before an owner retries an
-// allocation that failed with ErrLimit (pass ShortageOf(err, n)) or
-// ErrOutOfMemory. It runs the registered reliefs in order until they have
+// Relieve tries to free s.Bytes bytes that count against what is short
+// (s.Bytes <= 0: as much as it can) before an owner retries an allocation
+// that failed with ErrLimit or ErrOutOfMemory (pass ShortageOf(err, n);
+// Shortage{Bytes: n} is the allocator out of memory, which any freed memory
+// helps). It runs the registered reliefs in order until they have
 // freed enough; if they fall short it runs the garbage collector and waits
 // briefly for the cleanups of dropped handles, which give their memory back
 // through the safety net (garbage is freed whatever is short). Concurrent
@@ -232,7 +209,7 @@ func Relieve(need int64) (freed int64) {
 // the drop in the short total's live bytes across the collection) and
 // counts each step in Pressure. A request larger than the limit that
 // refused it runs nothing and gets 0: no relief could make it fit.
-func RelieveShortage(s Shortage) (freed int64) {
+func Relieve(s Shortage) (freed int64) {
 	if s.hopeless() {
 		return 0
 	}
@@ -373,7 +350,7 @@ func ReserveContext(ctx context.Context, k Kind, device int, tag string, n int64
 	if err == nil || !errors.Is(err, ErrLimit) {
 		return r, err
 	}
-	if RelieveShortage(ShortageOf(err, n)) > 0 {
+	if Relieve(ShortageOf(err, n)) > 0 {
 		r, err = Reserve(k, device, tag, n, skip+1)
 		CountRetry(err == nil)
 		if err == nil || !errors.Is(err, ErrLimit) {
@@ -417,63 +394,3 @@ func (e *limitWaitError) Error() string {
 }
 
 func (e *limitWaitError) Unwrap() []error { return []error{e.limit, e.ctx} }
-
-// CacheStats is one cache's counters, as a cache reports them to the
-// ledger's registry.
-type CacheStats struct {
-	Name        string
-	Hits        int64
-	Misses      int64
-	Evictions   int64 // entries removed to stay within the byte bound or by Relieve
-	Expirations int64 // entries removed because their time to live ran out
-	Bytes       int64 // bytes held now
-	Entries     int64 // entries held now
-}
-
-var caches struct {
-	sync.Mutex
-	m map[*cacheEntry]struct{}
-}
-
-type cacheEntry struct {
-	name  string
-	stats func() CacheStats
-}
-
-// RegisterCache makes a cache's counters visible through Caches (reports,
-// metrics). stats must be safe to call from any goroutine. unregister
-// removes it; it is idempotent.
-func RegisterCache(name string, stats func() CacheStats) (unregister func()) {
-	e := &cacheEntry{name: name, stats: stats}
-	caches.Lock()
-	if caches.m == nil {
-		caches.m = make(map[*cacheEntry]struct{})
-	}
-	caches.m[e] = struct{}{}
-	caches.Unlock()
-	return func() {
-		caches.Lock()
-		delete(caches.m, e)
-		caches.Unlock()
-	}
-}
-
-// Caches returns the counters of every registered cache, sorted by name.
-func Caches() []CacheStats {
-	caches.Lock()
-	list := make([]*cacheEntry, 0, len(caches.m))
-	for e := range caches.m {
-		list = append(list, e)
-	}
-	caches.Unlock()
-	out := make([]CacheStats, 0, len(list))
-	for _, e := range list {
-		s := e.stats()
-		if s.Name == "" {
-			s.Name = e.name
-		}
-		out = append(out, s)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
-}

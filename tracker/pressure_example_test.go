@@ -13,13 +13,16 @@ import (
 // out of memory (Relieve); a limit's refusal does not run this relief.
 func ExampleRegisterRelief() {
 	held := int64(4096)
-	unregister := tracker.RegisterRelief("example-kept-pages", func(need int64) int64 {
-		freed := min(held, max(need, 0))
+	unregister := tracker.RegisterRelief("example-kept-pages", func(s tracker.Shortage) int64 {
+		if s.Cause != tracker.ShortOfMemory {
+			return 0 // kept pages count against no limit
+		}
+		freed := min(held, max(s.Bytes, 0))
 		held -= freed
 		return freed
 	})
 	defer unregister()
-	fmt.Println(tracker.Relieve(1000), held)
+	fmt.Println(tracker.Relieve(tracker.Shortage{Bytes: 1000}), held)
 	// Output: 1000 3096
 }
 
@@ -27,13 +30,13 @@ func ExampleRegisterRelief() {
 // until its context ends.
 func ExampleReserveContext() {
 	tracker.SetTagLimit("example-budget", 300)
-	held, _ := tracker.Reserve(tracker.KindCHeap, -1, "example-budget", 200, 0)
+	held, _ := tracker.Reserve(kindCHeap, -1, "example-budget", 200, 0)
 	held.Commit(0x1000, nil)
 	defer held.Release()
 	defer tracker.SetTagLimit("example-budget", 0)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
-	_, err := tracker.ReserveContext(ctx, tracker.KindCHeap, -1, "example-budget", 200, 0)
+	_, err := tracker.ReserveContext(ctx, kindCHeap, -1, "example-budget", 200, 0)
 	fmt.Println(errors.Is(err, tracker.ErrLimit), errors.Is(err, context.DeadlineExceeded))
 	// Output: true true
 }
@@ -44,17 +47,4 @@ func ExamplePressure() {
 	after := tracker.Pressure()
 	fmt.Println(after.Retries-before.Retries, after.RetrySuccesses-before.RetrySuccesses)
 	// Output: 1 1
-}
-
-func ExampleRegisterCache() {
-	unregister := tracker.RegisterCache("example", func() tracker.CacheStats {
-		return tracker.CacheStats{Hits: 9, Misses: 1, Bytes: 4096, Entries: 2}
-	})
-	defer unregister()
-	for _, c := range tracker.Caches() {
-		if c.Name == "example" {
-			fmt.Printf("%s: %d hits, %d misses, %d bytes\n", c.Name, c.Hits, c.Misses, c.Bytes)
-		}
-	}
-	// Output: example: 9 hits, 1 misses, 4096 bytes
 }

@@ -7,15 +7,16 @@ import (
 	"time"
 
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
 func TestReserveContextWaitsForRelease(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	const tag = "pressure-wait"
 	tracker.SetTagLimit(tag, 100)
 	defer tracker.SetTagLimit(tag, 0)
 
-	held, err := tracker.Reserve(tracker.KindCHeap, -1, tag, 80, 0)
+	held, err := tracker.Reserve(kindCHeap, -1, tag, 80, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +33,7 @@ func TestReserveContextWaitsForRelease(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	r, err := tracker.ReserveContext(ctx, tracker.KindCHeap, -1, tag, 50, 0)
+	r, err := tracker.ReserveContext(ctx, kindCHeap, -1, tag, 50, 0)
 	if err != nil {
 		t.Fatalf("ReserveContext: %v", err)
 	}
@@ -48,11 +49,11 @@ func TestReserveContextWaitsForRelease(t *testing.T) {
 }
 
 func TestReserveContextGivesUp(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	const tag = "pressure-timeout"
 	tracker.SetTagLimit(tag, 100)
 	defer tracker.SetTagLimit(tag, 0)
-	held, err := tracker.Reserve(tracker.KindCHeap, -1, tag, 80, 0)
+	held, err := tracker.Reserve(kindCHeap, -1, tag, 80, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +63,7 @@ func TestReserveContextGivesUp(t *testing.T) {
 	before := tracker.Pressure()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
-	_, err = tracker.ReserveContext(ctx, tracker.KindCHeap, -1, tag, 50, 0)
+	_, err = tracker.ReserveContext(ctx, kindCHeap, -1, tag, 50, 0)
 	if !errors.Is(err, tracker.ErrLimit) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want ErrLimit and DeadlineExceeded", err)
 	}
@@ -73,24 +74,24 @@ func TestReserveContextGivesUp(t *testing.T) {
 	ctx2, cancel2 := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel2()
 	start := time.Now()
-	if _, err := tracker.ReserveContext(ctx2, tracker.KindCHeap, -1, tag, 101, 0); !errors.Is(err, tracker.ErrLimit) || time.Since(start) > time.Minute {
+	if _, err := tracker.ReserveContext(ctx2, kindCHeap, -1, tag, 101, 0); !errors.Is(err, tracker.ErrLimit) || time.Since(start) > time.Minute {
 		t.Fatalf("err = %v after %v, want ErrLimit at once", err, time.Since(start))
 	}
 	// Without a deadline there is nothing to wait for: ErrLimit at once.
-	if _, err := tracker.ReserveContext(context.Background(), tracker.KindCHeap, -1, tag, 50, 0); !errors.Is(err, tracker.ErrLimit) {
+	if _, err := tracker.ReserveContext(context.Background(), kindCHeap, -1, tag, 50, 0); !errors.Is(err, tracker.ErrLimit) {
 		t.Fatalf("err = %v, want ErrLimit", err)
 	}
 }
 
 func TestRelieveRunsReliefsInOrder(t *testing.T) {
 	var order []string
-	un1 := tracker.RegisterRelief("first", func(need int64) int64 { order = append(order, "first"); return 10 })
-	un2 := tracker.RegisterRelief("second", func(need int64) int64 { order = append(order, "second"); return need })
+	un1 := tracker.RegisterRelief("first", func(tracker.Shortage) int64 { order = append(order, "first"); return 10 })
+	un2 := tracker.RegisterRelief("second", func(s tracker.Shortage) int64 { order = append(order, "second"); return s.Bytes })
 	defer un1()
 	defer un2()
 
 	before := tracker.Pressure()
-	if freed := tracker.Relieve(30); freed != 30 {
+	if freed := tracker.Relieve(tracker.Shortage{Bytes: 30}); freed != 30 {
 		t.Errorf("Relieve(30) = %d, want 30 (10 + the 20 still needed)", freed)
 	}
 	if len(order) != 2 || order[0] != "first" || order[1] != "second" {
@@ -105,7 +106,7 @@ func TestRelieveRunsReliefsInOrder(t *testing.T) {
 	un2() // idempotent
 	order = nil
 	time.Sleep(20 * time.Millisecond) // past the quiet time of an earlier fruitless collection
-	tracker.Relieve(30)
+	tracker.Relieve(tracker.Shortage{Bytes: 30})
 	if len(order) != 1 {
 		t.Errorf("after unregister, reliefs ran as %v, want [first]", order)
 	}
@@ -117,35 +118,16 @@ func TestRelieveRunsReliefsInOrder(t *testing.T) {
 func TestRelieveSkipsFruitlessCollections(t *testing.T) {
 	time.Sleep(20 * time.Millisecond)
 	before := tracker.Pressure()
-	tracker.Relieve(1 << 40) // nothing to free: collects once
-	tracker.Relieve(1 << 40) // at once again: skipped
+	tracker.Relieve(tracker.Shortage{Bytes: 1 << 40}) // nothing to free: collects once
+	tracker.Relieve(tracker.Shortage{Bytes: 1 << 40}) // at once again: skipped
 	after := tracker.Pressure()
 	if after.GCRuns-before.GCRuns != 1 || after.GCSkips-before.GCSkips != 1 {
 		t.Errorf("two fruitless reliefs in a row: %d collections, %d skips; want 1 and 1",
 			after.GCRuns-before.GCRuns, after.GCSkips-before.GCSkips)
 	}
 	time.Sleep(20 * time.Millisecond)
-	tracker.Relieve(1 << 40)
+	tracker.Relieve(tracker.Shortage{Bytes: 1 << 40})
 	if tracker.Pressure().GCRuns != after.GCRuns+1 {
 		t.Error("no collection after the quiet time")
-	}
-}
-
-func TestCachesRegistry(t *testing.T) {
-	un := tracker.RegisterCache("zz-test", func() tracker.CacheStats { return tracker.CacheStats{Hits: 3, Bytes: 7} })
-	found := false
-	for _, c := range tracker.Caches() {
-		if c.Name == "zz-test" {
-			found = c.Hits == 3 && c.Bytes == 7
-		}
-	}
-	if !found {
-		t.Error("registered cache missing from Caches()")
-	}
-	un()
-	for _, c := range tracker.Caches() {
-		if c.Name == "zz-test" {
-			t.Error("unregistered cache still listed")
-		}
 	}
 }

@@ -205,7 +205,7 @@ func (r *Record) Commit(addr uintptr, reclaim Reclaimer) {
 	r.commit(addr, reclaim)
 	live.insert(r, nil)
 	if observing.Load() != 0 {
-		r.observe(EventAlloc)
+		r.observe(evAlloc)
 	}
 }
 
@@ -218,7 +218,7 @@ func CommitWatched[T any](obj *T, r *Record, addr uintptr, reclaim Reclaimer) {
 	seq := r.watchSeq.Load()
 	live.insert(r, &nurseryEntry{unsafe.Pointer(obj), r, seq})
 	if observing.Load() != 0 {
-		r.observe(EventAlloc)
+		r.observe(evAlloc)
 	}
 }
 
@@ -240,7 +240,7 @@ func (r *Record) Cancel() {
 	}
 	r.uncount()
 	if observing.Load() != 0 {
-		r.observe(EventAllocFailed)
+		r.observe(evAllocFailed)
 	}
 }
 
@@ -269,7 +269,7 @@ func (r *Record) Release() bool {
 	r.end()
 	r.countRelease()
 	if observing.Load() != 0 {
-		r.observe(EventFree)
+		r.observe(evFree)
 	}
 	return true
 }
@@ -323,7 +323,7 @@ func (r *Record) HandOff() bool {
 	r.entry.handBytes.Add(r.bytes)
 	r.entry.handCount.Add(1)
 	if observing.Load() != 0 {
-		r.observe(EventHandOff)
+		r.observe(evHandOff)
 	}
 	return true
 }

@@ -17,7 +17,7 @@ func TestRecordFitsItsSizeClass(t *testing.T) {
 // Age is counted in CPU ticks and converted at the measured rate: it must
 // agree with the wall clock.
 func TestAgeCountsFromReserve(t *testing.T) {
-	r, err := Reserve(KindCHeap, -1, t.Name(), 1, 0)
+	r, err := Reserve(kindCHeap, -1, t.Name(), 1, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func TestAgeCountsFromReserve(t *testing.T) {
 // reads the clock itself: its age starts near zero, not at the idle time.
 func TestAgeAfterIdleStartsNearZero(t *testing.T) {
 	time.Sleep(20 * clockTick) // no allocation in this package's tests now: the timer stops
-	r, err := Reserve(KindCHeap, -1, t.Name(), 1, 0)
+	r, err := Reserve(kindCHeap, -1, t.Name(), 1, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

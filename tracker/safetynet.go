@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/membridge/membridge/tracker/internal/stackutil"
 )
 
 // LeakPolicy says what the safety net does with a handle the program
@@ -76,18 +78,16 @@ func SetLeakPolicy(p LeakPolicy) (previous LeakPolicy) {
 // CurrentLeakPolicy returns the policy in force.
 func CurrentLeakPolicy() LeakPolicy { return LeakPolicy(policy.Load()) }
 
-// A LeakHandler hears of every dropped handle the safety net finds. It runs
-// on the runtime's cleanup goroutine and must return quickly.
-type LeakHandler func(r *Record)
-
 var (
-	leakHandler atomic.Pointer[LeakHandler]
+	leakHandler atomic.Pointer[func(r *Record)]
 	loggedSites sync.Map // site string -> struct{}
 )
 
-// SetLeakHandler replaces the default handler, which logs each allocation
-// site once with log/slog at Warn level. nil restores the default.
-func SetLeakHandler(h LeakHandler) {
+// SetLeakHandler makes h hear of every dropped handle the safety net finds,
+// in place of the default handler, which logs each allocation site once
+// with log/slog at Warn level; nil restores the default. h runs on the
+// runtime's cleanup goroutine and must return quickly.
+func SetLeakHandler(h func(r *Record)) {
 	if h == nil {
 		leakHandler.Store(nil)
 		return
@@ -96,7 +96,7 @@ func SetLeakHandler(h LeakHandler) {
 }
 
 func logLeakOncePerSite(r *Record) {
-	site := Site(r.Stack())
+	site := stackutil.Site(r.Stack())
 	if site == "" {
 		site = r.Kind().String() + "/" + r.Tag()
 	}
@@ -104,16 +104,12 @@ func logLeakOncePerSite(r *Record) {
 		return
 	}
 	var b strings.Builder
-	writeStack(&b, r.Stack(), "  ")
+	stackutil.WriteStack(&b, r.Stack(), "  ")
 	slog.Warn("membridge: handle dropped without Free",
 		"kind", r.Kind().String(), "tag", r.Tag(), "bytes", r.bytes, "device", r.Device(),
 		"age", r.Age().Round(1e6).String(), "policy", CurrentLeakPolicy().String(),
 		"stack", strings.TrimSpace(b.String()))
 }
-
-// runChecked says that the whole run is checked at its end (VerifyTestMain,
-// EnableTestMode), so that LeakFail need not log the drops it keeps.
-var runChecked atomic.Bool
 
 // failures keeps the records LeakFail reclaimed until the test mode reports them.
 var failures struct {
@@ -156,7 +152,7 @@ func onDropped(d dropArg) {
 		}
 	}
 	if observing.Load() != 0 {
-		r.observe(EventLeak)
+		r.observe(evLeak)
 	}
 	if h := leakHandler.Load(); h != nil {
 		(*h)(r)

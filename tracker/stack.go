@@ -2,56 +2,28 @@ package tracker
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"os"
 	"runtime"
-	"strconv"
-	"strings"
 	"sync/atomic"
-)
 
-// DefaultSampleRate is the sampled mode's default: on average one stack per
-// 512 KiB allocated, as Go's heap profiler does.
-const DefaultSampleRate = 512 << 10
+	"github.com/membridge/membridge/tracker/internal/stackutil"
+)
 
 // stackRate: 0 records no stacks, 1 records every stack, N > 1 samples one
 // stack per N bytes allocated on average.
 var stackRate atomic.Int64
 
-// stackDepth is the most frames one stack keeps.
-var stackDepth atomic.Int32
+// stackDepth is the most frames one stack keeps (stacks.SetStackDepth).
+var stackDepth = &stackutil.Depth
 
 func init() {
-	stackDepth.Store(32)
-	rate, err := ParseTrackMode(os.Getenv("MEMBRIDGE_TRACK"))
+	rate, err := stackutil.ParseTrackMode(os.Getenv("MEMBRIDGE_TRACK"))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "membridge: %v; using the sampled mode\n", err)
-		rate = DefaultSampleRate
+		rate = stackutil.DefaultSampleRate
 	}
 	SetStackRate(rate)
-}
-
-// ParseTrackMode reads a tracking mode as MEMBRIDGE_TRACK spells it and
-// returns the stack rate: "off" (0: counters only), "sample" (the default,
-// DefaultSampleRate), "sample:<bytes>" (one stack per that many bytes on
-// average), "all" (1: every allocation). The empty string is "sample".
-func ParseTrackMode(s string) (int64, error) {
-	switch s = strings.TrimSpace(s); {
-	case s == "" || s == "sample":
-		return DefaultSampleRate, nil
-	case s == "off":
-		return 0, nil
-	case s == "all":
-		return 1, nil
-	case strings.HasPrefix(s, "sample:"):
-		n, err := strconv.ParseInt(strings.TrimPrefix(s, "sample:"), 10, 64)
-		if err != nil || n < 1 {
-			return 0, fmt.Errorf("MEMBRIDGE_TRACK=%q: sample:<bytes> needs a whole number of bytes >= 1", s)
-		}
-		return n, nil
-	}
-	return 0, fmt.Errorf("MEMBRIDGE_TRACK=%q: want off, sample, sample:<bytes> or all", s)
 }
 
 // SetStackRate sets how many allocation stacks the ledger keeps: 0 keeps
@@ -68,15 +40,6 @@ func SetStackRate(rate int64) (previous int64) {
 
 // StackRate returns the current stack rate (see SetStackRate).
 func StackRate() int64 { return stackRate.Load() }
-
-// Debug reports whether every allocation keeps its stack. Owners also
-// poison freed memory in this mode.
-func Debug() bool { return stackRate.Load() == 1 }
-
-// SetStackDepth sets the most frames a captured stack keeps (default 32).
-func SetStackDepth(frames int) {
-	stackDepth.Store(int32(min(max(frames, 1), 256)))
-}
 
 // sampled decides whether an allocation of n bytes keeps its stack: with
 // probability 1-exp(-n/rate), so that on average one stack is kept per rate
@@ -108,16 +71,6 @@ var sampleCountdown atomic.Int64
 // with mean rate.
 func nextSampleGap(rate int64) int64 {
 	return int64(rand.ExpFloat64()*float64(rate)) + 1
-}
-
-// SampleWeight returns how many bytes a sampled record of n bytes stands for
-// at the given rate (see Record.StackRate): n for rate 1, n/(1-exp(-n/rate))
-// otherwise. Profiles scale sampled records by it.
-func SampleWeight(n, rate int64) float64 {
-	if rate <= 1 || n <= 0 {
-		return float64(n)
-	}
-	return float64(n) / -math.Expm1(-float64(n)/float64(rate))
 }
 
 // callers returns the stack of the caller of callers' caller, at most
@@ -181,56 +134,3 @@ var goexitPC = func() uintptr {
 	}()
 	return <-done
 }()
-
-// Frames resolves a stack captured by the ledger into frames.
-func Frames(stack []uintptr) []runtime.Frame {
-	if len(stack) == 0 {
-		return nil
-	}
-	var out []runtime.Frame
-	fr := runtime.CallersFrames(stack)
-	for {
-		f, more := fr.Next()
-		out = append(out, f)
-		if !more {
-			return out
-		}
-	}
-}
-
-// Site returns the first frame of a stack as "function file:line", or "".
-// The first frame shown is the first one outside membridge's own packages,
-// so the site is the user's line however deep the owner's call path is.
-func Site(stack []uintptr) string {
-	fs := UserFrames(Frames(stack))
-	if len(fs) == 0 {
-		return ""
-	}
-	return fmt.Sprintf("%s %s:%d", fs[0].Function, fs[0].File, fs[0].Line)
-}
-
-// UserFrames drops the leading frames that are inside membridge's own
-// library packages (tracker, native, cuda, cache, cext, batch, handle), so a
-// stack starts where the user's code called membridge. Tests of those
-// packages count as user code. It keeps at least one frame.
-func UserFrames(fs []runtime.Frame) []runtime.Frame {
-	i := 0
-	for i < len(fs)-1 && isLibraryFrame(fs[i].Function) {
-		i++
-	}
-	return fs[i:]
-}
-
-func isLibraryFrame(fn string) bool {
-	rest, ok := strings.CutPrefix(fn, "github.com/membridge/membridge/")
-	if !ok {
-		return false
-	}
-	pkg, name, _ := strings.Cut(rest, ".")
-	switch pkg {
-	case "tracker", "native", "cuda", "cache", "cext", "batch", "handle":
-		top, _, _ := strings.Cut(name, ".")
-		return !isTestName(top)
-	}
-	return false
-}

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/membridge/membridge/tracker/internal/stackutil"
 )
 
 //go:noinline
@@ -24,7 +26,7 @@ func middle(f func() []uintptr) []uintptr { return f() }
 
 func names(stack []uintptr) []string {
 	var out []string
-	for _, f := range Frames(stack) {
+	for _, f := range stackutil.Frames(stack) {
 		out = append(out, f.Function)
 	}
 	return out

@@ -269,7 +269,7 @@ func isKept(tag string) bool {
 // the ledger does not keep (see MaxTags) has none: its memory is counted in
 // TagStats(OverflowTag).
 func TagStats(tag string) Stats {
-	SyncExternal()
+	syncOutside()
 	s := Stats{Device: -1, Tag: tag}
 	if e, ok := tagCounters.Load(tag); ok {
 		e.(*tagEntry).snapshot(&s, func(k *keyEntry) bool { return k.key.tag == tag })
@@ -280,9 +280,9 @@ func TagStats(tag string) Stats {
 // KindStats returns the totals for one kind of memory, all devices and tags.
 //
 // Like TagStats and AllStats, it first brings in the counts of memory that
-// outside code (C extensions) keeps itself: see NewExternal.
+// outside code (C extensions) keeps itself: see tracker/external.
 func KindStats(k Kind) Stats {
-	SyncExternal()
+	syncOutside()
 	s := Stats{Kind: k, Device: -1}
 	if int(k) < MaxKinds {
 		kindCounters[k].snapshot(&s, func(e *keyEntry) bool { return e.key.kind == k })
@@ -293,7 +293,7 @@ func KindStats(k Kind) Stats {
 // AllStats returns the counters for every (kind, device, tag) seen so far,
 // sorted by kind, device and tag.
 func AllStats() []Stats {
-	SyncExternal()
+	syncOutside()
 	var out []Stats
 	keyCounters.Range(func(k, v any) bool {
 		kk := k.(key)

@@ -33,10 +33,10 @@ import (
 // (SetTagLimit) caps all overflowed memory together.
 const OverflowTag = "(overflow)"
 
-// DefaultMaxTags is how many tags the ledger keeps unless SetMaxTags says
+// defaultMaxTags is how many tags the ledger keeps unless SetMaxTags says
 // otherwise: far more than a program names in its code, far fewer than a
 // Prometheus server would want as values of one label.
-const DefaultMaxTags = 1000
+const defaultMaxTags = 1000
 
 // MaxTagLen is the longest tag, in bytes, that the ledger keeps. A longer
 // one is counted under OverflowTag.
@@ -49,9 +49,9 @@ var (
 	admitMu        sync.Mutex // serializes adding a tag to tagCounters
 )
 
-func init() { maxTags.Store(DefaultMaxTags) }
+func init() { maxTags.Store(defaultMaxTags) }
 
-// SetMaxTags sets how many tags the ledger keeps (DefaultMaxTags until
+// SetMaxTags sets how many tags the ledger keeps (1,000 until
 // then) and returns the previous cap; 0 removes the cap (a negative value
 // is taken as 0). Tags already kept stay kept when the cap is lowered
 // below their number: only new tags are refused. Raising the cap lets new
@@ -65,7 +65,7 @@ func SetMaxTags(n int) int {
 	return int(old)
 }
 
-// MaxTags returns the cap SetMaxTags set (DefaultMaxTags by default), or
+// MaxTags returns the cap SetMaxTags set (defaultMaxTags by default), or
 // 0 for none.
 func MaxTags() int { return int(maxTags.Load()) }
 

@@ -17,7 +17,7 @@ func ExampleSetMaxTags() {
 	overflowed := tracker.TagsOverflowed()
 	run := exampleRun.Add(1)
 	for _, user := range []string{"ann", "bob", "cid", "dee"} {
-		r, err := tracker.Reserve(tracker.KindCHeap, -1, fmt.Sprintf("user-%s-%d", user, run), 100, 0)
+		r, err := tracker.Reserve(kindCHeap, -1, fmt.Sprintf("user-%s-%d", user, run), 100, 0)
 		if err != nil {
 			panic(err)
 		}

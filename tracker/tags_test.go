@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/external"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
 // capTags sets MaxTags to leave room for room more tags than the ledger
@@ -17,7 +19,7 @@ import (
 func capTags(t *testing.T, room int) {
 	t.Helper()
 	if tracker.TagsKept() == 0 { // a cap of 0 is none: keep one tag first
-		r, err := tracker.Reserve(tracker.KindCHeap, -1, testTag(t), 1, 0)
+		r, err := tracker.Reserve(kindCHeap, -1, testTag(t), 1, 0)
 		require.NoError(t, err)
 		r.Cancel()
 	}
@@ -51,7 +53,7 @@ func sum(m map[string]int64) int64 {
 // cap tags and OverflowTag, counts each overflowed tag once however often
 // it comes back, and the sum over tags stays the kind's total.
 func TestTagsPastTheCapCountUnderOverflowTag(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	const room, n = 20, 30
 	k := newKind(t, "")
 	capTags(t, room)
@@ -101,7 +103,7 @@ func TestTagsPastTheCapCountUnderOverflowTag(t *testing.T) {
 // than the cap, some shared between goroutines: the cap holds exactly, the
 // overflow counter counts each tag past it once, and the totals are exact.
 func TestTagCapUnderConcurrency(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	const room, distinct, workers, rounds = 50, 200, 8, 4
 	k := newKind(t, "")
 	capTags(t, room)
@@ -146,7 +148,7 @@ func TestTagCapUnderConcurrency(t *testing.T) {
 // OverflowTag whatever the cap; the empty tag and tags up to MaxTagLen
 // bytes of any valid UTF-8 are kept.
 func TestHostileTags(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	k := newKind(t, "")
 	huge := strings.Repeat("x", 1<<20)
 	exact := testTag(t)
@@ -204,7 +206,7 @@ func TestHostileTags(t *testing.T) {
 // was reserved before stays with OverflowTag. Removing a limit makes no
 // place.
 func TestTagLimitReservesAPlace(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	capTags(t, 0)
 	kept := tracker.TagsKept()
 	budget, late, none := testTag(t), testTag(t), testTag(t)
@@ -216,19 +218,19 @@ func TestTagLimitReservesAPlace(t *testing.T) {
 	tracker.SetTagLimit(budget, 100)
 	defer tracker.SetTagLimit(budget, 0)
 	assert.Equal(t, kept+1, tracker.TagsKept(), "a limit's tag is kept past the cap")
-	_, err := tracker.Reserve(tracker.KindCHeap, -1, budget, 150, 0)
+	_, err := tracker.Reserve(kindCHeap, -1, budget, 150, 0)
 	var le *tracker.LimitError
 	require.ErrorAs(t, err, &le)
 	assert.True(t, le.ByTag)
 	assert.Equal(t, budget, le.Tag)
-	r, err := tracker.Reserve(tracker.KindCHeap, -1, budget, 60, 0)
+	r, err := tracker.Reserve(kindCHeap, -1, budget, 60, 0)
 	require.NoError(t, err)
 	r.Commit(0x1000, nil)
 	defer r.Release()
 	assert.Equal(t, int64(60), tracker.TagStats(budget).LiveBytes)
 
 	// late overflows; the same string is then in the entry cache.
-	early, err := tracker.Reserve(tracker.KindCHeap, -1, late, 30, 0)
+	early, err := tracker.Reserve(kindCHeap, -1, late, 30, 0)
 	require.NoError(t, err)
 	early.Commit(0x1000, nil)
 	assert.Equal(t, tracker.OverflowTag, early.Tag())
@@ -236,13 +238,13 @@ func TestTagLimitReservesAPlace(t *testing.T) {
 
 	tracker.SetTagLimit(late, 40)
 	defer tracker.SetTagLimit(late, 0)
-	now, err := tracker.Reserve(tracker.KindCHeap, -1, late, 30, 0)
+	now, err := tracker.Reserve(kindCHeap, -1, late, 30, 0)
 	require.NoError(t, err)
 	now.Commit(0x1000, nil)
 	defer now.Release()
 	assert.Equal(t, late, now.Tag(), "counted under its own name once limited")
 	assert.Equal(t, int64(30), tracker.TagStats(late).LiveBytes, "the earlier 30 bytes stay outside the limit")
-	_, err = tracker.Reserve(tracker.KindCHeap, -1, late, 20, 0)
+	_, err = tracker.Reserve(kindCHeap, -1, late, 20, 0)
 	require.ErrorIs(t, err, tracker.ErrLimit)
 	require.True(t, early.Release())
 	assert.Equal(t, overflowLive-30, tracker.TagStats(tracker.OverflowTag).LiveBytes, "given back where it was counted")
@@ -252,17 +254,17 @@ func TestTagLimitReservesAPlace(t *testing.T) {
 // Raising the cap lets a tag in that overflowed, even one whose string the
 // entry cache holds.
 func TestRaisingTheCapLetsTagsIn(t *testing.T) {
-	defer tracker.VerifyNone(t)
-	require.Equal(t, tracker.DefaultMaxTags, tracker.MaxTags(), "the default, restored by every test that changes it")
+	defer leaktest.VerifyNone(t)
+	require.Equal(t, 1000, tracker.MaxTags(), "the default, restored by every test that changes it")
 	capTags(t, 0)
 	tag := testTag(t)
-	r, err := tracker.Reserve(tracker.KindCHeap, -1, tag, 1, 0)
+	r, err := tracker.Reserve(kindCHeap, -1, tag, 1, 0)
 	require.NoError(t, err)
 	r.Commit(0x1000, nil)
 	defer r.Release()
 	require.Equal(t, tracker.OverflowTag, r.Tag())
 	tracker.SetMaxTags(tracker.MaxTags() + 1)
-	r2, err := tracker.Reserve(tracker.KindCHeap, -1, tag, 1, 0)
+	r2, err := tracker.Reserve(kindCHeap, -1, tag, 1, 0)
 	require.NoError(t, err)
 	r2.Commit(0x1000, nil)
 	defer r2.Release()
@@ -270,12 +272,12 @@ func TestRaisingTheCapLetsTagsIn(t *testing.T) {
 
 	// Lowered below the tags kept, the cap keeps them and refuses new ones.
 	tracker.SetMaxTags(tracker.TagsKept() - 1)
-	r4, err := tracker.Reserve(tracker.KindCHeap, -1, tag, 1, 0)
+	r4, err := tracker.Reserve(kindCHeap, -1, tag, 1, 0)
 	require.NoError(t, err)
 	r4.Commit(0x1000, nil)
 	defer r4.Release()
 	assert.Equal(t, tag, r4.Tag())
-	r5, err := tracker.Reserve(tracker.KindCHeap, -1, testTag(t), 1, 0)
+	r5, err := tracker.Reserve(kindCHeap, -1, testTag(t), 1, 0)
 	require.NoError(t, err)
 	r5.Commit(0x1000, nil)
 	defer r5.Release()
@@ -284,7 +286,7 @@ func TestRaisingTheCapLetsTagsIn(t *testing.T) {
 	// 0 removes the cap; a negative cap is taken as 0.
 	tracker.SetMaxTags(-1)
 	assert.Zero(t, tracker.MaxTags())
-	r3, err := tracker.Reserve(tracker.KindCHeap, -1, testTag(t), 1, 0)
+	r3, err := tracker.Reserve(kindCHeap, -1, testTag(t), 1, 0)
 	require.NoError(t, err)
 	r3.Commit(0x1000, nil)
 	defer r3.Release()
@@ -302,11 +304,11 @@ func TestExternalTagsRespectTheCap(t *testing.T) {
 	prefix := testTag(t) + "/"
 	var mu sync.Mutex
 	var live int64 = 100
-	x := tracker.NewExternal(k, func(report func(string, tracker.ExternalCounts)) {
+	x := external.New(k, func(report func(string, external.Counts)) {
 		mu.Lock()
 		defer mu.Unlock()
 		for i := range room + n {
-			report(fmt.Sprintf("%s%d", prefix, i), tracker.ExternalCounts{LiveBytes: live, LiveCount: live / 100, AllocatedBytes: 100, AllocatedCount: 1})
+			report(fmt.Sprintf("%s%d", prefix, i), external.Counts{LiveBytes: live, LiveCount: live / 100, AllocatedBytes: 100, AllocatedCount: 1})
 		}
 	})
 	x.Sync()

@@ -1,247 +1,53 @@
 package tracker
 
 import (
-	"flag"
-	"fmt"
 	"os"
 	"strings"
 	"sync"
 	"testing"
-	"time"
+
+	"github.com/membridge/membridge/tracker/internal/goroutines"
+	"github.com/membridge/membridge/tracker/internal/stackutil"
+	"github.com/membridge/membridge/tracker/internal/testhook"
 )
 
-// TestingT is the part of *testing.T that VerifyNone needs.
-type TestingT interface {
-	Error(args ...any)
-}
+// The test mode is on in every test binary from its start: every stack is
+// kept, checking is on, a dropped handle is reclaimed and kept for the test
+// that made it (LeakFail), and each record notes its goroutine. Package
+// tracker/leaktest checks for leaks; this file keeps what must be on before
+// any test runs, and what leaktest borrows from the ledger (testhook).
 
-// TestingM is the part of *testing.M that VerifyTestMain needs.
-type TestingM interface {
-	Run() int
-}
+// attribution is the test mode's goroutine attribution (see
+// goroutines.Attribution): Reserve reads it with one atomic load.
+var attribution = &goroutines.Attribution
 
-// An Option changes what the test mode looks for or how long it waits.
-type Option interface {
-	apply(*options)
-}
+// goroutineIDs notes, for the test mode, which goroutine reserves.
+func goroutineIDs() (gid, creator uint64) { return goroutines.IDs() }
 
-type options struct {
-	ignoreTags    map[string]bool
-	ignoreKinds   map[Kind]bool
-	baseline      map[uint64]bool
-	maxWait       time.Duration
-	noAttribution bool
-}
+// runChecked says that the whole run is checked at its end, so that
+// LeakFail need not log the drops it keeps (testhook.RunChecked).
+var runChecked = &testhook.RunChecked
 
-type optionFunc func(*options)
-
-func (f optionFunc) apply(o *options) { f(o) }
-
-// IgnoreTags leaves records with these tags out of the check.
-func IgnoreTags(tags ...string) Option {
-	return optionFunc(func(o *options) {
-		for _, t := range tags {
-			o.ignoreTags[t] = true
-		}
+func init() {
+	testhook.Set(&testhook.Ledger[*Record]{
+		Goroutines: (*Record).goroutines,
+		Stable:     (*Record).stable,
+		Failures: func(fn func([]*Record) []*Record) {
+			failures.Lock()
+			defer failures.Unlock()
+			failures.recs = fn(failures.recs)
+		},
+		Start: startTestMode,
+		Leave: leaveTestMode,
 	})
-}
-
-// IgnoreKinds leaves records of these kinds out of the check.
-func IgnoreKinds(kinds ...Kind) Option {
-	return optionFunc(func(o *options) {
-		for _, k := range kinds {
-			o.ignoreKinds[k] = true
-		}
-	})
-}
-
-// IgnoreCurrent takes a baseline: whatever is live when IgnoreCurrent is
-// called is left out of the check.
-func IgnoreCurrent() Option {
-	ids := map[uint64]bool{}
-	LiveRecords(func(r *Record) bool {
-		ids[r.ID()] = true
-		return true
-	})
-	return optionFunc(func(o *options) {
-		for id := range ids {
-			o.baseline[id] = true
-		}
-	})
-}
-
-// MaxWait bounds how long the check waits for asynchronous frees (queued
-// device frees, pending cleanups) before it declares a leak. The default is
-// one second; the check returns as soon as nothing is left, or as soon as
-// what is left can no longer go away (handles the safety net found
-// dropped).
-func MaxWait(d time.Duration) Option {
-	return optionFunc(func(o *options) { o.maxWait = max(d, 0) })
-}
-
-func buildOptions(opts []Option) *options {
-	o := &options{
-		ignoreTags:  map[string]bool{},
-		ignoreKinds: map[Kind]bool{},
-		baseline:    map[uint64]bool{},
-		maxWait:     time.Second,
-	}
-	for _, opt := range opts {
-		opt.apply(o)
-	}
-	return o
-}
-
-// Find returns an error wrapping ErrLeaked, with a report grouped by
-// allocation site, if any native memory is still live or any handle was
-// dropped without a free; nil otherwise. It waits up to MaxWait, collecting
-// garbage between looks, so that late frees and cleanups can land.
-func Find(opts ...Option) error {
-	return find(buildOptions(opts), func(*Record) bool { return true }, "", false)
-}
-
-// VerifyNone fails t if memory made by this test is left: records made on
-// the calling goroutine, or on goroutines it started (directly, or through
-// goroutines that allocated or are still running), that are still live,
-// and handles they dropped without a free. Call it at the end of the test
-// (defer VerifyNone(t)) on the test's own goroutine; a nil t panics. It
-// needs no TestMain: a test binary starts in the test mode (see
-// VerifyTestMain), so every record notes the goroutine that made it.
-//
-// While any of the test's records is live it collects garbage (GC) and
-// waits, with a capped backoff up to MaxWait: a free may land late, and a
-// handle the test dropped is found by the safety net, reclaimed and kept
-// for this check. It then fails t once, with a report grouped by
-// allocation site that names the site, the test and the handles dropped
-// without Free. What it reported, no later VerifyNone reports again.
-//
-// Subtests: a test's memory includes that of its finished subtests. A
-// deferred check runs before the test's parallel subtests resume; what they
-// made before t.Parallel is theirs to check. To check a test and all its
-// subtests after they have run, call VerifyNone from t.Cleanup.
-//
-// What it does not see: memory another test made (parallel tests included),
-// memory a goroutine the test started makes after the check has run, and
-// memory made before the test mode was on (a run of benchmarks only) and
-// not under this test's frame. VerifyTestMain's check of the whole run
-// reports all of it. Without attribution (WithoutAttribution), VerifyNone
-// cannot tell tests apart and checks everything, like Find.
-func VerifyNone(t TestingT, opts ...Option) {
-	if tt, typed := t.(*testing.T); t == nil || typed && tt == nil {
-		panic("membridge: VerifyNone needs the test's *testing.T (or a TestingT), got nil")
-	}
-	if h, ok := t.(interface{ Helper() }); ok {
-		h.Helper()
-	}
-	name := ""
-	if n, ok := t.(interface{ Name() string }); ok {
-		name = n.Name()
-	}
-	owned := func(*Record) bool { return true }
-	if attribution.Load() {
-		g := currentGoroutineID()
-		var snap *goroutineSnapshot
-		snapshot := func() *goroutineSnapshot {
-			if snap == nil {
-				snap = readGoroutines()
-			}
-			return snap
-		}
-		owned = func(r *Record) bool {
-			gid, creator := r.goroutines()
-			if gid == 0 {
-				// Made before attribution was on: only a top-level test
-				// with its own frame on the stack can claim it.
-				return name != "" && !strings.Contains(name, "/") && testFrame(r.Stack()) == name
-			}
-			return owns(gid, creator, g, snapshot)
-		}
-	}
-	if err := find(buildOptions(opts), owned, name, true); err != nil {
-		t.Error(err)
-	}
-}
-
-// WithoutAttribution makes VerifyTestMain leave goroutine attribution off,
-// so that records are made as in production: without a stack or a
-// goroutine when the stack rate says so, and reused after a free (see
-// Record.Recycle). It is for tests of those production paths. VerifyNone
-// then cannot tell tests apart and blames every live allocation on the
-// test that calls it (a leak fails only the first test that reports it):
-// such tests must not run in parallel.
-func WithoutAttribution() Option {
-	return optionFunc(func(o *options) { o.noAttribution = true })
-}
-
-// VerifyTestMain runs the tests in the test mode and then fails the run if
-// any native memory is left, whichever test or goroutine made it; a nil m
-// panics. Use it as
-//
-//	func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
-//
-// What each check gives:
-//
-//   - VerifyNone, per test: the test that left memory, or dropped a handle,
-//     fails, with the report in its own output; no other test is blamed.
-//   - VerifyTestMain, per package: after all tests passed, anything still
-//     left fails the run (exit status 1, the report on stderr): leaks of
-//     tests that do not call VerifyNone, memory a goroutine made after its
-//     test returned, memory package variables hold. Dropped handles no
-//     VerifyNone reported are in it too; the safety net does not log them
-//     (under LeakFail), since this check reports them.
-//
-// The test mode is on in any test binary from its start (testing.Testing),
-// VerifyTestMain or not: every allocation keeps its stack (unless
-// MEMBRIDGE_TRACK says otherwise), notes the goroutine that made it and
-// that goroutine's creator, so VerifyNone blames only its own test, and a
-// dropped handle is reclaimed and kept for the test that made it
-// (LeakFail, unless MEMBRIDGE_LEAKS says otherwise). Without
-// VerifyTestMain, the safety net also logs each dropped handle's site once
-// when it finds the drop: nothing else reports a drop in a test without
-// VerifyNone.
-//
-// A run of benchmarks only (-test.run '^$' -test.bench ...) keeps the
-// production settings, so the benchmarks measure what a service pays and
-// not the test mode's stack and goroutine per allocation; the ledger is
-// still checked at the end.
-func VerifyTestMain(m TestingM, opts ...Option) {
-	if mm, typed := m.(*testing.M); m == nil || typed && mm == nil {
-		panic("membridge: VerifyTestMain needs TestMain's *testing.M (or a TestingM), got nil")
-	}
-	o := buildOptions(opts)
-	if benchmarksOnly() {
-		leaveTestMode()
-	} else {
-		EnableTestMode()
-		if o.noAttribution {
-			attribution.Store(false)
-		}
-	}
-	code := m.Run()
-	if code == 0 {
-		if err := find(o, func(*Record) bool { return true }, "", false); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-// benchmarksOnly reports whether the test binary was asked for benchmarks
-// and no tests. It parses the command line, as testing.M.Run would.
-func benchmarksOnly() bool {
-	if !flag.Parsed() {
-		flag.Parse()
-	}
-	run, bench := flag.Lookup("test.run"), flag.Lookup("test.bench")
-	return run != nil && bench != nil && run.Value.String() == "^$" && bench.Value.String() != ""
 }
 
 // benchmarksOnlyArgs is benchmarksOnly for package initialisation, before
 // the testing flags exist: it reads the last -test.run and -test.bench in
 // args, as go test passes them (-name=value) or as a person may (-name
 // value, --name=value). It does not know which other flags take a value,
-// so it reads past them; VerifyTestMain checks again with the parsed flags.
+// so it reads past them; leaktest.VerifyTestMain checks again with the parsed
+// flags.
 func benchmarksOnlyArgs(args []string) bool {
 	run, bench := "", ""
 	for i := 0; i < len(args); i++ {
@@ -269,8 +75,9 @@ func benchmarksOnlyArgs(args []string) bool {
 	return run == "^$" && bench != ""
 }
 
-// A test binary starts in the test mode, so that VerifyNone works without
-// TestMain and attributes even the first test's allocations. (The stack
+// A test binary starts in the test mode, so that leaktest.VerifyNone works
+// without TestMain, and attributes even the first test's allocations, in
+// any test binary that uses the ledger, whether it imports leaktest or not. (The stack
 // rate and the policy were read from the environment by the inits of
 // stack.go and safetynet.go, which run before this file's.)
 func init() {
@@ -282,23 +89,25 @@ func init() {
 // production keeps the settings startTestMode replaced, for leaveTestMode.
 var production struct {
 	sync.Mutex
-	saved  bool
-	rate   int64
-	policy LeakPolicy
+	saved    bool
+	rate     int64
+	policy   LeakPolicy
+	checking bool
 }
 
-// startTestMode turns on the test mode: every stack and LeakFail, unless
-// MEMBRIDGE_TRACK and MEMBRIDGE_LEAKS say otherwise, and goroutine
+// startTestMode turns on the test mode: every stack, checking and LeakFail,
+// unless MEMBRIDGE_TRACK, MEMBRIDGE_CHECK and MEMBRIDGE_LEAKS say
+// otherwise, and goroutine
 // attribution. It reads the environment again: a TestMain may have set a
 // variable after the package's init and before VerifyTestMain. (A value
 // that does not parse was reported by that init.)
 func startTestMode() {
 	production.Lock()
 	defer production.Unlock()
-	rate, policy := StackRate(), CurrentLeakPolicy()
+	rate, policy, check := StackRate(), CurrentLeakPolicy(), Checking()
 	if v := os.Getenv("MEMBRIDGE_TRACK"); v == "" {
 		SetStackRate(1)
-	} else if r, err := ParseTrackMode(v); err == nil {
+	} else if r, err := stackutil.ParseTrackMode(v); err == nil {
 		SetStackRate(r)
 	}
 	if v := os.Getenv("MEMBRIDGE_LEAKS"); v == "" {
@@ -306,9 +115,14 @@ func startTestMode() {
 	} else if p, err := parseLeakPolicy(v); err == nil {
 		SetLeakPolicy(p)
 	}
+	if on, err := parseCheck(os.Getenv("MEMBRIDGE_CHECK")); os.Getenv("MEMBRIDGE_CHECK") == "" || err != nil {
+		SetChecking(true)
+	} else {
+		SetChecking(on)
+	}
 	attribution.Store(true)
 	if !production.saved {
-		production.saved, production.rate, production.policy = true, rate, policy
+		production.saved, production.rate, production.policy, production.checking = true, rate, policy, check
 	}
 }
 
@@ -322,152 +136,6 @@ func leaveTestMode() {
 	attribution.Store(false)
 	SetStackRate(production.rate)
 	SetLeakPolicy(production.policy)
+	SetChecking(production.checking)
 	production.saved = false
 }
-
-// EnableTestMode turns on what VerifyTestMain turns on, for harnesses that
-// run tests their own way and check the whole run at its end (Find): the
-// test mode, and the safety net's log of dropped handles off under
-// LeakFail, since that check reports them.
-func EnableTestMode() {
-	startTestMode()
-	runChecked.Store(true)
-}
-
-// find looks for leaks until none is left, or none can still go away, or
-// MaxWait has passed. With once (VerifyNone), what it reports is not
-// reported again by a later call with once.
-func find(o *options, owned func(*Record) bool, who string, once bool) error {
-	deadline := time.Now().Add(o.maxWait)
-	sleep := time.Millisecond
-	for {
-		leaks, pending := collect(o, owned, false, once)
-		if len(leaks) == 0 {
-			return nil
-		}
-		// Settled leaks (dropped handles, already found) will not go away:
-		// waiting is only for records still live.
-		if !pending || !time.Now().Before(deadline) {
-			leaks, _ = collect(o, owned, true, once)
-			if len(leaks) == 0 {
-				return nil
-			}
-			var b strings.Builder
-			if who != "" {
-				fmt.Fprintf(&b, "%s: ", who)
-			}
-			writeLeaks(&b, leaks)
-			return &LeakError{Records: leaks, report: b.String()}
-		}
-		GC()
-		time.Sleep(min(sleep, time.Until(deadline)))
-		sleep = min(2*sleep, 100*time.Millisecond)
-	}
-}
-
-// reported holds the ids of the records a VerifyNone reported, so that a
-// leak a test keeps fails that test and not every later one.
-var reported struct {
-	sync.Mutex
-	ids map[uint64]struct{}
-}
-
-// collect returns the leaks that pass the options and the ownership filter:
-// records in the ledger (live, or dropped but still allocated), and records
-// the safety net reclaimed under LeakFail; pending says whether any of them
-// is still live (its free may yet land, or its drop be found). With once,
-// records an earlier VerifyNone reported are left out. With consume, the
-// reclaimed ones it returns are forgotten, and with once and consume, what
-// it returns is marked reported.
-func collect(o *options, owned func(*Record) bool, consume, once bool) (out []*Record, pending bool) {
-	reported.Lock()
-	defer reported.Unlock()
-	keep := func(r *Record) bool {
-		if once {
-			if _, done := reported.ids[r.ID()]; done {
-				return false
-			}
-		}
-		return !o.ignoreTags[r.Tag()] && !o.ignoreKinds[r.Kind()] && !o.baseline[r.ID()] && owned(r)
-	}
-	seen := map[uint64]bool{}
-	LiveRecords(func(r *Record) bool {
-		if keep(r) {
-			s := r.stable() // r may be freed and reused once the shard is unlocked
-			out = append(out, s)
-			seen[s.ID()] = true
-			pending = pending || s.Live()
-		}
-		return true
-	})
-	failures.Lock()
-	rest := failures.recs[:0]
-	for _, r := range failures.recs {
-		if _, done := reported.ids[r.ID()]; done {
-			continue // reported while it was still in the ledger
-		}
-		if keep(r) {
-			if !seen[r.ID()] { // the safety net keeps it before it leaves the ledger
-				out = append(out, r)
-			}
-			if consume {
-				continue
-			}
-		}
-		rest = append(rest, r)
-	}
-	clear(failures.recs[len(rest):])
-	failures.recs = rest
-	failures.Unlock()
-	if consume && once {
-		if reported.ids == nil {
-			reported.ids = map[uint64]struct{}{}
-		}
-		for _, r := range out {
-			reported.ids[r.ID()] = struct{}{}
-		}
-	}
-	return out, pending
-}
-
-// LeakError is the error the test mode returns. It wraps ErrLeaked and
-// holds the records it found.
-type LeakError struct {
-	Records []*Record
-	report  string
-}
-
-func (e *LeakError) Error() string { return e.report }
-
-// Unwrap returns ErrLeaked.
-func (e *LeakError) Unwrap() error { return ErrLeaked }
-
-// A Recorder is a TestingT that keeps what the test mode reports instead of
-// failing a test. Tests of leak checks use it: a fixture that leaks on
-// purpose must be reported, and the test asserts on the report.
-type Recorder struct {
-	TestName string // what Name returns: the name reports give the test
-
-	mu      sync.Mutex
-	reports []string
-}
-
-// Error records a report.
-func (r *Recorder) Error(args ...any) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.reports = append(r.reports, fmt.Sprint(args...))
-}
-
-// Name returns TestName.
-func (r *Recorder) Name() string { return r.TestName }
-
-// Reports returns the reports recorded so far.
-func (r *Recorder) Reports() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]string(nil), r.reports...)
-}
-
-// Report returns the reports recorded so far, one after the other.
-func (r *Recorder) Report() string { return strings.Join(r.Reports(), "\n") }

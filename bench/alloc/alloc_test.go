@@ -14,6 +14,7 @@ import (
 	"github.com/membridge/membridge/internal/benchround"
 	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/stacks"
 )
 
 // LiveHeapMiB is the size of the live Go heap kept while benchmarking: a
@@ -60,8 +61,10 @@ type impl struct {
 func membridge(rate int64, depth int) func(b *testing.B, n int) {
 	return func(b *testing.B, n int) {
 		defer tracker.SetStackRate(tracker.SetStackRate(rate))
-		tracker.SetStackDepth(depth)
-		defer tracker.SetStackDepth(32)
+		// membridge-all is the checked mode: every stack and the checks.
+		defer tracker.SetChecking(tracker.SetChecking(rate == 1))
+		stacks.SetStackDepth(depth)
+		defer stacks.SetStackDepth(32)
 		for b.Loop() {
 			buf, err := native.Alloc("bench", n)
 			if err != nil {
@@ -100,7 +103,7 @@ var impls = []impl{
 		sink = nil
 	}},
 	{"membridge-off", membridge(0, 32)},
-	{"membridge-sampled", membridge(tracker.DefaultSampleRate, 32)},
+	{"membridge-sampled", membridge(stacks.DefaultSampleRate, 32)},
 	{"membridge-all", membridge(1, 32)},
 	{fmt.Sprintf("membridge-all-depth%d", arrowCheckedDepth), membridge(1, arrowCheckedDepth)},
 	{"arrow-mallocator", arrow(mallocator.NewMallocator())},

@@ -9,7 +9,7 @@ import (
 	"github.com/dgraph-io/ristretto/v2/z"
 	"github.com/membridge/membridge/internal/benchround"
 	"github.com/membridge/membridge/native"
-	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
 // The benchmarks measure the sampled mode, membridge's default outside
@@ -19,7 +19,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv("MEMBRIDGE_TRACK") == "" {
 		os.Setenv("MEMBRIDGE_TRACK", "sample")
 	}
-	tracker.VerifyTestMain(m)
+	leaktest.VerifyTestMain(m)
 }
 
 const (

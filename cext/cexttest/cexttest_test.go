@@ -8,13 +8,13 @@ import (
 	"github.com/membridge/membridge/cext"
 	"github.com/membridge/membridge/cext/cexttest"
 	"github.com/membridge/membridge/native"
-	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
-func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 
 func TestFailNextAllocs(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	cexttest.FailNextAllocs(2)
 	defer cexttest.FailNextAllocs(0)
 	for i := range 2 {
@@ -31,7 +31,7 @@ func TestFailNextAllocs(t *testing.T) {
 }
 
 func TestFailNextAllocsCancel(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	cexttest.FailNextAllocs(5)
 	cexttest.FailNextAllocs(0)
 	b, err := cext.Alloc("cext-fault", 64)

@@ -11,7 +11,7 @@
 package leakcheck
 
 import (
-	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
 // TB is the part of testing.TB that Check needs.
@@ -21,12 +21,12 @@ type TB interface {
 	Error(args ...any)
 }
 
-// Check fails t if the ledger holds memory the test made (tracker.VerifyNone
+// Check fails t if the ledger holds memory the test made (leaktest.VerifyNone
 // with opts) and, under -asan, if LeakSanitizer finds unreachable C memory
 // (its report, with the C stack of each leaked block, goes to stderr).
-func Check(t TB, opts ...tracker.Option) {
+func Check(t TB, opts ...leaktest.Option) {
 	t.Helper()
-	tracker.VerifyNone(t, opts...)
+	leaktest.VerifyNone(t, opts...)
 	if Scan() {
 		t.Errorf("leakcheck: LeakSanitizer found unreachable C memory after this test (report above, on stderr)")
 	}

@@ -7,10 +7,10 @@ import (
 	"github.com/membridge/membridge/cext/internal/cmem"
 	"github.com/membridge/membridge/cext/leakcheck"
 	"github.com/membridge/membridge/native"
-	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
-func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 
 // TestPlantedLeakIsFound: a C block whose only pointer is lost is found by
 // the check of the test that lost it.

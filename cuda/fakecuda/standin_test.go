@@ -16,7 +16,7 @@ import (
 	"gorgonia.org/cu"
 
 	"github.com/membridge/membridge/cuda/internal/refkernels"
-	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
 // plantedReclaims counts the objects tests deliberately leave in a context
@@ -40,7 +40,7 @@ func (c checkedM) Run() int {
 	return code
 }
 
-func TestMain(m *testing.M) { tracker.VerifyTestMain(checkedM{m}) }
+func TestMain(m *testing.M) { leaktest.VerifyTestMain(checkedM{m}) }
 
 // onContext runs f on a locked OS thread with device dev's primary context
 // current, and checks that f left the stand-in holding nothing new.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
 func main() {
@@ -34,7 +35,7 @@ func main() {
 		s.AllocatedCount, s.FreedCount, s.LiveCount, s.LiveBytes)
 
 	// What a test or an operator sees: the live memory, grouped by site.
-	if err := tracker.Find(tracker.MaxWait(0)); err != nil {
+	if err := leaktest.Find(leaktest.MaxWait(0)); err != nil {
 		fmt.Println(err)
 	}
 

@@ -8,9 +8,10 @@ import (
 	"time"
 
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
-func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 
 // scratchLine is the line of decoder.go where decode allocates its scratch
 // buffers, found in the source so that edits above it keep the test true.
@@ -32,7 +33,7 @@ func scratchLine(t *testing.T) string {
 var frames = [][]byte{frame("abc"), frame("defg")}
 
 func TestFixedDecoderLeavesNothing(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	out, err := decodeFramesFixed(frames)
 	if err != nil {
 		t.Fatal(err)
@@ -58,8 +59,8 @@ func TestLeakingDecoderIsCaught(t *testing.T) {
 		tracker.GC()
 		time.Sleep(time.Millisecond)
 	}
-	var rt tracker.Recorder
-	tracker.VerifyNone(&rt, tracker.MaxWait(10*time.Millisecond))
+	var rt leaktest.Recorder
+	leaktest.VerifyNone(&rt, leaktest.MaxWait(10*time.Millisecond))
 	rep := rt.Report()
 	for _, want := range []string{
 		"LEAK of 7 bytes in 2 allocations",
@@ -81,7 +82,7 @@ func TestLeakingDecoderFails(t *testing.T) {
 	if os.Getenv("MEMBRIDGE_LEAKDEMO") != "1" {
 		t.Skip("set MEMBRIDGE_LEAKDEMO=1 to watch this test fail on its leak")
 	}
-	defer tracker.VerifyNone(t, tracker.MaxWait(10*time.Millisecond))
+	defer leaktest.VerifyNone(t, leaktest.MaxWait(10*time.Millisecond))
 	out, err := decodeFrames(frames)
 	if err != nil {
 		t.Fatal(err)

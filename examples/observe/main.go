@@ -28,6 +28,7 @@ import (
 	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/debughttp"
+	"github.com/membridge/membridge/tracker/history"
 	"github.com/membridge/membridge/tracker/memprofile"
 	"github.com/membridge/membridge/tracker/sitereport"
 	"github.com/membridge/membridge/tracker/timeline"
@@ -79,7 +80,7 @@ type service struct {
 func run(out string, duration time.Duration, rate int64, serve string) error {
 	tracker.SetStackRate(rate)
 	tracker.SetLeakHandler(func(*tracker.Record) {}) // the demo leaks on purpose
-	tracker.EnableHistory(1 << 18)
+	history.Enable(1 << 18)
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
@@ -136,7 +137,7 @@ func run(out string, duration time.Duration, rate int64, serve string) error {
 	if err != nil {
 		return err
 	}
-	events, lost := tracker.History()
+	events, lost := history.Events()
 	if err := timeline.WriteHTML(page, events, lost, sitereport.Take(15)); err != nil {
 		return err
 	}

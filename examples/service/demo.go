@@ -10,6 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/membridge/membridge/cext"
+	"github.com/membridge/membridge/native"
+
 	"github.com/membridge/membridge/cuda"
 	"github.com/membridge/membridge/tracker"
 )
@@ -83,8 +86,8 @@ func newPeakWatch() *peakWatch { return &peakWatch{} }
 func (p *peakWatch) sample() { p.rss = max(p.rss, rss()) }
 
 var (
-	hostKinds   = []tracker.Kind{tracker.KindCHeap, tracker.KindArenaChunk, tracker.KindAdopted, tracker.KindCExtension, tracker.KindPinned}
-	deviceKinds = []tracker.Kind{tracker.KindDevice, tracker.KindDevicePool, tracker.KindDeviceEmulated}
+	hostKinds   = []tracker.Kind{native.KindCHeap, native.KindArenaChunk, native.KindAdopted, cext.KindCExtension, cuda.KindPinned}
+	deviceKinds = []tracker.Kind{cuda.KindDevice, cuda.KindDevicePool, cuda.KindDeviceEmulated}
 )
 
 func hostLive() int64 { return liveOf(hostKinds) }

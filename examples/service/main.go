@@ -33,7 +33,8 @@ import (
 	"time"
 
 	"github.com/membridge/membridge/cuda"
-	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/history"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
 func main() {
@@ -135,7 +136,7 @@ func start(cfg config, log *slog.Logger, ln, debugLn net.Listener) (*server, err
 			// A bounded ring of the ledger's last events, so that the
 			// timeline and the trace show what happened: kept only when
 			// someone can look (a few atomic operations per event).
-			tracker.EnableHistory(cfg.History)
+			history.Enable(cfg.History)
 			srv.history = true
 		}
 		srv.debug = &http.Server{Handler: s.debugRoutes(newRegistry()), ReadHeaderTimeout: cfg.HeaderTimeout, IdleTimeout: cfg.IdleTimeout}
@@ -157,9 +158,9 @@ func (srv *server) shutdown(log *slog.Logger) error {
 	}
 	errs = append(errs, srv.svc.close())
 	if srv.history {
-		tracker.DisableHistory()
+		history.Disable()
 	}
-	if err := tracker.Find(tracker.MaxWait(5 * time.Second)); err != nil {
+	if err := leaktest.Find(leaktest.MaxWait(5 * time.Second)); err != nil {
 		errs = append(errs, fmt.Errorf("memory left after shutdown:\n%w", err))
 	} else {
 		log.Info("shut down; the ledger is empty")

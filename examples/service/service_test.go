@@ -14,10 +14,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
-func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 
 // startTest serves a service on a loopback port for one test.
 func startTest(t *testing.T, cfg config) string {
@@ -42,7 +42,7 @@ func startWithDebug(t *testing.T, cfg config) (url, debugURL string) {
 		if err := srv.shutdown(log); err != nil {
 			t.Error(err)
 		}
-		tracker.VerifyNone(t)
+		leaktest.VerifyNone(t)
 	})
 	return "http://" + ln.Addr().String(), "http://" + debugLn.Addr().String()
 }

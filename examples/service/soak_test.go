@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
 // The soak tests run for minutes, so they run only when asked:
@@ -164,7 +165,7 @@ func startLeaky(t *testing.T, cfg config) (url, debugURL string) {
 			tracker.GC()
 			time.Sleep(10 * time.Millisecond)
 		}
-		tracker.Find(tracker.MaxWait(0)) // reports, and so forgets, the planted leaks
+		leaktest.Find(leaktest.MaxWait(0)) // reports, and so forgets, the planted leaks
 	})
 	return url, debugURL
 }

@@ -18,7 +18,7 @@
 // The index, the reports and the page take ?top=N (default 20) and everything takes
 // ?gc=1, which runs a garbage collection first so the safety net has found
 // the handles dropped since the last one. The trace and the plot need the
-// event history on (tracker.EnableHistory).
+// event history on (history.Enable).
 package debughttp
 
 import (
@@ -29,6 +29,7 @@ import (
 	"strconv"
 
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/history"
 	"github.com/membridge/membridge/tracker/memprofile"
 	"github.com/membridge/membridge/tracker/sitereport"
 	"github.com/membridge/membridge/tracker/timeline"
@@ -79,11 +80,11 @@ func serve(w http.ResponseWriter, r *http.Request) {
 	case "trace.json":
 		contentType = "application/json"
 		w.Header().Set("Content-Disposition", `attachment; filename="membridge-trace.json"`)
-		events, _ := tracker.History()
+		events, _ := history.Events()
 		err = timeline.WriteTrace(&buf, events)
 	case "timeline":
 		contentType = "text/html; charset=utf-8"
-		events, lost := tracker.History()
+		events, lost := history.Events()
 		err = timeline.WriteHTML(&buf, events, lost, sitereport.Take(top))
 	default:
 		http.NotFound(w, r)
@@ -109,7 +110,7 @@ th{background:#f6f6f6} td.n{text-align:right;white-space:nowrap} .warn{color:#b0
 <h1>membridge</h1>
 <p>{{bytes .LiveBytes}} live in {{.LiveCount}} allocations at {{.Time}}.
 {{if .DroppedCount}}<span class="warn">{{.DroppedCount}} handles ({{bytes .DroppedBytes}}) were dropped without Free: leaks the safety net found.</span>{{else}}No handle dropped without Free.{{end}}
-Stack rate {{.StackRate}} (0: off, 1: every allocation, N: one stack per N bytes). Event history {{if .HistoryOn}}on{{else}}off: the trace and the timeline are empty until <code>tracker.EnableHistory</code>{{end}}.</p>
+Stack rate {{.StackRate}} (0: off, 1: every allocation, N: one stack per N bytes). Event history {{if .HistoryOn}}on{{else}}off: the trace and the timeline are empty until <code>history.Enable</code>{{end}}.</p>
 <h2>By kind</h2>
 <table><tr><th>kind</th><th>live</th><th>allocations</th><th>peak</th><th>dropped</th><th>limit</th><th>headroom</th></tr>
 {{range .Kinds}}<tr><td>{{.Name}}</td><td class="n">{{bytes .LiveBytes}}</td><td class="n">{{.LiveCount}}</td><td class="n">{{bytes .PeakBytes}}</td><td class="n{{if .DroppedCount}} warn{{end}}">{{.DroppedCount}}</td>{{template "limit" .}}</tr>

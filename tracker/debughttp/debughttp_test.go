@@ -11,14 +11,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/membridge/membridge/native"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/debughttp"
+	"github.com/membridge/membridge/tracker/history"
+	"github.com/membridge/membridge/tracker/internal/ledgertest"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
-func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 
 var runSeq atomic.Int64
 
@@ -43,10 +48,10 @@ func get(t *testing.T, url string) (string, string, int) {
 }
 
 func TestEndpointServesEveryView(t *testing.T) {
-	defer tracker.VerifyNone(t)
-	tracker.EnableHistory(256)
-	defer tracker.DisableHistory()
-	r, err := tracker.Reserve(tracker.KindCHeap, -1, "debug-frames", 12345, 0)
+	defer leaktest.VerifyNone(t)
+	history.Enable(256)
+	defer history.Disable()
+	r, err := tracker.Reserve(native.KindCHeap, -1, "debug-frames", 12345, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +110,7 @@ func dropOne(t *testing.T, tag string) {
 	defer tracker.SetLeakHandler(nil)
 	reclaimed := make(chan struct{}, 1)
 	func() {
-		rec, err := tracker.Reserve(tracker.KindCHeap, -1, tag, 512, 0)
+		rec, err := tracker.Reserve(native.KindCHeap, -1, tag, 512, 0)
 		require.NoError(t, err)
 		tracker.CommitWatched(&watched{rec}, rec, 0xdead000, tracker.ReclaimFunc(func(*tracker.Record) { reclaimed <- struct{}{} }))
 	}()
@@ -122,19 +127,19 @@ func dropOne(t *testing.T, tag string) {
 }
 
 func TestIndexIsALiveSummary(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	run := runSeq.Add(1)
 	frames, weights, leaky := fmt.Sprintf("idx-frames-%d", run), fmt.Sprintf("idx-weights-%d", run), fmt.Sprintf("idx-leaky-%d", run)
-	f := commit(t, tracker.KindCHeap, -1, frames, 3<<20)
+	f := commit(t, native.KindCHeap, -1, frames, 3<<20)
 	defer f.Release()
-	w := commit(t, tracker.KindDeviceEmulated, 1, weights, 5<<20)
+	w := commit(t, kindDeviceEmulated, 1, weights, 5<<20)
 	defer w.Release()
 	dropOne(t, leaky)
 	tracker.SetTagLimit(frames, 4<<20)
 	defer tracker.SetTagLimit(frames, 0)
-	devLive := tracker.KindStats(tracker.KindDeviceEmulated).LiveBytes
-	tracker.SetLimit(tracker.KindDeviceEmulated, devLive+(256<<10)) // under a tenth of headroom left
-	defer tracker.SetLimit(tracker.KindDeviceEmulated, 0)
+	devLive := tracker.KindStats(kindDeviceEmulated).LiveBytes
+	tracker.SetLimit(kindDeviceEmulated, devLive+(256<<10)) // under a tenth of headroom left
+	defer tracker.SetLimit(kindDeviceEmulated, 0)
 
 	srv := httptest.NewServer(debughttp.Handler())
 	defer srv.Close()
@@ -168,12 +173,12 @@ func TestIndexIsALiveSummary(t *testing.T) {
 // Past the tag cap, the index says how many tags overflowed and shows
 // their memory on the overflow tag's row.
 func TestIndexShowsOverflowedTags(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	run := runSeq.Add(1)
-	kept := commit(t, tracker.KindCHeap, -1, fmt.Sprintf("idx-kept-%d", run), 1)
+	kept := commit(t, native.KindCHeap, -1, fmt.Sprintf("idx-kept-%d", run), 1)
 	defer kept.Release()
 	defer tracker.SetMaxTags(tracker.SetMaxTags(tracker.TagsKept()))
-	over := commit(t, tracker.KindCHeap, -1, fmt.Sprintf("idx-request-%d", run), 3<<20)
+	over := commit(t, native.KindCHeap, -1, fmt.Sprintf("idx-request-%d", run), 3<<20)
 	defer over.Release()
 	require.Equal(t, tracker.OverflowTag, over.Tag())
 
@@ -187,3 +192,7 @@ func TestIndexShowsOverflowedTags(t *testing.T) {
 	require.GreaterOrEqual(t, i, 0, "no row for the overflow tag in\n%s", body)
 	assert.Contains(t, body[i:i+strings.Index(body[i:], "</tr>")], "MiB")
 }
+
+// kindDeviceEmulated stands for package cuda's host-backend kind, by its
+// name, without linking cuda (and, under the cuda tag, a driver).
+var kindDeviceEmulated = ledgertest.MustKind("device-emulated")

@@ -6,7 +6,9 @@ import (
 	"slices"
 	"time"
 
+	"github.com/membridge/membridge/cache"
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/history"
 	"github.com/membridge/membridge/tracker/sitereport"
 )
 
@@ -48,7 +50,7 @@ type summary struct {
 	TagsOverflowed             int64 // tags counted under tracker.OverflowTag
 	OverflowTag                string
 	Pressure                   tracker.PressureStats
-	Caches                     []tracker.CacheStats
+	Caches                     []cache.Stats
 	Sites                      []sitereport.Site
 	OtherSites                 int
 	OtherBytes                 int64
@@ -59,10 +61,10 @@ func summarize(top int) summary {
 	s := summary{
 		Time:      time.Now().Format(time.RFC3339),
 		StackRate: tracker.StackRate(),
-		HistoryOn: tracker.HistoryEnabled(),
+		HistoryOn: history.Enabled(),
 		Top:       top,
 		Pressure:  tracker.Pressure(),
-		Caches:    tracker.Caches(),
+		Caches:    cache.All(),
 
 		TagsKept:       tracker.TagsKept(),
 		MaxTags:        tracker.MaxTags(),

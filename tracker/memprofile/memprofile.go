@@ -12,7 +12,7 @@
 //
 // Stacks come from the ledger (see tracker.SetStackRate and the
 // MEMBRIDGE_TRACK environment variable). In the sampled mode each sampled
-// record stands for tracker.SampleWeight(n, rate) bytes, as in Go's heap
+// record stands for stacks.SampleWeight(n, rate) bytes, as in Go's heap
 // profiler, so totals are right on average. In the off mode no record has a
 // stack: the profile then holds exact totals under one frame per kind and
 // tag, named "<kind> <tag> (no stack)".
@@ -23,7 +23,7 @@
 // -top` and flame graphs put the flat bytes on the user's function.
 //
 // Importing the package turns on the ledger's per-site allocation totals
-// (tracker.TrackSites), which the alloc_* sample types come from; they cost
+// (sites.Track), which the alloc_* sample types come from; they cost
 // a map update per sampled allocation.
 package memprofile
 
@@ -39,9 +39,11 @@ import (
 	"github.com/google/pprof/profile"
 
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/sites"
+	"github.com/membridge/membridge/tracker/stacks"
 )
 
-func init() { tracker.TrackSites(true) }
+func init() { sites.Track(true) }
 
 // The sample types, in the order of each sample's values.
 const (
@@ -84,7 +86,7 @@ func Build() (*profile.Profile, error) {
 		}
 		w, objs := float64(r.Bytes()), 1.0
 		if stack != nil {
-			w = tracker.SampleWeight(r.Bytes(), r.StackRate())
+			w = stacks.SampleWeight(r.Bytes(), r.StackRate())
 			if r.Bytes() > 0 {
 				objs = w / float64(r.Bytes())
 			}
@@ -94,7 +96,7 @@ func Build() (*profile.Profile, error) {
 		a.values[inuseObjects] += objs
 		return true
 	})
-	for _, s := range tracker.SiteTotals() {
+	for _, s := range sites.Totals() {
 		a := get(sampleKey{s.Kind, s.Device, s.Tag, false, stackString(s.Stack)}, s.Stack)
 		a.values[allocSpace] += s.Bytes
 		a.values[allocObjects] += s.Count
@@ -236,15 +238,15 @@ func (b *builder) location(f runtime.Frame) *profile.Location {
 
 // userLocations returns a stack's locations, one per frame, from the user's
 // call into membridge outwards. The stack is resolved whole, as
-// tracker.Frames does, because a frame-pointer stack holds one PC per
+// stacks.Frames does, because a frame-pointer stack holds one PC per
 // physical frame and only the whole stack says which callers a PC's inlined
 // calls belong to. The leading frames inside membridge's own packages are
-// left out (tracker.UserFrames), as the text reports leave them out, so
+// left out (stacks.UserFrames), as the text reports leave them out, so
 // pprof's flat bytes land on the user's function rather than on the owner's
 // allocation path that every sample shares.
 func (b *builder) userLocations(stack []uintptr) []*profile.Location {
 	var locs []*profile.Location
-	for _, f := range tracker.UserFrames(tracker.Frames(stack)) {
+	for _, f := range stacks.UserFrames(stacks.Frames(stack)) {
 		if f.Function == "" && f.File == "" {
 			continue
 		}

@@ -21,10 +21,11 @@ import (
 	"github.com/membridge/membridge/cuda"
 	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 	"github.com/membridge/membridge/tracker/memprofile"
 )
 
-func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 
 var tagSeq atomic.Int64
 
@@ -54,13 +55,13 @@ func (o *ledgerOnly) freeAll() {
 //go:noinline
 func decodeFrames(t testing.TB, o *ledgerOnly, tag string, n int) {
 	for range n {
-		o.alloc(t, tracker.KindCHeap, -1, tag, 1000)
+		o.alloc(t, native.KindCHeap, -1, tag, 1000)
 	}
 }
 
 //go:noinline
 func uploadWeights(t testing.TB, o *ledgerOnly, tag string) {
-	o.alloc(t, tracker.KindDeviceEmulated, 0, tag, 1<<20)
+	o.alloc(t, cuda.KindDeviceEmulated, 0, tag, 1<<20)
 }
 
 func parse(t *testing.T, data []byte) *profile.Profile {
@@ -99,7 +100,7 @@ func hasFunction(p *profile.Profile, suffix string) bool {
 }
 
 func TestProfileHasLiveAndAllocatedBytesPerTagWithStacks(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	var o ledgerOnly
 	defer o.freeAll()
 	// Tags of this run only: allocated bytes are counted since the start
@@ -144,13 +145,13 @@ func TestProfileHasLiveAndAllocatedBytesPerTagWithStacks(t *testing.T) {
 }
 
 func TestSampledProfileIsScaledToTheTotal(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	defer tracker.SetStackRate(tracker.SetStackRate(16 << 10))
 	var o ledgerOnly
 	defer o.freeAll()
 	const n, size = 4000, 1024 // 4000 KiB: about 250 samples
 	for range n {
-		o.alloc(t, tracker.KindCHeap, -1, "prof-sampled", size)
+		o.alloc(t, native.KindCHeap, -1, "prof-sampled", size)
 	}
 	p, err := memprofile.Build()
 	if err != nil {
@@ -171,12 +172,12 @@ func TestSampledProfileIsScaledToTheTotal(t *testing.T) {
 }
 
 func TestOffModeProfileHasExactTotalsWithoutStacks(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	defer tracker.SetStackRate(tracker.SetStackRate(0))
 	var o ledgerOnly
 	defer o.freeAll()
 	for range 3 {
-		o.alloc(t, tracker.KindCHeap, -1, "prof-off", 300)
+		o.alloc(t, native.KindCHeap, -1, "prof-off", 300)
 	}
 	p, err := memprofile.Build()
 	if err != nil {
@@ -202,7 +203,7 @@ func goTool(t *testing.T) string {
 }
 
 func TestGoToolPprofReadsTheProfileAndDiffsIt(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	dir := t.TempDir()
 	var o ledgerOnly
 	defer o.freeAll()
@@ -231,7 +232,7 @@ func TestGoToolPprofReadsTheProfileAndDiffsIt(t *testing.T) {
 		t.Fatalf("go tool pprof -list: %v\n%s", err, out)
 	}
 	// The source of the allocating line, with the bytes it holds.
-	if !strings.Contains(string(out), "o.alloc(t, tracker.KindCHeap, -1, tag, 1000)") || !strings.Contains(string(out), "1.95kB") {
+	if !strings.Contains(string(out), "o.alloc(t, native.KindCHeap, -1, tag, 1000)") || !strings.Contains(string(out), "1.95kB") {
 		t.Errorf("pprof -list lacks decodeFrames' allocating line and its 2000 bytes:\n%s", out)
 	}
 	out, err = exec.Command(goBin, "tool", "pprof", "-top", "-nodefraction=0", "-diff_base", base, later).CombinedOutput()
@@ -250,7 +251,7 @@ func TestGoToolPprofReadsTheProfileAndDiffsIt(t *testing.T) {
 }
 
 func TestHandlerServesTheProfile(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	var o ledgerOnly
 	defer o.freeAll()
 	decodeFrames(t, &o, "prof-http", 1)
@@ -312,7 +313,7 @@ func isMembridgeFrame(fn string) bool {
 }
 
 func TestProfileStartsStacksAtTheUsersCall(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	defer tracker.SetStackRate(tracker.SetStackRate(1))
 	c, err := cuda.Open(0)
 	require.NoError(t, err)
@@ -380,7 +381,7 @@ func get(t *testing.T, url string) (int, []byte) {
 }
 
 func TestHandlerServesADeltaProfileWithSeconds(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	before, during := runTag("prof-delta-before"), runTag("prof-delta-during")
 	var kept, freed ledgerOnly
 	defer kept.freeAll()
@@ -414,7 +415,7 @@ func TestHandlerServesADeltaProfileWithSeconds(t *testing.T) {
 }
 
 func TestHandlerRefusesBadSeconds(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	srv := httptest.NewUnstartedServer(memprofile.Handler())
 	srv.Config.WriteTimeout = 5 * time.Second
 	srv.Start()
@@ -427,7 +428,7 @@ func TestHandlerRefusesBadSeconds(t *testing.T) {
 }
 
 func TestDeltaEndsWhenTheClientGoesAway(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	srv := httptest.NewServer(memprofile.Handler())
 	defer srv.Close()
 	ctx, cancel := context.WithCancel(context.Background())

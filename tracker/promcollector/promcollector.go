@@ -32,6 +32,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/membridge/membridge/cache"
 	"github.com/membridge/membridge/tracker"
 )
 
@@ -68,7 +69,7 @@ type pressureMetric struct {
 type cacheMetric struct {
 	desc  *prometheus.Desc
 	typ   prometheus.ValueType
-	value func(tracker.CacheStats) int64
+	value func(cache.Stats) int64
 }
 
 // An Option configures a Collector.
@@ -144,7 +145,7 @@ func New(opts ...Option) *Collector {
 	press := func(name, help string, v func(tracker.PressureStats) int64) pressureMetric {
 		return pressureMetric{prometheus.NewDesc(prometheus.BuildFQName(namespace, "", name), help, nil, nil), v}
 	}
-	cache := func(name, help string, typ prometheus.ValueType, v func(tracker.CacheStats) int64) cacheMetric {
+	cacheMetricOf := func(name, help string, typ prometheus.ValueType, v func(cache.Stats) int64) cacheMetric {
 		return cacheMetric{prometheus.NewDesc(prometheus.BuildFQName(namespace, "cache", name), help, []string{"cache"}, nil), typ, v}
 	}
 	G, C := prometheus.GaugeValue, prometheus.CounterValue
@@ -185,12 +186,12 @@ func New(opts ...Option) *Collector {
 			press("oom_retry_successes_total", "Retried allocations that then succeeded.", func(p tracker.PressureStats) int64 { return p.RetrySuccesses }),
 		},
 		caches: []cacheMetric{
-			cache("hits_total", "Cache lookups that found their entry.", C, func(c tracker.CacheStats) int64 { return c.Hits }),
-			cache("misses_total", "Cache lookups that did not.", C, func(c tracker.CacheStats) int64 { return c.Misses }),
-			cache("evictions_total", "Entries removed to stay within the cache's bound or to relieve memory pressure.", C, func(c tracker.CacheStats) int64 { return c.Evictions }),
-			cache("expirations_total", "Entries removed because their time to live ran out.", C, func(c tracker.CacheStats) int64 { return c.Expirations }),
-			cache("bytes", "Bytes the cache holds now.", G, func(c tracker.CacheStats) int64 { return c.Bytes }),
-			cache("entries", "Entries the cache holds now.", G, func(c tracker.CacheStats) int64 { return c.Entries }),
+			cacheMetricOf("hits_total", "Cache lookups that found their entry.", C, func(c cache.Stats) int64 { return c.Hits }),
+			cacheMetricOf("misses_total", "Cache lookups that did not.", C, func(c cache.Stats) int64 { return c.Misses }),
+			cacheMetricOf("evictions_total", "Entries removed to stay within the cache's bound or to relieve memory pressure.", C, func(c cache.Stats) int64 { return c.Evictions }),
+			cacheMetricOf("expirations_total", "Entries removed because their time to live ran out.", C, func(c cache.Stats) int64 { return c.Expirations }),
+			cacheMetricOf("bytes", "Bytes the cache holds now.", G, func(c cache.Stats) int64 { return c.Bytes }),
+			cacheMetricOf("entries", "Entries the cache holds now.", G, func(c cache.Stats) int64 { return c.Entries }),
 		},
 	}
 	for _, o := range opts {
@@ -266,8 +267,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	// Two caches registered under one name would make duplicate series;
 	// Caches is sorted by name, so their figures are summed.
-	var merged []tracker.CacheStats
-	for _, cs := range tracker.Caches() {
+	var merged []cache.Stats
+	for _, cs := range cache.All() {
 		if n := len(merged); n > 0 && merged[n-1].Name == cs.Name {
 			m := &merged[n-1]
 			m.Hits += cs.Hits

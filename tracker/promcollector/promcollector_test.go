@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/membridge/membridge/native"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
@@ -14,12 +16,15 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/membridge/membridge/cache"
 	"github.com/membridge/membridge/internal/childtest"
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/internal/ledgertest"
+	"github.com/membridge/membridge/tracker/leaktest"
 	"github.com/membridge/membridge/tracker/promcollector"
 )
 
-func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 
 var runSeq atomic.Int64
 
@@ -64,24 +69,24 @@ func commit(t *testing.T, kind tracker.Kind, device int, tag string, n int64) *t
 }
 
 func TestCollectorExportsTheLedger(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	run := runSeq.Add(1)
 	frames, weights := fmt.Sprintf("frames-%d", run), fmt.Sprintf("weights-%d", run)
 	before := tracker.Pressure()
-	a := commit(t, tracker.KindCHeap, -1, frames, 100)
-	b := commit(t, tracker.KindCHeap, -1, frames, 50)
-	w := commit(t, tracker.KindDeviceEmulated, 0, weights, 4096)
+	a := commit(t, native.KindCHeap, -1, frames, 100)
+	b := commit(t, native.KindCHeap, -1, frames, 50)
+	w := commit(t, kindDeviceEmulated, 0, weights, 4096)
 	b.Release()
-	h := commit(t, tracker.KindCHeap, -1, frames, 10)
+	h := commit(t, native.KindCHeap, -1, frames, 10)
 	h.HandOff()
 	tracker.SetTagLimit(frames, 120)
-	if _, err := tracker.Reserve(tracker.KindCHeap, -1, frames, 30, 0); err == nil {
+	if _, err := tracker.Reserve(native.KindCHeap, -1, frames, 30, 0); err == nil {
 		t.Fatal("reservation over the tag limit succeeded")
 	}
 	tracker.CountRetry(true)
 	tracker.CountRetry(false)
-	unregister := tracker.RegisterCache("decoded", func() tracker.CacheStats {
-		return tracker.CacheStats{Hits: 7, Misses: 3, Evictions: 2, Expirations: 1, Bytes: 4096, Entries: 4}
+	unregister := cache.Register("decoded", func() cache.Stats {
+		return cache.Stats{Hits: 7, Misses: 3, Evictions: 2, Expirations: 1, Bytes: 4096, Entries: 4}
 	})
 	defer unregister()
 	defer tracker.SetTagLimit(frames, 0)
@@ -207,17 +212,17 @@ func TestScrapeHasAtMostCapPlusOneTagValues(t *testing.T) {
 	if !childtest.Alone(t) {
 		return
 	}
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	const room, n = 10, 25
 	defer tracker.SetMaxTags(tracker.SetMaxTags(tracker.TagsKept() + room))
 	var want int64
 	for i := range room + n {
-		r := commit(t, tracker.KindCHeap, -1, fmt.Sprintf("request-%d", i), int64(i+1))
+		r := commit(t, native.KindCHeap, -1, fmt.Sprintf("request-%d", i), int64(i+1))
 		defer r.Release()
 		want += int64(i + 1)
 	}
 	for _, tag := range []string{"\xff\xfe", strings.Repeat("x", 1<<16)} {
-		r := commit(t, tracker.KindCHeap, -1, tag, 1000)
+		r := commit(t, native.KindCHeap, -1, tag, 1000)
 		defer r.Release()
 		want += 1000
 	}
@@ -255,3 +260,7 @@ func TestScrapeHasAtMostCapPlusOneTagValues(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, problems)
 }
+
+// kindDeviceEmulated stands for package cuda's host-backend kind, by its
+// name, without linking cuda (and, under the cuda tag, a driver).
+var kindDeviceEmulated = ledgertest.MustKind("device-emulated")

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
+	"github.com/membridge/membridge/tracker/stacks"
 )
 
 // A Report is a snapshot of the ledger.
@@ -83,7 +85,7 @@ func Take(top int) Report {
 	}
 	recs := tracker.Snapshot()
 	rep.LiveCount = int64(len(recs))
-	for _, g := range tracker.GroupBySite(recs) {
+	for _, g := range leaktest.GroupBySite(recs) {
 		rep.LiveBytes += g.Bytes
 		if top > 0 && len(rep.Sites) >= top {
 			rep.OtherSites++
@@ -95,7 +97,7 @@ func Take(top int) Report {
 			LiveBytes: g.Bytes, LiveCount: g.Count, Dropped: g.Dropped,
 			OldestSeconds: g.Oldest.Seconds(),
 		}
-		for _, f := range tracker.UserFrames(tracker.Frames(g.Stack)) {
+		for _, f := range stacks.UserFrames(stacks.Frames(g.Stack)) {
 			s.Stack = append(s.Stack, Frame{Function: f.Function, File: f.File, Line: f.Line})
 		}
 		rep.Sites = append(rep.Sites, s)

@@ -9,11 +9,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/membridge/membridge/native"
+
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/internal/ledgertest"
+	"github.com/membridge/membridge/tracker/leaktest"
 	"github.com/membridge/membridge/tracker/sitereport"
 )
 
-func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 
 func commit(t testing.TB, kind tracker.Kind, device int, tag string, n int64) *tracker.Record {
 	t.Helper()
@@ -26,19 +30,19 @@ func commit(t testing.TB, kind tracker.Kind, device int, tag string, n int64) *t
 }
 
 //go:noinline
-func bigSite(t testing.TB) *tracker.Record { return commit(t, tracker.KindCHeap, -1, "rep-big", 3<<20) }
+func bigSite(t testing.TB) *tracker.Record { return commit(t, native.KindCHeap, -1, "rep-big", 3<<20) }
 
 //go:noinline
 func smallSite(t testing.TB, n int) []*tracker.Record {
 	var out []*tracker.Record
 	for range n {
-		out = append(out, commit(t, tracker.KindDeviceEmulated, 1, "rep-small", 1000))
+		out = append(out, commit(t, kindDeviceEmulated, 1, "rep-small", 1000))
 	}
 	return out
 }
 
 func TestReportRanksSitesByLiveBytes(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	recs := append(smallSite(t, 4), bigSite(t))
 	defer func() {
 		for _, r := range recs {
@@ -114,3 +118,7 @@ func ExampleDeviceName() {
 	fmt.Println(sitereport.DeviceName(-1), sitereport.DeviceName(0))
 	// Output: host 0
 }
+
+// kindDeviceEmulated stands for package cuda's host-backend kind, by its
+// name, without linking cuda (and, under the cuda tag, a driver).
+var kindDeviceEmulated = ledgertest.MustKind("device-emulated")

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/history"
 	"github.com/membridge/membridge/tracker/sitereport"
 )
 
@@ -83,8 +83,8 @@ type pageData struct {
 // top allocation sites. The plot scales to the width of the window; its
 // axes tick at round steps (1, 2 or 5 times a power of ten seconds, and of
 // one binary unit of bytes). lost is how many older events the history let
-// go (see tracker.History).
-func WriteHTML(w io.Writer, events []tracker.Event, lost uint64, rep sitereport.Report) error {
+// go (see history.Events).
+func WriteHTML(w io.Writer, events []history.Event, lost uint64, rep sitereport.Report) error {
 	d := pageData{
 		Generated: rep.Time.Format(time.RFC3339),
 		Events:    len(events), Lost: int(lost),
@@ -132,7 +132,7 @@ func shortFile(f string) string {
 }
 
 // plot turns the events into one step line per track, axis ticks and markers.
-func (d *pageData) plot(events []tracker.Event) {
+func (d *pageData) plot(events []history.Event) {
 	if len(events) == 0 {
 		return
 	}
@@ -147,20 +147,20 @@ func (d *pageData) plot(events []tracker.Event) {
 	for _, e := range events {
 		x := d.x(e.At, t0, t1)
 		switch e.Op {
-		case tracker.EventLeak:
+		case history.EventLeak:
 			d.LeakCount++
 			d.Markers = append(d.Markers, marker{X: x, Color: "#d62728", Title: fmt.Sprintf("leak: %s of tag %q dropped without Free", sitereport.FormatBytes(e.Bytes), e.Tag)})
-		case tracker.EventAllocFailed:
+		case history.EventAllocFailed:
 			d.FailCount++
 			d.Markers = append(d.Markers, marker{X: x, Color: "#000000", Title: fmt.Sprintf("out of memory: %s of tag %q", sitereport.FormatBytes(e.Bytes), e.Tag)})
-		case tracker.EventRetry:
+		case history.EventRetry:
 			d.Retries++
 			d.Markers = append(d.Markers, marker{X: x, Color: "#9467bd", Title: fmt.Sprintf("out-of-memory retry of %s of tag %q (succeeded: %t)", sitereport.FormatBytes(e.Bytes), e.Tag, e.Succeeded)})
-		case tracker.EventLimit:
+		case history.EventLimit:
 			d.Lim++
 			d.Markers = append(d.Markers, marker{X: x, Color: "#7f7f7f", Title: fmt.Sprintf("limit refused %s of tag %q", sitereport.FormatBytes(e.Bytes), e.Tag)})
 		}
-		if e.Op == tracker.EventLimit || e.Op == tracker.EventAllocFailed || e.Op == tracker.EventRetry {
+		if e.Op == history.EventLimit || e.Op == history.EventAllocFailed || e.Op == history.EventRetry {
 			continue
 		}
 		name := TrackName(e.Kind, e.Device)
@@ -172,9 +172,9 @@ func (d *pageData) plot(events []tracker.Event) {
 			// The track's level before its first event in the window.
 			before := e.LiveBytes
 			switch e.Op {
-			case tracker.EventAlloc:
+			case history.EventAlloc:
 				before -= e.Bytes
-			case tracker.EventFree, tracker.EventHandOff:
+			case history.EventFree, history.EventHandOff:
 				before += e.Bytes
 			}
 			s.pts = append(s.pts, point{t0, before})
@@ -332,7 +332,7 @@ code,pre{font:12px ui-monospace,monospace} pre{margin:4px 0;white-space:pre-wrap
 <h1>membridge: native and device memory over time</h1>
 <p class="meta">Generated {{.Generated}}. {{.Events}} ledger events{{if .Lost}} ({{.Lost}} older ones let go by the bounded history){{end}}{{if .Span}}; {{.Span}}{{end}}.
 {{if .LeakCount}} {{.LeakCount}} leaks.{{end}}{{if .FailCount}} {{.FailCount}} failed allocations (out of memory).{{end}}{{if .Retries}} {{.Retries}} retries after out-of-memory.{{end}}{{if .Lim}} {{.Lim}} limit refusals.{{end}}</p>
-{{if .NoHistory}}<p><b>No history.</b> Turn it on with <code>tracker.EnableHistory(n)</code> to see live bytes over time.</p>{{else}}
+{{if .NoHistory}}<p><b>No history.</b> Turn it on with <code>history.Enable(n)</code> to see live bytes over time.</p>{{else}}
 <div class="legend">{{range .Series}}<span><i style="background:{{.Color}}"></i>{{.Name}}: {{.Now}} now, peak {{.Peak}}</span>{{end}}</div>
 <svg xmlns="http://www.w3.org/2000/svg" class="plot" viewBox="0 0 {{.Width}} {{.Height}}" role="img" aria-label="live bytes per kind and device over time">
 {{$l := .Left}}{{$r := .Right}}{{$t := .Top}}{{$b := .Bottom}}

@@ -12,12 +12,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/membridge/membridge/native"
+
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/history"
+	"github.com/membridge/membridge/tracker/internal/ledgertest"
+	"github.com/membridge/membridge/tracker/leaktest"
 	"github.com/membridge/membridge/tracker/sitereport"
 	"github.com/membridge/membridge/tracker/timeline"
 )
 
-func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 
 type ledgerOnly struct{ recs []*tracker.Record }
 
@@ -41,35 +46,35 @@ func (o *ledgerOnly) freeAll() {
 
 // workload makes a history with a ramp of host memory, a device track, a
 // limit refusal and a failed allocation.
-func workload(t *testing.T) []tracker.Event {
+func workload(t *testing.T) []history.Event {
 	t.Helper()
-	tracker.EnableHistory(4096)
-	t.Cleanup(tracker.DisableHistory)
+	history.Enable(4096)
+	t.Cleanup(history.Disable)
 	var o ledgerOnly
 	for i := range 40 {
-		o.alloc(t, tracker.KindCHeap, -1, "tl-frames", int64(64<<10*(i%8+1)))
+		o.alloc(t, native.KindCHeap, -1, "tl-frames", int64(64<<10*(i%8+1)))
 		if i%3 == 0 {
 			o.recs[len(o.recs)-1].Release()
 			o.recs = o.recs[:len(o.recs)-1]
 		}
 		time.Sleep(time.Millisecond)
 	}
-	o.alloc(t, tracker.KindDeviceEmulated, 0, "tl-weights", 3<<20)
+	o.alloc(t, kindDeviceEmulated, 0, "tl-weights", 3<<20)
 	tracker.SetTagLimit("tl-limited", 1)
-	if _, err := tracker.Reserve(tracker.KindCHeap, -1, "tl-limited", 2, 0); err == nil {
+	if _, err := tracker.Reserve(native.KindCHeap, -1, "tl-limited", 2, 0); err == nil {
 		t.Fatal("reservation over the tag limit succeeded")
 	}
 	tracker.SetTagLimit("tl-limited", 0)
-	r, _ := tracker.Reserve(tracker.KindCHeap, -1, "tl-oom", 1<<40, 0)
+	r, _ := tracker.Reserve(native.KindCHeap, -1, "tl-oom", 1<<40, 0)
 	r.Retried(false)
 	r.Cancel()
 	o.freeAll()
-	evs, _ := tracker.History()
+	evs, _ := history.Events()
 	return evs
 }
 
 func TestTraceHasCounterTracksAndInstantEvents(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	evs := workload(t)
 	var buf bytes.Buffer
 	if err := timeline.WriteTrace(&buf, evs); err != nil {
@@ -108,8 +113,8 @@ func TestTraceHasCounterTracksAndInstantEvents(t *testing.T) {
 	if counters["live bytes c-heap (host)"] < 40 || counters["live bytes device-emulated (0)"] < 2 {
 		t.Errorf("counter tracks %v; want host and device 0 tracks", counters)
 	}
-	if lastHost != float64(tracker.KindStats(tracker.KindCHeap).LiveBytes) {
-		t.Errorf("host track ends at %v, the ledger has %d live", lastHost, tracker.KindStats(tracker.KindCHeap).LiveBytes)
+	if lastHost != float64(tracker.KindStats(native.KindCHeap).LiveBytes) {
+		t.Errorf("host track ends at %v, the ledger has %d live", lastHost, tracker.KindStats(native.KindCHeap).LiveBytes)
 	}
 	if instants["out of memory"] != 1 || instants["limit refused"] != 1 || instants["out-of-memory retry"] != 1 {
 		t.Errorf("instant events %v; want one out of memory, one retry and one limit refusal", instants)
@@ -117,12 +122,12 @@ func TestTraceHasCounterTracksAndInstantEvents(t *testing.T) {
 }
 
 func TestDumpOnAllocFailureWritesATrace(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	dir := t.TempDir()
 	stop := timeline.DumpOnAllocFailure(dir, 1)
 	defer stop()
 	workload(t)
-	r, _ := tracker.Reserve(tracker.KindCHeap, -1, "tl-oom", 1<<40, 0)
+	r, _ := tracker.Reserve(native.KindCHeap, -1, "tl-oom", 1<<40, 0)
 	r.Cancel() // a second failure: maxFiles is 1
 	files, _ := filepath.Glob(filepath.Join(dir, "membridge-oom-*.json"))
 	if len(files) != 1 {
@@ -139,7 +144,7 @@ func page(t *testing.T) []byte {
 	evs := workload(t)
 	var o ledgerOnly
 	defer o.freeAll()
-	o.alloc(t, tracker.KindCHeap, -1, "tl-site", 5<<20)
+	o.alloc(t, native.KindCHeap, -1, "tl-site", 5<<20)
 	var buf bytes.Buffer
 	if err := timeline.WriteHTML(&buf, evs, 7, sitereport.Take(5)); err != nil {
 		t.Fatal(err)
@@ -148,7 +153,7 @@ func page(t *testing.T) []byte {
 }
 
 func TestPageIsSelfContained(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	html := string(page(t))
 	for _, want := range []string{"<svg", "c-heap (host)", "device-emulated (0)", "tl-site", "7 older ones", "1 failed allocations", "1 retries after out-of-memory", "TestPageIsSelfContained"} {
 		if !strings.Contains(html, want) {
@@ -207,7 +212,7 @@ func screenshot(t *testing.T, browser, html string) []byte {
 }
 
 func TestPageShowsThePlotInChromium(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	browser := chromium(t)
 	data := screenshot(t, browser, string(page(t)))
 	img, err := png.Decode(bytes.NewReader(data))
@@ -242,10 +247,10 @@ func TestPageShowsThePlotInChromium(t *testing.T) {
 func near(a, b uint32) bool { return a+12 >= b && a <= b+12 }
 
 func ExampleWriteTrace() {
-	tracker.EnableHistory(1 << 16)
-	defer tracker.DisableHistory()
+	history.Enable(1 << 16)
+	defer history.Disable()
 	// ... run the workload, then:
-	events, _ := tracker.History()
+	events, _ := history.Events()
 	f, err := os.Create(filepath.Join(os.TempDir(), "membridge-trace.json"))
 	if err != nil {
 		panic(err)
@@ -259,7 +264,7 @@ func ExampleWriteTrace() {
 }
 
 func ExampleWriteHTML() {
-	events, lost := tracker.History()
+	events, lost := history.Events()
 	var page bytes.Buffer
 	if err := timeline.WriteHTML(&page, events, lost, sitereport.Take(20)); err != nil {
 		panic(err)
@@ -268,8 +273,8 @@ func ExampleWriteHTML() {
 }
 
 func ExampleDumpOnAllocFailure() {
-	tracker.EnableHistory(1 << 16)
-	defer tracker.DisableHistory()
+	history.Enable(1 << 16)
+	defer history.Disable()
 	stop := timeline.DumpOnAllocFailure(os.TempDir(), 3)
 	defer stop()
 	// Output:
@@ -302,3 +307,7 @@ func TestChromiumIsRequiredOnlyByItsOwnVariable(t *testing.T) {
 		}
 	}
 }
+
+// kindDeviceEmulated stands for package cuda's host-backend kind, by its
+// name, without linking cuda (and, under the cuda tag, a driver).
+var kindDeviceEmulated = ledgertest.MustKind("device-emulated")

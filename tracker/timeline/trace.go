@@ -1,4 +1,4 @@
-// Package timeline shows the ledger's event history (tracker.EnableHistory)
+// Package timeline shows the ledger's event history (history.Enable)
 // over time: as a trace in the Chrome trace event format, which Perfetto
 // (ui.perfetto.dev) and chrome://tracing open, and as a self-contained HTML
 // page that plots live bytes per kind and device and lists the top
@@ -18,7 +18,9 @@ import (
 	"time"
 
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/history"
 	"github.com/membridge/membridge/tracker/sitereport"
+	"github.com/membridge/membridge/tracker/stacks"
 )
 
 // traceEvent is one event of the Chrome trace event format.
@@ -52,7 +54,7 @@ func TrackName(k tracker.Kind, device int) string {
 // the allocation stack where the ledger captured one. Allocations and frees
 // themselves appear as the counters' steps, not as events, so a long
 // history stays small.
-func WriteTrace(w io.Writer, events []tracker.Event) error {
+func WriteTrace(w io.Writer, events []history.Event) error {
 	out := []traceEvent{
 		{Name: "process_name", Ph: "M", Pid: 1, Args: map[string]any{"name": "membridge native memory"}},
 		{Name: "thread_name", Ph: "M", Pid: 1, Tid: tidLeaks, Args: map[string]any{"name": "leaks"}},
@@ -62,15 +64,15 @@ func WriteTrace(w io.Writer, events []tracker.Event) error {
 	for _, e := range events {
 		ts := float64(e.At) / float64(time.Microsecond)
 		switch e.Op {
-		case tracker.EventAlloc, tracker.EventFree, tracker.EventHandOff:
+		case history.EventAlloc, history.EventFree, history.EventHandOff:
 			out = append(out, counter(e, ts))
-		case tracker.EventLeak:
+		case history.EventLeak:
 			out = append(out, counter(e, ts), instant(e, ts, "leak: handle dropped without Free", tidLeaks))
-		case tracker.EventAllocFailed:
+		case history.EventAllocFailed:
 			out = append(out, instant(e, ts, "out of memory", tidFailures))
-		case tracker.EventLimit:
+		case history.EventLimit:
 			out = append(out, instant(e, ts, "limit refused", tidLimits))
-		case tracker.EventRetry:
+		case history.EventRetry:
 			ev := instant(e, ts, "out-of-memory retry", tidFailures)
 			ev.Args["succeeded"] = e.Succeeded
 			out = append(out, ev)
@@ -83,14 +85,14 @@ func WriteTrace(w io.Writer, events []tracker.Event) error {
 	return nil
 }
 
-func counter(e tracker.Event, ts float64) traceEvent {
+func counter(e history.Event, ts float64) traceEvent {
 	return traceEvent{
 		Name: "live bytes " + TrackName(e.Kind, e.Device), Cat: "memory", Ph: "C", Ts: ts, Pid: 1,
 		Args: map[string]any{"bytes": e.LiveBytes},
 	}
 }
 
-func instant(e tracker.Event, ts float64, name string, tid int) traceEvent {
+func instant(e history.Event, ts float64, name string, tid int) traceEvent {
 	args := map[string]any{
 		"kind": e.Kind.String(), "device": sitereport.DeviceName(e.Device), "tag": e.Tag, "bytes": e.Bytes,
 	}
@@ -102,15 +104,15 @@ func instant(e tracker.Event, ts float64, name string, tid int) traceEvent {
 
 func stackText(stack []uintptr) string {
 	var b strings.Builder
-	for _, f := range tracker.UserFrames(tracker.Frames(stack)) {
+	for _, f := range stacks.UserFrames(stacks.Frames(stack)) {
 		fmt.Fprintf(&b, "%s %s:%d\n", f.Function, f.File, f.Line)
 	}
 	return b.String()
 }
 
-// WriteTraceFile writes the current history (see tracker.History) to a file.
+// WriteTraceFile writes the current history (see history.Events) to a file.
 func WriteTraceFile(name string) (err error) {
-	events, _ := tracker.History()
+	events, _ := history.Events()
 	f, err := os.Create(name)
 	if err != nil {
 		return fmt.Errorf("timeline: %w", err)
@@ -124,14 +126,14 @@ func WriteTraceFile(name string) (err error) {
 }
 
 // DumpOnAllocFailure writes a trace of the history into dir each time an
-// allocation fails for want of memory (tracker.EventAllocFailed), at most
+// allocation fails for want of memory (history.EventAllocFailed), at most
 // maxFiles files (at least one), named membridge-oom-<time>-<n>.json. It
-// needs the history on (tracker.EnableHistory). stop removes it. Errors are
+// needs the history on (history.Enable). stop removes it. Errors are
 // written to stderr: the program is already failing.
 func DumpOnAllocFailure(dir string, maxFiles int) (stop func()) {
 	var written atomic.Int64
 	var mu sync.Mutex
-	tracker.SetAllocFailedHook(func(events []tracker.Event) {
+	history.SetAllocFailedHook(func(events []history.Event) {
 		mu.Lock()
 		defer mu.Unlock()
 		n := written.Load()
@@ -146,10 +148,10 @@ func DumpOnAllocFailure(dir string, maxFiles int) (stop func()) {
 		}
 		fmt.Fprintf(os.Stderr, "membridge: out of memory; trace of the last %d ledger events written to %s\n", len(events), name)
 	})
-	return func() { tracker.SetAllocFailedHook(nil) }
+	return func() { history.SetAllocFailedHook(nil) }
 }
 
-func writeEvents(name string, events []tracker.Event) (err error) {
+func writeEvents(name string, events []history.Event) (err error) {
 	f, err := os.Create(name)
 	if err != nil {
 		return fmt.Errorf("timeline: %w", err)

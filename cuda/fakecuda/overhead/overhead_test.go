@@ -7,10 +7,10 @@
 //	make cuda-bench
 //
 // It holds benchmarks only, and runs them in the ledger's production mode:
-// the test mode (tracker.VerifyTestMain) notes each allocation's goroutine
+// the test mode (leaktest.VerifyTestMain) notes each allocation's goroutine
 // by formatting a stack (tracker/goroutine.go), which costs some 20 µs per
 // allocation, fifty times the operation measured here. The run still ends
-// with both leak checks: no record left in the ledger (tracker.Find) and
+// with both leak checks: no record left in the ledger (leaktest.Find) and
 // nothing left in the stand-in (its counters).
 package overhead
 
@@ -27,6 +27,7 @@ import (
 	"github.com/membridge/membridge/cuda/fakecuda"
 	"github.com/membridge/membridge/internal/benchround"
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
 var ctx *cuda.Context
@@ -46,7 +47,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "overhead:", err)
 		code = 1
 	}
-	if err := tracker.Find(); err != nil {
+	if err := leaktest.Find(); err != nil {
 		fmt.Fprintln(os.Stderr, "overhead:", err)
 		code = 1
 	}
@@ -85,7 +86,7 @@ func BenchmarkAllocFree(b *testing.B) {
 	// to the bare pair is the least the membridge row can cost over it.
 	cases = append(cases, benchround.Case{Name: "impl=ledger", Run: func(b *testing.B) {
 		for b.Loop() {
-			r, err := tracker.Reserve(tracker.KindDevice, 0, "bench/ledger", n, 0)
+			r, err := tracker.Reserve(cuda.KindDevice, 0, "bench/ledger", n, 0)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -12,6 +12,7 @@ import (
 	"github.com/membridge/membridge/cuda"
 	"github.com/membridge/membridge/internal/recycletest"
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
 // afterTests run after all tests, before the ledger's final check (the
@@ -34,7 +35,7 @@ func (r runner) Run() int {
 // The test mode's leak check at the end, with records as production makes
 // them. The tests do not run in parallel (VerifyNone blames all).
 func TestMain(m *testing.M) {
-	tracker.VerifyTestMain(runner{m}, tracker.WithoutAttribution())
+	leaktest.VerifyTestMain(runner{m}, leaktest.WithoutAttribution())
 }
 
 func open(t *testing.T) *cuda.Context {

@@ -8,10 +8,10 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
-func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 
 func same(a, b []float32) bool {
 	if len(a) != len(b) {
@@ -26,7 +26,7 @@ func same(a, b []float32) bool {
 }
 
 func TestVectors(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	for _, v := range Vectors {
 		k, ok := Find(v.Kernel)
 		if !ok {
@@ -47,7 +47,7 @@ func TestVectors(t *testing.T) {
 // against the formula written in Go, which rounds each operation to float32
 // as the kernels do.
 func TestElementwiseAgainstGo(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	r := rand.New(rand.NewPCG(1, 2))
 	n := 1000
 	x := make([]float32, n)
@@ -85,7 +85,7 @@ func TestElementwiseAgainstGo(t *testing.T) {
 }
 
 func TestSumTwoPasses(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	k, _ := Find("mb_sum_f32")
 	x := iota1(100000) // sum 5000050000 is not exact in float32: compare loosely
 	partials, err := k.Run(8, 256, x, make([]float32, 8), nil)
@@ -102,7 +102,7 @@ func TestSumTwoPasses(t *testing.T) {
 }
 
 func TestBadLaunch(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	sum, _ := Find("mb_sum_f32")
 	scale, _ := Find("mb_scale_f32")
 	cases := []struct {

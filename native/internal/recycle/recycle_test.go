@@ -11,12 +11,13 @@ import (
 	"github.com/membridge/membridge/internal/recycletest"
 	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
 // The test mode's leak check at the end, with records as production makes
 // them. The tests here do not run in parallel (VerifyNone blames all).
 func TestMain(m *testing.M) {
-	tracker.VerifyTestMain(m, tracker.WithoutAttribution())
+	leaktest.VerifyTestMain(m, leaktest.WithoutAttribution())
 }
 
 // buffers is native.Buffer's side of recycletest.ReusedPair.

@@ -2,7 +2,7 @@
 // tests run in a child process: tests that drop a handle, keep a leak,
 // leak in parallel, or leak from a goroutine that outlives them. Its tests
 // run them in a package without TestMain (this one) and under
-// tracker.VerifyTestMain (package withmain), and assert from the child's
+// leaktest.VerifyTestMain (package withmain), and assert from the child's
 // output which tests pass and which fail, and what the reports name.
 //
 // A scenario skips itself unless it runs in such a child (see Child), so a
@@ -26,6 +26,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/internal/ledgertest"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
 // childEnv marks a child process that runs the scenarios.
@@ -37,10 +39,14 @@ type Buffer struct{ rec *tracker.Record }
 
 var nextAddr atomic.Uintptr
 
+// kindHeap is the kind of the stand-in allocations; the reports name it
+// c-heap, as they would native's memory.
+var kindHeap = ledgertest.KindCHeap
+
 // Alloc makes an n-byte stand-in allocation tagged tag, watched by the
 // safety net. Nothing is allocated: the ledger's record is what matters.
 func Alloc(tag string, n int64) *Buffer {
-	rec, err := tracker.Reserve(tracker.KindCHeap, -1, tag, n, 0)
+	rec, err := tracker.Reserve(kindHeap, -1, tag, n, 0)
 	if err != nil {
 		panic(err)
 	}
@@ -82,7 +88,7 @@ func dropOne(tag string) {
 // Dropped drops a handle without Free: the test must fail and its report
 // name dropOne.
 func Dropped(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	dropOne("dropped")
 }
 
@@ -94,13 +100,13 @@ func DroppedUnchecked(t *testing.T) {
 
 // Kept keeps a leak reachable from a global: the test must fail.
 func Kept(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	kept = append(kept, Alloc("kept", 256))
 }
 
 // Clean allocates and frees: it must pass, whatever earlier tests left.
 func Clean(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	Alloc("clean", 128).Free()
 }
 
@@ -109,14 +115,14 @@ func Clean(t *testing.T) {
 func IgnoredTag(t *testing.T) {
 	b := Alloc("ignored", 64)
 	t.Cleanup(b.Free) // runs after the deferred check
-	defer tracker.VerifyNone(t, tracker.IgnoreTags("ignored"))
+	defer leaktest.VerifyNone(t, leaktest.IgnoreTags("ignored"))
 	Alloc("clean", 32).Free()
 }
 
 // IgnoredTagKept keeps a leak under a tag its check ignores: the test
 // passes; only a check of the whole run (VerifyTestMain) reports it.
 func IgnoredTagKept(t *testing.T) {
-	defer tracker.VerifyNone(t, tracker.IgnoreTags("ignored-kept"))
+	defer leaktest.VerifyNone(t, leaktest.IgnoreTags("ignored-kept"))
 	kept = append(kept, Alloc("ignored-kept", 72))
 }
 
@@ -130,7 +136,7 @@ var (
 // checked, with the drop found by the safety net: it must fail.
 func ParallelDropper(t *testing.T) {
 	t.Parallel()
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	dropOne("parallel-dropped")
 	close(parallelDropped)
 	wait(t, parallelChecked, "ParallelClean's check")
@@ -140,7 +146,7 @@ func ParallelDropper(t *testing.T) {
 // it must fail.
 func ParallelKeeper(t *testing.T) {
 	t.Parallel()
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	kept = append(kept, Alloc("parallel-kept", 96))
 	close(parallelKept)
 	wait(t, parallelChecked, "ParallelClean's check")
@@ -152,7 +158,7 @@ func ParallelKeeper(t *testing.T) {
 func ParallelClean(t *testing.T) {
 	t.Parallel()
 	defer close(parallelChecked)
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	wait(t, parallelDropped, "ParallelDropper's drop")
 	wait(t, parallelKept, "ParallelKeeper's leak")
 	for deadline := time.Now().Add(30 * time.Second); tracker.TagStats("parallel-dropped").DroppedCount == 0; {
@@ -168,9 +174,9 @@ func ParallelClean(t *testing.T) {
 // ParentDefer runs a subtest that allocates, then pauses in t.Parallel until its
 // parent's deferred check has run, then frees: neither test may fail.
 func ParentDefer(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	t.Run("sub", func(t *testing.T) {
-		defer tracker.VerifyNone(t)
+		defer leaktest.VerifyNone(t)
 		b := Alloc("before-parallel", 20)
 		t.Parallel()
 		b.Free()
@@ -181,7 +187,7 @@ func ParentDefer(t *testing.T) {
 // subtests: a leak of a subtest without a check of its own fails the
 // parent.
 func ParentCleanup(t *testing.T) {
-	t.Cleanup(func() { tracker.VerifyNone(t) })
+	t.Cleanup(func() { leaktest.VerifyNone(t) })
 	t.Run("sub", func(t *testing.T) {
 		t.Parallel()
 		kept = append(kept, Alloc("subtest-kept", 24))
@@ -193,7 +199,7 @@ func ParentCleanup(t *testing.T) {
 func Grandchild(t *testing.T) {
 	release, done := make(chan struct{}), make(chan struct{})
 	t.Cleanup(func() { close(release) }) // after the deferred check
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	go func() {
 		go func() {
 			kept = append(kept, Alloc("grandchild", 40))
@@ -213,7 +219,7 @@ var (
 // the test has returned: the test must pass (nothing was left when it
 // checked).
 func OutliveStart(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	go func() {
 		<-outliveStart
 		kept = append(kept, Alloc("outlived", 48))
@@ -224,7 +230,7 @@ func OutliveStart(t *testing.T) {
 // OutliveLater lets OutliveStart's goroutine allocate, and waits for it:
 // it must pass (the memory is not this test's).
 func OutliveLater(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	close(outliveStart)
 	wait(t, outliveDone, "OutliveStart's goroutine")
 }

@@ -6,7 +6,7 @@ import (
 	"github.com/membridge/membridge/tracker/internal/leakfixture"
 )
 
-// The scenarios, in a package without TestMain: tracker.VerifyNone alone.
+// The scenarios, in a package without TestMain: leaktest.VerifyNone alone.
 // They run only in a child process (see leakfixture.Run).
 
 func TestFixtureDropped(t *testing.T) { leakfixture.Child(t); leakfixture.Dropped(t) }

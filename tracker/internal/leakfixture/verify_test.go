@@ -10,7 +10,7 @@ import (
 )
 
 // These tests run the scenarios of scenarios_test.go in a child process of
-// this binary, a package without TestMain, where tracker.VerifyNone is the
+// this binary, a package without TestMain, where leaktest.VerifyNone is the
 // only check, and assert what a user of go test would see.
 
 func TestVerifyNoneAloneFailsTheTestsThatLeakAndNoOther(t *testing.T) {

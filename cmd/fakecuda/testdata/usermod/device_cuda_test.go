@@ -8,7 +8,7 @@ import (
 
 	"github.com/membridge/membridge/cuda"
 	"github.com/membridge/membridge/cuda/fakecuda" // registers the kernels the stand-in runs
-	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
 // openDevice opens device 0 for one test and closes it after the test's
@@ -26,7 +26,7 @@ func openDevice(t *testing.T) *cuda.Context {
 // Runs on a GPU and on the stand-in alike.
 func TestScaleOnDevice(t *testing.T) {
 	c := openDevice(t)
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 
 	x, err := cuda.CloneHtoD(c, "usermod/readings", []float32{1, 2, 3})
 	if err != nil {

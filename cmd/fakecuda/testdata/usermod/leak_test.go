@@ -4,13 +4,13 @@ import (
 	"testing"
 
 	"github.com/membridge/membridge/native"
-	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
 // A plain test: it builds without the cuda tag and without cuda.h, and
 // fails if it leaves native memory behind.
 func TestScratchIsFreed(t *testing.T) {
-	defer tracker.VerifyNone(t)
+	defer leaktest.VerifyNone(t)
 	b, err := native.Alloc("usermod/scratch", 4096)
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
 const (
@@ -19,9 +19,9 @@ func TestMain(m *testing.M) {
 	if v := os.Getenv(trackEnv); v != "" {
 		os.Setenv("MEMBRIDGE_TRACK", v)
 	}
-	var opts []tracker.Option
+	var opts []leaktest.Option
 	if os.Getenv(noAttributionEnv) != "" {
-		opts = append(opts, tracker.WithoutAttribution())
+		opts = append(opts, leaktest.WithoutAttribution())
 	}
-	tracker.VerifyTestMain(m, opts...)
+	leaktest.VerifyTestMain(m, opts...)
 }

@@ -6,7 +6,7 @@ import (
 	"github.com/membridge/membridge/tracker/internal/leakfixture"
 )
 
-// The scenarios, under tracker.VerifyTestMain.
+// The scenarios, under leaktest.VerifyTestMain.
 // They run only in a child process (see leakfixture.Run).
 
 func TestFixtureDropped(t *testing.T) { leakfixture.Child(t); leakfixture.Dropped(t) }

@@ -10,7 +10,7 @@ import (
 )
 
 // These tests run the scenarios of scenarios_test.go in a child process of
-// this binary, under tracker.VerifyTestMain, and assert what a user of
+// this binary, under leaktest.VerifyTestMain, and assert what a user of
 // go test would see: the same per-test results as with VerifyNone alone
 // (package leakfixture), and the check of the whole run at the end.
 

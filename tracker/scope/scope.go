@@ -1,9 +1,15 @@
-package tracker
+// Package scope measures the native and device memory of a region of code:
+// the peak and the net change of the bytes live in the ledger while the
+// scope is open. It is an observer of the ledger (tracker.AddObserver),
+// added while any scope is open.
+package scope
 
 import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/membridge/membridge/tracker"
 )
 
 // A Scope measures the native and device memory of a region of code: the
@@ -22,11 +28,11 @@ type Scope struct {
 	allocCount, allocBytes atomic.Int64
 	freeCount, freeBytes   atomic.Int64
 	ended                  atomic.Bool
-	final                  ScopeStats
+	final                  Stats
 }
 
-// ScopeStats is what a Scope measured.
-type ScopeStats struct {
+// Stats is what a Scope measured.
+type Stats struct {
 	Name string
 	// PeakBytes is the highest NetBytes reached while the scope was open
 	// (never below 0).
@@ -39,14 +45,15 @@ type ScopeStats struct {
 	Duration                       time.Duration
 }
 
-// openScopes is copied on write; the hot path reads it without a lock.
+// openScopes is copied on write; the observer reads it without a lock.
 var (
 	openScopes  atomic.Pointer[[]*Scope]
 	openScopeMu sync.Mutex
+	remove      func() // takes the observer away; nil while no scope is open
 )
 
-// BeginScope opens a scope. End it with End, usually deferred.
-func BeginScope(name string) *Scope {
+// Begin opens a scope. End it with End, usually deferred.
+func Begin(name string) *Scope {
 	s := &Scope{name: name, begun: time.Now()}
 	openScopeMu.Lock()
 	defer openScopeMu.Unlock()
@@ -56,13 +63,15 @@ func BeginScope(name string) *Scope {
 	}
 	list = append(list, s)
 	openScopes.Store(&list)
-	setObserving(observeScopes, true)
+	if remove == nil {
+		remove = tracker.AddObserver(observer{})
+	}
 	return s
 }
 
 // End closes the scope and returns what it measured. Calling End again
 // returns the same figures.
-func (s *Scope) End() ScopeStats {
+func (s *Scope) End() Stats {
 	openScopeMu.Lock()
 	defer openScopeMu.Unlock()
 	if s.ended.Load() {
@@ -77,8 +86,9 @@ func (s *Scope) End() ScopeStats {
 		}
 	}
 	openScopes.Store(&list)
-	if len(list) == 0 {
-		setObserving(observeScopes, false)
+	if len(list) == 0 && remove != nil {
+		remove()
+		remove = nil
 	}
 	s.final = s.Stats()
 	s.ended.Store(true)
@@ -87,11 +97,11 @@ func (s *Scope) End() ScopeStats {
 
 // Stats returns what the scope has measured so far (after End, the final
 // figures).
-func (s *Scope) Stats() ScopeStats {
+func (s *Scope) Stats() Stats {
 	if s.ended.Load() {
 		return s.final
 	}
-	return ScopeStats{
+	return Stats{
 		Name:           s.name,
 		PeakBytes:      s.peak.Load(),
 		NetBytes:       s.net.Load(),
@@ -103,9 +113,9 @@ func (s *Scope) Stats() ScopeStats {
 	}
 }
 
-// MeasureScope runs fn inside a scope named name and returns what it measured.
-func MeasureScope(name string, fn func()) ScopeStats {
-	s := BeginScope(name)
+// Measure runs fn inside a scope named name and returns what it measured.
+func Measure(name string, fn func()) Stats {
+	s := Begin(name)
 	defer s.End()
 	fn()
 	return s.End()
@@ -132,5 +142,20 @@ func countInScopes(delta int64) {
 				break
 			}
 		}
+	}
+}
+
+// observer counts the ledger's changes of live bytes in the open scopes.
+type observer struct{}
+
+func (observer) Allocated(r *tracker.Record)   { countInScopes(r.Bytes()) }
+func (observer) Freed(r *tracker.Record)       { countInScopes(-r.Bytes()) }
+func (observer) HandedOff(r *tracker.Record)   { countInScopes(-r.Bytes()) }
+func (observer) Failed(*tracker.Record)        {}
+func (observer) Retried(*tracker.Record, bool) {}
+func (observer) Refused(*tracker.LimitError)   {}
+func (observer) Dropped(r *tracker.Record, reclaimed bool) {
+	if reclaimed { // LeakReport keeps dropped memory live
+		countInScopes(-r.Bytes())
 	}
 }

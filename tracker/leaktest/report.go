@@ -1,4 +1,4 @@
-package tracker
+package leaktest
 
 import (
 	"fmt"
@@ -6,12 +6,15 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/internal/stackutil"
 )
 
 // A LeakSite is the records of one allocation site (the same stack, kind
 // and tag) grouped for a report.
 type LeakSite struct {
-	Kind    Kind
+	Kind    tracker.Kind
 	Device  int
 	Tag     string
 	Stack   []uintptr // nil when no stack was captured
@@ -23,7 +26,7 @@ type LeakSite struct {
 }
 
 // GroupBySite groups records by allocation site, most bytes first.
-func GroupBySite(recs []*Record) []LeakSite {
+func GroupBySite(recs []*tracker.Record) []LeakSite {
 	idx := map[string]int{}
 	var out []LeakSite
 	for _, r := range recs {
@@ -35,7 +38,7 @@ func GroupBySite(recs []*Record) []LeakSite {
 			out = append(out, LeakSite{Kind: r.Kind(), Device: r.Device(), Tag: r.Tag(), Stack: r.Stack()})
 		}
 		s := &out[i]
-		s.Bytes += r.bytes
+		s.Bytes += r.Bytes()
 		s.Count++
 		if r.Dropped() {
 			s.Dropped++
@@ -43,7 +46,7 @@ func GroupBySite(recs []*Record) []LeakSite {
 		if age := r.Age(); age > s.Oldest {
 			s.Oldest = age
 		}
-		if t := testFrame(r.Stack()); t != "" && !contains(s.Tests, t) {
+		if t := stackutil.TestFrame(r.Stack()); t != "" && !contains(s.Tests, t) {
 			s.Tests = append(s.Tests, t)
 		}
 	}
@@ -70,13 +73,13 @@ func contains(list []string, s string) bool {
 // WriteLeakReport writes a report a person can act on: one paragraph per
 // allocation site with bytes, count, tag, kind, age and the stack. It
 // returns w's error.
-func WriteLeakReport(w io.Writer, recs []*Record) error {
+func WriteLeakReport(w io.Writer, recs []*tracker.Record) error {
 	_, err := io.WriteString(w, FormatLeaks(recs))
 	return err
 }
 
 // writeLeaks builds WriteLeakReport's text; a strings.Builder never fails.
-func writeLeaks(w *strings.Builder, recs []*Record) {
+func writeLeaks(w *strings.Builder, recs []*tracker.Record) {
 	sites := GroupBySite(recs)
 	var total int64
 	for _, s := range sites {
@@ -100,55 +103,13 @@ func writeLeaks(w *strings.Builder, recs []*Record) {
 			fmt.Fprintln(w, "    (no stack: set MEMBRIDGE_TRACK=all to record every allocation's stack)")
 			continue
 		}
-		writeStack(w, s.Stack, "    ")
+		stackutil.WriteStack(w, s.Stack, "    ")
 	}
 }
 
 // FormatLeaks returns WriteLeakReport's text.
-func FormatLeaks(recs []*Record) string {
+func FormatLeaks(recs []*tracker.Record) string {
 	var b strings.Builder
 	writeLeaks(&b, recs)
 	return b.String()
-}
-
-func writeStack(b *strings.Builder, stack []uintptr, indent string) {
-	for _, f := range UserFrames(Frames(stack)) {
-		if f.Function == "" {
-			continue
-		}
-		fmt.Fprintf(b, "%s%s\n%s    %s:%d\n", indent, f.Function, indent, f.File, f.Line)
-	}
-}
-
-// testFrame returns the name of the test, benchmark, fuzz target or example
-// whose frame is on the stack ("TestFoo" for TestFoo and its closures), or "".
-func testFrame(stack []uintptr) string {
-	name := ""
-	for _, f := range Frames(stack) {
-		fn := f.Function
-		if i := strings.LastIndexByte(fn, '/'); i >= 0 {
-			fn = fn[i+1:]
-		}
-		i := strings.IndexByte(fn, '.')
-		if i < 0 {
-			continue
-		}
-		fn = fn[i+1:]
-		if j := strings.IndexByte(fn, '.'); j >= 0 {
-			fn = fn[:j]
-		}
-		if isTestName(fn) {
-			name = fn // keep the outermost
-		}
-	}
-	return name
-}
-
-func isTestName(fn string) bool {
-	for _, p := range []string{"Test", "Benchmark", "Fuzz", "Example"} {
-		if rest, ok := strings.CutPrefix(fn, p); ok {
-			return rest == "" || !(rest[0] >= 'a' && rest[0] <= 'z')
-		}
-	}
-	return false
 }

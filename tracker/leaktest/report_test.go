@@ -1,4 +1,4 @@
-package tracker_test
+package leaktest_test
 
 import (
 	"errors"
@@ -7,6 +7,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/internal/ledgertest"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
 // failingWriter fails every write, as a closed pipe or a full disk does.
@@ -15,12 +17,12 @@ type failingWriter struct{ err error }
 func (w failingWriter) Write([]byte) (int, error) { return 0, w.err }
 
 func TestWriteLeakReportReturnsTheWritersError(t *testing.T) {
-	rec, err := tracker.Reserve(tracker.KindCHeap, -1, "report.writer", 64, 0)
+	rec, err := tracker.Reserve(ledgertest.KindCHeap, -1, "report.writer", 64, 0)
 	require.NoError(t, err)
 	rec.Commit(0x1000, nil)
 	defer rec.Release()
 
 	broken := errors.New("disk full")
-	require.ErrorIs(t, tracker.WriteLeakReport(failingWriter{broken}, []*tracker.Record{rec}), broken)
-	require.Contains(t, tracker.FormatLeaks([]*tracker.Record{rec}), "membridge: LEAK of 64 bytes in 1 allocation")
+	require.ErrorIs(t, leaktest.WriteLeakReport(failingWriter{broken}, []*tracker.Record{rec}), broken)
+	require.Contains(t, leaktest.FormatLeaks([]*tracker.Record{rec}), "membridge: LEAK of 64 bytes in 1 allocation")
 }

@@ -1,41 +1,19 @@
-package tracker
+// Package history keeps the last events of the ledger, for debugging: each
+// allocation, free, hand-off to C, dropped handle, limit refusal, failed
+// allocation and retry, with its kind, device, tag, size and stack, and the
+// live bytes of its kind and device just after it. Package timeline draws
+// them. It is an observer of the ledger (tracker.AddObserver): while it is
+// off, which is the default, the ledger pays one atomic load per event.
+package history
 
 import (
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/membridge/membridge/tracker"
 )
-
-// This file holds the ledger's observers: the opt-in event history, and the
-// one flag word the hot path reads to learn whether anyone observes it at
-// all. With nothing observing, each hook in Commit, Release, HandOff,
-// Cancel, the safety net and the limit check costs one atomic load.
-
-// Bits of observing: who wants to hear of ledger events.
-const (
-	observeHistory uint32 = 1 << iota // the event history is on
-	observeScopes                     // at least one Scope is open
-	observeSites                      // allocation sites are being totalled
-)
-
-// observing is read on every ledger event; it changes only under obsMu.
-var (
-	observing atomic.Uint32
-	obsMu     sync.Mutex
-)
-
-func setObserving(bit uint32, on bool) {
-	obsMu.Lock()
-	defer obsMu.Unlock()
-	v := observing.Load()
-	if on {
-		v |= bit
-	} else {
-		v &^= bit
-	}
-	observing.Store(v)
-}
 
 // EventOp says what happened to the ledger in an [Event].
 type EventOp uint8
@@ -48,7 +26,7 @@ const (
 	EventLeak                           // the safety net found its handle dropped without a free
 	EventLimit                          // a reservation was refused by a limit
 	EventAllocFailed                    // the allocator failed after the reservation (Cancel): out of memory
-	EventRetry                          // the owner retried an allocation after an out-of-memory (Record.Retried)
+	EventRetry                          // the owner retried an allocation after an out-of-memory (tracker.Record.Retried)
 )
 
 func (op EventOp) String() string {
@@ -74,9 +52,9 @@ func (op EventOp) String() string {
 // An Event is one entry of the history.
 type Event struct {
 	Seq      uint64        // 1 for the first event since the history was enabled
-	At       time.Duration // since the ledger started (see LedgerStart)
+	At       time.Duration // since Start
 	Op       EventOp
-	Kind     Kind
+	Kind     tracker.Kind
 	Device   int // -1 for host memory, and for limit refusals (the limit check does not know the device)
 	Tag      string
 	Bytes    int64
@@ -95,12 +73,18 @@ type Event struct {
 // Time returns the wall-clock time of the event.
 func (e Event) Time() time.Time { return epoch.Add(e.At) }
 
-// LedgerStart returns when the ledger started; Event.At counts from it.
-func LedgerStart() time.Time { return epoch }
+// epoch is what Event.At counts from: when the package was initialised,
+// with the monotonic clock's reading.
+var epoch = time.Now()
+
+// Start returns the time Event.At counts from.
+func Start() time.Time { return epoch }
+
+func sinceEpoch() time.Duration { return time.Since(epoch) }
 
 // kindDevice names one live-bytes track of the history.
 type kindDevice struct {
-	kind   Kind
+	kind   tracker.Kind
 	device int32
 }
 
@@ -116,39 +100,47 @@ type eventHistory struct {
 
 var history atomic.Pointer[eventHistory]
 
-// EnableHistory starts keeping the last capacity ledger events (at least
-// 16), replacing any history kept so far. While it is off, which is the
+// Enable starts keeping the last capacity ledger events (at least 16),
+// replacing any history kept so far. While it is off, which is the
 // default, the ledger pays one atomic load per event for it.
-func EnableHistory(capacity int) {
+func Enable(capacity int) {
 	h := &eventHistory{buf: make([]Event, max(capacity, 16)), live: map[kindDevice]int64{}}
 	// Seed the live tracks with what is live now, so LiveBytes is absolute.
-	for _, s := range AllStats() {
+	for _, s := range tracker.AllStats() {
 		h.live[kindDevice{s.Kind, int32(s.Device)}] += s.LiveBytes
 	}
 	histMu.Lock()
 	defer histMu.Unlock()
 	history.Store(h)
-	setObserving(observeHistory, true)
+	if remove == nil {
+		remove = tracker.AddObserver(observer{})
+	}
 }
 
-// histMu keeps the history pointer and its observing bit in step when
-// EnableHistory and DisableHistory race.
-var histMu sync.Mutex
+// histMu keeps the history pointer and its observer in step when Enable
+// and Disable race.
+var (
+	histMu sync.Mutex
+	remove func() // takes the observer away; nil while the history is off
+)
 
-// DisableHistory stops keeping events and drops those kept.
-func DisableHistory() {
+// Disable stops keeping events and drops those kept.
+func Disable() {
 	histMu.Lock()
 	defer histMu.Unlock()
 	history.Store(nil)
-	setObserving(observeHistory, false)
+	if remove != nil {
+		remove()
+		remove = nil
+	}
 }
 
-// HistoryEnabled reports whether EnableHistory is in force.
-func HistoryEnabled() bool { return history.Load() != nil }
+// Enabled reports whether Enable is in force.
+func Enabled() bool { return history.Load() != nil }
 
-// History returns the events kept, oldest first, and how many older ones
+// Events returns the events kept, oldest first, and how many older ones
 // the ring has already let go. It returns nil, 0 while the history is off.
-func History() (events []Event, lost uint64) {
+func Events() (events []Event, lost uint64) {
 	h := history.Load()
 	if h == nil {
 		return nil, 0
@@ -204,57 +196,37 @@ func (h *eventHistory) add(e Event, delta int64) {
 	}
 }
 
-// observe is the hook the ledger calls on each event of r while observing
-// is non-zero.
-func (r *Record) observe(op EventOp) {
+// observer adds the ledger's events to the history while it is on.
+type observer struct{}
+
+func (observer) Allocated(r *tracker.Record) { add(r, EventAlloc, r.Bytes(), false) }
+func (observer) Freed(r *tracker.Record)     { add(r, EventFree, -r.Bytes(), false) }
+func (observer) HandedOff(r *tracker.Record) { add(r, EventHandOff, -r.Bytes(), false) }
+func (observer) Failed(r *tracker.Record)    { add(r, EventAllocFailed, 0, false) }
+
+func (observer) Dropped(r *tracker.Record, reclaimed bool) {
 	var delta int64
-	switch op {
-	case EventAlloc:
-		delta = r.bytes
-	case EventFree, EventHandOff:
-		delta = -r.bytes
-	case EventLeak:
-		if r.state.Load() == stateReclaimed {
-			delta = -r.bytes // LeakReport keeps dropped memory live
-		}
+	if reclaimed {
+		delta = -r.Bytes() // LeakReport keeps dropped memory live
 	}
-	obs := observing.Load()
-	if obs&observeHistory != 0 {
-		if h := history.Load(); h != nil {
-			h.add(Event{
-				At: sinceEpoch(), Op: op, Kind: r.Kind(), Device: r.Device(),
-				Tag: r.Tag(), Bytes: r.bytes, RecordID: r.ID(), Stack: r.Stack(),
-			}, delta)
-		}
-	}
-	if obs&observeScopes != 0 && delta != 0 {
-		countInScopes(delta)
-	}
-	if obs&observeSites != 0 && op == EventAlloc && r.Stack() != nil {
-		countSite(r)
-	}
+	add(r, EventLeak, delta, false)
 }
 
-// Retried records that the owner of a reserved record ran Relieve after
-// its allocator ran out of memory and tried again, and whether that retry
-// succeeded. It counts the retry in Pressure, as CountRetry does, and, with
-// the history on, notes an EventRetry with the record's kind, device, tag,
-// size and stack. Owners call it between the retry and Commit or Cancel.
-func (r *Record) Retried(succeeded bool) {
-	CountRetry(succeeded)
-	if observing.Load()&observeHistory != 0 {
-		if h := history.Load(); h != nil {
-			h.add(Event{
-				At: sinceEpoch(), Op: EventRetry, Kind: r.Kind(), Device: r.Device(),
-				Tag: r.Tag(), Bytes: r.bytes, RecordID: r.ID(), Stack: r.Stack(), Succeeded: succeeded,
-			}, 0)
-		}
-	}
-}
+func (observer) Retried(r *tracker.Record, succeeded bool) { add(r, EventRetry, 0, succeeded) }
 
-// observeLimit is the hook for a reservation a limit refused.
-func observeLimit(k Kind, tag string, n int64) {
+func (observer) Refused(err *tracker.LimitError) {
 	if h := history.Load(); h != nil {
-		h.add(Event{At: sinceEpoch(), Op: EventLimit, Kind: k, Device: -1, Tag: tag, Bytes: n}, 0)
+		h.add(Event{At: sinceEpoch(), Op: EventLimit, Kind: err.Kind, Device: -1, Tag: err.Tag, Bytes: err.Bytes}, 0)
+	}
+}
+
+// add notes an event of r that moved its kind and device's live bytes by
+// delta.
+func add(r *tracker.Record, op EventOp, delta int64, succeeded bool) {
+	if h := history.Load(); h != nil {
+		h.add(Event{
+			At: sinceEpoch(), Op: op, Kind: r.Kind(), Device: r.Device(), Tag: r.Tag(),
+			Bytes: r.Bytes(), RecordID: r.ID(), Stack: r.Stack(), Succeeded: succeeded,
+		}, delta)
 	}
 }

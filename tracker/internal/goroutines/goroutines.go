@@ -1,4 +1,8 @@
-package tracker
+// Package goroutines tells which goroutine made an allocation and which
+// goroutine started it, from the runtime's own traceback text: the test
+// mode (tracker/leaktest) blames a leak on the test whose goroutine, or a
+// goroutine it started, made the memory, even when tests run in parallel.
+package goroutines
 
 import (
 	"bytes"
@@ -8,12 +12,12 @@ import (
 	"sync/atomic"
 )
 
-// attribution makes each reservation note its goroutine and that
-// goroutine's creator, so the test mode can blame the test whose goroutine
-// (or a goroutine it started) made an allocation, even when tests run in
-// parallel. It costs a formatted stack per allocation, so only the test
-// mode turns it on.
-var attribution atomic.Bool
+// Attribution makes each reservation note its goroutine and that
+// goroutine's creator (IDs), so the test mode can blame the test whose
+// goroutine (or a goroutine it started) made an allocation, even when tests
+// run in parallel. It costs a formatted stack per allocation, so only the
+// test mode turns it on.
+var Attribution atomic.Bool
 
 // parents maps a goroutine id to the id of the goroutine that created it,
 // for every goroutine that allocated while attribution was on. (A check
@@ -22,15 +26,15 @@ var parents sync.Map // uint64 -> uint64
 
 var stackBufs = sync.Pool{New: func() any { b := make([]byte, 8<<10); return &b }}
 
-// goroutineIDs returns the current goroutine's id and its creator's id (0
+// IDs returns the current goroutine's id and its creator's id (0
 // when unknown), read from the runtime's own traceback text.
-func goroutineIDs() (gid, creator uint64) {
+func IDs() (gid, creator uint64) {
 	bp := stackBufs.Get().(*[]byte)
 	defer stackBufs.Put(bp)
 	for {
 		n := runtime.Stack(*bp, false)
 		if n < len(*bp) {
-			gid, creator = parseGoroutineIDs((*bp)[:n])
+			gid, creator = parseIDs((*bp)[:n])
 			break
 		}
 		*bp = make([]byte, 2*len(*bp))
@@ -41,9 +45,9 @@ func goroutineIDs() (gid, creator uint64) {
 	return gid, creator
 }
 
-// parseGoroutineIDs reads "goroutine 18 [running]:" from the first line and
+// parseIDs reads "goroutine 18 [running]:" from the first line and
 // "created by ... in goroutine 7" from the last lines of a traceback.
-func parseGoroutineIDs(tb []byte) (gid, creator uint64) {
+func parseIDs(tb []byte) (gid, creator uint64) {
 	const head = "goroutine "
 	if bytes.HasPrefix(tb, []byte(head)) {
 		rest := tb[len(head):]
@@ -64,26 +68,26 @@ func parseGoroutineIDs(tb []byte) (gid, creator uint64) {
 	return gid, creator
 }
 
-// currentGoroutineID returns the id of the calling goroutine.
-func currentGoroutineID() uint64 {
+// Current returns the id of the calling goroutine.
+func Current() uint64 {
 	var buf [64]byte
 	n := runtime.Stack(buf[:], false)
-	gid, _ := parseGoroutineIDs(buf[:n])
+	gid, _ := parseIDs(buf[:n])
 	return gid
 }
 
-// goroutineSnapshot is what one look at every goroutine's traceback tells
+// Snapshot is what one look at every goroutine's traceback tells
 // the test mode: each live goroutine's creator, and which goroutines are
 // tests paused in t.Parallel (they run, and check their own memory, after
 // their parent's deferred check).
-type goroutineSnapshot struct {
-	creator map[uint64]uint64
-	paused  map[uint64]bool
+type Snapshot struct {
+	Creator map[uint64]uint64 // each live goroutine's creator
+	Paused  map[uint64]bool   // tests paused in t.Parallel
 }
 
-// readGoroutines takes a goroutineSnapshot. It stops the world for as long
+// Read takes a Snapshot. It stops the world for as long
 // as the runtime takes to format every goroutine's stack.
-func readGoroutines() *goroutineSnapshot {
+func Read() *Snapshot {
 	buf := make([]byte, 64<<10)
 	for {
 		n := runtime.Stack(buf, true)
@@ -93,43 +97,43 @@ func readGoroutines() *goroutineSnapshot {
 		}
 		buf = make([]byte, 2*len(buf))
 	}
-	return parseGoroutines(buf)
+	return parseAll(buf)
 }
 
-// parseGoroutines reads runtime.Stack's text for every goroutine: blocks
+// parseAll reads runtime.Stack's text for every goroutine: blocks
 // that start "goroutine N [status]:", separated by blank lines.
-func parseGoroutines(all []byte) *goroutineSnapshot {
-	s := &goroutineSnapshot{creator: map[uint64]uint64{}, paused: map[uint64]bool{}}
+func parseAll(all []byte) *Snapshot {
+	s := &Snapshot{Creator: map[uint64]uint64{}, Paused: map[uint64]bool{}}
 	for _, tb := range bytes.Split(all, []byte("\n\n")) {
-		gid, creator := parseGoroutineIDs(tb)
+		gid, creator := parseIDs(tb)
 		if gid == 0 {
 			continue
 		}
 		if creator != 0 {
-			s.creator[gid] = creator
+			s.Creator[gid] = creator
 		}
 		if bytes.Contains(tb, []byte("\ntesting.(*T).Parallel(")) {
-			s.paused[gid] = true
+			s.Paused[gid] = true
 		}
 	}
 	return s
 }
 
-// owns reports whether memory made on goroutine gid, which creator
+// Owns reports whether memory made on goroutine gid, which creator
 // started, belongs to the test running on goroutine g: gid is g, or g
 // started it, directly or through goroutines that allocated (parents) or
 // are still running (the snapshot), and no goroutine on the way is a
 // subtest paused in t.Parallel, whose memory is its own to check. snap
 // takes the snapshot; owns calls it only for a chain that reaches g or
 // that passes a goroutine parents does not know.
-func owns(gid, creator, g uint64, snap func() *goroutineSnapshot) bool {
+func Owns(gid, creator, g uint64, snap func() *Snapshot) bool {
 	if gid == 0 {
 		return false
 	}
 	var path [64]uint64 // the goroutines from gid up to, not including, g
 	n := 0
 	for cur, next := gid, creator; cur != g; cur = next {
-		if cur == 0 || cur == mainGoroutine || n == len(path) {
+		if cur == 0 || cur == MainGoroutine || n == len(path) {
 			return false
 		}
 		path[n] = cur
@@ -138,18 +142,18 @@ func owns(gid, creator, g uint64, snap func() *goroutineSnapshot) bool {
 			if p, ok := parents.Load(cur); ok {
 				next = p.(uint64)
 			} else {
-				next = snap().creator[cur]
+				next = snap().Creator[cur]
 			}
 		}
 	}
 	for _, id := range path[:n] {
-		if snap().paused[id] {
+		if snap().Paused[id] {
 			return false
 		}
 	}
 	return true
 }
 
-// mainGoroutine is the id of the goroutine that runs main (and init): no
+// MainGoroutine is the id of the goroutine that runs main (and init): no
 // goroutine created it.
-const mainGoroutine = 1
+const MainGoroutine = 1

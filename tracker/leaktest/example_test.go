@@ -1,9 +1,9 @@
-package tracker_test
+package leaktest_test
 
 import (
 	"testing"
 
-	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/leaktest"
 )
 
 // A check deferred in a test runs before the test's parallel subtests
@@ -12,7 +12,7 @@ import (
 // No TestMain is needed: a test binary runs in the test mode from its start.
 func ExampleVerifyNone_subtests() {
 	testDecode := func(t *testing.T) {
-		t.Cleanup(func() { tracker.VerifyNone(t) })
+		t.Cleanup(func() { leaktest.VerifyNone(t) })
 		for _, name := range []string{"small", "large"} {
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()

@@ -1,0 +1,5 @@
+//go:build membridge_invariants
+
+package tracker_test
+
+const invariantsBuild = true
