@@ -155,8 +155,8 @@ func TestLeakyWrapperIsReported(t *testing.T) {
 		}
 	}
 	// Clean up the leak this test made on purpose.
-	for _, rec := range tracker.Snapshot() {
-		if rec.Tag() == batch.TagWork && rec.Kind() == tracker.KindCExtension {
+	for _, rec := range tracker.LiveSnapshots() {
+		if rec.Tag == batch.TagWork && rec.Kind == tracker.KindCExtension {
 			if err := cext.FreeLeaked(rec); err != nil {
 				t.Error(err)
 			}

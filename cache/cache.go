@@ -168,7 +168,7 @@ func (c *Cache[K]) Put(key K, b *native.Buffer) error {
 	if err != nil {
 		return fmt.Errorf("cache %q: put %d bytes: %w", c.opts.Name, n, err)
 	}
-	e := &entry{buf: own, from: b, kind: own.Record().Kind(), tag: own.Tag()}
+	e := &entry{buf: own, from: b, kind: own.Snapshot().Kind, tag: own.Tag()}
 	if c.opts.TTL > 0 {
 		e.expires = c.now().Add(c.opts.TTL)
 	}

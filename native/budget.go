@@ -29,5 +29,5 @@ func AllocContext(ctx context.Context, tag string, n int, opts ...AllocOption) (
 	if tracker.Debug() {
 		f = fillJunk
 	}
-	return alloc(tracker.KindCHeap, tag, n, f, append(opts, WaitFor(ctx)), 2)
+	return alloc(tracker.KindCHeap, tag, n, f, append(opts, WaitFor(ctx)))
 }

@@ -119,8 +119,8 @@ func TestHostileSizesOverALimit(t *testing.T) {
 			}
 			return err
 		}},
-		{"tracker.Reserve", func(tag string, n int) error {
-			_, err := tracker.Reserve(tracker.KindCHeap, -1, tag, int64(n), 0)
+		{"tracker.AllocateUnwatched", func(tag string, n int) error {
+			_, err := tracker.AllocateUnwatched(tracker.Request{Kind: tracker.KindCHeap, Device: -1, Tag: tag, Bytes: int64(n)}, nil, nil)
 			return err
 		}},
 	}

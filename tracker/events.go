@@ -48,7 +48,7 @@ const (
 	EventLeak                           // the safety net found its handle dropped without a free
 	EventLimit                          // a reservation was refused by a limit
 	EventAllocFailed                    // the allocator failed after the reservation (Cancel): out of memory
-	EventRetry                          // the owner retried an allocation after an out-of-memory (Record.Retried)
+	EventRetry                          // the owner retried an allocation after an out-of-memory (Allocate)
 )
 
 func (op EventOp) String() string {
@@ -235,13 +235,12 @@ func (r *Record) observe(op EventOp) {
 	}
 }
 
-// Retried records that the owner of a reserved record ran Relieve after
-// its allocator ran out of memory and tried again, and whether that retry
-// succeeded. It counts the retry in Pressure, as CountRetry does, and, with
-// the history on, notes an EventRetry with the record's kind, device, tag,
-// size and stack. Owners call it between the retry and Commit or Cancel.
-func (r *Record) Retried(succeeded bool) {
-	CountRetry(succeeded)
+// retried records that Allocate ran Relieve after the owner's allocator
+// ran out of memory and tried again, and whether that retry succeeded. It
+// counts the retry in Pressure and, with the history on, notes an
+// EventRetry with the record's kind, device, tag, size and stack.
+func (r *Record) retried(succeeded bool) {
+	countRetry(succeeded)
 	if observing.Load()&observeHistory != 0 {
 		if h := history.Load(); h != nil {
 			h.add(Event{

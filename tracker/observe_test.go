@@ -40,15 +40,13 @@ func TestHistoryKeepsEventsInOrderWithLiveBytes(t *testing.T) {
 		t.Fatalf("alloc over the tag limit: %v", err)
 	}
 	tracker.SetTagLimit(tag, 0)
-	r, err := tracker.Reserve(tracker.KindCHeap, -1, tag, 7, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	retries := tracker.Pressure().Retries
-	r.Retried(false)
-	r.Cancel()
+	outOfMemory := func() (uintptr, error) { return 0, tracker.ErrOutOfMemory }
+	if _, err := tracker.AllocateUnwatched(tracker.Request{Kind: tracker.KindCHeap, Device: -1, Tag: tag, Bytes: 7}, outOfMemory, nil); !errors.Is(err, tracker.ErrOutOfMemory) {
+		t.Fatalf("allocation with no memory: %v", err)
+	}
 	if got := tracker.Pressure().Retries; got != retries+1 {
-		t.Errorf("Retried counted %d retries, want 1", got-retries)
+		t.Errorf("Allocate counted %d retries, want 1", got-retries)
 	}
 
 	evs := eventsTagged(tag)
@@ -132,8 +130,8 @@ func TestAllocFailedHookGetsTheHistory(t *testing.T) {
 	var got []tracker.Event
 	tracker.SetAllocFailedHook(func(h []tracker.Event) { got = h })
 	defer tracker.SetAllocFailedHook(nil)
-	r, _ := tracker.Reserve(tracker.KindCHeap, -1, t.Name(), 1<<40, 0)
-	r.Cancel()
+	tracker.AllocateUnwatched(tracker.Request{Kind: tracker.KindCHeap, Device: -1, Tag: t.Name(), Bytes: 1 << 40},
+		func() (uintptr, error) { return 0, tracker.ErrOutOfMemory }, nil)
 	if len(got) == 0 || got[len(got)-1].Op != tracker.EventAllocFailed || got[len(got)-1].Bytes != 1<<40 {
 		t.Fatalf("hook saw %+v, want a history ending in the failed allocation", got)
 	}

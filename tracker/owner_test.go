@@ -6,8 +6,8 @@ import (
 	"github.com/membridge/membridge/tracker"
 )
 
-// fakeOwner plays the part packages native and cuda play: it reserves,
-// commits, watches and releases records for handles of its own, with Go
+// fakeOwner plays the part packages native and cuda play: it allocates
+// through the owner protocol and releases records for handles of its own, with Go
 // memory standing in for native memory.
 type fakeOwner struct {
 	reclaimed atomic.Int64 // bytes the safety net gave back
@@ -19,13 +19,15 @@ type handle struct {
 }
 
 func (o *fakeOwner) alloc(tag string, n int) (*handle, error) {
-	rec, err := tracker.Reserve(tracker.KindCHeap, -1, tag, int64(n), 1)
+	h := &handle{}
+	rec, err := tracker.Allocate(h, tracker.Request{Kind: tracker.KindCHeap, Device: -1, Tag: tag, Bytes: int64(n)}, func() (uintptr, error) {
+		h.mem = make([]byte, n)
+		return 0x1000, nil
+	}, tracker.ReclaimFunc(func(r *tracker.Record) { o.reclaimed.Add(r.Bytes()) }))
 	if err != nil {
 		return nil, err
 	}
-	h := &handle{rec: rec, mem: make([]byte, n)}
-	rec.Commit(0x1000, tracker.ReclaimFunc(func(r *tracker.Record) { o.reclaimed.Add(r.Bytes()) }))
-	tracker.Watch(h, rec)
+	h.rec = rec
 	return h, nil
 }
 

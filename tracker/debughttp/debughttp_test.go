@@ -25,9 +25,8 @@ var runSeq atomic.Int64
 // commit makes a ledger record without memory behind it.
 func commit(t *testing.T, kind tracker.Kind, device int, tag string, n int64) *tracker.Record {
 	t.Helper()
-	r, err := tracker.Reserve(kind, device, tag, n, 0)
+	r, err := tracker.AllocateUnwatched(tracker.Request{Kind: kind, Device: device, Tag: tag, Bytes: n, Addr: 0x1000}, nil, nil)
 	require.NoError(t, err)
-	r.Commit(0x1000, nil)
 	return r
 }
 
@@ -46,11 +45,10 @@ func TestEndpointServesEveryView(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	tracker.EnableHistory(256)
 	defer tracker.DisableHistory()
-	r, err := tracker.Reserve(tracker.KindCHeap, -1, "debug-frames", 12345, 0)
+	r, err := tracker.AllocateUnwatched(tracker.Request{Kind: tracker.KindCHeap, Device: -1, Tag: "debug-frames", Bytes: 12345, Addr: 0x1000}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Commit(0x1000, nil)
 	defer r.Release()
 
 	mux := http.NewServeMux()
@@ -105,9 +103,11 @@ func dropOne(t *testing.T, tag string) {
 	defer tracker.SetLeakHandler(nil)
 	reclaimed := make(chan struct{}, 1)
 	func() {
-		rec, err := tracker.Reserve(tracker.KindCHeap, -1, tag, 512, 0)
+		w := &watched{}
+		rec, err := tracker.Allocate(w, tracker.Request{Kind: tracker.KindCHeap, Device: -1, Tag: tag, Bytes: 512, Addr: 0xdead000}, nil,
+			tracker.ReclaimFunc(func(*tracker.Record) { reclaimed <- struct{}{} }))
 		require.NoError(t, err)
-		tracker.CommitWatched(&watched{rec}, rec, 0xdead000, tracker.ReclaimFunc(func(*tracker.Record) { reclaimed <- struct{}{} }))
+		w.rec = rec
 	}()
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {

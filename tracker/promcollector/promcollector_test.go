@@ -55,11 +55,10 @@ func (o onlyTags) Collect(ch chan<- prometheus.Metric) {
 
 func commit(t *testing.T, kind tracker.Kind, device int, tag string, n int64) *tracker.Record {
 	t.Helper()
-	r, err := tracker.Reserve(kind, device, tag, n, 0)
+	r, err := tracker.AllocateUnwatched(tracker.Request{Kind: kind, Device: device, Tag: tag, Bytes: n, Addr: 0x1000}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Commit(0x1000, nil)
 	return r
 }
 
@@ -75,11 +74,11 @@ func TestCollectorExportsTheLedger(t *testing.T) {
 	h := commit(t, tracker.KindCHeap, -1, frames, 10)
 	h.HandOff()
 	tracker.SetTagLimit(frames, 120)
-	if _, err := tracker.Reserve(tracker.KindCHeap, -1, frames, 30, 0); err == nil {
+	if _, err := tracker.AllocateUnwatched(tracker.Request{Kind: tracker.KindCHeap, Device: -1, Tag: frames, Bytes: 30}, nil, nil); err == nil {
 		t.Fatal("reservation over the tag limit succeeded")
 	}
-	tracker.CountRetry(true)
-	tracker.CountRetry(false)
+	retried(t, true)
+	retried(t, false)
 	unregister := tracker.RegisterCache("decoded", func() tracker.CacheStats {
 		return tracker.CacheStats{Hits: 7, Misses: 3, Evictions: 2, Expirations: 1, Bytes: 4096, Entries: 4}
 	})
@@ -254,4 +253,23 @@ func TestScrapeHasAtMostCapPlusOneTagValues(t *testing.T) {
 	problems, err := testutil.CollectAndLint(promcollector.New())
 	require.NoError(t, err)
 	assert.Empty(t, problems)
+}
+
+// retried makes an allocation whose allocator runs out of memory, and which
+// the ledger's retry then gets (ok) or not.
+func retried(t *testing.T, ok bool) {
+	t.Helper()
+	tries := 0
+	r, err := tracker.AllocateUnwatched(tracker.Request{Kind: tracker.KindCHeap, Device: -1, Tag: "prom-retry", Bytes: 1}, func() (uintptr, error) {
+		if tries++; tries == 1 || !ok {
+			return 0, tracker.ErrOutOfMemory
+		}
+		return 0x1000, nil
+	}, nil)
+	if ok != (err == nil) {
+		t.Fatalf("retry that should succeed: %v; got %v", ok, err)
+	}
+	if ok {
+		r.Release()
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"image/png"
 	"os"
 	"os/exec"
@@ -23,11 +24,10 @@ type ledgerOnly struct{ recs []*tracker.Record }
 
 func (o *ledgerOnly) alloc(t testing.TB, kind tracker.Kind, device int, tag string, n int64) *tracker.Record {
 	t.Helper()
-	r, err := tracker.Reserve(kind, device, tag, n, 1)
+	r, err := tracker.AllocateUnwatched(tracker.Request{Kind: kind, Device: device, Tag: tag, Bytes: n, Addr: 0x1000}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Commit(0x1000, nil)
 	o.recs = append(o.recs, r)
 	return r
 }
@@ -56,13 +56,11 @@ func workload(t *testing.T) []tracker.Event {
 	}
 	o.alloc(t, tracker.KindDeviceEmulated, 0, "tl-weights", 3<<20)
 	tracker.SetTagLimit("tl-limited", 1)
-	if _, err := tracker.Reserve(tracker.KindCHeap, -1, "tl-limited", 2, 0); err == nil {
+	if _, err := tracker.AllocateUnwatched(tracker.Request{Kind: tracker.KindCHeap, Device: -1, Tag: "tl-limited", Bytes: 2}, nil, nil); err == nil {
 		t.Fatal("reservation over the tag limit succeeded")
 	}
 	tracker.SetTagLimit("tl-limited", 0)
-	r, _ := tracker.Reserve(tracker.KindCHeap, -1, "tl-oom", 1<<40, 0)
-	r.Retried(false)
-	r.Cancel()
+	outOfMemory(t) // a retry, failed, and the failure
 	o.freeAll()
 	evs, _ := tracker.History()
 	return evs
@@ -122,8 +120,7 @@ func TestDumpOnAllocFailureWritesATrace(t *testing.T) {
 	stop := timeline.DumpOnAllocFailure(dir, 1)
 	defer stop()
 	workload(t)
-	r, _ := tracker.Reserve(tracker.KindCHeap, -1, "tl-oom", 1<<40, 0)
-	r.Cancel() // a second failure: maxFiles is 1
+	outOfMemory(t) // a second failure: maxFiles is 1
 	files, _ := filepath.Glob(filepath.Join(dir, "membridge-oom-*.json"))
 	if len(files) != 1 {
 		t.Fatalf("%d trace files, want 1", len(files))
@@ -300,5 +297,16 @@ func TestChromiumIsRequiredOnlyByItsOwnVariable(t *testing.T) {
 		if !strings.Contains(string(out), c.want) {
 			t.Errorf("with %v and no chromium: want %q in\n%s", c.env, c.want, out)
 		}
+	}
+}
+
+// outOfMemory makes an allocation whose allocator runs out of memory, also
+// when the ledger retries it.
+func outOfMemory(t *testing.T) {
+	t.Helper()
+	_, err := tracker.AllocateUnwatched(tracker.Request{Kind: tracker.KindCHeap, Device: -1, Tag: "tl-oom", Bytes: 1 << 40},
+		func() (uintptr, error) { return 0, tracker.ErrOutOfMemory }, nil)
+	if !errors.Is(err, tracker.ErrOutOfMemory) {
+		t.Fatalf("allocation with no memory: %v", err)
 	}
 }
