@@ -3,9 +3,13 @@
 // chunks, memory adopted from C libraries, CUDA device and pinned memory,
 // handles for Go values given to C).
 //
-// The package knows nothing of C or CUDA. Owners (packages native and cuda)
-// reserve bytes with [Reserve], make the allocation, then [Reservation.Commit]
-// it; they end it with [Record.Release]. In between, the ledger keeps:
+// The package knows nothing of C or CUDA. Owners (packages native, cuda,
+// cext and handle) enter every allocation with [Allocate], handing it the
+// request and a function that makes the allocation: the ledger reserves the
+// bytes against the limits, calls the function (relieving memory pressure
+// and retrying once when it runs out), then commits the record and watches
+// the owner's handle. Owners end it with [Record.Release], and hand out
+// [Snapshot] values, not records. In between, the ledger keeps:
 //
 //   - counters per kind and per (kind, device, tag): live bytes and count,
 //     peak bytes, totals allocated and freed. The hot path is atomics and one

@@ -14,8 +14,9 @@ import (
 // of things that can give memory back (caches), the relief steps an owner
 // runs before it gives up on an allocation, waiting for a limit with a
 // context (back-pressure), and the counters that say why an allocation
-// succeeded late. The ledger knows nothing of C: owners (package native,
-// package cuda) call Relieve and CountRetry around their own allocators.
+// succeeded late. The ledger knows nothing of C: owners hand their
+// allocators to Allocate (allocate.go), which relieves and retries around
+// them.
 
 // PressureStats counts what membridge did under memory pressure since the
 // process started.
@@ -133,7 +134,7 @@ func (s Shortage) live() int64 {
 	return max(n, 0)
 }
 
-// ShortageOf returns the shortage that err, from Reserve or an owner's
+// ShortageOf returns the shortage that err, from Allocate or an owner's
 // allocation, reports: the limit that refused for an error wrapping a
 // *LimitError; ShortOfMemory of n bytes for any other.
 func ShortageOf(err error, n int64) Shortage {

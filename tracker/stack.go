@@ -252,8 +252,12 @@ func isLibraryFrame(fn string) bool {
 }
 
 // isCgoFrame reports whether fn is one of the runtime's frames of a cgo
-// call or of a callback from C into Go.
+// call or of a callback from C into Go, or cgo's wrapper of an exported
+// function (named _cgoexp_<hash>_<name>, without its package).
 func isCgoFrame(fn string) bool {
+	if strings.HasPrefix(fn, "_cgoexp_") {
+		return true
+	}
 	switch fn {
 	case "runtime.cgocall", "runtime.asmcgocall", "runtime.cgocallback",
 		"runtime.cgocallbackg", "runtime.cgocallbackg1", "runtime.systemstack_switch":
