@@ -157,8 +157,8 @@ func TestLeakyWrapperIsReported(t *testing.T) {
 		}
 	}
 	// Clean up the leak this test made on purpose.
-	for _, rec := range tracker.Snapshot() {
-		if rec.Tag() == batch.TagWork && rec.Kind() == cext.KindCExtension {
+	for _, rec := range tracker.LiveSnapshots() {
+		if rec.Tag == batch.TagWork && rec.Kind == cext.KindCExtension {
 			if err := cext.FreeLeaked(rec); err != nil {
 				t.Error(err)
 			}

@@ -202,7 +202,7 @@ func (c *Cache[K]) Put(key K, b *native.Buffer) error {
 	if err != nil {
 		return fmt.Errorf("cache: put %d bytes into cache %q: %w", n, c.opts.name, err)
 	}
-	e := &entry{buf: own, from: b, kind: own.Record().Kind(), tag: own.Tag()}
+	e := &entry{buf: own, from: b, kind: own.Snapshot().Kind, tag: own.Tag()}
 	if c.opts.ttl > 0 {
 		e.expires = c.now().Add(c.opts.ttl)
 	}

@@ -226,7 +226,7 @@ func TestAdoptMovesTheBooks(t *testing.T) {
 			if s := tracker.TagStats(name); s.LiveBytes != 64 || s.LiveCount != 1 {
 				t.Errorf("after Adopt: TagStats %+v, want the 64 bytes counted once", s)
 			}
-			if k := buf.Record().Kind(); k != native.KindAdopted || buf.Tag() != name || buf.Len() != 64 {
+			if k := buf.Snapshot().Kind; k != native.KindAdopted || buf.Tag() != name || buf.Len() != 64 {
 				t.Errorf("adopted buffer: kind %s tag %q len %d", k, buf.Tag(), buf.Len())
 			}
 			if _, err := cext.Adopt(p, "", nil); !errors.Is(err, cext.ErrGoOwned) {
@@ -627,8 +627,8 @@ func TestGoSideMisuse(t *testing.T) {
 	require.NoError(t, cext.Free(c))
 	// The adopted p is still the Go handle's.
 	assert.ErrorIs(t, cext.Free(p), cext.ErrGoOwned)
-	for _, r := range tracker.Snapshot() {
-		if r.Tag() == "cext.misuse-go" && r.Live() {
+	for _, r := range tracker.LiveSnapshots() {
+		if r.Tag == "cext.misuse-go" && r.Live {
 			assert.Error(t, cext.FreeLeaked(r), "FreeLeaked of an adopted block's record")
 		}
 	}

@@ -41,7 +41,7 @@ func ExampleAdopt() {
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(buf.Len(), buf.Tag(), buf.Record().Kind())
+	fmt.Println(buf.Len(), buf.Tag(), buf.Snapshot().Kind)
 	buf.Free() // calls cmem_deleter(p)
 	// Output: 64 example.adopt adopted
 }
@@ -84,9 +84,9 @@ func ExampleFreeLeaked() {
 	cext.FollowDebug()
 	p := cmem.Malloc(cmem.Tag("example.leaked"), 8)
 	_ = p // the C code "forgets" it
-	for _, r := range tracker.Snapshot() {
-		if r.Tag() == "example.leaked" {
-			fmt.Println(r.Kind(), r.Bytes(), cext.FreeLeaked(r))
+	for _, r := range tracker.LiveSnapshots() {
+		if r.Tag == "example.leaked" {
+			fmt.Println(r.Kind, r.Bytes, cext.FreeLeaked(r))
 		}
 	}
 	// Output: c-extension 8 <nil>

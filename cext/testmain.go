@@ -27,12 +27,13 @@ func (t tracingM) Run() int {
 }
 
 // FreeLeaked frees the block of a c-extension record the ledger holds
-// (a traced C allocation that nothing freed), as membridge_free would.
-// Tests use it to clean up after a leak they provoked on purpose.
-func FreeLeaked(r *tracker.Record) error {
-	if r.Kind() != KindCExtension || !r.Live() {
-		return fmt.Errorf("cext: free leaked record %d (kind %s, tag %q): not a live c-extension record: %w", r.ID(), r.Kind(), r.Tag(), ErrForeign)
+// (a traced C allocation that nothing freed), given its snapshot
+// (tracker.LiveSnapshots), as membridge_free would. Tests use it to clean
+// up after a leak they provoked on purpose.
+func FreeLeaked(r tracker.Snapshot) error {
+	if r.Kind != KindCExtension || !r.Live {
+		return fmt.Errorf("cext: free leaked record %d (kind %s, tag %q): not a live c-extension record: %w", r.ID, r.Kind, r.Tag, ErrForeign)
 	}
-	addr := r.Addr()
+	addr := r.Addr
 	return Free(*(*unsafe.Pointer)(unsafe.Pointer(&addr)))
 }

@@ -1,7 +1,6 @@
 package cext
 
 import (
-	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -40,12 +39,11 @@ func FollowDebug() bool {
 // exists already, so a limit cannot refuse it: a refused reservation is
 // remembered as nil, and only the counters go without it.
 func traceAlloc(addr uintptr, n int64, tag string) {
-	rec, err := tracker.Reserve(KindCExtension, -1, tag, n, callbackFrames())
+	rec, err := tracker.AllocateUnwatched(tracker.Request{Kind: KindCExtension, Device: -1, Tag: tag, Bytes: n, Addr: addr}, nil, nil)
 	if err != nil {
 		traced.Store(addr, (*tracker.Record)(nil))
 		return
 	}
-	rec.Commit(addr, nil)
 	traced.Store(addr, rec)
 }
 
@@ -75,34 +73,4 @@ func tagName(i int) string {
 	}
 	tagNameList[i].Store(&name)
 	return name
-}
-
-// cgoCallbackFrames is how many frames a trace hook's caller has between
-// it and the Go function that called C (the export wrapper and the
-// runtime's callback frames), found once; 0 until then.
-var cgoCallbackFrames atomic.Int32
-
-// callbackFrames returns the frames of traceAlloc's caller to leave out of
-// a trace record's stack, so that it starts at the Go code that called C
-// (its _Cfunc_ stub). A callback on a thread C started has no Go caller:
-// then only the hook itself is left out.
-func callbackFrames() int {
-	if n := cgoCallbackFrames.Load(); n > 0 {
-		return int(n)
-	}
-	pcs := make([]uintptr, 32)
-	// Frames: runtime.Callers, callbackFrames, traceAlloc, then the hook.
-	pcs = pcs[:runtime.Callers(3, pcs)]
-	frames := runtime.CallersFrames(pcs)
-	for i := 0; ; i++ {
-		f, more := frames.Next()
-		if f.Function == "runtime.cgocall" {
-			// Reserve's skip 0 keeps traceAlloc; i+2 starts after cgocall.
-			cgoCallbackFrames.Store(int32(i + 2))
-			return i + 2
-		}
-		if !more {
-			return 1
-		}
-	}
 }

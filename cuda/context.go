@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-
-	"github.com/membridge/membridge/tracker"
 )
 
 // A Context owns one device's primary context for this package: the
@@ -318,18 +316,4 @@ func (c *Context) unlink(a *allocation) {
 	}
 	a.prev, a.next = nil, nil
 	c.live.Unlock()
-}
-
-// relieved runs after an out-of-memory failure: it asks the ledger's
-// reliefs (membridge's caches, then a garbage collection) for n bytes and
-// frees what that queued here. The caller does not hold mu.
-func (c *Context) relieved(n int) {
-	tracker.Relieve(tracker.Shortage{Bytes: int64(n)})
-	if c.queued.Load() {
-		c.mu.RLock()
-		if !c.closed {
-			c.drain()
-		}
-		c.mu.RUnlock()
-	}
 }

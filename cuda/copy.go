@@ -21,7 +21,7 @@ import (
 
 // CloneHtoD allocates a device slice on c under tag and copies src into it.
 func CloneHtoD[T any](c *Context, tag string, src []T) (*DeviceSlice[T], error) {
-	d, err := allocSlice[T](c, tag, len(src), false, nil, 1)
+	d, err := allocSlice[T](c, tag, len(src), false, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -38,7 +38,7 @@ func CloneHtoDOn[T any](s *Stream, tag string, src []T) (*DeviceSlice[T], error)
 	if s == nil {
 		return nil, fmt.Errorf("cuda: clone HtoD on a nil stream: %w", ErrInvalidArgument)
 	}
-	d, err := allocSlice[T](nil, tag, len(src), false, s, 1)
+	d, err := allocSlice[T](nil, tag, len(src), false, s)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +105,7 @@ func CloneDtoD[T any](tag string, src *DeviceSlice[T]) (*DeviceSlice[T], error) 
 	if src == nil {
 		return nil, fmt.Errorf("cuda: clone DtoD of a nil slice: %w", ErrInvalidArgument)
 	}
-	d, err := allocSlice[T](src.buf.a.ctx, tag, src.Len(), false, nil, 1)
+	d, err := allocSlice[T](src.buf.a.ctx, tag, src.Len(), false, nil)
 	if err != nil {
 		return nil, err
 	}

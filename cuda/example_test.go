@@ -82,7 +82,7 @@ func ExampleContext_Alloc() {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println(b.Len(), b.Record().Bytes())
+	fmt.Println(b.Len(), b.Snapshot().Bytes)
 	//membridge:ignore doublefree the example shows that a second Free returns ErrFreed
 	fmt.Println(b.Free(), errors.Is(b.Free(), cuda.ErrFreed))
 	// Output:

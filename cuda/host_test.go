@@ -93,7 +93,7 @@ func TestHostSafetyNetFreesOnTheOwner(t *testing.T) {
 	func() {
 		//membridge:ignore leak the test drops the buffer on purpose and checks that the safety net queues it for its context
 		b, _ := c.Alloc("test/dropped-owner", 1<<16)
-		rec = b.Record()
+		rec = b.a.rec
 	}()
 	deadline := time.Now().Add(5 * time.Second)
 	for !c.queued.Load() && time.Now().Before(deadline) {

@@ -229,71 +229,86 @@ type DeviceMemory interface {
 // ledger's reliefs to evict membridge's caches, retries once, and then
 // fails with an error wrapping ErrOutOfMemory.
 func (c *Context) Alloc(tag string, n int) (*DeviceBuffer, error) {
-	return c.alloc(tag, n, false, nil, 1)
+	return c.alloc(tag, n, false, nil)
 }
 
 // AllocZeroed is Alloc with the memory set to zero.
 func (c *Context) AllocZeroed(tag string, n int) (*DeviceBuffer, error) {
-	return c.alloc(tag, n, true, nil, 1)
+	return c.alloc(tag, n, true, nil)
 }
 
 // alloc is the package's one device allocation path. s nil: plain
 // allocation; otherwise stream-ordered on s where the device has pools.
-// skip is the number of the package's frames above alloc, so the ledger's
-// stack starts in the caller's code.
-func (c *Context) alloc(tag string, n int, zero bool, s *Stream, skip int) (*DeviceBuffer, error) {
+// The handle is made, and the ledger watches it, before the context is
+// left, so a concurrent Close finds the record complete.
+func (c *Context) alloc(tag string, n int, zero bool, s *Stream) (*DeviceBuffer, error) {
 	if n < 0 {
 		return nil, fmt.Errorf("cuda: alloc %d bytes (tag %q): %w", n, tag, ErrInvalidSize)
 	}
-	b, err := c.allocate(tag, n, zero, s, false, skip+1)
-	if err != nil && errors.Is(err, ErrOutOfMemory) {
-		c.relieved(n)
-		b, err = c.allocate(tag, n, zero, s, true, skip+1)
-	}
-	return b, err
-}
-
-// allocate makes one attempt. The handle is made and watched before the
-// context is left, so a concurrent Close finds the record complete.
-func (c *Context) allocate(tag string, n int, zero bool, s *Stream, retry bool, skip int) (*DeviceBuffer, error) {
 	if err := c.enter("alloc"); err != nil {
 		return nil, err
 	}
-	defer c.exit()
 	a := &allocation{ctx: c, n: n, home: s}
 	kind := kindDevice
 	if s != nil {
 		if err := s.usable(c, "alloc"); err != nil {
+			c.exit()
 			return nil, err
 		}
 		if c.pool != 0 {
 			a.kind, kind = allocPool, kindPool
 		}
 	}
-	rec, err := tracker.Reserve(kind, c.dev.Ordinal, tag, int64(n), skip+1)
+	b := &DeviceBuffer{a: a}
+	b.self = b
+	req := tracker.Request{Kind: kind, Device: c.dev.Ordinal, Tag: tag, Bytes: int64(n)}
+	rec, err := allocEntered(c, "alloc", b, req, a, func() (uintptr, error) {
+		var err error
+		switch {
+		case n == 0:
+		case a.kind == allocPool:
+			a.ptr, err = drvAllocAsync(c.h, c.pool, n, zero, s.h)
+		default:
+			a.ptr, err = drvAlloc(c.h, n, zero)
+		}
+		return uintptr(a.ptr), err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("cuda: alloc %d bytes (tag %q) on device %d: %w", n, tag, c.dev.Ordinal, err)
-	}
-	switch {
-	case n == 0:
-	case a.kind == allocPool:
-		a.ptr, err = drvAllocAsync(c.h, c.pool, n, zero, s.h)
-	default:
-		a.ptr, err = drvAlloc(c.h, n, zero)
-	}
-	if retry {
-		tracker.CountRetry(err == nil)
-	}
-	if err != nil {
-		rec.Cancel()
 		return nil, fmt.Errorf("cuda: alloc %d bytes (tag %q) on device %d: %w", n, tag, c.dev.Ordinal, err)
 	}
 	a.committed(rec)
-	b := &DeviceBuffer{a: a}
-	b.self = b
-	tracker.CommitWatched(b, rec, uintptr(a.ptr), a)
 	c.link(a)
+	c.exit()
 	return b, nil
+}
+
+// allocEntered runs the ledger's owner protocol (tracker.Allocate) for
+// allocation a and its handle owner, in a context the caller entered: the
+// driver call do runs inside the context, the ledger's relief after an
+// out-of-memory outside it (the relief may free this context's memory, and
+// entering drains what the safety net queued meanwhile), the retry inside
+// again. It returns with the context entered when err is nil, left
+// otherwise.
+func allocEntered[T any](c *Context, op string, owner *T, req tracker.Request, a *allocation, do func() (uintptr, error)) (*tracker.Record, error) {
+	entered := true
+	rec, err := tracker.Allocate(owner, req, func() (uintptr, error) {
+		if !entered { // the retry after the relief
+			if err := c.enter(op); err != nil {
+				return 0, err
+			}
+			entered = true
+		}
+		addr, err := do()
+		if err != nil && errors.Is(err, ErrOutOfMemory) {
+			c.exit()
+			entered = false
+		}
+		return addr, err
+	}, a)
+	if err != nil && entered {
+		c.exit()
+	}
+	return rec, err
 }
 
 // Len returns the size in bytes; it stays valid after Free. A nil buffer
@@ -316,14 +331,25 @@ func (b *DeviceBuffer) Tag() string {
 	return b.a.key.Tag()
 }
 
-// Record returns the buffer's record in the ledger. It is valid until
-// Free: the ledger may then reuse the record for another allocation
-// (records that keep a stack excepted).
-func (b *DeviceBuffer) Record() *tracker.Record {
+// Snapshot returns what the ledger says of the buffer's allocation, as a
+// value that stays valid after Free. Once the memory is freed (by Free, the
+// safety net or Close) its record may be reused for another allocation
+// (records that keep a stack excepted): Snapshot then returns a zero
+// Snapshot for a record without a stack; also for a nil or zero buffer.
+func (b *DeviceBuffer) Snapshot() tracker.Snapshot {
 	if b == nil || b.a == nil {
-		return nil
+		return tracker.Snapshot{}
 	}
-	return b.a.rec
+	return b.a.snapshot()
+}
+
+// snapshot is the handles' Snapshot.
+func (a *allocation) snapshot() tracker.Snapshot {
+	s := a.rec.Snapshot()
+	if a.done.Load() && !a.traced {
+		return tracker.Snapshot{} // s may be of another allocation
+	}
+	return s
 }
 
 // Context returns the context the memory belongs to.
@@ -483,12 +509,12 @@ type DeviceSlice[T any] struct {
 
 // AllocSlice returns n uninitialised values of type T on c's device.
 func AllocSlice[T any](c *Context, tag string, n int) (*DeviceSlice[T], error) {
-	return allocSlice[T](c, tag, n, false, nil, 1)
+	return allocSlice[T](c, tag, n, false, nil)
 }
 
 // AllocSliceZeroed returns n zeroed values of type T on c's device.
 func AllocSliceZeroed[T any](c *Context, tag string, n int) (*DeviceSlice[T], error) {
-	return allocSlice[T](c, tag, n, true, nil, 1)
+	return allocSlice[T](c, tag, n, true, nil)
 }
 
 func elemSize[T any]() (int, error) {
@@ -499,7 +525,7 @@ func elemSize[T any]() (int, error) {
 	return int(unsafe.Sizeof(zero)), nil
 }
 
-func allocSlice[T any](c *Context, tag string, n int, zero bool, s *Stream, skip int) (*DeviceSlice[T], error) {
+func allocSlice[T any](c *Context, tag string, n int, zero bool, s *Stream) (*DeviceSlice[T], error) {
 	size, err := elemSize[T]()
 	if err != nil {
 		return nil, err
@@ -510,7 +536,7 @@ func allocSlice[T any](c *Context, tag string, n int, zero bool, s *Stream, skip
 	if c == nil && s != nil {
 		c = s.ctx
 	}
-	b, err := c.alloc(tag, n*size, zero, s, skip+1)
+	b, err := c.alloc(tag, n*size, zero, s)
 	if err != nil {
 		return nil, err
 	}

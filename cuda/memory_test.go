@@ -65,8 +65,8 @@ func TestAllocFreeLedger(t *testing.T) {
 		if got := liveBytes(kindDevice, "test/ledger"); got != 1000 {
 			t.Errorf("ledger: %d live bytes, want 1000", got)
 		}
-		if r := b.Record(); r.Kind() != kindDevice || r.Device() != 0 || r.Bytes() != 1000 {
-			t.Errorf("record: kind %v device %d bytes %d", r.Kind(), r.Device(), r.Bytes())
+		if r := b.Snapshot(); r.Kind != kindDevice || r.Device != 0 || r.Bytes != 1000 || !r.Live {
+			t.Errorf("snapshot: %+v", r)
 		}
 		if b.Len() != 1000 || b.Pooled() || b.Context() != shared {
 			t.Errorf("buffer: len %d pooled %v", b.Len(), b.Pooled())
@@ -404,7 +404,7 @@ func TestSafetyNet(t *testing.T) {
 		p, _ := s.Alloc("test/dropped", 4096)
 		//membridge:ignore leak the test drops the pinned buffer on purpose and checks that the safety net finds it
 		h, _ := shared.AllocPinned("test/dropped", 4096)
-		recs = [3]*tracker.Record{b.Record(), p.Record(), h.Record()}
+		recs = [3]*tracker.Record{b.a.rec, p.a.rec, h.a.rec}
 	}()
 	rec1, rec2, rec3 := recs[0], recs[1], recs[2]
 	deadline := time.Now().Add(5 * time.Second)
@@ -517,7 +517,7 @@ func TestStreamOrderedAndCrossStream(t *testing.T) {
 	if want := kindPool; !shared.Device().MemoryPools {
 		want = kindDevice
 		_ = want
-	} else if k := x.Buffer().Record().Kind(); k != want {
+	} else if k := x.Buffer().Snapshot().Kind; k != want {
 		t.Errorf("kind %v, want %v", k, want)
 	}
 	// Used on s2: recorded, and the free waits for it.
@@ -663,49 +663,49 @@ func TestLedgerStacks(t *testing.T) {
 			if err != nil {
 				return nil, nil, err
 			}
-			return b.Record(), b, nil
+			return b.a.rec, b, nil
 		},
 		"Stream.Alloc": func() (*tracker.Record, freer, error) {
 			b, err := s.AllocZeroed("test/stack", 8)
 			if err != nil {
 				return nil, nil, err
 			}
-			return b.Record(), b, nil
+			return b.a.rec, b, nil
 		},
 		"AllocSlice": func() (*tracker.Record, freer, error) {
 			d, err := AllocSlice[int64](shared, "test/stack", 1)
 			if err != nil {
 				return nil, nil, err
 			}
-			return d.Buffer().Record(), d, nil
+			return d.Buffer().a.rec, d, nil
 		},
 		"CloneHtoD": func() (*tracker.Record, freer, error) {
 			d, err := CloneHtoD(shared, "test/stack", []int64{1})
 			if err != nil {
 				return nil, nil, err
 			}
-			return d.Buffer().Record(), d, nil
+			return d.Buffer().a.rec, d, nil
 		},
 		"CloneHtoDOn": func() (*tracker.Record, freer, error) {
 			d, err := CloneHtoDOn(s, "test/stack", []int64{1})
 			if err != nil {
 				return nil, nil, err
 			}
-			return d.Buffer().Record(), d, nil
+			return d.Buffer().a.rec, d, nil
 		},
 		"AllocSliceOn": func() (*tracker.Record, freer, error) {
 			d, err := AllocSliceOn[int64](s, "test/stack", 1)
 			if err != nil {
 				return nil, nil, err
 			}
-			return d.Buffer().Record(), d, nil
+			return d.Buffer().a.rec, d, nil
 		},
 		"AllocPinned": func() (*tracker.Record, freer, error) {
 			p, err := shared.AllocPinned("test/stack", 8)
 			if err != nil {
 				return nil, nil, err
 			}
-			return p.Record(), p, nil
+			return p.a.rec, p, nil
 		},
 	}
 	for name, alloc := range paths {

@@ -1,7 +1,6 @@
 package cuda
 
 import (
-	"errors"
 	"fmt"
 	"runtime"
 	"sync/atomic"
@@ -32,40 +31,26 @@ func (c *Context) AllocPinned(tag string, n int) (*PinnedBuffer, error) {
 	if n < 0 {
 		return nil, fmt.Errorf("cuda: alloc %d pinned bytes (tag %q): %w", n, tag, ErrInvalidSize)
 	}
-	p, err := c.allocatePinned(tag, n, false, 2)
-	if err != nil && errors.Is(err, ErrOutOfMemory) {
-		c.relieved(n)
-		p, err = c.allocatePinned(tag, n, true, 2)
-	}
-	return p, err
-}
-
-func (c *Context) allocatePinned(tag string, n int, retry bool, skip int) (*PinnedBuffer, error) {
 	if err := c.enter("alloc pinned"); err != nil {
 		return nil, err
 	}
-	defer c.exit()
-	rec, err := tracker.Reserve(kindPinned, c.dev.Ordinal, tag, int64(n), skip)
-	if err != nil {
-		return nil, fmt.Errorf("cuda: alloc %d pinned bytes (tag %q): %w", n, tag, err)
-	}
 	a := &allocation{ctx: c, kind: allocPinned, n: n}
-	if n > 0 {
-		a.host, err = drvAllocHost(c.h, n)
-	}
-	if retry {
-		tracker.CountRetry(err == nil)
-	}
+	p := &PinnedBuffer{a: a}
+	p.self = p
+	req := tracker.Request{Kind: kindPinned, Device: c.dev.Ordinal, Tag: tag, Bytes: int64(n)}
+	rec, err := allocEntered(c, "alloc pinned", p, req, a, func() (uintptr, error) {
+		var err error
+		if n > 0 {
+			a.host, err = drvAllocHost(c.h, n)
+		}
+		return uintptr(a.host), err
+	})
 	if err != nil {
-		rec.Cancel()
 		return nil, fmt.Errorf("cuda: alloc %d pinned bytes (tag %q): %w", n, tag, err)
 	}
 	a.committed(rec)
-	rec.Commit(uintptr(a.host), a)
-	p := &PinnedBuffer{a: a}
-	p.self = p
-	tracker.Watch(p, rec) // before the context is left: see allocate
-	c.link(a)
+	c.link(a) // before the context is left: see alloc
+	c.exit()
 	return p, nil
 }
 
@@ -77,13 +62,13 @@ func (p *PinnedBuffer) Len() int {
 	return p.a.n
 }
 
-// Record returns the buffer's record in the ledger, valid until Free (see
-// DeviceBuffer.Record).
-func (p *PinnedBuffer) Record() *tracker.Record {
+// Snapshot returns what the ledger says of the buffer's allocation, as a
+// value (see DeviceBuffer.Snapshot).
+func (p *PinnedBuffer) Snapshot() tracker.Snapshot {
 	if p == nil || p.a == nil {
-		return nil
+		return tracker.Snapshot{}
 	}
-	return p.a.rec
+	return p.a.snapshot()
 }
 
 // Bytes returns the memory as a Go slice, valid until Free or the

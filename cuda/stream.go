@@ -88,7 +88,7 @@ func (s *Stream) Alloc(tag string, n int) (*DeviceBuffer, error) {
 	if s == nil {
 		return nil, fmt.Errorf("cuda: alloc on a nil stream: %w", ErrInvalidArgument)
 	}
-	return s.ctx.alloc(tag, n, false, s, 1)
+	return s.ctx.alloc(tag, n, false, s)
 }
 
 // AllocZeroed is Alloc with the memory set to zero, stream-ordered.
@@ -96,7 +96,7 @@ func (s *Stream) AllocZeroed(tag string, n int) (*DeviceBuffer, error) {
 	if s == nil {
 		return nil, fmt.Errorf("cuda: alloc on a nil stream: %w", ErrInvalidArgument)
 	}
-	return s.ctx.alloc(tag, n, true, s, 1)
+	return s.ctx.alloc(tag, n, true, s)
 }
 
 // AllocSliceOn returns n uninitialised values of type T, stream-ordered on
@@ -105,7 +105,7 @@ func AllocSliceOn[T any](s *Stream, tag string, n int) (*DeviceSlice[T], error) 
 	if s == nil {
 		return nil, fmt.Errorf("cuda: alloc on a nil stream: %w", ErrInvalidArgument)
 	}
-	return allocSlice[T](nil, tag, n, false, s, 1)
+	return allocSlice[T](nil, tag, n, false, s)
 }
 
 // Synchronize waits until all work queued on s has finished.

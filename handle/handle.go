@@ -85,26 +85,29 @@ func New(tag string, v any) (*Handle, error) {
 	if v == nil {
 		return nil, fmt.Errorf("handle: new (tag %q): %w", tag, ErrNil)
 	}
-	return newHandle(tag, v, 2)
+	return newHandle(tag, v)
 }
 
-func newHandle(tag string, stored any, skip int) (*Handle, error) {
-	rec, err := tracker.Reserve(KindHandle, -1, tag, keySize, skip)
-	if err != nil {
-		return nil, fmt.Errorf("handle: new (tag %q): %w", tag, err)
-	}
+func newHandle(tag string, stored any) (*Handle, error) {
 	idx, s, err := slots.take()
 	if err != nil {
-		rec.Cancel()
 		return nil, fmt.Errorf("handle: new (tag %q): %w", tag, err)
 	}
-	key := pointer.Save(stored)
-	gen := s.fill(key, rec)
-	h := &Handle{v: encode(idx, gen), rec: rec}
+	h := &Handle{}
+	var key unsafe.Pointer
 	// If the handle is dropped without Release, the safety net ends the
 	// slot's generation (slot.Reclaim); the slot does not refer to h, or h
 	// would never be unreachable.
-	tracker.CommitWatched(h, rec, uintptr(key), s)
+	rec, err := tracker.Allocate(h, tracker.Request{Kind: KindHandle, Device: -1, Tag: tag, Bytes: keySize}, func() (uintptr, error) {
+		key = pointer.Save(stored)
+		return uintptr(key), nil
+	}, s)
+	if err != nil {
+		slots.unused(idx)
+		return nil, fmt.Errorf("handle: new (tag %q): %w", tag, err)
+	}
+	gen := s.fill(key, rec)
+	h.v, h.rec = encode(idx, gen), rec
 	return h, nil
 }
 

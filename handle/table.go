@@ -169,6 +169,14 @@ func (t *table) recycle(s *slot) {
 	t.mu.Unlock()
 }
 
+// unused gives back slot idx, taken for a handle the ledger refused: it was
+// never filled, so its generation is unchanged.
+func (t *table) unused(idx uint32) {
+	t.mu.Lock()
+	t.free = append(t.free, idx)
+	t.mu.Unlock()
+}
+
 // lookup returns what go-pointer stores for the live handle whose value is
 // v, or nil if v is not one.
 func (t *table) lookup(v uintptr) any {

@@ -36,7 +36,7 @@ func NewWeak[T any](tag string, v *T) (*Weak[T], error) {
 	if v == nil {
 		return nil, fmt.Errorf("handle: new weak (tag %q): %w", tag, ErrNil)
 	}
-	h, err := newHandle(tag, weakBox[T]{weak.Make(v)}, 2)
+	h, err := newHandle(tag, weakBox[T]{weak.Make(v)})
 	if err != nil {
 		return nil, err
 	}

@@ -87,16 +87,16 @@ func Adopt(tag string, p unsafe.Pointer, n int, del Deleter) (*Buffer, error) {
 			return nil, fmt.Errorf("native: adopt %d bytes at %p (tag %q) with %s: %w", n, p, tag, del.d.name, err)
 		}
 	}
-	rec, err := tracker.Reserve(KindAdopted, -1, tag, int64(n), 1)
+	b := newBuffer(p, n, nil, &bufferExt{del: del.d}, false)
+	// The memory exists already: nothing to allocate, only to enter.
+	rec, err := tracker.Allocate(b, tracker.Request{Kind: KindAdopted, Device: -1, Tag: tag, Bytes: int64(n), Addr: uintptr(p)}, nil, adopted{p, del.d})
 	if err != nil {
 		if p != nil {
 			unmarkOwned(uintptr(p))
 		}
 		return nil, fmt.Errorf("native: adopt %d bytes (tag %q) with %s: %w", n, tag, del.d.name, err)
 	}
-	b := newBuffer(p, n, rec, &bufferExt{del: del.d}, false)
-	rec.Commit(uintptr(p), adopted{p, del.d})
-	tracker.Watch(b, rec)
+	b.owns(rec)
 	return b, nil
 }
 

@@ -25,8 +25,8 @@ func TestAdoptFreesWithTheLibrarysDeleter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.Record().Kind() != KindAdopted || b.Len() != 100 {
-		t.Fatalf("adopted buffer: kind %v, len %d", b.Record().Kind(), b.Len())
+	if b.Snapshot().Kind != KindAdopted || b.Len() != 100 {
+		t.Fatalf("adopted buffer: kind %v, len %d", b.Snapshot().Kind, b.Len())
 	}
 	if err := b.Free(); err != nil {
 		t.Fatal(err)

@@ -152,7 +152,7 @@ func (a *Arena) Alloc(n, align int) (unsafe.Pointer, error) {
 	// Small enough to inline: a negative n fails the unsigned comparison
 	// and a bad alignment the checks, and both go to allocSlow, as does a nil arena.
 	if a == nil {
-		return a.allocSlow(n, align, 0)
+		return a.allocSlow(n, align)
 	}
 	mask := align - 1
 	off := (a.off + mask) &^ mask
@@ -160,7 +160,7 @@ func (a *Arena) Alloc(n, align int) (unsafe.Pointer, error) {
 		a.off = end
 		return unsafe.Add(a.base, off), nil
 	}
-	return a.allocSlow(n, align, 0)
+	return a.allocSlow(n, align)
 }
 
 // TryAlloc is Alloc's fast path on its own, small enough for the compiler
@@ -186,21 +186,6 @@ func (a *Arena) TryAlloc(n, align int) unsafe.Pointer {
 	return nil
 }
 
-// allocAt is Alloc for callers in this package, which say how many frames
-// of theirs to leave out of a new chunk's allocation stack.
-func (a *Arena) allocAt(n, align, skip int) (unsafe.Pointer, error) {
-	if a == nil {
-		return a.allocSlow(n, align, skip)
-	}
-	mask := align - 1
-	off := (a.off + mask) &^ mask
-	if end := off + n; mask&align == 0 && uint(mask) < chunkAlign && n >= 0 && uint(end) <= uint(a.size) {
-		a.off = end
-		return unsafe.Add(a.base, off), nil
-	}
-	return a.allocSlow(n, align, skip)
-}
-
 func (a *Arena) badRequest(n, align int) error {
 	if n < 0 {
 		return fmt.Errorf("native: arena %q: alloc %d bytes: %w", a.tag, n, ErrInvalidSize)
@@ -210,7 +195,7 @@ func (a *Arena) badRequest(n, align int) error {
 
 // allocSlow moves to the next chunk, taking one from C if none is left, or
 // gives a large allocation a chunk of its own.
-func (a *Arena) allocSlow(n, align, skip int) (unsafe.Pointer, error) {
+func (a *Arena) allocSlow(n, align int) (unsafe.Pointer, error) {
 	if err := a.notHandle(fmt.Sprintf("alloc %d bytes", n)); err != nil {
 		return nil, err
 	}
@@ -222,7 +207,7 @@ func (a *Arena) allocSlow(n, align, skip int) (unsafe.Pointer, error) {
 	}
 	if n > a.chunkSize/4 {
 		// Large: its own chunk, so the current one is not wasted.
-		c, err := a.newChunk(max(n, 1), skip)
+		c, err := a.newChunk(max(n, 1))
 		if err != nil {
 			return nil, err
 		}
@@ -238,7 +223,7 @@ func (a *Arena) allocSlow(n, align, skip int) (unsafe.Pointer, error) {
 		a.cur++
 	}
 	if a.cur == len(a.chunks) {
-		c, err := a.newChunk(a.chunkSize, skip)
+		c, err := a.newChunk(a.chunkSize)
 		if err != nil {
 			if a.base != nil {
 				a.cur-- // keep bumping the old chunk; nothing else changed
@@ -260,43 +245,29 @@ var arenaChunkReclaim = tracker.ReclaimFunc(func(r *tracker.Record) {
 	cFree(r.Addr(), r.Bytes(), tracker.Checking())
 })
 
-// newChunk takes a chunk of n bytes; skip counts the caller's frames above
-// Alloc to leave out of the record's stack.
-func (a *Arena) newChunk(n, skip int) (arenaChunk, error) {
-	var rec *tracker.Record
-	var err error
-	if a.wait != nil {
-		rec, err = tracker.ReserveContext(a.wait, KindArenaChunk, -1, a.tag, int64(n), 3+skip)
-	} else {
-		rec, err = reserveRelieved(KindArenaChunk, a.tag, int64(n), 4+skip)
+// newChunk takes a chunk of n bytes.
+func (a *Arena) newChunk(n int) (arenaChunk, error) {
+	mapped := tracker.Checking()
+	reclaim := arenaChunkReclaim
+	if mapped {
+		reclaim = mappedChunkReclaim
 	}
+	var p unsafe.Pointer
+	rec, err := tracker.Allocate(a, tracker.Request{Kind: KindArenaChunk, Device: -1, Tag: a.tag, Bytes: int64(n), Context: a.wait}, func() (uintptr, error) {
+		if mapped {
+			p = cProtectMap(n)
+		} else {
+			p = cAlloc(n, chunkAlign, fillNone)
+		}
+		if p == nil {
+			return 0, ErrOutOfMemory // the ledger relieves and calls again once
+		}
+		markOwnedRange(uintptr(p), n) // Adopt refuses pointers into the chunk
+		return uintptr(p), nil
+	}, reclaim)
 	if err != nil {
 		return arenaChunk{}, fmt.Errorf("native: arena %q: new chunk of %d bytes: %w", a.tag, n, err)
 	}
-	mapped := tracker.Checking()
-	take := func() unsafe.Pointer {
-		if mapped {
-			return cProtectMap(n)
-		}
-		return cAlloc(n, chunkAlign, fillNone)
-	}
-	p := take()
-	if p == nil {
-		tracker.Relieve(tracker.Shortage{Bytes: int64(n)})
-		p = take()
-		rec.Retried(p != nil)
-		if p == nil {
-			rec.Cancel()
-			return arenaChunk{}, fmt.Errorf("native: arena %q: new chunk of %d bytes: %w", a.tag, n, ErrOutOfMemory)
-		}
-	}
-	markOwnedRange(uintptr(p), n) // Adopt refuses pointers into the chunk
-	if mapped {
-		rec.Commit(uintptr(p), mappedChunkReclaim)
-	} else {
-		rec.Commit(uintptr(p), arenaChunkReclaim)
-	}
-	tracker.Watch(a, rec)
 	return arenaChunk{p: p, n: n, rec: rec, mapped: mapped}, nil
 }
 
@@ -450,7 +421,7 @@ func NewIn[T any](a *Arena) (*T, error) {
 	if err := a.checkType(reflect.TypeFor[T]()); err != nil {
 		return nil, err
 	}
-	p, err := a.allocAt(size, align, 1)
+	p, err := a.Alloc(size, align)
 	if err != nil {
 		return nil, err
 	}
@@ -476,7 +447,7 @@ func MakeSliceIn[T any](a *Arena, n int) ([]T, error) {
 	if n < 0 || (size > 0 && n > (1<<62)/size) {
 		return nil, fmt.Errorf("native: arena %q: slice of %d elements of %d bytes: %w", a.tag, n, size, ErrInvalidSize)
 	}
-	p, err := a.allocAt(n*size, align, 1)
+	p, err := a.Alloc(n*size, align)
 	if err != nil {
 		return nil, err
 	}

@@ -38,5 +38,5 @@ func AllocContext(ctx context.Context, tag string, n int, opts ...AllocOption) (
 	}
 	o := parseAllocOptions(opts)
 	o.ctx = ctx
-	return alloc(KindCHeap, tag, n, f, o, 2)
+	return alloc(KindCHeap, tag, n, f, o)
 }

@@ -49,11 +49,20 @@ type Buffer struct {
 	self uintptr
 }
 
-// newBuffer makes the handle of rec.
+// newBuffer makes the handle of rec; a nil rec: the handle of an
+// allocation in progress, which owns sets once the ledger has the record.
 func newBuffer(p unsafe.Pointer, n int, rec *tracker.Record, ext *bufferExt, large bool) *Buffer {
-	b := &Buffer{ptr: p, n: n, rec: rec, ext: ext, key: rec.Key(), large: large, traced: rec.Stack() != nil}
+	b := &Buffer{ptr: p, n: n, ext: ext, large: large}
 	b.self = uintptr(unsafe.Pointer(b))
+	if rec != nil {
+		b.owns(rec)
+	}
 	return b
+}
+
+// owns makes b the handle of rec.
+func (b *Buffer) owns(rec *tracker.Record) {
+	b.rec, b.key, b.traced = rec, rec.Key(), rec.Stack() != nil
 }
 
 // handle reports whether b is a handle this package made: not nil, not a
@@ -170,12 +179,12 @@ func Alloc(tag string, n int, opts ...AllocOption) (*Buffer, error) {
 	if tracker.Checking() {
 		f = fillJunk
 	}
-	return alloc(KindCHeap, tag, n, f, parseAllocOptions(opts), 2)
+	return alloc(KindCHeap, tag, n, f, parseAllocOptions(opts))
 }
 
 // AllocZeroed is Alloc with the memory zeroed.
 func AllocZeroed(tag string, n int, opts ...AllocOption) (*Buffer, error) {
-	return alloc(KindCHeap, tag, n, fillZero, parseAllocOptions(opts), 2)
+	return alloc(KindCHeap, tag, n, fillZero, parseAllocOptions(opts))
 }
 
 // cHeap gives back C heap memory whose handle was dropped.
@@ -184,10 +193,8 @@ var cHeap = tracker.ReclaimFunc(func(r *tracker.Record) {
 	cFree(r.Addr(), r.Bytes(), tracker.Checking())
 })
 
-// alloc is the one allocation path of the package. skip is the number of
-// frames between it and the user's code (the public call, and any helpers),
-// so the recorded stack starts in the user's code.
-func alloc(kind tracker.Kind, tag string, n int, f fill, o allocOptions, skip int) (*Buffer, error) {
+// alloc is the one allocation path of the package.
+func alloc(kind tracker.Kind, tag string, n int, f fill, o allocOptions) (*Buffer, error) {
 	align, ctx := o.align, o.ctx
 	if o.badAlign != 0 {
 		return nil, fmt.Errorf("native: alloc %d bytes aligned to %d (tag %q): alignment must be a power of two: %w", n, o.badAlign, tag, ErrInvalidArgument)
@@ -195,42 +202,33 @@ func alloc(kind tracker.Kind, tag string, n int, f fill, o allocOptions, skip in
 	if n < 0 {
 		return nil, fmt.Errorf("native: alloc %d bytes (tag %q): %w", n, tag, ErrInvalidSize)
 	}
-	var rec *tracker.Record
-	var err error
-	if ctx == nil {
-		rec, err = reserveRelieved(kind, tag, int64(n), skip+1)
-	} else {
-		rec, err = tracker.ReserveContext(ctx, kind, -1, tag, int64(n), skip)
+	large := n >= largeMin && align <= largeAlign
+	paged := !large && n > 0 && align <= pageSize && tracker.Checking()
+	reclaim := cHeap
+	switch {
+	case large:
+		reclaim = largeReclaim
+	case paged:
+		reclaim = pagedReclaim
 	}
+	b := newBuffer(nil, n, nil, nil, large)
+	b.paged = paged
+	rec, err := tracker.Allocate(b, tracker.Request{Kind: kind, Device: -1, Tag: tag, Bytes: int64(n), Context: ctx}, func() (uintptr, error) {
+		if n == 0 {
+			return 0, nil
+		}
+		p := allocMem(n, align, f, large, paged)
+		if p == nil {
+			return 0, ErrOutOfMemory // the ledger relieves and calls again once
+		}
+		b.ptr = p
+		markOwned(uintptr(p)) // for Adopt (owned.go)
+		return uintptr(p), nil
+	}, reclaim)
 	if err != nil {
 		return nil, fmt.Errorf("native: alloc %d bytes (tag %q): %w", n, tag, err)
 	}
-	var p unsafe.Pointer
-	large := n >= largeMin && align <= largeAlign
-	paged := !large && n > 0 && align <= pageSize && tracker.Checking()
-	if n > 0 {
-		if p = allocMem(n, align, f, large, paged); p == nil {
-			// Out of memory: free what can be freed, then try once more.
-			tracker.Relieve(tracker.Shortage{Bytes: int64(n)})
-			p = allocMem(n, align, f, large, paged)
-			rec.Retried(p != nil) // counts it, and notes it in the event history
-			if p == nil {
-				rec.Cancel()
-				return nil, fmt.Errorf("native: alloc %d bytes (tag %q): %w", n, tag, ErrOutOfMemory)
-			}
-		}
-		markOwned(uintptr(p)) // for Adopt (owned.go)
-	}
-	b := newBuffer(p, n, rec, nil, large)
-	switch {
-	case large:
-		tracker.CommitWatched(b, rec, uintptr(p), largeReclaim)
-	case paged:
-		b.paged = true
-		tracker.CommitWatched(b, rec, uintptr(p), pagedReclaim)
-	default:
-		tracker.CommitWatched(b, rec, uintptr(p), cHeap)
-	}
+	b.owns(rec)
 	return b, nil
 }
 
@@ -251,14 +249,20 @@ func (b *Buffer) Tag() string {
 	return b.key.Tag()
 }
 
-// Record returns the buffer's record in the ledger. It is valid until
-// Free: the ledger may then reuse the record for another allocation
-// (records that keep a stack excepted). nil for a nil or zero Buffer.
-func (b *Buffer) Record() *tracker.Record {
-	if b == nil {
-		return nil
+// Snapshot returns what the ledger says of the buffer's allocation, as a
+// value: it stays valid after Free. Once the buffer is freed, moved or
+// handed to C, its record may be reused for another allocation (records
+// that keep a stack excepted), so Snapshot then returns a zero Snapshot
+// for a record without a stack; also for a nil or zero Buffer.
+func (b *Buffer) Snapshot() tracker.Snapshot {
+	if b.nothing() {
+		return tracker.Snapshot{}
 	}
-	return b.rec
+	s := b.rec.Snapshot()
+	if b.state.Load() != handleLive && !b.traced {
+		return tracker.Snapshot{} // s may be of another allocation
+	}
+	return s
 }
 
 // Bytes returns the memory as a Go slice, valid until Free or Move. It

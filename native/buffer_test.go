@@ -202,12 +202,12 @@ func TestMove(t *testing.T) {
 	tag := testTag(t)
 	a, _ := Alloc(tag, 16)
 	copy(a.Bytes(), "payload")
-	id := a.Record().ID()
+	id := a.Snapshot().ID
 	b, err := a.Move()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(b.Bytes()[:7]) != "payload" || b.Record().ID() != id {
+	if string(b.Bytes()[:7]) != "payload" || b.Snapshot().ID != id {
 		t.Fatal("moved buffer lost its contents or its record")
 	}
 	//membridge:ignore doublefree the test checks that Free of a moved buffer returns ErrMoved
@@ -234,7 +234,7 @@ func TestMovedBufferIsWatchedUnderItsNewHandle(t *testing.T) {
 	tracker.GC() // a is unreachable now; Move moved the net to the new handle, so its drop does not count
 	tracker.GC()
 	time.Sleep(10 * time.Millisecond)
-	if !b.Record().Live() {
+	if !b.Snapshot().Live {
 		t.Fatal("dropping the old handle after a move reclaimed the memory")
 	}
 	b.Free()

@@ -48,7 +48,7 @@ func makeSlice[T any](tag string, n int, f fill) (*Slice[T], error) {
 	if n < 0 || (size > 0 && n > math.MaxInt/size) {
 		return nil, fmt.Errorf("native: slice of %d %T of %d bytes each (tag %q): %w", n, zero, size, tag, ErrInvalidSize)
 	}
-	b, err := alloc(KindCHeap, tag, n*size, f, allocOptions{align: int(unsafe.Alignof(zero))}, 3)
+	b, err := alloc(KindCHeap, tag, n*size, f, allocOptions{align: int(unsafe.Alignof(zero))})
 	if err != nil {
 		return nil, err
 	}

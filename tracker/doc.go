@@ -1,9 +1,16 @@
 // Package tracker is membridge's ledger: it accounts for every native
-// allocation that membridge owns, whatever the memory is. It knows none of
-// its users: the owners (packages native, cuda, cext, handle) register
-// their kinds of memory ([RegisterKind]), reserve bytes with [Reserve],
-// make the allocation, then [Record.Commit] it; they end it with
-// [Record.Release]. In between, the ledger keeps:
+// allocation that membridge owns, whatever the memory is (C heap, arena
+// chunks, memory adopted from C libraries, CUDA device and pinned memory,
+// handles for Go values given to C).
+//
+// It knows none of its users: the owners (packages native, cuda, cext,
+// handle) register their kinds of memory ([RegisterKind]) and enter every
+// allocation with [Allocate], handing it the
+// request and a function that makes the allocation: the ledger reserves the
+// bytes against the limits, calls the function (relieving memory pressure
+// and retrying once when it runs out), then commits the record and watches
+// the owner's handle. Owners end it with [Record.Release], and hand out
+// [Snapshot] values, not records. In between, the ledger keeps:
 //
 //   - counters per kind and per (kind, device, tag): live bytes and count,
 //     peak bytes, totals allocated and freed, and limits ([SetLimit],

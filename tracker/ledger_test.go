@@ -51,16 +51,20 @@ func TestCountersFollowReserveCommitRelease(t *testing.T) {
 	}
 }
 
-func TestCancelGivesBackTheReservation(t *testing.T) {
+// An allocation that fails gives back its reservation: the bytes count
+// while the owner's allocator runs, and leave no trace after.
+func TestFailedAllocationGivesBackTheReservation(t *testing.T) {
 	tag := testTag(t)
-	rec, err := tracker.Reserve(kindCHeap, -1, tag, 4096, 0)
-	if err != nil {
-		t.Fatal(err)
+	failed := errors.New("the allocator failed")
+	_, err := tracker.AllocateUnwatched(tracker.Request{Kind: kindCHeap, Device: -1, Tag: tag, Bytes: 4096}, func() (uintptr, error) {
+		if got := tracker.TagStats(tag).LiveBytes; got != 4096 {
+			t.Errorf("reserved bytes not counted: %d", got)
+		}
+		return 0, failed
+	}, nil)
+	if err != failed {
+		t.Fatalf("Allocate returned %v, want the allocator's error as it is", err)
 	}
-	if got := tracker.TagStats(tag).LiveBytes; got != 4096 {
-		t.Fatalf("reserved bytes not counted: %d", got)
-	}
-	rec.Cancel()
 	s := tracker.TagStats(tag)
 	if s.LiveBytes != 0 || s.AllocatedCount != 0 || s.FreedCount != 0 {
 		t.Fatalf("cancel left traces: %+v", s)
@@ -68,7 +72,7 @@ func TestCancelGivesBackTheReservation(t *testing.T) {
 }
 
 func TestReserveRejectsNegativeSize(t *testing.T) {
-	if _, err := tracker.Reserve(kindCHeap, -1, "neg", -1, 0); !errors.Is(err, tracker.ErrInvalidSize) {
+	if _, err := tracker.AllocateUnwatched(tracker.Request{Kind: kindCHeap, Device: -1, Tag: "neg", Bytes: -1}, nil, nil); !errors.Is(err, tracker.ErrInvalidSize) {
 		t.Fatalf("got %v, want ErrInvalidSize", err)
 	}
 }
@@ -101,14 +105,14 @@ func TestLimits(t *testing.T) {
 	}
 	tracker.SetLimit(k, 10)
 	defer tracker.SetLimit(k, 0)
-	if _, err := tracker.Reserve(k, -1, tag, 11, 0); !errors.Is(err, tracker.ErrLimit) {
+	if _, err := tracker.AllocateUnwatched(tracker.Request{Kind: k, Device: -1, Tag: tag, Bytes: 11}, nil, nil); !errors.Is(err, tracker.ErrLimit) {
 		t.Fatalf("over the kind limit: got %v", err)
 	}
-	r, err := tracker.Reserve(k, -1, tag, 10, 0)
+	r, err := tracker.AllocateUnwatched(tracker.Request{Kind: k, Device: -1, Tag: tag, Bytes: 10}, nil, nil)
 	if err != nil {
 		t.Fatalf("at the kind limit: %v", err)
 	}
-	r.Cancel()
+	r.Release()
 }
 
 func TestRegisterKind(t *testing.T) {

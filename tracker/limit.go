@@ -63,7 +63,7 @@ func TagLimit(tag string) int64 {
 	return 0
 }
 
-// A LimitError is what Reserve returns when a limit refuses a reservation.
+// A LimitError is what Allocate returns when a limit refuses a reservation.
 // It wraps ErrLimit; get it with errors.As to learn which limit refused and
 // by how much, or pass its Shortage to Relieve.
 type LimitError struct {

@@ -15,11 +15,10 @@ func BenchmarkReserveCommitRelease(b *testing.B) {
 	defer tracker.SetTagLimit(tag, 0)
 	b.ReportAllocs()
 	for b.Loop() {
-		r, err := tracker.Reserve(kindCHeap, -1, tag, 4096, 0)
+		r, err := tracker.AllocateUnwatched(tracker.Request{Kind: kindCHeap, Device: -1, Tag: tag, Bytes: 4096}, nil, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
-		r.Commit(0x1000, nil)
 		r.Release()
 		r.Recycle()
 	}
@@ -34,12 +33,11 @@ func BenchmarkReserveCommitReleaseParallel(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			r, err := tracker.Reserve(kindCHeap, -1, tag, 4096, 0)
+			r, err := tracker.AllocateUnwatched(tracker.Request{Kind: kindCHeap, Device: -1, Tag: tag, Bytes: 4096}, nil, nil)
 			if err != nil {
 				b.Error(err)
 				return
 			}
-			r.Commit(0x1000, nil)
 			r.Release()
 			r.Recycle()
 		}
@@ -54,11 +52,10 @@ func BenchmarkReserveTagPerRequest(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		requestSeq++
-		r, err := tracker.Reserve(kindCHeap, -1, "bench-request-"+strconv.Itoa(requestSeq), 4096, 0)
+		r, err := tracker.AllocateUnwatched(tracker.Request{Kind: kindCHeap, Device: -1, Tag: "bench-request-" + strconv.Itoa(requestSeq), Bytes: 4096}, nil, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
-		r.Commit(0x1000, nil)
 		r.Release()
 		r.Recycle()
 	}

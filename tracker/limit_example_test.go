@@ -12,7 +12,7 @@ import (
 func ExampleLimitError() {
 	tracker.SetTagLimit("example-limited", 1<<20)
 	defer tracker.SetTagLimit("example-limited", 0)
-	_, err := tracker.Reserve(kindCHeap, -1, "example-limited", 1<<62, 0)
+	_, err := tracker.AllocateUnwatched(tracker.Request{Kind: kindCHeap, Device: -1, Tag: "example-limited", Bytes: 1 << 62}, nil, nil)
 	var le *tracker.LimitError
 	if errors.As(err, &le) {
 		fmt.Println(errors.Is(err, tracker.ErrLimit), le.ByTag, le.Bytes, le.Limit)
@@ -47,7 +47,7 @@ func ExampleRegisterRelief_limit() {
 func ExampleShortageOf() {
 	tracker.SetTagLimit("example-budget-2", 100)
 	defer tracker.SetTagLimit("example-budget-2", 0)
-	_, err := tracker.Reserve(kindCHeap, -1, "example-budget-2", 200, 0)
+	_, err := tracker.AllocateUnwatched(tracker.Request{Kind: kindCHeap, Device: -1, Tag: "example-budget-2", Bytes: 200}, nil, nil)
 	s := tracker.ShortageOf(err, 200)
 	fmt.Println(s.Cause == tracker.ShortTagLimit, s.Tag, s.Bytes)
 	// Output: true example-budget-2 200

@@ -2,9 +2,9 @@ package tracker_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -37,14 +37,13 @@ func TestReserveRefusesHostileSizes(t *testing.T) {
 	defer tracker.SetLimit(k, 0)
 	tracker.SetTagLimit(tag, 500)
 	defer tracker.SetTagLimit(tag, 0)
-	held, err := tracker.Reserve(k, -1, tag, 1, 0)
+	held, err := tracker.AllocateUnwatched(tracker.Request{Kind: k, Device: -1, Tag: tag, Bytes: 1, Addr: 0x1000}, nil, nil)
 	require.NoError(t, err)
-	held.Commit(0x1000, nil)
 	defer held.Release()
 	kindHits, tagHits := tracker.KindStats(k).LimitHits, tracker.TagStats(tag).LimitHits
 
 	for _, n := range []int64{501, 1000, 1001, 1 << 40, math.MaxInt64 - 1000, math.MaxInt64 - 1, math.MaxInt64} {
-		_, err := tracker.Reserve(k, -1, tag, n, 0)
+		_, err := tracker.AllocateUnwatched(tracker.Request{Kind: k, Device: -1, Tag: tag, Bytes: n}, nil, nil)
 		require.ErrorIs(t, err, tracker.ErrLimit, "%d bytes", n)
 		var le *tracker.LimitError
 		require.ErrorAs(t, err, &le)
@@ -59,21 +58,21 @@ func TestReserveRefusesHostileSizes(t *testing.T) {
 		assert.Equal(t, int64(1), tracker.TagStats(tag).LiveBytes)
 	}
 	other := testTag(t) // the kind's limit alone
-	_, err = tracker.Reserve(k, -1, other, math.MaxInt64, 0)
+	_, err = tracker.AllocateUnwatched(tracker.Request{Kind: k, Device: -1, Tag: other, Bytes: math.MaxInt64}, nil, nil)
 	var le *tracker.LimitError
 	require.ErrorAs(t, err, &le)
 	assert.False(t, le.ByTag)
 	assert.Equal(t, int64(1000), le.Limit)
-	r, err := tracker.Reserve(k, -1, other, 999, 0) // what fits is granted
+	r, err := tracker.AllocateUnwatched(tracker.Request{Kind: k, Device: -1, Tag: other, Bytes: 999}, nil, nil) // what fits is granted
 	require.NoError(t, err)
-	r.Cancel()
+	r.Release()
 	assert.Equal(t, kindHits+6, tracker.KindStats(k).LimitHits, "one refusal per request over the kind's limit")
 	assert.Equal(t, tagHits+2, tracker.TagStats(tag).LimitHits, "501 and 1000 bytes: refused by the tag's limit")
 
-	_, err = tracker.Reserve(k, -1, tag, -1, 0)
+	_, err = tracker.AllocateUnwatched(tracker.Request{Kind: k, Device: -1, Tag: tag, Bytes: -1}, nil, nil)
 	require.ErrorIs(t, err, tracker.ErrInvalidSize)
 	assert.Contains(t, err.Error(), "-1 bytes")
-	_, err = tracker.Reserve(k, -1, tag, math.MinInt64, 0)
+	_, err = tracker.AllocateUnwatched(tracker.Request{Kind: k, Device: -1, Tag: tag, Bytes: math.MinInt64}, nil, nil)
 	require.ErrorIs(t, err, tracker.ErrInvalidSize)
 }
 
@@ -84,12 +83,11 @@ func TestReserveRefusesOverflowWithoutALimit(t *testing.T) {
 	defer leaktest.VerifyNone(t)
 	k := newKind(t, "")
 	tag := testTag(t)
-	held, err := tracker.Reserve(k, -1, tag, 1, 0)
+	held, err := tracker.AllocateUnwatched(tracker.Request{Kind: k, Device: -1, Tag: tag, Bytes: 1, Addr: 0x1000}, nil, nil)
 	require.NoError(t, err)
-	held.Commit(0x1000, nil)
 	defer held.Release()
 
-	_, err = tracker.Reserve(k, -1, tag, math.MaxInt64, 0)
+	_, err = tracker.AllocateUnwatched(tracker.Request{Kind: k, Device: -1, Tag: tag, Bytes: math.MaxInt64}, nil, nil)
 	require.ErrorIs(t, err, tracker.ErrOutOfMemory)
 	assert.NotErrorIs(t, err, tracker.ErrLimit)
 	assert.Contains(t, err.Error(), "9223372036854775807 bytes")
@@ -97,17 +95,17 @@ func TestReserveRefusesOverflowWithoutALimit(t *testing.T) {
 	// Half of what is left fits, twice does not: by the kind's total here,
 	// by the tag's when the kinds differ.
 	half := int64(math.MaxInt64/2 + 1)
-	r, err := tracker.Reserve(k, -1, testTag(t), half-1, 0)
+	r, err := tracker.AllocateUnwatched(tracker.Request{Kind: k, Device: -1, Tag: testTag(t), Bytes: half - 1}, nil, nil)
 	require.NoError(t, err)
-	_, err = tracker.Reserve(k, -1, testTag(t), half, 0)
+	_, err = tracker.AllocateUnwatched(tracker.Request{Kind: k, Device: -1, Tag: testTag(t), Bytes: half}, nil, nil)
 	require.ErrorIs(t, err, tracker.ErrOutOfMemory)
-	r.Cancel()
+	r.Release()
 	k2 := newKind(t, "2")
-	r, err = tracker.Reserve(k, -1, tag, half, 0)
+	r, err = tracker.AllocateUnwatched(tracker.Request{Kind: k, Device: -1, Tag: tag, Bytes: half}, nil, nil)
 	require.NoError(t, err)
-	_, err = tracker.Reserve(k2, -1, tag, half, 0)
+	_, err = tracker.AllocateUnwatched(tracker.Request{Kind: k2, Device: -1, Tag: tag, Bytes: half}, nil, nil)
 	require.ErrorIs(t, err, tracker.ErrOutOfMemory)
-	r.Cancel()
+	r.Release()
 	assert.Equal(t, int64(0), tracker.KindStats(k2).LiveBytes)
 	assert.Equal(t, int64(1), tracker.KindStats(k).LiveBytes)
 	assert.Equal(t, int64(1), tracker.TagStats(tag).LiveBytes)
@@ -127,9 +125,8 @@ func TestRefusedRequestsLeaveNoTransient(t *testing.T) {
 		} else {
 			tracker.SetLimit(k, 1000)
 		}
-		held, err := tracker.Reserve(k, -1, tag, 1, 0)
+		held, err := tracker.AllocateUnwatched(tracker.Request{Kind: k, Device: -1, Tag: tag, Bytes: 1, Addr: 0x1000}, nil, nil)
 		require.NoError(t, err)
-		held.Commit(0x1000, nil)
 
 		ctx, cancel := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
@@ -138,7 +135,7 @@ func TestRefusedRequestsLeaveNoTransient(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for ctx.Err() == nil {
-					if _, err := tracker.Reserve(k, -1, tag, n, 0); err == nil {
+					if _, err := tracker.AllocateUnwatched(tracker.Request{Kind: k, Device: -1, Tag: tag, Bytes: n}, nil, nil); err == nil {
 						t.Errorf("%d bytes granted with 1 live under a limit of 1000", n)
 						return
 					}
@@ -147,14 +144,14 @@ func TestRefusedRequestsLeaveNoTransient(t *testing.T) {
 		}
 		deadline := time.Now().Add(200 * time.Millisecond)
 		for i := 0; i < 50000 && time.Now().Before(deadline); i++ {
-			r, err := tracker.Reserve(k, -1, tag, 10, 0)
+			r, err := tracker.AllocateUnwatched(tracker.Request{Kind: k, Device: -1, Tag: tag, Bytes: 10}, nil, nil)
 			if err != nil {
 				cancel()
 				wg.Wait()
 				held.Release()
 				t.Fatalf("byTag %v: 10 bytes refused with 1 live under a limit of 1000, after %d grants: %v", byTag, i, err)
 			}
-			r.Cancel()
+			r.Release()
 		}
 		cancel()
 		wg.Wait()
@@ -192,10 +189,10 @@ func TestExternalCountsCannotWrapTheTotals(t *testing.T) {
 	assert.Equal(t, int64(math.MaxInt64), s.LiveBytes, "two huge counts saturate")
 	assert.Equal(t, int64(math.MaxInt64), s.AllocatedBytes, "sums saturate on read")
 	assert.Equal(t, int64(math.MaxInt64), tracker.LiveBytes(), "the sum over kinds saturates")
-	_, err := tracker.Reserve(k, -1, tag, 1, 0)
+	_, err := tracker.AllocateUnwatched(tracker.Request{Kind: k, Device: -1, Tag: tag, Bytes: 1}, nil, nil)
 	require.ErrorIs(t, err, tracker.ErrOutOfMemory, "a full total takes no more")
 	tracker.SetLimit(k, 1<<20)
-	_, err = tracker.Reserve(k, -1, tag, 1, 0)
+	_, err = tracker.AllocateUnwatched(tracker.Request{Kind: k, Device: -1, Tag: tag, Bytes: 1}, nil, nil)
 	require.ErrorIs(t, err, tracker.ErrLimit)
 	tracker.SetLimit(k, 0)
 
@@ -206,42 +203,38 @@ func TestExternalCountsCannotWrapTheTotals(t *testing.T) {
 	set(external.Counts{LiveBytes: 100, LiveCount: 1}, external.Counts{})
 	tracker.SetLimit(k, 150)
 	defer tracker.SetLimit(k, 0)
-	_, err = tracker.Reserve(k, -1, tag, 51, 0)
+	_, err = tracker.AllocateUnwatched(tracker.Request{Kind: k, Device: -1, Tag: tag, Bytes: 51}, nil, nil)
 	require.ErrorIs(t, err, tracker.ErrLimit, "the outside 100 bytes count against the limit")
-	r, err := tracker.Reserve(k, -1, tag, 50, 0)
+	r, err := tracker.AllocateUnwatched(tracker.Request{Kind: k, Device: -1, Tag: tag, Bytes: 50}, nil, nil)
 	require.NoError(t, err)
-	r.Cancel()
+	r.Release()
 	set(external.Counts{}, external.Counts{})
 	assert.GreaterOrEqual(t, tracker.KindStats(k).LiveBytes, int64(0))
 }
 
-// An owner that commits or cancels a record twice, or cancels a committed
-// one, is stopped with a membridge: panic naming the record, and the
-// counters are not moved twice.
+// The owner protocol commits or cancels each record once (the ledger's own
+// check of that is TestCommitOrCancelOutOfTurnPanics); what an owner can
+// still get wrong is stopped: a second Release changes nothing, a failed
+// allocation leaves nothing, and a kind past MaxKinds is a membridge: panic.
 func TestCommitAndCancelOutOfTurn(t *testing.T) {
 	defer leaktest.VerifyNone(t)
 	tag := testTag(t)
-	r, err := tracker.Reserve(kindCHeap, -1, tag, 10, 0)
+	r, err := tracker.AllocateUnwatched(tracker.Request{Kind: kindCHeap, Device: -1, Tag: tag, Bytes: 10}, nil, nil)
 	require.NoError(t, err)
-	r.Commit(0x1000, nil)
-	want := fmt.Sprintf("membridge: tracker: Commit of a record that is not reserved (10 bytes of c-heap, tag %q): committed, cancelled or released already", tag)
-	assert.PanicsWithValue(t, want, func() { r.Commit(0x1000, nil) })
-	assert.PanicsWithValue(t, strings.Replace(want, "Commit", "Cancel", 1), r.Cancel)
 	assert.Equal(t, int64(10), tracker.TagStats(tag).LiveBytes)
 	require.True(t, r.Release())
 	require.False(t, r.Release(), "a second Release")
 
-	c, err := tracker.Reserve(kindCHeap, -1, tag, 5, 0)
-	require.NoError(t, err)
-	c.Cancel()
-	assert.Panics(t, c.Cancel)
-	assert.Panics(t, func() { c.Commit(0x2000, nil) })
+	// An allocator that fails: the reservation is cancelled, nothing stays.
+	_, err = tracker.AllocateUnwatched(tracker.Request{Kind: kindCHeap, Device: -1, Tag: tag, Bytes: 5},
+		func() (uintptr, error) { return 0, errors.New("no") }, nil)
+	require.Error(t, err)
 	s := tracker.TagStats(tag)
 	assert.Zero(t, s.LiveBytes)
 	assert.Zero(t, s.LiveCount)
 
-	assert.PanicsWithValue(t, "membridge: tracker.Reserve with kind 40: at most 32 kinds exist (RegisterKind)", func() {
-		tracker.Reserve(tracker.Kind(40), -1, tag, 1, 0)
+	assert.PanicsWithValue(t, "membridge: tracker.Allocate with kind 40: at most 32 kinds exist (RegisterKind)", func() {
+		tracker.AllocateUnwatched(tracker.Request{Kind: tracker.Kind(40), Device: -1, Tag: tag, Bytes: 1}, nil, nil)
 	})
 }
 

@@ -20,12 +20,12 @@ var nurseryTagSeq atomic.Int64
 // bytes the safety net gives back.
 func nurseryAlloc(t *testing.T, tag string, n int64, reclaimed *atomic.Int64) *nurseryHandle {
 	t.Helper()
-	r, err := Reserve(kindCHeap, -1, tag, n, 0)
+	h := &nurseryHandle{}
+	r, err := Allocate(h, Request{Kind: kindCHeap, Device: -1, Tag: tag, Bytes: n, Addr: 0x1000}, nil, ReclaimFunc(func(r *Record) { reclaimed.Add(r.Bytes()) }))
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &nurseryHandle{r: r}
-	CommitWatched(h, r, 0x1000, ReclaimFunc(func(r *Record) { reclaimed.Add(r.Bytes()) }))
+	h.r = r
 	return h
 }
 

@@ -28,8 +28,8 @@ type Observer interface {
 	Refused(err *LimitError)
 	// Failed: the allocator failed after r was reserved (Cancel).
 	Failed(r *Record)
-	// Retried: the owner of the reserved r retried its allocation after
-	// running Relieve, and succeeded or not (Record.Retried).
+	// Retried: Allocate retried the allocation of the reserved r after
+	// running the reliefs, and it succeeded or not.
 	Retried(r *Record, succeeded bool)
 }
 
@@ -105,14 +105,13 @@ func (r *Record) observe(op uint8) {
 	}
 }
 
-// Retried records that the owner of a reserved record ran Relieve after
-// its allocator ran out of memory and tried again, and whether that retry
-// succeeded. It counts the retry in Pressure, as CountRetry does, and tells
-// the observers (the event history notes an EventRetry with the record's
-// kind, device, tag, size and stack). Owners call it between the retry and
-// Commit or Cancel.
-func (r *Record) Retried(succeeded bool) {
-	CountRetry(succeeded)
+// retried records that Allocate ran the reliefs after the owner's
+// allocator ran out of memory and tried again, and whether that retry
+// succeeded. It counts the retry in Pressure and tells the observers (the
+// event history notes an EventRetry with the record's kind, device, tag,
+// size and stack).
+func (r *Record) retried(succeeded bool) {
+	countRetry(succeeded)
 	if observing.Load() != 0 {
 		for _, o := range currentObservers() {
 			o.Retried(r, succeeded)

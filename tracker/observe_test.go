@@ -63,16 +63,14 @@ func TestObserverHearsEveryEvent(t *testing.T) {
 	_, err = o.Alloc(tag, 11)
 	require.True(t, errors.Is(err, tracker.ErrLimit), "alloc over the tag limit: %v", err)
 	tracker.SetTagLimit(tag, 0)
-	r, err := tracker.Reserve(ledgertest.KindCHeap, -1, tag, 7, 0)
-	require.NoError(t, err)
-	r.Retried(true)
-	r.Cancel()
+	_, err = tracker.AllocateUnwatched(tracker.Request{Kind: ledgertest.KindCHeap, Device: -1, Tag: tag, Bytes: 7}, func() (uintptr, error) { return 0, tracker.ErrOutOfMemory }, nil)
+	require.ErrorIs(t, err, tracker.ErrOutOfMemory)
 	remove()
 	remove()
 	c, err := o.Alloc(tag, 1)
 	require.NoError(t, err)
 	c.Free()
-	assert.Equal(t, []string{"alloc 100", "alloc 50", "free 100", "hand-off 50", "refused 11", "retried true", "failed 7"}, obs.events())
+	assert.Equal(t, []string{"alloc 100", "alloc 50", "free 100", "hand-off 50", "refused 11", "retried false", "failed 7"}, obs.events())
 }
 
 // Checking is a switch of its own: the stack rate does not move it.

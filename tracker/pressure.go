@@ -13,13 +13,14 @@ import (
 // steps an owner
 // runs before it gives up on an allocation, waiting for a limit with a
 // context (back-pressure), and the counters that say why an allocation
-// succeeded late. The ledger knows nothing of C: owners (package native,
-// package cuda) call Relieve and CountRetry around their own allocators.
+// succeeded late. The ledger knows nothing of C: owners hand their
+// allocators to Allocate (allocate.go), which relieves and retries around
+// them.
 
 // PressureStats counts what membridge did under memory pressure since the
 // process started.
 type PressureStats struct {
-	LimitWaits        int64 // reservations that waited for a limit (ReserveContext)
+	LimitWaits        int64 // reservations that waited for a limit (Request.Context)
 	LimitWaitTimeouts int64 // of those, the ones whose context ended first
 	Reliefs           int64 // calls of Relieve
 	ReliefBytes       int64 // bytes registered reliefs said they freed
@@ -51,9 +52,9 @@ func Pressure() PressureStats {
 	}
 }
 
-// CountRetry records that an owner retried an allocation after Relieve, and
+// countRetry counts that an allocation was retried after a relief, and
 // whether the retry succeeded.
-func CountRetry(succeeded bool) {
+func countRetry(succeeded bool) {
 	pressure.retries.Add(1)
 	if succeeded {
 		pressure.retrySuccesses.Add(1)
@@ -132,7 +133,7 @@ func (s Shortage) live() int64 {
 	return max(n, 0)
 }
 
-// ShortageOf returns the shortage that err, from Reserve or an owner's
+// ShortageOf returns the shortage that err, from Allocate or an owner's
 // allocation, reports: the limit that refused for an error wrapping a
 // *LimitError; ShortOfMemory of n bytes for any other.
 func ShortageOf(err error, n int64) Shortage {
@@ -299,7 +300,7 @@ func waitCleanups() {
 	}
 }
 
-// limitWaiters is the number of goroutines waiting in ReserveContext; the
+// limitWaiters is the number of goroutines waiting in waitForRoom; the
 // release path reads it with one atomic load and wakes them only when it is
 // not zero.
 var limitWaiters atomic.Int32
@@ -336,36 +337,14 @@ func limitWakeChan() chan struct{} {
 	return limitWake.ch
 }
 
-// ReserveContext is Reserve for callers that would rather wait than fail
-// when a limit is reached (back-pressure). Over a limit it first runs
-// Relieve and retries once; if the limit still refuses, it waits until
-// bytes are released in the ledger and tries again, until ctx ends. It then
-// returns an error wrapping both ErrLimit and the context's error, so a
-// service can answer "over budget, retry later" (errors.Is(err, ErrLimit))
-// and tell it from running out of memory. Other errors return at once.
-// The retry after Relieve happens only when the relief freed something. A
-// request larger than the limit itself gets ErrLimit at once.
-func ReserveContext(ctx context.Context, k Kind, device int, tag string, n int64, skip int) (*Record, error) {
-	r, err := Reserve(k, device, tag, n, skip+1)
-	if err == nil || !errors.Is(err, ErrLimit) {
-		return r, err
-	}
-	if Relieve(ShortageOf(err, n)) > 0 {
-		r, err = Reserve(k, device, tag, n, skip+1)
-		CountRetry(err == nil)
-		if err == nil || !errors.Is(err, ErrLimit) {
-			return r, err
-		}
-	}
-	if ctx.Done() == nil {
-		return nil, err // a context that never ends would wait forever
-	}
-	if l := Limit(k); l > 0 && n > l {
-		return nil, err // larger than the limit itself: no release makes room
-	}
-	if l := TagLimit(tag); l > 0 && n > l {
-		return nil, err
-	}
+// waitForRoom is the back-pressure step of allocate for a request with a
+// Context: a limit still refuses after the relief, so it waits until bytes
+// are released in the ledger and tries again, until the context ends. It
+// then returns an error wrapping both ErrLimit and the context's error, so
+// a service can answer "over budget, retry later" (errors.Is(err,
+// ErrLimit)) and tell it from running out of memory. Other errors return
+// at once.
+func waitForRoom(req *Request) (*Record, error) {
 	pressure.limitWaits.Add(1)
 	limitWaiters.Add(1)
 	defer limitWaiters.Add(-1)
@@ -373,15 +352,15 @@ func ReserveContext(ctx context.Context, k Kind, device int, tag string, n int64
 		// Take the channel before trying, so a release between the try
 		// and the wait still wakes us.
 		wake := limitWakeChan()
-		r, err = Reserve(k, device, tag, n, skip+1)
+		r, err := reserve(req.Kind, req.Device, req.Tag, req.Bytes)
 		if err == nil || !errors.Is(err, ErrLimit) {
 			return r, err
 		}
 		select {
 		case <-wake:
-		case <-ctx.Done():
+		case <-req.Context.Done():
 			pressure.limitWaitTimeouts.Add(1)
-			return nil, &limitWaitError{limit: err, ctx: context.Cause(ctx)}
+			return nil, &limitWaitError{limit: err, ctx: context.Cause(req.Context)}
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
 )
 
@@ -26,24 +27,31 @@ func ExampleRegisterRelief() {
 	// Output: 1000 3096
 }
 
-// Back-pressure: a reservation over a limit waits for memory to be released
-// until its context ends.
-func ExampleReserveContext() {
+// Back-pressure: an allocation over a limit, given a Context, waits for
+// memory to be released until the context ends.
+func ExampleRequest_backPressure() {
 	tracker.SetTagLimit("example-budget", 300)
-	held, _ := tracker.Reserve(kindCHeap, -1, "example-budget", 200, 0)
-	held.Commit(0x1000, nil)
+	held, _ := tracker.AllocateUnwatched(tracker.Request{Kind: kindCHeap, Device: -1, Tag: "example-budget", Bytes: 200, Addr: 0x1000}, nil, nil)
 	defer held.Release()
 	defer tracker.SetTagLimit("example-budget", 0)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
-	_, err := tracker.ReserveContext(ctx, kindCHeap, -1, "example-budget", 200, 0)
+	_, err := tracker.AllocateUnwatched(tracker.Request{Kind: kindCHeap, Device: -1, Tag: "example-budget", Bytes: 200, Context: ctx}, func() (uintptr, error) { return 0, nil }, nil)
 	fmt.Println(errors.Is(err, tracker.ErrLimit), errors.Is(err, context.DeadlineExceeded))
 	// Output: true true
 }
 
 func ExamplePressure() {
 	before := tracker.Pressure()
-	tracker.CountRetry(true)
+	tries := 0
+	rec, _ := tracker.AllocateUnwatched(tracker.Request{Kind: native.KindCHeap, Device: -1, Tag: "example-pressure", Bytes: 64},
+		func() (uintptr, error) {
+			if tries++; tries == 1 {
+				return 0, tracker.ErrOutOfMemory // Allocate relieves and retries once
+			}
+			return 0x1000, nil
+		}, nil)
+	rec.Release()
 	after := tracker.Pressure()
 	fmt.Println(after.Retries-before.Retries, after.RetrySuccesses-before.RetrySuccesses)
 	// Output: 1 1

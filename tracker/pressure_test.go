@@ -16,11 +16,10 @@ func TestReserveContextWaitsForRelease(t *testing.T) {
 	tracker.SetTagLimit(tag, 100)
 	defer tracker.SetTagLimit(tag, 0)
 
-	held, err := tracker.Reserve(kindCHeap, -1, tag, 80, 0)
+	held, err := tracker.AllocateUnwatched(tracker.Request{Kind: kindCHeap, Device: -1, Tag: tag, Bytes: 80}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	held.Commit(0x1000, nil)
 
 	before := tracker.Pressure()
 	go func() {
@@ -33,11 +32,10 @@ func TestReserveContextWaitsForRelease(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	r, err := tracker.ReserveContext(ctx, kindCHeap, -1, tag, 50, 0)
+	r, err := tracker.AllocateUnwatched(tracker.Request{Kind: kindCHeap, Device: -1, Tag: tag, Bytes: 50, Context: ctx}, func() (uintptr, error) { return 0, nil }, nil)
 	if err != nil {
 		t.Fatalf("ReserveContext: %v", err)
 	}
-	r.Commit(0x2000, nil)
 	r.Release()
 	after := tracker.Pressure()
 	if after.LimitWaits != before.LimitWaits+1 {
@@ -53,17 +51,16 @@ func TestReserveContextGivesUp(t *testing.T) {
 	const tag = "pressure-timeout"
 	tracker.SetTagLimit(tag, 100)
 	defer tracker.SetTagLimit(tag, 0)
-	held, err := tracker.Reserve(kindCHeap, -1, tag, 80, 0)
+	held, err := tracker.AllocateUnwatched(tracker.Request{Kind: kindCHeap, Device: -1, Tag: tag, Bytes: 80}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	held.Commit(0x1000, nil)
 	defer held.Release()
 
 	before := tracker.Pressure()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
-	_, err = tracker.ReserveContext(ctx, kindCHeap, -1, tag, 50, 0)
+	_, err = tracker.AllocateUnwatched(tracker.Request{Kind: kindCHeap, Device: -1, Tag: tag, Bytes: 50, Context: ctx}, func() (uintptr, error) { return 0, nil }, nil)
 	if !errors.Is(err, tracker.ErrLimit) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want ErrLimit and DeadlineExceeded", err)
 	}
@@ -74,11 +71,11 @@ func TestReserveContextGivesUp(t *testing.T) {
 	ctx2, cancel2 := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel2()
 	start := time.Now()
-	if _, err := tracker.ReserveContext(ctx2, kindCHeap, -1, tag, 101, 0); !errors.Is(err, tracker.ErrLimit) || time.Since(start) > time.Minute {
+	if _, err := tracker.AllocateUnwatched(tracker.Request{Kind: kindCHeap, Device: -1, Tag: tag, Bytes: 101, Context: ctx2}, func() (uintptr, error) { return 0, nil }, nil); !errors.Is(err, tracker.ErrLimit) || time.Since(start) > time.Minute {
 		t.Fatalf("err = %v after %v, want ErrLimit at once", err, time.Since(start))
 	}
 	// Without a deadline there is nothing to wait for: ErrLimit at once.
-	if _, err := tracker.ReserveContext(context.Background(), kindCHeap, -1, tag, 50, 0); !errors.Is(err, tracker.ErrLimit) {
+	if _, err := tracker.AllocateUnwatched(tracker.Request{Kind: kindCHeap, Device: -1, Tag: tag, Bytes: 50, Context: context.Background()}, func() (uintptr, error) { return 0, nil }, nil); !errors.Is(err, tracker.ErrLimit) {
 		t.Fatalf("err = %v, want ErrLimit", err)
 	}
 }

@@ -2,10 +2,11 @@ package tracker
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
+	_ "unsafe" // go:linkname
 )
 
 // A Reclaimer gives memory back when the safety net finds a record whose
@@ -154,74 +155,9 @@ func (r *Record) FreeStack() []uintptr {
 	return nil
 }
 
-// Reserve counts n bytes of kind k on device (-1 for host) under tag
-// against the limits and returns a reserved record. The caller then makes
-// the allocation and calls Commit, or Cancel if it failed. skip is the number
-// of the caller's own frames to leave out of the stack (0 keeps the caller of
-// Reserve as the first frame) where stacks come from runtime.Callers; on
-// amd64, where the ledger walks frame pointers, the caller's frames are
-// kept and reports drop membridge's own frames instead (UserFrames).
-func Reserve(k Kind, device int, tag string, n int64, skip int) (*Record, error) {
-	if n < 0 {
-		return nil, fmt.Errorf("tracker: reserve %d bytes of %s (tag %q): %w", n, k, tag, ErrInvalidSize)
-	}
-	if int(k) >= MaxKinds {
-		panicKind(k)
-	}
-	e := entryFor(key{k, int32(device), tag})
-	if err := reserveTotals(k, e, n); err != nil {
-		return nil, err
-	}
-	e.reserve(n)
-	// Fresh, or recycled (Recycle): no field but watchSeq carries over. The
-	// pool orders this reuse after everything the last owner did with r;
-	// nothing else reads a recycled record's plain fields (see Recycle).
-	r := recordPool.Get().(*Record)
-	r.id = nextID.Add(1)
-	if r.state.Load() != stateReserved {
-		r.state.Store(stateReserved)
-	}
-	r.bytes, r.addr, r.born, r.entry = n, 0, coarseSinceEpoch(), e
-	if rate := stackRate.Load(); sampled(n, rate) {
-		spare := 0
-		if rate == 1 { // room for the free stack (end), in the same allocation
-			spare = int(stackDepth.Load())
-		}
-		r.dbg = &recordDebug{stack: callers(skip+2, spare), rate: rate}
-	}
-	if attribution.Load() {
-		if r.dbg == nil {
-			r.dbg = &recordDebug{}
-		}
-		r.dbg.gid, r.dbg.creator = goroutineIDs()
-	}
-	return r, nil
-}
-
-// Commit makes a reserved record live at addr. reclaim frees the memory if
-// the safety net finds the handle dropped; it may be nil for memory that
-// must never be freed by membridge.
-func (r *Record) Commit(addr uintptr, reclaim Reclaimer) {
-	r.commit(addr, reclaim)
-	live.insert(r, nil)
-	if observing.Load() != 0 {
-		r.observe(evAlloc)
-	}
-}
-
-// CommitWatched is Commit followed by Watch(obj, r), at the cost of one:
-// the allocation paths of owners use it.
-func CommitWatched[T any](obj *T, r *Record, addr uintptr, reclaim Reclaimer) {
-	r.commit(addr, reclaim)
-	// A fresh record was never watched, and Recycle moved a reused one's
-	// count past every old entry and cleanup: the current count is new.
-	seq := r.watchSeq.Load()
-	live.insert(r, &nurseryEntry{unsafe.Pointer(obj), r, seq})
-	if observing.Load() != 0 {
-		r.observe(evAlloc)
-	}
-}
-
+// commit makes a reserved record live at addr. reclaim frees the memory if
+// the safety net finds the handle dropped; nil for memory membridge must
+// never free.
 func (r *Record) commit(addr uintptr, reclaim Reclaimer) {
 	if !r.state.CompareAndSwap(stateReserved, stateLive) {
 		r.panicNotReserved("Commit")
@@ -233,8 +169,8 @@ func (r *Record) commit(addr uintptr, reclaim Reclaimer) {
 	r.entry.commit(r.bytes)
 }
 
-// Cancel gives back the bytes of a reservation whose allocation failed.
-func (r *Record) Cancel() {
+// cancel gives back the bytes of a reservation whose allocation failed.
+func (r *Record) cancel() {
 	if !r.state.CompareAndSwap(stateReserved, stateCancelled) {
 		r.panicNotReserved("Cancel")
 	}
@@ -248,7 +184,7 @@ func (r *Record) uncount() {
 	kindCounters[r.Kind()].unreserve(r.bytes)
 	r.entry.tag.unreserve(r.bytes)
 	r.entry.unreserve(r.bytes)
-	wakeLimitWaiters() // one atomic load unless ReserveContext waits (pressure.go)
+	wakeLimitWaiters() // one atomic load unless a Request.Context waits (pressure.go)
 }
 
 func (r *Record) countRelease() {
@@ -332,7 +268,7 @@ func (r *Record) end() {
 	r.disarm()
 	if d := r.dbg; d != nil && d.rate == 1 {
 		spare := d.stack[len(d.stack):cap(d.stack)]
-		d.freeLen.Store(int32(callersInto(3, spare))) // reports drop the leading frames inside membridge
+		d.freeLen.Store(int32(callersInto(spare))) // reports drop the leading frames inside membridge
 	}
 	live.remove(r)
 }
@@ -396,8 +332,8 @@ func (s *liveSet) remove(r *Record) {
 // dropped while still allocated, until fn returns false. Records are
 // visited one shard at a time; fn must not allocate or free through
 // membridge, and must not keep a record past its call: once freed, a record
-// without a stack may be reused for another allocation (Snapshot keeps
-// copies of those).
+// without a stack may be reused for another allocation (LiveSnapshots
+// keeps values instead).
 func LiveRecords(fn func(*Record) bool) {
 	for i := range live.shards {
 		sh := &live.shards[i]
@@ -412,18 +348,66 @@ func LiveRecords(fn func(*Record) bool) {
 	}
 }
 
-// Snapshot returns the records LiveRecords would visit. A record that the
-// ledger may reuse once it is freed (see Recycle) is returned as a copy,
-// detached from the ledger, as it was when visited; the others (those with
-// a stack, and dropped ones, which ForgetDropped takes) are returned as
-// they are.
-func Snapshot() []*Record {
-	var out []*Record
+// A Snapshot is what a record says, as a value: it stays valid however
+// the record ends, where a *Record given back to the ledger may be reused
+// for a later allocation (see Recycle). Owners hand out snapshots of their
+// handles' records (native.Buffer.Snapshot, cuda.DeviceBuffer.Snapshot).
+type Snapshot struct {
+	ID        uint64 // unique among the records of the process
+	Kind      Kind
+	Device    int    // the device ordinal, or -1 for host memory
+	Tag       string // as Record.Tag
+	Bytes     int64
+	Addr      uintptr   // the committed address
+	Born      time.Time // when the record was reserved (coarse clock)
+	Stack     []uintptr // the allocation stack (a copy), or nil
+	StackRate int64     // as Record.StackRate
+	FreeStack []uintptr // where it was released (a copy), when kept
+	Live      bool      // the owner held it when the snapshot was taken
+	Dropped   bool      // the safety net found its handle dropped
+}
+
+// Snapshot returns what r says now, as a value; a zero Snapshot for nil.
+func (r *Record) Snapshot() Snapshot {
+	if r == nil {
+		return Snapshot{}
+	}
+	s := r.state.Load()
+	return Snapshot{
+		ID: r.id, Kind: r.Kind(), Device: r.Device(), Tag: r.Tag(), Bytes: r.bytes,
+		Addr: r.addr, Born: epoch.Add(r.born),
+		Stack: slices.Clone(r.Stack()), StackRate: r.StackRate(), FreeStack: slices.Clone(r.FreeStack()),
+		Live: s == stateLive, Dropped: s == stateDropped || s == stateReclaimed,
+	}
+}
+
+// Age is how long ago the record was reserved.
+func (s Snapshot) Age() time.Duration { return time.Since(s.Born) }
+
+// LiveSnapshots returns snapshots of the records LiveRecords would visit:
+// what is live, and what was dropped while still allocated.
+func LiveSnapshots() []Snapshot {
+	var out []Snapshot
 	LiveRecords(func(r *Record) bool {
-		out = append(out, r.stable())
+		out = append(out, r.Snapshot())
 		return true
 	})
 	return out
+}
+
+// The panics of the reserve/commit path are built out of line, so that
+// formatting them costs the hot functions neither inlining nor a larger
+// frame (an inline fmt.Sprintf kept Commit from being inlined: +10% on an
+// alloc+free pair).
+
+//go:noinline
+func panicKind(k Kind) {
+	panic(fmt.Sprintf("membridge: tracker.Allocate with kind %d: at most %d kinds exist (RegisterKind)", k, MaxKinds))
+}
+
+//go:noinline
+func (r *Record) panicNotReserved(op string) {
+	panic(fmt.Sprintf("membridge: tracker: %s of a record that is not reserved (%d bytes of %s, tag %q): committed, cancelled or released already", op, r.bytes, r.Kind(), r.Tag()))
 }
 
 // stable returns r, or a copy of r if r may be recycled after its free,
@@ -438,19 +422,4 @@ func (r *Record) stable() *Record {
 	c.state.Store(s)
 	c.watchSeq.Store(r.watchSeq.Load())
 	return c
-}
-
-// The panics of the reserve/commit path are built out of line, so that
-// formatting them costs the hot functions neither inlining nor a larger
-// frame (an inline fmt.Sprintf kept Commit from being inlined: +10% on an
-// alloc+free pair).
-
-//go:noinline
-func panicKind(k Kind) {
-	panic(fmt.Sprintf("membridge: tracker.Reserve with kind %d: at most %d kinds exist (RegisterKind)", k, MaxKinds))
-}
-
-//go:noinline
-func (r *Record) panicNotReserved(op string) {
-	panic(fmt.Sprintf("membridge: tracker: %s of a record that is not reserved (%d bytes of %s, tag %q): committed, cancelled or released already", op, r.bytes, r.Kind(), r.Tag()))
 }

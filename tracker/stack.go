@@ -73,50 +73,64 @@ func nextSampleGap(rate int64) int64 {
 	return int64(rand.ExpFloat64()*float64(rate)) + 1
 }
 
-// callers returns the stack of the caller of callers' caller, at most
-// stackDepth frames, in a slice with room for spare more frames (the debug
-// mode keeps the free stack there: see Record.end). With frame-pointer
-// unwinding (amd64) it skips just the ledger's own frames and leaves the
-// owner's frames in: reports and sites drop them (UserFrames), which also
-// holds when the owner's functions were inlined into the user's. Elsewhere
-// runtime.Callers skips skip more logical frames.
+// The stack capture leaves out the ledger's own frames by a count of its
+// own: the frames from walkStack up to the function that asked, which the
+// callers below are always called from at the same depth (each is
+// noinline). The owner's frames above stay in the stack; reports, sites and
+// profiles drop them when they show it (UserFrames), which also holds when
+// an owner's functions were inlined into the user's code, and for a C
+// allocation traced from a cgo callback (cext), whose stack crosses the
+// runtime's callback frames.
+const (
+	// allocFrames: walkStack, callers, reserve and allocate, whose caller
+	// (the owner, through Allocate) is the first frame kept.
+	allocFrames = 4
+	// freeFrames: walkStack, callersInto and Record.end.
+	freeFrames = 3
+)
+
+// callers returns the allocation stack for reserve: at most stackDepth
+// frames, in a slice with room for spare more frames (the debug mode keeps
+// the free stack there: see Record.end).
 //
 //go:noinline
-func callers(skip, spare int) []uintptr {
-	var buf [256 + 3]uintptr
-	lo, hi := walkStack(skip, buf[:])
+func callers(spare int) []uintptr {
+	var buf [256 + 8]uintptr
+	lo, hi := walkStack(allocFrames, buf[:])
 	out := make([]uintptr, hi-lo, hi-lo+spare)
 	copy(out, buf[lo:hi])
 	return out
 }
 
-// callersInto is callers into dst, without allocating; it returns how many
-// frames it wrote.
+// callersInto is the free stack for Record.end, into dst, without
+// allocating; it returns how many frames it wrote.
 //
 //go:noinline
-func callersInto(skip int, dst []uintptr) int {
-	var buf [256 + 3]uintptr
-	lo, hi := walkStack(skip, buf[:])
+func callersInto(dst []uintptr) int {
+	var buf [256 + 8]uintptr
+	lo, hi := walkStack(freeFrames, buf[:])
 	return copy(dst, buf[lo:hi])
 }
 
 // walkStack fills buf for callers and callersInto and returns the frames'
-// range in it: it and its caller are the two frames a frame-pointer walk
-// leaves out.
+// range in it, less the first own frames (walkStack itself included). With
+// frame-pointer unwinding (amd64) it walks the chain; elsewhere, and where
+// the chain ends at a cgo callback, it asks runtime.Callers, whose frames
+// are logical ones: the ledger's frames are noinline, so both count alike.
 //
 //go:noinline
-func walkStack(skip int, buf []uintptr) (lo, hi int) {
+func walkStack(own int, buf []uintptr) (lo, hi int) {
 	depth := int(stackDepth.Load())
 	if fpUnwind {
-		n := fpCallers(buf[:depth+3])
+		n := fpCallers(buf[:depth+own])
 		// A walk that ends short of the depth and not at the goroutine's
 		// start stopped at a cgo callback, where the chain does not lead
 		// back to the Go code that called C; runtime.Callers can cross it.
-		if n > 3 && (n == depth+3 || buf[n-1] == goexitPC) {
-			return 3, n
+		if n > own && (n == depth+own || buf[n-1] == goexitPC) {
+			return own, n
 		}
 	}
-	return 0, runtime.Callers(skip+2, buf[:depth])
+	return 0, runtime.Callers(own+1, buf[:depth]) // +1: runtime.Callers itself
 }
 
 // goexitPC is the return address every goroutine's outermost frame holds

@@ -9,8 +9,15 @@ import (
 	"github.com/membridge/membridge/tracker/internal/stackutil"
 )
 
+// stackViaLedger walks the stack as callers does, leaving out its own
+// frame and walkStack's.
+//
 //go:noinline
-func stackViaLedger() []uintptr { return callers(0, 0) }
+func stackViaLedger() []uintptr {
+	var buf [256 + 8]uintptr
+	lo, hi := walkStack(2, buf[:])
+	return slices.Clone(buf[lo:hi])
+}
 
 //go:noinline
 func stackViaRuntime() []uintptr {

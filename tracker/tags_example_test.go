@@ -17,11 +17,10 @@ func ExampleSetMaxTags() {
 	overflowed := tracker.TagsOverflowed()
 	run := exampleRun.Add(1)
 	for _, user := range []string{"ann", "bob", "cid", "dee"} {
-		r, err := tracker.Reserve(kindCHeap, -1, fmt.Sprintf("user-%s-%d", user, run), 100, 0)
+		r, err := tracker.AllocateUnwatched(tracker.Request{Kind: kindCHeap, Device: -1, Tag: fmt.Sprintf("user-%s-%d", user, run), Bytes: 100}, nil, nil)
 		if err != nil {
 			panic(err)
 		}
-		r.Commit(0x1000, nil)
 		defer r.Release()
 		if r.Tag() == tracker.OverflowTag {
 			fmt.Println(user, "counted under", tracker.OverflowTag)

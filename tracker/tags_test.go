@@ -19,9 +19,9 @@ import (
 func capTags(t *testing.T, room int) {
 	t.Helper()
 	if tracker.TagsKept() == 0 { // a cap of 0 is none: keep one tag first
-		r, err := tracker.Reserve(kindCHeap, -1, testTag(t), 1, 0)
+		r, err := tracker.AllocateUnwatched(tracker.Request{Kind: kindCHeap, Device: -1, Tag: testTag(t), Bytes: 1}, nil, nil)
 		require.NoError(t, err)
-		r.Cancel()
+		r.Release()
 	}
 	old := tracker.SetMaxTags(tracker.TagsKept() + room)
 	t.Cleanup(func() { tracker.SetMaxTags(old) })
@@ -66,9 +66,8 @@ func TestTagsPastTheCapCountUnderOverflowTag(t *testing.T) {
 	for pass := range 2 { // the second pass makes every tag's string anew
 		for i := range room + n {
 			tag := fmt.Sprintf("%s%d", prefix, i)
-			r, err := tracker.Reserve(k, -1, tag, int64(i+1), 0)
+			r, err := tracker.AllocateUnwatched(tracker.Request{Kind: k, Device: -1, Tag: tag, Bytes: int64(i + 1), Addr: 0x1000}, nil, nil)
 			require.NoError(t, err)
-			r.Commit(0x1000, nil)
 			recs = append(recs, r)
 			want += int64(i + 1)
 			if i < room {
@@ -119,11 +118,10 @@ func TestTagCapUnderConcurrency(t *testing.T) {
 			for r := range rounds {
 				for i := range distinct {
 					tag := fmt.Sprintf("%s%d", prefix, (i+w*7+r)%distinct)
-					rec, err := tracker.Reserve(k, -1, tag, 10, 0)
+					rec, err := tracker.AllocateUnwatched(tracker.Request{Kind: k, Device: -1, Tag: tag, Bytes: 10, Addr: 0x1000}, nil, nil)
 					if !assert.NoError(t, err) {
 						return
 					}
-					rec.Commit(0x1000, nil)
 					if i%3 == 0 {
 						rec.Release()
 					} else {
@@ -169,9 +167,8 @@ func TestHostileTags(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			overflowed := tracker.TagsOverflowed()
-			r, err := tracker.Reserve(k, -1, c.tag, 7, 0)
+			r, err := tracker.AllocateUnwatched(tracker.Request{Kind: k, Device: -1, Tag: c.tag, Bytes: 7, Addr: 0x1000}, nil, nil)
 			require.NoError(t, err)
-			r.Commit(0x1000, nil)
 			defer r.Release()
 			if c.kept {
 				assert.Equal(t, c.tag, r.Tag())
@@ -218,33 +215,30 @@ func TestTagLimitReservesAPlace(t *testing.T) {
 	tracker.SetTagLimit(budget, 100)
 	defer tracker.SetTagLimit(budget, 0)
 	assert.Equal(t, kept+1, tracker.TagsKept(), "a limit's tag is kept past the cap")
-	_, err := tracker.Reserve(kindCHeap, -1, budget, 150, 0)
+	_, err := tracker.AllocateUnwatched(tracker.Request{Kind: kindCHeap, Device: -1, Tag: budget, Bytes: 150}, nil, nil)
 	var le *tracker.LimitError
 	require.ErrorAs(t, err, &le)
 	assert.True(t, le.ByTag)
 	assert.Equal(t, budget, le.Tag)
-	r, err := tracker.Reserve(kindCHeap, -1, budget, 60, 0)
+	r, err := tracker.AllocateUnwatched(tracker.Request{Kind: kindCHeap, Device: -1, Tag: budget, Bytes: 60}, nil, nil)
 	require.NoError(t, err)
-	r.Commit(0x1000, nil)
 	defer r.Release()
 	assert.Equal(t, int64(60), tracker.TagStats(budget).LiveBytes)
 
 	// late overflows; the same string is then in the entry cache.
-	early, err := tracker.Reserve(kindCHeap, -1, late, 30, 0)
+	early, err := tracker.AllocateUnwatched(tracker.Request{Kind: kindCHeap, Device: -1, Tag: late, Bytes: 30}, nil, nil)
 	require.NoError(t, err)
-	early.Commit(0x1000, nil)
 	assert.Equal(t, tracker.OverflowTag, early.Tag())
 	overflowLive := tracker.TagStats(tracker.OverflowTag).LiveBytes
 
 	tracker.SetTagLimit(late, 40)
 	defer tracker.SetTagLimit(late, 0)
-	now, err := tracker.Reserve(kindCHeap, -1, late, 30, 0)
+	now, err := tracker.AllocateUnwatched(tracker.Request{Kind: kindCHeap, Device: -1, Tag: late, Bytes: 30}, nil, nil)
 	require.NoError(t, err)
-	now.Commit(0x1000, nil)
 	defer now.Release()
 	assert.Equal(t, late, now.Tag(), "counted under its own name once limited")
 	assert.Equal(t, int64(30), tracker.TagStats(late).LiveBytes, "the earlier 30 bytes stay outside the limit")
-	_, err = tracker.Reserve(kindCHeap, -1, late, 20, 0)
+	_, err = tracker.AllocateUnwatched(tracker.Request{Kind: kindCHeap, Device: -1, Tag: late, Bytes: 20}, nil, nil)
 	require.ErrorIs(t, err, tracker.ErrLimit)
 	require.True(t, early.Release())
 	assert.Equal(t, overflowLive-30, tracker.TagStats(tracker.OverflowTag).LiveBytes, "given back where it was counted")
@@ -258,37 +252,32 @@ func TestRaisingTheCapLetsTagsIn(t *testing.T) {
 	require.Equal(t, 1000, tracker.MaxTags(), "the default, restored by every test that changes it")
 	capTags(t, 0)
 	tag := testTag(t)
-	r, err := tracker.Reserve(kindCHeap, -1, tag, 1, 0)
+	r, err := tracker.AllocateUnwatched(tracker.Request{Kind: kindCHeap, Device: -1, Tag: tag, Bytes: 1}, nil, nil)
 	require.NoError(t, err)
-	r.Commit(0x1000, nil)
 	defer r.Release()
 	require.Equal(t, tracker.OverflowTag, r.Tag())
 	tracker.SetMaxTags(tracker.MaxTags() + 1)
-	r2, err := tracker.Reserve(kindCHeap, -1, tag, 1, 0)
+	r2, err := tracker.AllocateUnwatched(tracker.Request{Kind: kindCHeap, Device: -1, Tag: tag, Bytes: 1}, nil, nil)
 	require.NoError(t, err)
-	r2.Commit(0x1000, nil)
 	defer r2.Release()
 	assert.Equal(t, tag, r2.Tag())
 
 	// Lowered below the tags kept, the cap keeps them and refuses new ones.
 	tracker.SetMaxTags(tracker.TagsKept() - 1)
-	r4, err := tracker.Reserve(kindCHeap, -1, tag, 1, 0)
+	r4, err := tracker.AllocateUnwatched(tracker.Request{Kind: kindCHeap, Device: -1, Tag: tag, Bytes: 1}, nil, nil)
 	require.NoError(t, err)
-	r4.Commit(0x1000, nil)
 	defer r4.Release()
 	assert.Equal(t, tag, r4.Tag())
-	r5, err := tracker.Reserve(kindCHeap, -1, testTag(t), 1, 0)
+	r5, err := tracker.AllocateUnwatched(tracker.Request{Kind: kindCHeap, Device: -1, Tag: testTag(t), Bytes: 1}, nil, nil)
 	require.NoError(t, err)
-	r5.Commit(0x1000, nil)
 	defer r5.Release()
 	assert.Equal(t, tracker.OverflowTag, r5.Tag())
 
 	// 0 removes the cap; a negative cap is taken as 0.
 	tracker.SetMaxTags(-1)
 	assert.Zero(t, tracker.MaxTags())
-	r3, err := tracker.Reserve(kindCHeap, -1, testTag(t), 1, 0)
+	r3, err := tracker.AllocateUnwatched(tracker.Request{Kind: kindCHeap, Device: -1, Tag: testTag(t), Bytes: 1}, nil, nil)
 	require.NoError(t, err)
-	r3.Commit(0x1000, nil)
 	defer r3.Release()
 	assert.NotEqual(t, tracker.OverflowTag, r3.Tag())
 }

@@ -64,10 +64,9 @@ type droppable struct{ _ [16]byte }
 // is handled and looks at the ledger while the handler waits for the list.
 func TestDroppedRecordIsNeverOutOfBothLedgerAndFailures(t *testing.T) {
 	require.Equal(t, LeakFail, CurrentLeakPolicy())
-	rec, err := Reserve(kindCHeap, -1, "between-ledger-and-failures", 40, 0)
-	require.NoError(t, err)
 	h := &droppable{}
-	CommitWatched(h, rec, 0xbeef00, nil)
+	rec, err := Allocate(h, Request{Kind: kindCHeap, Device: -1, Tag: "between-ledger-and-failures", Bytes: 40, Addr: 0xbeef00}, nil, nil)
+	require.NoError(t, err)
 
 	failures.Lock()
 	done := make(chan struct{})

@@ -173,11 +173,12 @@ var kindHold = func() tracker.Kind {
 // hold sets n bytes of the request budget aside, waiting for them as an
 // allocation does (back-pressure); release gives them back.
 func hold(ctx context.Context, n int64) (release func(), err error) {
-	r, err := tracker.ReserveContext(ctx, kindHold, -1, tagRequest, n, 1)
+	// Nothing is allocated: the alloc function only has to succeed.
+	r, err := tracker.AllocateUnwatched(tracker.Request{Kind: kindHold, Device: -1, Tag: tagRequest, Bytes: n, Context: ctx},
+		func() (uintptr, error) { return 0, nil }, nil)
 	if err != nil {
 		return nil, err
 	}
-	r.Commit(0, nil)
 	return func() { r.Release() }, nil
 }
 

@@ -81,8 +81,8 @@ func Beside() (stop func()) {
 				return
 			default:
 			}
-			for _, r := range tracker.Snapshot() {
-				_ = r.Tag() + fmt.Sprint(r.Bytes(), r.Age(), r.Live())
+			for _, r := range tracker.LiveSnapshots() {
+				_ = r.Tag + fmt.Sprint(r.Bytes, r.Age(), r.Live)
 			}
 			tracker.GC()
 		}

@@ -30,9 +30,8 @@ var runSeq atomic.Int64
 // commit makes a ledger record without memory behind it.
 func commit(t *testing.T, kind tracker.Kind, device int, tag string, n int64) *tracker.Record {
 	t.Helper()
-	r, err := tracker.Reserve(kind, device, tag, n, 0)
+	r, err := tracker.AllocateUnwatched(tracker.Request{Kind: kind, Device: device, Tag: tag, Bytes: n, Addr: 0x1000}, nil, nil)
 	require.NoError(t, err)
-	r.Commit(0x1000, nil)
 	return r
 }
 
@@ -51,11 +50,10 @@ func TestEndpointServesEveryView(t *testing.T) {
 	defer leaktest.VerifyNone(t)
 	history.Enable(256)
 	defer history.Disable()
-	r, err := tracker.Reserve(native.KindCHeap, -1, "debug-frames", 12345, 0)
+	r, err := tracker.AllocateUnwatched(tracker.Request{Kind: native.KindCHeap, Device: -1, Tag: "debug-frames", Bytes: 12345}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Commit(0x1000, nil)
 	defer r.Release()
 
 	mux := http.NewServeMux()
@@ -110,9 +108,11 @@ func dropOne(t *testing.T, tag string) {
 	defer tracker.SetLeakHandler(nil)
 	reclaimed := make(chan struct{}, 1)
 	func() {
-		rec, err := tracker.Reserve(native.KindCHeap, -1, tag, 512, 0)
+		w := &watched{}
+		rec, err := tracker.Allocate(w, tracker.Request{Kind: native.KindCHeap, Device: -1, Tag: tag, Bytes: 512, Addr: 0xdead000}, nil,
+			tracker.ReclaimFunc(func(*tracker.Record) { reclaimed <- struct{}{} }))
 		require.NoError(t, err)
-		tracker.CommitWatched(&watched{rec}, rec, 0xdead000, tracker.ReclaimFunc(func(*tracker.Record) { reclaimed <- struct{}{} }))
+		w.rec = rec
 	}()
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {

@@ -26,7 +26,7 @@ const (
 	EventLeak                           // the safety net found its handle dropped without a free
 	EventLimit                          // a reservation was refused by a limit
 	EventAllocFailed                    // the allocator failed after the reservation (Cancel): out of memory
-	EventRetry                          // the owner retried an allocation after an out-of-memory (tracker.Record.Retried)
+	EventRetry                          // the owner retried an allocation after an out-of-memory (tracker.Allocate)
 )
 
 func (op EventOp) String() string {

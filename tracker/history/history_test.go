@@ -45,15 +45,14 @@ func TestHistoryKeepsEventsInOrderWithLiveBytes(t *testing.T) {
 		t.Fatalf("alloc over the tag limit: %v", err)
 	}
 	tracker.SetTagLimit(tag, 0)
-	r, err := tracker.Reserve(ledgertest.KindCHeap, -1, tag, 7, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	retries := tracker.Pressure().Retries
-	r.Retried(false)
-	r.Cancel()
+	_, err := tracker.AllocateUnwatched(tracker.Request{Kind: ledgertest.KindCHeap, Device: -1, Tag: tag, Bytes: 7},
+		func() (uintptr, error) { return 0, tracker.ErrOutOfMemory }, nil)
+	if !errors.Is(err, tracker.ErrOutOfMemory) {
+		t.Fatalf("an allocator out of memory twice: %v", err)
+	}
 	if got := tracker.Pressure().Retries; got != retries+1 {
-		t.Errorf("Retried counted %d retries, want 1", got-retries)
+		t.Errorf("the failed allocation counted %d retries, want 1", got-retries)
 	}
 
 	evs := eventsTagged(tag)
@@ -137,8 +136,11 @@ func TestAllocFailedHookGetsTheHistory(t *testing.T) {
 	var got []history.Event
 	history.SetAllocFailedHook(func(h []history.Event) { got = h })
 	defer history.SetAllocFailedHook(nil)
-	r, _ := tracker.Reserve(ledgertest.KindCHeap, -1, t.Name(), 1<<40, 0)
-	r.Cancel()
+	_, err := tracker.AllocateUnwatched(tracker.Request{Kind: ledgertest.KindCHeap, Device: -1, Tag: t.Name(), Bytes: 1 << 40},
+		func() (uintptr, error) { return 0, tracker.ErrOutOfMemory }, nil)
+	if !errors.Is(err, tracker.ErrOutOfMemory) {
+		t.Fatalf("an allocator out of memory: %v", err)
+	}
 	if len(got) == 0 || got[len(got)-1].Op != history.EventAllocFailed || got[len(got)-1].Bytes != 1<<40 {
 		t.Fatalf("hook saw %+v, want a history ending in the failed allocation", got)
 	}

@@ -25,28 +25,29 @@ type LeakSite struct {
 	Tests   []string      // tests blamed, when known
 }
 
-// GroupBySite groups records by allocation site, most bytes first.
-func GroupBySite(recs []*tracker.Record) []LeakSite {
+// GroupBySite groups records, as snapshots (LiveSnapshots), by allocation
+// site, most bytes first.
+func GroupBySite(recs []tracker.Snapshot) []LeakSite {
 	idx := map[string]int{}
 	var out []LeakSite
 	for _, r := range recs {
-		k := fmt.Sprintf("%d/%d/%s/%v", r.Kind(), r.Device(), r.Tag(), r.Stack())
+		k := fmt.Sprintf("%d/%d/%s/%v", r.Kind, r.Device, r.Tag, r.Stack)
 		i, ok := idx[k]
 		if !ok {
 			i = len(out)
 			idx[k] = i
-			out = append(out, LeakSite{Kind: r.Kind(), Device: r.Device(), Tag: r.Tag(), Stack: r.Stack()})
+			out = append(out, LeakSite{Kind: r.Kind, Device: r.Device, Tag: r.Tag, Stack: r.Stack})
 		}
 		s := &out[i]
-		s.Bytes += r.Bytes()
+		s.Bytes += r.Bytes
 		s.Count++
-		if r.Dropped() {
+		if r.Dropped {
 			s.Dropped++
 		}
 		if age := r.Age(); age > s.Oldest {
 			s.Oldest = age
 		}
-		if t := stackutil.TestFrame(r.Stack()); t != "" && !contains(s.Tests, t) {
+		if t := stackutil.TestFrame(r.Stack); t != "" && !contains(s.Tests, t) {
 			s.Tests = append(s.Tests, t)
 		}
 	}
@@ -80,7 +81,11 @@ func WriteLeakReport(w io.Writer, recs []*tracker.Record) error {
 
 // writeLeaks builds WriteLeakReport's text; a strings.Builder never fails.
 func writeLeaks(w *strings.Builder, recs []*tracker.Record) {
-	sites := GroupBySite(recs)
+	snaps := make([]tracker.Snapshot, len(recs))
+	for i, r := range recs {
+		snaps[i] = r.Snapshot()
+	}
+	sites := GroupBySite(snaps)
 	var total int64
 	for _, s := range sites {
 		total += s.Bytes

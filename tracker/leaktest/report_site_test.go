@@ -17,17 +17,17 @@ import (
 func TestGroupBySite(t *testing.T) {
 	var o ledgertest.Owner
 	tag := ledgertest.Tag(t)
-	var recs []*tracker.Record
+	var recs []tracker.Snapshot
 	for range 3 {
 		h, err := o.Alloc(tag, 10) // one line: one site
 		require.NoError(t, err)
 		defer h.Free()
-		recs = append(recs, h.Rec)
+		recs = append(recs, h.Rec.Snapshot())
 	}
 	big, err := o.Alloc(tag, 100)
 	require.NoError(t, err)
 	defer big.Free()
-	sites := leaktest.GroupBySite(append(recs, big.Rec))
+	sites := leaktest.GroupBySite(append(recs, big.Rec.Snapshot()))
 	require.Len(t, sites, 2)
 	var want leaktest.LeakSite = sites[0]
 	assert.Equal(t, int64(100), want.Bytes, "most bytes first")

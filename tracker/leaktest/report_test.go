@@ -17,9 +17,8 @@ type failingWriter struct{ err error }
 func (w failingWriter) Write([]byte) (int, error) { return 0, w.err }
 
 func TestWriteLeakReportReturnsTheWritersError(t *testing.T) {
-	rec, err := tracker.Reserve(ledgertest.KindCHeap, -1, "report.writer", 64, 0)
+	rec, err := tracker.AllocateUnwatched(tracker.Request{Kind: ledgertest.KindCHeap, Device: -1, Tag: "report.writer", Bytes: 64}, nil, nil)
 	require.NoError(t, err)
-	rec.Commit(0x1000, nil)
 	defer rec.Release()
 
 	broken := errors.New("disk full")

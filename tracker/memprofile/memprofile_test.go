@@ -37,11 +37,10 @@ type ledgerOnly struct{ recs []*tracker.Record }
 
 func (o *ledgerOnly) alloc(t testing.TB, kind tracker.Kind, device int, tag string, n int64) {
 	t.Helper()
-	r, err := tracker.Reserve(kind, device, tag, n, 1)
+	r, err := tracker.AllocateUnwatched(tracker.Request{Kind: kind, Device: device, Tag: tag, Bytes: n, Addr: 0x1000}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Commit(0x1000, nil)
 	o.recs = append(o.recs, r)
 }
 

@@ -60,11 +60,10 @@ func (o onlyTags) Collect(ch chan<- prometheus.Metric) {
 
 func commit(t *testing.T, kind tracker.Kind, device int, tag string, n int64) *tracker.Record {
 	t.Helper()
-	r, err := tracker.Reserve(kind, device, tag, n, 0)
+	r, err := tracker.AllocateUnwatched(tracker.Request{Kind: kind, Device: device, Tag: tag, Bytes: n, Addr: 0x1000}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Commit(0x1000, nil)
 	return r
 }
 
@@ -80,11 +79,22 @@ func TestCollectorExportsTheLedger(t *testing.T) {
 	h := commit(t, native.KindCHeap, -1, frames, 10)
 	h.HandOff()
 	tracker.SetTagLimit(frames, 120)
-	if _, err := tracker.Reserve(native.KindCHeap, -1, frames, 30, 0); err == nil {
+	if _, err := tracker.AllocateUnwatched(tracker.Request{Kind: native.KindCHeap, Device: -1, Tag: frames, Bytes: 30}, nil, nil); err == nil {
 		t.Fatal("reservation over the tag limit succeeded")
 	}
-	tracker.CountRetry(true)
-	tracker.CountRetry(false)
+	// One allocation that succeeds on its retry, one that fails on it.
+	calls := 0
+	retried, err := tracker.AllocateUnwatched(tracker.Request{Kind: native.KindCHeap, Device: -1, Tag: frames, Bytes: 1}, func() (uintptr, error) {
+		calls++
+		if calls == 1 {
+			return 0, tracker.ErrOutOfMemory
+		}
+		return 0x1000, nil
+	}, nil)
+	require.NoError(t, err)
+	retried.Release()
+	_, err = tracker.AllocateUnwatched(tracker.Request{Kind: native.KindCHeap, Device: -1, Tag: frames, Bytes: 1}, func() (uintptr, error) { return 0, tracker.ErrOutOfMemory }, nil)
+	require.ErrorIs(t, err, tracker.ErrOutOfMemory)
 	unregister := cache.Register("decoded", func() cache.Stats {
 		return cache.Stats{Hits: 7, Misses: 3, Evictions: 2, Expirations: 1, Bytes: 4096, Entries: 4}
 	})

@@ -83,7 +83,7 @@ func Take(top int) Report {
 	for _, k := range order {
 		rep.Kinds = append(rep.Kinds, *kinds[k])
 	}
-	recs := tracker.Snapshot()
+	recs := tracker.LiveSnapshots()
 	rep.LiveCount = int64(len(recs))
 	for _, g := range leaktest.GroupBySite(recs) {
 		rep.LiveBytes += g.Bytes

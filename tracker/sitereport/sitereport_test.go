@@ -21,11 +21,10 @@ func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 
 func commit(t testing.TB, kind tracker.Kind, device int, tag string, n int64) *tracker.Record {
 	t.Helper()
-	r, err := tracker.Reserve(kind, device, tag, n, 1)
+	r, err := tracker.AllocateUnwatched(tracker.Request{Kind: kind, Device: device, Tag: tag, Bytes: n, Addr: 0x1000}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Commit(0x1000, nil)
 	return r
 }
 

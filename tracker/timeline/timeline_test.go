@@ -28,11 +28,10 @@ type ledgerOnly struct{ recs []*tracker.Record }
 
 func (o *ledgerOnly) alloc(t testing.TB, kind tracker.Kind, device int, tag string, n int64) *tracker.Record {
 	t.Helper()
-	r, err := tracker.Reserve(kind, device, tag, n, 1)
+	r, err := tracker.AllocateUnwatched(tracker.Request{Kind: kind, Device: device, Tag: tag, Bytes: n, Addr: 0x1000}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Commit(0x1000, nil)
 	o.recs = append(o.recs, r)
 	return r
 }
@@ -61,13 +60,11 @@ func workload(t *testing.T) []history.Event {
 	}
 	o.alloc(t, kindDeviceEmulated, 0, "tl-weights", 3<<20)
 	tracker.SetTagLimit("tl-limited", 1)
-	if _, err := tracker.Reserve(native.KindCHeap, -1, "tl-limited", 2, 0); err == nil {
+	if _, err := tracker.AllocateUnwatched(tracker.Request{Kind: native.KindCHeap, Device: -1, Tag: "tl-limited", Bytes: 2}, nil, nil); err == nil {
 		t.Fatal("reservation over the tag limit succeeded")
 	}
 	tracker.SetTagLimit("tl-limited", 0)
-	r, _ := tracker.Reserve(native.KindCHeap, -1, "tl-oom", 1<<40, 0)
-	r.Retried(false)
-	r.Cancel()
+	_, _ = tracker.AllocateUnwatched(tracker.Request{Kind: native.KindCHeap, Device: -1, Tag: "tl-oom", Bytes: 1 << 40}, func() (uintptr, error) { return 0, tracker.ErrOutOfMemory }, nil)
 	o.freeAll()
 	evs, _ := history.Events()
 	return evs
@@ -127,8 +124,7 @@ func TestDumpOnAllocFailureWritesATrace(t *testing.T) {
 	stop := timeline.DumpOnAllocFailure(dir, 1)
 	defer stop()
 	workload(t)
-	r, _ := tracker.Reserve(native.KindCHeap, -1, "tl-oom", 1<<40, 0)
-	r.Cancel() // a second failure: maxFiles is 1
+	_, _ = tracker.AllocateUnwatched(tracker.Request{Kind: native.KindCHeap, Device: -1, Tag: "tl-oom", Bytes: 1 << 40}, func() (uintptr, error) { return 0, tracker.ErrOutOfMemory }, nil) // a second failure: maxFiles is 1
 	files, _ := filepath.Glob(filepath.Join(dir, "membridge-oom-*.json"))
 	if len(files) != 1 {
 		t.Fatalf("%d trace files, want 1", len(files))

@@ -81,17 +81,16 @@ func BenchmarkAllocFree(b *testing.B) {
 		})
 	}})
 	// The ledger's part alone: what every device allocation passes through
-	// (reserve, commit with the safety net watching a handle, release,
-	// reuse of the record), with no driver call and no context. Its ratio
+	// (tracker.Allocate: reserve, commit with the safety net watching a
+	// handle; release, reuse of the record), with no driver call and no
+	// context. Its ratio
 	// to the bare pair is the least the membridge row can cost over it.
 	cases = append(cases, benchround.Case{Name: "impl=ledger", Run: func(b *testing.B) {
 		for b.Loop() {
-			r, err := tracker.Reserve(cuda.KindDevice, 0, "bench/ledger", n, 0)
+			r, err := tracker.AllocateUnwatched(tracker.Request{Kind: cuda.KindDevice, Device: 0, Tag: "bench/ledger", Bytes: n}, nil, nil)
 			if err != nil {
 				b.Fatal(err)
 			}
-			h := new(ledgerHandle)
-			tracker.CommitWatched(h, r, 0x1000, nil)
 			if !r.Release() {
 				b.Fatal("release of a live record failed")
 			}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/membridge/membridge/cuda"
+	"github.com/membridge/membridge/internal/recordof"
 	"github.com/membridge/membridge/internal/recycletest"
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/leaktest"
@@ -57,7 +58,7 @@ func buffers(c *cuda.Context) recycletest.Owner[*cuda.DeviceBuffer] {
 	return recycletest.Owner[*cuda.DeviceBuffer]{
 		Alloc:  c.Alloc,
 		Free:   (*cuda.DeviceBuffer).Free,
-		Record: (*cuda.DeviceBuffer).Record,
+		Record: recordof.Of[*cuda.DeviceBuffer],
 	}
 }
 
@@ -77,7 +78,7 @@ func TestStaleDeviceHandleOfARecycledRecord(t *testing.T) {
 			t.Errorf("%s of the stale handle: %v", name, err)
 		}
 	}
-	if !b.Record().Live() || b.Err() != nil {
+	if !b.Snapshot().Live || b.Err() != nil {
 		t.Fatal("the new owner's record was disturbed by the stale handle")
 	}
 	in := []byte("still the new owner's memory....")
@@ -130,7 +131,7 @@ func TestStalePinnedHandle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ra := a.Record()
+		ra := recordof.Of(a)
 		if err := a.Free(); err != nil {
 			t.Fatal(err)
 		}
@@ -138,13 +139,13 @@ func TestStalePinnedHandle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		reused := b.Record() == ra
+		reused := recordof.Of(b) == ra
 		copy(b.Bytes(), "mine")
 		//membridge:ignore doublefree the test checks that a Free through a stale handle returns ErrFreed naming its own tag, not the new owner's
 		if err := a.Free(); !errors.Is(err, cuda.ErrFreed) || !strings.Contains(err.Error(), tagA) {
 			t.Fatalf("second Free of a pinned handle: %v", err)
 		}
-		if !b.Record().Live() || string(b.Bytes()[:4]) != "mine" {
+		if !b.Snapshot().Live || string(b.Bytes()[:4]) != "mine" {
 			t.Fatal("the new owner's pinned buffer was disturbed")
 		}
 		if err := b.Free(); err != nil {
@@ -166,7 +167,7 @@ func TestSampledDeviceRecordIsNotRecycled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ra := a.Record()
+	ra := recordof.Of(a)
 	if err := a.Free(); err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +177,7 @@ func TestSampledDeviceRecordIsNotRecycled(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if b.Record() == ra {
+		if recordof.Of(b) == ra {
 			t.Fatal("a record with a stack was reused")
 		}
 		if err := b.Free(); err != nil {

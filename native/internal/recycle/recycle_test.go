@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/membridge/membridge/internal/recordof"
 	"github.com/membridge/membridge/internal/recycletest"
 	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
@@ -24,7 +25,7 @@ func TestMain(m *testing.M) {
 var buffers = recycletest.Owner[*native.Buffer]{
 	Alloc:  func(tag string, n int) (*native.Buffer, error) { return native.Alloc(tag, n) },
 	Free:   func(b *native.Buffer) error { return b.Free() },
-	Record: (*native.Buffer).Record,
+	Record: recordof.Of[*native.Buffer],
 }
 
 // A handle whose record went to another allocation still answers for its
@@ -49,7 +50,7 @@ func TestStaleHandleOfARecycledRecord(t *testing.T) {
 		}()
 		a.Bytes()
 	}()
-	if !b.Record().Live() || b.Len() != 32 {
+	if !b.Snapshot().Live || b.Len() != 32 {
 		t.Fatal("the new owner's record was disturbed by the stale handle")
 	}
 	copy(b.Bytes(), "still mine")
@@ -69,7 +70,7 @@ func TestSampledRecordIsNotRecycled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ra := a.Record()
+	ra := recordof.Of(a)
 	a.Free()
 	recycletest.Production(t, 0)
 	for range 100 {
@@ -77,7 +78,7 @@ func TestSampledRecordIsNotRecycled(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if b.Record() == ra {
+		if recordof.Of(b) == ra {
 			t.Fatal("a record with a stack was reused")
 		}
 		b.Free()
@@ -88,8 +89,8 @@ func TestSampledRecordIsNotRecycled(t *testing.T) {
 	}
 }
 
-// Snapshot copies the records that may be reused, so a report made from it
-// keeps saying what was live when it was taken.
+// A snapshot is a value: once the record is reused, it keeps saying what
+// was live when it was taken.
 func TestSnapshotOutlivesRecycling(t *testing.T) {
 	recycletest.Production(t, 0)
 	tagA := recycletest.Tag(t, "a")
@@ -97,22 +98,22 @@ func TestSnapshotOutlivesRecycling(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var snap *tracker.Record
-	for _, r := range tracker.Snapshot() {
-		if r.Tag() == tagA {
+	var snap tracker.Snapshot
+	for _, r := range tracker.LiveSnapshots() {
+		if r.Tag == tagA {
 			snap = r
 		}
 	}
-	if snap == nil || snap == a.Record() {
-		t.Fatalf("Snapshot gave %p for the buffer's record %p: want a copy", snap, a.Record())
+	if snap.ID != recordof.Of(a).ID() || snap.ID != a.Snapshot().ID || snap.Addr != uintptr(a.Ptr()) {
+		t.Fatalf("LiveSnapshots gave %+v for the buffer, whose own is %+v", snap, a.Snapshot())
 	}
 	a.Free()
 	for range 100 { // let the record be reused
 		b, _ := native.Alloc(recycletest.Tag(t, "b"), 7)
 		b.Free()
 	}
-	if snap.Tag() != tagA || snap.Bytes() != 100 || !snap.Live() {
-		t.Fatalf("snapshot record changed: tag %q, %d bytes, live %v", snap.Tag(), snap.Bytes(), snap.Live())
+	if snap.Tag != tagA || snap.Bytes != 100 || !snap.Live {
+		t.Fatalf("snapshot changed: %+v", snap)
 	}
 }
 

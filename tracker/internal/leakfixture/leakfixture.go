@@ -46,12 +46,12 @@ var kindHeap = ledgertest.KindCHeap
 // Alloc makes an n-byte stand-in allocation tagged tag, watched by the
 // safety net. Nothing is allocated: the ledger's record is what matters.
 func Alloc(tag string, n int64) *Buffer {
-	rec, err := tracker.Reserve(kindHeap, -1, tag, n, 0)
+	b := &Buffer{}
+	rec, err := tracker.Allocate(b, tracker.Request{Kind: kindHeap, Device: -1, Tag: tag, Bytes: n, Addr: 0x10000 + nextAddr.Add(0x100)}, nil, nil)
 	if err != nil {
 		panic(err)
 	}
-	b := &Buffer{rec: rec}
-	tracker.CommitWatched(b, rec, 0x10000+nextAddr.Add(0x100), nil)
+	b.rec = rec
 	return b
 }
 

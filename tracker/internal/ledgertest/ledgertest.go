@@ -40,13 +40,13 @@ type Handle struct {
 
 // Alloc makes an n-byte allocation tagged tag.
 func (o *Owner) Alloc(tag string, n int) (*Handle, error) {
-	rec, err := tracker.Reserve(KindCHeap, -1, tag, int64(n), 1)
+	h := &Handle{mem: make([]byte, n)}
+	rec, err := tracker.Allocate(h, tracker.Request{Kind: KindCHeap, Device: -1, Tag: tag, Bytes: int64(n), Addr: 0x1000}, nil,
+		tracker.ReclaimFunc(func(r *tracker.Record) { o.Reclaimed.Add(r.Bytes()) }))
 	if err != nil {
 		return nil, err
 	}
-	h := &Handle{Rec: rec, mem: make([]byte, n)}
-	rec.Commit(0x1000, tracker.ReclaimFunc(func(r *tracker.Record) { o.Reclaimed.Add(r.Bytes()) }))
-	tracker.Watch(h, rec)
+	h.Rec = rec
 	return h, nil
 }
 
