@@ -84,7 +84,7 @@ func TestCollectorExportsTheLedger(t *testing.T) {
 	}
 	// One allocation that succeeds on its retry, one that fails on it.
 	calls := 0
-	retried, err := tracker.AllocateUnwatched(tracker.Request{Kind: native.KindCHeap, Device: -1, Tag: frames, Bytes: 1}, func() (uintptr, error) {
+	retried, err := tracker.AllocateUnwatched(tracker.Request{Kind: native.KindCHeap, Device: -1, Tag: frames + "-retried", Bytes: 1}, func() (uintptr, error) {
 		calls++
 		if calls == 1 {
 			return 0, tracker.ErrOutOfMemory
@@ -93,7 +93,7 @@ func TestCollectorExportsTheLedger(t *testing.T) {
 	}, nil)
 	require.NoError(t, err)
 	retried.Release()
-	_, err = tracker.AllocateUnwatched(tracker.Request{Kind: native.KindCHeap, Device: -1, Tag: frames, Bytes: 1}, func() (uintptr, error) { return 0, tracker.ErrOutOfMemory }, nil)
+	_, err = tracker.AllocateUnwatched(tracker.Request{Kind: native.KindCHeap, Device: -1, Tag: frames + "-retried", Bytes: 1}, func() (uintptr, error) { return 0, tracker.ErrOutOfMemory }, nil)
 	require.ErrorIs(t, err, tracker.ErrOutOfMemory)
 	unregister := cache.Register("decoded", func() cache.Stats {
 		return cache.Stats{Hits: 7, Misses: 3, Evictions: 2, Expirations: 1, Bytes: 4096, Entries: 4}

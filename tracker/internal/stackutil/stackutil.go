@@ -102,7 +102,7 @@ var modulePrefix = func() string {
 func isLibraryFrame(fn string) bool {
 	rest, ok := strings.CutPrefix(fn, modulePrefix)
 	if !ok {
-		return false
+		return isCgoFrame(fn)
 	}
 	dir, last := "", rest
 	if i := strings.LastIndexByte(rest, '/'); i >= 0 {
@@ -119,6 +119,23 @@ func isLibraryFrame(fn string) bool {
 	}
 	top, _, _ := strings.Cut(name, ".")
 	return !IsTestName(top)
+}
+
+// isCgoFrame reports whether fn is one of the runtime's frames of a cgo
+// call or of a callback from C into Go, or cgo's wrapper of an exported
+// function (named _cgoexp_<hash>_<name>, without its package): between an
+// owner's frames and the user's when C code traced through a callback
+// allocated.
+func isCgoFrame(fn string) bool {
+	if strings.HasPrefix(fn, "_cgoexp_") {
+		return true
+	}
+	switch fn {
+	case "runtime.cgocall", "runtime.asmcgocall", "runtime.cgocallback",
+		"runtime.cgocallbackg", "runtime.cgocallbackg1", "runtime.systemstack_switch":
+		return true
+	}
+	return false
 }
 
 // WriteStack writes the user frames of stack, one function and its
