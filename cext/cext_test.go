@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"unsafe"
@@ -18,6 +17,7 @@ import (
 	"github.com/membridge/membridge/cext"
 	"github.com/membridge/membridge/cext/internal/cmem"
 	"github.com/membridge/membridge/cext/leakcheck"
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
 )
@@ -42,18 +42,14 @@ func traced(t *testing.T) {
 	}
 }
 
-var tagSeq atomic.Int64
-
 // tag registers a C tag for this run of t: the C counters of a tag run
 // since the start of the process, and -count>1 runs t again in it. The C
 // side has room for MEMBRIDGE_MAX_TAGS (64) tags, enough for -count=5.
 func tag(t testing.TB) (string, int) {
-	suffix := fmt.Sprintf("#%d", tagSeq.Add(1))
-	name := "cext." + t.Name()
-	if len(name)+len(suffix) > 47 { // MEMBRIDGE_TAG_MAX_LEN
-		name = name[:47-len(suffix)]
+	name := testkit.UniqueTag(t)
+	if len(name) > 47 { // MEMBRIDGE_TAG_MAX_LEN: keep the end, the run's number
+		name = name[len(name)-47:]
 	}
-	name += suffix
 	i := cmem.Tag(name)
 	if i < 1 {
 		t.Fatalf("membridge_tag(%q) = %d: the C tag table is full (a -count too high for these tests?)", name, i)

@@ -12,12 +12,13 @@ import (
 	"time"
 
 	"github.com/membridge/membridge/cext/leakcheck"
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
 )
 
 func TestAllocAndFree(t *testing.T) {
 	defer leakcheck.Check(t)
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	for _, n := range []int{1, 64, 4096, 1 << 20} {
 		b, err := Alloc(tag, n)
 		if err != nil {
@@ -78,7 +79,7 @@ func TestAlign(t *testing.T) {
 
 func TestBadSizes(t *testing.T) {
 	defer leakcheck.Check(t)
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	if _, err := Alloc(tag, -1); !errors.Is(err, ErrInvalidSize) {
 		t.Fatalf("negative size: %v", err)
 	}
@@ -94,7 +95,7 @@ func TestBadSizes(t *testing.T) {
 
 func TestZeroSize(t *testing.T) {
 	defer leakcheck.Check(t)
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	b, err := Alloc(tag, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +117,7 @@ func TestZeroSize(t *testing.T) {
 
 func TestLimitRefusesBeforeMalloc(t *testing.T) {
 	defer leakcheck.Check(t)
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	tracker.SetTagLimit(tag, 1<<10)
 	defer tracker.SetTagLimit(tag, 0)
 	_, err := Alloc(tag, 1<<11)
@@ -198,7 +199,7 @@ func TestConcurrentFreeFreesOnce(t *testing.T) {
 
 func TestMove(t *testing.T) {
 	defer leakcheck.Check(t)
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	a, _ := Alloc(tag, 16)
 	copy(a.Bytes(), "payload")
 	id := a.Record().ID()
@@ -242,7 +243,7 @@ func TestMovedBufferIsWatchedUnderItsNewHandle(t *testing.T) {
 
 func TestHandToC(t *testing.T) {
 	defer leakcheck.Check(t)
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	b, _ := Alloc(tag, 128)
 	p, err := b.HandToC()
 	if err != nil || p == nil {
@@ -263,7 +264,7 @@ func TestHandToC(t *testing.T) {
 }
 
 func TestDroppedBufferIsReportedAndReclaimed(t *testing.T) {
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	func() {
 		//membridge:ignore leak the test drops the buffer on purpose and checks that the safety net reports and reclaims it
 		b, _ := Alloc(tag, 256)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/membridge/membridge/cext/leakcheck"
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
 )
 
@@ -43,7 +44,7 @@ func TestSmallFreesWaitInAQueue(t *testing.T) {
 	defer tracker.SetStackRate(tracker.SetStackRate(0))
 	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // a collection would flush the queues
 	flushFrees()
-	allocFree(t, testTag(t), 64, 5)
+	allocFree(t, testkit.UniqueTag(t), 64, 5)
 	if blocks, bytes := queued(); blocks != 5 || bytes != 5*64 {
 		t.Fatalf("%d blocks, %d bytes queued after 5 frees of 64 bytes", blocks, bytes)
 	}
@@ -61,7 +62,7 @@ func TestFreeQueuesAreBounded(t *testing.T) {
 	defer leakcheck.Check(t)
 	defer tracker.SetStackRate(tracker.SetStackRate(0))
 	flushFrees()
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	allocFree(t, tag, 16, 3*freeBatchLen*len(freeQueues))
 	if blocks, _ := queued(); blocks >= freeBatchLen*len(freeQueues) {
 		t.Fatalf("%d blocks queued: the queues never flushed", blocks)
@@ -82,9 +83,9 @@ func TestDebugModeFreesAtOnce(t *testing.T) {
 	defer leakcheck.Check(t)
 	defer tracker.SetStackRate(tracker.SetStackRate(1))
 	flushFrees()
-	allocFree(t, testTag(t), 64, 10)
+	allocFree(t, testkit.UniqueTag(t), 64, 10)
 	tracker.SetStackRate(0)
-	allocFree(t, testTag(t), largeMin, 2) // the large-buffer path
+	allocFree(t, testkit.UniqueTag(t), largeMin, 2) // the large-buffer path
 	if blocks, _ := queued(); blocks != 0 {
 		t.Fatalf("%d blocks queued", blocks)
 	}
@@ -95,12 +96,12 @@ func TestDebugModeFreesAtOnce(t *testing.T) {
 func TestReliefAndCollectionFlushTheQueues(t *testing.T) {
 	defer leakcheck.Check(t)
 	defer tracker.SetStackRate(tracker.SetStackRate(0))
-	allocFree(t, testTag(t), 64, 3)
+	allocFree(t, testkit.UniqueTag(t), 64, 3)
 	tracker.Relieve(1)
 	if blocks, _ := queued(); blocks != 0 {
 		t.Fatalf("%d blocks queued after Relieve", blocks)
 	}
-	allocFree(t, testTag(t), 64, 3)
+	allocFree(t, testkit.UniqueTag(t), 64, 3)
 	deadline := time.Now().Add(5 * time.Second)
 	for blocks, _ := queued(); blocks != 0; blocks, _ = queued() {
 		if time.Now().After(deadline) {

@@ -7,6 +7,7 @@ import (
 	"unsafe"
 
 	"github.com/membridge/membridge/cext/leakcheck"
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
 )
 
@@ -110,7 +111,7 @@ func TestLargeBuffersUnmapInDebugMode(t *testing.T) {
 	defer tracker.SetStackRate(tracker.SetStackRate(1))
 	TrimLargeBuffers() // pages kept by earlier tests would serve the allocation
 	before := LargeBufferStats()
-	b, err := Alloc(testTag(t), 1<<20)
+	b, err := Alloc(testkit.UniqueTag(t), 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,13 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
 )
 
 func TestCountersFollowReserveCommitRelease(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	var o fakeOwner
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	h, err := o.alloc(tag, 100)
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +50,7 @@ func TestCountersFollowReserveCommitRelease(t *testing.T) {
 }
 
 func TestCancelGivesBackTheReservation(t *testing.T) {
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	rec, err := tracker.Reserve(tracker.KindCHeap, -1, tag, 4096, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +73,7 @@ func TestReserveRejectsNegativeSize(t *testing.T) {
 
 func TestLimits(t *testing.T) {
 	defer tracker.VerifyNone(t)
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	tracker.SetTagLimit(tag, 1000)
 	defer tracker.SetTagLimit(tag, 0)
 	var o fakeOwner
@@ -153,7 +154,7 @@ func TestParseTrackMode(t *testing.T) {
 func TestSampledStacksAreScaled(t *testing.T) {
 	defer tracker.SetStackRate(tracker.SetStackRate(1 << 16))
 	var o fakeOwner
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	const n, size = 4000, 1024
 	var hs []*handle
 	var sampled int
@@ -289,7 +290,7 @@ func TestLeakReportPolicyKeepsTheMemoryAndTheRecord(t *testing.T) {
 	tracker.SetLeakHandler(func(r *tracker.Record) { mu.Lock(); heard = append(heard, r); mu.Unlock() })
 	defer tracker.SetLeakHandler(nil)
 	var o fakeOwner
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	func() { o.alloc(tag, 77) }()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
@@ -329,7 +330,7 @@ func TestLeakReportPolicyKeepsTheMemoryAndTheRecord(t *testing.T) {
 func TestHandOffIsNeitherLiveNorLeaked(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	var o fakeOwner
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	h, _ := o.alloc(tag, 300)
 	if !h.rec.HandOff() {
 		t.Fatal("hand-off refused")

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/membridge/membridge/internal/childtest"
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -30,7 +31,7 @@ func newKind(t *testing.T, name string) tracker.Kind {
 func TestReserveRefusesHostileSizes(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	k := newKind(t, "")
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	tracker.SetLimit(k, 1000)
 	defer tracker.SetLimit(k, 0)
 	tracker.SetTagLimit(tag, 500)
@@ -56,7 +57,7 @@ func TestReserveRefusesHostileSizes(t *testing.T) {
 		assert.Equal(t, int64(1), tracker.KindStats(k).LiveBytes)
 		assert.Equal(t, int64(1), tracker.TagStats(tag).LiveBytes)
 	}
-	other := testTag(t) // the kind's limit alone
+	other := testkit.UniqueTag(t) // the kind's limit alone
 	_, err = tracker.Reserve(k, -1, other, math.MaxInt64, 0)
 	var le *tracker.LimitError
 	require.ErrorAs(t, err, &le)
@@ -81,7 +82,7 @@ func TestReserveRefusesHostileSizes(t *testing.T) {
 func TestReserveRefusesOverflowWithoutALimit(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	k := newKind(t, "")
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	held, err := tracker.Reserve(k, -1, tag, 1, 0)
 	require.NoError(t, err)
 	held.Commit(0x1000, nil)
@@ -95,9 +96,9 @@ func TestReserveRefusesOverflowWithoutALimit(t *testing.T) {
 	// Half of what is left fits, twice does not: by the kind's total here,
 	// by the tag's when the kinds differ.
 	half := int64(math.MaxInt64/2 + 1)
-	r, err := tracker.Reserve(k, -1, testTag(t), half-1, 0)
+	r, err := tracker.Reserve(k, -1, testkit.UniqueTag(t), half-1, 0)
 	require.NoError(t, err)
-	_, err = tracker.Reserve(k, -1, testTag(t), half, 0)
+	_, err = tracker.Reserve(k, -1, testkit.UniqueTag(t), half, 0)
 	require.ErrorIs(t, err, tracker.ErrOutOfMemory)
 	r.Cancel()
 	k2 := newKind(t, "2")
@@ -119,7 +120,7 @@ func TestRefusedRequestsLeaveNoTransient(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	for _, byTag := range []bool{false, true} {
 		k := newKind(t, "")
-		tag := testTag(t)
+		tag := testkit.UniqueTag(t)
 		if byTag {
 			tracker.SetTagLimit(tag, 1000)
 		} else {
@@ -168,7 +169,7 @@ func TestRefusedRequestsLeaveNoTransient(t *testing.T) {
 // when the counter does.
 func TestExternalCountsCannotWrapTheTotals(t *testing.T) {
 	k := newKind(t, "")
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	var mu sync.Mutex
 	var counts []tracker.ExternalCounts
 	x := tracker.NewExternal(k, func(report func(string, tracker.ExternalCounts)) {
@@ -218,7 +219,7 @@ func TestExternalCountsCannotWrapTheTotals(t *testing.T) {
 // counters are not moved twice.
 func TestCommitAndCancelOutOfTurn(t *testing.T) {
 	defer tracker.VerifyNone(t)
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	r, err := tracker.Reserve(tracker.KindCHeap, -1, tag, 10, 0)
 	require.NoError(t, err)
 	r.Commit(0x1000, nil)
@@ -245,7 +246,7 @@ func TestCommitAndCancelOutOfTurn(t *testing.T) {
 
 // A negative limit is taken as no limit (0), as documented.
 func TestNegativeLimitIsNone(t *testing.T) {
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	tracker.SetTagLimit(tag, -1)
 	assert.Zero(t, tracker.TagLimit(tag))
 	k := newKind(t, "")

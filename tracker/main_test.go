@@ -1,17 +1,9 @@
 package tracker_test
 
 import (
-	"fmt"
-	"sync/atomic"
 	"testing"
 
 	"github.com/membridge/membridge/tracker"
 )
 
 func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
-
-var tagSeq atomic.Int64
-
-// testTag returns a tag unique to one run of a test, so counters read by
-// tag start from zero under -count too.
-func testTag(t testing.TB) string { return fmt.Sprintf("%s#%d", t.Name(), tagSeq.Add(1)) }

@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/membridge/membridge/internal/testkit"
 )
 
 // nurseryHandle stands for an owner's handle.
@@ -13,8 +15,6 @@ type nurseryHandle struct {
 	r *Record
 	_ [32]byte
 }
-
-var nurseryTagSeq atomic.Int64
 
 // nurseryAlloc makes a watched record of n bytes; reclaimed counts the
 // bytes the safety net gives back.
@@ -27,10 +27,6 @@ func nurseryAlloc(t *testing.T, tag string, n int64, reclaimed *atomic.Int64) *n
 	h := &nurseryHandle{r: r}
 	CommitWatched(h, r, 0x1000, ReclaimFunc(func(r *Record) { reclaimed.Add(r.Bytes()) }))
 	return h
-}
-
-func nurseryTag(t *testing.T) string {
-	return fmt.Sprintf("%s#%d", t.Name(), nurseryTagSeq.Add(1))
 }
 
 // withDropsHeard runs f with the LeakFree policy and returns a function
@@ -60,7 +56,7 @@ func withDropsHeard(t *testing.T) (wait func(want int) []*Record) {
 // that outlives a promotion gets one, and its Free stops it.
 func TestNurseryArmsOnlyWhatOutlivesIt(t *testing.T) {
 	var reclaimed atomic.Int64
-	tag := nurseryTag(t)
+	tag := testkit.UniqueTag(t)
 	short := nurseryAlloc(t, tag, 8, &reclaimed)
 	if !short.r.Release() {
 		t.Fatal("Release of a live record failed")
@@ -85,7 +81,7 @@ func TestNurseryArmsOnlyWhatOutlivesIt(t *testing.T) {
 // A shard promotes itself when its nursery fills, without a collection.
 func TestNurseryPromotesAFullShard(t *testing.T) {
 	var reclaimed atomic.Int64
-	tag := nurseryTag(t)
+	tag := testkit.UniqueTag(t)
 	var hs []*nurseryHandle
 	for range nurseryBatch * len(live.shards) {
 		hs = append(hs, nurseryAlloc(t, tag, 1, &reclaimed))
@@ -109,7 +105,7 @@ func TestNurseryPromotesAFullShard(t *testing.T) {
 func TestDroppedInTheNurseryIsFound(t *testing.T) {
 	wait := withDropsHeard(t)
 	var reclaimed atomic.Int64
-	tag := nurseryTag(t)
+	tag := testkit.UniqueTag(t)
 	func() { nurseryAlloc(t, tag, 100, &reclaimed) }()
 	heard := wait(1)
 	if len(heard) != 1 || heard[0].Tag() != tag || reclaimed.Load() != 100 {
@@ -124,7 +120,7 @@ func TestMovedHandleDropCountsOnce(t *testing.T) {
 		t.Run(fmt.Sprintf("armed=%v", armedFirst), func(t *testing.T) {
 			wait := withDropsHeard(t)
 			var reclaimed atomic.Int64
-			tag := nurseryTag(t)
+			tag := testkit.UniqueTag(t)
 			old := nurseryAlloc(t, tag, 64, &reclaimed)
 			if armedFirst {
 				armNursery()
@@ -154,7 +150,7 @@ func TestMovedHandleDropCountsOnce(t *testing.T) {
 func TestNurseryConcurrentFreesMovesAndPromotions(t *testing.T) {
 	wait := withDropsHeard(t)
 	var reclaimed atomic.Int64
-	tag := nurseryTag(t)
+	tag := testkit.UniqueTag(t)
 	stop := make(chan struct{})
 	var promoters sync.WaitGroup
 	promoters.Add(1)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
 )
 
@@ -190,7 +191,7 @@ func TestSiteTotalsCountAllocationsPerStack(t *testing.T) {
 	tracker.TrackSites(true)
 	defer tracker.TrackSites(false)
 	var o fakeOwner
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	for range 3 {
 		h, _ := o.alloc(tag, 10) // one site: one line
 		h.free()

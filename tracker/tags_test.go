@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
 )
 
@@ -17,7 +18,7 @@ import (
 func capTags(t *testing.T, room int) {
 	t.Helper()
 	if tracker.TagsKept() == 0 { // a cap of 0 is none: keep one tag first
-		r, err := tracker.Reserve(tracker.KindCHeap, -1, testTag(t), 1, 0)
+		r, err := tracker.Reserve(tracker.KindCHeap, -1, testkit.UniqueTag(t), 1, 0)
 		require.NoError(t, err)
 		r.Cancel()
 	}
@@ -56,7 +57,7 @@ func TestTagsPastTheCapCountUnderOverflowTag(t *testing.T) {
 	k := newKind(t, "")
 	capTags(t, room)
 	overflowed := tracker.TagsOverflowed()
-	prefix := testTag(t) + "/"
+	prefix := testkit.UniqueTag(t) + "/"
 	_, allocatedBefore := tagsOf(k, prefix)
 	kindBefore := tracker.KindStats(k)
 	var recs []*tracker.Record
@@ -106,7 +107,7 @@ func TestTagCapUnderConcurrency(t *testing.T) {
 	k := newKind(t, "")
 	capTags(t, room)
 	overflowed := tracker.TagsOverflowed()
-	prefix := testTag(t) + "/"
+	prefix := testkit.UniqueTag(t) + "/"
 	_, allocatedBefore := tagsOf(k, prefix)
 	kindBefore := tracker.KindStats(k)
 	var wg sync.WaitGroup
@@ -149,7 +150,7 @@ func TestHostileTags(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	k := newKind(t, "")
 	huge := strings.Repeat("x", 1<<20)
-	exact := testTag(t)
+	exact := testkit.UniqueTag(t)
 	exact += strings.Repeat("é", (tracker.MaxTagLen-len(exact))/2)
 	exact += strings.Repeat("z", tracker.MaxTagLen-len(exact))
 	for _, c := range []struct {
@@ -161,7 +162,7 @@ func TestHostileTags(t *testing.T) {
 		{"MaxTagLen bytes", exact, true},
 		{"one byte too long", strings.Repeat("y", tracker.MaxTagLen+1), false},
 		{"huge", huge, false},
-		{"invalid UTF-8", "\xff\xfe" + testTag(t), false},
+		{"invalid UTF-8", "\xff\xfe" + testkit.UniqueTag(t), false},
 		{"a cut rune", "é"[:1], false},
 		{"OverflowTag by name", tracker.OverflowTag, false},
 	} {
@@ -207,7 +208,7 @@ func TestTagLimitReservesAPlace(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	capTags(t, 0)
 	kept := tracker.TagsKept()
-	budget, late, none := testTag(t), testTag(t), testTag(t)
+	budget, late, none := testkit.UniqueTag(t), testkit.UniqueTag(t), testkit.UniqueTag(t)
 
 	tracker.SetTagLimit(none, 0)
 	assert.Equal(t, kept, tracker.TagsKept(), "removing a limit makes no place")
@@ -255,7 +256,7 @@ func TestRaisingTheCapLetsTagsIn(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	require.Equal(t, tracker.DefaultMaxTags, tracker.MaxTags(), "the default, restored by every test that changes it")
 	capTags(t, 0)
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	r, err := tracker.Reserve(tracker.KindCHeap, -1, tag, 1, 0)
 	require.NoError(t, err)
 	r.Commit(0x1000, nil)
@@ -275,7 +276,7 @@ func TestRaisingTheCapLetsTagsIn(t *testing.T) {
 	r4.Commit(0x1000, nil)
 	defer r4.Release()
 	assert.Equal(t, tag, r4.Tag())
-	r5, err := tracker.Reserve(tracker.KindCHeap, -1, testTag(t), 1, 0)
+	r5, err := tracker.Reserve(tracker.KindCHeap, -1, testkit.UniqueTag(t), 1, 0)
 	require.NoError(t, err)
 	r5.Commit(0x1000, nil)
 	defer r5.Release()
@@ -284,7 +285,7 @@ func TestRaisingTheCapLetsTagsIn(t *testing.T) {
 	// 0 removes the cap; a negative cap is taken as 0.
 	tracker.SetMaxTags(-1)
 	assert.Zero(t, tracker.MaxTags())
-	r3, err := tracker.Reserve(tracker.KindCHeap, -1, testTag(t), 1, 0)
+	r3, err := tracker.Reserve(tracker.KindCHeap, -1, testkit.UniqueTag(t), 1, 0)
 	require.NoError(t, err)
 	r3.Commit(0x1000, nil)
 	defer r3.Release()
@@ -299,7 +300,7 @@ func TestExternalTagsRespectTheCap(t *testing.T) {
 	k := newKind(t, "")
 	capTags(t, room)
 	overflowed := tracker.TagsOverflowed()
-	prefix := testTag(t) + "/"
+	prefix := testkit.UniqueTag(t) + "/"
 	var mu sync.Mutex
 	var live int64 = 100
 	x := tracker.NewExternal(k, func(report func(string, tracker.ExternalCounts)) {

@@ -14,14 +14,6 @@ import (
 	"github.com/membridge/membridge/tracker"
 )
 
-var seq atomic.Int64
-
-// Tag returns a tag no other test of the run uses, so the per-tag counters
-// a test reads are its own (under -count>1 too).
-func Tag(t testing.TB, what string) string {
-	return fmt.Sprintf("%s/%s#%d", t.Name(), what, seq.Add(1))
-}
-
 // Production sets the ledger's stack rate for the rest of t (0: no stacks,
 // so freed records are reused; 1: every record keeps a stack).
 func Production(t testing.TB, rate int64) {

@@ -3,14 +3,12 @@ package memprofile_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,17 +17,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/membridge/membridge/cuda"
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/memprofile"
 )
 
 func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
-
-var tagSeq atomic.Int64
-
-// runTag returns name made unique to this run of a test.
-func runTag(name string) string { return fmt.Sprintf("%s#%d", name, tagSeq.Add(1)) }
 
 // ledgerOnly stands in for an owner: it makes ledger records without memory.
 type ledgerOnly struct{ recs []*tracker.Record }
@@ -104,7 +98,7 @@ func TestProfileHasLiveAndAllocatedBytesPerTagWithStacks(t *testing.T) {
 	defer o.freeAll()
 	// Tags of this run only: allocated bytes are counted since the start
 	// of the process, and -count>1 runs the test again in it.
-	frames, weights := runTag("prof-frames"), runTag("prof-weights")
+	frames, weights := testkit.UniqueTag(t, "prof-frames"), testkit.UniqueTag(t, "prof-weights")
 	decodeFrames(t, &o, frames, 5)
 	uploadWeights(t, &o, weights)
 	// Freed memory counts as allocated, not as live.
@@ -317,7 +311,7 @@ func TestProfileStartsStacksAtTheUsersCall(t *testing.T) {
 	c, err := cuda.Open(0)
 	require.NoError(t, err)
 	defer c.Close()
-	hostTag, devTag := runTag("prof-user-host"), runTag("prof-user-device")
+	hostTag, devTag := testkit.UniqueTag(t, "prof-user-host"), testkit.UniqueTag(t, "prof-user-device")
 	b := loadTable(t, hostTag)
 	defer b.Free()
 	d := uploadTable(t, c, devTag)
@@ -381,7 +375,7 @@ func get(t *testing.T, url string) (int, []byte) {
 
 func TestHandlerServesADeltaProfileWithSeconds(t *testing.T) {
 	defer tracker.VerifyNone(t)
-	before, during := runTag("prof-delta-before"), runTag("prof-delta-during")
+	before, during := testkit.UniqueTag(t, "prof-delta-before"), testkit.UniqueTag(t, "prof-delta-during")
 	var kept, freed ledgerOnly
 	defer kept.freeAll()
 	decodeFrames(t, &kept, before, 3)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/membridge/membridge/cuda"
 	"github.com/membridge/membridge/internal/recycletest"
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
 )
 
@@ -66,7 +67,7 @@ func buffers(c *cuda.Context) recycletest.Owner[*cuda.DeviceBuffer] {
 func TestStaleDeviceHandleOfARecycledRecord(t *testing.T) {
 	recycletest.Production(t, 0)
 	c := open(t)
-	tagA, tagB := recycletest.Tag(t, "a"), recycletest.Tag(t, "b")
+	tagA, tagB := testkit.UniqueTag(t, "a"), testkit.UniqueTag(t, "b")
 	a, b := recycletest.ReusedPair(t, buffers(c), tagA, tagB)
 	if a.Tag() != tagA || b.Tag() != tagB || a.Len() != 64 {
 		t.Fatalf("tags %q and %q, len %d; want %q, %q and 64", a.Tag(), b.Tag(), a.Len(), tagA, tagB)
@@ -100,8 +101,8 @@ func TestStaleDeviceHandleOfARecycledRecord(t *testing.T) {
 func TestCloseAfterRecordReuse(t *testing.T) {
 	recycletest.Production(t, 0)
 	c := open(t)
-	a, b := recycletest.ReusedPair(t, buffers(c), recycletest.Tag(t, "a"), recycletest.Tag(t, "b"))
-	p, err := c.AllocPinned(recycletest.Tag(t, "pinned"), 16)
+	a, b := recycletest.ReusedPair(t, buffers(c), testkit.UniqueTag(t, "a"), testkit.UniqueTag(t, "b"))
+	p, err := c.AllocPinned(testkit.UniqueTag(t, "pinned"), 16)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +124,7 @@ func TestCloseAfterRecordReuse(t *testing.T) {
 func TestStalePinnedHandle(t *testing.T) {
 	recycletest.Production(t, 0)
 	c := open(t)
-	tagA := recycletest.Tag(t, "a")
+	tagA := testkit.UniqueTag(t, "a")
 	for range 1000 {
 		a, err := c.AllocPinned(tagA, 64)
 		if err != nil {
@@ -133,7 +134,7 @@ func TestStalePinnedHandle(t *testing.T) {
 		if err := a.Free(); err != nil {
 			t.Fatal(err)
 		}
-		b, err := c.AllocPinned(recycletest.Tag(t, "b"), 32)
+		b, err := c.AllocPinned(testkit.UniqueTag(t, "b"), 32)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -161,7 +162,7 @@ func TestStalePinnedHandle(t *testing.T) {
 func TestSampledDeviceRecordIsNotRecycled(t *testing.T) {
 	recycletest.Production(t, 1)
 	c := open(t)
-	a, err := c.Alloc(recycletest.Tag(t, "a"), 64)
+	a, err := c.Alloc(testkit.UniqueTag(t, "a"), 64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +172,7 @@ func TestSampledDeviceRecordIsNotRecycled(t *testing.T) {
 	}
 	recycletest.Production(t, 0)
 	for range 100 {
-		b, err := c.Alloc(recycletest.Tag(t, "b"), 64)
+		b, err := c.Alloc(testkit.UniqueTag(t, "b"), 64)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -195,7 +196,7 @@ func TestDeviceRecyclingUnderChurn(t *testing.T) {
 	dropsHeard := recycletest.HearDrops(t)
 	var dropped atomic.Int64
 	c := open(t)
-	tg := recycletest.Tag(t, "churn")
+	tg := testkit.UniqueTag(t, "churn")
 	stop := recycletest.Beside()
 	var wg sync.WaitGroup
 	for g := range 4 {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/membridge/membridge/internal/recycletest"
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
 )
@@ -31,7 +32,7 @@ var buffers = recycletest.Owner[*native.Buffer]{
 // it cannot end the new owner's record.
 func TestStaleHandleOfARecycledRecord(t *testing.T) {
 	recycletest.Production(t, 0)
-	tagA, tagB := recycletest.Tag(t, "a"), recycletest.Tag(t, "b")
+	tagA, tagB := testkit.UniqueTag(t, "a"), testkit.UniqueTag(t, "b")
 	a, b := recycletest.ReusedPair(t, buffers, tagA, tagB)
 	if a.Tag() != tagA || b.Tag() != tagB {
 		t.Fatalf("tags %q and %q, want %q and %q", a.Tag(), b.Tag(), tagA, tagB)
@@ -64,7 +65,7 @@ func TestStaleHandleOfARecycledRecord(t *testing.T) {
 // message keeps naming where it was allocated.
 func TestSampledRecordIsNotRecycled(t *testing.T) {
 	recycletest.Production(t, 1)
-	a, err := native.Alloc(recycletest.Tag(t, "a"), 64)
+	a, err := native.Alloc(testkit.UniqueTag(t, "a"), 64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +73,7 @@ func TestSampledRecordIsNotRecycled(t *testing.T) {
 	a.Free()
 	recycletest.Production(t, 0)
 	for range 100 {
-		b, err := native.Alloc(recycletest.Tag(t, "b"), 64)
+		b, err := native.Alloc(testkit.UniqueTag(t, "b"), 64)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,7 +92,7 @@ func TestSampledRecordIsNotRecycled(t *testing.T) {
 // keeps saying what was live when it was taken.
 func TestSnapshotOutlivesRecycling(t *testing.T) {
 	recycletest.Production(t, 0)
-	tagA := recycletest.Tag(t, "a")
+	tagA := testkit.UniqueTag(t, "a")
 	a, err := native.Alloc(tagA, 100)
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +108,7 @@ func TestSnapshotOutlivesRecycling(t *testing.T) {
 	}
 	a.Free()
 	for range 100 { // let the record be reused
-		b, _ := native.Alloc(recycletest.Tag(t, "b"), 7)
+		b, _ := native.Alloc(testkit.UniqueTag(t, "b"), 7)
 		b.Free()
 	}
 	if snap.Tag() != tagA || snap.Bytes() != 100 || !snap.Live() {
@@ -121,7 +122,7 @@ func TestSnapshotOutlivesRecycling(t *testing.T) {
 func TestRecyclingUnderChurn(t *testing.T) {
 	recycletest.Production(t, 0)
 	dropsHeard := recycletest.HearDrops(t)
-	tg := recycletest.Tag(t, "churn")
+	tg := testkit.UniqueTag(t, "churn")
 	stop := recycletest.Beside()
 	var wg sync.WaitGroup
 	var dropped atomic.Int64
