@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/membridge/membridge/cext/leakcheck"
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
 )
 
@@ -336,8 +337,10 @@ func TestArenaWaitsForBudget(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	a.WaitFor(ctx)
+	before := tracker.Pressure()
 	go func() {
-		time.Sleep(10 * time.Millisecond)
+		// Free only once the chunk below waits for the budget.
+		testkit.Until(func() bool { return tracker.Pressure().LimitWaits != before.LimitWaits }, nil)
 		held.Free()
 	}()
 	if _, err := a.Alloc(100, 8); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -141,6 +142,24 @@ func TestViewOutlivingItsBufferReportsIt(t *testing.T) {
 	}
 }
 
+// waitingContext is a context that never ends and closes waiting when
+// its Done is first called: when FreeWait first waits on it.
+type waitingContext struct {
+	context.Context
+	once    sync.Once
+	waiting chan struct{}
+}
+
+func newWaitingContext() *waitingContext {
+	return &waitingContext{Context: context.Background(), waiting: make(chan struct{})}
+}
+
+// Done is the wrapped context's Done, after closing waiting the first time.
+func (c *waitingContext) Done() <-chan struct{} {
+	c.once.Do(func() { close(c.waiting) })
+	return c.Context.Done()
+}
+
 func TestFreeWait(t *testing.T) {
 	defer leakcheck.Check(t)
 	b, _ := Alloc(t.Name(), 16)
@@ -150,11 +169,12 @@ func TestFreeWait(t *testing.T) {
 	if err := b.FreeWait(ctx); !errors.Is(err, ErrBorrowed) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("FreeWait timing out: %v", err)
 	}
+	ctx2 := newWaitingContext()
 	go func() {
-		time.Sleep(5 * time.Millisecond)
+		<-ctx2.waiting // FreeWait waits for the view now
 		v.Release()
 	}()
-	if err := b.FreeWait(context.Background()); err != nil {
+	if err := b.FreeWait(ctx2); err != nil {
 		t.Fatal(err)
 	}
 	if !errors.Is(b.Err(), ErrFreed) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
+	"github.com/stretchr/testify/assert"
 )
 
 func TestCountersFollowReserveCommitRelease(t *testing.T) {
@@ -225,6 +226,18 @@ func TestParallelTestsDoNotBlameEachOther(t *testing.T) {
 	var o fakeOwner
 	leaked := make(chan *handle, 1)
 	var leakerReport, cleanReport string
+	// The two tests take turns through these, so that each one's check
+	// runs while the other's allocation is live, however the scheduler
+	// runs them: the leaker allocates, the clean test allocates, the
+	// leaker checks, the clean test frees and checks.
+	leakerAllocated, cleanAllocated, leakerChecked := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	await := func(t *testing.T, ch chan struct{}, what string) {
+		select {
+		case <-ch:
+		case <-time.After(testkit.Patience):
+			t.Fatalf("the other test never %s (run with -parallel 1?)", what)
+		}
+	}
 	t.Run("group", func(t *testing.T) {
 		t.Run("leaker", func(t *testing.T) {
 			t.Parallel()
@@ -235,16 +248,20 @@ func TestParallelTestsDoNotBlameEachOther(t *testing.T) {
 			go func() { h, _ := o.alloc("leaker-child", 32); done <- h }()
 			child := <-done
 			leaked <- h
-			time.Sleep(20 * time.Millisecond) // let the clean test run meanwhile
+			close(leakerAllocated)
+			await(t, cleanAllocated, "allocated")
 			tracker.VerifyNone(rt, tracker.MaxWait(10*time.Millisecond))
+			close(leakerChecked)
 			leakerReport = rt.Report()
 			child.free()
 		})
 		t.Run("clean", func(t *testing.T) {
 			t.Parallel()
 			rt := &tracker.Recorder{TestName: t.Name()}
+			await(t, leakerAllocated, "allocated")
 			h, _ := o.alloc("clean", 64)
-			time.Sleep(10 * time.Millisecond)
+			close(cleanAllocated)
+			await(t, leakerChecked, "checked")
 			h.free()
 			tracker.VerifyNone(rt, tracker.MaxWait(10*time.Millisecond))
 			cleanReport = rt.Report()
@@ -267,14 +284,10 @@ func TestDroppedHandleFailsTheTestAndIsReclaimed(t *testing.T) {
 	var o fakeOwner
 	func() { leakyDecode(&o) }() // the handle is dropped here
 	rt := &tracker.Recorder{TestName: t.Name()}
-	deadline := time.Now().Add(5 * time.Second)
-	for o.reclaimed.Load() == 0 && time.Now().Before(deadline) {
+	testkit.Eventually(t, func(c *assert.CollectT) {
 		tracker.GC()
-		time.Sleep(time.Millisecond)
-	}
-	if o.reclaimed.Load() != 512 {
-		t.Fatalf("safety net reclaimed %d bytes, want 512", o.reclaimed.Load())
-	}
+		assert.EqualValues(c, 512, o.reclaimed.Load(), "bytes the safety net reclaimed")
+	})
 	tracker.VerifyNone(rt, tracker.MaxWait(10*time.Millisecond))
 	if rep := rt.Report(); !strings.Contains(rep, "1 dropped without Free") || !strings.Contains(rep, "leakyDecode") {
 		t.Fatalf("dropped handle not reported with its stack:\n%s", rep)
@@ -292,17 +305,12 @@ func TestLeakReportPolicyKeepsTheMemoryAndTheRecord(t *testing.T) {
 	var o fakeOwner
 	tag := testkit.UniqueTag(t)
 	func() { o.alloc(tag, 77) }()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
+	testkit.Eventually(t, func(c *assert.CollectT) {
 		tracker.GC()
 		mu.Lock()
-		n := len(heard)
-		mu.Unlock()
-		if n > 0 {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+		defer mu.Unlock()
+		assert.NotEmpty(c, heard, "drops the leak handler heard")
+	})
 	mu.Lock()
 	defer mu.Unlock()
 	if len(heard) != 1 || !heard[0].Dropped() || heard[0].Tag() != tag {

@@ -5,7 +5,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/membridge/membridge/internal/testkit"
 )
@@ -30,7 +29,8 @@ func nurseryAlloc(t *testing.T, tag string, n int64, reclaimed *atomic.Int64) *n
 }
 
 // withDropsHeard runs f with the LeakFree policy and returns a function
-// that waits (up to 5 s, collecting with GC) until want drops were heard.
+// that waits (up to testkit.Patience, collecting with GC) until want drops
+// were heard, and returns those heard.
 func withDropsHeard(t *testing.T) (wait func(want int) []*Record) {
 	prev := SetLeakPolicy(LeakFree)
 	var mu sync.Mutex
@@ -38,17 +38,14 @@ func withDropsHeard(t *testing.T) (wait func(want int) []*Record) {
 	SetLeakHandler(func(r *Record) { mu.Lock(); heard = append(heard, r); mu.Unlock() })
 	t.Cleanup(func() { SetLeakHandler(nil); SetLeakPolicy(prev) })
 	return func(want int) []*Record {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
+		var got []*Record
+		testkit.Until(func() bool {
 			mu.Lock()
-			got := append([]*Record(nil), heard...)
-			mu.Unlock()
-			if len(got) >= want || time.Now().After(deadline) {
-				return got
-			}
-			GC()
-			time.Sleep(time.Millisecond)
-		}
+			defer mu.Unlock()
+			got = append([]*Record(nil), heard...)
+			return len(got) >= want
+		}, GC)
+		return got
 	}
 }
 
@@ -122,24 +119,26 @@ func TestMovedHandleDropCountsOnce(t *testing.T) {
 			var reclaimed atomic.Int64
 			tag := testkit.UniqueTag(t)
 			old := nurseryAlloc(t, tag, 64, &reclaimed)
+			// The probe is made and dropped with the old handle, in the
+			// same state (nursery or armed): once the safety net has
+			// found the probe, it has had the collection in which it
+			// would have found the old handle too.
+			probe := nurseryAlloc(t, tag, 8, &reclaimed)
 			if armedFirst {
 				armNursery()
 			}
 			moved := &nurseryHandle{r: old.r}
 			Watch(moved, old.r)
-			old = nil
+			_ = probe
+			old, probe = nil, nil
 			// The old handle is unreachable now: its drop must not count.
-			for range 3 {
-				GC()
-				time.Sleep(time.Millisecond)
-			}
-			if reclaimed.Load() != 0 || !moved.r.Live() {
-				t.Fatalf("dropping the moved-from handle reclaimed %d bytes (record live: %v)", reclaimed.Load(), moved.r.Live())
+			if heard := wait(1); len(heard) != 1 || reclaimed.Load() != 8 || !moved.r.Live() {
+				t.Fatalf("heard %d drops, reclaimed %d bytes (record live: %v); want only the probe's 8", len(heard), reclaimed.Load(), moved.r.Live())
 			}
 			r := moved.r
 			moved = nil
-			if heard := wait(1); len(heard) != 1 || heard[0] != r || reclaimed.Load() != 64 {
-				t.Fatalf("heard %d drops, reclaimed %d bytes; want the moved-to handle's 64", len(heard), reclaimed.Load())
+			if heard := wait(2); len(heard) != 2 || heard[1] != r || reclaimed.Load() != 8+64 {
+				t.Fatalf("heard %d drops, reclaimed %d bytes; want the probe's 8 and the moved-to handle's 64", len(heard), reclaimed.Load())
 			}
 		})
 	}
