@@ -6,15 +6,16 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 	"unsafe"
 
 	"github.com/membridge/membridge/batch"
 	"github.com/membridge/membridge/batch/internal/leaky"
 	"github.com/membridge/membridge/cext"
 	"github.com/membridge/membridge/cext/leakcheck"
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
+	"github.com/stretchr/testify/assert"
 )
 
 func records(values ...float32) []batch.Record {
@@ -196,11 +197,10 @@ func TestDroppedResultIsReleasedBySafetyNet(t *testing.T) {
 		}
 		_ = res.Len()
 	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for tracker.TagStats(batch.TagWork).LiveBytes != before.LiveBytes && time.Now().Before(deadline) {
+	testkit.Eventually(t, func(c *assert.CollectT) {
 		tracker.GC()
-		time.Sleep(time.Millisecond)
-	}
+		assert.Equal(c, before.LiveBytes, tracker.TagStats(batch.TagWork).LiveBytes, "work bytes live")
+	})
 	if s := tracker.TagStats(batch.TagWork); s.LiveBytes != before.LiveBytes || s.DroppedCount != before.DroppedCount+1 {
 		t.Fatalf("after dropping a Result: %+v, want it released and counted as dropped", s)
 	}

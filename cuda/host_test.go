@@ -5,9 +5,11 @@ package cuda
 import (
 	"errors"
 	"testing"
-	"time"
 
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // Tests of what only the host backend can show: its emulation's own
@@ -94,14 +96,11 @@ func TestHostSafetyNetFreesOnTheOwner(t *testing.T) {
 		b, _ := c.Alloc("test/dropped-owner", 1<<16)
 		rec = b.Record()
 	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for !c.queued.Load() && time.Now().Before(deadline) {
+	testkit.Eventually(t, func(c2 *assert.CollectT) {
 		tracker.GC()
-		time.Sleep(time.Millisecond)
-	}
-	if !c.queued.Load() || !rec.Dropped() {
-		t.Fatal("the dropped buffer was not queued to its context")
-	}
+		assert.True(c2, c.queued.Load(), "the dropped buffer queued to its context")
+	})
+	require.True(t, rec.Dropped(), "the queued buffer's record is marked dropped")
 	if got := emulated.used.Load(); got != used+1<<16 {
 		t.Errorf("emulated bytes in use %d, want %d: freed before the owner's next call", got, used+1<<16)
 	}

@@ -8,8 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestDevices(t *testing.T) {
@@ -406,14 +409,10 @@ func TestSafetyNet(t *testing.T) {
 		recs = [3]*tracker.Record{b.Record(), p.Record(), h.Record()}
 	}()
 	rec1, rec2, rec3 := recs[0], recs[1], recs[2]
-	deadline := time.Now().Add(5 * time.Second)
-	for (!rec1.Dropped() || !rec2.Dropped() || !rec3.Dropped()) && time.Now().Before(deadline) {
+	testkit.Eventually(t, func(c *assert.CollectT) {
 		tracker.GC()
-		time.Sleep(time.Millisecond)
-	}
-	if !rec1.Dropped() || !rec2.Dropped() || !rec3.Dropped() {
-		t.Fatal("the safety net did not find the dropped buffers")
-	}
+		assert.True(c, rec1.Dropped() && rec2.Dropped() && rec3.Dropped(), "the safety net found the dropped buffers")
+	})
 	// The cleanup marks a record dropped just before its Reclaim queues the
 	// allocation: poll until the context has freed all three.
 	linked := func() int {
@@ -427,18 +426,10 @@ func TestSafetyNet(t *testing.T) {
 		shared.live.Unlock()
 		return n
 	}
-	for {
-		if err := shared.Synchronize(); err != nil {
-			t.Fatal(err)
-		}
-		if linked() == 0 {
-			break
-		}
-		if !time.Now().Before(deadline) {
-			t.Fatalf("%d dropped allocations not freed by the context", linked())
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testkit.Eventually(t, func(c *assert.CollectT) {
+		require.NoError(c, shared.Synchronize())
+		assert.Zero(c, linked(), "dropped allocations not freed by the context")
+	})
 	if shared.queued.Load() {
 		t.Error("queue not drained by Synchronize")
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/membridge/membridge/handle"
 	"github.com/membridge/membridge/handle/internal/notify"
 	"github.com/membridge/membridge/internal/benchround"
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
 )
 
@@ -107,18 +108,9 @@ func TestLookupErrors(t *testing.T) {
 	}
 }
 
-// gc collects until cond holds or a few seconds pass.
-func gc(cond func() bool) bool {
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		tracker.GC()
-		time.Sleep(time.Millisecond)
-	}
-	return true
-}
+// gc collects until cond holds or testkit.Patience passes, and reports
+// whether it held.
+func gc(cond func() bool) bool { return testkit.Until(cond, tracker.GC) }
 
 func TestWeakValueGone(t *testing.T) {
 	defer leakcheck.Check(t)

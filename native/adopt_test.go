@@ -9,7 +9,10 @@ import (
 	"unsafe"
 
 	"github.com/membridge/membridge/cext/leakcheck"
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestAdoptFreesWithTheLibrarysDeleter(t *testing.T) {
@@ -78,14 +81,11 @@ func TestDroppedAdoptedBufferGoesBackToItsDeleter(t *testing.T) {
 			cFree(uintptr(q), 32, false)
 		}))
 	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for calls.Load() == 0 && time.Now().Before(deadline) {
+	testkit.Eventually(t, func(c *assert.CollectT) {
 		tracker.GC()
-		time.Sleep(time.Millisecond)
-	}
-	if calls.Load() != 1 {
-		t.Fatalf("deleter called %d times", calls.Load())
-	}
+		assert.NotZero(c, calls.Load(), "deleter calls")
+	})
+	require.EqualValues(t, 1, calls.Load(), "deleter calls")
 	rt := &tracker.Recorder{}
 	tracker.VerifyNone(rt, tracker.MaxWait(10*time.Millisecond))
 	if !strings.Contains(rt.Report(), "kind adopted") {

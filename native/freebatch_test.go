@@ -3,11 +3,11 @@ package native
 import (
 	"runtime/debug"
 	"testing"
-	"time"
 
 	"github.com/membridge/membridge/cext/leakcheck"
 	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
+	"github.com/stretchr/testify/assert"
 )
 
 // queued returns the blocks and bytes waiting in the free queues.
@@ -102,12 +102,9 @@ func TestReliefAndCollectionFlushTheQueues(t *testing.T) {
 		t.Fatalf("%d blocks queued after Relieve", blocks)
 	}
 	allocFree(t, testkit.UniqueTag(t), 64, 3)
-	deadline := time.Now().Add(5 * time.Second)
-	for blocks, _ := queued(); blocks != 0; blocks, _ = queued() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d blocks still queued after collections", blocks)
-		}
+	testkit.Eventually(t, func(c *assert.CollectT) {
+		blocks, _ := queued()
+		assert.Zero(c, blocks, "blocks still queued after collections")
 		tracker.GC()
-		time.Sleep(time.Millisecond)
-	}
+	})
 }

@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
+	"github.com/stretchr/testify/assert"
 )
 
 func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
@@ -54,10 +56,10 @@ func TestLeakingDecoderIsCaught(t *testing.T) {
 	out.Free()
 	// The scratch handles are unreachable now; the safety net reclaims them
 	// at a garbage collection and keeps them for the report.
-	for deadline := time.Now().Add(5 * time.Second); tracker.TagStats("scratch").LiveCount > 0 && time.Now().Before(deadline); {
+	testkit.Eventually(t, func(c *assert.CollectT) {
 		tracker.GC()
-		time.Sleep(time.Millisecond)
-	}
+		assert.Zero(c, tracker.TagStats("scratch").LiveCount, "scratch handles live")
+	})
 	var rt tracker.Recorder
 	tracker.VerifyNone(&rt, tracker.MaxWait(10*time.Millisecond))
 	rep := rt.Report()

@@ -14,7 +14,9 @@ import (
 
 	"github.com/membridge/membridge/cext/cexttest"
 	"github.com/membridge/membridge/cuda"
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
+	"github.com/stretchr/testify/assert"
 )
 
 // Every fault gets a clear HTTP error and leaves nothing behind:
@@ -134,13 +136,10 @@ func TestClientDisconnectsMidBody(t *testing.T) {
 // request whose client went away on its own time.
 func waitIdle(t *testing.T) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for tracker.TagStats(tagRequest).LiveCount > 0 || tracker.TagStats(tagDevice).LiveCount > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("request memory still live: %+v", tracker.TagStats(tagRequest))
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testkit.Eventually(t, func(c *assert.CollectT) {
+		assert.Zero(c, tracker.TagStats(tagRequest).LiveCount, "request memory live: %+v", tracker.TagStats(tagRequest))
+		assert.Zero(c, tracker.TagStats(tagDevice).LiveCount, "device memory live: %+v", tracker.TagStats(tagDevice))
+	})
 }
 
 func TestCachedAnswerIsTheSame(t *testing.T) {

@@ -9,8 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
 )
 
@@ -98,11 +98,8 @@ func HearDrops(t testing.TB) *atomic.Int64 {
 	return heard
 }
 
-// WaitDrops collects until heard reaches want, for at most ten seconds.
+// WaitDrops collects until heard reaches want, for at most
+// testkit.Patience; the caller checks the count.
 func WaitDrops(heard *atomic.Int64, want int64) {
-	deadline := time.Now().Add(10 * time.Second)
-	for heard.Load() < want && time.Now().Before(deadline) {
-		tracker.GC()
-		time.Sleep(time.Millisecond)
-	}
+	testkit.Until(func() bool { return heard.Load() >= want }, tracker.GC)
 }
