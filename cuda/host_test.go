@@ -96,9 +96,9 @@ func TestHostSafetyNetFreesOnTheOwner(t *testing.T) {
 		b, _ := c.Alloc("test/dropped-owner", 1<<16)
 		rec = b.Record()
 	}()
-	testkit.Eventually(t, func(c2 *assert.CollectT) {
+	testkit.Eventually(t, func(ct *assert.CollectT) {
 		tracker.GC()
-		assert.True(c2, c.queued.Load(), "the dropped buffer queued to its context")
+		assert.True(ct, c.queued.Load(), "the dropped buffer queued to its context")
 	})
 	require.True(t, rec.Dropped(), "the queued buffer's record is marked dropped")
 	if got := emulated.used.Load(); got != used+1<<16 {

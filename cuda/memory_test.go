@@ -5,8 +5,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/native"
@@ -728,12 +728,16 @@ func TestCloseWhileInUse(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
 	start := make(chan struct{})
+	var racing atomic.Int32 // goroutines past their first round
 	for g := range 4 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			<-start
 			for i := 0; ; i++ {
+				if i == 1 {
+					racing.Add(1)
+				}
 				var x *DeviceSlice[float32]
 				var err error
 				if g%2 == 0 {
@@ -757,7 +761,9 @@ func TestCloseWhileInUse(t *testing.T) {
 		}()
 	}
 	close(start)
-	time.Sleep(20 * time.Millisecond)
+	// Close once every goroutine is in its loop, however the scheduler
+	// runs them, so that Close races with all four.
+	testkit.Eventually(t, func(ct *assert.CollectT) { assert.EqualValues(ct, 4, racing.Load(), "goroutines racing") })
 	if err := c.Close(); err != nil {
 		t.Error(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
 )
 
@@ -160,10 +161,7 @@ func TestLeakyVariantIsCaughtByMetrics(t *testing.T) {
 func startLeaky(t *testing.T, cfg config) (url, debugURL string) {
 	url, debugURL = startWithDebug(t, cfg)
 	t.Cleanup(func() { // runs before startTest's shutdown check
-		for deadline := time.Now().Add(10 * time.Second); tracker.TagStats(tagRequest).LiveCount > 0 && time.Now().Before(deadline); {
-			tracker.GC()
-			time.Sleep(10 * time.Millisecond)
-		}
+		testkit.Until(func() bool { return tracker.TagStats(tagRequest).LiveCount == 0 }, tracker.GC)
 		tracker.Find(tracker.MaxWait(0)) // reports, and so forgets, the planted leaks
 	})
 	return url, debugURL

@@ -9,11 +9,11 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/debughttp"
 )
@@ -109,16 +109,14 @@ func dropOne(t *testing.T, tag string) {
 		require.NoError(t, err)
 		tracker.CommitWatched(&watched{rec}, rec, 0xdead000, tracker.ReclaimFunc(func(*tracker.Record) { reclaimed <- struct{}{} }))
 	}()
-	deadline := time.Now().Add(time.Minute)
-	for time.Now().Before(deadline) {
+	testkit.Eventually(t, func(c *assert.CollectT) {
 		tracker.GC()
 		select {
 		case <-reclaimed:
-			return
-		case <-time.After(10 * time.Millisecond):
+		default:
+			c.Errorf("the safety net did not find the dropped handle")
 		}
-	}
-	t.Fatal("the safety net did not find the dropped handle")
+	})
 }
 
 func TestIndexIsALiveSummary(t *testing.T) {
