@@ -52,6 +52,8 @@ func workload(t *testing.T) []tracker.Event {
 			o.recs[len(o.recs)-1].Release()
 			o.recs = o.recs[:len(o.recs)-1]
 		}
+		// A ramp over time, as a real one: the page draws points a
+		// pixel column apart only when their times differ.
 		time.Sleep(time.Millisecond)
 	}
 	o.alloc(t, tracker.KindDeviceEmulated, 0, "tl-weights", 3<<20)
