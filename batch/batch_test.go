@@ -1,7 +1,6 @@
 package batch_test
 
 import (
-	"errors"
 	"math"
 	"slices"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func records(values ...float32) []batch.Record {
@@ -66,9 +66,7 @@ func TestFilterAndProcess(t *testing.T) {
 				defer leakcheck.Check(t)
 				in := slices.Clone(c.in)
 				res, err := shape.run(in, c.lo, c.hi)
-				if err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, err)
 				defer res.Free()
 				got := res.Records()
 				if !slices.Equal(ids(got), c.want) || res.Len() != len(c.want) {
@@ -95,9 +93,7 @@ func TestProcessOwnsTheWholeBlock(t *testing.T) {
 	in := records(1, 9, 2, 9, 3)
 	before := tracker.TagStats(batch.TagWork)
 	res, err := batch.Process(in, 0, 5)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	const header = 16 // the extension's size_t n, kept
 	want := header + len(in)*int(unsafe.Sizeof(batch.Record{}))
 	if res.Bytes() != want {
@@ -107,13 +103,9 @@ func TestProcessOwnsTheWholeBlock(t *testing.T) {
 	if s.LiveBytes-before.LiveBytes != int64(want) || s.LiveCount-before.LiveCount != 1 {
 		t.Errorf("ledger for %q: %+v, want one block of %d bytes live", batch.TagWork, s, want)
 	}
-	if err := res.Free(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, res.Free())
 	//membridge:ignore doublefree the test checks that a second Free returns ErrFreed
-	if err := res.Free(); !errors.Is(err, native.ErrFreed) {
-		t.Errorf("second Free: %v, want ErrFreed", err)
-	}
+	assert.ErrorIs(t, res.Free(), native.ErrFreed, "second Free")
 	if s := tracker.TagStats(batch.TagWork); s.LiveBytes != before.LiveBytes {
 		t.Errorf("after Free: %+v, want %d live bytes", s, before.LiveBytes)
 	}
@@ -158,9 +150,7 @@ func TestLeakyWrapperIsReported(t *testing.T) {
 	// Clean up the leak this test made on purpose.
 	for _, rec := range tracker.Snapshot() {
 		if rec.Tag() == batch.TagWork && rec.Kind() == tracker.KindCExtension {
-			if err := cext.FreeLeaked(rec); err != nil {
-				t.Error(err)
-			}
+			assert.NoError(t, cext.FreeLeaked(rec))
 		}
 	}
 }
@@ -169,9 +159,7 @@ func TestLeakyWrapperIsReported(t *testing.T) {
 // nothing is left.
 func TestFixedWrapperPasses(t *testing.T) {
 	res, err := batch.Process(records(1, 5, 2), 0, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if !slices.Equal(ids(res.Records()), []uint64{100, 102}) {
 		t.Errorf("kept %v", ids(res.Records()))
 	}
@@ -192,9 +180,7 @@ func TestDroppedResultIsReleasedBySafetyNet(t *testing.T) {
 	func() {
 		//membridge:ignore leak the test drops the result on purpose and checks that the safety net releases its block
 		res, err := batch.Process(records(1, 2, 3), 0, 10)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		_ = res.Len()
 	}()
 	testkit.Eventually(t, func(c *assert.CollectT) {
@@ -226,9 +212,7 @@ func BenchmarkFilter(b *testing.B) {
 			b.SetBytes(int64(len(in) * int(unsafe.Sizeof(batch.Record{}))))
 			for b.Loop() {
 				res, err := shape.run(in, 0.25, 0.75)
-				if err != nil {
-					b.Fatal(err)
-				}
+				require.NoError(b, err)
 				res.Free()
 			}
 		})

@@ -1,7 +1,6 @@
 package cache_test
 
 import (
-	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -10,15 +9,15 @@ import (
 	"github.com/membridge/membridge/cache"
 	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
 
 func buf(t testing.TB, tag string, n int, fill byte) *native.Buffer {
 	b, err := native.Alloc(tag, n)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for i := range b.Bytes() {
 		b.Bytes()[i] = fill
 	}
@@ -27,9 +26,7 @@ func buf(t testing.TB, tag string, n int, fill byte) *native.Buffer {
 
 func read(t testing.TB, b *native.Buffer) string {
 	v, err := b.View(0, b.Len())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer v.Release()
 	return string(v.Bytes())
 }
@@ -38,14 +35,10 @@ func TestEvictsByBytesAndFreesAtOnce(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	tag := t.Name()
 	c, err := cache.New[string](cache.Options{Name: tag, MaxBytes: 300})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer c.Close()
 	for i, k := range []string{"a", "b", "c"} {
-		if err := c.Put(k, buf(t, tag, 100, byte('a'+i))); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, c.Put(k, buf(t, tag, 100, byte('a'+i))))
 	}
 	if b, ok := c.Get("a"); !ok { // a is now the most recent
 		t.Fatal("miss on a")
@@ -139,9 +132,7 @@ func TestReliefEvicts(t *testing.T) {
 	tracker.SetTagLimit(tag, 10500)
 	defer tracker.SetTagLimit(tag, 0)
 	b, err := native.Alloc(tag, 2000)
-	if err != nil {
-		t.Fatalf("the cache should have made room: %v", err)
-	}
+	require.NoError(t, err, "the cache should have made room")
 	b.Free()
 	s := c.Stats()
 	if s.Evictions < 2 || s.Entries > 8 {
@@ -160,18 +151,14 @@ func TestPutErrors(t *testing.T) {
 	}
 	c, _ := cache.New[int](cache.Options{Name: tag, MaxBytes: 10})
 	big := buf(t, tag, 11, 'b')
-	if err := c.Put(1, big); !errors.Is(err, cache.ErrTooLarge) {
-		t.Errorf("Put over MaxBytes: %v", err)
-	}
+	assert.ErrorIs(t, c.Put(1, big), cache.ErrTooLarge, "Put over MaxBytes")
 	big.Free() // still ours
 	c.Close()
 	//membridge:ignore doublefree the test checks that a second Close does nothing
 	c.Close()
 	b := buf(t, tag, 5, 'c')
 	//membridge:ignore useafterfree the test checks that Put on a closed cache returns ErrClosed
-	if err := c.Put(1, b); !errors.Is(err, cache.ErrClosed) {
-		t.Errorf("Put after Close: %v", err)
-	}
+	assert.ErrorIs(t, c.Put(1, b), cache.ErrClosed, "Put after Close")
 	b.Free()
 	for _, s := range tracker.Caches() {
 		if s.Name == tag {
@@ -219,9 +206,7 @@ func TestConcurrentUse(t *testing.T) {
 					b.Release()
 					continue
 				}
-				if err := c.Put(k, buf(t, tag, 64, byte(k))); err != nil {
-					t.Error(err)
-				}
+				assert.NoError(t, c.Put(k, buf(t, tag, 64, byte(k))))
 			}
 		}()
 	}

@@ -212,9 +212,7 @@ func TestAdoptMovesTheBooks(t *testing.T) {
 			}
 			calls := cmem.DeleterCalls()
 			buf, err := cext.Adopt(p, "cmem_deleter", cmem.Deleter)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			cext.Sync()
 			if s := tracker.TagStats(name); s.LiveBytes != 64 || s.LiveCount != 1 {
 				t.Errorf("after Adopt: TagStats %+v, want the 64 bytes counted once", s)
@@ -225,12 +223,8 @@ func TestAdoptMovesTheBooks(t *testing.T) {
 			if _, err := cext.Adopt(p, "", nil); !errors.Is(err, cext.ErrGoOwned) {
 				t.Errorf("second Adopt: %v, want ErrGoOwned", err)
 			}
-			if err := cext.Free(p); !errors.Is(err, cext.ErrGoOwned) {
-				t.Errorf("cext.Free of an adopted block: %v, want ErrGoOwned", err)
-			}
-			if err := buf.Free(); err != nil {
-				t.Fatal(err)
-			}
+			assert.ErrorIs(t, cext.Free(p), cext.ErrGoOwned, "cext.Free of an adopted block")
+			require.NoError(t, buf.Free())
 			if got := cmem.DeleterCalls() - calls; got != 1 {
 				t.Errorf("the extension's deleter ran %d times, want 1", got)
 			}
@@ -256,17 +250,11 @@ func TestAllocHandToC(t *testing.T) {
 			}
 			name := "cext.handtoc." + mode
 			buf, err := cext.Alloc(name, 96)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			copy(buf.Bytes(), "for C")
 			p, err := cext.HandToC(buf)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := buf.Err(); !errors.Is(err, native.ErrMoved) {
-				t.Errorf("buffer after HandToC: %v, want ErrMoved", err)
-			}
+			require.NoError(t, err)
+			assert.ErrorIs(t, buf.Err(), native.ErrMoved, "buffer after HandToC")
 			cext.Sync()
 			if s := tracker.TagStats(name); s.LiveBytes != 96 {
 				t.Errorf("while C holds it: %+v, want 96 live bytes", s)
@@ -284,24 +272,16 @@ func TestFreeFromGo(t *testing.T) {
 	defer leakcheck.Check(t)
 	_, i := tag(t)
 	p := cmem.Malloc(i, 32)
-	if err := cext.Free(p); err != nil {
-		t.Fatal(err)
-	}
-	if err := cext.Free(nil); err != nil {
-		t.Errorf("Free(nil) = %v", err)
-	}
+	require.NoError(t, cext.Free(p))
+	assert.NoError(t, cext.Free(nil), "Free(nil)")
 	f := cmem.Foreign()
 	defer cmem.FreeForeign(f)
-	if err := cext.Free(f); !errors.Is(err, cext.ErrForeign) {
-		t.Errorf("Free of a foreign pointer: %v, want ErrForeign", err)
-	}
+	assert.ErrorIs(t, cext.Free(f), cext.ErrForeign, "Free of a foreign pointer")
 	if _, err := cext.Adopt(f, "", nil); !errors.Is(err, cext.ErrForeign) {
 		t.Errorf("Adopt of a foreign pointer: %v, want ErrForeign", err)
 	}
 	g, err := native.Alloc("cext.not-a-block", 64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer g.Free()
 	copy(g.Bytes(), make([]byte, 64))
 	if _, err := cext.HandToC(g); !errors.Is(err, cext.ErrForeign) || g.Err() != nil {

@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // standinAloneEnv marks a child run of one test by
@@ -25,9 +27,7 @@ func TestStandinEachTestAlone(t *testing.T) {
 		t.Skip("already in a child run")
 	}
 	list, err := exec.Command(os.Args[0], "-test.list", ".").Output()
-	if err != nil {
-		t.Fatalf("listing the tests: %v", err)
-	}
+	require.NoError(t, err, "listing the tests")
 	ran := 0
 	for _, name := range strings.Fields(string(list)) {
 		if name == t.Name() || !(strings.HasPrefix(name, "Test") || strings.HasPrefix(name, "Example")) {

@@ -18,6 +18,8 @@ import (
 
 	"github.com/membridge/membridge/cuda/fakecuda"
 	"github.com/membridge/membridge/tracker"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // After all tests and after the shared context is closed, the stand-in
@@ -36,9 +38,7 @@ func standin(t *testing.T) {
 	t.Cleanup(func() {
 		after, _ := fakecuda.Read()
 		after.Modules = before.Modules
-		if err := fakecuda.Grown(before, after); err != nil {
-			t.Error(err)
-		}
+		assert.NoError(t, fakecuda.Grown(before, after))
 	})
 }
 
@@ -61,40 +61,28 @@ func TestStandinCountsWhatTheBackendHolds(t *testing.T) {
 	standin(t)
 	before, _ := fakecuda.Read()
 	b, err := shared.Alloc("test/standin", 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	p, err := shared.AllocPinned("test/standin-pinned", 4096)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	s, err := shared.NewStream()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	mid, _ := fakecuda.Read()
 	if mid.DeviceAllocs != before.DeviceAllocs+1 || mid.DeviceBytes != before.DeviceBytes+1000 ||
 		mid.HostAllocs != before.HostAllocs+1 || mid.Streams != before.Streams+1 {
 		t.Errorf("with a buffer, a pinned buffer and a stream alive: %+v, before %+v", mid, before)
 	}
 	for _, err := range []error{b.Free(), p.Free(), s.Close()} {
-		if err != nil {
-			t.Error(err)
-		}
+		assert.NoError(t, err)
 	}
 }
 
 func TestStandinDevicePointersAreNotHostAddresses(t *testing.T) {
 	standin(t)
 	b, err := shared.Alloc("test/standin", 64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer b.Free()
 	p, err := b.DevicePtr()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if !fakecuda.HostLoadFaults(uintptr(p)) {
 		t.Errorf("a host load through device pointer %#x did not fault", uint64(p))
 	}
@@ -105,14 +93,10 @@ func TestStandinDevicePointersAreNotHostAddresses(t *testing.T) {
 func TestStandinBoundsChecksTheDriverCalls(t *testing.T) {
 	standin(t)
 	b, err := shared.Alloc("test/standin", 100)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer b.Free()
 	p, err := b.DevicePtr()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	host := make([]byte, 200)
 	h := unsafe.Pointer(&host[0])
 	for _, c := range []struct {
@@ -130,28 +114,18 @@ func TestStandinBoundsChecksTheDriverCalls(t *testing.T) {
 			t.Errorf("%s: got %v, want CUDA_ERROR_INVALID_VALUE", c.name, c.err)
 		}
 	}
-	if err := drvCopyHtoD(shared.h, p, h, 100, 0, false); err != nil {
-		t.Errorf("HtoD of exactly the buffer: %v", err)
-	}
+	assert.NoError(t, drvCopyHtoD(shared.h, p, h, 100, 0, false), "HtoD of exactly the buffer")
 }
 
 func TestStandinKernelOnFreedMemory(t *testing.T) {
 	standin(t)
 	f, err := shared.BuiltinFunction("mb_scale_f32")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	b, err := shared.Alloc("test/standin", 64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	p, err := b.DevicePtr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Free(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, b.Free())
 	// A raw DevicePtr bypasses the backend's checks; a GPU would fault in
 	// the kernel, the stand-in refuses the launch.
 	err = f.Launch(shared.DefaultStream(), LaunchConfig{Grid: Dim3{X: 1}, Block: Dim3{X: 32}}, p, p, float32(2), uint64(16))
@@ -167,18 +141,12 @@ func TestStandinFaultInjection(t *testing.T) {
 	}
 	defer fakecuda.FailAllocAfter(-1)
 	a, err := shared.Alloc("test/standin", 8)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer a.Free()
 	_, err = shared.Alloc("test/standin", 8)
-	if !errors.Is(err, ErrOutOfMemory) {
-		t.Errorf("an allocation the driver fails: got %v, want ErrOutOfMemory", err)
-	}
+	assert.ErrorIs(t, err, ErrOutOfMemory, "an allocation the driver fails")
 	_, err = shared.AllocPinned("test/standin", 8)
-	if !errors.Is(err, ErrOutOfMemory) {
-		t.Errorf("a pinned allocation the driver fails: got %v, want ErrOutOfMemory", err)
-	}
+	assert.ErrorIs(t, err, ErrOutOfMemory, "a pinned allocation the driver fails")
 	tracker.VerifyNone(t, tracker.IgnoreCurrent())
 }
 
@@ -212,35 +180,23 @@ func TestStandinSeveralDevicesAndDestroyedContexts(t *testing.T) {
 		t.Fatalf("DeviceCount: %d, %v; want 2", n, err)
 	}
 	c1, err := Open(1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	_, err = c1.Alloc("test/standin", 1<<20+1)
-	if !errors.Is(err, ErrOutOfMemory) {
-		t.Errorf("more than device 1 holds: got %v, want ErrOutOfMemory", err)
-	}
+	assert.ErrorIs(t, err, ErrOutOfMemory, "more than device 1 holds")
 	x0, err := CloneHtoD(shared, "test/x0", []float32{1, 2, 3, 4})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer x0.Free()
 	x1, err := AllocSlice[float32](c1, "test/x1", 4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	// Device 1's memory in device 0's context is refused by the stand-in
 	// even where the backend's own checks are bypassed.
 	p1, err := x1.Buffer().DevicePtr()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if err := drvFree(shared.h, p1, 16); standinDriverCode(err) != standinInvalidContext {
 		t.Errorf("freeing device 1's memory in device 0's context: got %v, want CUDA_ERROR_INVALID_CONTEXT", err)
 	}
 	h1 := c1.h
-	if err := c1.Close(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, c1.Close())
 	if c, _ := fakecuda.Read(); c.ActiveContexts != 1 || c.ReclaimedAtReset != 0 {
 		t.Errorf("after closing device 1: %+v; want only device 0's context active and nothing reclaimed", c)
 	}
@@ -265,13 +221,9 @@ func TestStandinGrownNamesTheLeak(t *testing.T) {
 	standin(t)
 	before, _ := fakecuda.Read()
 	b, err := shared.Alloc("test/standin", 10)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	after, _ := fakecuda.Read()
-	if err := b.Free(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, b.Free())
 	err = fakecuda.Grown(before, after)
 	want := fmt.Sprintf("device allocations %d -> %d", before.DeviceAllocs, before.DeviceAllocs+1)
 	if err == nil || !strings.Contains(err.Error(), want) {

@@ -21,14 +21,10 @@ func TestHostFreshMemoryIsJunk(t *testing.T) {
 		t.Skip("junk fill is on in the debug mode only")
 	}
 	b, err := shared.Alloc("test/junk", 64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer b.Free()
 	out := make([]byte, 64)
-	if err := CopyDtoH(out, b); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, CopyDtoH(out, b))
 	for i, v := range out {
 		if v != 0xCD {
 			t.Fatalf("byte %d of fresh memory = %#x, want 0xCD", i, v)
@@ -45,9 +41,7 @@ func TestHostReliefThenRetry(t *testing.T) {
 	defer emulated.total.Store(emulated.total.Load())
 	emulated.total.Store(emulated.used.Load() + 1<<20)
 	cached, err := shared.Alloc("test/cache", 768<<10)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	evicted := false
 	unregister := tracker.RegisterRelief("test/cache", func(need int64) int64 {
 		if evicted {
@@ -60,9 +54,7 @@ func TestHostReliefThenRetry(t *testing.T) {
 	defer unregister()
 	before := tracker.Pressure()
 	b, err := shared.Alloc("test/needs-room", 512<<10)
-	if err != nil {
-		t.Fatalf("alloc after relief: %v", err)
-	}
+	require.NoError(t, err, "alloc after relief")
 	defer b.Free()
 	after := tracker.Pressure()
 	if !evicted || after.RetrySuccesses != before.RetrySuccesses+1 {
@@ -85,9 +77,7 @@ func TestHostSafetyNetFreesOnTheOwner(t *testing.T) {
 	tracker.SetLeakHandler(func(*tracker.Record) {})
 	defer tracker.SetLeakHandler(nil)
 	c, err := Open(0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer c.Close()
 	used := emulated.used.Load()
 	var rec *tracker.Record
@@ -115,9 +105,7 @@ func TestHostSafetyNetFreesOnTheOwner(t *testing.T) {
 func TestHostUserModuleWithoutReference(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	m, err := shared.LoadModule(".visible .entry my_kernel(\n\t.param .u64 my_kernel_param_0\n)\n")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer m.Close()
 	if _, err := m.Function("my_kernel"); !errors.Is(err, ErrNotSupported) {
 		t.Errorf("a kernel with no C reference: %v, want ErrNotSupported", err)

@@ -17,9 +17,7 @@ import (
 
 func TestDevices(t *testing.T) {
 	devs, err := Devices()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if len(devs) == 0 {
 		t.Fatal("no devices")
 	}
@@ -61,9 +59,7 @@ func TestAllocFreeLedger(t *testing.T) {
 			alloc = shared.AllocZeroed
 		}
 		b, err := alloc("test/ledger", 1000)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		if got := liveBytes(kindDevice, "test/ledger"); got != 1000 {
 			t.Errorf("ledger: %d live bytes, want 1000", got)
 		}
@@ -76,18 +72,12 @@ func TestAllocFreeLedger(t *testing.T) {
 		if p, err := b.DevicePtr(); err != nil || p == 0 {
 			t.Errorf("DevicePtr() = %#x, %v", p, err)
 		}
-		if err := b.Free(); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, b.Free())
 		if got := liveBytes(kindDevice, "test/ledger"); got != 0 {
 			t.Errorf("ledger after Free: %d live bytes", got)
 		}
-		if err := b.Free(); !errors.Is(err, ErrFreed) {
-			t.Errorf("second Free = %v, want ErrFreed", err)
-		}
-		if err := CopyHtoD(b, make([]byte, 1000)); !errors.Is(err, ErrFreed) {
-			t.Errorf("copy into freed buffer = %v, want ErrFreed", err)
-		}
+		assert.ErrorIs(t, b.Free(), ErrFreed, "second Free")
+		assert.ErrorIs(t, CopyHtoD(b, make([]byte, 1000)), ErrFreed, "copy into freed buffer")
 		if _, err := b.DevicePtr(); !errors.Is(err, ErrFreed) {
 			t.Errorf("DevicePtr of freed buffer = %v, want ErrFreed", err)
 		}
@@ -96,38 +86,24 @@ func TestAllocFreeLedger(t *testing.T) {
 		t.Errorf("Alloc(-1) = %v, want ErrInvalidSize", err)
 	}
 	z, err := shared.Alloc("test/ledger", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := CopyHtoD(z, []byte{}); err != nil {
-		t.Errorf("empty copy: %v", err)
-	}
-	if err := z.Free(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	assert.NoError(t, CopyHtoD(z, []byte{}), "empty copy")
+	require.NoError(t, z.Free())
 	var nilBuf *DeviceBuffer
-	if err := nilBuf.Free(); err != nil {
-		t.Errorf("nil Free = %v", err)
-	}
+	assert.NoError(t, nilBuf.Free(), "nil Free")
 }
 
 func TestAllocZeroedIsZero(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	// Dirty some memory first, so zeroing is not an accident of a fresh heap.
 	d, err := CloneHtoD(shared, "test/dirty", slices.Repeat([]byte{0xAB}, 1<<16))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	d.Free()
 	s, err := AllocSliceZeroed[uint32](shared, "test/zero", 1<<14)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer s.Free()
 	got, err := CloneDtoH(s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for i, v := range got {
 		if v != 0 {
 			t.Fatalf("value %d = %#x, want 0", i, v)
@@ -143,9 +119,7 @@ type point struct {
 func TestCopies(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	s, err := shared.NewStream()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer s.Close()
 	src := []point{{1, 2, 3}, {4, 5, 6}, {7, 8, 9}, {10, 11, 12}}
 	for _, stream := range []*Stream{nil, shared.DefaultStream(), s} {
@@ -155,13 +129,9 @@ func TestCopies(t *testing.T) {
 		} else {
 			d, err = CloneHtoDOn(stream, "test/copy", src)
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		d2, err := CloneDtoD("test/copy", d)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		// Overwrite the middle of d2 through a view, from the ends of d.
 		mid, _ := d2.View(1, 3)
 		ends, _ := d.View(2, 4)
@@ -170,9 +140,7 @@ func TestCopies(t *testing.T) {
 		} else {
 			err = CopyDtoDOn(stream, mid, ends)
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		got := make([]point, 4)
 		if stream == nil {
 			err = CopyDtoH(got, d2)
@@ -182,30 +150,22 @@ func TestCopies(t *testing.T) {
 				err = stream.Synchronize()
 			}
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		want := []point{src[0], src[2], src[3], src[3]}
 		if !slices.Equal(got, want) {
 			t.Errorf("stream %v: got %v, want %v", stream, got, want)
 		}
-		if err := errors.Join(d.Free(), d2.Free()); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, errors.Join(d.Free(), d2.Free()))
 	}
 }
 
 func TestCopyErrors(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	b, err := shared.Alloc("test/errors", 64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer b.Free()
 	c, err := shared.Alloc("test/errors", 32)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer c.Free()
 	cases := []struct {
 		name string
@@ -244,84 +204,52 @@ func TestCopyErrors(t *testing.T) {
 func TestViewCannotOutliveOwner(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	s, err := CloneHtoD(shared, "test/view", []float32{1, 2, 3, 4})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	v, err := s.View(1, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	got := make([]float32, 2)
 	if err := CopyDtoH(got, v); err != nil || !slices.Equal(got, []float32{2, 3}) {
 		t.Fatalf("view read %v, %v", got, err)
 	}
 	s.Free()
-	if err := CopyDtoH(got, v); !errors.Is(err, ErrFreed) {
-		t.Errorf("view of freed slice: %v, want ErrFreed", err)
-	}
+	assert.ErrorIs(t, CopyDtoH(got, v), ErrFreed, "view of freed slice")
 }
 
 func TestWrongContext(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	other, err := Open(0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer other.Close()
 	a, err := shared.Alloc("test/wrong", 16)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer a.Free()
 	b, err := other.Alloc("test/wrong", 16)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer b.Free()
 	s, err := other.NewStream()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer s.Close()
-	if err := CopyDtoD(a, b); !errors.Is(err, ErrWrongContext) {
-		t.Errorf("DtoD across contexts: %v, want ErrWrongContext", err)
-	}
-	if err := CopyHtoDOn(s, a, make([]byte, 16)); !errors.Is(err, ErrWrongContext) {
-		t.Errorf("copy on another context's stream: %v, want ErrWrongContext", err)
-	}
-	if err := Scale(s, a, a, 2); !errors.Is(err, ErrWrongContext) {
-		t.Errorf("kernel on another context's stream: %v, want ErrWrongContext", err)
-	}
+	assert.ErrorIs(t, CopyDtoD(a, b), ErrWrongContext, "DtoD across contexts")
+	assert.ErrorIs(t, CopyHtoDOn(s, a, make([]byte, 16)), ErrWrongContext, "copy on another context's stream")
+	assert.ErrorIs(t, Scale(s, a, a, 2), ErrWrongContext, "kernel on another context's stream")
 }
 
 func TestClosedContext(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	c, err := Open(0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	b, err := c.Alloc("test/closed", 128)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	s, err := c.NewStream()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	p, err := s.Alloc("test/closed", 64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	pin, err := c.AllocPinned("test/closed", 64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if err := Scale(s, p, p, 1); err != nil { // loads the built-in module
 		t.Fatal(err)
 	}
-	if err := c.Close(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, c.Close())
 	if got := liveBytes(kindDevice, "test/closed") + liveBytes(kindPool, "test/closed") + liveBytes(kindPinned, "test/closed"); got != 0 {
 		t.Errorf("ledger after Close: %d live bytes", got)
 	}
@@ -356,9 +284,7 @@ func TestOutOfMemory(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	before := tracker.Pressure()
 	_, err := shared.Alloc("test/oom", 1<<50) // a petabyte: no device has it
-	if !errors.Is(err, ErrOutOfMemory) {
-		t.Fatalf("Alloc(1 PiB) = %v, want ErrOutOfMemory", err)
-	}
+	require.ErrorIs(t, err, ErrOutOfMemory, "Alloc(1 PiB)")
 	after := tracker.Pressure()
 	if after.Reliefs <= before.Reliefs || after.Retries != before.Retries+1 || after.RetrySuccesses != before.RetrySuccesses {
 		t.Errorf("pressure counters before %+v after %+v: want one relief and one failed retry", before, after)
@@ -367,9 +293,7 @@ func TestOutOfMemory(t *testing.T) {
 		t.Errorf("ledger after a failed alloc: %d bytes", got)
 	}
 	s, err := shared.NewStream()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer s.Close()
 	if _, err := s.Alloc("test/oom", 1<<50); !errors.Is(err, ErrOutOfMemory) {
 		t.Errorf("stream Alloc(1 PiB) = %v, want ErrOutOfMemory", err)
@@ -394,9 +318,7 @@ func TestSafetyNet(t *testing.T) {
 	tracker.SetLeakHandler(func(*tracker.Record) {})
 	defer tracker.SetLeakHandler(nil)
 	s, err := shared.NewStream()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer s.Close()
 	var recs [3]*tracker.Record
 	func() {
@@ -438,43 +360,27 @@ func TestSafetyNet(t *testing.T) {
 func TestPinned(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	p, err := shared.AllocPinned("test/pinned", 16)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if got := liveBytes(kindPinned, "test/pinned"); got != 16 {
 		t.Errorf("ledger: %d pinned bytes, want 16", got)
 	}
 	vals := PinnedValues[float32](p)
 	copy(vals, []float32{1, 2, 3, 4})
 	s, err := shared.NewStream()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer s.Close()
 	d, err := CloneHtoDOn(s, "test/pinned", vals)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer d.Free()
-	if err := Scale(s, d, d, 10); err != nil {
-		t.Fatal(err)
-	}
-	if err := CopyDtoHOn(s, vals, d); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Synchronize(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, Scale(s, d, d, 10))
+	require.NoError(t, CopyDtoHOn(s, vals, d))
+	require.NoError(t, s.Synchronize())
 	if !slices.Equal(vals, []float32{10, 20, 30, 40}) {
 		t.Errorf("got %v", vals)
 	}
-	if err := p.Free(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, p.Free())
 	//membridge:ignore doublefree the test checks that a second Free returns ErrFreed
-	if err := p.Free(); !errors.Is(err, ErrFreed) {
-		t.Errorf("second Free = %v", err)
-	}
+	assert.ErrorIs(t, p.Free(), ErrFreed, "second Free")
 	func() {
 		defer func() {
 			if r := recover(); r == nil {
@@ -488,19 +394,13 @@ func TestPinned(t *testing.T) {
 func TestStreamOrderedAndCrossStream(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	s1, err := shared.NewStream()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer s1.Close()
 	s2, err := shared.NewStream()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer s2.Close()
 	x, err := CloneHtoDOn(s1, "test/streams", []float32{1, 2, 3})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if x.Buffer().Pooled() != shared.Device().MemoryPools {
 		t.Errorf("Pooled() = %v on a device with pools %v", x.Buffer().Pooled(), shared.Device().MemoryPools)
 	}
@@ -511,9 +411,7 @@ func TestStreamOrderedAndCrossStream(t *testing.T) {
 		t.Errorf("kind %v, want %v", k, want)
 	}
 	// Used on s2: recorded, and the free waits for it.
-	if err := Scale(s2, x, x, 2); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, Scale(s2, x, x, 2))
 	l := x.buf.a.useList()
 	l.mu.Lock()
 	uses := len(l.uses)
@@ -522,67 +420,37 @@ func TestStreamOrderedAndCrossStream(t *testing.T) {
 		t.Errorf("%d recorded uses, want 1", uses)
 	}
 	e, err := s2.Record()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer e.Close()
-	if err := s1.Wait(e); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, s1.Wait(e))
 	got := make([]float32, 3)
-	if err := CopyDtoHOn(s1, got, x); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Synchronize(); err != nil {
-		t.Fatal(err)
-	}
-	if err := s1.Synchronize(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, CopyDtoHOn(s1, got, x))
+	require.NoError(t, e.Synchronize())
+	require.NoError(t, s1.Synchronize())
 	if done, err := e.Done(); err != nil || !done {
 		t.Errorf("Done() = %v, %v after Synchronize", done, err)
 	}
 	if !slices.Equal(got, []float32{2, 4, 6}) {
 		t.Errorf("got %v", got)
 	}
-	if err := x.Free(); err != nil {
-		t.Fatal(err)
-	}
-	if err := shared.Synchronize(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, x.Free())
+	require.NoError(t, shared.Synchronize())
 }
 
 func TestClosedStream(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	s, err := shared.NewStream()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	b, err := s.Alloc("test/closed-stream", 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); !errors.Is(err, ErrClosed) {
-		t.Errorf("second Close = %v", err)
-	}
-	if err := CopyHtoDOn(s, b, make([]byte, 64)); !errors.Is(err, ErrClosed) {
-		t.Errorf("copy on closed stream = %v, want ErrClosed", err)
-	}
-	if err := s.Synchronize(); !errors.Is(err, ErrClosed) {
-		t.Errorf("Synchronize closed stream = %v, want ErrClosed", err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	assert.ErrorIs(t, s.Close(), ErrClosed, "second Close")
+	assert.ErrorIs(t, CopyHtoDOn(s, b, make([]byte, 64)), ErrClosed, "copy on closed stream")
+	assert.ErrorIs(t, s.Synchronize(), ErrClosed, "Synchronize closed stream")
 	// Memory allocated on the stream outlives it; its free moves to the
 	// default stream.
-	if err := CopyHtoD(b, make([]byte, 64)); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Free(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, CopyHtoD(b, make([]byte, 64)))
+	require.NoError(t, b.Free())
 }
 
 // TestConcurrent shares one context among goroutines, each with its own
@@ -642,9 +510,7 @@ func TestLedgerStacks(t *testing.T) {
 		t.Skip("stacks are sampled: set MEMBRIDGE_TRACK=all")
 	}
 	s, err := shared.NewStream()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer s.Close()
 	type freer interface{ Free() error }
 	paths := map[string]func() (*tracker.Record, freer, error){
@@ -700,15 +566,11 @@ func TestLedgerStacks(t *testing.T) {
 	}
 	for name, alloc := range paths {
 		rec, f, err := alloc()
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
+		require.NoError(t, err, "%s", name)
 		if site := tracker.Site(rec.Stack()); !strings.Contains(site, "TestLedgerStacks.func") {
 			t.Errorf("%s: stack starts at %q, want the test's code", name, site)
 		}
-		if err := f.Free(); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, f.Free())
 	}
 }
 
@@ -718,13 +580,9 @@ func TestLedgerStacks(t *testing.T) {
 func TestCloseWhileInUse(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	c, err := Open(0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	s, err := c.NewStream()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
 	start := make(chan struct{})
@@ -764,9 +622,7 @@ func TestCloseWhileInUse(t *testing.T) {
 	// Close once every goroutine is in its loop, however the scheduler
 	// runs them, so that Close races with all four.
 	testkit.Eventually(t, func(ct *assert.CollectT) { assert.EqualValues(ct, 4, racing.Load(), "goroutines racing") })
-	if err := c.Close(); err != nil {
-		t.Error(err)
-	}
+	assert.NoError(t, c.Close())
 	wg.Wait()
 	close(errs)
 	for err := range errs {

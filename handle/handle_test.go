@@ -15,6 +15,8 @@ import (
 	"github.com/membridge/membridge/internal/benchround"
 	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 type payload struct{ name string }
@@ -23,9 +25,7 @@ func TestStrongRoundTrip(t *testing.T) {
 	defer leakcheck.Check(t)
 	v := &payload{"strong"}
 	h, err := handle.New("handle.test", v)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	got, err := handle.Value(h.Pointer())
 	if err != nil || got != v {
 		t.Fatalf("Value = %v, %v; want %v", got, err, v)
@@ -33,9 +33,7 @@ func TestStrongRoundTrip(t *testing.T) {
 	if s := tracker.TagStats("handle.test"); s.LiveCount != 1 || s.LiveBytes != 1 {
 		t.Errorf("TagStats = %+v, want one live handle", s)
 	}
-	if err := h.Release(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, h.Release())
 	//membridge:ignore useafterfree the test checks that the pointer of a released handle resolves to ErrUnknown
 	if _, err := handle.Value(h.Pointer()); !errors.Is(err, handle.ErrUnknown) {
 		t.Errorf("Value after Release: %v, want ErrUnknown", err)
@@ -47,13 +45,9 @@ func TestStrongRoundTrip(t *testing.T) {
 func TestDoubleReleaseIsHarmless(t *testing.T) {
 	defer leakcheck.Check(t)
 	h, err := handle.New("handle.double", 42)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	before := tracker.TagStats("handle.double")
-	if err := h.Release(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, h.Release())
 	//membridge:ignore doublefree the test checks that a second Release returns ErrReleased
 	err = h.Release()
 	if !errors.Is(err, handle.ErrReleased) || !errors.Is(err, tracker.ErrFreed) {
@@ -116,9 +110,7 @@ func TestWeakValueGone(t *testing.T) {
 	defer leakcheck.Check(t)
 	v := &payload{"weak"}
 	w, err := handle.NewWeak("handle.weak", v)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer w.Release()
 	got, err := handle.WeakValue[payload](w.Pointer())
 	if err != nil || got != v {
@@ -138,19 +130,13 @@ func TestCallbackThroughC(t *testing.T) {
 	defer leakcheck.Check(t)
 	for _, weak := range []bool{false, true} {
 		c, err := notify.NewCounter(weak)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		c.Fire(7, 3)
 		if c.Events() != 3 {
 			t.Errorf("weak=%v: %d events reached Go, want 3", weak, c.Events())
 		}
-		if err := c.Close(); err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Close(); !errors.Is(err, handle.ErrReleased) {
-			t.Errorf("second Close: %v, want ErrReleased", err)
-		}
+		require.NoError(t, c.Close())
+		assert.ErrorIs(t, c.Close(), handle.ErrReleased, "second Close")
 	}
 }
 
@@ -161,9 +147,7 @@ func TestWeakCycleIsCollected(t *testing.T) {
 	defer leakcheck.Check(t)
 	func() {
 		c, err := notify.NewCounter(true)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		c.Fire(1, 2)
 	}()
 	if !gc(func() bool { return tracker.TagStats(notify.Tag).LiveCount == 0 }) {
@@ -182,9 +166,7 @@ func TestStrongCycleIsReportedAsLeak(t *testing.T) {
 	var user unsafe.Pointer
 	func() {
 		c, err := notify.NewCounter(false)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		c.Fire(1, 2)
 		user = c.UserData()
 	}()
@@ -200,12 +182,8 @@ func TestStrongCycleIsReportedAsLeak(t *testing.T) {
 	}
 	// Break the cycle by hand: the handle still leads to the Counter.
 	v, err := handle.Value(user)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := v.(*notify.Counter).Close(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, v.(*notify.Counter).Close())
 }
 
 // TestCallbackAfterGone: C calling back with a weak handle whose value is
@@ -213,9 +191,7 @@ func TestStrongCycleIsReportedAsLeak(t *testing.T) {
 func TestCallbackAfterGone(t *testing.T) {
 	defer leakcheck.Check(t)
 	w, err := handle.NewWeak("handle.gone", notify.NewPlain())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer w.Release()
 	if !gc(func() bool { _, err := w.Value(); return errors.Is(err, handle.ErrGone) }) {
 		t.Fatal("value not collected")

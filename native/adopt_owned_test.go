@@ -208,9 +208,7 @@ func BenchmarkAdopt(b *testing.B) {
 			}
 			for b.Loop() {
 				a, err := Adopt("bench-adopt", p, 64, keep)
-				if err != nil {
-					b.Fatal(err)
-				}
+				require.NoError(b, err)
 				a.Free()
 			}
 			b.StopTimer()

@@ -24,31 +24,23 @@ func TestAdoptFreesWithTheLibrarysDeleter(t *testing.T) {
 		deleted.Store((*byte)(q))
 		cFree(uintptr(q), 100, false)
 	}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if b.Record().Kind() != tracker.KindAdopted || b.Len() != 100 {
 		t.Fatalf("adopted buffer: kind %v, len %d", b.Record().Kind(), b.Len())
 	}
-	if err := b.Free(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, b.Free())
 	if deleted.Load() != (*byte)(p) {
 		t.Fatal("the deleter was not called with the adopted pointer")
 	}
 	//membridge:ignore doublefree the test checks that a second Free returns ErrFreed
-	if err := b.Free(); !errors.Is(err, ErrFreed) {
-		t.Fatalf("second free: %v", err)
-	}
+	require.ErrorIs(t, b.Free(), ErrFreed, "second free")
 }
 
 func TestAdoptWithCDeleter(t *testing.T) {
 	defer leakcheck.Check(t)
 	p := cAlloc(64, 0, fillNone)
 	b, err := Adopt(t.Name(), p, 64, FreeDeleter())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	b.Free() // ASan (make asan) would report a leak or a bad free here
 }
 
@@ -62,9 +54,7 @@ func TestAdoptRejectsBadInput(t *testing.T) {
 		"nil C deleter": func() error { _, err := Adopt("x", p, 8, CDeleter("none", nil)); return err },    //membridge:ignore leak false positive: Adopt with a nil C deleter fails with ErrInvalidArgument (checked by the caller of the closure, which the analyzer does not follow)
 		"nil Go func":   func() error { _, err := Adopt("x", p, 8, DeleterFunc("none", nil)); return err }, //membridge:ignore leak false positive: Adopt with a nil Go deleter fails with ErrInvalidArgument (checked by the caller of the closure, which the analyzer does not follow)
 	} {
-		if err := f(); !errors.Is(err, ErrInvalidArgument) {
-			t.Errorf("%s: got %v, want ErrInvalidArgument", name, err)
-		}
+		assert.ErrorIs(t, f(), ErrInvalidArgument, "%s", name)
 	}
 	if _, err := Adopt("x", p, -1, FreeDeleter()); !errors.Is(err, ErrInvalidSize) {
 		t.Errorf("negative size: %v", err)

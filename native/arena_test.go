@@ -13,6 +13,8 @@ import (
 	"github.com/membridge/membridge/cext/leakcheck"
 	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestArenaAllocAlignsAndBumps(t *testing.T) {
@@ -22,9 +24,7 @@ func TestArenaAllocAlignsAndBumps(t *testing.T) {
 	var prev uintptr
 	for i, align := range []int{1, 8, 16, 64, 256, 4096, 2, 32} {
 		p, err := a.Alloc(24, align)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		if uintptr(p)%uintptr(align) != 0 {
 			t.Errorf("alloc %d: %p is not aligned to %d", i, p, align)
 		}
@@ -83,9 +83,7 @@ func TestArenaLedgerSeesChunks(t *testing.T) {
 		}
 	}
 	big, err := a.Alloc(10000, 64) // its own chunk
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	_ = big
 	chunks := a.Stats().Chunks
 	if s := tracker.TagStats(tag); s.LiveCount != int64(chunks) || s.LiveCount < 11 {
@@ -114,16 +112,12 @@ func TestArenaLedgerSeesChunks(t *testing.T) {
 	if s := tracker.TagStats(tag); !tracker.Debug() && s.LiveCount != before-1 {
 		t.Errorf("second batch took new chunks: %d live, want %d", s.LiveCount, before-1)
 	}
-	if err := a.Free(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, a.Free())
 	if s := tracker.TagStats(tag); s.LiveBytes != 0 {
 		t.Errorf("after Free: %+v", s)
 	}
 	//membridge:ignore doublefree the test checks that a second Free returns ErrFreed
-	if err := a.Free(); !errors.Is(err, ErrFreed) {
-		t.Errorf("second Free: %v, want ErrFreed", err)
-	}
+	assert.ErrorIs(t, a.Free(), ErrFreed, "second Free")
 	//membridge:ignore useafterfree the test checks that Alloc on a freed arena returns ErrFreed
 	if _, err := a.Alloc(8, 8); !errors.Is(err, ErrFreed) {
 		t.Errorf("Alloc after Free: %v, want ErrFreed", err)
@@ -135,23 +129,15 @@ func TestArenaGenerationCheck(t *testing.T) {
 	a := NewArena(t.Name(), 0)
 	gen := a.Generation()
 	p, err := NewIn[[4]int64](a)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	p[3] = 7
-	if err := a.Check(gen); err != nil {
-		t.Fatalf("Check in the same generation: %v", err)
-	}
+	require.NoError(t, a.Check(gen), "Check in the same generation")
 	a.Reset()
-	if err := a.Check(gen); !errors.Is(err, ErrFreed) {
-		t.Fatalf("Check after Reset: %v, want ErrFreed", err)
-	}
+	require.ErrorIs(t, a.Check(gen), ErrFreed, "Check after Reset")
 	gen = a.Generation()
 	a.Free()
 	//membridge:ignore useafterfree the test checks that Check on a freed arena returns ErrFreed
-	if err := a.Check(gen); !errors.Is(err, ErrFreed) {
-		t.Fatalf("Check after Free: %v, want ErrFreed", err)
-	}
+	require.ErrorIs(t, a.Check(gen), ErrFreed, "Check after Free")
 }
 
 // In the debug mode an arena poisons what Reset takes back and does not
@@ -162,9 +148,7 @@ func TestArenaDebugModePoisons(t *testing.T) {
 	a := NewArena(t.Name(), 4096)
 	defer a.Free()
 	s, err := MakeSliceIn[byte](a, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for i := range s {
 		s[i] = 1
 	}
@@ -174,9 +158,7 @@ func TestArenaDebugModePoisons(t *testing.T) {
 		t.Errorf("debug-mode Reset kept %d chunks, want 0", n)
 	}
 	s2, err := MakeSliceIn[byte](a, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if old.Chunks != 1 || len(s2) != 64 {
 		t.Fatalf("stats %+v", old)
 	}
@@ -188,17 +170,13 @@ func TestArenaTypedValues(t *testing.T) {
 	a := NewArena(t.Name(), 0)
 	defer a.Free()
 	p, err := NewIn[point](a)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if *p != (point{}) {
 		t.Errorf("NewIn returned non-zero %+v", *p)
 	}
 	p.X = 3
 	ps, err := MakeSliceIn[point](a, 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for i := range ps {
 		if ps[i] != (point{}) {
 			t.Fatalf("MakeSliceIn element %d non-zero", i)
@@ -326,9 +304,7 @@ func TestArenaWaitsForBudget(t *testing.T) {
 	tracker.SetTagLimit(tag, 8192)
 	defer tracker.SetTagLimit(tag, 0)
 	held, err := Alloc(tag, 6000)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	a := NewArena(tag, 4096)
 	defer a.Free()
 	if _, err := a.Alloc(100, 8); !errors.Is(err, ErrLimit) {

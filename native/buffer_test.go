@@ -23,9 +23,7 @@ func TestAllocAndFree(t *testing.T) {
 	tag := testkit.UniqueTag(t)
 	for _, n := range []int{1, 64, 4096, 1 << 20} {
 		b, err := Alloc(tag, n)
-		if err != nil {
-			t.Fatalf("Alloc(%d): %v", n, err)
-		}
+		require.NoError(t, err, "Alloc(%d)", n)
 		if b.Len() != n || len(b.Bytes()) != n || b.Ptr() == nil || b.Tag() != tag {
 			t.Fatalf("Alloc(%d): len %d, bytes %d, ptr %v", n, b.Len(), len(b.Bytes()), b.Ptr())
 		}
@@ -35,9 +33,7 @@ func TestAllocAndFree(t *testing.T) {
 			t.Fatalf("fresh memory not filled with 0xCD in the debug mode: %#x", b.Bytes()[n-1])
 		}
 		b.Bytes()[0], b.Bytes()[n-1] = 1, 2
-		if err := b.Free(); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, b.Free())
 	}
 	if s := tracker.TagStats(tag); s.LiveBytes != 0 || s.AllocatedCount != 4 || s.FreedCount != 4 {
 		t.Fatalf("ledger after four alloc/free pairs: %+v", s)
@@ -48,9 +44,7 @@ func TestAllocZeroed(t *testing.T) {
 	defer leakcheck.Check(t)
 	for _, opts := range [][]AllocOption{nil, {Align(4096)}} {
 		b, err := AllocZeroed(t.Name(), 10000, opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		for i, c := range b.Bytes() {
 			if c != 0 {
 				t.Fatalf("byte %d is %#x", i, c)
@@ -64,9 +58,7 @@ func TestAlign(t *testing.T) {
 	defer leakcheck.Check(t)
 	for _, a := range []int{1, 8, 16, 64, 4096, 1 << 16} {
 		b, err := Alloc(t.Name(), 100, Align(a))
-		if err != nil {
-			t.Fatalf("Align(%d): %v", a, err)
-		}
+		require.NoError(t, err, "Align(%d)", a)
 		if uintptr(b.Ptr())%uintptr(a) != 0 {
 			t.Errorf("Align(%d): pointer %p", a, b.Ptr())
 		}
@@ -99,22 +91,16 @@ func TestZeroSize(t *testing.T) {
 	defer leakcheck.Check(t)
 	tag := testkit.UniqueTag(t)
 	b, err := Alloc(tag, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if b.Ptr() != nil || len(b.Bytes()) != 0 || b.Len() != 0 {
 		t.Fatalf("zero-size buffer: ptr %v, %d bytes", b.Ptr(), len(b.Bytes()))
 	}
 	if s := tracker.TagStats(tag); s.LiveCount != 1 {
 		t.Fatalf("a zero-size handle is not counted: %+v", s)
 	}
-	if err := b.Free(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, b.Free())
 	//membridge:ignore doublefree the test checks that a second Free returns ErrFreed
-	if err := b.Free(); !errors.Is(err, ErrFreed) {
-		t.Fatalf("second free of a zero-size buffer: %v", err)
-	}
+	require.ErrorIs(t, b.Free(), ErrFreed, "second free of a zero-size buffer")
 }
 
 func TestLimitRefusesBeforeMalloc(t *testing.T) {
@@ -123,9 +109,7 @@ func TestLimitRefusesBeforeMalloc(t *testing.T) {
 	tracker.SetTagLimit(tag, 1<<10)
 	defer tracker.SetTagLimit(tag, 0)
 	_, err := Alloc(tag, 1<<11)
-	if !errors.Is(err, ErrLimit) {
-		t.Fatalf("got %v, want ErrLimit", err)
-	}
+	require.ErrorIs(t, err, ErrLimit, "want ErrLimit")
 	if s := tracker.TagStats(tag); s.LiveBytes != 0 || s.LimitHits != 1 {
 		t.Fatalf("ledger: %+v", s)
 	}
@@ -134,14 +118,10 @@ func TestLimitRefusesBeforeMalloc(t *testing.T) {
 func TestDoubleFreeAndUseAfterFree(t *testing.T) {
 	defer leakcheck.Check(t)
 	b, _ := Alloc("decoder", 64)
-	if err := b.Free(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, b.Free())
 	//membridge:ignore doublefree the test checks that a second Free returns ErrFreed
 	err := b.Free()
-	if !errors.Is(err, ErrFreed) {
-		t.Fatalf("second Free: %v", err)
-	}
+	require.ErrorIs(t, err, ErrFreed, "second Free")
 	if !errors.Is(b.Err(), ErrFreed) {
 		t.Fatalf("Err after Free: %v", b.Err())
 	}
@@ -155,9 +135,7 @@ func TestDoubleFreeAndUseAfterFree(t *testing.T) {
 		t.Errorf("Ptr after free: %q", msg)
 	}
 	var nilBuf *Buffer
-	if err := nilBuf.Free(); err != nil {
-		t.Fatalf("Free of a nil *Buffer: %v", err)
-	}
+	require.NoError(t, nilBuf.Free(), "Free of a nil *Buffer")
 }
 
 func panicMessage(f func()) (msg string) {
@@ -206,16 +184,12 @@ func TestMove(t *testing.T) {
 	copy(a.Bytes(), "payload")
 	id := a.Record().ID()
 	b, err := a.Move()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if string(b.Bytes()[:7]) != "payload" || b.Record().ID() != id {
 		t.Fatal("moved buffer lost its contents or its record")
 	}
 	//membridge:ignore doublefree the test checks that Free of a moved buffer returns ErrMoved
-	if err := a.Free(); !errors.Is(err, ErrMoved) {
-		t.Fatalf("Free of the old handle: %v", err)
-	}
+	require.ErrorIs(t, a.Free(), ErrMoved, "Free of the old handle")
 	if _, err := a.Move(); !errors.Is(err, ErrMoved) {
 		t.Fatalf("second Move: %v", err)
 	}
@@ -225,9 +199,7 @@ func TestMove(t *testing.T) {
 	if s := tracker.TagStats(tag); s.LiveCount != 1 || s.AllocatedCount != 1 {
 		t.Fatalf("a move changed the books: %+v", s)
 	}
-	if err := b.Free(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, b.Free())
 }
 
 func TestMovedBufferIsWatchedUnderItsNewHandle(t *testing.T) {
@@ -314,9 +286,7 @@ func FuzzAllocCopyFree(f *testing.F) {
 			}
 			return
 		case align < 0 || align&(align-1) != 0:
-			if !errors.Is(err, ErrInvalidArgument) {
-				t.Fatalf("Align(%d): %v", align, err)
-			}
+			require.ErrorIs(t, err, ErrInvalidArgument, "Align(%d)", align)
 			return
 		case align > 1<<20:
 			if err != nil {
@@ -332,9 +302,7 @@ func FuzzAllocCopyFree(f *testing.F) {
 		if string(b.Bytes()[:k]) != string(data[:k]) {
 			t.Fatal("copy mismatch")
 		}
-		if err := b.Free(); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, b.Free())
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // queued returns the blocks and bytes waiting in the free queues.
@@ -26,13 +27,9 @@ func allocFree(t *testing.T, tag string, n, count int) {
 	t.Helper()
 	for range count {
 		b, err := Alloc(tag, n)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		b.Bytes()[n-1] = 1
-		if err := b.Free(); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, b.Free())
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/membridge/membridge/cext/leakcheck"
 	"github.com/membridge/membridge/tracker"
+	"github.com/stretchr/testify/require"
 )
 
 func TestFreezeAllowsOnlyReads(t *testing.T) {
@@ -22,21 +23,13 @@ func TestFreezeAllowsOnlyReads(t *testing.T) {
 			defer tracker.SetStackRate(tracker.SetStackRate(rate))
 			for _, n := range []int{100, 1 << 20} { // the malloc and the large-buffer path
 				b, err := Alloc(t.Name(), n)
-				if err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, err)
 				copy(b.Bytes(), "frozen")
 				w, _ := b.ViewMut(0, 1)
-				if err := b.Freeze(); !errors.Is(err, ErrBorrowed) {
-					t.Fatalf("Freeze with an exclusive view out: %v", err)
-				}
+				require.ErrorIs(t, b.Freeze(), ErrBorrowed, "Freeze with an exclusive view out")
 				w.Release()
-				if err := b.Freeze(); err != nil {
-					t.Fatal(err)
-				}
-				if err := b.Freeze(); err != nil {
-					t.Fatalf("second Freeze: %v", err)
-				}
+				require.NoError(t, b.Freeze())
+				require.NoError(t, b.Freeze(), "second Freeze")
 				if !b.Frozen() {
 					t.Fatal("Frozen() = false")
 				}
@@ -53,16 +46,12 @@ func TestFreezeAllowsOnlyReads(t *testing.T) {
 					t.Fatalf("ViewMut of a frozen buffer: %v", err)
 				}
 				v, err := b.View(0, 6)
-				if err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, err)
 				if string(v.Bytes()) != "frozen" {
 					t.Fatalf("frozen contents %q", v.Bytes())
 				}
 				v.Release()
-				if err := b.Free(); err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, b.Free())
 			}
 		})
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestLargeBuffersReusePages(t *testing.T) {
@@ -21,9 +22,7 @@ func TestLargeBuffersReusePages(t *testing.T) {
 	var bufs []*Buffer
 	for range 8 {
 		b, err := Alloc(t.Name(), n)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		if uintptr(b.Ptr())%4096 != 0 {
 			t.Fatalf("large buffer at %p is not page-aligned", b.Ptr())
 		}
@@ -39,9 +38,7 @@ func TestLargeBuffersReusePages(t *testing.T) {
 	}
 	// Freed pages are kept (up to the bound) and handed out again.
 	b, err := AllocZeroed(t.Name(), n)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer b.Free()
 	after := LargeBufferStats()
 	if after.Reuses == mid.Reuses {
@@ -63,14 +60,10 @@ func TestLargeBuffersReusePages(t *testing.T) {
 func TestLargeBufferHandToCCopiesToMalloc(t *testing.T) {
 	defer leakcheck.Check(t)
 	b, err := Alloc(t.Name(), 1<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	copy(b.Bytes(), "handed")
 	p, err := b.HandToC()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if string(unsafe.Slice((*byte)(p), 6)) != "handed" {
 		t.Fatal("HandToC lost the contents")
 	}
@@ -93,9 +86,7 @@ func TestLargeBufferDroppedIsReclaimed(t *testing.T) {
 	func() {
 		//membridge:ignore leak the test drops a large buffer on purpose and checks that the safety net frees it
 		_, err := Alloc(t.Name(), 1<<20)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 	}()
 	// Relieve skips a collection within 10 ms of a fruitless one: the
 	// wait polls until one runs and finds the buffer.
@@ -110,9 +101,7 @@ func TestLargeBuffersUnmapInDebugMode(t *testing.T) {
 	TrimLargeBuffers() // pages kept by earlier tests would serve the allocation
 	before := LargeBufferStats()
 	b, err := Alloc(testkit.UniqueTag(t), 1<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	b.Bytes()[0] = 1
 	b.Free()
 	after := LargeBufferStats()

@@ -8,6 +8,7 @@ import (
 	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/memprofile"
+	"github.com/stretchr/testify/require"
 )
 
 // BenchmarkObserveAllocFree compares alloc+free with the ledger keeping no
@@ -34,9 +35,7 @@ func BenchmarkObserveAllocFree(b *testing.B) {
 				b.SetBytes(int64(size))
 				for b.Loop() {
 					buf, err := native.Alloc("bench-observe", size)
-					if err != nil {
-						b.Fatal(err)
-					}
+					require.NoError(b, err)
 					buf.Free()
 				}
 			})
@@ -57,9 +56,7 @@ func BenchmarkProfileWrite100k(b *testing.B) {
 			bufs := make([]*native.Buffer, 0, 100_000)
 			for i := range 100_000 {
 				buf, err := allocAtSite(i%sites, siteBits)
-				if err != nil {
-					b.Fatal(err)
-				}
+				require.NoError(b, err)
 				bufs = append(bufs, buf)
 			}
 			defer func() {
@@ -69,9 +66,7 @@ func BenchmarkProfileWrite100k(b *testing.B) {
 			}()
 			b.ReportAllocs()
 			for b.Loop() {
-				if err := memprofile.Write(io.Discard); err != nil {
-					b.Fatal(err)
-				}
+				require.NoError(b, memprofile.Write(io.Discard))
 			}
 		})
 	}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/membridge/membridge/cext/leakcheck"
 	"github.com/membridge/membridge/tracker"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 type point struct {
@@ -20,9 +22,7 @@ type point struct {
 func TestMakeSlice(t *testing.T) {
 	defer leakcheck.Check(t)
 	s, err := MakeSlice[point](t.Name(), 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	vs := s.Values()
 	if len(vs) != 1000 || s.Len() != 1000 || s.Buffer().Len() != 1000*24 {
 		t.Fatalf("len %d, Len %d, bytes %d", len(vs), s.Len(), s.Buffer().Len())
@@ -41,20 +41,14 @@ func TestMakeSlice(t *testing.T) {
 		t.Fatalf("move: %v", err)
 	}
 	//membridge:ignore doublefree the test checks that Free of a moved slice returns ErrMoved
-	if err := s.Free(); !errors.Is(err, ErrMoved) {
-		t.Fatalf("free of a moved slice: %v", err)
-	}
-	if err := m.Close(); err != nil {
-		t.Fatal(err)
-	}
+	require.ErrorIs(t, s.Free(), ErrMoved, "free of a moved slice")
+	require.NoError(t, m.Close())
 }
 
 func TestAllocSliceIsJunkInDebugMode(t *testing.T) {
 	defer leakcheck.Check(t)
 	s, err := AllocSlice[uint32](t.Name(), 4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer s.Free()
 	if tracker.Debug() && s.Values()[3] != 0xCDCDCDCD {
 		t.Fatalf("uninitialised values in debug mode: %#x", s.Values()[3])
@@ -88,12 +82,8 @@ func TestSliceRefusesGoPointers(t *testing.T) {
 			t.Errorf("got %v, want ErrPointerType mentioning %q", tc.err, tc.want)
 		}
 	}
-	if err := CheckPointerFree(reflect.TypeFor[[0]*int]()); err != nil {
-		t.Errorf("an empty array holds no pointers: %v", err)
-	}
-	if err := CheckPointerFree(reflect.TypeFor[point]()); err != nil {
-		t.Errorf("point: %v", err)
-	}
+	assert.NoError(t, CheckPointerFree(reflect.TypeFor[[0]*int]()), "an empty array holds no pointers")
+	assert.NoError(t, CheckPointerFree(reflect.TypeFor[point]()), "point")
 }
 
 func errOf[T any](_ *Slice[T], err error) error { return err }

@@ -10,29 +10,22 @@ import (
 	"time"
 
 	"github.com/membridge/membridge/cext/leakcheck"
+	"github.com/stretchr/testify/require"
 )
 
 func TestRetainRelease(t *testing.T) {
 	defer leakcheck.Check(t)
 	b, err := Alloc(t.Name(), 64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for range 2 {
-		if err := b.Retain(); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, b.Retain())
 	}
 	if b.Refs() != 3 {
 		t.Fatalf("Refs = %d, want 3", b.Refs())
 	}
-	if err := b.Free(); !errors.Is(err, ErrBorrowed) {
-		t.Fatalf("Free with references out: %v, want ErrBorrowed", err)
-	}
+	require.ErrorIs(t, b.Free(), ErrBorrowed, "Free with references out")
 	for i := range 2 {
-		if err := b.Release(); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, b.Release())
 		if b.Err() != nil {
 			t.Fatalf("freed after %d of 3 releases", i+1)
 		}
@@ -43,29 +36,19 @@ func TestRetainRelease(t *testing.T) {
 	if !errors.Is(b.Err(), ErrFreed) {
 		t.Fatalf("after the last Release: %v, want ErrFreed", b.Err())
 	}
-	if err := b.Release(); !errors.Is(err, ErrFreed) {
-		t.Fatalf("Release after the last: %v", err)
-	}
-	if err := b.Retain(); !errors.Is(err, ErrFreed) {
-		t.Fatalf("Retain of a freed buffer: %v", err)
-	}
+	require.ErrorIs(t, b.Release(), ErrFreed, "Release after the last")
+	require.ErrorIs(t, b.Retain(), ErrFreed, "Retain of a freed buffer")
 }
 
 func TestViewsBlockFree(t *testing.T) {
 	defer leakcheck.Check(t)
 	b, err := Alloc(t.Name(), 16)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	copy(b.Bytes(), "0123456789abcdef")
 	v1, err := b.View(0, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	v2, err := b.View(10, 6)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if string(v1.Bytes()) != "0123" || string(v2.Bytes()) != "abcdef" {
 		t.Fatalf("views read %q %q", v1.Bytes(), v2.Bytes())
 	}
@@ -81,13 +64,9 @@ func TestViewsBlockFree(t *testing.T) {
 	v1.Release()
 	v2.Release()
 	//membridge:ignore doublefree the test checks that a second Release of a view returns ErrFreed
-	if err := v2.Release(); !errors.Is(err, ErrFreed) {
-		t.Fatalf("second Release of a view: %v", err)
-	}
+	require.ErrorIs(t, v2.Release(), ErrFreed, "second Release of a view")
 	w, err := b.ViewMut(4, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	copy(w.Bytes(), "WXYZ")
 	if _, err := b.View(0, 1); !errors.Is(err, ErrBorrowed) {
 		t.Fatalf("shared view while an exclusive one is out: %v", err)
@@ -99,9 +78,7 @@ func TestViewsBlockFree(t *testing.T) {
 	if string(b.Bytes()[:8]) != "0123WXYZ" {
 		t.Fatalf("exclusive view wrote %q", b.Bytes()[:8])
 	}
-	if err := b.Free(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, b.Free())
 }
 
 func TestViewRangeChecked(t *testing.T) {
@@ -119,12 +96,8 @@ func TestViewOutlivingItsBufferReportsIt(t *testing.T) {
 	defer leakcheck.Check(t)
 	b, _ := Alloc(t.Name(), 16)
 	v, err := b.View(2, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.FreeRevoking(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, b.FreeRevoking())
 	err = v.Err()
 	if !errors.Is(err, ErrFreed) || !strings.Contains(err.Error(), "outlived its buffer") || !strings.Contains(err.Error(), t.Name()) {
 		t.Fatalf("view of a freed buffer: %v", err)
@@ -137,9 +110,7 @@ func TestViewOutlivingItsBufferReportsIt(t *testing.T) {
 		}()
 		_ = v.Bytes()
 	}()
-	if err := v.Release(); err != nil {
-		t.Fatalf("Release of a revoked view: %v", err)
-	}
+	require.NoError(t, v.Release(), "Release of a revoked view")
 }
 
 // waitingContext is a context that never ends and closes waiting when
@@ -174,9 +145,7 @@ func TestFreeWait(t *testing.T) {
 		<-ctx2.waiting // FreeWait waits for the view now
 		v.Release()
 	}()
-	if err := b.FreeWait(ctx2); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, b.FreeWait(ctx2))
 	if !errors.Is(b.Err(), ErrFreed) {
 		t.Fatal("FreeWait returned without freeing")
 	}
@@ -204,9 +173,7 @@ func TestReadAt(t *testing.T) {
 func TestBorrowsConcurrently(t *testing.T) {
 	defer leakcheck.Check(t)
 	b, err := Alloc(t.Name(), 64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	done := make(chan struct{})
 	var errs = make(chan error, 64)
 	for g := range 8 {
@@ -255,9 +222,7 @@ func TestBorrowsConcurrently(t *testing.T) {
 		}
 	}
 	if b.Err() == nil {
-		if err := b.Free(); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, b.Free())
 	}
 	//membridge:ignore useafterfree the test reads Refs of a buffer a racing Free may have freed: Refs is safe on a freed buffer
 	if b.Refs() != 1 && b.Err() == nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestCountersFollowReserveCommitRelease(t *testing.T) {
@@ -17,13 +18,9 @@ func TestCountersFollowReserveCommitRelease(t *testing.T) {
 	var o fakeOwner
 	tag := testkit.UniqueTag(t)
 	h, err := o.alloc(tag, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	h2, err := o.alloc(tag, 50)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	s := tracker.TagStats(tag)
 	if s.LiveBytes != 150 || s.LiveCount != 2 || s.PeakBytes != 150 || s.AllocatedCount != 2 {
 		t.Fatalf("after two allocations: %+v", s)
@@ -53,9 +50,7 @@ func TestCountersFollowReserveCommitRelease(t *testing.T) {
 func TestCancelGivesBackTheReservation(t *testing.T) {
 	tag := testkit.UniqueTag(t)
 	rec, err := tracker.Reserve(tracker.KindCHeap, -1, tag, 4096, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if got := tracker.TagStats(tag).LiveBytes; got != 4096 {
 		t.Fatalf("reserved bytes not counted: %d", got)
 	}
@@ -79,14 +74,10 @@ func TestLimits(t *testing.T) {
 	defer tracker.SetTagLimit(tag, 0)
 	var o fakeOwner
 	a, err := o.alloc(tag, 600)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer a.free()
 	_, err = o.alloc(tag, 600)
-	if !errors.Is(err, tracker.ErrLimit) {
-		t.Fatalf("over the tag limit: got %v, want ErrLimit", err)
-	}
+	require.ErrorIs(t, err, tracker.ErrLimit, "over the tag limit")
 	if !strings.Contains(err.Error(), "tag limit 1000 bytes") {
 		t.Errorf("limit error does not say which limit: %v", err)
 	}
@@ -95,26 +86,20 @@ func TestLimits(t *testing.T) {
 	}
 
 	k, err := tracker.RegisterKind("test-limited")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	tracker.SetLimit(k, 10)
 	defer tracker.SetLimit(k, 0)
 	if _, err := tracker.Reserve(k, -1, tag, 11, 0); !errors.Is(err, tracker.ErrLimit) {
 		t.Fatalf("over the kind limit: got %v", err)
 	}
 	r, err := tracker.Reserve(k, -1, tag, 10, 0)
-	if err != nil {
-		t.Fatalf("at the kind limit: %v", err)
-	}
+	require.NoError(t, err, "at the kind limit")
 	r.Cancel()
 }
 
 func TestRegisterKind(t *testing.T) {
 	k, err := tracker.RegisterKind("test-kind")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if k.String() != "test-kind" {
 		t.Fatalf("name %q", k.String())
 	}
@@ -162,9 +147,7 @@ func TestSampledStacksAreScaled(t *testing.T) {
 	var weighted float64
 	for range n {
 		h, err := o.alloc(tag, size)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		hs = append(hs, h)
 		if h.rec.Stack() != nil {
 			sampled++
@@ -361,12 +344,8 @@ func TestIgnoreOptions(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "ignored-tag") || !strings.Contains(err.Error(), "after-baseline") {
 		t.Fatalf("baseline: %v", err)
 	}
-	if err := tracker.Find(base, tracker.IgnoreTags("after-baseline"), tracker.MaxWait(0)); err != nil {
-		t.Fatalf("baseline plus ignored tag: %v", err)
-	}
-	if err := tracker.Find(tracker.IgnoreKinds(tracker.KindCHeap), tracker.MaxWait(0)); err != nil {
-		t.Fatalf("ignored kind: %v", err)
-	}
+	require.NoError(t, tracker.Find(base, tracker.IgnoreTags("after-baseline"), tracker.MaxWait(0)), "baseline plus ignored tag")
+	require.NoError(t, tracker.Find(tracker.IgnoreKinds(tracker.KindCHeap), tracker.MaxWait(0)), "ignored kind")
 	a.free()
 	b.free()
 }
@@ -375,9 +354,7 @@ func TestMaxWaitLetsLateFreesLand(t *testing.T) {
 	var o fakeOwner
 	h, _ := o.alloc(t.Name(), 10)
 	time.AfterFunc(30*time.Millisecond, func() { h.free() })
-	if err := tracker.Find(tracker.MaxWait(5 * time.Second)); err != nil {
-		t.Fatalf("a free 30ms late was reported as a leak: %v", err)
-	}
+	require.NoError(t, tracker.Find(tracker.MaxWait(5*time.Second)), "a free 30ms late was reported as a leak")
 }
 
 func TestConcurrentReleaseEndsOnce(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/membridge/membridge/tracker"
+	"github.com/stretchr/testify/require"
 )
 
 // The ledger's hot path: one reservation, its commit and its release, with
@@ -16,9 +17,7 @@ func BenchmarkReserveCommitRelease(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		r, err := tracker.Reserve(tracker.KindCHeap, -1, tag, 4096, 0)
-		if err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, err)
 		r.Commit(0x1000, nil)
 		r.Release()
 		r.Recycle()
@@ -55,9 +54,7 @@ func BenchmarkReserveTagPerRequest(b *testing.B) {
 	for b.Loop() {
 		requestSeq++
 		r, err := tracker.Reserve(tracker.KindCHeap, -1, "bench-request-"+strconv.Itoa(requestSeq), 4096, 0)
-		if err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, err)
 		r.Commit(0x1000, nil)
 		r.Release()
 		r.Recycle()

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/membridge/membridge/internal/testkit"
+	"github.com/stretchr/testify/require"
 )
 
 // nurseryHandle stands for an owner's handle.
@@ -20,9 +21,7 @@ type nurseryHandle struct {
 func nurseryAlloc(t *testing.T, tag string, n int64, reclaimed *atomic.Int64) *nurseryHandle {
 	t.Helper()
 	r, err := Reserve(KindCHeap, -1, tag, n, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	h := &nurseryHandle{r: r}
 	CommitWatched(h, r, 0x1000, ReclaimFunc(func(r *Record) { reclaimed.Add(r.Bytes()) }))
 	return h

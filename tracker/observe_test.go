@@ -8,6 +8,7 @@ import (
 
 	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
+	"github.com/stretchr/testify/require"
 )
 
 // The history, scopes and site totals are process-wide; these tests do not
@@ -42,9 +43,7 @@ func TestHistoryKeepsEventsInOrderWithLiveBytes(t *testing.T) {
 	}
 	tracker.SetTagLimit(tag, 0)
 	r, err := tracker.Reserve(tracker.KindCHeap, -1, tag, 7, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	retries := tracker.Pressure().Retries
 	r.Retried(false)
 	r.Cancel()

@@ -19,9 +19,7 @@ func TestReserveContextWaitsForRelease(t *testing.T) {
 	defer tracker.SetTagLimit(tag, 0)
 
 	held, err := tracker.Reserve(tracker.KindCHeap, -1, tag, 80, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	held.Commit(0x1000, nil)
 
 	before := tracker.Pressure()
@@ -34,9 +32,7 @@ func TestReserveContextWaitsForRelease(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	r, err := tracker.ReserveContext(ctx, tracker.KindCHeap, -1, tag, 50, 0)
-	if err != nil {
-		t.Fatalf("ReserveContext: %v", err)
-	}
+	require.NoError(t, err, "ReserveContext")
 	r.Commit(0x2000, nil)
 	r.Release()
 	after := tracker.Pressure()
@@ -54,9 +50,7 @@ func TestReserveContextGivesUp(t *testing.T) {
 	tracker.SetTagLimit(tag, 100)
 	defer tracker.SetTagLimit(tag, 0)
 	held, err := tracker.Reserve(tracker.KindCHeap, -1, tag, 80, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	held.Commit(0x1000, nil)
 	defer held.Release()
 

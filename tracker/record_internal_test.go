@@ -22,9 +22,7 @@ func TestRecordFitsItsSizeClass(t *testing.T) {
 // agree with the wall clock.
 func TestAgeCountsFromReserve(t *testing.T) {
 	r, err := Reserve(KindCHeap, -1, t.Name(), 1, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer r.Cancel()
 	start := time.Now()
 	time.Sleep(30 * time.Millisecond) // the age to measure

@@ -8,6 +8,7 @@ import (
 	"github.com/membridge/membridge/cext/leakcheck"
 	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
+	"github.com/stretchr/testify/require"
 )
 
 func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
@@ -36,9 +37,7 @@ func TestGoHeldCMemoryIsNotALeak(t *testing.T) {
 	bufs := make([]*native.Buffer, 16)
 	for i := range bufs {
 		b, err := native.Alloc("leakcheck.held", 1<<10)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		bufs[i] = b
 	}
 	runtime.GC()

@@ -17,6 +17,8 @@ import (
 
 	"github.com/membridge/membridge/csrc/kernels"
 	"github.com/membridge/membridge/tracker"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // plantedReclaims counts the objects tests deliberately leave in a context
@@ -51,28 +53,18 @@ func onContext(t *testing.T, dev int, f func(cu.CUContext)) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	d, err := cu.GetDevice(dev)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ctx, err := d.RetainPrimaryCtx()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cu.SetCurrentContext(ctx); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, cu.SetCurrentContext(ctx))
 	f(ctx)
 	if _, err := cu.PopCurrentCtx(); err != nil {
 		t.Error(err)
 	}
-	if err := d.ReleasePrimaryCtx(); err != nil {
-		t.Error(err)
-	}
+	assert.NoError(t, d.ReleasePrimaryCtx())
 	after, _ := Read()
 	after.ReclaimedAtReset -= plantedReclaims - before.ReclaimedAtReset
-	if err := Grown(before, after); err != nil {
-		t.Error(err)
-	}
+	assert.NoError(t, Grown(before, after))
 }
 
 func wantErr(t *testing.T, what string, err, want error) {
@@ -85,9 +77,7 @@ func wantErr(t *testing.T, what string, err, want error) {
 func mustAlloc(t *testing.T, n int64) cu.DevicePtr {
 	t.Helper()
 	p, err := cu.MemAlloc(n)
-	if err != nil {
-		t.Fatalf("MemAlloc(%d): %v", n, err)
-	}
+	require.NoError(t, err, "MemAlloc(%d)", n)
 	return p
 }
 
@@ -102,13 +92,9 @@ func TestCountersFollowAllocations(t *testing.T) {
 		if err := Grown(before, mid); err == nil {
 			t.Error("Grown saw nothing after an allocation")
 		}
-		if err := cu.MemFree(p); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, cu.MemFree(p))
 		after, _ := Read()
-		if err := Grown(before, after); err != nil {
-			t.Error(err)
-		}
+		assert.NoError(t, Grown(before, after))
 	})
 }
 
@@ -169,13 +155,9 @@ func TestCopiesAreBoundsChecked(t *testing.T) {
 		for i := range want {
 			want[i] = byte(i)
 		}
-		if err := cu.MemcpyHtoD(a, unsafe.Pointer(&want[0]), 100); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, cu.MemcpyHtoD(a, unsafe.Pointer(&want[0]), 100))
 		got := make([]byte, 100)
-		if err := cu.MemcpyDtoH(unsafe.Pointer(&got[0]), a, 100); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, cu.MemcpyDtoH(unsafe.Pointer(&got[0]), a, 100))
 		if string(got) != string(want) {
 			t.Errorf("round trip: got %v", got)
 		}
@@ -186,9 +168,7 @@ func TestFreedPointersAreInvalid(t *testing.T) {
 	onContext(t, 0, func(cu.CUContext) {
 		p := mustAlloc(t, 16)
 		wantErr(t, "MemFree of an interior pointer", cu.MemFree(p+8), cu.InvalidValue)
-		if err := cu.MemFree(p); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, cu.MemFree(p))
 		var x [16]byte
 		wantErr(t, "MemFree twice", cu.MemFree(p), cu.InvalidValue)
 		wantErr(t, "DtoH after free", cu.MemcpyDtoH(unsafe.Pointer(&x[0]), p, 16), cu.InvalidValue)
@@ -224,9 +204,7 @@ func TestContextStacksArePerThread(t *testing.T) {
 			t.Error(err)
 		}
 		// Push and pop nest on this thread.
-		if err := cu.PushCurrentCtx(ctx); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, cu.PushCurrentCtx(ctx))
 		if got, err := cu.PopCurrentCtx(); err != nil || got != ctx {
 			t.Errorf("PopCurrentCtx: %v, %v; want %v", got, err, ctx)
 		}
@@ -243,21 +221,15 @@ func TestDestroyedContext(t *testing.T) {
 	before, _ := Read()
 	d, _ := cu.GetDevice(0)
 	ctx, err := d.RetainPrimaryCtx()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cu.SetCurrentContext(ctx); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, cu.SetCurrentContext(ctx))
 	if before.ActiveContexts != 0 {
 		t.Fatalf("another test holds the primary context: %+v", before)
 	}
 	p := mustAlloc(t, 32)
 	_ = p // left alive on purpose: the context's destruction reclaims it
 	plantedReclaims++
-	if err := d.ReleasePrimaryCtx(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, d.ReleasePrimaryCtx())
 	after, _ := Read()
 	if after.ReclaimedAtReset != before.ReclaimedAtReset+1 || after.DeviceAllocs != before.DeviceAllocs {
 		t.Errorf("destroying a context holding one allocation: %+v, before %+v", after, before)
@@ -289,9 +261,7 @@ func TestFaultInjection(t *testing.T) {
 		FailAllocAfter(-1)
 		c := mustAlloc(t, 8)
 		for _, p := range []cu.DevicePtr{a, b, c} {
-			if err := cu.MemFree(p); err != nil {
-				t.Error(err)
-			}
+			assert.NoError(t, cu.MemFree(p))
 		}
 	})
 }
@@ -313,9 +283,7 @@ func TestModules(t *testing.T) {
 		_, err = cu.LoadData("\x7fELF....")
 		wantErr(t, "LoadData of a cubin", err, cu.NotSupported)
 		m, err := cu.LoadData(ptx("first", "second"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		for _, n := range []string{"first", "second"} {
 			if _, err := m.Function(n); err != nil {
 				t.Errorf("Function(%q): %v", n, err)
@@ -323,9 +291,7 @@ func TestModules(t *testing.T) {
 		}
 		_, err = m.Function("firs")
 		wantErr(t, "Function of a name not in the module", err, cu.NotFound)
-		if err := m.Unload(); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, m.Unload())
 		_, err = m.Function("first")
 		wantErr(t, "Function of an unloaded module", err, cu.InvalidHandle)
 		wantErr(t, "Unload twice", m.Unload(), cu.InvalidHandle)
@@ -338,14 +304,10 @@ func TestLaunchRunsTheCReference(t *testing.T) {
 			t.Fatalf("RegisteredKernels: %d, %v", n, err)
 		}
 		m, err := cu.LoadData(ptx(SelfTestKernel, "not_registered"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		defer m.Unload()
 		fn, err := m.Function(SelfTestKernel)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		const n = 1000
 		out := mustAlloc(t, 4*n)
 		defer cu.MemFree(out)
@@ -353,13 +315,9 @@ func TestLaunchRunsTheCReference(t *testing.T) {
 		// Scalars in 8-byte slots: gorgonia reads 8 bytes per argument.
 		args := []uint64{uint64(out), n, 7}
 		params := []unsafe.Pointer{unsafe.Pointer(&args[0]), unsafe.Pointer(&args[1]), unsafe.Pointer(&args[2])}
-		if err := fn.Launch(3, 1, 1, 128, 1, 1, 0, cu.Stream{}, params); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, fn.Launch(3, 1, 1, 128, 1, 1, 0, cu.Stream{}, params))
 		got := make([]uint32, n)
-		if err := cu.MemcpyDtoH(unsafe.Pointer(&got[0]), out, 4*n); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, cu.MemcpyDtoH(unsafe.Pointer(&got[0]), out, 4*n))
 		for i, v := range got {
 			if v != uint32(7+i) {
 				t.Fatalf("out[%d] = %d, want %d", i, v, 7+i)
@@ -379,9 +337,7 @@ func TestLaunchRunsTheCReference(t *testing.T) {
 		wantErr(t, "a launch on a freed pointer", launch(fn, 32, []uint64{uint64(out) + 1<<30, 1, 0}), cu.IllegalAddress)
 		wantErr(t, "a block of 1025 threads", launch(fn, 1025, []uint64{uint64(out), 1, 0}), cu.InvalidValue)
 		other, err := m.Function("not_registered")
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		wantErr(t, "a kernel with no C reference", launch(other, 32, []uint64{uint64(out)}), cu.NotFound)
 	})
 }
@@ -395,9 +351,7 @@ func TestReferenceKernelVectors(t *testing.T) {
 			names = append(names, v.Kernel)
 		}
 		m, err := cu.LoadData(ptx(names...))
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		defer m.Unload()
 		for i, v := range kernels.Vectors {
 			t.Run(fmt.Sprintf("%d_%s", i, v.Kernel), func(t *testing.T) {
@@ -405,18 +359,14 @@ func TestReferenceKernelVectors(t *testing.T) {
 				// current on its thread.
 				runtime.LockOSThread()
 				defer runtime.UnlockOSThread()
-				if err := cu.SetCurrentContext(ctx); err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, cu.SetCurrentContext(ctx))
 				defer cu.PopCurrentCtx()
 				k, ok := kernels.Find(v.Kernel)
 				if !ok {
 					t.Fatalf("no reference kernel %q", v.Kernel)
 				}
 				fn, err := m.Function(v.Kernel)
-				if err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, err)
 				y := cloneToDevice(t, v.Y)
 				defer cu.MemFree(y)
 				x := cloneToDevice(t, v.X)
@@ -437,13 +387,9 @@ func TestReferenceKernelVectors(t *testing.T) {
 				for j := range slots {
 					params[j] = unsafe.Pointer(&slots[j])
 				}
-				if err := fn.Launch(int(v.Grid), 1, 1, int(v.Block), 1, 1, 0, cu.Stream{}, params); err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, fn.Launch(int(v.Grid), 1, 1, int(v.Block), 1, 1, 0, cu.Stream{}, params))
 				got := make([]float32, len(v.Want))
-				if err := cu.MemcpyDtoH(unsafe.Pointer(&got[0]), y, int64(4*len(got))); err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, cu.MemcpyDtoH(unsafe.Pointer(&got[0]), y, int64(4*len(got))))
 				for j := range got {
 					if math.Float32bits(got[j]) != math.Float32bits(v.Want[j]) && !(got[j] != got[j] && v.Want[j] != v.Want[j]) {
 						t.Errorf("element %d: got %v, want %v", j, got[j], v.Want[j])
@@ -457,9 +403,7 @@ func TestReferenceKernelVectors(t *testing.T) {
 func cloneToDevice(t *testing.T, v []float32) cu.DevicePtr {
 	t.Helper()
 	p := mustAlloc(t, int64(4*len(v)))
-	if err := cu.MemcpyHtoD(p, unsafe.Pointer(&v[0]), int64(4*len(v))); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, cu.MemcpyHtoD(p, unsafe.Pointer(&v[0]), int64(4*len(v))))
 	return p
 }
 
@@ -503,9 +447,7 @@ func TestSeveralDevices(t *testing.T) {
 		if ctxs[dev], err = d.RetainPrimaryCtx(); err != nil {
 			t.Fatal(err)
 		}
-		if err := cu.SetCurrentContext(ctxs[dev]); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, cu.SetCurrentContext(ctxs[dev]))
 		free, total, err := cu.MemInfo()
 		if err != nil || total != 1<<20 || free != total {
 			t.Errorf("device %d MemInfo: %d free of %d, %v", dev, free, total, err)
@@ -520,22 +462,14 @@ func TestSeveralDevices(t *testing.T) {
 	}
 	// Device 2 is current. Unified addressing: copies between devices
 	// work, but memory is freed in its own context.
-	if err := cu.MemcpyDtoD(ptrs[2], ptrs[0], 1<<19); err != nil {
-		t.Errorf("DtoD from device 0 to 2: %v", err)
-	}
+	assert.NoError(t, cu.MemcpyDtoD(ptrs[2], ptrs[0], 1<<19), "DtoD from device 0 to 2")
 	wantErr(t, "MemFree of device 0's memory in device 2's context", cu.MemFree(ptrs[0]), cu.InvalidContext)
 	wantErr(t, "MemsetD8 of device 1's memory in device 2's context", cu.MemsetD8(ptrs[1], 0, 1), cu.InvalidContext)
 	for dev := range 3 {
-		if err := cu.SetCurrentContext(ctxs[dev]); err != nil {
-			t.Fatal(err)
-		}
-		if err := cu.MemFree(ptrs[dev]); err != nil {
-			t.Error(err)
-		}
+		require.NoError(t, cu.SetCurrentContext(ctxs[dev]))
+		assert.NoError(t, cu.MemFree(ptrs[dev]))
 		d, _ := cu.GetDevice(dev)
-		if err := d.ReleasePrimaryCtx(); err != nil {
-			t.Error(err)
-		}
+		assert.NoError(t, d.ReleasePrimaryCtx())
 	}
 	if _, err := cu.PopCurrentCtx(); err != nil {
 		t.Error(err)
@@ -584,8 +518,6 @@ func TestFailAllocAfterFromEnvironment(t *testing.T) {
 		p := mustAlloc(t, 8)
 		_, err := cu.MemAlloc(8)
 		wantErr(t, "the second allocation", err, cu.OutOfMemory)
-		if err := cu.MemFree(p); err != nil {
-			t.Error(err)
-		}
+		assert.NoError(t, cu.MemFree(p))
 	})
 }

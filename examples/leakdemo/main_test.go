@@ -10,6 +10,7 @@ import (
 	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
@@ -19,9 +20,7 @@ func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
 func scratchLine(t *testing.T) string {
 	t.Helper()
 	src, err := os.ReadFile("decoder.go")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for i, line := range strings.Split(string(src), "\n") {
 		if strings.Contains(line, `native.Alloc("scratch"`) {
 			return strconv.Itoa(i + 1)
@@ -36,9 +35,7 @@ var frames = [][]byte{frame("abc"), frame("defg")}
 func TestFixedDecoderLeavesNothing(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	out, err := decodeFramesFixed(frames)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if string(out.Bytes()) != "abcdefg" {
 		t.Fatalf("decoded %q", out.Bytes())
 	}
@@ -50,9 +47,7 @@ func TestFixedDecoderLeavesNothing(t *testing.T) {
 // test's name. If it ever stops doing so, this test fails.
 func TestLeakingDecoderIsCaught(t *testing.T) {
 	out, err := decodeFrames(frames)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	out.Free()
 	// The scratch handles are unreachable now; the safety net reclaims them
 	// at a garbage collection and keeps them for the report.
@@ -85,8 +80,6 @@ func TestLeakingDecoderFails(t *testing.T) {
 	}
 	defer tracker.VerifyNone(t, tracker.MaxWait(10*time.Millisecond))
 	out, err := decodeFrames(frames)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	out.Free()
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // Every fault gets a clear HTTP error and leaves nothing behind:
@@ -70,9 +71,7 @@ func TestOversizedRequests(t *testing.T) {
 	req.Header.Set("Content-Type", binaryType)
 	req.ContentLength = -1
 	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	resp.Body.Close()
 	if resp.StatusCode != 413 {
 		t.Errorf("chunked body over the limit: %d", resp.StatusCode)
@@ -123,9 +122,7 @@ func TestClientCancelsMidway(t *testing.T) {
 func TestClientDisconnectsMidBody(t *testing.T) {
 	url := startTest(t, defaultConfig())
 	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	fmt.Fprintf(conn, "POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: 100000\r\n\r\n", binaryType)
 	conn.Write(encodeBinary(randomJob(newRand(8), 100))[:500])
 	conn.Close()

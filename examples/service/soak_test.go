@@ -14,6 +14,7 @@ import (
 
 	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
+	"github.com/stretchr/testify/require"
 )
 
 // The soak tests run for minutes, so they run only when asked:
@@ -173,9 +174,7 @@ func soakDuration(t *testing.T) time.Duration {
 		t.Skip("set MEMBRIDGE_SOAK=<duration> (make soak) to run the load tests")
 	}
 	d, err := time.ParseDuration(v)
-	if err != nil {
-		t.Fatalf("MEMBRIDGE_SOAK=%q: %v", v, err)
-	}
+	require.NoError(t, err, "MEMBRIDGE_SOAK=%q", v)
 	return d
 }
 
@@ -183,9 +182,7 @@ func soakDuration(t *testing.T) time.Duration {
 // each labelled series under its full name, labels sorted as exposed.
 func scrape(t *testing.T, url string) map[string]float64 {
 	resp, err := http.Get(url + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer resp.Body.Close()
 	out := map[string]float64{}
 	sc := bufio.NewScanner(resp.Body)

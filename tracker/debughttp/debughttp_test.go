@@ -34,9 +34,7 @@ func commit(t *testing.T, kind tracker.Kind, device int, tag string, n int64) *t
 func get(t *testing.T, url string) (string, string, int) {
 	t.Helper()
 	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	return string(body), resp.Header.Get("Content-Type"), resp.StatusCode
@@ -47,9 +45,7 @@ func TestEndpointServesEveryView(t *testing.T) {
 	tracker.EnableHistory(256)
 	defer tracker.DisableHistory()
 	r, err := tracker.Reserve(tracker.KindCHeap, -1, "debug-frames", 12345, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	r.Commit(0x1000, nil)
 	defer r.Release()
 

@@ -31,9 +31,7 @@ type ledgerOnly struct{ recs []*tracker.Record }
 func (o *ledgerOnly) alloc(t testing.TB, kind tracker.Kind, device int, tag string, n int64) {
 	t.Helper()
 	r, err := tracker.Reserve(kind, device, tag, n, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	r.Commit(0x1000, nil)
 	o.recs = append(o.recs, r)
 }
@@ -60,9 +58,7 @@ func uploadWeights(t testing.TB, o *ledgerOnly, tag string) {
 func parse(t *testing.T, data []byte) *profile.Profile {
 	t.Helper()
 	p, err := profile.Parse(bytes.NewReader(data))
-	if err != nil {
-		t.Fatalf("parse: %v", err)
-	}
+	require.NoError(t, err, "parse")
 	return p
 }
 
@@ -107,9 +103,7 @@ func TestProfileHasLiveAndAllocatedBytesPerTagWithStacks(t *testing.T) {
 	gone.freeAll()
 
 	var buf bytes.Buffer
-	if err := memprofile.Write(&buf); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, memprofile.Write(&buf))
 	p := parse(t, buf.Bytes())
 	if p.DefaultSampleType != "inuse_space" || len(p.SampleType) != 4 {
 		t.Fatalf("sample types %v, default %q", p.SampleType, p.DefaultSampleType)
@@ -147,9 +141,7 @@ func TestSampledProfileIsScaledToTheTotal(t *testing.T) {
 		o.alloc(t, tracker.KindCHeap, -1, "prof-sampled", size)
 	}
 	p, err := memprofile.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	got := totals(p, "inuse_space", "tag")["prof-sampled"]
 	objs := totals(p, "inuse_objects", "tag")["prof-sampled"]
 	// Poisson noise on ~250 samples is about 6%; 25% is far outside it.
@@ -173,9 +165,7 @@ func TestOffModeProfileHasExactTotalsWithoutStacks(t *testing.T) {
 		o.alloc(t, tracker.KindCHeap, -1, "prof-off", 300)
 	}
 	p, err := memprofile.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if got := totals(p, "inuse_space", "tag")["prof-off"]; got != 900 {
 		t.Errorf("live bytes %d, want 900", got)
 	}
@@ -189,9 +179,7 @@ func TestOffModeProfileHasExactTotalsWithoutStacks(t *testing.T) {
 func goTool(t *testing.T) string {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatal("no go command to run go tool pprof with")
-	}
+	require.NoError(t, err, "no go command to run go tool pprof with")
 	return goBin
 }
 
@@ -202,14 +190,10 @@ func TestGoToolPprofReadsTheProfileAndDiffsIt(t *testing.T) {
 	defer o.freeAll()
 	decodeFrames(t, &o, "prof-pprof", 2)
 	base := filepath.Join(dir, "base.pb.gz")
-	if err := memprofile.WriteFile(base); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, memprofile.WriteFile(base))
 	uploadWeights(t, &o, "prof-pprof")
 	later := filepath.Join(dir, "later.pb.gz")
-	if err := memprofile.WriteFile(later); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, memprofile.WriteFile(later))
 	goBin := goTool(t)
 	out, err := exec.Command(goBin, "tool", "pprof", "-top", "-nodefraction=0", "-tagfocus=tag=prof-pprof", later).CombinedOutput()
 	if err != nil {
@@ -251,9 +235,7 @@ func TestHandlerServesTheProfile(t *testing.T) {
 	srv := httptest.NewServer(memprofile.Handler())
 	defer srv.Close()
 	resp, err := http.Get(srv.URL + "/debug/pprof/membridge?gc=1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer resp.Body.Close()
 	var buf bytes.Buffer
 	buf.ReadFrom(resp.Body)

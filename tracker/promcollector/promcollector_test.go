@@ -56,9 +56,7 @@ func (o onlyTags) Collect(ch chan<- prometheus.Metric) {
 func commit(t *testing.T, kind tracker.Kind, device int, tag string, n int64) *tracker.Record {
 	t.Helper()
 	r, err := tracker.Reserve(kind, device, tag, n, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	r.Commit(0x1000, nil)
 	return r
 }
@@ -133,20 +131,14 @@ membridge_cache_bytes{cache="decoded"} 4096
 	names := []string{"membridge_live_bytes", "membridge_peak_bytes", "membridge_allocations_total", "membridge_handoffs_total",
 		"membridge_tag_limit_bytes", "membridge_tag_limit_refusals_total", "membridge_oom_retries_total",
 		"membridge_oom_retry_successes_total", "membridge_cache_hits_total", "membridge_cache_evictions_total", "membridge_cache_bytes"}
-	if err := testutil.CollectAndCompare(c, strings.NewReader(want), names...); err != nil {
-		t.Error(err)
-	}
+	assert.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(want), names...))
 	problems, err := testutil.CollectAndLint(c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for _, p := range problems {
 		t.Errorf("lint: %s: %s", p.Metric, p.Text)
 	}
 	reg := prometheus.NewPedanticRegistry()
-	if err := reg.Register(c); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, reg.Register(c))
 	if _, err := reg.Gather(); err != nil {
 		t.Errorf("pedantic registry: %v", err)
 	}

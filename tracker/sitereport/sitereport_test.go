@@ -11,6 +11,7 @@ import (
 
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/sitereport"
+	"github.com/stretchr/testify/require"
 )
 
 func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
@@ -18,9 +19,7 @@ func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
 func commit(t testing.TB, kind tracker.Kind, device int, tag string, n int64) *tracker.Record {
 	t.Helper()
 	r, err := tracker.Reserve(kind, device, tag, n, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	r.Commit(0x1000, nil)
 	return r
 }
@@ -63,9 +62,7 @@ func TestReportRanksSitesByLiveBytes(t *testing.T) {
 	}
 
 	var text bytes.Buffer
-	if err := rep.WriteText(&text); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, rep.WriteText(&text))
 	for _, want := range []string{"3.0 MiB", `tag "rep-big"`, "sitereport_test.bigSite", "device-emulated", "3.9 KiB"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text report lacks %q:\n%s", want, text.String())
@@ -73,13 +70,9 @@ func TestReportRanksSitesByLiveBytes(t *testing.T) {
 	}
 
 	var js bytes.Buffer
-	if err := rep.WriteJSON(&js); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, rep.WriteJSON(&js))
 	var back sitereport.Report
-	if err := json.Unmarshal(js.Bytes(), &back); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, json.Unmarshal(js.Bytes(), &back))
 	if len(back.Sites) != 2 || back.Sites[0].LiveBytes != 3<<20 || back.Sites[0].Stack[0].Line == 0 {
 		t.Errorf("JSON round trip lost the sites: %s", js.String())
 	}

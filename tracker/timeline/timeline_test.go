@@ -15,6 +15,7 @@ import (
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/sitereport"
 	"github.com/membridge/membridge/tracker/timeline"
+	"github.com/stretchr/testify/require"
 )
 
 func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
@@ -24,9 +25,7 @@ type ledgerOnly struct{ recs []*tracker.Record }
 func (o *ledgerOnly) alloc(t testing.TB, kind tracker.Kind, device int, tag string, n int64) *tracker.Record {
 	t.Helper()
 	r, err := tracker.Reserve(kind, device, tag, n, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	r.Commit(0x1000, nil)
 	o.recs = append(o.recs, r)
 	return r
@@ -74,9 +73,7 @@ func TestTraceHasCounterTracksAndInstantEvents(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	evs := workload(t)
 	var buf bytes.Buffer
-	if err := timeline.WriteTrace(&buf, evs); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, timeline.WriteTrace(&buf, evs))
 	var trace struct {
 		TraceEvents []struct {
 			Name string         `json:"name"`
@@ -85,9 +82,7 @@ func TestTraceHasCounterTracksAndInstantEvents(t *testing.T) {
 			Args map[string]any `json:"args"`
 		} `json:"traceEvents"`
 	}
-	if err := json.Unmarshal(buf.Bytes(), &trace); err != nil {
-		t.Fatalf("trace is not JSON: %v", err)
-	}
+	require.NoError(t, json.Unmarshal(buf.Bytes(), &trace), "trace is not JSON")
 	counters := map[string]int{}
 	instants := map[string]int{}
 	var lastHost float64
@@ -143,9 +138,7 @@ func page(t *testing.T) []byte {
 	defer o.freeAll()
 	o.alloc(t, tracker.KindCHeap, -1, "tl-site", 5<<20)
 	var buf bytes.Buffer
-	if err := timeline.WriteHTML(&buf, evs, 7, sitereport.Take(5)); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, timeline.WriteHTML(&buf, evs, 7, sitereport.Take(5)))
 	return buf.Bytes()
 }
 
@@ -189,9 +182,7 @@ func screenshot(t *testing.T, browser, html string) []byte {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "page.html")
 	shot := filepath.Join(dir, "shot.png")
-	if err := os.WriteFile(file, []byte(html), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(file, []byte(html), 0o644))
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -202,9 +193,7 @@ func screenshot(t *testing.T, browser, html string) []byte {
 		t.Fatalf("chromium: %v\n%s", err, out)
 	}
 	data, err := os.ReadFile(shot)
-	if err != nil {
-		t.Fatalf("chromium wrote no screenshot: %v", err)
-	}
+	require.NoError(t, err, "chromium wrote no screenshot")
 	return data
 }
 
@@ -213,9 +202,7 @@ func TestPageShowsThePlotInChromium(t *testing.T) {
 	browser := chromium(t)
 	data := screenshot(t, browser, string(page(t)))
 	img, err := png.Decode(bytes.NewReader(data))
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
+	require.NoError(t, err, "screenshot")
 	// The first track is drawn in #1f77b4 and the second in #ff7f0e; count
 	// pixels of those colours inside the plot's area.
 	var first, second int
@@ -284,9 +271,7 @@ func TestChromiumIsRequiredOnlyByItsOwnVariable(t *testing.T) {
 		t.Skip("in the child")
 	}
 	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for _, c := range []struct {
 		env  []string
 		want string

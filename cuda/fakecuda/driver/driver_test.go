@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/membridge/membridge/cuda/fakecuda/driver"
+	"github.com/stretchr/testify/require"
 )
 
 // needsCudaH skips a test that compiles the stand-in where cuda.h is
@@ -32,9 +33,7 @@ func TestBuild(t *testing.T) {
 	if driver.Built(dir) {
 		t.Fatal("Built before Build")
 	}
-	if err := driver.Build(dir); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, driver.Build(dir))
 	if !driver.Built(dir) {
 		t.Fatal("not Built after Build")
 	}
@@ -44,9 +43,7 @@ func TestBuild(t *testing.T) {
 	// The library is the driver: it defines the calls and the stand-in's
 	// own interface.
 	out, err := exec.Command("nm", "-D", "--defined-only", filepath.Join(dir, driver.Library)).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for _, sym := range []string{"cuInit", "cuMemAlloc_v2", "cuLaunchKernel", "mbfake_read_counters"} {
 		if !slices.Contains(strings.Fields(string(out)), sym) {
 			t.Errorf("%s does not define %s", driver.Library, sym)
@@ -55,9 +52,7 @@ func TestBuild(t *testing.T) {
 	// A second Build of the same sources finds the first; no work dir is
 	// left behind.
 	fi, _ := os.Stat(filepath.Join(dir, driver.Library))
-	if err := driver.Build(dir); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, driver.Build(dir))
 	fi2, _ := os.Stat(filepath.Join(dir, driver.Library))
 	if !fi.ModTime().Equal(fi2.ModTime()) {
 		t.Error("a second Build rebuilt the library")
@@ -69,9 +64,7 @@ func TestBuild(t *testing.T) {
 		}
 	}
 	// A stale stamp (other sources) makes it rebuild.
-	if err := os.WriteFile(filepath.Join(dir, ".membridge-fakecuda-sources"), []byte("stale\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, ".membridge-fakecuda-sources"), []byte("stale\n"), 0o644))
 	if driver.Built(dir) {
 		t.Error("Built with a stale stamp")
 	}
@@ -94,9 +87,7 @@ func TestBuildFailures(t *testing.T) {
 func TestDefaultDir(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", "/cache")
 	dir, err := driver.DefaultDir()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if !strings.HasPrefix(dir, "/cache/membridge-fakecuda/") || len(filepath.Base(dir)) != 16 {
 		t.Errorf("DefaultDir = %q", dir)
 	}

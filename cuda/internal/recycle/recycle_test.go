@@ -13,6 +13,8 @@ import (
 	"github.com/membridge/membridge/internal/recycletest"
 	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // afterTests run after all tests, before the ledger's final check (the
@@ -41,9 +43,7 @@ func TestMain(m *testing.M) {
 func open(t *testing.T) *cuda.Context {
 	t.Helper()
 	c, err := cuda.Open(0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() {
 		if err := c.Close(); err != nil && !errors.Is(err, cuda.ErrClosed) {
 			t.Error(err)
@@ -81,16 +81,12 @@ func TestStaleDeviceHandleOfARecycledRecord(t *testing.T) {
 		t.Fatal("the new owner's record was disturbed by the stale handle")
 	}
 	in := []byte("still the new owner's memory....")
-	if err := cuda.CopyHtoD(b, in); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, cuda.CopyHtoD(b, in))
 	out := make([]byte, len(in))
 	if err := cuda.CopyDtoH(out, b); err != nil || string(out) != string(in) {
 		t.Fatalf("round trip through the new owner's buffer: %q, %v", out, err)
 	}
-	if err := b.Free(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, b.Free())
 	if s := tracker.TagStats(tagB); s.LiveCount != 0 || s.FreedCount != s.AllocatedCount {
 		t.Fatalf("new owner's tag after its Free: %+v", s)
 	}
@@ -103,19 +99,11 @@ func TestCloseAfterRecordReuse(t *testing.T) {
 	c := open(t)
 	a, b := recycletest.ReusedPair(t, buffers(c), testkit.UniqueTag(t, "a"), testkit.UniqueTag(t, "b"))
 	p, err := c.AllocPinned(testkit.UniqueTag(t, "pinned"), 16)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Err(); !errors.Is(err, cuda.ErrFreed) {
-		t.Errorf("buffer freed before Close: %v, want ErrFreed", err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, c.Close())
+	assert.ErrorIs(t, a.Err(), cuda.ErrFreed, "buffer freed before Close")
 	for name, err := range map[string]error{"Err": b.Err(), "Free": b.Free(), "pinned Err": p.Err(), "pinned Free": p.Free()} {
-		if !errors.Is(err, cuda.ErrClosed) {
-			t.Errorf("%s of a buffer Close freed: %v, want ErrClosed", name, err)
-		}
+		assert.ErrorIs(t, err, cuda.ErrClosed, "%s of a buffer Close freed", name)
 	}
 }
 
@@ -127,17 +115,11 @@ func TestStalePinnedHandle(t *testing.T) {
 	tagA := testkit.UniqueTag(t, "a")
 	for range 1000 {
 		a, err := c.AllocPinned(tagA, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		ra := a.Record()
-		if err := a.Free(); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, a.Free())
 		b, err := c.AllocPinned(testkit.UniqueTag(t, "b"), 32)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		reused := b.Record() == ra
 		copy(b.Bytes(), "mine")
 		//membridge:ignore doublefree the test checks that a Free through a stale handle returns ErrFreed naming its own tag, not the new owner's
@@ -147,9 +129,7 @@ func TestStalePinnedHandle(t *testing.T) {
 		if !b.Record().Live() || string(b.Bytes()[:4]) != "mine" {
 			t.Fatal("the new owner's pinned buffer was disturbed")
 		}
-		if err := b.Free(); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, b.Free())
 		if reused {
 			return
 		}
@@ -163,25 +143,17 @@ func TestSampledDeviceRecordIsNotRecycled(t *testing.T) {
 	recycletest.Production(t, 1)
 	c := open(t)
 	a, err := c.Alloc(testkit.UniqueTag(t, "a"), 64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ra := a.Record()
-	if err := a.Free(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, a.Free())
 	recycletest.Production(t, 0)
 	for range 100 {
 		b, err := c.Alloc(testkit.UniqueTag(t, "b"), 64)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		if b.Record() == ra {
 			t.Fatal("a record with a stack was reused")
 		}
-		if err := b.Free(); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, b.Free())
 	}
 	if err := a.Err(); !strings.Contains(err.Error(), "allocated at") || !strings.Contains(err.Error(), "TestSampledDeviceRecordIsNotRecycled") {
 		t.Fatalf("use-after-free message without the allocation site: %v", err)

@@ -12,6 +12,8 @@ import (
 	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // The test mode's leak check at the end, with records as production makes
@@ -53,9 +55,7 @@ func TestStaleHandleOfARecycledRecord(t *testing.T) {
 		t.Fatal("the new owner's record was disturbed by the stale handle")
 	}
 	copy(b.Bytes(), "still mine")
-	if err := b.Free(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, b.Free())
 	if s := tracker.TagStats(tagB); s.LiveCount != 0 || s.FreedCount != s.AllocatedCount {
 		t.Fatalf("new owner's tag after its Free: %+v", s)
 	}
@@ -66,17 +66,13 @@ func TestStaleHandleOfARecycledRecord(t *testing.T) {
 func TestSampledRecordIsNotRecycled(t *testing.T) {
 	recycletest.Production(t, 1)
 	a, err := native.Alloc(testkit.UniqueTag(t, "a"), 64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ra := a.Record()
 	a.Free()
 	recycletest.Production(t, 0)
 	for range 100 {
 		b, err := native.Alloc(testkit.UniqueTag(t, "b"), 64)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		if b.Record() == ra {
 			t.Fatal("a record with a stack was reused")
 		}
@@ -94,9 +90,7 @@ func TestSnapshotOutlivesRecycling(t *testing.T) {
 	recycletest.Production(t, 0)
 	tagA := testkit.UniqueTag(t, "a")
 	a, err := native.Alloc(tagA, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var snap *tracker.Record
 	for _, r := range tracker.Snapshot() {
 		if r.Tag() == tagA {
@@ -148,9 +142,7 @@ func TestRecyclingUnderChurn(t *testing.T) {
 					dropped.Add(1)
 					continue
 				}
-				if err := b.Free(); err != nil {
-					t.Error(err)
-				}
+				assert.NoError(t, b.Free())
 			}
 		}()
 	}
