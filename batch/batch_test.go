@@ -77,9 +77,7 @@ func TestFilterAndProcess(t *testing.T) {
 						t.Errorf("kept record %+v: want the Kept flag and a value in [%v, %v]", r, c.lo, c.hi)
 					}
 				}
-				if !slices.EqualFunc(in, c.in, sameRecord) {
-					t.Errorf("the input batch changed: %v", in)
-				}
+				assert.True(t, slices.EqualFunc(in, c.in, sameRecord), "the input batch changed: %v", in)
 			})
 		}
 	}
@@ -126,14 +124,10 @@ func TestProcessOwnsTheWholeBlock(t *testing.T) {
 func TestLeakyWrapperIsReported(t *testing.T) {
 	defer leakcheck.Check(t)
 	kept := leaky.Process(records(1, 5, 2), 0, 3)
-	if !slices.Equal(ids(kept), []uint64{100, 102}) {
-		t.Fatalf("leaky.Process kept %v", ids(kept))
-	}
+	require.True(t, slices.Equal(ids(kept), []uint64{100, 102}), "leaky.Process kept %v", ids(kept))
 	var r tracker.Recorder
 	tracker.VerifyNone(&r, tracker.MaxWait(0))
-	if len(r.Reports()) != 1 {
-		t.Fatalf("VerifyNone reported %d errors, want 1: %q", len(r.Reports()), r.Reports())
-	}
+	require.Len(t, r.Reports(), 1, "VerifyNone reported")
 	report := r.Reports()[0]
 	for _, want := range []string{
 		"LEAK of 64 bytes", // the 16-byte header and 3 records
@@ -143,9 +137,7 @@ func TestLeakyWrapperIsReported(t *testing.T) {
 		"leaky.Process",
 		"batch_test.go",
 	} {
-		if !strings.Contains(report, want) {
-			t.Errorf("leak report lacks %q:\n%s", want, report)
-		}
+		assert.Contains(t, report, want, "leak report lacks")
 	}
 	// Clean up the leak this test made on purpose.
 	for _, rec := range tracker.Snapshot() {
@@ -160,15 +152,11 @@ func TestLeakyWrapperIsReported(t *testing.T) {
 func TestFixedWrapperPasses(t *testing.T) {
 	res, err := batch.Process(records(1, 5, 2), 0, 3)
 	require.NoError(t, err)
-	if !slices.Equal(ids(res.Records()), []uint64{100, 102}) {
-		t.Errorf("kept %v", ids(res.Records()))
-	}
+	assert.True(t, slices.Equal(ids(res.Records()), []uint64{100, 102}), "kept %v", ids(res.Records()))
 	res.Free()
 	var r tracker.Recorder
 	tracker.VerifyNone(&r, tracker.MaxWait(0))
-	if len(r.Reports()) != 0 {
-		t.Errorf("VerifyNone after the fixed wrapper: %q", r.Reports())
-	}
+	assert.Len(t, r.Reports(), 0, "VerifyNone after the fixed wrapper")
 }
 
 // TestDroppedResultIsReleasedBySafetyNet: a Result dropped without Free is

@@ -74,20 +74,14 @@ func TestReaderKeepsEvictedBufferUntilRelease(t *testing.T) {
 	defer c.Close()
 	c.Put(1, buf(t, tag, 100, 'x'))
 	b, ok := c.Get(1)
-	if !ok {
-		t.Fatal("miss")
-	}
+	require.True(t, ok, "miss")
 	c.Put(2, buf(t, tag, 100, 'y')) // evicts 1 while we read it
 	if got := read(t, b); got[0] != 'x' {
 		t.Fatalf("read %q", got[:1])
 	}
-	if n := tracker.TagStats(tag).LiveCount; n != 2 {
-		t.Fatalf("%d live buffers while a reader holds the evicted one, want 2", n)
-	}
+	require.EqualValues(t, 2, tracker.TagStats(tag).LiveCount)
 	b.Release()
-	if n := tracker.TagStats(tag).LiveCount; n != 1 {
-		t.Fatalf("%d live buffers after the reader released, want 1", n)
-	}
+	require.EqualValues(t, 1, tracker.TagStats(tag).LiveCount)
 }
 
 func TestTTL(t *testing.T) {
@@ -109,15 +103,11 @@ func TestTTL(t *testing.T) {
 		b.Release()
 	}
 	now = now.Add(time.Minute)
-	if n := c.Expire(); n != 1 {
-		t.Errorf("Expire removed %d, want 1", n)
-	}
+	assert.EqualValues(t, 1, c.Expire(), "Expire removed")
 	if s := c.Stats(); s.Expirations != 2 || s.Entries != 0 || s.Bytes != 0 {
 		t.Errorf("stats %+v", s)
 	}
-	if n := tracker.TagStats(tag).LiveCount; n != 0 {
-		t.Errorf("%d buffers still live after expiry", n)
-	}
+	assert.EqualValues(t, 0, tracker.TagStats(tag).LiveCount)
 }
 
 func TestReliefEvicts(t *testing.T) {
@@ -174,17 +164,11 @@ func TestReplaceReleasesOld(t *testing.T) {
 	defer c.Close()
 	c.Put("k", buf(t, tag, 10, '1'))
 	c.Put("k", buf(t, tag, 10, '2'))
-	if n := tracker.TagStats(tag).LiveCount; n != 1 {
-		t.Errorf("%d live after replacing, want 1", n)
-	}
+	assert.EqualValues(t, 1, tracker.TagStats(tag).LiveCount)
 	b, _ := c.Get("k")
-	if read(t, b) != "2222222222" {
-		t.Error("replacement not visible")
-	}
+	assert.EqualValues(t, "2222222222", read(t, b), "replacement not visible")
 	b.Release()
-	if c.Stats().Evictions != 0 {
-		t.Error("a replacement counted as an eviction")
-	}
+	assert.EqualValues(t, 0, c.Stats().Evictions, "a replacement counted as an eviction")
 }
 
 func TestConcurrentUse(t *testing.T) {

@@ -37,9 +37,7 @@ func untraced(t testing.TB) {
 }
 
 func traced(t *testing.T) {
-	if !cext.FollowDebug() {
-		t.Fatal("tracing off in the test mode")
-	}
+	require.True(t, cext.FollowDebug(), "tracing off in the test mode")
 }
 
 // tag registers a C tag for this run of t: the C counters of a tag run
@@ -60,9 +58,7 @@ func tag(t testing.TB) (string, int) {
 func cStats(t testing.TB, i int) cmem.Stats {
 	t.Helper()
 	s, ok := cmem.ReadStats(i)
-	if !ok {
-		t.Fatalf("no stats for C tag %d", i)
-	}
+	require.True(t, ok, "no stats for C tag %d", i)
 	return s
 }
 
@@ -89,9 +85,7 @@ func TestCountersReachTheLedger(t *testing.T) {
 	if a == nil || b == nil {
 		t.Fatal("out of memory")
 	}
-	if got := cmem.Size(a); got != 200 {
-		t.Errorf("membridge_size after realloc = %d, want 200", got)
-	}
+	assert.EqualValues(t, 200, cmem.Size(a), "membridge_size after realloc")
 	if zero := unsafe.Slice((*byte)(b), 30); strings.Count(string(zero), "\x00") != 30 {
 		t.Errorf("membridge_calloc memory not zeroed: %v", zero)
 	}
@@ -111,9 +105,7 @@ func TestCountersReachTheLedger(t *testing.T) {
 			found = st.Kind == tracker.KindCExtension && st.PeakBytes == 230
 		}
 	}
-	if !found {
-		t.Errorf("AllStats has no c-extension entry with peak 230 for %q", name)
-	}
+	assert.True(t, found, "AllStats has no c-extension entry with peak 230 for %q", name)
 	cmem.Free(a)
 	cmem.Free(b)
 	cext.Sync()
@@ -125,9 +117,7 @@ func TestCountersReachTheLedger(t *testing.T) {
 func TestAllocatorStruct(t *testing.T) {
 	untraced(t)
 	_, i := tag(t)
-	if !cmem.AllocatorRoundTrip(i, 1<<16) {
-		t.Fatal("out of memory")
-	}
+	require.True(t, cmem.AllocatorRoundTrip(i, 1<<16), "out of memory")
 	s := cStats(t, i)
 	// calloc, then 12 reallocs (32 .. 64 KiB), then free.
 	if s.LiveBytes != 0 || s.LiveCount != 0 || s.AllocCount != 13 || s.PeakBytes != 1<<16 {
@@ -139,9 +129,7 @@ func TestThreadsCountExactly(t *testing.T) {
 	untraced(t)
 	_, i := tag(t)
 	const threads, rounds = 8, 20000
-	if !cmem.Churn(i, threads, rounds) {
-		t.Fatal("pthread_create failed")
-	}
+	require.True(t, cmem.Churn(i, threads, rounds), "pthread_create failed")
 	s := cStats(t, i)
 	if s.AllocCount != threads*rounds || s.FreedCount != threads*rounds || s.LiveBytes != 0 || s.LiveCount != 0 {
 		t.Errorf("after %d threads x %d rounds: %+v, want every allocation freed", threads, rounds, s)
@@ -162,13 +150,9 @@ func TestTracedAllocationCarriesTheGoStack(t *testing.T) {
 	var r tracker.Recorder
 	tracker.VerifyNone(&r, tracker.MaxWait(0))
 	cmem.Free(p)
-	if len(r.Reports()) != 1 {
-		t.Fatalf("VerifyNone reported %d errors, want 1: %q", len(r.Reports()), r.Reports())
-	}
+	require.Len(t, r.Reports(), 1, "VerifyNone reported")
 	for _, want := range []string{"48 bytes", fmt.Sprintf("tag %q", name), "kind c-extension", "TestTracedAllocationCarriesTheGoStack", "cmem.Malloc"} {
-		if !strings.Contains(r.Reports()[0], want) {
-			t.Errorf("leak report lacks %q:\n%s", want, r.Reports()[0])
-		}
+		assert.Contains(t, r.Reports()[0], want, "leak report lacks")
 	}
 	// Traced blocks are in the ledger's own records, not in the C counters.
 	if s := cStats(t, i); s.AllocCount != 0 {
@@ -186,9 +170,7 @@ func TestTracedReallocAndAllocator(t *testing.T) {
 		t.Errorf("after realloc: %+v, want one live record of 5000 bytes", s)
 	}
 	cmem.Free(p)
-	if !cmem.AllocatorRoundTrip(i, 4096) {
-		t.Fatal("out of memory")
-	}
+	require.True(t, cmem.AllocatorRoundTrip(i, 4096), "out of memory")
 	after := tracker.TagStats(name)
 	if after.LiveBytes != 0 || after.AllocatedCount-before.AllocatedCount != 2+9 {
 		t.Errorf("TagStats = %+v, want nothing live and 11 traced allocations (2, then calloc and 8 reallocs)", after)
@@ -225,9 +207,7 @@ func TestAdoptMovesTheBooks(t *testing.T) {
 			}
 			assert.ErrorIs(t, cext.Free(p), cext.ErrGoOwned, "cext.Free of an adopted block")
 			require.NoError(t, buf.Free())
-			if got := cmem.DeleterCalls() - calls; got != 1 {
-				t.Errorf("the extension's deleter ran %d times, want 1", got)
-			}
+			assert.EqualValues(t, 1, cmem.DeleterCalls()-calls, "the extension's deleter ran")
 			cext.Sync()
 			if s := tracker.TagStats(name); s.LiveBytes != 0 || s.LiveCount != 0 {
 				t.Errorf("after Free: %+v, want nothing live", s)
@@ -342,9 +322,7 @@ func TestMisuseAborts(t *testing.T) {
 				t.Errorf("child did not abort (%v):\n%s", err, head)
 			}
 			for _, want := range c.want {
-				if !strings.Contains(head, want) {
-					t.Errorf("child output lacks %q:\n%s", want, head)
-				}
+				assert.Contains(t, head, want, "child output lacks")
 			}
 		})
 	}

@@ -83,9 +83,7 @@ func TestStandinDevicePointersAreNotHostAddresses(t *testing.T) {
 	defer b.Free()
 	p, err := b.DevicePtr()
 	require.NoError(t, err)
-	if !fakecuda.HostLoadFaults(uintptr(p)) {
-		t.Errorf("a host load through device pointer %#x did not fault", uint64(p))
-	}
+	assert.True(t, fakecuda.HostLoadFaults(uintptr(p)), "a host load through device pointer %#x did not fault", uint64(p))
 }
 
 // The backend checks bounds before it calls the driver; the stand-in checks
@@ -110,9 +108,7 @@ func TestStandinBoundsChecksTheDriverCalls(t *testing.T) {
 		{"memset one byte too many", drvMemset(shared.h, p, 0, 101, 0, false)},
 		{"free of an interior pointer", drvFree(shared.h, p+8, 0)},
 	} {
-		if !errors.Is(c.err, ErrInvalidArgument) {
-			t.Errorf("%s: got %v, want CUDA_ERROR_INVALID_VALUE", c.name, c.err)
-		}
+		assert.True(t, errors.Is(c.err, ErrInvalidArgument), "%s: got %v, want CUDA_ERROR_INVALID_VALUE", c.name, c.err)
 	}
 	assert.NoError(t, drvCopyHtoD(shared.h, p, h, 100, 0, false), "HtoD of exactly the buffer")
 }
@@ -136,9 +132,7 @@ func TestStandinKernelOnFreedMemory(t *testing.T) {
 
 func TestStandinFaultInjection(t *testing.T) {
 	standin(t)
-	if !fakecuda.FailAllocAfter(1) {
-		t.Fatal("FailAllocAfter found no stand-in")
-	}
+	require.True(t, fakecuda.FailAllocAfter(1), "FailAllocAfter found no stand-in")
 	defer fakecuda.FailAllocAfter(-1)
 	a, err := shared.Alloc("test/standin", 8)
 	require.NoError(t, err)

@@ -34,9 +34,7 @@ func TestDriverError(t *testing.T) {
 			t.Errorf("code %d: errors.As failed", c.code)
 		}
 	}
-	if got := (&DriverError{Call: "cuMemAlloc", Code: 2, Name: "CUDA_ERROR_OUT_OF_MEMORY"}).Error(); got != "cuMemAlloc: CUDA_ERROR_OUT_OF_MEMORY (2)" {
-		t.Errorf("Error() = %q", got)
-	}
+	assert.EqualValues(t, "cuMemAlloc: CUDA_ERROR_OUT_OF_MEMORY (2)", (&DriverError{Call: "cuMemAlloc", Code: 2, Name: "CUDA_ERROR_OUT_OF_MEMORY"}).Error(), "Error()")
 }
 
 // TestNilHandles: typed nil handles get errors, not crashes.

@@ -26,9 +26,7 @@ func TestHostFreshMemoryIsJunk(t *testing.T) {
 	out := make([]byte, 64)
 	require.NoError(t, CopyDtoH(out, b))
 	for i, v := range out {
-		if v != 0xCD {
-			t.Fatalf("byte %d of fresh memory = %#x, want 0xCD", i, v)
-		}
+		require.EqualValues(t, 0xCD, v, "byte %d of fresh memory = %#x, want 0xCD", i, v)
 	}
 }
 

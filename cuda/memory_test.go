@@ -60,9 +60,7 @@ func TestAllocFreeLedger(t *testing.T) {
 		}
 		b, err := alloc("test/ledger", 1000)
 		require.NoError(t, err)
-		if got := liveBytes(kindDevice, "test/ledger"); got != 1000 {
-			t.Errorf("ledger: %d live bytes, want 1000", got)
-		}
+		assert.EqualValues(t, 1000, liveBytes(kindDevice, "test/ledger"), "ledger")
 		if r := b.Record(); r.Kind() != kindDevice || r.Device() != 0 || r.Bytes() != 1000 {
 			t.Errorf("record: kind %v device %d bytes %d", r.Kind(), r.Device(), r.Bytes())
 		}
@@ -73,9 +71,7 @@ func TestAllocFreeLedger(t *testing.T) {
 			t.Errorf("DevicePtr() = %#x, %v", p, err)
 		}
 		require.NoError(t, b.Free())
-		if got := liveBytes(kindDevice, "test/ledger"); got != 0 {
-			t.Errorf("ledger after Free: %d live bytes", got)
-		}
+		assert.EqualValues(t, 0, liveBytes(kindDevice, "test/ledger"), "ledger after Free")
 		assert.ErrorIs(t, b.Free(), ErrFreed, "second Free")
 		assert.ErrorIs(t, CopyHtoD(b, make([]byte, 1000)), ErrFreed, "copy into freed buffer")
 		if _, err := b.DevicePtr(); !errors.Is(err, ErrFreed) {
@@ -105,9 +101,7 @@ func TestAllocZeroedIsZero(t *testing.T) {
 	got, err := CloneDtoH(s)
 	require.NoError(t, err)
 	for i, v := range got {
-		if v != 0 {
-			t.Fatalf("value %d = %#x, want 0", i, v)
-		}
+		require.EqualValues(t, 0, v, "value %d = %#x, want 0", i, v)
 	}
 }
 
@@ -152,9 +146,7 @@ func TestCopies(t *testing.T) {
 		}
 		require.NoError(t, err)
 		want := []point{src[0], src[2], src[3], src[3]}
-		if !slices.Equal(got, want) {
-			t.Errorf("stream %v: got %v, want %v", stream, got, want)
-		}
+		assert.True(t, slices.Equal(got, want), "stream %v: got %v, want %v", stream, got, want)
 		require.NoError(t, errors.Join(d.Free(), d2.Free()))
 	}
 }
@@ -183,9 +175,7 @@ func TestCopyErrors(t *testing.T) {
 		{"zero view", CopyHtoD(DeviceView{}, []byte{}), ErrInvalidArgument},
 	}
 	for _, c := range cases {
-		if !errors.Is(c.err, c.want) {
-			t.Errorf("%s: got %v, want %v", c.name, c.err, c.want)
-		}
+		assert.True(t, errors.Is(c.err, c.want), "%s: got %v, want %v", c.name, c.err, c.want)
 	}
 	for _, r := range [][2]int{{-1, 1}, {0, 65}, {60, 5}, {65, 0}, {0, -1}} {
 		if _, err := b.View(r[0], r[1]); !errors.Is(err, ErrSizeMismatch) {
@@ -250,9 +240,7 @@ func TestClosedContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	require.NoError(t, c.Close())
-	if got := liveBytes(kindDevice, "test/closed") + liveBytes(kindPool, "test/closed") + liveBytes(kindPinned, "test/closed"); got != 0 {
-		t.Errorf("ledger after Close: %d live bytes", got)
-	}
+	assert.EqualValues(t, 0, liveBytes(kindDevice, "test/closed")+liveBytes(kindPool, "test/closed")+liveBytes(kindPinned, "test/closed"), "ledger after Close")
 	checks := []struct {
 		name string
 		err  error
@@ -274,9 +262,7 @@ func TestClosedContext(t *testing.T) {
 		{"second Close", c.Close()},
 	}
 	for _, k := range checks {
-		if !errors.Is(k.err, ErrClosed) {
-			t.Errorf("%s after Close: %v, want ErrClosed", k.name, k.err)
-		}
+		assert.True(t, errors.Is(k.err, ErrClosed), "%s after Close: %v, want ErrClosed", k.name, k.err)
 	}
 }
 
@@ -289,9 +275,7 @@ func TestOutOfMemory(t *testing.T) {
 	if after.Reliefs <= before.Reliefs || after.Retries != before.Retries+1 || after.RetrySuccesses != before.RetrySuccesses {
 		t.Errorf("pressure counters before %+v after %+v: want one relief and one failed retry", before, after)
 	}
-	if got := liveBytes(kindDevice, "test/oom"); got != 0 {
-		t.Errorf("ledger after a failed alloc: %d bytes", got)
-	}
+	assert.EqualValues(t, 0, liveBytes(kindDevice, "test/oom"), "ledger after a failed alloc")
 	s, err := shared.NewStream()
 	require.NoError(t, err)
 	defer s.Close()
@@ -361,9 +345,7 @@ func TestPinned(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	p, err := shared.AllocPinned("test/pinned", 16)
 	require.NoError(t, err)
-	if got := liveBytes(kindPinned, "test/pinned"); got != 16 {
-		t.Errorf("ledger: %d pinned bytes, want 16", got)
-	}
+	assert.EqualValues(t, 16, liveBytes(kindPinned, "test/pinned"), "ledger")
 	vals := PinnedValues[float32](p)
 	copy(vals, []float32{1, 2, 3, 4})
 	s, err := shared.NewStream()
@@ -375,9 +357,7 @@ func TestPinned(t *testing.T) {
 	require.NoError(t, Scale(s, d, d, 10))
 	require.NoError(t, CopyDtoHOn(s, vals, d))
 	require.NoError(t, s.Synchronize())
-	if !slices.Equal(vals, []float32{10, 20, 30, 40}) {
-		t.Errorf("got %v", vals)
-	}
+	assert.True(t, slices.Equal(vals, []float32{10, 20, 30, 40}), "got %v", vals)
 	require.NoError(t, p.Free())
 	//membridge:ignore doublefree the test checks that a second Free returns ErrFreed
 	assert.ErrorIs(t, p.Free(), ErrFreed, "second Free")
@@ -416,9 +396,7 @@ func TestStreamOrderedAndCrossStream(t *testing.T) {
 	l.mu.Lock()
 	uses := len(l.uses)
 	l.mu.Unlock()
-	if uses != 1 {
-		t.Errorf("%d recorded uses, want 1", uses)
-	}
+	assert.EqualValues(t, 1, uses)
 	e, err := s2.Record()
 	require.NoError(t, err)
 	defer e.Close()
@@ -430,9 +408,7 @@ func TestStreamOrderedAndCrossStream(t *testing.T) {
 	if done, err := e.Done(); err != nil || !done {
 		t.Errorf("Done() = %v, %v after Synchronize", done, err)
 	}
-	if !slices.Equal(got, []float32{2, 4, 6}) {
-		t.Errorf("got %v", got)
-	}
+	assert.True(t, slices.Equal(got, []float32{2, 4, 6}), "got %v", got)
 	require.NoError(t, x.Free())
 	require.NoError(t, shared.Synchronize())
 }
@@ -628,9 +604,7 @@ func TestCloseWhileInUse(t *testing.T) {
 	for err := range errs {
 		t.Errorf("a call racing with Close: %v", err)
 	}
-	if got := liveBytes(kindDevice, "test/close-race") + liveBytes(kindPool, "test/close-race"); got != 0 {
-		t.Errorf("%d bytes live after Close", got)
-	}
+	assert.EqualValues(t, 0, liveBytes(kindDevice, "test/close-race")+liveBytes(kindPool, "test/close-race"))
 }
 
 // An operation's operands past the fourth go to the spill slices, in order.

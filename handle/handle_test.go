@@ -4,7 +4,6 @@ import (
 	"errors"
 	"runtime"
 	"runtime/cgo"
-	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -54,9 +53,7 @@ func TestDoubleReleaseIsHarmless(t *testing.T) {
 		t.Fatalf("second Release: %v, want ErrReleased wrapping tracker.ErrFreed", err)
 	}
 	for _, want := range []string{"handle.double", "made at", "TestDoubleReleaseIsHarmless", "first released at"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("second Release error lacks %q: %v", want, err)
-		}
+		assert.Contains(t, err.Error(), want, "second Release error lacks %q: %v", want, err)
 	}
 	if s := tracker.TagStats("handle.double"); s.FreedCount != before.FreedCount+1 {
 		t.Errorf("freed count moved by %d, want 1", s.FreedCount-before.FreedCount)
@@ -73,9 +70,7 @@ func TestDoubleReleaseIsHarmless(t *testing.T) {
 			ok++
 		}
 	}
-	if ok != 1 {
-		t.Errorf("%d of 8 concurrent Releases succeeded, want 1", ok)
-	}
+	assert.EqualValues(t, 1, ok)
 }
 
 func TestLookupErrors(t *testing.T) {
@@ -118,9 +113,7 @@ func TestWeakValueGone(t *testing.T) {
 	}
 	runtime.KeepAlive(v)
 	v, got = nil, nil
-	if !gc(func() bool { _, err := w.Value(); return errors.Is(err, handle.ErrGone) }) {
-		t.Fatal("the weak handle kept its value alive")
-	}
+	require.True(t, gc(func() bool { _, err := w.Value(); return errors.Is(err, handle.ErrGone) }), "the weak handle kept its value alive")
 	if _, err := handle.Value(w.Pointer()); !errors.Is(err, handle.ErrGone) {
 		t.Errorf("Value of a gone weak handle: %v, want ErrGone", err)
 	}
@@ -132,9 +125,7 @@ func TestCallbackThroughC(t *testing.T) {
 		c, err := notify.NewCounter(weak)
 		require.NoError(t, err)
 		c.Fire(7, 3)
-		if c.Events() != 3 {
-			t.Errorf("weak=%v: %d events reached Go, want 3", weak, c.Events())
-		}
+		assert.EqualValues(t, 3, c.Events(), "weak=%v: %d events reached Go, want 3", weak, c.Events())
 		require.NoError(t, c.Close())
 		assert.ErrorIs(t, c.Close(), handle.ErrReleased, "second Close")
 	}
@@ -150,12 +141,8 @@ func TestWeakCycleIsCollected(t *testing.T) {
 		require.NoError(t, err)
 		c.Fire(1, 2)
 	}()
-	if !gc(func() bool { return tracker.TagStats(notify.Tag).LiveCount == 0 }) {
-		t.Fatalf("the weak cycle was not collected: %+v", tracker.TagStats(notify.Tag))
-	}
-	if !gc(func() bool { return tracker.TagStats("notifier").LiveCount == 0 }) {
-		t.Errorf("the notifier was not freed: %+v", tracker.TagStats("notifier"))
-	}
+	require.True(t, gc(func() bool { return tracker.TagStats(notify.Tag).LiveCount == 0 }), "the weak cycle was not collected: %+v", tracker.TagStats(notify.Tag))
+	assert.True(t, gc(func() bool { return tracker.TagStats("notifier").LiveCount == 0 }), "the notifier was not freed: %+v", tracker.TagStats("notifier"))
 }
 
 // TestStrongCycleIsReportedAsLeak: the same cycle with a strong handle is
@@ -172,13 +159,9 @@ func TestStrongCycleIsReportedAsLeak(t *testing.T) {
 	}()
 	var r tracker.Recorder
 	tracker.VerifyNone(&r, tracker.MaxWait(200*time.Millisecond))
-	if len(r.Reports()) != 1 {
-		t.Fatalf("VerifyNone reported %d errors, want 1: %q", len(r.Reports()), r.Reports())
-	}
+	require.Len(t, r.Reports(), 1, "VerifyNone reported")
 	for _, want := range []string{`tag "notify.counter", kind go-handle`, `tag "notifier", kind c-extension`, "notify.NewCounter", "TestStrongCycleIsReportedAsLeak"} {
-		if !strings.Contains(r.Reports()[0], want) {
-			t.Errorf("leak report lacks %q:\n%s", want, r.Reports()[0])
-		}
+		assert.Contains(t, r.Reports()[0], want, "leak report lacks")
 	}
 	// Break the cycle by hand: the handle still leads to the Counter.
 	v, err := handle.Value(user)
@@ -193,9 +176,7 @@ func TestCallbackAfterGone(t *testing.T) {
 	w, err := handle.NewWeak("handle.gone", notify.NewPlain())
 	require.NoError(t, err)
 	defer w.Release()
-	if !gc(func() bool { _, err := w.Value(); return errors.Is(err, handle.ErrGone) }) {
-		t.Fatal("value not collected")
-	}
+	require.True(t, gc(func() bool { _, err := w.Value(); return errors.Is(err, handle.ErrGone) }), "value not collected")
 	before := notify.GoneEvents()
 	notify.Call(w.Pointer())
 	if notify.GoneEvents() != before+1 {

@@ -2,7 +2,6 @@ package native
 
 import (
 	"errors"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -78,7 +77,5 @@ func TestDroppedAdoptedBufferGoesBackToItsDeleter(t *testing.T) {
 	require.EqualValues(t, 1, calls.Load(), "deleter calls")
 	rt := &tracker.Recorder{}
 	tracker.VerifyNone(rt, tracker.MaxWait(10*time.Millisecond))
-	if !strings.Contains(rt.Report(), "kind adopted") {
-		t.Fatalf("dropped adopted buffer not reported:\n%s", rt.Report())
-	}
+	require.Contains(t, rt.Report(), "kind adopted", "dropped adopted buffer not reported")
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -25,9 +24,7 @@ func TestArenaAllocAlignsAndBumps(t *testing.T) {
 	for i, align := range []int{1, 8, 16, 64, 256, 4096, 2, 32} {
 		p, err := a.Alloc(24, align)
 		require.NoError(t, err)
-		if uintptr(p)%uintptr(align) != 0 {
-			t.Errorf("alloc %d: %p is not aligned to %d", i, p, align)
-		}
+		assert.EqualValues(t, 0, uintptr(p)%uintptr(align), "alloc %d: %p is not aligned to %d", i, p, align)
 		if i > 0 && uintptr(p) == prev {
 			t.Errorf("alloc %d returned the previous pointer again", i)
 		}
@@ -100,9 +97,7 @@ func TestArenaLedgerSeesChunks(t *testing.T) {
 	if s := tracker.TagStats(tag); !tracker.Debug() && s.LiveCount != before-1 {
 		t.Errorf("Reset kept %d chunks, want %d (all but the large one)", s.LiveCount, before-1)
 	}
-	if a.Stats().UsedBytes != 0 {
-		t.Errorf("used bytes after Reset: %d", a.Stats().UsedBytes)
-	}
+	assert.EqualValues(t, 0, a.Stats().UsedBytes, "used bytes after Reset")
 	// The next batch reuses the chunks: no new records.
 	for range 100 {
 		if _, err := a.Alloc(400, 8); err != nil {
@@ -154,9 +149,7 @@ func TestArenaDebugModePoisons(t *testing.T) {
 	}
 	old := a.Stats()
 	a.Reset()
-	if n := tracker.TagStats(t.Name()).LiveCount; n != 0 {
-		t.Errorf("debug-mode Reset kept %d chunks, want 0", n)
-	}
+	assert.EqualValues(t, 0, tracker.TagStats(t.Name()).LiveCount, "debug-mode Reset kept")
 	s2, err := MakeSliceIn[byte](a, 64)
 	require.NoError(t, err)
 	if old.Chunks != 1 || len(s2) != 64 {
@@ -186,9 +179,7 @@ func TestArenaTypedValues(t *testing.T) {
 	if p.X != 3 || ps[999].Y != 999 {
 		t.Errorf("values overlap: p=%+v ps[999]=%+v", *p, ps[999])
 	}
-	if uintptr(unsafe.Pointer(&ps[0]))%unsafe.Alignof(point{}) != 0 {
-		t.Error("slice misaligned")
-	}
+	assert.EqualValues(t, 0, uintptr(unsafe.Pointer(&ps[0]))%unsafe.Alignof(point{}), "slice misaligned")
 }
 
 func TestArenaLimitAndDroppedArena(t *testing.T) {
@@ -260,9 +251,7 @@ func TestArenaUseAfterResetFaults(t *testing.T) {
 		"arena_test.go",
 		"unexpected fault address",
 	} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("child output lacks %q:\n%s", want, out)
-		}
+		assert.Contains(t, string(out), want, "child output lacks %q:\n%s", want, out)
 	}
 }
 

@@ -46,9 +46,7 @@ func TestAllocZeroed(t *testing.T) {
 		b, err := AllocZeroed(t.Name(), 10000, opts...)
 		require.NoError(t, err)
 		for i, c := range b.Bytes() {
-			if c != 0 {
-				t.Fatalf("byte %d is %#x", i, c)
-			}
+			require.EqualValues(t, 0, c, "byte %d is %#x", i, c)
 		}
 		b.Free()
 	}
@@ -59,9 +57,7 @@ func TestAlign(t *testing.T) {
 	for _, a := range []int{1, 8, 16, 64, 4096, 1 << 16} {
 		b, err := Alloc(t.Name(), 100, Align(a))
 		require.NoError(t, err, "Align(%d)", a)
-		if uintptr(b.Ptr())%uintptr(a) != 0 {
-			t.Errorf("Align(%d): pointer %p", a, b.Ptr())
-		}
+		assert.EqualValues(t, 0, uintptr(b.Ptr())%uintptr(a), "Align(%d): pointer %p", a, b.Ptr())
 		b.Free()
 	}
 	for _, a := range []int{3, 100, -8} {
@@ -109,7 +105,7 @@ func TestLimitRefusesBeforeMalloc(t *testing.T) {
 	tracker.SetTagLimit(tag, 1<<10)
 	defer tracker.SetTagLimit(tag, 0)
 	_, err := Alloc(tag, 1<<11)
-	require.ErrorIs(t, err, ErrLimit, "want ErrLimit")
+	require.ErrorIs(t, err, ErrLimit)
 	if s := tracker.TagStats(tag); s.LiveBytes != 0 || s.LimitHits != 1 {
 		t.Fatalf("ledger: %+v", s)
 	}
@@ -122,14 +118,10 @@ func TestDoubleFreeAndUseAfterFree(t *testing.T) {
 	//membridge:ignore doublefree the test checks that a second Free returns ErrFreed
 	err := b.Free()
 	require.ErrorIs(t, err, ErrFreed, "second Free")
-	if !errors.Is(b.Err(), ErrFreed) {
-		t.Fatalf("Err after Free: %v", b.Err())
-	}
+	require.True(t, errors.Is(b.Err(), ErrFreed), "Err after Free: %v", b.Err())
 	msg := panicMessage(func() { _ = b.Bytes() })
 	for _, want := range []string{"Bytes of freed buffer", `tag "decoder"`, "allocated at github.com/membridge/membridge/native.TestDoubleFreeAndUseAfterFree", "buffer_test.go:", "freed at github.com/membridge/membridge/native.TestDoubleFreeAndUseAfterFree"} {
-		if !strings.Contains(msg, want) {
-			t.Errorf("use-after-free panic lacks %q: %s", want, msg)
-		}
+		assert.Contains(t, msg, want, "use-after-free panic lacks")
 	}
 	if msg := panicMessage(func() { _ = b.Ptr() }); !strings.Contains(msg, "Ptr of freed buffer") {
 		t.Errorf("Ptr after free: %q", msg)
@@ -263,9 +255,7 @@ func TestDroppedBufferIsReportedAndReclaimed(t *testing.T) {
 	tracker.VerifyNone(rt, tracker.MaxWait(10*time.Millisecond))
 	rep := rt.Report()
 	for _, want := range []string{`256 bytes in 1 allocation, tag "` + tag + `"`, "1 dropped without Free", "TestDroppedBufferIsReportedAndReclaimed"} {
-		if !strings.Contains(rep, want) {
-			t.Errorf("report lacks %q:\n%s", want, rep)
-		}
+		assert.Contains(t, rep, want, "report lacks")
 	}
 	if s := tracker.TagStats(tag); s.LiveBytes != 0 || s.FreedBytes != 256 {
 		t.Fatalf("dropped buffer not reclaimed: %+v", s)

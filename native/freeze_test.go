@@ -4,11 +4,11 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"strings"
 	"testing"
 
 	"github.com/membridge/membridge/cext/leakcheck"
 	"github.com/membridge/membridge/tracker"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -30,9 +30,7 @@ func TestFreezeAllowsOnlyReads(t *testing.T) {
 				w.Release()
 				require.NoError(t, b.Freeze())
 				require.NoError(t, b.Freeze(), "second Freeze")
-				if !b.Frozen() {
-					t.Fatal("Frozen() = false")
-				}
+				require.True(t, b.Frozen(), "Frozen() = false")
 				func() {
 					defer func() {
 						r := recover()
@@ -47,9 +45,7 @@ func TestFreezeAllowsOnlyReads(t *testing.T) {
 				}
 				v, err := b.View(0, 6)
 				require.NoError(t, err)
-				if string(v.Bytes()) != "frozen" {
-					t.Fatalf("frozen contents %q", v.Bytes())
-				}
+				require.EqualValues(t, "frozen", string(v.Bytes()), "frozen contents %q", v.Bytes())
 				v.Release()
 				require.NoError(t, b.Free())
 			}
@@ -91,8 +87,6 @@ func TestFrozenWriteFaultsWithItsSite(t *testing.T) {
 		"freeze_test.go",           // the allocation site
 		"unexpected fault address", // the Go runtime's report of the faulting write
 	} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("child output lacks %q:\n%s", want, out)
-		}
+		assert.Contains(t, string(out), want, "child output lacks %q:\n%s", want, out)
 	}
 }

@@ -23,9 +23,7 @@ func TestLargeBuffersReusePages(t *testing.T) {
 	for range 8 {
 		b, err := Alloc(t.Name(), n)
 		require.NoError(t, err)
-		if uintptr(b.Ptr())%4096 != 0 {
-			t.Fatalf("large buffer at %p is not page-aligned", b.Ptr())
-		}
+		require.EqualValues(t, 0, uintptr(b.Ptr())%4096, "large buffer at %p is not page-aligned", b.Ptr())
 		b.Bytes()[n-1] = 1
 		bufs = append(bufs, b)
 	}
@@ -45,9 +43,7 @@ func TestLargeBuffersReusePages(t *testing.T) {
 		t.Errorf("no reuse: %+v -> %+v", mid, after)
 	}
 	for i, c := range b.Bytes() {
-		if c != 0 {
-			t.Fatalf("AllocZeroed on reused pages: byte %d is %d", i, c)
-		}
+		require.EqualValues(t, 0, c, "AllocZeroed on reused pages: byte %d is %d", i, c)
 	}
 	if after.KeptBytes > max(after.LiveBytes/16, 4<<20) {
 		t.Errorf("kept %d bytes for %d live: over the bound", after.KeptBytes, after.LiveBytes)
@@ -64,14 +60,10 @@ func TestLargeBufferHandToCCopiesToMalloc(t *testing.T) {
 	copy(b.Bytes(), "handed")
 	p, err := b.HandToC()
 	require.NoError(t, err)
-	if string(unsafe.Slice((*byte)(p), 6)) != "handed" {
-		t.Fatal("HandToC lost the contents")
-	}
+	require.EqualValues(t, "handed", string(unsafe.Slice((*byte)(p), 6)), "HandToC lost the contents")
 	// C now owns malloc'd memory: free it as C would.
 	FreeDeleter().d.delete(p)
-	if !errors.Is(b.Err(), ErrMoved) {
-		t.Fatalf("after HandToC: %v", b.Err())
-	}
+	require.True(t, errors.Is(b.Err(), ErrMoved), "after HandToC: %v", b.Err())
 }
 
 // (The debug mode quarantines such a buffer instead, to name it if a kept

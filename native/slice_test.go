@@ -33,9 +33,7 @@ func TestMakeSlice(t *testing.T) {
 		}
 		vs[i] = point{X: float32(i), ID: int64(i)}
 	}
-	if s.Values()[999].ID != 999 {
-		t.Fatal("values did not stick")
-	}
+	require.EqualValues(t, 999, s.Values()[999].ID, "values did not stick")
 	m, err := s.Move()
 	if err != nil || m.Values()[5].ID != 5 {
 		t.Fatalf("move: %v", err)

@@ -20,9 +20,7 @@ func TestRetainRelease(t *testing.T) {
 	for range 2 {
 		require.NoError(t, b.Retain())
 	}
-	if b.Refs() != 3 {
-		t.Fatalf("Refs = %d, want 3", b.Refs())
-	}
+	require.EqualValues(t, 3, b.Refs(), "Refs")
 	require.ErrorIs(t, b.Free(), ErrBorrowed, "Free with references out")
 	for i := range 2 {
 		require.NoError(t, b.Release())
@@ -33,9 +31,7 @@ func TestRetainRelease(t *testing.T) {
 	if err := b.Release(); err != nil { // the last one frees
 		t.Fatal(err)
 	}
-	if !errors.Is(b.Err(), ErrFreed) {
-		t.Fatalf("after the last Release: %v, want ErrFreed", b.Err())
-	}
+	require.True(t, errors.Is(b.Err(), ErrFreed), "after the last Release: %v, want ErrFreed", b.Err())
 	require.ErrorIs(t, b.Release(), ErrFreed, "Release after the last")
 	require.ErrorIs(t, b.Retain(), ErrFreed, "Retain of a freed buffer")
 }
@@ -75,9 +71,7 @@ func TestViewsBlockFree(t *testing.T) {
 		t.Fatalf("two exclusive views: %v", err)
 	}
 	w.Release()
-	if string(b.Bytes()[:8]) != "0123WXYZ" {
-		t.Fatalf("exclusive view wrote %q", b.Bytes()[:8])
-	}
+	require.EqualValues(t, "0123WXYZ", string(b.Bytes()[:8]), "exclusive view wrote %q", b.Bytes()[:8])
 	require.NoError(t, b.Free())
 }
 
@@ -146,9 +140,7 @@ func TestFreeWait(t *testing.T) {
 		v.Release()
 	}()
 	require.NoError(t, b.FreeWait(ctx2))
-	if !errors.Is(b.Err(), ErrFreed) {
-		t.Fatal("FreeWait returned without freeing")
-	}
+	require.True(t, errors.Is(b.Err(), ErrFreed), "FreeWait returned without freeing")
 }
 
 func TestReadAt(t *testing.T) {

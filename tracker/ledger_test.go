@@ -25,9 +25,7 @@ func TestCountersFollowReserveCommitRelease(t *testing.T) {
 	if s.LiveBytes != 150 || s.LiveCount != 2 || s.PeakBytes != 150 || s.AllocatedCount != 2 {
 		t.Fatalf("after two allocations: %+v", s)
 	}
-	if !h.free() {
-		t.Fatal("first release refused")
-	}
+	require.True(t, h.free(), "first release refused")
 	if h.free() {
 		t.Fatal("second release of the same record succeeded")
 	}
@@ -42,18 +40,14 @@ func TestCountersFollowReserveCommitRelease(t *testing.T) {
 			found = s.AllocatedBytes == 150 && s.FreedBytes == 150 && s.LiveBytes == 0
 		}
 	}
-	if !found {
-		t.Fatalf("AllStats has no balanced entry for %q: %+v", tag, tracker.AllStats())
-	}
+	require.True(t, found, "AllStats has no balanced entry for %q: %+v", tag, tracker.AllStats())
 }
 
 func TestCancelGivesBackTheReservation(t *testing.T) {
 	tag := testkit.UniqueTag(t)
 	rec, err := tracker.Reserve(tracker.KindCHeap, -1, tag, 4096, 0)
 	require.NoError(t, err)
-	if got := tracker.TagStats(tag).LiveBytes; got != 4096 {
-		t.Fatalf("reserved bytes not counted: %d", got)
-	}
+	require.EqualValues(t, 4096, tracker.TagStats(tag).LiveBytes, "reserved bytes not counted")
 	rec.Cancel()
 	s := tracker.TagStats(tag)
 	if s.LiveBytes != 0 || s.AllocatedCount != 0 || s.FreedCount != 0 {
@@ -78,9 +72,7 @@ func TestLimits(t *testing.T) {
 	defer a.free()
 	_, err = o.alloc(tag, 600)
 	require.ErrorIs(t, err, tracker.ErrLimit, "over the tag limit")
-	if !strings.Contains(err.Error(), "tag limit 1000 bytes") {
-		t.Errorf("limit error does not say which limit: %v", err)
-	}
+	assert.Contains(t, err.Error(), "tag limit 1000 bytes", "limit error does not say which limit: %v", err)
 	if s := tracker.TagStats(tag); s.LiveBytes != 600 || s.LimitHits != 1 {
 		t.Fatalf("refused reservation left traces: %+v", s)
 	}
@@ -100,9 +92,7 @@ func TestLimits(t *testing.T) {
 func TestRegisterKind(t *testing.T) {
 	k, err := tracker.RegisterKind("test-kind")
 	require.NoError(t, err)
-	if k.String() != "test-kind" {
-		t.Fatalf("name %q", k.String())
-	}
+	require.EqualValues(t, "test-kind", k.String(), "name")
 	again, _ := tracker.RegisterKind("test-kind")
 	if again != k {
 		t.Fatalf("registering twice gave %d and %d", k, again)
@@ -197,9 +187,7 @@ func TestPlantedLeakIsReportedWithStackTagAndTest(t *testing.T) {
 		"tracker_test.leakyDecode",
 		"ledger_test.go:",
 	} {
-		if !strings.Contains(rep, want) {
-			t.Errorf("report lacks %q:\n%s", want, rep)
-		}
+		assert.Contains(t, rep, want, "report lacks")
 	}
 	h.free()
 	tracker.VerifyNone(t)
@@ -251,9 +239,7 @@ func TestParallelTestsDoNotBlameEachOther(t *testing.T) {
 		})
 	})
 	(<-leaked).free()
-	if cleanReport != "" {
-		t.Errorf("the clean test was blamed:\n%s", cleanReport)
-	}
+	assert.EqualValues(t, "", cleanReport, "the clean test was blamed")
 	if !strings.Contains(leakerReport, `tag "leaker"`) || !strings.Contains(leakerReport, `tag "leaker-child"`) {
 		t.Errorf("the leaking test's report misses its own or its goroutine's allocation:\n%s", leakerReport)
 	}
@@ -299,9 +285,7 @@ func TestLeakReportPolicyKeepsTheMemoryAndTheRecord(t *testing.T) {
 	if len(heard) != 1 || !heard[0].Dropped() || heard[0].Tag() != tag {
 		t.Fatalf("leak handler heard %v", heard)
 	}
-	if o.reclaimed.Load() != 0 {
-		t.Fatal("LeakReport reclaimed the memory")
-	}
+	require.EqualValues(t, 0, o.reclaimed.Load(), "LeakReport reclaimed the memory")
 	s := tracker.TagStats(tag)
 	if s.LiveBytes != 77 || s.DroppedCount != 1 {
 		t.Fatalf("dropped record not kept live: %+v", s)
@@ -323,9 +307,7 @@ func TestHandOffIsNeitherLiveNorLeaked(t *testing.T) {
 	var o fakeOwner
 	tag := testkit.UniqueTag(t)
 	h, _ := o.alloc(tag, 300)
-	if !h.rec.HandOff() {
-		t.Fatal("hand-off refused")
-	}
+	require.True(t, h.rec.HandOff(), "hand-off refused")
 	if h.rec.HandOff() || h.free() {
 		t.Fatal("a handed-off record was ended twice")
 	}
@@ -374,9 +356,7 @@ func TestConcurrentReleaseEndsOnce(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		if wins.n != 1 {
-			t.Fatalf("%d releases won", wins.n)
-		}
+		require.EqualValues(t, 1, wins.n)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/membridge/membridge/internal/testkit"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -54,9 +55,7 @@ func TestNurseryArmsOnlyWhatOutlivesIt(t *testing.T) {
 	var reclaimed atomic.Int64
 	tag := testkit.UniqueTag(t)
 	short := nurseryAlloc(t, tag, 8, &reclaimed)
-	if !short.r.Release() {
-		t.Fatal("Release of a live record failed")
-	}
+	require.True(t, short.r.Release(), "Release of a live record failed")
 	long := nurseryAlloc(t, tag, 16, &reclaimed)
 	armNursery()
 	if short.r.net.Load() != nil {
@@ -69,9 +68,7 @@ func TestNurseryArmsOnlyWhatOutlivesIt(t *testing.T) {
 	if long.r.net.Load() != nil {
 		t.Fatal("Release left the cleanup armed")
 	}
-	if reclaimed.Load() != 0 {
-		t.Fatalf("safety net reclaimed %d bytes of freed records", reclaimed.Load())
-	}
+	require.EqualValues(t, 0, reclaimed.Load(), "safety net reclaimed")
 }
 
 // A shard promotes itself when its nursery fills, without a collection.
@@ -180,9 +177,7 @@ func TestNurseryConcurrentFreesMovesAndPromotions(t *testing.T) {
 					dropped.Add(1)
 					continue // drop it
 				}
-				if !h.r.Release() {
-					t.Error("Release of a live record failed")
-				}
+				assert.True(t, h.r.Release(), "Release of a live record failed")
 			}
 		}()
 	}

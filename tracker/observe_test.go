@@ -65,9 +65,7 @@ func TestHistoryKeepsEventsInOrderWithLiveBytes(t *testing.T) {
 		{tracker.EventRetry, 7, before},
 		{tracker.EventAllocFailed, 7, before},
 	}
-	if len(evs) != len(want) {
-		t.Fatalf("got %d events, want %d: %+v", len(evs), len(want), evs)
-	}
+	require.Len(t, evs, len(want))
 	for i, w := range want {
 		e := evs[i]
 		if e.Op != w.op || e.Bytes != w.bytes || (w.live >= 0 && e.LiveBytes != w.live) {

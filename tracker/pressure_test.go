@@ -61,9 +61,7 @@ func TestReserveContextGivesUp(t *testing.T) {
 	if !errors.Is(err, tracker.ErrLimit) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want ErrLimit and DeadlineExceeded", err)
 	}
-	if got := tracker.Pressure().LimitWaitTimeouts - before.LimitWaitTimeouts; got != 1 {
-		t.Errorf("LimitWaitTimeouts grew by %d, want 1", got)
-	}
+	assert.EqualValues(t, 1, tracker.Pressure().LimitWaitTimeouts-before.LimitWaitTimeouts, "LimitWaitTimeouts growth")
 	// Larger than the limit itself: no wait.
 	ctx2, cancel2 := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel2()
@@ -85,9 +83,7 @@ func TestRelieveRunsReliefsInOrder(t *testing.T) {
 	defer un2()
 
 	before := tracker.Pressure()
-	if freed := tracker.Relieve(30); freed != 30 {
-		t.Errorf("Relieve(30) = %d, want 30 (10 + the 20 still needed)", freed)
-	}
+	assert.EqualValues(t, 30, tracker.Relieve(30), "Relieve(30): 10 + the 20 still needed")
 	if len(order) != 2 || order[0] != "first" || order[1] != "second" {
 		t.Errorf("reliefs ran as %v, want [first second]", order)
 	}
@@ -103,9 +99,7 @@ func TestRelieveRunsReliefsInOrder(t *testing.T) {
 	// asked, so the quiet time of an earlier fruitless collection is over.
 	time.Sleep(20 * time.Millisecond)
 	tracker.Relieve(30)
-	if len(order) != 1 {
-		t.Errorf("after unregister, reliefs ran as %v, want [first]", order)
-	}
+	assert.Len(t, order, 1, "reliefs run after unregister")
 	if tracker.Pressure().GCRuns == after.GCRuns {
 		t.Error("Relieve fell short of need but ran no garbage collection")
 	}
@@ -148,9 +142,7 @@ func TestCachesRegistry(t *testing.T) {
 			found = c.Hits == 3 && c.Bytes == 7
 		}
 	}
-	if !found {
-		t.Error("registered cache missing from Caches()")
-	}
+	assert.True(t, found, "registered cache missing from Caches()")
 	un()
 	for _, c := range tracker.Caches() {
 		if c.Name == "zz-test" {

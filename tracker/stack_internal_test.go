@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 //go:noinline
@@ -41,9 +43,7 @@ func TestCallersMatchesTheRuntime(t *testing.T) {
 	ledger, rt := got[0], got[1]
 	// runtime.Callers hides the go statement's wrapper; the walk shows it.
 	ledger = slices.DeleteFunc(ledger, func(s string) bool { return strings.Contains(s, ".gowrap") })
-	if !slices.Equal(ledger, rt) {
-		t.Fatalf("ledger stack %q\nruntime stack %q", ledger, rt)
-	}
+	require.True(t, slices.Equal(ledger, rt), "ledger stack %q\nruntime stack %q", ledger, rt)
 	if len(rt) < 3 || rt[len(rt)-1] != "runtime.goexit" {
 		t.Fatalf("stack does not reach the goroutine's start: %q", rt)
 	}

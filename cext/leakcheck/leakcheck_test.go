@@ -22,9 +22,7 @@ func TestPlantedLeakIsFound(t *testing.T) {
 	cmem.PlantLeak(4096)
 	found := leakcheck.Scan()
 	cmem.UnplantLeak()
-	if !found {
-		t.Fatal("LeakSanitizer did not find the planted leak")
-	}
+	require.True(t, found, "LeakSanitizer did not find the planted leak")
 	if leakcheck.Scan() {
 		t.Error("LeakSanitizer still reports a leak after the planted block was freed")
 	}

@@ -69,9 +69,7 @@ func onContext(t *testing.T, dev int, f func(cu.CUContext)) {
 
 func wantErr(t *testing.T, what string, err, want error) {
 	t.Helper()
-	if !errors.Is(err, want) {
-		t.Errorf("%s: got error %v, want %v", what, err, want)
-	}
+	assert.True(t, errors.Is(err, want), "%s: got error %v, want %v", what, err, want)
 }
 
 func mustAlloc(t *testing.T, n int64) cu.DevicePtr {
@@ -105,9 +103,7 @@ func TestDevicePointersAreNotHostAddresses(t *testing.T) {
 		if uint64(p) < DevicePointerBase || uint64(p) >= DevicePointerBase+DevicePointerSpan {
 			t.Errorf("device pointer %#x is outside device 0's span", uint64(p))
 		}
-		if !HostLoadFaults(uintptr(p)) {
-			t.Errorf("a host load through device pointer %#x did not fault", uint64(p))
-		}
+		assert.True(t, HostLoadFaults(uintptr(p)), "a host load through device pointer %#x did not fault", uint64(p))
 		// A device pointer where host memory is expected is refused.
 		wantErr(t, "MemcpyHtoD from a device pointer", cu.MemcpyHtoD(p, *(*unsafe.Pointer)(unsafe.Pointer(&p)), 8), cu.InvalidValue)
 	})
@@ -223,9 +219,7 @@ func TestDestroyedContext(t *testing.T) {
 	ctx, err := d.RetainPrimaryCtx()
 	require.NoError(t, err)
 	require.NoError(t, cu.SetCurrentContext(ctx))
-	if before.ActiveContexts != 0 {
-		t.Fatalf("another test holds the primary context: %+v", before)
-	}
+	require.EqualValues(t, 0, before.ActiveContexts, "another test holds the primary context: %+v", before)
 	p := mustAlloc(t, 32)
 	_ = p // left alive on purpose: the context's destruction reclaims it
 	plantedReclaims++
@@ -251,9 +245,7 @@ func TestDestroyedContext(t *testing.T) {
 
 func TestFaultInjection(t *testing.T) {
 	onContext(t, 0, func(cu.CUContext) {
-		if !FailAllocAfter(2) {
-			t.Fatal("FailAllocAfter found no stand-in")
-		}
+		require.True(t, FailAllocAfter(2), "FailAllocAfter found no stand-in")
 		defer FailAllocAfter(-1)
 		a, b := mustAlloc(t, 8), mustAlloc(t, 8)
 		_, err := cu.MemAlloc(8)
@@ -362,9 +354,7 @@ func TestReferenceKernelVectors(t *testing.T) {
 				require.NoError(t, cu.SetCurrentContext(ctx))
 				defer cu.PopCurrentCtx()
 				k, ok := kernels.Find(v.Kernel)
-				if !ok {
-					t.Fatalf("no reference kernel %q", v.Kernel)
-				}
+				require.True(t, ok, "no reference kernel %q", v.Kernel)
 				fn, err := m.Function(v.Kernel)
 				require.NoError(t, err)
 				y := cloneToDevice(t, v.Y)

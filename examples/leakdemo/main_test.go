@@ -36,9 +36,7 @@ func TestFixedDecoderLeavesNothing(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	out, err := decodeFramesFixed(frames)
 	require.NoError(t, err)
-	if string(out.Bytes()) != "abcdefg" {
-		t.Fatalf("decoded %q", out.Bytes())
-	}
+	require.EqualValues(t, "abcdefg", string(out.Bytes()), "decoded %q", out.Bytes())
 	out.Free()
 }
 
@@ -66,9 +64,7 @@ func TestLeakingDecoderIsCaught(t *testing.T) {
 		"leakdemo.decode\n",
 		"decoder.go:" + scratchLine(t),
 	} {
-		if !strings.Contains(rep, want) {
-			t.Errorf("leak report lacks %q:\n%s", want, rep)
-		}
+		assert.Contains(t, rep, want, "leak report lacks")
 	}
 }
 

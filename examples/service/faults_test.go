@@ -73,9 +73,7 @@ func TestOversizedRequests(t *testing.T) {
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
-	if resp.StatusCode != 413 {
-		t.Errorf("chunked body over the limit: %d", resp.StatusCode)
-	}
+	assert.EqualValues(t, 413, resp.StatusCode, "chunked body over the limit")
 }
 
 func TestBudgetTooSmallGivesBackPressure(t *testing.T) {

@@ -125,9 +125,7 @@ func TestProfileHasLiveAndAllocatedBytesPerTagWithStacks(t *testing.T) {
 		t.Errorf("kind device-emulated has %d live bytes", kinds["device-emulated"])
 	}
 	for _, fn := range []string{"decodeFrames", "uploadWeights", "TestProfileHasLiveAndAllocatedBytesPerTagWithStacks"} {
-		if !hasFunction(p, fn) {
-			t.Errorf("no function %s in the profile", fn)
-		}
+		assert.True(t, hasFunction(p, fn), "no function %s in the profile", fn)
 	}
 }
 
@@ -166,12 +164,8 @@ func TestOffModeProfileHasExactTotalsWithoutStacks(t *testing.T) {
 	}
 	p, err := memprofile.Build()
 	require.NoError(t, err)
-	if got := totals(p, "inuse_space", "tag")["prof-off"]; got != 900 {
-		t.Errorf("live bytes %d, want 900", got)
-	}
-	if !hasFunction(p, `c-heap "prof-off" (no stack)`) {
-		t.Error("no stand-in frame for memory without stacks")
-	}
+	assert.EqualValues(t, 900, totals(p, "inuse_space", "tag")["prof-off"], "live bytes")
+	assert.True(t, hasFunction(p, `c-heap "prof-off" (no stack)`), "no stand-in frame for memory without stacks")
 }
 
 // goTool returns the go command: go test puts its own GOROOT/bin first on
@@ -200,9 +194,7 @@ func TestGoToolPprofReadsTheProfileAndDiffsIt(t *testing.T) {
 		t.Fatalf("go tool pprof -top: %v\n%s", err, out)
 	}
 	for _, want := range []string{"inuse_space", "decodeFrames", "uploadWeights"} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("pprof -top lacks %q:\n%s", want, out)
-		}
+		assert.Contains(t, string(out), want, "pprof -top lacks %q:\n%s", want, out)
 	}
 	out, err = exec.Command(goBin, "tool", "pprof", "-list", "decodeFrames", later).CombinedOutput()
 	if err != nil {
@@ -242,9 +234,7 @@ func TestHandlerServesTheProfile(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/octet-stream" {
 		t.Fatalf("status %d, content type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	if got := totals(parse(t, buf.Bytes()), "inuse_space", "tag")["prof-http"]; got != 1000 {
-		t.Errorf("served profile has %d live bytes for prof-http, want 1000", got)
-	}
+	assert.EqualValues(t, 1000, totals(parse(t, buf.Bytes()), "inuse_space", "tag")["prof-http"], "served profile has")
 }
 
 func ExampleHandler() {

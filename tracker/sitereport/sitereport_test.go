@@ -11,6 +11,7 @@ import (
 
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/sitereport"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -45,9 +46,7 @@ func TestReportRanksSitesByLiveBytes(t *testing.T) {
 		}
 	}()
 	rep := sitereport.Take(2)
-	if len(rep.Sites) != 2 {
-		t.Fatalf("%d sites, want the top 2", len(rep.Sites))
-	}
+	require.Len(t, rep.Sites, 2)
 	big, small := rep.Sites[0], rep.Sites[1]
 	if big.Tag != "rep-big" || big.LiveBytes != 3<<20 || big.LiveCount != 1 || big.Device != -1 {
 		t.Errorf("first site %+v, want rep-big's 3 MiB on the host", big)
@@ -57,16 +56,12 @@ func TestReportRanksSitesByLiveBytes(t *testing.T) {
 	}
 	// The stack starts at the caller of Reserve (this file's commit helper
 	// where frames are walked by frame pointer), then bigSite.
-	if !slices.ContainsFunc(big.Stack[:min(2, len(big.Stack))], func(f sitereport.Frame) bool { return strings.HasSuffix(f.Function, "bigSite") }) {
-		t.Errorf("first frames %+v, want bigSite among them", big.Stack[:min(2, len(big.Stack))])
-	}
+	assert.True(t, slices.ContainsFunc(big.Stack[:min(2, len(big.Stack))], func(f sitereport.Frame) bool { return strings.HasSuffix(f.Function, "bigSite") }), "first frames %+v, want bigSite among them", big.Stack[:min(2, len(big.Stack))])
 
 	var text bytes.Buffer
 	require.NoError(t, rep.WriteText(&text))
 	for _, want := range []string{"3.0 MiB", `tag "rep-big"`, "sitereport_test.bigSite", "device-emulated", "3.9 KiB"} {
-		if !strings.Contains(text.String(), want) {
-			t.Errorf("text report lacks %q:\n%s", want, text.String())
-		}
+		assert.Contains(t, text.String(), want, "text report lacks")
 	}
 
 	var js bytes.Buffer
@@ -82,9 +77,7 @@ func TestReportRanksSitesByLiveBytes(t *testing.T) {
 			dev1 = true
 		}
 	}
-	if !dev1 {
-		t.Errorf("kinds %+v lack device-emulated on device 1 with 4000 live bytes", back.Kinds)
-	}
+	assert.True(t, dev1, "kinds %+v lack device-emulated on device 1 with 4000 live bytes", back.Kinds)
 }
 
 func TestFormatBytes(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/sitereport"
 	"github.com/membridge/membridge/tracker/timeline"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -122,9 +123,7 @@ func TestDumpOnAllocFailureWritesATrace(t *testing.T) {
 	r, _ := tracker.Reserve(tracker.KindCHeap, -1, "tl-oom", 1<<40, 0)
 	r.Cancel() // a second failure: maxFiles is 1
 	files, _ := filepath.Glob(filepath.Join(dir, "membridge-oom-*.json"))
-	if len(files) != 1 {
-		t.Fatalf("%d trace files, want 1", len(files))
-	}
+	require.Len(t, files, 1)
 	data, _ := os.ReadFile(files[0])
 	if !strings.Contains(string(data), `"out of memory"`) || !json.Valid(data) {
 		t.Errorf("dumped trace lacks the failure or is not JSON: %.200s", data)
@@ -146,9 +145,7 @@ func TestPageIsSelfContained(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	html := string(page(t))
 	for _, want := range []string{"<svg", "c-heap (host)", "device-emulated (0)", "tl-site", "7 older ones", "1 failed allocations", "1 retries after out-of-memory", "TestPageIsSelfContained"} {
-		if !strings.Contains(html, want) {
-			t.Errorf("page lacks %q", want)
-		}
+		assert.Contains(t, html, want, "page lacks")
 	}
 	for _, banned := range []string{"<script", "http://", "https://", "@import", "url("} {
 		if strings.Contains(strings.ReplaceAll(html, `xmlns="http://www.w3.org/2000/svg"`, ""), banned) {
@@ -284,8 +281,6 @@ func TestChromiumIsRequiredOnlyByItsOwnVariable(t *testing.T) {
 		// No browser on an empty PATH.
 		cmd.Env = append([]string{"PATH=", "MEMBRIDGE_TIMELINE_CHILD=1"}, c.env...)
 		out, _ := cmd.CombinedOutput()
-		if !strings.Contains(string(out), c.want) {
-			t.Errorf("with %v and no chromium: want %q in\n%s", c.env, c.want, out)
-		}
+		assert.Contains(t, string(out), c.want, "with %v and no chromium: want %q in\n%s", c.env, c.want, out)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/membridge/membridge/cuda/fakecuda/driver"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -34,9 +35,7 @@ func TestBuild(t *testing.T) {
 		t.Fatal("Built before Build")
 	}
 	require.NoError(t, driver.Build(dir))
-	if !driver.Built(dir) {
-		t.Fatal("not Built after Build")
-	}
+	require.True(t, driver.Built(dir), "not Built after Build")
 	if target, err := os.Readlink(filepath.Join(dir, "libcuda.so")); err != nil || target != driver.Library {
 		t.Fatalf("libcuda.so -> %q, %v; want %s", target, err, driver.Library)
 	}
@@ -45,18 +44,14 @@ func TestBuild(t *testing.T) {
 	out, err := exec.Command("nm", "-D", "--defined-only", filepath.Join(dir, driver.Library)).Output()
 	require.NoError(t, err)
 	for _, sym := range []string{"cuInit", "cuMemAlloc_v2", "cuLaunchKernel", "mbfake_read_counters"} {
-		if !slices.Contains(strings.Fields(string(out)), sym) {
-			t.Errorf("%s does not define %s", driver.Library, sym)
-		}
+		assert.True(t, slices.Contains(strings.Fields(string(out)), sym), "%s does not define %s", driver.Library, sym)
 	}
 	// A second Build of the same sources finds the first; no work dir is
 	// left behind.
 	fi, _ := os.Stat(filepath.Join(dir, driver.Library))
 	require.NoError(t, driver.Build(dir))
 	fi2, _ := os.Stat(filepath.Join(dir, driver.Library))
-	if !fi.ModTime().Equal(fi2.ModTime()) {
-		t.Error("a second Build rebuilt the library")
-	}
+	assert.True(t, fi.ModTime().Equal(fi2.ModTime()), "a second Build rebuilt the library")
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), ".build-") {
@@ -101,9 +96,7 @@ func TestEnvKeepsWhatIsSet(t *testing.T) {
 	set := map[string]string{"CGO_LDFLAGS": "-L/opt/x -lm", "LD_LIBRARY_PATH": "/opt/x"}
 	got := driver.Env("/lib/fake", func(k string) string { return set[k] })
 	want := []string{"CGO_LDFLAGS=-L/lib/fake -L/opt/x -lm", "LD_LIBRARY_PATH=/lib/fake:/opt/x", "MEMBRIDGE_FAKECUDA=1"}
-	if !slices.Equal(got, want) {
-		t.Errorf("Env = %q, want %q", got, want)
-	}
+	assert.True(t, slices.Equal(got, want), "Env = %q, want %q", got, want)
 }
 
 // The environment go test needs to link and load the stand-in in a

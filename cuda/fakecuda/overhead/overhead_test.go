@@ -86,9 +86,7 @@ func BenchmarkAllocFree(b *testing.B) {
 			require.NoError(b, err)
 			h := new(ledgerHandle)
 			tracker.CommitWatched(h, r, 0x1000, nil)
-			if !r.Release() {
-				b.Fatal("release of a live record failed")
-			}
+			require.True(b, r.Release(), "release of a live record failed")
 			r.Recycle()
 		}
 	}})
