@@ -41,7 +41,7 @@ func TestGorgoniaErrors(t *testing.T) {
 			continue
 		}
 		assert.ErrorIs(t, err, ErrNoDevice, "%s is not ErrNoDevice", c.what)
-		if want := err.Error(), "cuDeviceGet: CUDA_ERROR_INVALID_DEVICE (101)"; got != want {
+		if got, want := err.Error(), "cuDeviceGet: CUDA_ERROR_INVALID_DEVICE (101)"; got != want {
 			t.Errorf("%s: %q, want %q", c.what, got, want)
 		}
 	}
