@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -19,8 +18,6 @@ import (
 )
 
 func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
-
-var runSeq atomic.Int64
 
 // commit makes a ledger record without memory behind it.
 func commit(t *testing.T, kind tracker.Kind, device int, tag string, n int64) *tracker.Record {
@@ -117,8 +114,7 @@ func dropOne(t *testing.T, tag string) {
 
 func TestIndexIsALiveSummary(t *testing.T) {
 	defer tracker.VerifyNone(t)
-	run := runSeq.Add(1)
-	frames, weights, leaky := fmt.Sprintf("idx-frames-%d", run), fmt.Sprintf("idx-weights-%d", run), fmt.Sprintf("idx-leaky-%d", run)
+	frames, weights, leaky := testkit.UniqueTag(t, "idx-frames"), testkit.UniqueTag(t, "idx-weights"), testkit.UniqueTag(t, "idx-leaky")
 	f := commit(t, tracker.KindCHeap, -1, frames, 3<<20)
 	defer f.Release()
 	w := commit(t, tracker.KindDeviceEmulated, 1, weights, 5<<20)
@@ -163,11 +159,10 @@ func TestIndexIsALiveSummary(t *testing.T) {
 // their memory on the overflow tag's row.
 func TestIndexShowsOverflowedTags(t *testing.T) {
 	defer tracker.VerifyNone(t)
-	run := runSeq.Add(1)
-	kept := commit(t, tracker.KindCHeap, -1, fmt.Sprintf("idx-kept-%d", run), 1)
+	kept := commit(t, tracker.KindCHeap, -1, testkit.UniqueTag(t, "idx-kept"), 1)
 	defer kept.Release()
 	defer tracker.SetMaxTags(tracker.SetMaxTags(tracker.TagsKept()))
-	over := commit(t, tracker.KindCHeap, -1, fmt.Sprintf("idx-request-%d", run), 3<<20)
+	over := commit(t, tracker.KindCHeap, -1, testkit.UniqueTag(t, "idx-request"), 3<<20)
 	defer over.Release()
 	require.Equal(t, tracker.OverflowTag, over.Tag())
 

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,13 +14,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/membridge/membridge/internal/childtest"
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/promcollector"
 )
 
 func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
-
-var runSeq atomic.Int64
 
 // onlyTags passes on the metrics of c that have no tag label or one of
 // tags: the ledger's counters run since the start of the process, and
@@ -63,8 +61,7 @@ func commit(t *testing.T, kind tracker.Kind, device int, tag string, n int64) *t
 
 func TestCollectorExportsTheLedger(t *testing.T) {
 	defer tracker.VerifyNone(t)
-	run := runSeq.Add(1)
-	frames, weights := fmt.Sprintf("frames-%d", run), fmt.Sprintf("weights-%d", run)
+	frames, weights := testkit.UniqueTag(t, "frames"), testkit.UniqueTag(t, "weights")
 	before := tracker.Pressure()
 	a := commit(t, tracker.KindCHeap, -1, frames, 100)
 	b := commit(t, tracker.KindCHeap, -1, frames, 50)
