@@ -15,18 +15,10 @@ import (
 	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/debughttp"
+	"github.com/membridge/membridge/tracker/internal/ledgertest"
 )
 
 func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
-
-// commit makes a ledger record without memory behind it.
-func commit(t *testing.T, kind tracker.Kind, device int, tag string, n int64) *tracker.Record {
-	t.Helper()
-	r, err := tracker.Reserve(kind, device, tag, n, 0)
-	require.NoError(t, err)
-	r.Commit(0x1000, nil)
-	return r
-}
 
 func get(t *testing.T, url string) (string, string, int) {
 	t.Helper()
@@ -115,9 +107,9 @@ func dropOne(t *testing.T, tag string) {
 func TestIndexIsALiveSummary(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	frames, weights, leaky := testkit.UniqueTag(t, "idx-frames"), testkit.UniqueTag(t, "idx-weights"), testkit.UniqueTag(t, "idx-leaky")
-	f := commit(t, tracker.KindCHeap, -1, frames, 3<<20)
+	f := ledgertest.Commit(t, tracker.KindCHeap, -1, frames, 3<<20)
 	defer f.Release()
-	w := commit(t, tracker.KindDeviceEmulated, 1, weights, 5<<20)
+	w := ledgertest.Commit(t, tracker.KindDeviceEmulated, 1, weights, 5<<20)
 	defer w.Release()
 	dropOne(t, leaky)
 	tracker.SetTagLimit(frames, 4<<20)
@@ -151,7 +143,7 @@ func TestIndexIsALiveSummary(t *testing.T) {
 	// The top sites, the largest first, at the first frame outside membridge.
 	sites := body[strings.Index(body, "allocation sites by live bytes"):]
 	assert.Less(t, strings.Index(sites, weights), strings.Index(sites, frames), "sites by live bytes")
-	assert.Contains(t, sites, "debughttp_test.commit ")
+	assert.Contains(t, sites, "ledgertest.Commit ")
 	assert.Contains(t, body, `href="timeline"`)
 }
 
@@ -159,10 +151,10 @@ func TestIndexIsALiveSummary(t *testing.T) {
 // their memory on the overflow tag's row.
 func TestIndexShowsOverflowedTags(t *testing.T) {
 	defer tracker.VerifyNone(t)
-	kept := commit(t, tracker.KindCHeap, -1, testkit.UniqueTag(t, "idx-kept"), 1)
+	kept := ledgertest.Commit(t, tracker.KindCHeap, -1, testkit.UniqueTag(t, "idx-kept"), 1)
 	defer kept.Release()
 	defer tracker.SetMaxTags(tracker.SetMaxTags(tracker.TagsKept()))
-	over := commit(t, tracker.KindCHeap, -1, testkit.UniqueTag(t, "idx-request"), 3<<20)
+	over := ledgertest.Commit(t, tracker.KindCHeap, -1, testkit.UniqueTag(t, "idx-request"), 3<<20)
 	defer over.Release()
 	require.Equal(t, tracker.OverflowTag, over.Tag())
 

@@ -20,39 +20,22 @@ import (
 	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/internal/ledgertest"
 	"github.com/membridge/membridge/tracker/memprofile"
 )
 
 func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
 
-// ledgerOnly stands in for an owner: it makes ledger records without memory.
-type ledgerOnly struct{ recs []*tracker.Record }
-
-func (o *ledgerOnly) alloc(t testing.TB, kind tracker.Kind, device int, tag string, n int64) {
-	t.Helper()
-	r, err := tracker.Reserve(kind, device, tag, n, 1)
-	require.NoError(t, err)
-	r.Commit(0x1000, nil)
-	o.recs = append(o.recs, r)
-}
-
-func (o *ledgerOnly) freeAll() {
-	for _, r := range o.recs {
-		r.Release()
-	}
-	o.recs = nil
-}
-
 //go:noinline
-func decodeFrames(t testing.TB, o *ledgerOnly, tag string, n int) {
+func decodeFrames(t testing.TB, o *ledgertest.Records, tag string, n int) {
 	for range n {
-		o.alloc(t, tracker.KindCHeap, -1, tag, 1000)
+		o.Alloc(t, tracker.KindCHeap, -1, tag, 1000)
 	}
 }
 
 //go:noinline
-func uploadWeights(t testing.TB, o *ledgerOnly, tag string) {
-	o.alloc(t, tracker.KindDeviceEmulated, 0, tag, 1<<20)
+func uploadWeights(t testing.TB, o *ledgertest.Records, tag string) {
+	o.Alloc(t, tracker.KindDeviceEmulated, 0, tag, 1<<20)
 }
 
 func parse(t *testing.T, data []byte) *profile.Profile {
@@ -90,17 +73,17 @@ func hasFunction(p *profile.Profile, suffix string) bool {
 
 func TestProfileHasLiveAndAllocatedBytesPerTagWithStacks(t *testing.T) {
 	defer tracker.VerifyNone(t)
-	var o ledgerOnly
-	defer o.freeAll()
+	var o ledgertest.Records
+	defer o.FreeAll()
 	// Tags of this run only: allocated bytes are counted since the start
 	// of the process, and -count>1 runs the test again in it.
 	frames, weights := testkit.UniqueTag(t, "prof-frames"), testkit.UniqueTag(t, "prof-weights")
 	decodeFrames(t, &o, frames, 5)
 	uploadWeights(t, &o, weights)
 	// Freed memory counts as allocated, not as live.
-	var gone ledgerOnly
+	var gone ledgertest.Records
 	decodeFrames(t, &gone, frames, 2)
-	gone.freeAll()
+	gone.FreeAll()
 
 	var buf bytes.Buffer
 	require.NoError(t, memprofile.Write(&buf))
@@ -132,11 +115,11 @@ func TestProfileHasLiveAndAllocatedBytesPerTagWithStacks(t *testing.T) {
 func TestSampledProfileIsScaledToTheTotal(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	defer tracker.SetStackRate(tracker.SetStackRate(16 << 10))
-	var o ledgerOnly
-	defer o.freeAll()
+	var o ledgertest.Records
+	defer o.FreeAll()
 	const n, size = 4000, 1024 // 4000 KiB: about 250 samples
 	for range n {
-		o.alloc(t, tracker.KindCHeap, -1, "prof-sampled", size)
+		o.Alloc(t, tracker.KindCHeap, -1, "prof-sampled", size)
 	}
 	p, err := memprofile.Build()
 	require.NoError(t, err)
@@ -157,10 +140,10 @@ func TestSampledProfileIsScaledToTheTotal(t *testing.T) {
 func TestOffModeProfileHasExactTotalsWithoutStacks(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	defer tracker.SetStackRate(tracker.SetStackRate(0))
-	var o ledgerOnly
-	defer o.freeAll()
+	var o ledgertest.Records
+	defer o.FreeAll()
 	for range 3 {
-		o.alloc(t, tracker.KindCHeap, -1, "prof-off", 300)
+		o.Alloc(t, tracker.KindCHeap, -1, "prof-off", 300)
 	}
 	p, err := memprofile.Build()
 	require.NoError(t, err)
@@ -180,8 +163,8 @@ func goTool(t *testing.T) string {
 func TestGoToolPprofReadsTheProfileAndDiffsIt(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	dir := t.TempDir()
-	var o ledgerOnly
-	defer o.freeAll()
+	var o ledgertest.Records
+	defer o.FreeAll()
 	decodeFrames(t, &o, "prof-pprof", 2)
 	base := filepath.Join(dir, "base.pb.gz")
 	require.NoError(t, memprofile.WriteFile(base))
@@ -201,7 +184,7 @@ func TestGoToolPprofReadsTheProfileAndDiffsIt(t *testing.T) {
 		t.Fatalf("go tool pprof -list: %v\n%s", err, out)
 	}
 	// The source of the allocating line, with the bytes it holds.
-	if !strings.Contains(string(out), "o.alloc(t, tracker.KindCHeap, -1, tag, 1000)") || !strings.Contains(string(out), "1.95kB") {
+	if !strings.Contains(string(out), "o.Alloc(t, tracker.KindCHeap, -1, tag, 1000)") || !strings.Contains(string(out), "1.95kB") {
 		t.Errorf("pprof -list lacks decodeFrames' allocating line and its 2000 bytes:\n%s", out)
 	}
 	out, err = exec.Command(goBin, "tool", "pprof", "-top", "-nodefraction=0", "-diff_base", base, later).CombinedOutput()
@@ -221,8 +204,8 @@ func TestGoToolPprofReadsTheProfileAndDiffsIt(t *testing.T) {
 
 func TestHandlerServesTheProfile(t *testing.T) {
 	defer tracker.VerifyNone(t)
-	var o ledgerOnly
-	defer o.freeAll()
+	var o ledgertest.Records
+	defer o.FreeAll()
 	decodeFrames(t, &o, "prof-http", 1)
 	srv := httptest.NewServer(memprofile.Handler())
 	defer srv.Close()
@@ -348,15 +331,15 @@ func get(t *testing.T, url string) (int, []byte) {
 func TestHandlerServesADeltaProfileWithSeconds(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	before, during := testkit.UniqueTag(t, "prof-delta-before"), testkit.UniqueTag(t, "prof-delta-during")
-	var kept, freed ledgerOnly
-	defer kept.freeAll()
+	var kept, freed ledgertest.Records
+	defer kept.FreeAll()
 	decodeFrames(t, &kept, before, 3)
 	decodeFrames(t, &freed, before, 2)
 	// Inside the window: 4 allocations of a new tag, and 2 of the old
 	// ones freed.
 	defer memprofile.SetAfterBase(func() {
 		decodeFrames(t, &kept, during, 4)
-		freed.freeAll()
+		freed.FreeAll()
 	})()
 	srv := httptest.NewServer(memprofile.Handler())
 	defer srv.Close()

@@ -16,6 +16,7 @@ import (
 	"github.com/membridge/membridge/internal/childtest"
 	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/internal/ledgertest"
 	"github.com/membridge/membridge/tracker/promcollector"
 )
 
@@ -51,23 +52,15 @@ func (o onlyTags) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-func commit(t *testing.T, kind tracker.Kind, device int, tag string, n int64) *tracker.Record {
-	t.Helper()
-	r, err := tracker.Reserve(kind, device, tag, n, 0)
-	require.NoError(t, err)
-	r.Commit(0x1000, nil)
-	return r
-}
-
 func TestCollectorExportsTheLedger(t *testing.T) {
 	defer tracker.VerifyNone(t)
 	frames, weights := testkit.UniqueTag(t, "frames"), testkit.UniqueTag(t, "weights")
 	before := tracker.Pressure()
-	a := commit(t, tracker.KindCHeap, -1, frames, 100)
-	b := commit(t, tracker.KindCHeap, -1, frames, 50)
-	w := commit(t, tracker.KindDeviceEmulated, 0, weights, 4096)
+	a := ledgertest.Commit(t, tracker.KindCHeap, -1, frames, 100)
+	b := ledgertest.Commit(t, tracker.KindCHeap, -1, frames, 50)
+	w := ledgertest.Commit(t, tracker.KindDeviceEmulated, 0, weights, 4096)
 	b.Release()
-	h := commit(t, tracker.KindCHeap, -1, frames, 10)
+	h := ledgertest.Commit(t, tracker.KindCHeap, -1, frames, 10)
 	h.HandOff()
 	tracker.SetTagLimit(frames, 120)
 	if _, err := tracker.Reserve(tracker.KindCHeap, -1, frames, 30, 0); err == nil {
@@ -201,12 +194,12 @@ func TestScrapeHasAtMostCapPlusOneTagValues(t *testing.T) {
 	defer tracker.SetMaxTags(tracker.SetMaxTags(tracker.TagsKept() + room))
 	var want int64
 	for i := range room + n {
-		r := commit(t, tracker.KindCHeap, -1, fmt.Sprintf("request-%d", i), int64(i+1))
+		r := ledgertest.Commit(t, tracker.KindCHeap, -1, fmt.Sprintf("request-%d", i), int64(i+1))
 		defer r.Release()
 		want += int64(i + 1)
 	}
 	for _, tag := range []string{"\xff\xfe", strings.Repeat("x", 1<<16)} {
-		r := commit(t, tracker.KindCHeap, -1, tag, 1000)
+		r := ledgertest.Commit(t, tracker.KindCHeap, -1, tag, 1000)
 		defer r.Release()
 		want += 1000
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/internal/ledgertest"
 	"github.com/membridge/membridge/tracker/sitereport"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -17,22 +18,16 @@ import (
 
 func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
 
-func commit(t testing.TB, kind tracker.Kind, device int, tag string, n int64) *tracker.Record {
-	t.Helper()
-	r, err := tracker.Reserve(kind, device, tag, n, 1)
-	require.NoError(t, err)
-	r.Commit(0x1000, nil)
-	return r
-}
-
 //go:noinline
-func bigSite(t testing.TB) *tracker.Record { return commit(t, tracker.KindCHeap, -1, "rep-big", 3<<20) }
+func bigSite(t testing.TB) *tracker.Record {
+	return ledgertest.Commit(t, tracker.KindCHeap, -1, "rep-big", 3<<20)
+}
 
 //go:noinline
 func smallSite(t testing.TB, n int) []*tracker.Record {
 	var out []*tracker.Record
 	for range n {
-		out = append(out, commit(t, tracker.KindDeviceEmulated, 1, "rep-small", 1000))
+		out = append(out, ledgertest.Commit(t, tracker.KindDeviceEmulated, 1, "rep-small", 1000))
 	}
 	return out
 }

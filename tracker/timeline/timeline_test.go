@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/internal/ledgertest"
 	"github.com/membridge/membridge/tracker/sitereport"
 	"github.com/membridge/membridge/tracker/timeline"
 	"github.com/stretchr/testify/assert"
@@ -21,42 +22,23 @@ import (
 
 func TestMain(m *testing.M) { tracker.VerifyTestMain(m) }
 
-type ledgerOnly struct{ recs []*tracker.Record }
-
-func (o *ledgerOnly) alloc(t testing.TB, kind tracker.Kind, device int, tag string, n int64) *tracker.Record {
-	t.Helper()
-	r, err := tracker.Reserve(kind, device, tag, n, 1)
-	require.NoError(t, err)
-	r.Commit(0x1000, nil)
-	o.recs = append(o.recs, r)
-	return r
-}
-
-func (o *ledgerOnly) freeAll() {
-	for _, r := range o.recs {
-		r.Release()
-	}
-	o.recs = nil
-}
-
 // workload makes a history with a ramp of host memory, a device track, a
 // limit refusal and a failed allocation.
 func workload(t *testing.T) []tracker.Event {
 	t.Helper()
 	tracker.EnableHistory(4096)
 	t.Cleanup(tracker.DisableHistory)
-	var o ledgerOnly
+	var o ledgertest.Records
 	for i := range 40 {
-		o.alloc(t, tracker.KindCHeap, -1, "tl-frames", int64(64<<10*(i%8+1)))
+		o.Alloc(t, tracker.KindCHeap, -1, "tl-frames", int64(64<<10*(i%8+1)))
 		if i%3 == 0 {
-			o.recs[len(o.recs)-1].Release()
-			o.recs = o.recs[:len(o.recs)-1]
+			o.Free()
 		}
 		// A ramp over time, as a real one: the page draws points a
 		// pixel column apart only when their times differ.
 		time.Sleep(time.Millisecond)
 	}
-	o.alloc(t, tracker.KindDeviceEmulated, 0, "tl-weights", 3<<20)
+	o.Alloc(t, tracker.KindDeviceEmulated, 0, "tl-weights", 3<<20)
 	tracker.SetTagLimit("tl-limited", 1)
 	if _, err := tracker.Reserve(tracker.KindCHeap, -1, "tl-limited", 2, 0); err == nil {
 		t.Fatal("reservation over the tag limit succeeded")
@@ -65,7 +47,7 @@ func workload(t *testing.T) []tracker.Event {
 	r, _ := tracker.Reserve(tracker.KindCHeap, -1, "tl-oom", 1<<40, 0)
 	r.Retried(false)
 	r.Cancel()
-	o.freeAll()
+	o.FreeAll()
 	evs, _ := tracker.History()
 	return evs
 }
@@ -133,9 +115,9 @@ func TestDumpOnAllocFailureWritesATrace(t *testing.T) {
 func page(t *testing.T) []byte {
 	t.Helper()
 	evs := workload(t)
-	var o ledgerOnly
-	defer o.freeAll()
-	o.alloc(t, tracker.KindCHeap, -1, "tl-site", 5<<20)
+	var o ledgertest.Records
+	defer o.FreeAll()
+	o.Alloc(t, tracker.KindCHeap, -1, "tl-site", 5<<20)
 	var buf bytes.Buffer
 	require.NoError(t, timeline.WriteHTML(&buf, evs, 7, sitereport.Take(5)))
 	return buf.Bytes()

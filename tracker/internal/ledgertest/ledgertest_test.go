@@ -1,0 +1,26 @@
+package ledgertest_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/membridge/membridge/internal/testkit"
+	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/internal/ledgertest"
+)
+
+func TestRecordsAreCountedUntilFreed(t *testing.T) {
+	defer tracker.VerifyNone(t)
+	tag := testkit.UniqueTag(t)
+	r := ledgertest.Commit(t, tracker.KindCHeap, -1, tag, 10)
+	var o ledgertest.Records
+	o.Alloc(t, tracker.KindCHeap, -1, tag, 20)
+	o.Alloc(t, tracker.KindCHeap, -1, tag, 30)
+	assert.EqualValues(t, 60, tracker.TagStats(tag).LiveBytes)
+	o.Free()
+	assert.EqualValues(t, 30, tracker.TagStats(tag).LiveBytes)
+	o.FreeAll()
+	r.Release()
+	assert.Zero(t, tracker.TagStats(tag).LiveBytes)
+}
