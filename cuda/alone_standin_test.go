@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/membridge/membridge/internal/childtest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -23,7 +24,7 @@ const standinAloneEnv = "MEMBRIDGE_FAKECUDA_ALONE"
 // that made it, whatever the test itself checks.
 func TestStandinEachTestAlone(t *testing.T) {
 	standin(t)
-	if os.Getenv(standinAloneEnv) != "" || os.Getenv(standinChildEnv) != "" {
+	if os.Getenv(standinAloneEnv) != "" || childtest.InAnyChild() {
 		t.Skip("already in a child run")
 	}
 	list, err := exec.Command(os.Args[0], "-test.list", ".").Output()
@@ -34,7 +35,7 @@ func TestStandinEachTestAlone(t *testing.T) {
 			continue
 		}
 		cmd := exec.Command(os.Args[0], "-test.run=^"+name+"$", "-test.count=1")
-		cmd.Env = append(os.Environ(), standinAloneEnv+"="+name, standinQuickExit())
+		cmd.Env = append(os.Environ(), standinAloneEnv+"="+name, childtest.QuickExit())
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("%s run alone: %v\n%s", name, err, out)
 		}
@@ -43,11 +44,4 @@ func TestStandinEachTestAlone(t *testing.T) {
 	if ran == 0 {
 		t.Error("found no tests to run")
 	}
-}
-
-// standinQuickExit returns a GORACE setting that keeps the user's and drops
-// the race detector's one-second sleep at exit, which would otherwise
-// dominate a child run under -race.
-func standinQuickExit() string {
-	return "GORACE=" + strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0")
 }

@@ -10,13 +10,12 @@ package cuda
 import (
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"unsafe"
 
 	"github.com/membridge/membridge/cuda/fakecuda"
+	"github.com/membridge/membridge/internal/childtest"
 	"github.com/membridge/membridge/tracker"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -144,29 +143,9 @@ func TestStandinFaultInjection(t *testing.T) {
 	tracker.VerifyNone(t, tracker.IgnoreCurrent())
 }
 
-// standinChildEnv marks a re-run of this test binary that runs one test under a
-// different stand-in configuration.
-const standinChildEnv = "MEMBRIDGE_FAKECUDA_CHILD"
-
-// standinInChild reports whether t runs in the child; otherwise it re-runs the
-// binary with env for t alone and fails t unless t passed there.
-func standinInChild(t *testing.T, env ...string) bool {
-	t.Helper()
-	if os.Getenv(standinChildEnv) == t.Name() {
-		return true
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), append(env, standinChildEnv+"="+t.Name(), standinQuickExit())...)
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS: "+t.Name()) {
-		t.Errorf("child run with %v: %v\n%s", env, err, out)
-	}
-	return false
-}
-
 func TestStandinSeveralDevicesAndDestroyedContexts(t *testing.T) {
 	standin(t)
-	if !standinInChild(t, "MEMBRIDGE_FAKECUDA_DEVICES=2", "MEMBRIDGE_FAKECUDA_MEM=1048576") {
+	if !childtest.Alone(t, "MEMBRIDGE_FAKECUDA_DEVICES=2", "MEMBRIDGE_FAKECUDA_MEM=1048576") {
 		return
 	}
 	n, err := DeviceCount()

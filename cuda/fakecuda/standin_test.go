@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"gorgonia.org/cu"
 
 	"github.com/membridge/membridge/csrc/kernels"
+	"github.com/membridge/membridge/internal/childtest"
 	"github.com/membridge/membridge/tracker"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -397,29 +397,9 @@ func cloneToDevice(t *testing.T, v []float32) cu.DevicePtr {
 	return p
 }
 
-// childEnv is set in the environment of the test binary when it re-runs
-// itself with a different stand-in configuration.
-const childEnv = "MEMBRIDGE_FAKECUDA_CHILD"
-
-// runChild re-runs this test binary with only test name and env added to
-// the environment, and returns its combined output and error.
-func runChild(t *testing.T, name string, env ...string) (string, error) {
-	t.Helper()
-	Require(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^"+name+"$", "-test.count=1", "-test.v")
-	// GORACE: no one-second sleep at exit under -race.
-	gorace := "GORACE=" + strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0")
-	cmd.Env = append(os.Environ(), append(env, childEnv+"="+name, gorace)...)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
 func TestSeveralDevices(t *testing.T) {
-	if os.Getenv(childEnv) != t.Name() {
-		out, err := runChild(t, t.Name(), "MEMBRIDGE_FAKECUDA_DEVICES=3", "MEMBRIDGE_FAKECUDA_MEM=1048576")
-		if err != nil || !strings.Contains(out, "--- PASS: "+t.Name()) {
-			t.Fatalf("child with 3 devices: %v\n%s", err, out)
-		}
+	Require(t)
+	if !childtest.Alone(t, "MEMBRIDGE_FAKECUDA_DEVICES=3", "MEMBRIDGE_FAKECUDA_MEM=1048576") {
 		return
 	}
 	n, err := cu.NumDevices()
@@ -470,10 +450,11 @@ func TestSeveralDevices(t *testing.T) {
 }
 
 func TestBadEnvironmentFailsInit(t *testing.T) {
-	if os.Getenv(childEnv) == t.Name() {
+	if childtest.InChild(t) {
 		t.Fatal("cuInit should have failed before the tests ran")
 	}
-	out, err := runChild(t, t.Name(), "MEMBRIDGE_FAKECUDA_DEVICES=9")
+	Require(t)
+	out, err := childtest.Run(t, "MEMBRIDGE_FAKECUDA_DEVICES=9")
 	if err == nil || !strings.Contains(out, "MEMBRIDGE_FAKECUDA_DEVICES=9") {
 		t.Errorf("a child with 9 devices: %v\n%s", err, out)
 	}
@@ -497,11 +478,8 @@ func TestUnmodelledCallsAreNotSupported(t *testing.T) {
 }
 
 func TestFailAllocAfterFromEnvironment(t *testing.T) {
-	if os.Getenv(childEnv) != t.Name() {
-		out, err := runChild(t, t.Name(), "MEMBRIDGE_FAKECUDA_FAIL_ALLOC_AFTER=1")
-		if err != nil || !strings.Contains(out, "--- PASS: "+t.Name()) {
-			t.Fatalf("child with MEMBRIDGE_FAKECUDA_FAIL_ALLOC_AFTER=1: %v\n%s", err, out)
-		}
+	Require(t)
+	if !childtest.Alone(t, "MEMBRIDGE_FAKECUDA_FAIL_ALLOC_AFTER=1") {
 		return
 	}
 	onContext(t, 0, func(cu.CUContext) {
