@@ -9,6 +9,7 @@ import (
 	"runtime/cgo"
 	"testing"
 
+	"github.com/membridge/membridge/internal/childtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gorgonia.org/cu"
@@ -112,7 +113,7 @@ func TestGorgoniaCallsKeepTheThreadsContext(t *testing.T) {
 // cannot be pushed fails as the helpers' calls do, naming the push.
 func TestStandinModuleCallsInADestroyedContext(t *testing.T) {
 	standin(t)
-	if !standinInChild(t, "MEMBRIDGE_FAKECUDA_DEVICES=2") {
+	if !childtest.Alone(t, "MEMBRIDGE_FAKECUDA_DEVICES=2") {
 		return
 	}
 	srcs, err := builtinModules(shared.dev.Major, shared.dev.Minor)
