@@ -79,9 +79,9 @@ func TestReaderKeepsEvictedBufferUntilRelease(t *testing.T) {
 	if got := read(t, b); got[0] != 'x' {
 		t.Fatalf("read %q", got[:1])
 	}
-	require.EqualValues(t, 2, tracker.TagStats(tag).LiveCount)
+	require.EqualValues(t, 2, tracker.TagStats(tag).LiveCount, "live buffers while a reader holds the evicted one")
 	b.Release()
-	require.EqualValues(t, 1, tracker.TagStats(tag).LiveCount)
+	require.EqualValues(t, 1, tracker.TagStats(tag).LiveCount, "live buffers after the reader released")
 }
 
 func TestTTL(t *testing.T) {
@@ -107,7 +107,7 @@ func TestTTL(t *testing.T) {
 	if s := c.Stats(); s.Expirations != 2 || s.Entries != 0 || s.Bytes != 0 {
 		t.Errorf("stats %+v", s)
 	}
-	assert.EqualValues(t, 0, tracker.TagStats(tag).LiveCount)
+	assert.EqualValues(t, 0, tracker.TagStats(tag).LiveCount, "buffers still live after expiry")
 }
 
 func TestReliefEvicts(t *testing.T) {
@@ -164,7 +164,7 @@ func TestReplaceReleasesOld(t *testing.T) {
 	defer c.Close()
 	c.Put("k", buf(t, tag, 10, '1'))
 	c.Put("k", buf(t, tag, 10, '2'))
-	assert.EqualValues(t, 1, tracker.TagStats(tag).LiveCount)
+	assert.EqualValues(t, 1, tracker.TagStats(tag).LiveCount, "live buffers after replacing")
 	b, _ := c.Get("k")
 	assert.EqualValues(t, "2222222222", read(t, b), "replacement not visible")
 	b.Release()

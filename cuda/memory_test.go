@@ -396,7 +396,7 @@ func TestStreamOrderedAndCrossStream(t *testing.T) {
 	l.mu.Lock()
 	uses := len(l.uses)
 	l.mu.Unlock()
-	assert.EqualValues(t, 1, uses)
+	assert.EqualValues(t, 1, uses, "recorded uses")
 	e, err := s2.Record()
 	require.NoError(t, err)
 	defer e.Close()

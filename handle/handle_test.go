@@ -70,7 +70,7 @@ func TestDoubleReleaseIsHarmless(t *testing.T) {
 			ok++
 		}
 	}
-	assert.EqualValues(t, 1, ok)
+	assert.EqualValues(t, 1, ok, "concurrent Releases of 8 that succeeded")
 }
 
 func TestLookupErrors(t *testing.T) {

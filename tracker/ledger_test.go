@@ -356,7 +356,7 @@ func TestConcurrentReleaseEndsOnce(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		require.EqualValues(t, 1, wins.n)
+		require.EqualValues(t, 1, wins.n, "releases that won")
 	}
 }
 

@@ -66,7 +66,7 @@ func TestHistoryKeepsEventsInOrderWithLiveBytes(t *testing.T) {
 		{tracker.EventRetry, 7, before},
 		{tracker.EventAllocFailed, 7, before},
 	}
-	require.Len(t, evs, len(want))
+	require.Len(t, evs, len(want), "events: %+v", evs)
 	for i, w := range want {
 		e := evs[i]
 		if e.Op != w.op || e.Bytes != w.bytes || (w.live >= 0 && e.LiveBytes != w.live) {

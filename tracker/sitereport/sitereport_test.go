@@ -41,7 +41,7 @@ func TestReportRanksSitesByLiveBytes(t *testing.T) {
 		}
 	}()
 	rep := sitereport.Take(2)
-	require.Len(t, rep.Sites, 2)
+	require.Len(t, rep.Sites, 2, "sites: want the top 2")
 	big, small := rep.Sites[0], rep.Sites[1]
 	if big.Tag != "rep-big" || big.LiveBytes != 3<<20 || big.LiveCount != 1 || big.Device != -1 {
 		t.Errorf("first site %+v, want rep-big's 3 MiB on the host", big)

@@ -105,7 +105,7 @@ func TestDumpOnAllocFailureWritesATrace(t *testing.T) {
 	r, _ := tracker.Reserve(tracker.KindCHeap, -1, "tl-oom", 1<<40, 0)
 	r.Cancel() // a second failure: maxFiles is 1
 	files, _ := filepath.Glob(filepath.Join(dir, "membridge-oom-*.json"))
-	require.Len(t, files, 1)
+	require.Len(t, files, 1, "trace files")
 	data, _ := os.ReadFile(files[0])
 	if !strings.Contains(string(data), `"out of memory"`) || !json.Valid(data) {
 		t.Errorf("dumped trace lacks the failure or is not JSON: %.200s", data)
