@@ -149,7 +149,7 @@ func TestArenaDebugModePoisons(t *testing.T) {
 	}
 	old := a.Stats()
 	a.Reset()
-	assert.EqualValues(t, 0, tracker.TagStats(t.Name()).LiveCount, "debug-mode Reset kept")
+	assert.EqualValues(t, 0, tracker.TagStats(t.Name()).LiveCount, "records a debug-mode Reset kept live")
 	s2, err := MakeSliceIn[byte](a, 64)
 	require.NoError(t, err)
 	if old.Chunks != 1 || len(s2) != 64 {

@@ -68,7 +68,7 @@ func TestNurseryArmsOnlyWhatOutlivesIt(t *testing.T) {
 	if long.r.net.Load() != nil {
 		t.Fatal("Release left the cleanup armed")
 	}
-	require.EqualValues(t, 0, reclaimed.Load(), "safety net reclaimed")
+	require.EqualValues(t, 0, reclaimed.Load(), "bytes the safety net reclaimed")
 }
 
 // A shard promotes itself when its nursery fills, without a collection.

@@ -217,7 +217,7 @@ func TestHandlerServesTheProfile(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/octet-stream" {
 		t.Fatalf("status %d, content type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	assert.EqualValues(t, 1000, totals(parse(t, buf.Bytes()), "inuse_space", "tag")["prof-http"], "served profile has")
+	assert.EqualValues(t, 1000, totals(parse(t, buf.Bytes()), "inuse_space", "tag")["prof-http"], "bytes in the served profile")
 }
 
 func ExampleHandler() {
