@@ -94,9 +94,7 @@ func TestProcessOwnsTheWholeBlock(t *testing.T) {
 	require.NoError(t, err)
 	const header = 16 // the extension's size_t n, kept
 	want := header + len(in)*int(unsafe.Sizeof(batch.Record{}))
-	if res.Bytes() != want {
-		t.Errorf("Result holds %d bytes, want the working block's %d", res.Bytes(), want)
-	}
+	assert.Equal(t, want, res.Bytes(), "Result bytes: want the working block's")
 	s := tracker.TagStats(batch.TagWork)
 	if s.LiveBytes-before.LiveBytes != int64(want) || s.LiveCount-before.LiveCount != 1 {
 		t.Errorf("ledger for %q: %+v, want one block of %d bytes live", batch.TagWork, s, want)

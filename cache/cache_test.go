@@ -50,9 +50,7 @@ func TestEvictsByBytesAndFreesAtOnce(t *testing.T) {
 	}
 	for k, want := range map[string]bool{"a": true, "b": false, "c": false, "d": true} {
 		b, ok := c.Get(k)
-		if ok != want {
-			t.Errorf("Get(%q) hit = %v, want %v", k, ok, want)
-		}
+		assert.Equal(t, want, ok, "Get(%q) hit", k)
 		if ok {
 			b.Release()
 		}

@@ -91,9 +91,7 @@ func TestCountersReachTheLedger(t *testing.T) {
 	}
 	s := cStats(t, i)
 	want := cmem.Stats{LiveBytes: 230, LiveCount: 2, PeakBytes: 230, AllocBytes: 330, AllocCount: 3, FreedBytes: 100, FreedCount: 1}
-	if s != want {
-		t.Errorf("C counters = %+v, want %+v", s, want)
-	}
+	assert.Equal(t, want, s, "C counters")
 	cext.Sync()
 	ls := tracker.TagStats(name)
 	if ls.LiveBytes != 230 || ls.LiveCount != 2 || ls.AllocatedCount != 3 {

@@ -381,9 +381,7 @@ func TestStreamOrderedAndCrossStream(t *testing.T) {
 	defer s2.Close()
 	x, err := CloneHtoDOn(s1, "test/streams", []float32{1, 2, 3})
 	require.NoError(t, err)
-	if x.Buffer().Pooled() != shared.Device().MemoryPools {
-		t.Errorf("Pooled() = %v on a device with pools %v", x.Buffer().Pooled(), shared.Device().MemoryPools)
-	}
+	assert.Equal(t, shared.Device().MemoryPools, x.Buffer().Pooled(), "Pooled() on a device with pools %v", shared.Device().MemoryPools)
 	if want := kindPool; !shared.Device().MemoryPools {
 		want = kindDevice
 		_ = want

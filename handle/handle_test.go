@@ -179,9 +179,7 @@ func TestCallbackAfterGone(t *testing.T) {
 	require.True(t, gc(func() bool { _, err := w.Value(); return errors.Is(err, handle.ErrGone) }), "value not collected")
 	before := notify.GoneEvents()
 	notify.Call(w.Pointer())
-	if notify.GoneEvents() != before+1 {
-		t.Errorf("the callback did not see the value gone")
-	}
+	assert.Equal(t, before+1, notify.GoneEvents(), "the callback did not see the value gone")
 }
 
 // BenchmarkRoundTrip: make a handle, pass it through C to a Go callback

@@ -24,9 +24,7 @@ func TestRetainRelease(t *testing.T) {
 	require.ErrorIs(t, b.Free(), ErrBorrowed, "Free with references out")
 	for i := range 2 {
 		require.NoError(t, b.Release())
-		if b.Err() != nil {
-			t.Fatalf("freed after %d of 3 releases", i+1)
-		}
+		require.NoError(t, b.Err(), "freed after %d of 3 releases", i+1)
 	}
 	if err := b.Release(); err != nil { // the last one frees
 		t.Fatal(err)

@@ -94,9 +94,7 @@ func TestRegisterKind(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, "test-kind", k.String(), "name")
 	again, _ := tracker.RegisterKind("test-kind")
-	if again != k {
-		t.Fatalf("registering twice gave %d and %d", k, again)
-	}
+	require.Equal(t, k, again, "registering twice")
 	if _, err := tracker.RegisterKind(""); err == nil {
 		t.Fatal("empty kind name accepted")
 	}
@@ -162,9 +160,7 @@ func TestStackRateOffKeepsNoStacks(t *testing.T) {
 	var o fakeOwner
 	h, _ := o.alloc(t.Name(), 1<<30)
 	defer h.free()
-	if h.rec.Stack() != nil {
-		t.Fatal("stack captured with the stack rate at 0")
-	}
+	require.Nil(t, h.rec.Stack(), "stack captured with the stack rate at 0")
 }
 
 //go:noinline
@@ -247,9 +243,7 @@ func TestParallelTestsDoNotBlameEachOther(t *testing.T) {
 }
 
 func TestDroppedHandleFailsTheTestAndIsReclaimed(t *testing.T) {
-	if tracker.CurrentLeakPolicy() != tracker.LeakFail {
-		t.Fatalf("test mode policy is %v", tracker.CurrentLeakPolicy())
-	}
+	require.Equal(t, tracker.LeakFail, tracker.CurrentLeakPolicy(), "test mode policy")
 	var o fakeOwner
 	func() { leakyDecode(&o) }() // the handle is dropped here
 	rt := &tracker.Recorder{TestName: t.Name()}

@@ -58,16 +58,12 @@ func TestNurseryArmsOnlyWhatOutlivesIt(t *testing.T) {
 	require.True(t, short.r.Release(), "Release of a live record failed")
 	long := nurseryAlloc(t, tag, 16, &reclaimed)
 	armNursery()
-	if short.r.net.Load() != nil {
-		t.Fatal("a record freed before promotion got a cleanup")
-	}
+	require.Nil(t, short.r.net.Load(), "a record freed before promotion got a cleanup")
 	if long.r.net.Load() == nil {
 		t.Fatal("a live record was not armed by the promotion")
 	}
 	long.r.Release()
-	if long.r.net.Load() != nil {
-		t.Fatal("Release left the cleanup armed")
-	}
+	require.Nil(t, long.r.net.Load(), "Release left the cleanup armed")
 	require.EqualValues(t, 0, reclaimed.Load(), "bytes the safety net reclaimed")
 }
 

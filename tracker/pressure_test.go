@@ -36,9 +36,7 @@ func TestReserveContextWaitsForRelease(t *testing.T) {
 	r.Commit(0x2000, nil)
 	r.Release()
 	after := tracker.Pressure()
-	if after.LimitWaits != before.LimitWaits+1 {
-		t.Errorf("LimitWaits went from %d to %d, want one more", before.LimitWaits, after.LimitWaits)
-	}
+	assert.Equal(t, before.LimitWaits+1, after.LimitWaits, "LimitWaits: want one more")
 	if after.Reliefs <= before.Reliefs {
 		t.Errorf("no relief counted before waiting: %+v -> %+v", before, after)
 	}

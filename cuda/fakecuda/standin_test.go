@@ -126,9 +126,7 @@ func TestCopiesAreBoundsChecked(t *testing.T) {
 			{"DtoD in bounds", cu.MemcpyDtoD(b, a, 100)},
 			{"MemsetD8 in bounds", cu.MemsetD8(a+99, 7, 1)},
 		} {
-			if c.err != nil {
-				t.Errorf("%s: %v", c.name, c.err)
-			}
+			assert.NoError(t, c.err, c.name)
 		}
 		for _, c := range []struct {
 			name string
@@ -154,9 +152,7 @@ func TestCopiesAreBoundsChecked(t *testing.T) {
 		require.NoError(t, cu.MemcpyHtoD(a, unsafe.Pointer(&want[0]), 100))
 		got := make([]byte, 100)
 		require.NoError(t, cu.MemcpyDtoH(unsafe.Pointer(&got[0]), a, 100))
-		if string(got) != string(want) {
-			t.Errorf("round trip: got %v", got)
-		}
+		assert.Equal(t, string(want), string(got), "round trip")
 	})
 }
 
@@ -311,9 +307,7 @@ func TestLaunchRunsTheCReference(t *testing.T) {
 		got := make([]uint32, n)
 		require.NoError(t, cu.MemcpyDtoH(unsafe.Pointer(&got[0]), out, 4*n))
 		for i, v := range got {
-			if v != uint32(7+i) {
-				t.Fatalf("out[%d] = %d, want %d", i, v, 7+i)
-			}
+			require.Equal(t, uint32(7+i), v, "out[%d]", i)
 		}
 		if after, _ := Read(); after.Launches != before.Launches+1 {
 			t.Errorf("launch counter: %d -> %d", before.Launches, after.Launches)

@@ -173,24 +173,18 @@ func TestGoToolPprofReadsTheProfileAndDiffsIt(t *testing.T) {
 	require.NoError(t, memprofile.WriteFile(later))
 	goBin := goTool(t)
 	out, err := exec.Command(goBin, "tool", "pprof", "-top", "-nodefraction=0", "-tagfocus=tag=prof-pprof", later).CombinedOutput()
-	if err != nil {
-		t.Fatalf("go tool pprof -top: %v\n%s", err, out)
-	}
+	require.NoError(t, err, "go tool pprof -top:\n%s", out)
 	for _, want := range []string{"inuse_space", "decodeFrames", "uploadWeights"} {
 		assert.Contains(t, string(out), want, "pprof -top lacks %q:\n%s", want, out)
 	}
 	out, err = exec.Command(goBin, "tool", "pprof", "-list", "decodeFrames", later).CombinedOutput()
-	if err != nil {
-		t.Fatalf("go tool pprof -list: %v\n%s", err, out)
-	}
+	require.NoError(t, err, "go tool pprof -list:\n%s", out)
 	// The source of the allocating line, with the bytes it holds.
 	if !strings.Contains(string(out), "o.Alloc(t, tracker.KindCHeap, -1, tag, 1000)") || !strings.Contains(string(out), "1.95kB") {
 		t.Errorf("pprof -list lacks decodeFrames' allocating line and its 2000 bytes:\n%s", out)
 	}
 	out, err = exec.Command(goBin, "tool", "pprof", "-top", "-nodefraction=0", "-diff_base", base, later).CombinedOutput()
-	if err != nil {
-		t.Fatalf("go tool pprof -diff_base: %v\n%s", err, out)
-	}
+	require.NoError(t, err, "go tool pprof -diff_base:\n%s", out)
 	// Only the weights were added between the two profiles.
 	if !strings.Contains(string(out), "uploadWeights") || !strings.Contains(string(out), "1MB") {
 		t.Errorf("diff lacks the 1 MiB of uploadWeights:\n%s", out)

@@ -87,9 +87,7 @@ func TestDefaultDir(t *testing.T) {
 		t.Errorf("DefaultDir = %q", dir)
 	}
 	again, _ := driver.DefaultDir()
-	if again != dir {
-		t.Errorf("DefaultDir changed: %q then %q", dir, again)
-	}
+	assert.Equal(t, dir, again, "DefaultDir changed")
 }
 
 func TestEnvKeepsWhatIsSet(t *testing.T) {
