@@ -40,6 +40,23 @@ func traced(t *testing.T) {
 	require.True(t, cext.FollowDebug(), "tracing off in the test mode")
 }
 
+// inBothModes runs body as a subtest in each mode, untraced (the ledger's
+// sampled mode, as in production) and traced (the test mode), with the C
+// extension's books checked after each.
+func inBothModes(t *testing.T, body func(t *testing.T, mode string)) {
+	for _, mode := range []string{"untraced", "traced"} {
+		t.Run(mode, func(t *testing.T) {
+			defer leakcheck.Check(t)
+			if mode == "untraced" {
+				untraced(t)
+			} else {
+				traced(t)
+			}
+			body(t, mode)
+		})
+	}
+}
+
 // tag registers a C tag for this run of t: the C counters of a tag run
 // since the start of the process, and -count>1 runs t again in it. The C
 // side has room for MEMBRIDGE_MAX_TAGS (64) tags, enough for -count=5.
@@ -176,74 +193,58 @@ func TestTracedReallocAndAllocator(t *testing.T) {
 }
 
 func TestAdoptMovesTheBooks(t *testing.T) {
-	for _, mode := range []string{"untraced", "traced"} {
-		t.Run(mode, func(t *testing.T) {
-			defer leakcheck.Check(t)
-			if mode == "untraced" {
-				untraced(t)
-			} else {
-				traced(t)
-			}
-			name, i := tag(t)
-			p := cmem.Malloc(i, 64)
-			cext.Sync()
-			if s := tracker.TagStats(name); s.LiveBytes != 64 {
-				t.Fatalf("before Adopt: %+v, want 64 live bytes", s)
-			}
-			calls := cmem.DeleterCalls()
-			buf, err := cext.Adopt(p, "cmem_deleter", cmem.Deleter)
-			require.NoError(t, err)
-			cext.Sync()
-			if s := tracker.TagStats(name); s.LiveBytes != 64 || s.LiveCount != 1 {
-				t.Errorf("after Adopt: TagStats %+v, want the 64 bytes counted once", s)
-			}
-			if k := buf.Record().Kind(); k != tracker.KindAdopted || buf.Tag() != name || buf.Len() != 64 {
-				t.Errorf("adopted buffer: kind %s tag %q len %d", k, buf.Tag(), buf.Len())
-			}
-			if _, err := cext.Adopt(p, "", nil); !errors.Is(err, cext.ErrGoOwned) {
-				t.Errorf("second Adopt: %v, want ErrGoOwned", err)
-			}
-			assert.ErrorIs(t, cext.Free(p), cext.ErrGoOwned, "cext.Free of an adopted block")
-			require.NoError(t, buf.Free())
-			assert.EqualValues(t, 1, cmem.DeleterCalls()-calls, "the extension's deleter ran")
-			cext.Sync()
-			if s := tracker.TagStats(name); s.LiveBytes != 0 || s.LiveCount != 0 {
-				t.Errorf("after Free: %+v, want nothing live", s)
-			}
-			if s := cStats(t, i); s.LiveBytes != 0 || s.AllocCount != s.FreedCount {
-				t.Errorf("C counters after Free: %+v, want balanced", s)
-			}
-		})
-	}
+	inBothModes(t, func(t *testing.T, mode string) {
+		name, i := tag(t)
+		p := cmem.Malloc(i, 64)
+		cext.Sync()
+		if s := tracker.TagStats(name); s.LiveBytes != 64 {
+			t.Fatalf("before Adopt: %+v, want 64 live bytes", s)
+		}
+		calls := cmem.DeleterCalls()
+		buf, err := cext.Adopt(p, "cmem_deleter", cmem.Deleter)
+		require.NoError(t, err)
+		cext.Sync()
+		if s := tracker.TagStats(name); s.LiveBytes != 64 || s.LiveCount != 1 {
+			t.Errorf("after Adopt: TagStats %+v, want the 64 bytes counted once", s)
+		}
+		if k := buf.Record().Kind(); k != tracker.KindAdopted || buf.Tag() != name || buf.Len() != 64 {
+			t.Errorf("adopted buffer: kind %s tag %q len %d", k, buf.Tag(), buf.Len())
+		}
+		if _, err := cext.Adopt(p, "", nil); !errors.Is(err, cext.ErrGoOwned) {
+			t.Errorf("second Adopt: %v, want ErrGoOwned", err)
+		}
+		assert.ErrorIs(t, cext.Free(p), cext.ErrGoOwned, "cext.Free of an adopted block")
+		require.NoError(t, buf.Free())
+		assert.EqualValues(t, 1, cmem.DeleterCalls()-calls, "the extension's deleter ran")
+		cext.Sync()
+		if s := tracker.TagStats(name); s.LiveBytes != 0 || s.LiveCount != 0 {
+			t.Errorf("after Free: %+v, want nothing live", s)
+		}
+		if s := cStats(t, i); s.LiveBytes != 0 || s.AllocCount != s.FreedCount {
+			t.Errorf("C counters after Free: %+v, want balanced", s)
+		}
+	})
 }
 
 func TestAllocHandToC(t *testing.T) {
-	for _, mode := range []string{"untraced", "traced"} {
-		t.Run(mode, func(t *testing.T) {
-			defer leakcheck.Check(t)
-			if mode == "untraced" {
-				untraced(t)
-			} else {
-				traced(t)
-			}
-			name := "cext.handtoc." + mode
-			buf, err := cext.Alloc(name, 96)
-			require.NoError(t, err)
-			copy(buf.Bytes(), "for C")
-			p, err := cext.HandToC(buf)
-			require.NoError(t, err)
-			assert.ErrorIs(t, buf.Err(), native.ErrMoved, "buffer after HandToC")
-			cext.Sync()
-			if s := tracker.TagStats(name); s.LiveBytes != 96 {
-				t.Errorf("while C holds it: %+v, want 96 live bytes", s)
-			}
-			cmem.Free(p) // C frees it, as C code does
-			cext.Sync()
-			if s := tracker.TagStats(name); s.LiveBytes != 0 || s.LiveCount != 0 {
-				t.Errorf("after C freed it: %+v, want nothing live", s)
-			}
-		})
-	}
+	inBothModes(t, func(t *testing.T, mode string) {
+		name := "cext.handtoc." + mode
+		buf, err := cext.Alloc(name, 96)
+		require.NoError(t, err)
+		copy(buf.Bytes(), "for C")
+		p, err := cext.HandToC(buf)
+		require.NoError(t, err)
+		assert.ErrorIs(t, buf.Err(), native.ErrMoved, "buffer after HandToC")
+		cext.Sync()
+		if s := tracker.TagStats(name); s.LiveBytes != 96 {
+			t.Errorf("while C holds it: %+v, want 96 live bytes", s)
+		}
+		cmem.Free(p) // C frees it, as C code does
+		cext.Sync()
+		if s := tracker.TagStats(name); s.LiveBytes != 0 || s.LiveCount != 0 {
+			t.Errorf("after C freed it: %+v, want nothing live", s)
+		}
+	})
 }
 
 func TestFreeFromGo(t *testing.T) {
