@@ -1,22 +1,23 @@
 package batch_test
 
 import (
-	"errors"
 	"math"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 	"unsafe"
 
 	"github.com/membridge/membridge/batch"
 	"github.com/membridge/membridge/batch/internal/leaky"
 	"github.com/membridge/membridge/cext"
 	"github.com/membridge/membridge/cext/leakcheck"
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/leaktest"
 	"github.com/membridge/membridge/tracker/stacks"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func records(values ...float32) []batch.Record {
@@ -67,9 +68,7 @@ func TestFilterAndProcess(t *testing.T) {
 				defer leakcheck.Check(t)
 				in := slices.Clone(c.in)
 				res, err := shape.run(in, c.lo, c.hi)
-				if err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, err)
 				defer res.Free()
 				got := res.Records()
 				if !slices.Equal(ids(got), c.want) || res.Len() != len(c.want) {
@@ -80,9 +79,7 @@ func TestFilterAndProcess(t *testing.T) {
 						t.Errorf("kept record %+v: want the Kept flag and a value in [%v, %v]", r, c.lo, c.hi)
 					}
 				}
-				if !slices.EqualFunc(in, c.in, sameRecord) {
-					t.Errorf("the input batch changed: %v", in)
-				}
+				assert.True(t, slices.EqualFunc(in, c.in, sameRecord), "the input batch changed: %v", in)
 			})
 		}
 	}
@@ -96,25 +93,17 @@ func TestProcessOwnsTheWholeBlock(t *testing.T) {
 	in := records(1, 9, 2, 9, 3)
 	before := tracker.TagStats(batch.TagWork)
 	res, err := batch.Process(in, 0, 5)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	const header = 16 // the extension's size_t n, kept
 	want := header + len(in)*int(unsafe.Sizeof(batch.Record{}))
-	if res.Bytes() != want {
-		t.Errorf("Result holds %d bytes, want the working block's %d", res.Bytes(), want)
-	}
+	assert.Equal(t, want, res.Bytes(), "Result bytes: want the working block's")
 	s := tracker.TagStats(batch.TagWork)
 	if s.LiveBytes-before.LiveBytes != int64(want) || s.LiveCount-before.LiveCount != 1 {
 		t.Errorf("ledger for %q: %+v, want one block of %d bytes live", batch.TagWork, s, want)
 	}
-	if err := res.Free(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, res.Free())
 	//membridge:ignore doublefree the test checks that a second Free returns ErrFreed
-	if err := res.Free(); !errors.Is(err, native.ErrFreed) {
-		t.Errorf("second Free: %v, want ErrFreed", err)
-	}
+	assert.ErrorIs(t, res.Free(), native.ErrFreed, "second Free")
 	if s := tracker.TagStats(batch.TagWork); s.LiveBytes != before.LiveBytes {
 		t.Errorf("after Free: %+v, want %d live bytes", s, before.LiveBytes)
 	}
@@ -135,14 +124,10 @@ func TestProcessOwnsTheWholeBlock(t *testing.T) {
 func TestLeakyWrapperIsReported(t *testing.T) {
 	defer leakcheck.Check(t)
 	kept := leaky.Process(records(1, 5, 2), 0, 3)
-	if !slices.Equal(ids(kept), []uint64{100, 102}) {
-		t.Fatalf("leaky.Process kept %v", ids(kept))
-	}
+	require.True(t, slices.Equal(ids(kept), []uint64{100, 102}), "leaky.Process kept %v", ids(kept))
 	var r leaktest.Recorder
 	leaktest.VerifyNone(&r, leaktest.MaxWait(0))
-	if len(r.Reports()) != 1 {
-		t.Fatalf("VerifyNone reported %d errors, want 1: %q", len(r.Reports()), r.Reports())
-	}
+	require.Len(t, r.Reports(), 1, "VerifyNone reported")
 	report := r.Reports()[0]
 	for _, want := range []string{
 		"LEAK of 64 bytes", // the 16-byte header and 3 records
@@ -152,16 +137,12 @@ func TestLeakyWrapperIsReported(t *testing.T) {
 		"leaky.Process",
 		"batch_test.go",
 	} {
-		if !strings.Contains(report, want) {
-			t.Errorf("leak report lacks %q:\n%s", want, report)
-		}
+		assert.Contains(t, report, want, "leak report lacks")
 	}
 	// Clean up the leak this test made on purpose.
 	for _, rec := range tracker.LiveSnapshots() {
 		if rec.Tag == batch.TagWork && rec.Kind == cext.KindCExtension {
-			if err := cext.FreeLeaked(rec); err != nil {
-				t.Error(err)
-			}
+			assert.NoError(t, cext.FreeLeaked(rec))
 		}
 	}
 }
@@ -170,18 +151,12 @@ func TestLeakyWrapperIsReported(t *testing.T) {
 // nothing is left.
 func TestFixedWrapperPasses(t *testing.T) {
 	res, err := batch.Process(records(1, 5, 2), 0, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Equal(ids(res.Records()), []uint64{100, 102}) {
-		t.Errorf("kept %v", ids(res.Records()))
-	}
+	require.NoError(t, err)
+	assert.True(t, slices.Equal(ids(res.Records()), []uint64{100, 102}), "kept %v", ids(res.Records()))
 	res.Free()
 	var r leaktest.Recorder
 	leaktest.VerifyNone(&r, leaktest.MaxWait(0))
-	if len(r.Reports()) != 0 {
-		t.Errorf("VerifyNone after the fixed wrapper: %q", r.Reports())
-	}
+	assert.Len(t, r.Reports(), 0, "VerifyNone after the fixed wrapper")
 }
 
 // TestDroppedResultIsReleasedBySafetyNet: a Result dropped without Free is
@@ -193,16 +168,13 @@ func TestDroppedResultIsReleasedBySafetyNet(t *testing.T) {
 	func() {
 		//membridge:ignore leak the test drops the result on purpose and checks that the safety net releases its block
 		res, err := batch.Process(records(1, 2, 3), 0, 10)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		_ = res.Len()
 	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for tracker.TagStats(batch.TagWork).LiveBytes != before.LiveBytes && time.Now().Before(deadline) {
+	testkit.Eventually(t, func(c *assert.CollectT) {
 		tracker.GC()
-		time.Sleep(time.Millisecond)
-	}
+		assert.Equal(c, before.LiveBytes, tracker.TagStats(batch.TagWork).LiveBytes, "work bytes live")
+	})
 	if s := tracker.TagStats(batch.TagWork); s.LiveBytes != before.LiveBytes || s.DroppedCount != before.DroppedCount+1 {
 		t.Fatalf("after dropping a Result: %+v, want it released and counted as dropped", s)
 	}
@@ -228,9 +200,7 @@ func BenchmarkFilter(b *testing.B) {
 			b.SetBytes(int64(len(in) * int(unsafe.Sizeof(batch.Record{}))))
 			for b.Loop() {
 				res, err := shape.run(in, 0.25, 0.75)
-				if err != nil {
-					b.Fatal(err)
-				}
+				require.NoError(b, err)
 				res.Free()
 			}
 		})

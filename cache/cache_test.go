@@ -1,7 +1,6 @@
 package cache_test
 
 import (
-	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -11,15 +10,15 @@ import (
 	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/leaktest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 
 func buf(t testing.TB, tag string, n int, fill byte) *native.Buffer {
 	b, err := native.Alloc(tag, n)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for i := range b.Bytes() {
 		b.Bytes()[i] = fill
 	}
@@ -28,9 +27,7 @@ func buf(t testing.TB, tag string, n int, fill byte) *native.Buffer {
 
 func read(t testing.TB, b *native.Buffer) string {
 	v, err := b.View(0, b.Len())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer v.Release()
 	return string(v.Bytes())
 }
@@ -39,14 +36,10 @@ func TestEvictsByBytesAndFreesAtOnce(t *testing.T) {
 	defer leaktest.VerifyNone(t)
 	tag := t.Name()
 	c, err := cache.New[string](tag, 300)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer c.Close()
 	for i, k := range []string{"a", "b", "c"} {
-		if err := c.Put(k, buf(t, tag, 100, byte('a'+i))); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, c.Put(k, buf(t, tag, 100, byte('a'+i))))
 	}
 	if b, ok := c.Get("a"); !ok { // a is now the most recent
 		t.Fatal("miss on a")
@@ -58,9 +51,7 @@ func TestEvictsByBytesAndFreesAtOnce(t *testing.T) {
 	}
 	for k, want := range map[string]bool{"a": true, "b": false, "c": false, "d": true} {
 		b, ok := c.Get(k)
-		if ok != want {
-			t.Errorf("Get(%q) hit = %v, want %v", k, ok, want)
-		}
+		assert.Equal(t, want, ok, "Get(%q) hit", k)
 		if ok {
 			b.Release()
 		}
@@ -82,20 +73,14 @@ func TestReaderKeepsEvictedBufferUntilRelease(t *testing.T) {
 	defer c.Close()
 	c.Put(1, buf(t, tag, 100, 'x'))
 	b, ok := c.Get(1)
-	if !ok {
-		t.Fatal("miss")
-	}
+	require.True(t, ok, "miss")
 	c.Put(2, buf(t, tag, 100, 'y')) // evicts 1 while we read it
 	if got := read(t, b); got[0] != 'x' {
 		t.Fatalf("read %q", got[:1])
 	}
-	if n := tracker.TagStats(tag).LiveCount; n != 2 {
-		t.Fatalf("%d live buffers while a reader holds the evicted one, want 2", n)
-	}
+	require.EqualValues(t, 2, tracker.TagStats(tag).LiveCount, "live buffers while a reader holds the evicted one")
 	b.Release()
-	if n := tracker.TagStats(tag).LiveCount; n != 1 {
-		t.Fatalf("%d live buffers after the reader released, want 1", n)
-	}
+	require.EqualValues(t, 1, tracker.TagStats(tag).LiveCount, "live buffers after the reader released")
 }
 
 func TestTTL(t *testing.T) {
@@ -117,15 +102,11 @@ func TestTTL(t *testing.T) {
 		b.Release()
 	}
 	now = now.Add(time.Minute)
-	if n := c.Expire(); n != 1 {
-		t.Errorf("Expire removed %d, want 1", n)
-	}
+	assert.EqualValues(t, 1, c.Expire(), "Expire removed")
 	if s := c.Stats(); s.Expirations != 2 || s.Entries != 0 || s.Bytes != 0 {
 		t.Errorf("stats %+v", s)
 	}
-	if n := tracker.TagStats(tag).LiveCount; n != 0 {
-		t.Errorf("%d buffers still live after expiry", n)
-	}
+	assert.EqualValues(t, 0, tracker.TagStats(tag).LiveCount, "buffers still live after expiry")
 }
 
 func TestReliefEvicts(t *testing.T) {
@@ -140,9 +121,7 @@ func TestReliefEvicts(t *testing.T) {
 	tracker.SetTagLimit(tag, 10500)
 	defer tracker.SetTagLimit(tag, 0)
 	b, err := native.Alloc(tag, 2000)
-	if err != nil {
-		t.Fatalf("the cache should have made room: %v", err)
-	}
+	require.NoError(t, err, "the cache should have made room")
 	b.Free()
 	s := c.Stats()
 	if s.Evictions < 2 || s.Entries > 8 {
@@ -161,18 +140,14 @@ func TestPutErrors(t *testing.T) {
 	}
 	c, _ := cache.New[int](tag, 10)
 	big := buf(t, tag, 11, 'b')
-	if err := c.Put(1, big); !errors.Is(err, cache.ErrTooLarge) {
-		t.Errorf("Put over MaxBytes: %v", err)
-	}
+	assert.ErrorIs(t, c.Put(1, big), cache.ErrTooLarge, "Put over MaxBytes")
 	big.Free() // still ours
 	c.Close()
 	//membridge:ignore doublefree the test checks that a second Close does nothing
 	c.Close()
 	b := buf(t, tag, 5, 'c')
 	//membridge:ignore useafterfree the test checks that Put on a closed cache returns ErrClosed
-	if err := c.Put(1, b); !errors.Is(err, cache.ErrClosed) {
-		t.Errorf("Put after Close: %v", err)
-	}
+	assert.ErrorIs(t, c.Put(1, b), cache.ErrClosed, "Put after Close")
 	b.Free()
 	for _, s := range cache.All() {
 		if s.Name == tag {
@@ -188,17 +163,11 @@ func TestReplaceReleasesOld(t *testing.T) {
 	defer c.Close()
 	c.Put("k", buf(t, tag, 10, '1'))
 	c.Put("k", buf(t, tag, 10, '2'))
-	if n := tracker.TagStats(tag).LiveCount; n != 1 {
-		t.Errorf("%d live after replacing, want 1", n)
-	}
+	assert.EqualValues(t, 1, tracker.TagStats(tag).LiveCount, "live buffers after replacing")
 	b, _ := c.Get("k")
-	if read(t, b) != "2222222222" {
-		t.Error("replacement not visible")
-	}
+	assert.EqualValues(t, "2222222222", read(t, b), "replacement not visible")
 	b.Release()
-	if c.Stats().Evictions != 0 {
-		t.Error("a replacement counted as an eviction")
-	}
+	assert.EqualValues(t, 0, c.Stats().Evictions, "a replacement counted as an eviction")
 }
 
 func TestConcurrentUse(t *testing.T) {
@@ -220,9 +189,7 @@ func TestConcurrentUse(t *testing.T) {
 					b.Release()
 					continue
 				}
-				if err := c.Put(k, buf(t, tag, 64, byte(k))); err != nil {
-					t.Error(err)
-				}
+				assert.NoError(t, c.Put(k, buf(t, tag, 64, byte(k))))
 			}
 		}()
 	}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"unsafe"
@@ -18,6 +17,7 @@ import (
 	"github.com/membridge/membridge/cext"
 	"github.com/membridge/membridge/cext/internal/cmem"
 	"github.com/membridge/membridge/cext/leakcheck"
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/leaktest"
@@ -40,23 +40,34 @@ func untraced(t testing.TB) {
 }
 
 func traced(t *testing.T) {
-	if !cext.FollowDebug() {
-		t.Fatal("tracing off in the test mode")
-	}
+	require.True(t, cext.FollowDebug(), "tracing off in the test mode")
 }
 
-var tagSeq atomic.Int64
+// inBothModes runs body as a subtest in each mode, untraced (the ledger's
+// sampled mode, as in production) and traced (the test mode), with the C
+// extension's books checked after each.
+func inBothModes(t *testing.T, body func(t *testing.T, mode string)) {
+	for _, mode := range []string{"untraced", "traced"} {
+		t.Run(mode, func(t *testing.T) {
+			defer leakcheck.Check(t)
+			if mode == "untraced" {
+				untraced(t)
+			} else {
+				traced(t)
+			}
+			body(t, mode)
+		})
+	}
+}
 
 // tag registers a C tag for this run of t: the C counters of a tag run
 // since the start of the process, and -count>1 runs t again in it. The C
 // side has room for MEMBRIDGE_MAX_TAGS (64) tags, enough for -count=5.
 func tag(t testing.TB) (string, int) {
-	suffix := fmt.Sprintf("#%d", tagSeq.Add(1))
-	name := "cext." + t.Name()
-	if len(name)+len(suffix) > 47 { // MEMBRIDGE_TAG_MAX_LEN
-		name = name[:47-len(suffix)]
+	name := testkit.UniqueTag(t)
+	if len(name) > 47 { // MEMBRIDGE_TAG_MAX_LEN: keep the end, the run's number
+		name = name[len(name)-47:]
 	}
-	name += suffix
 	i := cmem.Tag(name)
 	if i < 1 {
 		t.Fatalf("membridge_tag(%q) = %d: the C tag table is full (a -count too high for these tests?)", name, i)
@@ -67,9 +78,7 @@ func tag(t testing.TB) (string, int) {
 func cStats(t testing.TB, i int) cmem.Stats {
 	t.Helper()
 	s, ok := cmem.ReadStats(i)
-	if !ok {
-		t.Fatalf("no stats for C tag %d", i)
-	}
+	require.True(t, ok, "no stats for C tag %d", i)
 	return s
 }
 
@@ -96,17 +105,13 @@ func TestCountersReachTheLedger(t *testing.T) {
 	if a == nil || b == nil {
 		t.Fatal("out of memory")
 	}
-	if got := cmem.Size(a); got != 200 {
-		t.Errorf("membridge_size after realloc = %d, want 200", got)
-	}
+	assert.EqualValues(t, 200, cmem.Size(a), "membridge_size after realloc")
 	if zero := unsafe.Slice((*byte)(b), 30); strings.Count(string(zero), "\x00") != 30 {
 		t.Errorf("membridge_calloc memory not zeroed: %v", zero)
 	}
 	s := cStats(t, i)
 	want := cmem.Stats{LiveBytes: 230, LiveCount: 2, PeakBytes: 230, AllocBytes: 330, AllocCount: 3, FreedBytes: 100, FreedCount: 1}
-	if s != want {
-		t.Errorf("C counters = %+v, want %+v", s, want)
-	}
+	assert.Equal(t, want, s, "C counters")
 	cext.Sync()
 	ls := tracker.TagStats(name)
 	if ls.LiveBytes != 230 || ls.LiveCount != 2 || ls.AllocatedCount != 3 {
@@ -118,9 +123,7 @@ func TestCountersReachTheLedger(t *testing.T) {
 			found = st.Kind == cext.KindCExtension && st.PeakBytes == 230
 		}
 	}
-	if !found {
-		t.Errorf("AllStats has no c-extension entry with peak 230 for %q", name)
-	}
+	assert.True(t, found, "AllStats has no c-extension entry with peak 230 for %q", name)
 	cmem.Free(a)
 	cmem.Free(b)
 	cext.Sync()
@@ -132,9 +135,7 @@ func TestCountersReachTheLedger(t *testing.T) {
 func TestAllocatorStruct(t *testing.T) {
 	untraced(t)
 	_, i := tag(t)
-	if !cmem.AllocatorRoundTrip(i, 1<<16) {
-		t.Fatal("out of memory")
-	}
+	require.True(t, cmem.AllocatorRoundTrip(i, 1<<16), "out of memory")
 	s := cStats(t, i)
 	// calloc, then 12 reallocs (32 .. 64 KiB), then free.
 	if s.LiveBytes != 0 || s.LiveCount != 0 || s.AllocCount != 13 || s.PeakBytes != 1<<16 {
@@ -146,9 +147,7 @@ func TestThreadsCountExactly(t *testing.T) {
 	untraced(t)
 	_, i := tag(t)
 	const threads, rounds = 8, 20000
-	if !cmem.Churn(i, threads, rounds) {
-		t.Fatal("pthread_create failed")
-	}
+	require.True(t, cmem.Churn(i, threads, rounds), "pthread_create failed")
 	s := cStats(t, i)
 	if s.AllocCount != threads*rounds || s.FreedCount != threads*rounds || s.LiveBytes != 0 || s.LiveCount != 0 {
 		t.Errorf("after %d threads x %d rounds: %+v, want every allocation freed", threads, rounds, s)
@@ -169,13 +168,9 @@ func TestTracedAllocationCarriesTheGoStack(t *testing.T) {
 	var r leaktest.Recorder
 	leaktest.VerifyNone(&r, leaktest.MaxWait(0))
 	cmem.Free(p)
-	if len(r.Reports()) != 1 {
-		t.Fatalf("VerifyNone reported %d errors, want 1: %q", len(r.Reports()), r.Reports())
-	}
+	require.Len(t, r.Reports(), 1, "VerifyNone reported")
 	for _, want := range []string{"48 bytes", fmt.Sprintf("tag %q", name), "kind c-extension", "TestTracedAllocationCarriesTheGoStack", "cmem.Malloc"} {
-		if !strings.Contains(r.Reports()[0], want) {
-			t.Errorf("leak report lacks %q:\n%s", want, r.Reports()[0])
-		}
+		assert.Contains(t, r.Reports()[0], want, "leak report lacks")
 	}
 	// Traced blocks are in the ledger's own records, not in the C counters.
 	if s := cStats(t, i); s.AllocCount != 0 {
@@ -193,9 +188,7 @@ func TestTracedReallocAndAllocator(t *testing.T) {
 		t.Errorf("after realloc: %+v, want one live record of 5000 bytes", s)
 	}
 	cmem.Free(p)
-	if !cmem.AllocatorRoundTrip(i, 4096) {
-		t.Fatal("out of memory")
-	}
+	require.True(t, cmem.AllocatorRoundTrip(i, 4096), "out of memory")
 	after := tracker.TagStats(name)
 	if after.LiveBytes != 0 || after.AllocatedCount-before.AllocatedCount != 2+9 {
 		t.Errorf("TagStats = %+v, want nothing live and 11 traced allocations (2, then calloc and 8 reallocs)", after)
@@ -203,112 +196,74 @@ func TestTracedReallocAndAllocator(t *testing.T) {
 }
 
 func TestAdoptMovesTheBooks(t *testing.T) {
-	for _, mode := range []string{"untraced", "traced"} {
-		t.Run(mode, func(t *testing.T) {
-			defer leakcheck.Check(t)
-			if mode == "untraced" {
-				untraced(t)
-			} else {
-				traced(t)
-			}
-			name, i := tag(t)
-			p := cmem.Malloc(i, 64)
-			cext.Sync()
-			if s := tracker.TagStats(name); s.LiveBytes != 64 {
-				t.Fatalf("before Adopt: %+v, want 64 live bytes", s)
-			}
-			calls := cmem.DeleterCalls()
-			buf, err := cext.Adopt(p, "cmem_deleter", cmem.Deleter)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cext.Sync()
-			if s := tracker.TagStats(name); s.LiveBytes != 64 || s.LiveCount != 1 {
-				t.Errorf("after Adopt: TagStats %+v, want the 64 bytes counted once", s)
-			}
-			if k := buf.Snapshot().Kind; k != native.KindAdopted || buf.Tag() != name || buf.Len() != 64 {
-				t.Errorf("adopted buffer: kind %s tag %q len %d", k, buf.Tag(), buf.Len())
-			}
-			if _, err := cext.Adopt(p, "", nil); !errors.Is(err, cext.ErrGoOwned) {
-				t.Errorf("second Adopt: %v, want ErrGoOwned", err)
-			}
-			if err := cext.Free(p); !errors.Is(err, cext.ErrGoOwned) {
-				t.Errorf("cext.Free of an adopted block: %v, want ErrGoOwned", err)
-			}
-			if err := buf.Free(); err != nil {
-				t.Fatal(err)
-			}
-			if got := cmem.DeleterCalls() - calls; got != 1 {
-				t.Errorf("the extension's deleter ran %d times, want 1", got)
-			}
-			cext.Sync()
-			if s := tracker.TagStats(name); s.LiveBytes != 0 || s.LiveCount != 0 {
-				t.Errorf("after Free: %+v, want nothing live", s)
-			}
-			if s := cStats(t, i); s.LiveBytes != 0 || s.AllocCount != s.FreedCount {
-				t.Errorf("C counters after Free: %+v, want balanced", s)
-			}
-		})
-	}
+	inBothModes(t, func(t *testing.T, mode string) {
+		name, i := tag(t)
+		p := cmem.Malloc(i, 64)
+		cext.Sync()
+		if s := tracker.TagStats(name); s.LiveBytes != 64 {
+			t.Fatalf("before Adopt: %+v, want 64 live bytes", s)
+		}
+		calls := cmem.DeleterCalls()
+		buf, err := cext.Adopt(p, "cmem_deleter", cmem.Deleter)
+		require.NoError(t, err)
+		cext.Sync()
+		if s := tracker.TagStats(name); s.LiveBytes != 64 || s.LiveCount != 1 {
+			t.Errorf("after Adopt: TagStats %+v, want the 64 bytes counted once", s)
+		}
+		if k := buf.Snapshot().Kind; k != native.KindAdopted || buf.Tag() != name || buf.Len() != 64 {
+			t.Errorf("adopted buffer: kind %s tag %q len %d", k, buf.Tag(), buf.Len())
+		}
+		if _, err := cext.Adopt(p, "", nil); !errors.Is(err, cext.ErrGoOwned) {
+			t.Errorf("second Adopt: %v, want ErrGoOwned", err)
+		}
+		assert.ErrorIs(t, cext.Free(p), cext.ErrGoOwned, "cext.Free of an adopted block")
+		require.NoError(t, buf.Free())
+		assert.EqualValues(t, 1, cmem.DeleterCalls()-calls, "the extension's deleter ran")
+		cext.Sync()
+		if s := tracker.TagStats(name); s.LiveBytes != 0 || s.LiveCount != 0 {
+			t.Errorf("after Free: %+v, want nothing live", s)
+		}
+		if s := cStats(t, i); s.LiveBytes != 0 || s.AllocCount != s.FreedCount {
+			t.Errorf("C counters after Free: %+v, want balanced", s)
+		}
+	})
 }
 
 func TestAllocHandToC(t *testing.T) {
-	for _, mode := range []string{"untraced", "traced"} {
-		t.Run(mode, func(t *testing.T) {
-			defer leakcheck.Check(t)
-			if mode == "untraced" {
-				untraced(t)
-			} else {
-				traced(t)
-			}
-			name := "cext.handtoc." + mode
-			buf, err := cext.Alloc(name, 96)
-			if err != nil {
-				t.Fatal(err)
-			}
-			copy(buf.Bytes(), "for C")
-			p, err := cext.HandToC(buf)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := buf.Err(); !errors.Is(err, native.ErrMoved) {
-				t.Errorf("buffer after HandToC: %v, want ErrMoved", err)
-			}
-			cext.Sync()
-			if s := tracker.TagStats(name); s.LiveBytes != 96 {
-				t.Errorf("while C holds it: %+v, want 96 live bytes", s)
-			}
-			cmem.Free(p) // C frees it, as C code does
-			cext.Sync()
-			if s := tracker.TagStats(name); s.LiveBytes != 0 || s.LiveCount != 0 {
-				t.Errorf("after C freed it: %+v, want nothing live", s)
-			}
-		})
-	}
+	inBothModes(t, func(t *testing.T, mode string) {
+		name := "cext.handtoc." + mode
+		buf, err := cext.Alloc(name, 96)
+		require.NoError(t, err)
+		copy(buf.Bytes(), "for C")
+		p, err := cext.HandToC(buf)
+		require.NoError(t, err)
+		assert.ErrorIs(t, buf.Err(), native.ErrMoved, "buffer after HandToC")
+		cext.Sync()
+		if s := tracker.TagStats(name); s.LiveBytes != 96 {
+			t.Errorf("while C holds it: %+v, want 96 live bytes", s)
+		}
+		cmem.Free(p) // C frees it, as C code does
+		cext.Sync()
+		if s := tracker.TagStats(name); s.LiveBytes != 0 || s.LiveCount != 0 {
+			t.Errorf("after C freed it: %+v, want nothing live", s)
+		}
+	})
 }
 
 func TestFreeFromGo(t *testing.T) {
 	defer leakcheck.Check(t)
 	_, i := tag(t)
 	p := cmem.Malloc(i, 32)
-	if err := cext.Free(p); err != nil {
-		t.Fatal(err)
-	}
-	if err := cext.Free(nil); err != nil {
-		t.Errorf("Free(nil) = %v", err)
-	}
+	require.NoError(t, cext.Free(p))
+	assert.NoError(t, cext.Free(nil), "Free(nil)")
 	f := cmem.Foreign()
 	defer cmem.FreeForeign(f)
-	if err := cext.Free(f); !errors.Is(err, cext.ErrForeign) {
-		t.Errorf("Free of a foreign pointer: %v, want ErrForeign", err)
-	}
+	assert.ErrorIs(t, cext.Free(f), cext.ErrForeign, "Free of a foreign pointer")
 	if _, err := cext.Adopt(f, "", nil); !errors.Is(err, cext.ErrForeign) {
 		t.Errorf("Adopt of a foreign pointer: %v, want ErrForeign", err)
 	}
 	g, err := native.Alloc("cext.not-a-block", 64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer g.Free()
 	copy(g.Bytes(), make([]byte, 64))
 	if _, err := cext.HandToC(g); !errors.Is(err, cext.ErrForeign) || g.Err() != nil {

@@ -7,6 +7,9 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/membridge/membridge/internal/childtest"
+	"github.com/stretchr/testify/require"
 )
 
 // standinAloneEnv marks a child run of one test by
@@ -21,20 +24,18 @@ const standinAloneEnv = "MEMBRIDGE_FAKECUDA_ALONE"
 // that made it, whatever the test itself checks.
 func TestStandinEachTestAlone(t *testing.T) {
 	standin(t)
-	if os.Getenv(standinAloneEnv) != "" || os.Getenv(standinChildEnv) != "" {
+	if os.Getenv(standinAloneEnv) != "" || childtest.InAnyChild() {
 		t.Skip("already in a child run")
 	}
 	list, err := exec.Command(os.Args[0], "-test.list", ".").Output()
-	if err != nil {
-		t.Fatalf("listing the tests: %v", err)
-	}
+	require.NoError(t, err, "listing the tests")
 	ran := 0
 	for _, name := range strings.Fields(string(list)) {
 		if name == t.Name() || !(strings.HasPrefix(name, "Test") || strings.HasPrefix(name, "Example")) {
 			continue
 		}
 		cmd := exec.Command(os.Args[0], "-test.run=^"+name+"$", "-test.count=1")
-		cmd.Env = append(os.Environ(), standinAloneEnv+"="+name, standinQuickExit())
+		cmd.Env = append(os.Environ(), standinAloneEnv+"="+name, childtest.QuickExit())
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("%s run alone: %v\n%s", name, err, out)
 		}
@@ -43,11 +44,4 @@ func TestStandinEachTestAlone(t *testing.T) {
 	if ran == 0 {
 		t.Error("found no tests to run")
 	}
-}
-
-// standinQuickExit returns a GORACE setting that keeps the user's and drops
-// the race detector's one-second sleep at exit, which would otherwise
-// dominate a child run under -race.
-func standinQuickExit() string {
-	return "GORACE=" + strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0")
 }

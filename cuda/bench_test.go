@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/stretchr/testify/require"
 )
 
 // Benchmarks of the API on whichever backend the binary was built with.
@@ -12,25 +14,19 @@ import (
 
 func BenchmarkAllocFree(b *testing.B) {
 	s, err := shared.NewStream()
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	defer s.Close()
 	b.Run("impl=plain", func(b *testing.B) {
 		for b.Loop() {
 			d, err := shared.Alloc("bench/alloc", 256)
-			if err != nil {
-				b.Fatal(err)
-			}
+			require.NoError(b, err)
 			d.Free()
 		}
 	})
 	b.Run("impl=stream-ordered", func(b *testing.B) {
 		for b.Loop() {
 			d, err := s.Alloc("bench/alloc", 256)
-			if err != nil {
-				b.Fatal(err)
-			}
+			require.NoError(b, err)
 			d.Free()
 		}
 		s.Synchronize()
@@ -39,29 +35,21 @@ func BenchmarkAllocFree(b *testing.B) {
 
 func BenchmarkLaunch(b *testing.B) {
 	x, err := AllocSliceZeroed[float32](shared, "bench/launch", 256)
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	defer x.Free()
 	f, err := shared.BuiltinFunction("mb_scale_f32")
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	s := shared.DefaultStream()
 	cfg := LaunchConfig{Grid: Dim3{X: 1}, Block: Dim3{X: 256}}
 	b.Run("impl=Function.Launch", func(b *testing.B) {
 		for b.Loop() {
-			if err := f.Launch(s, cfg, x, x, float32(1), uint64(256)); err != nil {
-				b.Fatal(err)
-			}
+			require.NoError(b, f.Launch(s, cfg, x, x, float32(1), uint64(256)))
 		}
 		s.Synchronize()
 	})
 	b.Run("impl=Scale", func(b *testing.B) {
 		for b.Loop() {
-			if err := Scale(s, x, x, 1); err != nil {
-				b.Fatal(err)
-			}
+			require.NoError(b, Scale(s, x, x, 1))
 		}
 		s.Synchronize()
 	})
@@ -79,34 +67,26 @@ func BenchmarkCopy256MiB(b *testing.B) {
 		host[i] = byte(i)
 	}
 	d, err := shared.Alloc("bench/copy", n)
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	defer d.Free()
 	ptr, _ := d.DevicePtr()
 	src := unsafe.Pointer(&host[0])
 	b.Run("impl=CopyHtoD", func(b *testing.B) {
 		b.SetBytes(n)
 		for b.Loop() {
-			if err := CopyHtoD(d, host); err != nil {
-				b.Fatal(err)
-			}
+			require.NoError(b, CopyHtoD(d, host))
 		}
 	})
 	b.Run("impl=CopyDtoH", func(b *testing.B) {
 		b.SetBytes(n)
 		for b.Loop() {
-			if err := CopyDtoH(host, d); err != nil {
-				b.Fatal(err)
-			}
+			require.NoError(b, CopyDtoH(host, d))
 		}
 	})
 	b.Run("impl=bare", func(b *testing.B) {
 		b.SetBytes(n)
 		for b.Loop() {
-			if err := bareCopyHtoD(shared.h, ptr, src, n); err != nil {
-				b.Fatal(err)
-			}
+			require.NoError(b, bareCopyHtoD(shared.h, ptr, src, n))
 		}
 	})
 	if Backend == "host" {
@@ -132,22 +112,16 @@ func BenchmarkCopy256MiBPaired(b *testing.B) {
 		host[i] = byte(i)
 	}
 	d, err := shared.Alloc("bench/copy", n)
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	defer d.Free()
 	ptr, _ := d.DevicePtr()
 	p := unsafe.Pointer(&host[0])
 	// Touch every page of both sides first, so no copy pays for first
 	// faults.
-	if err := bareCopyHtoD(shared.h, ptr, p, n); err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, bareCopyHtoD(shared.h, ptr, p, n))
 	timed := func(f func() error) time.Duration {
 		t0 := time.Now()
-		if err := f(); err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, f())
 		return time.Since(t0)
 	}
 	steps := [4]func() error{

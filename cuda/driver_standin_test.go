@@ -10,14 +10,15 @@ package cuda
 import (
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"unsafe"
 
 	"github.com/membridge/membridge/cuda/fakecuda"
+	"github.com/membridge/membridge/internal/childtest"
 	"github.com/membridge/membridge/tracker/leaktest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // After all tests and after the shared context is closed, the stand-in
@@ -36,9 +37,7 @@ func standin(t *testing.T) {
 	t.Cleanup(func() {
 		after, _ := fakecuda.Read()
 		after.Modules = before.Modules
-		if err := fakecuda.Grown(before, after); err != nil {
-			t.Error(err)
-		}
+		assert.NoError(t, fakecuda.Grown(before, after))
 	})
 }
 
@@ -61,43 +60,29 @@ func TestStandinCountsWhatTheBackendHolds(t *testing.T) {
 	standin(t)
 	before, _ := fakecuda.Read()
 	b, err := shared.Alloc("test/standin", 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	p, err := shared.AllocPinned("test/standin-pinned", 4096)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	s, err := shared.NewStream()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	mid, _ := fakecuda.Read()
 	if mid.DeviceAllocs != before.DeviceAllocs+1 || mid.DeviceBytes != before.DeviceBytes+1000 ||
 		mid.HostAllocs != before.HostAllocs+1 || mid.Streams != before.Streams+1 {
 		t.Errorf("with a buffer, a pinned buffer and a stream alive: %+v, before %+v", mid, before)
 	}
 	for _, err := range []error{b.Free(), p.Free(), s.Close()} {
-		if err != nil {
-			t.Error(err)
-		}
+		assert.NoError(t, err)
 	}
 }
 
 func TestStandinDevicePointersAreNotHostAddresses(t *testing.T) {
 	standin(t)
 	b, err := shared.Alloc("test/standin", 64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer b.Free()
 	p, err := b.DevicePtr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !fakecuda.HostLoadFaults(uintptr(p)) {
-		t.Errorf("a host load through device pointer %#x did not fault", uint64(p))
-	}
+	require.NoError(t, err)
+	assert.True(t, fakecuda.HostLoadFaults(uintptr(p)), "a host load through device pointer %#x did not fault", uint64(p))
 }
 
 // The backend checks bounds before it calls the driver; the stand-in checks
@@ -105,14 +90,10 @@ func TestStandinDevicePointersAreNotHostAddresses(t *testing.T) {
 func TestStandinBoundsChecksTheDriverCalls(t *testing.T) {
 	standin(t)
 	b, err := shared.Alloc("test/standin", 100)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer b.Free()
 	p, err := b.DevicePtr()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	host := make([]byte, 200)
 	h := unsafe.Pointer(&host[0])
 	for _, c := range []struct {
@@ -126,32 +107,20 @@ func TestStandinBoundsChecksTheDriverCalls(t *testing.T) {
 		{"memset one byte too many", drvMemset(shared.h, p, 0, 101, 0, false)},
 		{"free of an interior pointer", drvFree(shared.h, p+8, 0)},
 	} {
-		if !errors.Is(c.err, ErrInvalidArgument) {
-			t.Errorf("%s: got %v, want CUDA_ERROR_INVALID_VALUE", c.name, c.err)
-		}
+		assert.True(t, errors.Is(c.err, ErrInvalidArgument), "%s: got %v, want CUDA_ERROR_INVALID_VALUE", c.name, c.err)
 	}
-	if err := drvCopyHtoD(shared.h, p, h, 100, 0, false); err != nil {
-		t.Errorf("HtoD of exactly the buffer: %v", err)
-	}
+	assert.NoError(t, drvCopyHtoD(shared.h, p, h, 100, 0, false), "HtoD of exactly the buffer")
 }
 
 func TestStandinKernelOnFreedMemory(t *testing.T) {
 	standin(t)
 	f, err := shared.BuiltinFunction("mb_scale_f32")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	b, err := shared.Alloc("test/standin", 64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	p, err := b.DevicePtr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Free(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, b.Free())
 	// A raw DevicePtr bypasses the backend's checks; a GPU would fault in
 	// the kernel, the stand-in refuses the launch.
 	err = f.Launch(shared.DefaultStream(), LaunchConfig{Grid: Dim3{X: 1}, Block: Dim3{X: 32}}, p, p, float32(2), uint64(16))
@@ -162,49 +131,21 @@ func TestStandinKernelOnFreedMemory(t *testing.T) {
 
 func TestStandinFaultInjection(t *testing.T) {
 	standin(t)
-	if !fakecuda.FailAllocAfter(1) {
-		t.Fatal("FailAllocAfter found no stand-in")
-	}
+	require.True(t, fakecuda.FailAllocAfter(1), "FailAllocAfter found no stand-in")
 	defer fakecuda.FailAllocAfter(-1)
 	a, err := shared.Alloc("test/standin", 8)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer a.Free()
 	_, err = shared.Alloc("test/standin", 8)
-	if !errors.Is(err, ErrOutOfMemory) {
-		t.Errorf("an allocation the driver fails: got %v, want ErrOutOfMemory", err)
-	}
+	assert.ErrorIs(t, err, ErrOutOfMemory, "an allocation the driver fails")
 	_, err = shared.AllocPinned("test/standin", 8)
-	if !errors.Is(err, ErrOutOfMemory) {
-		t.Errorf("a pinned allocation the driver fails: got %v, want ErrOutOfMemory", err)
-	}
+	assert.ErrorIs(t, err, ErrOutOfMemory, "a pinned allocation the driver fails")
 	leaktest.VerifyNone(t, leaktest.IgnoreCurrent())
-}
-
-// standinChildEnv marks a re-run of this test binary that runs one test under a
-// different stand-in configuration.
-const standinChildEnv = "MEMBRIDGE_FAKECUDA_CHILD"
-
-// standinInChild reports whether t runs in the child; otherwise it re-runs the
-// binary with env for t alone and fails t unless t passed there.
-func standinInChild(t *testing.T, env ...string) bool {
-	t.Helper()
-	if os.Getenv(standinChildEnv) == t.Name() {
-		return true
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), append(env, standinChildEnv+"="+t.Name(), standinQuickExit())...)
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS: "+t.Name()) {
-		t.Errorf("child run with %v: %v\n%s", env, err, out)
-	}
-	return false
 }
 
 func TestStandinSeveralDevicesAndDestroyedContexts(t *testing.T) {
 	standin(t)
-	if !standinInChild(t, "MEMBRIDGE_FAKECUDA_DEVICES=2", "MEMBRIDGE_FAKECUDA_MEM=1048576") {
+	if !childtest.Alone(t, "MEMBRIDGE_FAKECUDA_DEVICES=2", "MEMBRIDGE_FAKECUDA_MEM=1048576") {
 		return
 	}
 	n, err := DeviceCount()
@@ -212,35 +153,23 @@ func TestStandinSeveralDevicesAndDestroyedContexts(t *testing.T) {
 		t.Fatalf("DeviceCount: %d, %v; want 2", n, err)
 	}
 	c1, err := Open(1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	_, err = c1.Alloc("test/standin", 1<<20+1)
-	if !errors.Is(err, ErrOutOfMemory) {
-		t.Errorf("more than device 1 holds: got %v, want ErrOutOfMemory", err)
-	}
+	assert.ErrorIs(t, err, ErrOutOfMemory, "more than device 1 holds")
 	x0, err := CloneHtoD(shared, "test/x0", []float32{1, 2, 3, 4})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer x0.Free()
 	x1, err := AllocSlice[float32](c1, "test/x1", 4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	// Device 1's memory in device 0's context is refused by the stand-in
 	// even where the backend's own checks are bypassed.
 	p1, err := x1.Buffer().DevicePtr()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if err := drvFree(shared.h, p1, 16); standinDriverCode(err) != standinInvalidContext {
 		t.Errorf("freeing device 1's memory in device 0's context: got %v, want CUDA_ERROR_INVALID_CONTEXT", err)
 	}
 	h1 := c1.h
-	if err := c1.Close(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, c1.Close())
 	if c, _ := fakecuda.Read(); c.ActiveContexts != 1 || c.ReclaimedAtReset != 0 {
 		t.Errorf("after closing device 1: %+v; want only device 0's context active and nothing reclaimed", c)
 	}
@@ -265,13 +194,9 @@ func TestStandinGrownNamesTheLeak(t *testing.T) {
 	standin(t)
 	before, _ := fakecuda.Read()
 	b, err := shared.Alloc("test/standin", 10)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	after, _ := fakecuda.Read()
-	if err := b.Free(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, b.Free())
 	err = fakecuda.Grown(before, after)
 	want := fmt.Sprintf("device allocations %d -> %d", before.DeviceAllocs, before.DeviceAllocs+1)
 	if err == nil || !strings.Contains(err.Error(), want) {

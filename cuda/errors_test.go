@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/membridge/membridge/tracker/leaktest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestDriverError(t *testing.T) {
@@ -32,9 +34,7 @@ func TestDriverError(t *testing.T) {
 			t.Errorf("code %d: errors.As failed", c.code)
 		}
 	}
-	if got := (&DriverError{Call: "cuMemAlloc", Code: 2, Name: "CUDA_ERROR_OUT_OF_MEMORY"}).Error(); got != "cuMemAlloc: CUDA_ERROR_OUT_OF_MEMORY (2)" {
-		t.Errorf("Error() = %q", got)
-	}
+	assert.EqualValues(t, "cuMemAlloc: CUDA_ERROR_OUT_OF_MEMORY (2)", (&DriverError{Call: "cuMemAlloc", Code: 2, Name: "CUDA_ERROR_OUT_OF_MEMORY"}).Error(), "Error()")
 }
 
 // TestNilHandles: typed nil handles get errors, not crashes.
@@ -43,14 +43,10 @@ func TestNilHandles(t *testing.T) {
 	var b *DeviceBuffer
 	var s *DeviceSlice[float32]
 	x, err := AllocSlice[float32](shared, "test/nil", 4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer x.Free()
 	f, err := shared.BuiltinFunction("mb_scale_f32")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	cfg := LaunchConfig{Grid: Dim3{X: 1}, Block: Dim3{X: 32}}
 	checks := []error{
 		CopyHtoD(b, []byte{}),
@@ -71,9 +67,7 @@ func TestNilHandles(t *testing.T) {
 		func() error { _, err := b.DevicePtr(); return err }(),
 	}
 	for i, err := range checks {
-		if !errors.Is(err, ErrInvalidArgument) {
-			t.Errorf("check %d: %v, want ErrInvalidArgument", i, err)
-		}
+		assert.ErrorIs(t, err, ErrInvalidArgument, "check %d", i)
 	}
 	if b.Free() != nil || s.Free() != nil || b.Len() != 0 || s.Len() != 0 {
 		t.Error("nil Free or Len")

@@ -9,6 +9,9 @@ import (
 	"runtime/cgo"
 	"testing"
 
+	"github.com/membridge/membridge/internal/childtest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"gorgonia.org/cu"
 )
 
@@ -17,9 +20,7 @@ import (
 // chain; anything else keeps its text behind the call's name.
 func TestGorgoniaErrors(t *testing.T) {
 	n, err := cu.NumDevices()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	_, bad := cu.GetDevice(n + 5)
 	if bad == nil {
 		t.Fatalf("cu.GetDevice(%d) of %d devices succeeded", n+5, n)
@@ -40,9 +41,7 @@ func TestGorgoniaErrors(t *testing.T) {
 			t.Errorf("%s: %#v, want a DriverError for CUDA_ERROR_INVALID_DEVICE", c.what, err)
 			continue
 		}
-		if !errors.Is(err, ErrNoDevice) {
-			t.Errorf("%s: %v is not ErrNoDevice", c.what, err)
-		}
+		assert.ErrorIs(t, err, ErrNoDevice, "%s is not ErrNoDevice", c.what)
 		if got, want := err.Error(), "cuDeviceGet: CUDA_ERROR_INVALID_DEVICE (101)"; got != want {
 			t.Errorf("%s: %q, want %q", c.what, got, want)
 		}
@@ -51,17 +50,13 @@ func TestGorgoniaErrors(t *testing.T) {
 	if err := gorgoniaError("cuDeviceGet", other); !errors.Is(err, other) || err.Error() != "cuDeviceGet: not the driver's" {
 		t.Errorf("another error: %v", err)
 	}
-	if err := gorgoniaError("cuDeviceGet", nil); err != nil {
-		t.Errorf("nil: %v", err)
-	}
+	assert.NoError(t, gorgoniaError("cuDeviceGet", nil), "nil")
 }
 
 // TestGorgoniaDeviceQueries: what gorgonia reports is what Device holds.
 func TestGorgoniaDeviceQueries(t *testing.T) {
 	d, err := GetDevice(0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	name, _ := cu.Device(0).Name()
 	total, _ := cu.Device(0).TotalMem()
 	major, minor, _ := cu.Device(0).ComputeCapability()
@@ -78,22 +73,16 @@ func TestGorgoniaDeviceQueries(t *testing.T) {
 // a locked thread, so the calling thread's current context is what it was.
 func TestGorgoniaCallsKeepTheThreadsContext(t *testing.T) {
 	srcs, err := builtinModules(shared.dev.Major, shared.dev.Minor)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	before, err := cu.CurrentContext()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if free, total, err := shared.MemInfo(); err != nil || free > total || total <= 0 {
 		t.Errorf("MemInfo() = %d, %d, %v", free, total, err)
 	}
 	m, err := shared.LoadModule(srcs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	h := m.h
 	for name := range m.entries {
 		if _, err := m.Function(name); err != nil {
@@ -103,13 +92,9 @@ func TestGorgoniaCallsKeepTheThreadsContext(t *testing.T) {
 	if _, err := m.Function("no_such_kernel"); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("a kernel not in the module: %v, want ErrInvalidArgument", err)
 	}
-	if err := m.Close(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, m.Close())
 	after, err := cu.CurrentContext()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if after != before {
 		t.Errorf("current context %v before the calls, %v after", before, after)
 	}
@@ -128,21 +113,15 @@ func TestGorgoniaCallsKeepTheThreadsContext(t *testing.T) {
 // cannot be pushed fails as the helpers' calls do, naming the push.
 func TestStandinModuleCallsInADestroyedContext(t *testing.T) {
 	standin(t)
-	if !standinInChild(t, "MEMBRIDGE_FAKECUDA_DEVICES=2") {
+	if !childtest.Alone(t, "MEMBRIDGE_FAKECUDA_DEVICES=2") {
 		return
 	}
 	srcs, err := builtinModules(shared.dev.Major, shared.dev.Minor)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	c1, err := Open(1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	m, err := c1.LoadModule(srcs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	h1, mh := c1.h, m.h
 	if err := c1.Close(); err != nil { // unloads m
 		t.Fatal(err)

@@ -5,10 +5,12 @@ package cuda
 import (
 	"errors"
 	"testing"
-	"time"
 
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/leaktest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // Tests of what only the host backend can show: its emulation's own
@@ -20,18 +22,12 @@ func TestHostFreshMemoryIsJunk(t *testing.T) {
 		t.Skip("junk fill is on in the debug mode only")
 	}
 	b, err := shared.Alloc("test/junk", 64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer b.Free()
 	out := make([]byte, 64)
-	if err := CopyDtoH(out, b); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, CopyDtoH(out, b))
 	for i, v := range out {
-		if v != 0xCD {
-			t.Fatalf("byte %d of fresh memory = %#x, want 0xCD", i, v)
-		}
+		require.EqualValues(t, 0xCD, v, "byte %d of fresh memory = %#x, want 0xCD", i, v)
 	}
 }
 
@@ -44,9 +40,7 @@ func TestHostReliefThenRetry(t *testing.T) {
 	defer emulated.total.Store(emulated.total.Load())
 	emulated.total.Store(emulated.used.Load() + 1<<20)
 	cached, err := shared.Alloc("test/cache", 768<<10)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	evicted := false
 	unregister := tracker.RegisterRelief("test/cache", func(tracker.Shortage) int64 {
 		if evicted {
@@ -59,9 +53,7 @@ func TestHostReliefThenRetry(t *testing.T) {
 	defer unregister()
 	before := tracker.Pressure()
 	b, err := shared.Alloc("test/needs-room", 512<<10)
-	if err != nil {
-		t.Fatalf("alloc after relief: %v", err)
-	}
+	require.NoError(t, err, "alloc after relief")
 	defer b.Free()
 	after := tracker.Pressure()
 	if !evicted || after.RetrySuccesses != before.RetrySuccesses+1 {
@@ -84,9 +76,7 @@ func TestHostSafetyNetFreesOnTheOwner(t *testing.T) {
 	tracker.SetLeakHandler(func(*tracker.Record) {})
 	defer tracker.SetLeakHandler(nil)
 	c, err := Open(0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer c.Close()
 	used := emulated.used.Load()
 	var rec *tracker.Record
@@ -95,14 +85,11 @@ func TestHostSafetyNetFreesOnTheOwner(t *testing.T) {
 		b, _ := c.Alloc("test/dropped-owner", 1<<16)
 		rec = b.a.rec
 	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for !c.queued.Load() && time.Now().Before(deadline) {
+	testkit.Eventually(t, func(ct *assert.CollectT) {
 		tracker.GC()
-		time.Sleep(time.Millisecond)
-	}
-	if !c.queued.Load() || !rec.Dropped() {
-		t.Fatal("the dropped buffer was not queued to its context")
-	}
+		assert.True(ct, c.queued.Load(), "the dropped buffer queued to its context")
+	})
+	require.True(t, rec.Dropped(), "the queued buffer's record is marked dropped")
 	if got := emulated.used.Load(); got != used+1<<16 {
 		t.Errorf("emulated bytes in use %d, want %d: freed before the owner's next call", got, used+1<<16)
 	}
@@ -117,9 +104,7 @@ func TestHostSafetyNetFreesOnTheOwner(t *testing.T) {
 func TestHostUserModuleWithoutReference(t *testing.T) {
 	defer leaktest.VerifyNone(t)
 	m, err := shared.LoadModule(".visible .entry my_kernel(\n\t.param .u64 my_kernel_param_0\n)\n")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer m.Close()
 	if _, err := m.Function("my_kernel"); !errors.Is(err, ErrNotSupported) {
 		t.Errorf("a kernel with no C reference: %v, want ErrNotSupported", err)

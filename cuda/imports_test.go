@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // deps lists the packages the module's packages import, directly or not,
@@ -12,9 +14,7 @@ import (
 func deps(t *testing.T, tags string) []string {
 	t.Helper()
 	gobin, err := exec.LookPath("go") // go test puts its own bin first on PATH
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	args := []string{"list", "-e", "-deps"}
 	if tags != "" {
 		args = append(args, "-tags", tags)

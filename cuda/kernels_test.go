@@ -8,7 +8,10 @@ import (
 	"testing"
 
 	"github.com/membridge/membridge/cuda/internal/refkernels"
+	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker/leaktest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // poison is what output memory holds before each launch: a NaN pattern no
@@ -32,42 +35,26 @@ func bitsEqual(a, b []float32) int {
 func launchVector(t *testing.T, s *Stream, name string, grid, block uint32, x, y, scalars []float32, ylen int) []float32 {
 	t.Helper()
 	f, err := shared.BuiltinFunction(name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	dx, err := CloneHtoDOn(s, "test/kernel-x", x)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer dx.Free()
 	dy, err := AllocSliceOn[float32](s, "test/kernel-y", ylen)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer dy.Free()
-	if err := FillOn(s, dy, poison); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, FillOn(s, dy, poison))
 	if y != nil {
-		if err := CopyHtoDOn(s, dy, y); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, CopyHtoDOn(s, dy, y))
 	}
 	args := []any{dy, dx}
 	for _, v := range scalars {
 		args = append(args, v)
 	}
 	args = append(args, uint64(len(x)))
-	if err := f.Launch(s, LaunchConfig{Grid: Dim3{X: grid}, Block: Dim3{X: block}}, args...); err != nil {
-		t.Fatalf("%s: %v", f.describe(), err)
-	}
+	require.NoError(t, f.Launch(s, LaunchConfig{Grid: Dim3{X: grid}, Block: Dim3{X: block}}, args...), "%s", f.describe())
 	out := make([]float32, ylen)
-	if err := CopyDtoHOn(s, out, dy); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Synchronize(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, CopyDtoHOn(s, out, dy))
+	require.NoError(t, s.Synchronize())
 	return out
 }
 
@@ -76,9 +63,7 @@ func launchVector(t *testing.T, s *Stream, name string, grid, block uint32, x, y
 func TestKernelVectors(t *testing.T) {
 	defer leaktest.VerifyNone(t)
 	s, err := shared.NewStream()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer s.Close()
 	for _, v := range refkernels.Vectors {
 		got := launchVector(t, s, v.Kernel, v.Grid, v.Block, v.X, v.Y, v.Scalars, len(v.Want))
@@ -93,19 +78,25 @@ func TestKernelVectors(t *testing.T) {
 func reference(t *testing.T, name string, grid, block uint32, x, y, scalars []float32, ylen int) []float32 {
 	t.Helper()
 	k, ok := refkernels.Find(name)
-	if !ok {
-		t.Fatalf("no reference for %s", name)
+	require.True(t, ok, "no reference for %s", name)
+	cx, err := native.AllocSlice[float32]("test/ref-x", len(x))
+	require.NoError(t, err)
+	defer cx.Free()
+	cy, err := native.AllocSlice[float32]("test/ref-y", ylen)
+	require.NoError(t, err)
+	defer cy.Free()
+	copy(cx.Values(), x)
+	for i := range cy.Values() {
+		cy.Values()[i] = math.Float32frombits(poison * 0x01010101)
 	}
-	out := make([]float32, ylen)
-	for i := range out {
-		out[i] = math.Float32frombits(poison * 0x01010101)
+	copy(cy.Values(), y)
+	slots := []uint64{uint64(uintptr(cy.Ptr())), uint64(uintptr(cx.Ptr()))}
+	for _, v := range scalars {
+		slots = append(slots, uint64(math.Float32bits(v)))
 	}
-	copy(out, y)
-	got, err := k.Run(grid, block, x, out, scalars)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return got
+	slots = append(slots, uint64(len(x)))
+	require.NoError(t, k.Launch(grid, block, slots))
+	return append([]float32(nil), cy.Values()...)
 }
 
 // TestKernelsMatchReference runs every built-in kernel on fresh random
@@ -115,9 +106,7 @@ func reference(t *testing.T, name string, grid, block uint32, x, y, scalars []fl
 func TestKernelsMatchReference(t *testing.T) {
 	defer leaktest.VerifyNone(t)
 	s, err := shared.NewStream()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer s.Close()
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
@@ -155,49 +144,33 @@ func TestKernelsMatchReference(t *testing.T) {
 func TestWrappers(t *testing.T) {
 	defer leaktest.VerifyNone(t)
 	s, err := shared.NewStream()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer s.Close()
 	x := []float32{-10, 0, 1, 2, 100, float32(math.NaN()), 3}
 	dx, err := CloneHtoDOn(s, "test/wrap", x)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer dx.Free()
 	dy, err := AllocSliceZeroed[float32](shared, "test/wrap", len(x))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer dy.Free()
 	t1 := AffineClamp{A: 2, B: 1, Lo: 0, Hi: 10}
-	if err := t1.Apply(s, dy, dx); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, t1.Apply(s, dy, dx))
 	sum, err := Sum(s, dy)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if want := float32(0 + 1 + 3 + 5 + 10 + 0 + 7); sum != want {
 		t.Errorf("sum of the clamped values = %v, want %v", sum, want)
 	}
 	if err := Axpy(s, dy, dx, 0); err != nil { // y += 0*x: NaN*0 is NaN
 		t.Fatal(err)
 	}
-	if err := Scale(s, dx, dx, -1); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, Scale(s, dx, dx, -1))
 	got, err := CloneDtoH(dx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if got[0] != 10 || got[4] != -100 {
 		t.Errorf("scaled: %v", got)
 	}
 	empty, err := AllocSlice[float32](shared, "test/wrap", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer empty.Free()
 	if sum, err := Sum(s, empty); err != nil || sum != 0 {
 		t.Errorf("sum of nothing = %v, %v", sum, err)
@@ -219,26 +192,18 @@ func TestWrappers(t *testing.T) {
 		{"sum of non-float32", func() error { _, err := Sum(s, odd); return err }(), ErrSizeMismatch},
 	}
 	for _, c := range checks {
-		if !errors.Is(c.err, c.want) {
-			t.Errorf("%s: got %v, want %v", c.name, c.err, c.want)
-		}
+		assert.True(t, errors.Is(c.err, c.want), "%s: got %v, want %v", c.name, c.err, c.want)
 	}
 }
 
 func TestBadLaunch(t *testing.T) {
 	defer leaktest.VerifyNone(t)
 	f, err := shared.BuiltinFunction("mb_affine_clamp_f32")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := f.describe(); got != "mb_affine_clamp_f32(device pointer, device pointer, float32, float32, float32, float32, 64-bit integer)" {
-		t.Errorf("parameters: %s", got)
-	}
+	require.NoError(t, err)
+	assert.EqualValues(t, "mb_affine_clamp_f32(device pointer, device pointer, float32, float32, float32, float32, 64-bit integer)", f.describe(), "parameters")
 	s := shared.DefaultStream()
 	y, err := AllocSlice[float32](shared, "test/bad", 4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer y.Free()
 	one := LaunchConfig{Grid: Dim3{X: 1}, Block: Dim3{X: 32}}
 	n := uint64(4)
@@ -259,21 +224,13 @@ func TestBadLaunch(t *testing.T) {
 		{"block over 1024 threads", LaunchConfig{Block: Dim3{X: 64, Y: 32}}, []any{y, y, float32(1), float32(0), float32(0), float32(1), n}},
 	}
 	for _, c := range cases {
-		if err := f.Launch(s, c.cfg, c.args...); !errors.Is(err, ErrBadLaunch) {
-			t.Errorf("%s: %v, want ErrBadLaunch", c.name, err)
-		}
+		assert.ErrorIs(t, f.Launch(s, c.cfg, c.args...), ErrBadLaunch, "%s", c.name)
 	}
 	freed, err := AllocSlice[float32](shared, "test/bad", 4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	freed.Free()
-	if err := f.Launch(s, one, y, freed, float32(1), float32(0), float32(0), float32(1), n); !errors.Is(err, ErrFreed) {
-		t.Errorf("launch with a freed buffer: %v, want ErrFreed", err)
-	}
-	if err := f.Launch(nil, one); !errors.Is(err, ErrInvalidArgument) {
-		t.Errorf("launch on a nil stream: %v", err)
-	}
+	assert.ErrorIs(t, f.Launch(s, one, y, freed, float32(1), float32(0), float32(0), float32(1), n), ErrFreed, "launch with a freed buffer")
+	assert.ErrorIs(t, f.Launch(nil, one), ErrInvalidArgument, "launch on a nil stream")
 	if _, err := shared.BuiltinFunction("no_such_kernel"); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("unknown built-in: %v", err)
 	}
@@ -295,9 +252,7 @@ func TestParseEntries(t *testing.T) {
 .visible .entry noargs()
 `
 	got, err := parseEntries(ptx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	want := map[string][]paramKind{
 		"mb_scale_f32": {paramPtr, paramPtr, paramF32, paramU64},
 		"other":        {paramB32, paramB64, paramF64},
@@ -317,9 +272,7 @@ func TestParseEntries(t *testing.T) {
 			t.Errorf("parseEntries(%q) succeeded", bad)
 		}
 	}
-	if names := builtinNames(); names != "mb_affine_clamp_f32 mb_axpy_f32 mb_scale_f32 mb_sum_f32" {
-		t.Errorf("built-in kernels: %s", names)
-	}
+	assert.EqualValues(t, "mb_affine_clamp_f32 mb_axpy_f32 mb_scale_f32 mb_sum_f32", builtinNames(), "built-in kernels")
 }
 
 func equalKinds(a, b []paramKind) bool {
@@ -337,9 +290,7 @@ func equalKinds(a, b []paramKind) bool {
 func TestCommittedPTX(t *testing.T) {
 	for _, cc := range [][2]int{{8, 0}, {9, 0}} {
 		srcs, err := builtinModules(cc[0], cc[1])
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		if len(srcs) == 0 {
 			t.Fatal("no PTX embedded")
 		}
@@ -352,9 +303,7 @@ func TestCommittedPTX(t *testing.T) {
 			if !strings.HasPrefix(first, "// Code generated by cuda/kernels/gen.sh (nvcc -ptx -arch=") || !strings.HasSuffix(first, "DO NOT EDIT.") {
 				t.Errorf("first line %q does not say how the PTX was generated", first)
 			}
-			if !strings.Contains(src, target) {
-				t.Errorf("PTX for %d.%d lacks %q", cc[0], cc[1], target)
-			}
+			assert.Contains(t, src, target, "PTX for %d.%d lacks %q", cc[0], cc[1], target)
 		}
 	}
 	if _, err := builtinModules(7, 5); !errors.Is(err, ErrNotSupported) {
@@ -375,24 +324,16 @@ func TestLaunchAndCopyDoNotAllocate(t *testing.T) {
 	}
 	defer leaktest.VerifyNone(t)
 	fn, err := shared.BuiltinFunction("mb_scale_f32")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	const n = 64
 	y, err := AllocSliceZeroed[float32](shared, "test/noalloc", n)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer y.Free()
 	x, err := AllocSliceZeroed[float32](shared, "test/noalloc", n)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer x.Free()
 	s, err := shared.NewStream()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer s.Close()
 	host := make([]float32, n)
 	cfg := LaunchConfig{Grid: Dim3{X: 1}, Block: Dim3{X: n}}
@@ -404,14 +345,10 @@ func TestLaunchAndCopyDoNotAllocate(t *testing.T) {
 		"CopyDtoD on s": func() error { return CopyDtoDOn(s, y, x) },
 		"Fill":          func() error { return Fill(y, 0) },
 	} {
-		if err := f(); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
+		require.NoError(t, f(), "%s", name)
 		if got := testing.AllocsPerRun(20, func() { _ = f() }); got != 0 {
 			t.Errorf("%s: %v Go allocations a call, want 0", name, got)
 		}
 	}
-	if err := s.Synchronize(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, s.Synchronize())
 }

@@ -5,19 +5,20 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
-	"time"
 
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/leaktest"
 	"github.com/membridge/membridge/tracker/stacks"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestDevices(t *testing.T) {
 	devs, err := Devices()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if len(devs) == 0 {
 		t.Fatal("no devices")
 	}
@@ -59,14 +60,10 @@ func TestAllocFreeLedger(t *testing.T) {
 			alloc = shared.AllocZeroed
 		}
 		b, err := alloc("test/ledger", 1000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := liveBytes(kindDevice, "test/ledger"); got != 1000 {
-			t.Errorf("ledger: %d live bytes, want 1000", got)
-		}
-		if r := b.Snapshot(); r.Kind != kindDevice || r.Device != 0 || r.Bytes != 1000 || !r.Live {
-			t.Errorf("snapshot: %+v", r)
+		require.NoError(t, err)
+		assert.EqualValues(t, 1000, liveBytes(kindDevice, "test/ledger"), "ledger")
+		if r := b.Snapshot(); r.Kind != kindDevice || r.Device != 0 || r.Bytes != 1000 {
+			t.Errorf("snapshot: kind %v device %d bytes %d", r.Kind, r.Device, r.Bytes)
 		}
 		if b.Len() != 1000 || b.Pooled() || b.Context() != shared {
 			t.Errorf("buffer: len %d pooled %v", b.Len(), b.Pooled())
@@ -74,18 +71,10 @@ func TestAllocFreeLedger(t *testing.T) {
 		if p, err := b.DevicePtr(); err != nil || p == 0 {
 			t.Errorf("DevicePtr() = %#x, %v", p, err)
 		}
-		if err := b.Free(); err != nil {
-			t.Fatal(err)
-		}
-		if got := liveBytes(kindDevice, "test/ledger"); got != 0 {
-			t.Errorf("ledger after Free: %d live bytes", got)
-		}
-		if err := b.Free(); !errors.Is(err, ErrFreed) {
-			t.Errorf("second Free = %v, want ErrFreed", err)
-		}
-		if err := CopyHtoD(b, make([]byte, 1000)); !errors.Is(err, ErrFreed) {
-			t.Errorf("copy into freed buffer = %v, want ErrFreed", err)
-		}
+		require.NoError(t, b.Free())
+		assert.EqualValues(t, 0, liveBytes(kindDevice, "test/ledger"), "ledger after Free")
+		assert.ErrorIs(t, b.Free(), ErrFreed, "second Free")
+		assert.ErrorIs(t, CopyHtoD(b, make([]byte, 1000)), ErrFreed, "copy into freed buffer")
 		if _, err := b.DevicePtr(); !errors.Is(err, ErrFreed) {
 			t.Errorf("DevicePtr of freed buffer = %v, want ErrFreed", err)
 		}
@@ -94,42 +83,26 @@ func TestAllocFreeLedger(t *testing.T) {
 		t.Errorf("Alloc(-1) = %v, want ErrInvalidSize", err)
 	}
 	z, err := shared.Alloc("test/ledger", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := CopyHtoD(z, []byte{}); err != nil {
-		t.Errorf("empty copy: %v", err)
-	}
-	if err := z.Free(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	assert.NoError(t, CopyHtoD(z, []byte{}), "empty copy")
+	require.NoError(t, z.Free())
 	var nilBuf *DeviceBuffer
-	if err := nilBuf.Free(); err != nil {
-		t.Errorf("nil Free = %v", err)
-	}
+	assert.NoError(t, nilBuf.Free(), "nil Free")
 }
 
 func TestAllocZeroedIsZero(t *testing.T) {
 	defer leaktest.VerifyNone(t)
 	// Dirty some memory first, so zeroing is not an accident of a fresh heap.
 	d, err := CloneHtoD(shared, "test/dirty", slices.Repeat([]byte{0xAB}, 1<<16))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	d.Free()
 	s, err := AllocSliceZeroed[uint32](shared, "test/zero", 1<<14)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer s.Free()
 	got, err := CloneDtoH(s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for i, v := range got {
-		if v != 0 {
-			t.Fatalf("value %d = %#x, want 0", i, v)
-		}
+		require.EqualValues(t, 0, v, "value %d = %#x, want 0", i, v)
 	}
 }
 
@@ -141,9 +114,7 @@ type point struct {
 func TestCopies(t *testing.T) {
 	defer leaktest.VerifyNone(t)
 	s, err := shared.NewStream()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer s.Close()
 	src := []point{{1, 2, 3}, {4, 5, 6}, {7, 8, 9}, {10, 11, 12}}
 	for _, stream := range []*Stream{nil, shared.DefaultStream(), s} {
@@ -153,13 +124,9 @@ func TestCopies(t *testing.T) {
 		} else {
 			d, err = CloneHtoDOn(stream, "test/copy", src)
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		d2, err := CloneDtoD("test/copy", d)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		// Overwrite the middle of d2 through a view, from the ends of d.
 		mid, _ := d2.View(1, 3)
 		ends, _ := d.View(2, 4)
@@ -168,9 +135,7 @@ func TestCopies(t *testing.T) {
 		} else {
 			err = CopyDtoDOn(stream, mid, ends)
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		got := make([]point, 4)
 		if stream == nil {
 			err = CopyDtoH(got, d2)
@@ -180,30 +145,20 @@ func TestCopies(t *testing.T) {
 				err = stream.Synchronize()
 			}
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		want := []point{src[0], src[2], src[3], src[3]}
-		if !slices.Equal(got, want) {
-			t.Errorf("stream %v: got %v, want %v", stream, got, want)
-		}
-		if err := errors.Join(d.Free(), d2.Free()); err != nil {
-			t.Fatal(err)
-		}
+		assert.True(t, slices.Equal(got, want), "stream %v: got %v, want %v", stream, got, want)
+		require.NoError(t, errors.Join(d.Free(), d2.Free()))
 	}
 }
 
 func TestCopyErrors(t *testing.T) {
 	defer leaktest.VerifyNone(t)
 	b, err := shared.Alloc("test/errors", 64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer b.Free()
 	c, err := shared.Alloc("test/errors", 32)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer c.Free()
 	cases := []struct {
 		name string
@@ -221,9 +176,7 @@ func TestCopyErrors(t *testing.T) {
 		{"zero view", CopyHtoD(DeviceView{}, []byte{}), ErrInvalidArgument},
 	}
 	for _, c := range cases {
-		if !errors.Is(c.err, c.want) {
-			t.Errorf("%s: got %v, want %v", c.name, c.err, c.want)
-		}
+		assert.True(t, errors.Is(c.err, c.want), "%s: got %v, want %v", c.name, c.err, c.want)
 	}
 	for _, r := range [][2]int{{-1, 1}, {0, 65}, {60, 5}, {65, 0}, {0, -1}} {
 		if _, err := b.View(r[0], r[1]); !errors.Is(err, ErrSizeMismatch) {
@@ -242,87 +195,53 @@ func TestCopyErrors(t *testing.T) {
 func TestViewCannotOutliveOwner(t *testing.T) {
 	defer leaktest.VerifyNone(t)
 	s, err := CloneHtoD(shared, "test/view", []float32{1, 2, 3, 4})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	v, err := s.View(1, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	got := make([]float32, 2)
 	if err := CopyDtoH(got, v); err != nil || !slices.Equal(got, []float32{2, 3}) {
 		t.Fatalf("view read %v, %v", got, err)
 	}
 	s.Free()
-	if err := CopyDtoH(got, v); !errors.Is(err, ErrFreed) {
-		t.Errorf("view of freed slice: %v, want ErrFreed", err)
-	}
+	assert.ErrorIs(t, CopyDtoH(got, v), ErrFreed, "view of freed slice")
 }
 
 func TestWrongContext(t *testing.T) {
 	defer leaktest.VerifyNone(t)
 	other, err := Open(0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer other.Close()
 	a, err := shared.Alloc("test/wrong", 16)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer a.Free()
 	b, err := other.Alloc("test/wrong", 16)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer b.Free()
 	s, err := other.NewStream()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer s.Close()
-	if err := CopyDtoD(a, b); !errors.Is(err, ErrWrongContext) {
-		t.Errorf("DtoD across contexts: %v, want ErrWrongContext", err)
-	}
-	if err := CopyHtoDOn(s, a, make([]byte, 16)); !errors.Is(err, ErrWrongContext) {
-		t.Errorf("copy on another context's stream: %v, want ErrWrongContext", err)
-	}
-	if err := Scale(s, a, a, 2); !errors.Is(err, ErrWrongContext) {
-		t.Errorf("kernel on another context's stream: %v, want ErrWrongContext", err)
-	}
+	assert.ErrorIs(t, CopyDtoD(a, b), ErrWrongContext, "DtoD across contexts")
+	assert.ErrorIs(t, CopyHtoDOn(s, a, make([]byte, 16)), ErrWrongContext, "copy on another context's stream")
+	assert.ErrorIs(t, Scale(s, a, a, 2), ErrWrongContext, "kernel on another context's stream")
 }
 
 func TestClosedContext(t *testing.T) {
 	defer leaktest.VerifyNone(t)
 	c, err := Open(0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	b, err := c.Alloc("test/closed", 128)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	s, err := c.NewStream()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	p, err := s.Alloc("test/closed", 64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	pin, err := c.AllocPinned("test/closed", 64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if err := Scale(s, p, p, 1); err != nil { // loads the built-in module
 		t.Fatal(err)
 	}
-	if err := c.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if got := liveBytes(kindDevice, "test/closed") + liveBytes(kindPool, "test/closed") + liveBytes(kindPinned, "test/closed"); got != 0 {
-		t.Errorf("ledger after Close: %d live bytes", got)
-	}
+	require.NoError(t, c.Close())
+	assert.EqualValues(t, 0, liveBytes(kindDevice, "test/closed")+liveBytes(kindPool, "test/closed")+liveBytes(kindPinned, "test/closed"), "ledger after Close")
 	checks := []struct {
 		name string
 		err  error
@@ -344,9 +263,7 @@ func TestClosedContext(t *testing.T) {
 		{"second Close", c.Close()},
 	}
 	for _, k := range checks {
-		if !errors.Is(k.err, ErrClosed) {
-			t.Errorf("%s after Close: %v, want ErrClosed", k.name, k.err)
-		}
+		assert.True(t, errors.Is(k.err, ErrClosed), "%s after Close: %v, want ErrClosed", k.name, k.err)
 	}
 }
 
@@ -354,20 +271,14 @@ func TestOutOfMemory(t *testing.T) {
 	defer leaktest.VerifyNone(t)
 	before := tracker.Pressure()
 	_, err := shared.Alloc("test/oom", 1<<50) // a petabyte: no device has it
-	if !errors.Is(err, ErrOutOfMemory) {
-		t.Fatalf("Alloc(1 PiB) = %v, want ErrOutOfMemory", err)
-	}
+	require.ErrorIs(t, err, ErrOutOfMemory, "Alloc(1 PiB)")
 	after := tracker.Pressure()
 	if after.Reliefs <= before.Reliefs || after.Retries != before.Retries+1 || after.RetrySuccesses != before.RetrySuccesses {
 		t.Errorf("pressure counters before %+v after %+v: want one relief and one failed retry", before, after)
 	}
-	if got := liveBytes(kindDevice, "test/oom"); got != 0 {
-		t.Errorf("ledger after a failed alloc: %d bytes", got)
-	}
+	assert.EqualValues(t, 0, liveBytes(kindDevice, "test/oom"), "ledger after a failed alloc")
 	s, err := shared.NewStream()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer s.Close()
 	if _, err := s.Alloc("test/oom", 1<<50); !errors.Is(err, ErrOutOfMemory) {
 		t.Errorf("stream Alloc(1 PiB) = %v, want ErrOutOfMemory", err)
@@ -392,9 +303,7 @@ func TestSafetyNet(t *testing.T) {
 	tracker.SetLeakHandler(func(*tracker.Record) {})
 	defer tracker.SetLeakHandler(nil)
 	s, err := shared.NewStream()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer s.Close()
 	var recs [3]*tracker.Record
 	func() {
@@ -407,14 +316,10 @@ func TestSafetyNet(t *testing.T) {
 		recs = [3]*tracker.Record{b.a.rec, p.a.rec, h.a.rec}
 	}()
 	rec1, rec2, rec3 := recs[0], recs[1], recs[2]
-	deadline := time.Now().Add(5 * time.Second)
-	for (!rec1.Dropped() || !rec2.Dropped() || !rec3.Dropped()) && time.Now().Before(deadline) {
+	testkit.Eventually(t, func(c *assert.CollectT) {
 		tracker.GC()
-		time.Sleep(time.Millisecond)
-	}
-	if !rec1.Dropped() || !rec2.Dropped() || !rec3.Dropped() {
-		t.Fatal("the safety net did not find the dropped buffers")
-	}
+		assert.True(c, rec1.Dropped() && rec2.Dropped() && rec3.Dropped(), "the safety net found the dropped buffers")
+	})
 	// The cleanup marks a record dropped just before its Reclaim queues the
 	// allocation: poll until the context has freed all three.
 	linked := func() int {
@@ -428,18 +333,10 @@ func TestSafetyNet(t *testing.T) {
 		shared.live.Unlock()
 		return n
 	}
-	for {
-		if err := shared.Synchronize(); err != nil {
-			t.Fatal(err)
-		}
-		if linked() == 0 {
-			break
-		}
-		if !time.Now().Before(deadline) {
-			t.Fatalf("%d dropped allocations not freed by the context", linked())
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testkit.Eventually(t, func(c *assert.CollectT) {
+		require.NoError(c, shared.Synchronize())
+		assert.Zero(c, linked(), "dropped allocations not freed by the context")
+	})
 	if shared.queued.Load() {
 		t.Error("queue not drained by Synchronize")
 	}
@@ -448,43 +345,23 @@ func TestSafetyNet(t *testing.T) {
 func TestPinned(t *testing.T) {
 	defer leaktest.VerifyNone(t)
 	p, err := shared.AllocPinned("test/pinned", 16)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := liveBytes(kindPinned, "test/pinned"); got != 16 {
-		t.Errorf("ledger: %d pinned bytes, want 16", got)
-	}
+	require.NoError(t, err)
+	assert.EqualValues(t, 16, liveBytes(kindPinned, "test/pinned"), "ledger")
 	vals := PinnedValues[float32](p)
 	copy(vals, []float32{1, 2, 3, 4})
 	s, err := shared.NewStream()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer s.Close()
 	d, err := CloneHtoDOn(s, "test/pinned", vals)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer d.Free()
-	if err := Scale(s, d, d, 10); err != nil {
-		t.Fatal(err)
-	}
-	if err := CopyDtoHOn(s, vals, d); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Synchronize(); err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Equal(vals, []float32{10, 20, 30, 40}) {
-		t.Errorf("got %v", vals)
-	}
-	if err := p.Free(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, Scale(s, d, d, 10))
+	require.NoError(t, CopyDtoHOn(s, vals, d))
+	require.NoError(t, s.Synchronize())
+	assert.True(t, slices.Equal(vals, []float32{10, 20, 30, 40}), "got %v", vals)
+	require.NoError(t, p.Free())
 	//membridge:ignore doublefree the test checks that a second Free returns ErrFreed
-	if err := p.Free(); !errors.Is(err, ErrFreed) {
-		t.Errorf("second Free = %v", err)
-	}
+	assert.ErrorIs(t, p.Free(), ErrFreed, "second Free")
 	func() {
 		defer func() {
 			if r := recover(); r == nil {
@@ -498,22 +375,14 @@ func TestPinned(t *testing.T) {
 func TestStreamOrderedAndCrossStream(t *testing.T) {
 	defer leaktest.VerifyNone(t)
 	s1, err := shared.NewStream()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer s1.Close()
 	s2, err := shared.NewStream()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer s2.Close()
 	x, err := CloneHtoDOn(s1, "test/streams", []float32{1, 2, 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if x.Buffer().Pooled() != shared.Device().MemoryPools {
-		t.Errorf("Pooled() = %v on a device with pools %v", x.Buffer().Pooled(), shared.Device().MemoryPools)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, shared.Device().MemoryPools, x.Buffer().Pooled(), "Pooled() on a device with pools %v", shared.Device().MemoryPools)
 	if want := kindPool; !shared.Device().MemoryPools {
 		want = kindDevice
 		_ = want
@@ -521,78 +390,42 @@ func TestStreamOrderedAndCrossStream(t *testing.T) {
 		t.Errorf("kind %v, want %v", k, want)
 	}
 	// Used on s2: recorded, and the free waits for it.
-	if err := Scale(s2, x, x, 2); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, Scale(s2, x, x, 2))
 	l := x.buf.a.useList()
 	l.mu.Lock()
 	uses := len(l.uses)
 	l.mu.Unlock()
-	if uses != 1 {
-		t.Errorf("%d recorded uses, want 1", uses)
-	}
+	assert.EqualValues(t, 1, uses, "recorded uses")
 	e, err := s2.Record()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer e.Close()
-	if err := s1.Wait(e); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, s1.Wait(e))
 	got := make([]float32, 3)
-	if err := CopyDtoHOn(s1, got, x); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Synchronize(); err != nil {
-		t.Fatal(err)
-	}
-	if err := s1.Synchronize(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, CopyDtoHOn(s1, got, x))
+	require.NoError(t, e.Synchronize())
+	require.NoError(t, s1.Synchronize())
 	if done, err := e.Done(); err != nil || !done {
 		t.Errorf("Done() = %v, %v after Synchronize", done, err)
 	}
-	if !slices.Equal(got, []float32{2, 4, 6}) {
-		t.Errorf("got %v", got)
-	}
-	if err := x.Free(); err != nil {
-		t.Fatal(err)
-	}
-	if err := shared.Synchronize(); err != nil {
-		t.Fatal(err)
-	}
+	assert.True(t, slices.Equal(got, []float32{2, 4, 6}), "got %v", got)
+	require.NoError(t, x.Free())
+	require.NoError(t, shared.Synchronize())
 }
 
 func TestClosedStream(t *testing.T) {
 	defer leaktest.VerifyNone(t)
 	s, err := shared.NewStream()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	b, err := s.Alloc("test/closed-stream", 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); !errors.Is(err, ErrClosed) {
-		t.Errorf("second Close = %v", err)
-	}
-	if err := CopyHtoDOn(s, b, make([]byte, 64)); !errors.Is(err, ErrClosed) {
-		t.Errorf("copy on closed stream = %v, want ErrClosed", err)
-	}
-	if err := s.Synchronize(); !errors.Is(err, ErrClosed) {
-		t.Errorf("Synchronize closed stream = %v, want ErrClosed", err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	assert.ErrorIs(t, s.Close(), ErrClosed, "second Close")
+	assert.ErrorIs(t, CopyHtoDOn(s, b, make([]byte, 64)), ErrClosed, "copy on closed stream")
+	assert.ErrorIs(t, s.Synchronize(), ErrClosed, "Synchronize closed stream")
 	// Memory allocated on the stream outlives it; its free moves to the
 	// default stream.
-	if err := CopyHtoD(b, make([]byte, 64)); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Free(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, CopyHtoD(b, make([]byte, 64)))
+	require.NoError(t, b.Free())
 }
 
 // TestConcurrent shares one context among goroutines, each with its own
@@ -652,9 +485,7 @@ func TestLedgerStacks(t *testing.T) {
 		t.Skip("stacks are sampled: set MEMBRIDGE_TRACK=all")
 	}
 	s, err := shared.NewStream()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer s.Close()
 	type freer interface{ Free() error }
 	paths := map[string]func() (*tracker.Record, freer, error){
@@ -710,15 +541,11 @@ func TestLedgerStacks(t *testing.T) {
 	}
 	for name, alloc := range paths {
 		rec, f, err := alloc()
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
+		require.NoError(t, err, "%s", name)
 		if site := stacks.Site(rec.Stack()); !strings.Contains(site, "TestLedgerStacks.func") {
 			t.Errorf("%s: stack starts at %q, want the test's code", name, site)
 		}
-		if err := f.Free(); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, f.Free())
 	}
 }
 
@@ -728,22 +555,22 @@ func TestLedgerStacks(t *testing.T) {
 func TestCloseWhileInUse(t *testing.T) {
 	defer leaktest.VerifyNone(t)
 	c, err := Open(0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	s, err := c.NewStream()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
 	start := make(chan struct{})
+	var racing atomic.Int32 // goroutines past their first round
 	for g := range 4 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			<-start
 			for i := 0; ; i++ {
+				if i == 1 {
+					racing.Add(1)
+				}
 				var x *DeviceSlice[float32]
 				var err error
 				if g%2 == 0 {
@@ -767,18 +594,16 @@ func TestCloseWhileInUse(t *testing.T) {
 		}()
 	}
 	close(start)
-	time.Sleep(20 * time.Millisecond)
-	if err := c.Close(); err != nil {
-		t.Error(err)
-	}
+	// Close once every goroutine is in its loop, however the scheduler
+	// runs them, so that Close races with all four.
+	testkit.Eventually(t, func(ct *assert.CollectT) { assert.EqualValues(ct, 4, racing.Load(), "goroutines racing") })
+	assert.NoError(t, c.Close())
 	wg.Wait()
 	close(errs)
 	for err := range errs {
 		t.Errorf("a call racing with Close: %v", err)
 	}
-	if got := liveBytes(kindDevice, "test/close-race") + liveBytes(kindPool, "test/close-race"); got != 0 {
-		t.Errorf("%d bytes live after Close", got)
-	}
+	assert.EqualValues(t, 0, liveBytes(kindDevice, "test/close-race")+liveBytes(kindPool, "test/close-race"))
 }
 
 // An operation's operands past the fourth go to the spill slices, in order.

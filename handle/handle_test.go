@@ -4,7 +4,6 @@ import (
 	"errors"
 	"runtime"
 	"runtime/cgo"
-	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -13,10 +12,13 @@ import (
 	"github.com/membridge/membridge/handle"
 	"github.com/membridge/membridge/handle/internal/notify"
 	"github.com/membridge/membridge/internal/benchround"
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/leaktest"
 	"github.com/membridge/membridge/tracker/stacks"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 type payload struct{ name string }
@@ -25,9 +27,7 @@ func TestStrongRoundTrip(t *testing.T) {
 	defer leakcheck.Check(t)
 	v := &payload{"strong"}
 	h, err := handle.New("handle.test", v)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	got, err := handle.Value(h.Pointer())
 	if err != nil || got != v {
 		t.Fatalf("Value = %v, %v; want %v", got, err, v)
@@ -35,9 +35,7 @@ func TestStrongRoundTrip(t *testing.T) {
 	if s := tracker.TagStats("handle.test"); s.LiveCount != 1 || s.LiveBytes != 1 {
 		t.Errorf("TagStats = %+v, want one live handle", s)
 	}
-	if err := h.Release(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, h.Release())
 	//membridge:ignore useafterfree the test checks that the pointer of a released handle resolves to ErrUnknown
 	if _, err := handle.Value(h.Pointer()); !errors.Is(err, handle.ErrUnknown) {
 		t.Errorf("Value after Release: %v, want ErrUnknown", err)
@@ -49,22 +47,16 @@ func TestStrongRoundTrip(t *testing.T) {
 func TestDoubleReleaseIsHarmless(t *testing.T) {
 	defer leakcheck.Check(t)
 	h, err := handle.New("handle.double", 42)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	before := tracker.TagStats("handle.double")
-	if err := h.Release(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, h.Release())
 	//membridge:ignore doublefree the test checks that a second Release returns ErrReleased
 	err = h.Release()
 	if !errors.Is(err, handle.ErrReleased) || !errors.Is(err, native.ErrFreed) {
 		t.Fatalf("second Release: %v, want ErrReleased wrapping native.ErrFreed", err)
 	}
 	for _, want := range []string{"handle.double", "made at", "TestDoubleReleaseIsHarmless", "first released at"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("second Release error lacks %q: %v", want, err)
-		}
+		assert.Contains(t, err.Error(), want, "second Release error lacks %q: %v", want, err)
 	}
 	if s := tracker.TagStats("handle.double"); s.FreedCount != before.FreedCount+1 {
 		t.Errorf("freed count moved by %d, want 1", s.FreedCount-before.FreedCount)
@@ -81,9 +73,7 @@ func TestDoubleReleaseIsHarmless(t *testing.T) {
 			ok++
 		}
 	}
-	if ok != 1 {
-		t.Errorf("%d of 8 concurrent Releases succeeded, want 1", ok)
-	}
+	assert.EqualValues(t, 1, ok, "concurrent Releases of 8 that succeeded")
 }
 
 func TestLookupErrors(t *testing.T) {
@@ -110,26 +100,15 @@ func TestLookupErrors(t *testing.T) {
 	}
 }
 
-// gc collects until cond holds or a few seconds pass.
-func gc(cond func() bool) bool {
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		tracker.GC()
-		time.Sleep(time.Millisecond)
-	}
-	return true
-}
+// gc collects until cond holds or testkit.Patience passes, and reports
+// whether it held.
+func gc(cond func() bool) bool { return testkit.Until(cond, tracker.GC) }
 
 func TestWeakValueGone(t *testing.T) {
 	defer leakcheck.Check(t)
 	v := &payload{"weak"}
 	w, err := handle.NewWeak("handle.weak", v)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer w.Release()
 	got, err := handle.WeakValue[payload](w.Pointer())
 	if err != nil || got != v {
@@ -137,9 +116,7 @@ func TestWeakValueGone(t *testing.T) {
 	}
 	runtime.KeepAlive(v)
 	v, got = nil, nil
-	if !gc(func() bool { _, err := w.Value(); return errors.Is(err, handle.ErrGone) }) {
-		t.Fatal("the weak handle kept its value alive")
-	}
+	require.True(t, gc(func() bool { _, err := w.Value(); return errors.Is(err, handle.ErrGone) }), "the weak handle kept its value alive")
 	if _, err := handle.Value(w.Pointer()); !errors.Is(err, handle.ErrGone) {
 		t.Errorf("Value of a gone weak handle: %v, want ErrGone", err)
 	}
@@ -149,19 +126,11 @@ func TestCallbackThroughC(t *testing.T) {
 	defer leakcheck.Check(t)
 	for _, weak := range []bool{false, true} {
 		c, err := notify.NewCounter(weak)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		c.Fire(7, 3)
-		if c.Events() != 3 {
-			t.Errorf("weak=%v: %d events reached Go, want 3", weak, c.Events())
-		}
-		if err := c.Close(); err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Close(); !errors.Is(err, handle.ErrReleased) {
-			t.Errorf("second Close: %v, want ErrReleased", err)
-		}
+		assert.EqualValues(t, 3, c.Events(), "weak=%v: %d events reached Go, want 3", weak, c.Events())
+		require.NoError(t, c.Close())
+		assert.ErrorIs(t, c.Close(), handle.ErrReleased, "second Close")
 	}
 }
 
@@ -172,17 +141,11 @@ func TestWeakCycleIsCollected(t *testing.T) {
 	defer leakcheck.Check(t)
 	func() {
 		c, err := notify.NewCounter(true)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		c.Fire(1, 2)
 	}()
-	if !gc(func() bool { return tracker.TagStats(notify.Tag).LiveCount == 0 }) {
-		t.Fatalf("the weak cycle was not collected: %+v", tracker.TagStats(notify.Tag))
-	}
-	if !gc(func() bool { return tracker.TagStats("notifier").LiveCount == 0 }) {
-		t.Errorf("the notifier was not freed: %+v", tracker.TagStats("notifier"))
-	}
+	require.True(t, gc(func() bool { return tracker.TagStats(notify.Tag).LiveCount == 0 }), "the weak cycle was not collected: %+v", tracker.TagStats(notify.Tag))
+	assert.True(t, gc(func() bool { return tracker.TagStats("notifier").LiveCount == 0 }), "the notifier was not freed: %+v", tracker.TagStats("notifier"))
 }
 
 // TestStrongCycleIsReportedAsLeak: the same cycle with a strong handle is
@@ -193,30 +156,20 @@ func TestStrongCycleIsReportedAsLeak(t *testing.T) {
 	var user unsafe.Pointer
 	func() {
 		c, err := notify.NewCounter(false)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		c.Fire(1, 2)
 		user = c.UserData()
 	}()
 	var r leaktest.Recorder
 	leaktest.VerifyNone(&r, leaktest.MaxWait(200*time.Millisecond))
-	if len(r.Reports()) != 1 {
-		t.Fatalf("VerifyNone reported %d errors, want 1: %q", len(r.Reports()), r.Reports())
-	}
+	require.Len(t, r.Reports(), 1, "VerifyNone reported")
 	for _, want := range []string{`tag "notify.counter", kind go-handle`, `tag "notifier", kind c-extension`, "notify.NewCounter", "TestStrongCycleIsReportedAsLeak"} {
-		if !strings.Contains(r.Reports()[0], want) {
-			t.Errorf("leak report lacks %q:\n%s", want, r.Reports()[0])
-		}
+		assert.Contains(t, r.Reports()[0], want, "leak report lacks")
 	}
 	// Break the cycle by hand: the handle still leads to the Counter.
 	v, err := handle.Value(user)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := v.(*notify.Counter).Close(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, v.(*notify.Counter).Close())
 }
 
 // TestCallbackAfterGone: C calling back with a weak handle whose value is
@@ -224,18 +177,12 @@ func TestStrongCycleIsReportedAsLeak(t *testing.T) {
 func TestCallbackAfterGone(t *testing.T) {
 	defer leakcheck.Check(t)
 	w, err := handle.NewWeak("handle.gone", notify.NewPlain())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer w.Release()
-	if !gc(func() bool { _, err := w.Value(); return errors.Is(err, handle.ErrGone) }) {
-		t.Fatal("value not collected")
-	}
+	require.True(t, gc(func() bool { _, err := w.Value(); return errors.Is(err, handle.ErrGone) }), "value not collected")
 	before := notify.GoneEvents()
 	notify.Call(w.Pointer())
-	if notify.GoneEvents() != before+1 {
-		t.Errorf("the callback did not see the value gone")
-	}
+	assert.Equal(t, before+1, notify.GoneEvents(), "the callback did not see the value gone")
 }
 
 // BenchmarkRoundTrip: make a handle, pass it through C to a Go callback

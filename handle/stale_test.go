@@ -240,9 +240,7 @@ func TestConcurrentStaleLookups(t *testing.T) {
 					t.Errorf("live %p = %v, %v", p, v, err)
 				}
 				runtime.KeepAlive(keep)
-				if err := release(); err != nil {
-					t.Error(err)
-				}
+				assert.NoError(t, release())
 				mu.Lock()
 				stale = append(stale, p)
 				mu.Unlock()

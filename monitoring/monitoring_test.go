@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/membridge/membridge/cache"
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/leaktest"
@@ -24,14 +24,12 @@ import (
 
 func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 
-var runSeq atomic.Int64
-
 // exported returns the names and labels of the metrics the collector
 // exports once the ledger has seen allocations, limits and a cache: some
 // metrics are absent until there is something to say (a limit, a cache).
 func exported(t *testing.T) (names map[string]bool, labels map[string]bool) {
 	t.Helper()
-	tag := fmt.Sprintf("monitoring-%d", runSeq.Add(1))
+	tag := testkit.UniqueTag(t, "monitoring")
 	var bufs []*native.Buffer
 	for _, n := range []int{64, 4096, 1 << 20} {
 		b, err := native.Alloc(tag, n)

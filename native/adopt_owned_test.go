@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/membridge/membridge/cext/leakcheck"
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/stacks"
 )
@@ -50,7 +51,7 @@ func TestAdoptRefusesOwnedMemory(t *testing.T) {
 
 func testAdoptRefusesOwnedMemory(t *testing.T, debug bool) {
 	defer leakcheck.Check(t)
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	b, err := Alloc(tag, 64)
 	require.NoError(t, err)
 	big, err := Alloc(tag, largeMin) // the large-buffer path
@@ -102,7 +103,7 @@ func testAdoptRefusesOwnedMemory(t *testing.T, debug bool) {
 // The owner's message names where it was allocated, in the debug mode.
 func TestAdoptRefusalNamesTheOwner(t *testing.T) {
 	defer leakcheck.Check(t)
-	b, err := Alloc(testTag(t), 16)
+	b, err := Alloc(testkit.UniqueTag(t), 16)
 	require.NoError(t, err)
 	defer b.Free()
 	_, err = Adopt("again", b.Ptr(), 16, FreeDeleter())
@@ -119,7 +120,7 @@ func TestAdoptAfterTheOwnerLetGo(t *testing.T) {
 
 func testAdoptAfterTheOwnerLetGo(t *testing.T) {
 	defer leakcheck.Check(t)
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	b, err := Alloc(tag, 64)
 	require.NoError(t, err)
 	p, err := b.HandToC()
@@ -149,7 +150,7 @@ func TestConcurrentAdoptOneWins(t *testing.T) {
 
 func testConcurrentAdoptOneWins(t *testing.T) {
 	defer leakcheck.Check(t)
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	for range 50 {
 		p := cAlloc(48, 0, fillNone)
 		var calls atomic.Int32
@@ -210,9 +211,7 @@ func BenchmarkAdopt(b *testing.B) {
 			}
 			for b.Loop() {
 				a, err := Adopt("bench-adopt", p, 64, keep)
-				if err != nil {
-					b.Fatal(err)
-				}
+				require.NoError(b, err)
 				a.Free()
 			}
 			b.StopTimer()
@@ -229,7 +228,7 @@ func BenchmarkAdopt(b *testing.B) {
 func TestOwnedMapForgetsWhatIsGivenBack(t *testing.T) {
 	inModes(t, func(t *testing.T, _ bool) {
 		defer leakcheck.Check(t)
-		tag := testTag(t)
+		tag := testkit.UniqueTag(t)
 		for name, own := range map[string]func() (uintptr, func()){
 			"Free": func() (uintptr, func()) {
 				b, _ := Alloc(tag, 64)

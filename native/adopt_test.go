@@ -2,15 +2,17 @@ package native
 
 import (
 	"errors"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
 
 	"github.com/membridge/membridge/cext/leakcheck"
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/leaktest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestAdoptFreesWithTheLibrarysDeleter(t *testing.T) {
@@ -22,31 +24,23 @@ func TestAdoptFreesWithTheLibrarysDeleter(t *testing.T) {
 		deleted.Store((*byte)(q))
 		cFree(uintptr(q), 100, false)
 	}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if b.Snapshot().Kind != KindAdopted || b.Len() != 100 {
 		t.Fatalf("adopted buffer: kind %v, len %d", b.Snapshot().Kind, b.Len())
 	}
-	if err := b.Free(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, b.Free())
 	if deleted.Load() != (*byte)(p) {
 		t.Fatal("the deleter was not called with the adopted pointer")
 	}
 	//membridge:ignore doublefree the test checks that a second Free returns ErrFreed
-	if err := b.Free(); !errors.Is(err, ErrFreed) {
-		t.Fatalf("second free: %v", err)
-	}
+	require.ErrorIs(t, b.Free(), ErrFreed, "second free")
 }
 
 func TestAdoptWithCDeleter(t *testing.T) {
 	defer leakcheck.Check(t)
 	p := cAlloc(64, 0, fillNone)
 	b, err := Adopt(t.Name(), p, 64, FreeDeleter())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	b.Free() // ASan (make asan) would report a leak or a bad free here
 }
 
@@ -60,9 +54,7 @@ func TestAdoptRejectsBadInput(t *testing.T) {
 		"nil C deleter": func() error { _, err := Adopt("x", p, 8, CDeleter("none", nil)); return err },    //membridge:ignore leak false positive: Adopt with a nil C deleter fails with ErrInvalidArgument (checked by the caller of the closure, which the analyzer does not follow)
 		"nil Go func":   func() error { _, err := Adopt("x", p, 8, DeleterFunc("none", nil)); return err }, //membridge:ignore leak false positive: Adopt with a nil Go deleter fails with ErrInvalidArgument (checked by the caller of the closure, which the analyzer does not follow)
 	} {
-		if err := f(); !errors.Is(err, ErrInvalidArgument) {
-			t.Errorf("%s: got %v, want ErrInvalidArgument", name, err)
-		}
+		assert.ErrorIs(t, f(), ErrInvalidArgument, "%s", name)
 	}
 	if _, err := Adopt("x", p, -1, FreeDeleter()); !errors.Is(err, ErrInvalidSize) {
 		t.Errorf("negative size: %v", err)
@@ -79,17 +71,12 @@ func TestDroppedAdoptedBufferGoesBackToItsDeleter(t *testing.T) {
 			cFree(uintptr(q), 32, false)
 		}))
 	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for calls.Load() == 0 && time.Now().Before(deadline) {
+	testkit.Eventually(t, func(c *assert.CollectT) {
 		tracker.GC()
-		time.Sleep(time.Millisecond)
-	}
-	if calls.Load() != 1 {
-		t.Fatalf("deleter called %d times", calls.Load())
-	}
+		assert.NotZero(c, calls.Load(), "deleter calls")
+	})
+	require.EqualValues(t, 1, calls.Load(), "deleter calls")
 	rt := &leaktest.Recorder{}
 	leaktest.VerifyNone(rt, leaktest.MaxWait(10*time.Millisecond))
-	if !strings.Contains(rt.Report(), "kind adopted") {
-		t.Fatalf("dropped adopted buffer not reported:\n%s", rt.Report())
-	}
+	require.Contains(t, rt.Report(), "kind adopted", "dropped adopted buffer not reported")
 }

@@ -5,13 +5,15 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"strings"
 	"testing"
 	"time"
 	"unsafe"
 
 	"github.com/membridge/membridge/cext/leakcheck"
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestArenaAllocAlignsAndBumps(t *testing.T) {
@@ -21,12 +23,8 @@ func TestArenaAllocAlignsAndBumps(t *testing.T) {
 	var prev uintptr
 	for i, align := range []int{1, 8, 16, 64, 256, 4096, 2, 32} {
 		p, err := a.Alloc(24, align)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if uintptr(p)%uintptr(align) != 0 {
-			t.Errorf("alloc %d: %p is not aligned to %d", i, p, align)
-		}
+		require.NoError(t, err)
+		assert.EqualValues(t, 0, uintptr(p)%uintptr(align), "alloc %d: %p is not aligned to %d", i, p, align)
 		if i > 0 && uintptr(p) == prev {
 			t.Errorf("alloc %d returned the previous pointer again", i)
 		}
@@ -82,9 +80,7 @@ func TestArenaLedgerSeesChunks(t *testing.T) {
 		}
 	}
 	big, err := a.Alloc(10000, 64) // its own chunk
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	_ = big
 	chunks := a.Stats().Chunks
 	if s := tracker.TagStats(tag); s.LiveCount != int64(chunks) || s.LiveCount < 11 {
@@ -101,9 +97,7 @@ func TestArenaLedgerSeesChunks(t *testing.T) {
 	if s := tracker.TagStats(tag); !tracker.Checking() && s.LiveCount != before-1 {
 		t.Errorf("Reset kept %d chunks, want %d (all but the large one)", s.LiveCount, before-1)
 	}
-	if a.Stats().UsedBytes != 0 {
-		t.Errorf("used bytes after Reset: %d", a.Stats().UsedBytes)
-	}
+	assert.EqualValues(t, 0, a.Stats().UsedBytes, "used bytes after Reset")
 	// The next batch reuses the chunks: no new records.
 	for range 100 {
 		if _, err := a.Alloc(400, 8); err != nil {
@@ -113,16 +107,12 @@ func TestArenaLedgerSeesChunks(t *testing.T) {
 	if s := tracker.TagStats(tag); !tracker.Checking() && s.LiveCount != before-1 {
 		t.Errorf("second batch took new chunks: %d live, want %d", s.LiveCount, before-1)
 	}
-	if err := a.Free(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, a.Free())
 	if s := tracker.TagStats(tag); s.LiveBytes != 0 {
 		t.Errorf("after Free: %+v", s)
 	}
 	//membridge:ignore doublefree the test checks that a second Free returns ErrFreed
-	if err := a.Free(); !errors.Is(err, ErrFreed) {
-		t.Errorf("second Free: %v, want ErrFreed", err)
-	}
+	assert.ErrorIs(t, a.Free(), ErrFreed, "second Free")
 	//membridge:ignore useafterfree the test checks that Alloc on a freed arena returns ErrFreed
 	if _, err := a.Alloc(8, 8); !errors.Is(err, ErrFreed) {
 		t.Errorf("Alloc after Free: %v, want ErrFreed", err)
@@ -134,23 +124,15 @@ func TestArenaGenerationCheck(t *testing.T) {
 	a := NewArena(t.Name(), 0)
 	gen := a.Generation()
 	p, err := NewIn[[4]int64](a)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	p[3] = 7
-	if err := a.Check(gen); err != nil {
-		t.Fatalf("Check in the same generation: %v", err)
-	}
+	require.NoError(t, a.Check(gen), "Check in the same generation")
 	a.Reset()
-	if err := a.Check(gen); !errors.Is(err, ErrFreed) {
-		t.Fatalf("Check after Reset: %v, want ErrFreed", err)
-	}
+	require.ErrorIs(t, a.Check(gen), ErrFreed, "Check after Reset")
 	gen = a.Generation()
 	a.Free()
 	//membridge:ignore useafterfree the test checks that Check on a freed arena returns ErrFreed
-	if err := a.Check(gen); !errors.Is(err, ErrFreed) {
-		t.Fatalf("Check after Free: %v, want ErrFreed", err)
-	}
+	require.ErrorIs(t, a.Check(gen), ErrFreed, "Check after Free")
 }
 
 // In the debug mode an arena poisons what Reset takes back and does not
@@ -162,21 +144,15 @@ func TestArenaDebugModePoisons(t *testing.T) {
 	a := NewArena(t.Name(), 4096)
 	defer a.Free()
 	s, err := MakeSliceIn[byte](a, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for i := range s {
 		s[i] = 1
 	}
 	old := a.Stats()
 	a.Reset()
-	if n := tracker.TagStats(t.Name()).LiveCount; n != 0 {
-		t.Errorf("debug-mode Reset kept %d chunks, want 0", n)
-	}
+	assert.EqualValues(t, 0, tracker.TagStats(t.Name()).LiveCount, "records a debug-mode Reset kept live")
 	s2, err := MakeSliceIn[byte](a, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if old.Chunks != 1 || len(s2) != 64 {
 		t.Fatalf("stats %+v", old)
 	}
@@ -188,17 +164,13 @@ func TestArenaTypedValues(t *testing.T) {
 	a := NewArena(t.Name(), 0)
 	defer a.Free()
 	p, err := NewIn[point](a)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if *p != (point{}) {
 		t.Errorf("NewIn returned non-zero %+v", *p)
 	}
 	p.X = 3
 	ps, err := MakeSliceIn[point](a, 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for i := range ps {
 		if ps[i] != (point{}) {
 			t.Fatalf("MakeSliceIn element %d non-zero", i)
@@ -208,9 +180,7 @@ func TestArenaTypedValues(t *testing.T) {
 	if p.X != 3 || ps[999].Y != 999 {
 		t.Errorf("values overlap: p=%+v ps[999]=%+v", *p, ps[999])
 	}
-	if uintptr(unsafe.Pointer(&ps[0]))%unsafe.Alignof(point{}) != 0 {
-		t.Error("slice misaligned")
-	}
+	assert.EqualValues(t, 0, uintptr(unsafe.Pointer(&ps[0]))%unsafe.Alignof(point{}), "slice misaligned")
 }
 
 func TestArenaLimitAndDroppedArena(t *testing.T) {
@@ -282,9 +252,7 @@ func TestArenaUseAfterResetFaults(t *testing.T) {
 		"arena_test.go",
 		"unexpected fault address",
 	} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("child output lacks %q:\n%s", want, out)
-		}
+		assert.Contains(t, string(out), want, "child output lacks %q:\n%s", want, out)
 	}
 }
 
@@ -326,9 +294,7 @@ func TestArenaWaitsForBudget(t *testing.T) {
 	tracker.SetTagLimit(tag, 8192)
 	defer tracker.SetTagLimit(tag, 0)
 	held, err := Alloc(tag, 6000)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	a := NewArena(tag, 4096)
 	defer a.Free()
 	if _, err := a.Alloc(100, 8); !errors.Is(err, ErrLimit) {
@@ -337,8 +303,10 @@ func TestArenaWaitsForBudget(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	a.WaitFor(ctx)
+	before := tracker.Pressure()
 	go func() {
-		time.Sleep(10 * time.Millisecond)
+		// Free only once the chunk below waits for the budget.
+		testkit.Until(func() bool { return tracker.Pressure().LimitWaits != before.LimitWaits }, nil)
 		held.Free()
 	}()
 	if _, err := a.Alloc(100, 8); err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/membridge/membridge/cext/leakcheck"
 	"github.com/membridge/membridge/tracker"
+	"github.com/stretchr/testify/require"
 )
 
 func TestAllocWaitsForBudget(t *testing.T) {
@@ -17,9 +18,7 @@ func TestAllocWaitsForBudget(t *testing.T) {
 	tracker.SetTagLimit(tag, 1000)
 	defer tracker.SetTagLimit(tag, 0)
 	held, err := Alloc(tag, 800)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if _, err := Alloc(tag, 500); !errors.Is(err, ErrLimit) {
 		t.Fatalf("without a context: %v, want ErrLimit at once", err)
 	}
@@ -34,9 +33,7 @@ func TestAllocWaitsForBudget(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	b, err := AllocContext(ctx, tag, 500)
-	if err != nil {
-		t.Fatalf("AllocContext: %v", err)
-	}
+	require.NoError(t, err, "AllocContext")
 	b.Free()
 
 	// A deadline that passes: ErrLimit and the context's error, so a
@@ -82,9 +79,7 @@ func TestLimitRunsReliefThenRetries(t *testing.T) {
 	defer oomOnly()
 	before := tracker.Pressure()
 	b, err := Alloc(tag, 500)
-	if err != nil {
-		t.Fatalf("the relief should have made room: %v", err)
-	}
+	require.NoError(t, err, "the relief should have made room")
 	b.Free()
 	after := tracker.Pressure()
 	if after.RetrySuccesses != before.RetrySuccesses+1 || after.ReliefBytes < before.ReliefBytes+800 {

@@ -3,10 +3,12 @@ package native
 import (
 	"runtime/debug"
 	"testing"
-	"time"
 
 	"github.com/membridge/membridge/cext/leakcheck"
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // queued returns the blocks and bytes waiting in the free queues.
@@ -25,13 +27,9 @@ func allocFree(t *testing.T, tag string, n, count int) {
 	t.Helper()
 	for range count {
 		b, err := Alloc(tag, n)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		b.Bytes()[n-1] = 1
-		if err := b.Free(); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, b.Free())
 	}
 }
 
@@ -44,7 +42,7 @@ func TestSmallFreesWaitInAQueue(t *testing.T) {
 	defer tracker.SetChecking(tracker.SetChecking(false))
 	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // a collection would flush the queues
 	flushFrees()
-	allocFree(t, testTag(t), 64, 5)
+	allocFree(t, testkit.UniqueTag(t), 64, 5)
 	if blocks, bytes := queued(); blocks != 5 || bytes != 5*64 {
 		t.Fatalf("%d blocks, %d bytes queued after 5 frees of 64 bytes", blocks, bytes)
 	}
@@ -63,7 +61,7 @@ func TestFreeQueuesAreBounded(t *testing.T) {
 	defer tracker.SetStackRate(tracker.SetStackRate(0))
 	defer tracker.SetChecking(tracker.SetChecking(false))
 	flushFrees()
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	allocFree(t, tag, 16, 3*freeBatchLen*len(freeQueues))
 	if blocks, _ := queued(); blocks >= freeBatchLen*len(freeQueues) {
 		t.Fatalf("%d blocks queued: the queues never flushed", blocks)
@@ -85,10 +83,9 @@ func TestDebugModeFreesAtOnce(t *testing.T) {
 	defer tracker.SetStackRate(tracker.SetStackRate(1))
 	defer tracker.SetChecking(tracker.SetChecking(true))
 	flushFrees()
-	allocFree(t, testTag(t), 64, 10)
+	allocFree(t, testkit.UniqueTag(t), 64, 10)
 	tracker.SetStackRate(0)
-	tracker.SetChecking(false)
-	allocFree(t, testTag(t), largeMin, 2) // the large-buffer path
+	allocFree(t, testkit.UniqueTag(t), largeMin, 2) // the large-buffer path
 	if blocks, _ := queued(); blocks != 0 {
 		t.Fatalf("%d blocks queued", blocks)
 	}
@@ -99,19 +96,15 @@ func TestDebugModeFreesAtOnce(t *testing.T) {
 func TestReliefAndCollectionFlushTheQueues(t *testing.T) {
 	defer leakcheck.Check(t)
 	defer tracker.SetStackRate(tracker.SetStackRate(0))
-	defer tracker.SetChecking(tracker.SetChecking(false))
-	allocFree(t, testTag(t), 64, 3)
+	allocFree(t, testkit.UniqueTag(t), 64, 3)
 	tracker.Relieve(tracker.Shortage{Bytes: 1})
 	if blocks, _ := queued(); blocks != 0 {
 		t.Fatalf("%d blocks queued after Relieve", blocks)
 	}
-	allocFree(t, testTag(t), 64, 3)
-	deadline := time.Now().Add(5 * time.Second)
-	for blocks, _ := queued(); blocks != 0; blocks, _ = queued() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d blocks still queued after collections", blocks)
-		}
+	allocFree(t, testkit.UniqueTag(t), 64, 3)
+	testkit.Eventually(t, func(c *assert.CollectT) {
+		blocks, _ := queued()
+		assert.Zero(c, blocks, "blocks still queued after collections")
 		tracker.GC()
-		time.Sleep(time.Millisecond)
-	}
+	})
 }

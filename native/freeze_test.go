@@ -4,12 +4,13 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"strings"
 	"testing"
 
 	"github.com/membridge/membridge/cext/leakcheck"
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/stacks"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestFreezeAllowsOnlyReads(t *testing.T) {
@@ -24,24 +25,14 @@ func TestFreezeAllowsOnlyReads(t *testing.T) {
 			defer tracker.SetChecking(tracker.SetChecking(rate == 1))
 			for _, n := range []int{100, 1 << 20} { // the malloc and the large-buffer path
 				b, err := Alloc(t.Name(), n)
-				if err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, err)
 				copy(b.Bytes(), "frozen")
 				w, _ := b.ViewMut(0, 1)
-				if err := b.Freeze(); !errors.Is(err, ErrBorrowed) {
-					t.Fatalf("Freeze with an exclusive view out: %v", err)
-				}
+				require.ErrorIs(t, b.Freeze(), ErrBorrowed, "Freeze with an exclusive view out")
 				w.Release()
-				if err := b.Freeze(); err != nil {
-					t.Fatal(err)
-				}
-				if err := b.Freeze(); err != nil {
-					t.Fatalf("second Freeze: %v", err)
-				}
-				if !b.Frozen() {
-					t.Fatal("Frozen() = false")
-				}
+				require.NoError(t, b.Freeze())
+				require.NoError(t, b.Freeze(), "second Freeze")
+				require.True(t, b.Frozen(), "Frozen() = false")
 				func() {
 					defer func() {
 						r := recover()
@@ -55,16 +46,10 @@ func TestFreezeAllowsOnlyReads(t *testing.T) {
 					t.Fatalf("ViewMut of a frozen buffer: %v", err)
 				}
 				v, err := b.View(0, 6)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if string(v.Bytes()) != "frozen" {
-					t.Fatalf("frozen contents %q", v.Bytes())
-				}
+				require.NoError(t, err)
+				require.EqualValues(t, "frozen", string(v.Bytes()), "frozen contents %q", v.Bytes())
 				v.Release()
-				if err := b.Free(); err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, b.Free())
 			}
 		})
 	}
@@ -104,8 +89,6 @@ func TestFrozenWriteFaultsWithItsSite(t *testing.T) {
 		"freeze_test.go",           // the allocation site
 		"unexpected fault address", // the Go runtime's report of the faulting write
 	} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("child output lacks %q:\n%s", want, out)
-		}
+		assert.Contains(t, string(out), want, "child output lacks %q:\n%s", want, out)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/membridge/membridge/cext/leakcheck"
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/internal/zerovalue"
 	"github.com/membridge/membridge/tracker"
 )
@@ -80,7 +81,7 @@ func TestViewCopiesDoNotCount(t *testing.T) {
 	defer leakcheck.Check(t)
 	for _, exclusive := range []bool{false, true} {
 		t.Run(fmt.Sprintf("exclusive=%v", exclusive), func(t *testing.T) {
-			b, err := Alloc(testTag(t), 16)
+			b, err := Alloc(testkit.UniqueTag(t), 16)
 			require.NoError(t, err)
 			view := b.View
 			if exclusive {
@@ -110,7 +111,7 @@ func TestViewCopiesDoNotCount(t *testing.T) {
 // Of two concurrent Releases of one view exactly one ends the borrow.
 func TestViewConcurrentReleaseCountsOnce(t *testing.T) {
 	defer leakcheck.Check(t)
-	b, err := Alloc(testTag(t), 16)
+	b, err := Alloc(testkit.UniqueTag(t), 16)
 	require.NoError(t, err)
 	for range 200 {
 		keep, err := b.View(0, 1) // a second view, which must stay counted
@@ -139,7 +140,7 @@ func TestViewConcurrentReleaseCountsOnce(t *testing.T) {
 // copy's Free would otherwise end (freeing the old block a second time).
 func TestBufferCopiesOwnNothing(t *testing.T) {
 	defer leakcheck.Check(t)
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	b, err := Alloc(tag, 32)
 	require.NoError(t, err)
 	cp := shallowCopy(b)
@@ -176,7 +177,7 @@ func TestBufferCopiesOwnNothing(t *testing.T) {
 // frees once and the other sees it.
 func TestSliceCopiesShareTheHandle(t *testing.T) {
 	defer leakcheck.Check(t)
-	s, err := AllocSliceZeroed[int64](testTag(t), 4)
+	s, err := AllocSliceZeroed[int64](testkit.UniqueTag(t), 4)
 	require.NoError(t, err)
 	cp := *s
 	require.NoError(t, cp.Free())
@@ -189,7 +190,7 @@ func TestSliceCopiesShareTheHandle(t *testing.T) {
 // new ones or reset the original's.
 func TestArenaCopiesOwnNothing(t *testing.T) {
 	defer leakcheck.Check(t)
-	a := NewArena(testTag(t), 4096)
+	a := NewArena(testkit.UniqueTag(t), 4096)
 	p, err := a.Alloc(64, 8)
 	require.NoError(t, err)
 	*(*int64)(p) = 42
@@ -208,7 +209,7 @@ func TestArenaCopiesOwnNothing(t *testing.T) {
 // once per Retain leaves the owner's reference.
 func TestRetainThroughCopies(t *testing.T) {
 	defer leakcheck.Check(t)
-	b, err := Alloc(testTag(t), 8)
+	b, err := Alloc(testkit.UniqueTag(t), 8)
 	require.NoError(t, err)
 	require.NoError(t, b.Retain())
 	cp := shallowCopy(b)

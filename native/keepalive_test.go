@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/membridge/membridge/cext/leakcheck"
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
 )
 
@@ -21,13 +22,13 @@ import (
 // after the use does the same), collections leave the data alone.
 func TestKeptHandleKeepsTheData(t *testing.T) {
 	defer leakcheck.Check(t)
-	b, err := Alloc(testTag(t), 256)
+	b, err := Alloc(testkit.UniqueTag(t), 256)
 	require.NoError(t, err)
 	s := b.Bytes()
 	for i := range s {
 		s[i] = byte(i)
 	}
-	a := NewArena(testTag(t), 0)
+	a := NewArena(testkit.UniqueTag(t), 0)
 	vals, err := MakeSliceIn[int64](a, 32)
 	require.NoError(t, err)
 	for i := range vals {
@@ -136,7 +137,7 @@ func TestDroppedBufferKeptSliceFaults(t *testing.T) {
 func TestDebugModePoisonsFreedMemory(t *testing.T) {
 	defer leakcheck.Check(t)
 	require.True(t, tracker.Checking())
-	b, err := Alloc(testTag(t), 64)
+	b, err := Alloc(testkit.UniqueTag(t), 64)
 	require.NoError(t, err)
 	s := b.Bytes()
 	for i := range s {

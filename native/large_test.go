@@ -3,12 +3,14 @@ package native
 import (
 	"errors"
 	"testing"
-	"time"
 	"unsafe"
 
 	"github.com/membridge/membridge/cext/leakcheck"
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/stacks"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestLargeBuffersReusePages(t *testing.T) {
@@ -22,12 +24,8 @@ func TestLargeBuffersReusePages(t *testing.T) {
 	var bufs []*Buffer
 	for range 8 {
 		b, err := Alloc(t.Name(), n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if uintptr(b.Ptr())%4096 != 0 {
-			t.Fatalf("large buffer at %p is not page-aligned", b.Ptr())
-		}
+		require.NoError(t, err)
+		require.EqualValues(t, 0, uintptr(b.Ptr())%4096, "large buffer at %p is not page-aligned", b.Ptr())
 		b.Bytes()[n-1] = 1
 		bufs = append(bufs, b)
 	}
@@ -40,18 +38,14 @@ func TestLargeBuffersReusePages(t *testing.T) {
 	}
 	// Freed pages are kept (up to the bound) and handed out again.
 	b, err := AllocZeroed(t.Name(), n)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer b.Free()
 	after := LargeBufferStats()
 	if after.Reuses == mid.Reuses {
 		t.Errorf("no reuse: %+v -> %+v", mid, after)
 	}
 	for i, c := range b.Bytes() {
-		if c != 0 {
-			t.Fatalf("AllocZeroed on reused pages: byte %d is %d", i, c)
-		}
+		require.EqualValues(t, 0, c, "AllocZeroed on reused pages: byte %d is %d", i, c)
 	}
 	if after.KeptBytes > max(after.LiveBytes/16, 4<<20) {
 		t.Errorf("kept %d bytes for %d live: over the bound", after.KeptBytes, after.LiveBytes)
@@ -64,22 +58,14 @@ func TestLargeBuffersReusePages(t *testing.T) {
 func TestLargeBufferHandToCCopiesToMalloc(t *testing.T) {
 	defer leakcheck.Check(t)
 	b, err := Alloc(t.Name(), 1<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	copy(b.Bytes(), "handed")
 	p, err := b.HandToC()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(unsafe.Slice((*byte)(p), 6)) != "handed" {
-		t.Fatal("HandToC lost the contents")
-	}
+	require.NoError(t, err)
+	require.EqualValues(t, "handed", string(unsafe.Slice((*byte)(p), 6)), "HandToC lost the contents")
 	// C now owns malloc'd memory: free it as C would.
 	FreeDeleter().d.delete(p)
-	if !errors.Is(b.Err(), ErrMoved) {
-		t.Fatalf("after HandToC: %v", b.Err())
-	}
+	require.True(t, errors.Is(b.Err(), ErrMoved), "after HandToC: %v", b.Err())
 }
 
 // (The debug mode quarantines such a buffer instead, to name it if a kept
@@ -95,18 +81,14 @@ func TestLargeBufferDroppedIsReclaimed(t *testing.T) {
 	func() {
 		//membridge:ignore leak the test drops a large buffer on purpose and checks that the safety net frees it
 		_, err := Alloc(t.Name(), 1<<20)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 	}()
-	for range 50 {
+	// Relieve skips a collection within 10 ms of a fruitless one: the
+	// wait polls until one runs and finds the buffer.
+	testkit.Eventually(t, func(c *assert.CollectT) {
 		tracker.Relieve(tracker.Shortage{Bytes: 0})
-		if LargeBufferStats().LiveBytes == before {
-			return
-		}
-		time.Sleep(11 * time.Millisecond) // Relieve skips a collection within 10 ms of a fruitless one
-	}
-	t.Fatalf("a dropped large buffer was not reclaimed: %d live, %d before", LargeBufferStats().LiveBytes, before)
+		assert.Equal(c, before, LargeBufferStats().LiveBytes, "large buffer bytes live")
+	}, "a dropped large buffer was not reclaimed")
 }
 
 func TestLargeBuffersUnmapInDebugMode(t *testing.T) {
@@ -114,10 +96,8 @@ func TestLargeBuffersUnmapInDebugMode(t *testing.T) {
 	defer tracker.SetChecking(tracker.SetChecking(true))
 	TrimLargeBuffers() // pages kept by earlier tests would serve the allocation
 	before := LargeBufferStats()
-	b, err := Alloc(testTag(t), 1<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, err := Alloc(testkit.UniqueTag(t), 1<<20)
+	require.NoError(t, err)
 	b.Bytes()[0] = 1
 	b.Free()
 	after := LargeBufferStats()

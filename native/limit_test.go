@@ -10,6 +10,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -23,7 +24,7 @@ import (
 // (the limit cannot be passed by wrapping the running total, nor by the
 // moment a refused request would hold its bytes).
 func TestLimitHoldsAgainstOverflowingRequests(t *testing.T) {
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	tracker.SetTagLimit(tag, 1<<20)
 	defer tracker.SetTagLimit(tag, 0)
 	one, err := Alloc(tag, 1)
@@ -129,7 +130,7 @@ func TestHostileSizesOverALimit(t *testing.T) {
 	for _, p := range paths {
 		t.Run(p.name, func(t *testing.T) {
 			defer leaktest.VerifyNone(t)
-			tag := testTag(t)
+			tag := testkit.UniqueTag(t)
 			tracker.SetTagLimit(tag, 1<<20)
 			defer tracker.SetTagLimit(tag, 0)
 			one, err := Alloc(tag, 1)
@@ -157,7 +158,7 @@ func TestHostileSizesOverALimit(t *testing.T) {
 // (the ledger's total cannot pass MaxInt64 either), and leaves nothing.
 func TestHostileSizesWithoutALimit(t *testing.T) {
 	defer leaktest.VerifyNone(t)
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	one, err := Alloc(tag, 1)
 	require.NoError(t, err)
 	defer one.Free()
@@ -174,7 +175,7 @@ func TestHostileSizesWithoutALimit(t *testing.T) {
 	// fill the kind's total, and one more byte cannot be counted.
 	x := make([]byte, 2)
 	keep := DeleterFunc("none", func(unsafe.Pointer) {})
-	adoptTag := testTag(t)
+	adoptTag := testkit.UniqueTag(t)
 	all, err := Adopt(adoptTag, unsafe.Pointer(&x[1]), math.MaxInt-int(tracker.KindStats(KindAdopted).LiveBytes), keep)
 	require.NoError(t, err)
 	_, err = Adopt(adoptTag, unsafe.Pointer(&x[0]), 1, keep)
@@ -188,7 +189,7 @@ func TestHostileSizesWithoutALimit(t *testing.T) {
 // context's error (and never ErrOutOfMemory).
 func TestAllocContextCancelled(t *testing.T) {
 	defer leaktest.VerifyNone(t)
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	tracker.SetTagLimit(tag, 10000)
 	defer tracker.SetTagLimit(tag, 0)
 	ctx, cancel := context.WithCancel(context.Background())

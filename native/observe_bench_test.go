@@ -9,6 +9,7 @@ import (
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/memprofile"
 	"github.com/membridge/membridge/tracker/stacks"
+	"github.com/stretchr/testify/require"
 )
 
 // BenchmarkObserveAllocFree compares alloc+free with the ledger keeping no
@@ -36,9 +37,7 @@ func BenchmarkObserveAllocFree(b *testing.B) {
 				b.SetBytes(int64(size))
 				for b.Loop() {
 					buf, err := native.Alloc("bench-observe", size)
-					if err != nil {
-						b.Fatal(err)
-					}
+					require.NoError(b, err)
 					buf.Free()
 				}
 			})
@@ -60,9 +59,7 @@ func BenchmarkProfileWrite100k(b *testing.B) {
 			bufs := make([]*native.Buffer, 0, 100_000)
 			for i := range 100_000 {
 				buf, err := allocAtSite(i%sites, siteBits)
-				if err != nil {
-					b.Fatal(err)
-				}
+				require.NoError(b, err)
 				bufs = append(bufs, buf)
 			}
 			defer func() {
@@ -72,9 +69,7 @@ func BenchmarkProfileWrite100k(b *testing.B) {
 			}()
 			b.ReportAllocs()
 			for b.Loop() {
-				if err := memprofile.Write(io.Discard); err != nil {
-					b.Fatal(err)
-				}
+				require.NoError(b, memprofile.Write(io.Discard))
 			}
 		})
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/membridge/membridge/cext/leakcheck"
 	"github.com/membridge/membridge/internal/errprefix/errprefixtest"
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
 	"github.com/stretchr/testify/require"
 )
@@ -16,7 +17,7 @@ import (
 // no prefix, and the ledger's keep their "membridge:" text.
 func TestErrorsHaveOnePrefix(t *testing.T) {
 	defer leakcheck.Check(t)
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	var errs []error
 	add := func(err error) { errs = append(errs, err) }
 	second := func(_ any, err error) { add(err) }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/membridge/membridge/cext/leakcheck"
 	"github.com/membridge/membridge/tracker"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 type point struct {
@@ -20,9 +22,7 @@ type point struct {
 func TestAllocSliceZeroed(t *testing.T) {
 	defer leakcheck.Check(t)
 	s, err := AllocSliceZeroed[point](t.Name(), 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	vs := s.Values()
 	if len(vs) != 1000 || s.Len() != 1000 || s.Buffer().Len() != 1000*24 {
 		t.Fatalf("len %d, Len %d, bytes %d", len(vs), s.Len(), s.Buffer().Len())
@@ -33,28 +33,20 @@ func TestAllocSliceZeroed(t *testing.T) {
 		}
 		vs[i] = point{X: float32(i), ID: int64(i)}
 	}
-	if s.Values()[999].ID != 999 {
-		t.Fatal("values did not stick")
-	}
+	require.EqualValues(t, 999, s.Values()[999].ID, "values did not stick")
 	m, err := s.Move()
 	if err != nil || m.Values()[5].ID != 5 {
 		t.Fatalf("move: %v", err)
 	}
 	//membridge:ignore doublefree the test checks that Free of a moved slice returns ErrMoved
-	if err := s.Free(); !errors.Is(err, ErrMoved) {
-		t.Fatalf("free of a moved slice: %v", err)
-	}
-	if err := m.Close(); err != nil {
-		t.Fatal(err)
-	}
+	require.ErrorIs(t, s.Free(), ErrMoved, "free of a moved slice")
+	require.NoError(t, m.Close())
 }
 
 func TestAllocSliceIsJunkInDebugMode(t *testing.T) {
 	defer leakcheck.Check(t)
 	s, err := AllocSlice[uint32](t.Name(), 4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer s.Free()
 	if tracker.Checking() && s.Values()[3] != 0xCDCDCDCD {
 		t.Fatalf("uninitialised values in debug mode: %#x", s.Values()[3])
@@ -88,12 +80,8 @@ func TestSliceRefusesGoPointers(t *testing.T) {
 			t.Errorf("got %v, want ErrPointerType mentioning %q", tc.err, tc.want)
 		}
 	}
-	if err := CheckPointerFree(reflect.TypeFor[[0]*int]()); err != nil {
-		t.Errorf("an empty array holds no pointers: %v", err)
-	}
-	if err := CheckPointerFree(reflect.TypeFor[point]()); err != nil {
-		t.Errorf("point: %v", err)
-	}
+	assert.NoError(t, CheckPointerFree(reflect.TypeFor[[0]*int]()), "an empty array holds no pointers")
+	assert.NoError(t, CheckPointerFree(reflect.TypeFor[point]()), "point")
 }
 
 func errOf[T any](_ *Slice[T], err error) error { return err }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,57 +16,33 @@ import (
 func TestRetainRelease(t *testing.T) {
 	defer leakcheck.Check(t)
 	b, err := Alloc(t.Name(), 64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for range 2 {
-		if err := b.Retain(); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, b.Retain())
 	}
-	if b.Refs() != 3 {
-		t.Fatalf("Refs = %d, want 3", b.Refs())
-	}
-	if err := b.Free(); !errors.Is(err, ErrBorrowed) {
-		t.Fatalf("Free with references out: %v, want ErrBorrowed", err)
-	}
+	require.EqualValues(t, 3, b.Refs(), "Refs")
+	require.ErrorIs(t, b.Free(), ErrBorrowed, "Free with references out")
 	for i := range 2 {
-		if err := b.Release(); err != nil {
-			t.Fatal(err)
-		}
-		if b.Err() != nil {
-			t.Fatalf("freed after %d of 3 releases", i+1)
-		}
+		require.NoError(t, b.Release())
+		require.NoError(t, b.Err(), "freed after %d of 3 releases", i+1)
 	}
 	if err := b.Release(); err != nil { // the last one frees
 		t.Fatal(err)
 	}
-	if !errors.Is(b.Err(), ErrFreed) {
-		t.Fatalf("after the last Release: %v, want ErrFreed", b.Err())
-	}
-	if err := b.Release(); !errors.Is(err, ErrFreed) {
-		t.Fatalf("Release after the last: %v", err)
-	}
-	if err := b.Retain(); !errors.Is(err, ErrFreed) {
-		t.Fatalf("Retain of a freed buffer: %v", err)
-	}
+	require.True(t, errors.Is(b.Err(), ErrFreed), "after the last Release: %v, want ErrFreed", b.Err())
+	require.ErrorIs(t, b.Release(), ErrFreed, "Release after the last")
+	require.ErrorIs(t, b.Retain(), ErrFreed, "Retain of a freed buffer")
 }
 
 func TestViewsBlockFree(t *testing.T) {
 	defer leakcheck.Check(t)
 	b, err := Alloc(t.Name(), 16)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	copy(b.Bytes(), "0123456789abcdef")
 	v1, err := b.View(0, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	v2, err := b.View(10, 6)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if string(v1.Bytes()) != "0123" || string(v2.Bytes()) != "abcdef" {
 		t.Fatalf("views read %q %q", v1.Bytes(), v2.Bytes())
 	}
@@ -81,13 +58,9 @@ func TestViewsBlockFree(t *testing.T) {
 	v1.Release()
 	v2.Release()
 	//membridge:ignore doublefree the test checks that a second Release of a view returns ErrFreed
-	if err := v2.Release(); !errors.Is(err, ErrFreed) {
-		t.Fatalf("second Release of a view: %v", err)
-	}
+	require.ErrorIs(t, v2.Release(), ErrFreed, "second Release of a view")
 	w, err := b.ViewMut(4, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	copy(w.Bytes(), "WXYZ")
 	if _, err := b.View(0, 1); !errors.Is(err, ErrBorrowed) {
 		t.Fatalf("shared view while an exclusive one is out: %v", err)
@@ -96,12 +69,8 @@ func TestViewsBlockFree(t *testing.T) {
 		t.Fatalf("two exclusive views: %v", err)
 	}
 	w.Release()
-	if string(b.Bytes()[:8]) != "0123WXYZ" {
-		t.Fatalf("exclusive view wrote %q", b.Bytes()[:8])
-	}
-	if err := b.Free(); err != nil {
-		t.Fatal(err)
-	}
+	require.EqualValues(t, "0123WXYZ", string(b.Bytes()[:8]), "exclusive view wrote %q", b.Bytes()[:8])
+	require.NoError(t, b.Free())
 }
 
 func TestViewRangeChecked(t *testing.T) {
@@ -119,12 +88,8 @@ func TestViewOutlivingItsBufferReportsIt(t *testing.T) {
 	defer leakcheck.Check(t)
 	b, _ := Alloc(t.Name(), 16)
 	v, err := b.View(2, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Free(RevokeBorrows()); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, b.Free(RevokeBorrows()))
 	err = v.Err()
 	if !errors.Is(err, ErrFreed) || !strings.Contains(err.Error(), "outlived its buffer") || !strings.Contains(err.Error(), t.Name()) {
 		t.Fatalf("view of a freed buffer: %v", err)
@@ -137,9 +102,25 @@ func TestViewOutlivingItsBufferReportsIt(t *testing.T) {
 		}()
 		_ = v.Bytes()
 	}()
-	if err := v.Release(); err != nil {
-		t.Fatalf("Release of a revoked view: %v", err)
-	}
+	require.NoError(t, v.Release(), "Release of a revoked view")
+}
+
+// waitingContext is a context that never ends and closes waiting when
+// its Done is first called: when FreeWait first waits on it.
+type waitingContext struct {
+	context.Context
+	once    sync.Once
+	waiting chan struct{}
+}
+
+func newWaitingContext() *waitingContext {
+	return &waitingContext{Context: context.Background(), waiting: make(chan struct{})}
+}
+
+// Done is the wrapped context's Done, after closing waiting the first time.
+func (c *waitingContext) Done() <-chan struct{} {
+	c.once.Do(func() { close(c.waiting) })
+	return c.Context.Done()
 }
 
 func TestFreeWaitingForBorrows(t *testing.T) {
@@ -151,16 +132,13 @@ func TestFreeWaitingForBorrows(t *testing.T) {
 	if err := b.Free(WaitForBorrows(ctx)); !errors.Is(err, ErrBorrowed) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Free(WaitForBorrows) timing out: %v", err)
 	}
+	ctx2 := newWaitingContext()
 	go func() {
-		time.Sleep(5 * time.Millisecond)
+		<-ctx2.waiting // FreeWait waits for the view now
 		v.Release()
 	}()
-	if err := b.Free(WaitForBorrows(context.Background())); err != nil {
-		t.Fatal(err)
-	}
-	if !errors.Is(b.Err(), ErrFreed) {
-		t.Fatal("Free(WaitForBorrows) returned without freeing")
-	}
+	require.NoError(t, b.Free(WaitForBorrows(ctx2)))
+	require.True(t, errors.Is(b.Err(), ErrFreed), "FreeWait returned without freeing")
 }
 
 // WaitForBorrows and RevokeBorrows together: Free waits for the views
@@ -203,9 +181,7 @@ func TestReadAt(t *testing.T) {
 func TestBorrowsConcurrently(t *testing.T) {
 	defer leakcheck.Check(t)
 	b, err := Alloc(t.Name(), 64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	done := make(chan struct{})
 	var errs = make(chan error, 64)
 	for g := range 8 {
@@ -254,9 +230,7 @@ func TestBorrowsConcurrently(t *testing.T) {
 		}
 	}
 	if b.Err() == nil {
-		if err := b.Free(); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, b.Free())
 	}
 	//membridge:ignore useafterfree the test reads Refs of a buffer a racing Free may have freed: Refs is safe on a freed buffer
 	if b.Refs() != 1 && b.Err() == nil {

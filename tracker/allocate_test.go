@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/leaktest"
@@ -16,7 +17,7 @@ import (
 // locals: it must cost no allocation of its own (the hot path of every
 // Alloc+Free pair). An Allocate with one costs what one without does.
 func TestAllocateClosureDoesNotAllocate(t *testing.T) {
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	type owner struct{ p uintptr }
 	n := int64(64)
 	pair := func(withClosure bool) float64 {
@@ -46,7 +47,7 @@ func TestAllocateClosureDoesNotAllocate(t *testing.T) {
 // retried.
 func TestAllocateRetriesOnlyOutOfMemory(t *testing.T) {
 	defer leaktest.VerifyNone(t)
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	calls := 0
 	other := errors.New("bad alignment")
 	_, err := tracker.AllocateUnwatched(tracker.Request{Kind: native.KindCHeap, Device: -1, Tag: tag, Bytes: 8},
@@ -79,7 +80,7 @@ func TestAllocateRetriesOnlyOutOfMemory(t *testing.T) {
 // Memory that exists already (a nil alloc) is not helped by a relief: a
 // limit's refusal returns at once, and no relief runs.
 func TestAllocateExistingMemoryIsNotRelieved(t *testing.T) {
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	tracker.SetTagLimit(tag, 10)
 	defer tracker.SetTagLimit(tag, 0)
 	before := tracker.Pressure()

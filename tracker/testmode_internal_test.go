@@ -5,8 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -80,11 +80,9 @@ func TestDroppedRecordIsNeverOutOfBothLedgerAndFailures(t *testing.T) {
 		}
 		return false
 	}
-	for deadline := time.Now().Add(10 * time.Second); !blocked(); runtime.Gosched() {
-		if time.Now().After(deadline) {
-			failures.Unlock()
-			t.Fatal("the safety net's handler never waited for the failures list")
-		}
+	if !testkit.Until(blocked, nil) {
+		failures.Unlock()
+		t.Fatal("the safety net's handler never waited for the failures list")
 	}
 	inLedger := false
 	LiveRecords(func(r *Record) bool { inLedger = inLedger || r == rec; return !inLedger })

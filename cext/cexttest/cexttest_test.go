@@ -9,6 +9,7 @@ import (
 	"github.com/membridge/membridge/cext/cexttest"
 	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker/leaktest"
+	"github.com/stretchr/testify/require"
 )
 
 func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
@@ -24,9 +25,7 @@ func TestFailNextAllocs(t *testing.T) {
 		}
 	}
 	b, err := cext.Alloc("cext-fault", 64)
-	if err != nil {
-		t.Fatalf("the third allocation still failed: %v", err)
-	}
+	require.NoError(t, err, "the third allocation still failed")
 	b.Free()
 }
 
@@ -35,9 +34,7 @@ func TestFailNextAllocsCancel(t *testing.T) {
 	cexttest.FailNextAllocs(5)
 	cexttest.FailNextAllocs(0)
 	b, err := cext.Alloc("cext-fault", 64)
-	if err != nil {
-		t.Fatalf("an allocation failed after FailNextAllocs(0): %v", err)
-	}
+	require.NoError(t, err, "an allocation failed after FailNextAllocs(0)")
 	b.Free()
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/membridge/membridge/cext/leakcheck"
 	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker/leaktest"
+	"github.com/stretchr/testify/require"
 )
 
 func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
@@ -21,9 +22,7 @@ func TestPlantedLeakIsFound(t *testing.T) {
 	cmem.PlantLeak(4096)
 	found := leakcheck.Scan()
 	cmem.UnplantLeak()
-	if !found {
-		t.Fatal("LeakSanitizer did not find the planted leak")
-	}
+	require.True(t, found, "LeakSanitizer did not find the planted leak")
 	if leakcheck.Scan() {
 		t.Error("LeakSanitizer still reports a leak after the planted block was freed")
 	}
@@ -36,9 +35,7 @@ func TestGoHeldCMemoryIsNotALeak(t *testing.T) {
 	bufs := make([]*native.Buffer, 16)
 	for i := range bufs {
 		b, err := native.Alloc("leakcheck.held", 1<<10)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		bufs[i] = b
 	}
 	runtime.GC()

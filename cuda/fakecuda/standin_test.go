@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
@@ -16,7 +15,10 @@ import (
 	"gorgonia.org/cu"
 
 	"github.com/membridge/membridge/cuda/internal/refkernels"
+	"github.com/membridge/membridge/internal/childtest"
 	"github.com/membridge/membridge/tracker/leaktest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // plantedReclaims counts the objects tests deliberately leave in a context
@@ -51,43 +53,29 @@ func onContext(t *testing.T, dev int, f func(cu.CUContext)) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	d, err := cu.GetDevice(dev)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ctx, err := d.RetainPrimaryCtx()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cu.SetCurrentContext(ctx); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, cu.SetCurrentContext(ctx))
 	f(ctx)
 	if _, err := cu.PopCurrentCtx(); err != nil {
 		t.Error(err)
 	}
-	if err := d.ReleasePrimaryCtx(); err != nil {
-		t.Error(err)
-	}
+	assert.NoError(t, d.ReleasePrimaryCtx())
 	after, _ := Read()
 	after.ReclaimedAtReset -= plantedReclaims - before.ReclaimedAtReset
-	if err := Grown(before, after); err != nil {
-		t.Error(err)
-	}
+	assert.NoError(t, Grown(before, after))
 }
 
 func wantErr(t *testing.T, what string, err, want error) {
 	t.Helper()
-	if !errors.Is(err, want) {
-		t.Errorf("%s: got error %v, want %v", what, err, want)
-	}
+	assert.True(t, errors.Is(err, want), "%s: got error %v, want %v", what, err, want)
 }
 
 func mustAlloc(t *testing.T, n int64) cu.DevicePtr {
 	t.Helper()
 	p, err := cu.MemAlloc(n)
-	if err != nil {
-		t.Fatalf("MemAlloc(%d): %v", n, err)
-	}
+	require.NoError(t, err, "MemAlloc(%d)", n)
 	return p
 }
 
@@ -102,13 +90,9 @@ func TestCountersFollowAllocations(t *testing.T) {
 		if err := Grown(before, mid); err == nil {
 			t.Error("Grown saw nothing after an allocation")
 		}
-		if err := cu.MemFree(p); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, cu.MemFree(p))
 		after, _ := Read()
-		if err := Grown(before, after); err != nil {
-			t.Error(err)
-		}
+		assert.NoError(t, Grown(before, after))
 	})
 }
 
@@ -119,9 +103,7 @@ func TestDevicePointersAreNotHostAddresses(t *testing.T) {
 		if uint64(p) < DevicePointerBase || uint64(p) >= DevicePointerBase+DevicePointerSpan {
 			t.Errorf("device pointer %#x is outside device 0's span", uint64(p))
 		}
-		if !HostLoadFaults(uintptr(p)) {
-			t.Errorf("a host load through device pointer %#x did not fault", uint64(p))
-		}
+		assert.True(t, HostLoadFaults(uintptr(p)), "a host load through device pointer %#x did not fault", uint64(p))
 		// A device pointer where host memory is expected is refused.
 		wantErr(t, "MemcpyHtoD from a device pointer", cu.MemcpyHtoD(p, *(*unsafe.Pointer)(unsafe.Pointer(&p)), 8), cu.InvalidValue)
 	})
@@ -144,9 +126,7 @@ func TestCopiesAreBoundsChecked(t *testing.T) {
 			{"DtoD in bounds", cu.MemcpyDtoD(b, a, 100)},
 			{"MemsetD8 in bounds", cu.MemsetD8(a+99, 7, 1)},
 		} {
-			if c.err != nil {
-				t.Errorf("%s: %v", c.name, c.err)
-			}
+			assert.NoError(t, c.err, c.name)
 		}
 		for _, c := range []struct {
 			name string
@@ -169,16 +149,10 @@ func TestCopiesAreBoundsChecked(t *testing.T) {
 		for i := range want {
 			want[i] = byte(i)
 		}
-		if err := cu.MemcpyHtoD(a, unsafe.Pointer(&want[0]), 100); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, cu.MemcpyHtoD(a, unsafe.Pointer(&want[0]), 100))
 		got := make([]byte, 100)
-		if err := cu.MemcpyDtoH(unsafe.Pointer(&got[0]), a, 100); err != nil {
-			t.Fatal(err)
-		}
-		if string(got) != string(want) {
-			t.Errorf("round trip: got %v", got)
-		}
+		require.NoError(t, cu.MemcpyDtoH(unsafe.Pointer(&got[0]), a, 100))
+		assert.Equal(t, string(want), string(got), "round trip")
 	})
 }
 
@@ -186,9 +160,7 @@ func TestFreedPointersAreInvalid(t *testing.T) {
 	onContext(t, 0, func(cu.CUContext) {
 		p := mustAlloc(t, 16)
 		wantErr(t, "MemFree of an interior pointer", cu.MemFree(p+8), cu.InvalidValue)
-		if err := cu.MemFree(p); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, cu.MemFree(p))
 		var x [16]byte
 		wantErr(t, "MemFree twice", cu.MemFree(p), cu.InvalidValue)
 		wantErr(t, "DtoH after free", cu.MemcpyDtoH(unsafe.Pointer(&x[0]), p, 16), cu.InvalidValue)
@@ -224,9 +196,7 @@ func TestContextStacksArePerThread(t *testing.T) {
 			t.Error(err)
 		}
 		// Push and pop nest on this thread.
-		if err := cu.PushCurrentCtx(ctx); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, cu.PushCurrentCtx(ctx))
 		if got, err := cu.PopCurrentCtx(); err != nil || got != ctx {
 			t.Errorf("PopCurrentCtx: %v, %v; want %v", got, err, ctx)
 		}
@@ -243,21 +213,13 @@ func TestDestroyedContext(t *testing.T) {
 	before, _ := Read()
 	d, _ := cu.GetDevice(0)
 	ctx, err := d.RetainPrimaryCtx()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cu.SetCurrentContext(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if before.ActiveContexts != 0 {
-		t.Fatalf("another test holds the primary context: %+v", before)
-	}
+	require.NoError(t, err)
+	require.NoError(t, cu.SetCurrentContext(ctx))
+	require.EqualValues(t, 0, before.ActiveContexts, "another test holds the primary context: %+v", before)
 	p := mustAlloc(t, 32)
 	_ = p // left alive on purpose: the context's destruction reclaims it
 	plantedReclaims++
-	if err := d.ReleasePrimaryCtx(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, d.ReleasePrimaryCtx())
 	after, _ := Read()
 	if after.ReclaimedAtReset != before.ReclaimedAtReset+1 || after.DeviceAllocs != before.DeviceAllocs {
 		t.Errorf("destroying a context holding one allocation: %+v, before %+v", after, before)
@@ -279,9 +241,7 @@ func TestDestroyedContext(t *testing.T) {
 
 func TestFaultInjection(t *testing.T) {
 	onContext(t, 0, func(cu.CUContext) {
-		if !FailAllocAfter(2) {
-			t.Fatal("FailAllocAfter found no stand-in")
-		}
+		require.True(t, FailAllocAfter(2), "FailAllocAfter found no stand-in")
 		defer FailAllocAfter(-1)
 		a, b := mustAlloc(t, 8), mustAlloc(t, 8)
 		_, err := cu.MemAlloc(8)
@@ -289,9 +249,7 @@ func TestFaultInjection(t *testing.T) {
 		FailAllocAfter(-1)
 		c := mustAlloc(t, 8)
 		for _, p := range []cu.DevicePtr{a, b, c} {
-			if err := cu.MemFree(p); err != nil {
-				t.Error(err)
-			}
+			assert.NoError(t, cu.MemFree(p))
 		}
 	})
 }
@@ -313,9 +271,7 @@ func TestModules(t *testing.T) {
 		_, err = cu.LoadData("\x7fELF....")
 		wantErr(t, "LoadData of a cubin", err, cu.NotSupported)
 		m, err := cu.LoadData(ptx("first", "second"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		for _, n := range []string{"first", "second"} {
 			if _, err := m.Function(n); err != nil {
 				t.Errorf("Function(%q): %v", n, err)
@@ -323,9 +279,7 @@ func TestModules(t *testing.T) {
 		}
 		_, err = m.Function("firs")
 		wantErr(t, "Function of a name not in the module", err, cu.NotFound)
-		if err := m.Unload(); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, m.Unload())
 		_, err = m.Function("first")
 		wantErr(t, "Function of an unloaded module", err, cu.InvalidHandle)
 		wantErr(t, "Unload twice", m.Unload(), cu.InvalidHandle)
@@ -338,14 +292,10 @@ func TestLaunchRunsTheCReference(t *testing.T) {
 			t.Fatalf("RegisteredKernels: %d, %v", n, err)
 		}
 		m, err := cu.LoadData(ptx(SelfTestKernel, "not_registered"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		defer m.Unload()
 		fn, err := m.Function(SelfTestKernel)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		const n = 1000
 		out := mustAlloc(t, 4*n)
 		defer cu.MemFree(out)
@@ -353,17 +303,11 @@ func TestLaunchRunsTheCReference(t *testing.T) {
 		// Scalars in 8-byte slots: gorgonia reads 8 bytes per argument.
 		args := []uint64{uint64(out), n, 7}
 		params := []unsafe.Pointer{unsafe.Pointer(&args[0]), unsafe.Pointer(&args[1]), unsafe.Pointer(&args[2])}
-		if err := fn.Launch(3, 1, 1, 128, 1, 1, 0, cu.Stream{}, params); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, fn.Launch(3, 1, 1, 128, 1, 1, 0, cu.Stream{}, params))
 		got := make([]uint32, n)
-		if err := cu.MemcpyDtoH(unsafe.Pointer(&got[0]), out, 4*n); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, cu.MemcpyDtoH(unsafe.Pointer(&got[0]), out, 4*n))
 		for i, v := range got {
-			if v != uint32(7+i) {
-				t.Fatalf("out[%d] = %d, want %d", i, v, 7+i)
-			}
+			require.Equal(t, uint32(7+i), v, "out[%d]", i)
 		}
 		if after, _ := Read(); after.Launches != before.Launches+1 {
 			t.Errorf("launch counter: %d -> %d", before.Launches, after.Launches)
@@ -379,9 +323,7 @@ func TestLaunchRunsTheCReference(t *testing.T) {
 		wantErr(t, "a launch on a freed pointer", launch(fn, 32, []uint64{uint64(out) + 1<<30, 1, 0}), cu.IllegalAddress)
 		wantErr(t, "a block of 1025 threads", launch(fn, 1025, []uint64{uint64(out), 1, 0}), cu.InvalidValue)
 		other, err := m.Function("not_registered")
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		wantErr(t, "a kernel with no C reference", launch(other, 32, []uint64{uint64(out)}), cu.NotFound)
 	})
 }
@@ -395,9 +337,7 @@ func TestReferenceKernelVectors(t *testing.T) {
 			names = append(names, v.Kernel)
 		}
 		m, err := cu.LoadData(ptx(names...))
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		defer m.Unload()
 		for i, v := range refkernels.Vectors {
 			t.Run(fmt.Sprintf("%d_%s", i, v.Kernel), func(t *testing.T) {
@@ -405,18 +345,12 @@ func TestReferenceKernelVectors(t *testing.T) {
 				// current on its thread.
 				runtime.LockOSThread()
 				defer runtime.UnlockOSThread()
-				if err := cu.SetCurrentContext(ctx); err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, cu.SetCurrentContext(ctx))
 				defer cu.PopCurrentCtx()
 				k, ok := refkernels.Find(v.Kernel)
-				if !ok {
-					t.Fatalf("no reference kernel %q", v.Kernel)
-				}
+				require.True(t, ok, "no reference kernel %q", v.Kernel)
 				fn, err := m.Function(v.Kernel)
-				if err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, err)
 				y := cloneToDevice(t, v.Y)
 				defer cu.MemFree(y)
 				x := cloneToDevice(t, v.X)
@@ -437,13 +371,9 @@ func TestReferenceKernelVectors(t *testing.T) {
 				for j := range slots {
 					params[j] = unsafe.Pointer(&slots[j])
 				}
-				if err := fn.Launch(int(v.Grid), 1, 1, int(v.Block), 1, 1, 0, cu.Stream{}, params); err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, fn.Launch(int(v.Grid), 1, 1, int(v.Block), 1, 1, 0, cu.Stream{}, params))
 				got := make([]float32, len(v.Want))
-				if err := cu.MemcpyDtoH(unsafe.Pointer(&got[0]), y, int64(4*len(got))); err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, cu.MemcpyDtoH(unsafe.Pointer(&got[0]), y, int64(4*len(got))))
 				for j := range got {
 					if math.Float32bits(got[j]) != math.Float32bits(v.Want[j]) && !(got[j] != got[j] && v.Want[j] != v.Want[j]) {
 						t.Errorf("element %d: got %v, want %v", j, got[j], v.Want[j])
@@ -457,35 +387,13 @@ func TestReferenceKernelVectors(t *testing.T) {
 func cloneToDevice(t *testing.T, v []float32) cu.DevicePtr {
 	t.Helper()
 	p := mustAlloc(t, int64(4*len(v)))
-	if err := cu.MemcpyHtoD(p, unsafe.Pointer(&v[0]), int64(4*len(v))); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, cu.MemcpyHtoD(p, unsafe.Pointer(&v[0]), int64(4*len(v))))
 	return p
 }
 
-// childEnv is set in the environment of the test binary when it re-runs
-// itself with a different stand-in configuration.
-const childEnv = "MEMBRIDGE_FAKECUDA_CHILD"
-
-// runChild re-runs this test binary with only test name and env added to
-// the environment, and returns its combined output and error.
-func runChild(t *testing.T, name string, env ...string) (string, error) {
-	t.Helper()
-	Require(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^"+name+"$", "-test.count=1", "-test.v")
-	// GORACE: no one-second sleep at exit under -race.
-	gorace := "GORACE=" + strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0")
-	cmd.Env = append(os.Environ(), append(env, childEnv+"="+name, gorace)...)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
 func TestSeveralDevices(t *testing.T) {
-	if os.Getenv(childEnv) != t.Name() {
-		out, err := runChild(t, t.Name(), "MEMBRIDGE_FAKECUDA_DEVICES=3", "MEMBRIDGE_FAKECUDA_MEM=1048576")
-		if err != nil || !strings.Contains(out, "--- PASS: "+t.Name()) {
-			t.Fatalf("child with 3 devices: %v\n%s", err, out)
-		}
+	Require(t)
+	if !childtest.Alone(t, "MEMBRIDGE_FAKECUDA_DEVICES=3", "MEMBRIDGE_FAKECUDA_MEM=1048576") {
 		return
 	}
 	n, err := cu.NumDevices()
@@ -503,9 +411,7 @@ func TestSeveralDevices(t *testing.T) {
 		if ctxs[dev], err = d.RetainPrimaryCtx(); err != nil {
 			t.Fatal(err)
 		}
-		if err := cu.SetCurrentContext(ctxs[dev]); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, cu.SetCurrentContext(ctxs[dev]))
 		free, total, err := cu.MemInfo()
 		if err != nil || total != 1<<20 || free != total {
 			t.Errorf("device %d MemInfo: %d free of %d, %v", dev, free, total, err)
@@ -520,22 +426,14 @@ func TestSeveralDevices(t *testing.T) {
 	}
 	// Device 2 is current. Unified addressing: copies between devices
 	// work, but memory is freed in its own context.
-	if err := cu.MemcpyDtoD(ptrs[2], ptrs[0], 1<<19); err != nil {
-		t.Errorf("DtoD from device 0 to 2: %v", err)
-	}
+	assert.NoError(t, cu.MemcpyDtoD(ptrs[2], ptrs[0], 1<<19), "DtoD from device 0 to 2")
 	wantErr(t, "MemFree of device 0's memory in device 2's context", cu.MemFree(ptrs[0]), cu.InvalidContext)
 	wantErr(t, "MemsetD8 of device 1's memory in device 2's context", cu.MemsetD8(ptrs[1], 0, 1), cu.InvalidContext)
 	for dev := range 3 {
-		if err := cu.SetCurrentContext(ctxs[dev]); err != nil {
-			t.Fatal(err)
-		}
-		if err := cu.MemFree(ptrs[dev]); err != nil {
-			t.Error(err)
-		}
+		require.NoError(t, cu.SetCurrentContext(ctxs[dev]))
+		assert.NoError(t, cu.MemFree(ptrs[dev]))
 		d, _ := cu.GetDevice(dev)
-		if err := d.ReleasePrimaryCtx(); err != nil {
-			t.Error(err)
-		}
+		assert.NoError(t, d.ReleasePrimaryCtx())
 	}
 	if _, err := cu.PopCurrentCtx(); err != nil {
 		t.Error(err)
@@ -546,10 +444,11 @@ func TestSeveralDevices(t *testing.T) {
 }
 
 func TestBadEnvironmentFailsInit(t *testing.T) {
-	if os.Getenv(childEnv) == t.Name() {
+	if childtest.InChild(t) {
 		t.Fatal("cuInit should have failed before the tests ran")
 	}
-	out, err := runChild(t, t.Name(), "MEMBRIDGE_FAKECUDA_DEVICES=9")
+	Require(t)
+	out, err := childtest.Run(t, "MEMBRIDGE_FAKECUDA_DEVICES=9")
 	if err == nil || !strings.Contains(out, "MEMBRIDGE_FAKECUDA_DEVICES=9") {
 		t.Errorf("a child with 9 devices: %v\n%s", err, out)
 	}
@@ -573,19 +472,14 @@ func TestUnmodelledCallsAreNotSupported(t *testing.T) {
 }
 
 func TestFailAllocAfterFromEnvironment(t *testing.T) {
-	if os.Getenv(childEnv) != t.Name() {
-		out, err := runChild(t, t.Name(), "MEMBRIDGE_FAKECUDA_FAIL_ALLOC_AFTER=1")
-		if err != nil || !strings.Contains(out, "--- PASS: "+t.Name()) {
-			t.Fatalf("child with MEMBRIDGE_FAKECUDA_FAIL_ALLOC_AFTER=1: %v\n%s", err, out)
-		}
+	Require(t)
+	if !childtest.Alone(t, "MEMBRIDGE_FAKECUDA_FAIL_ALLOC_AFTER=1") {
 		return
 	}
 	onContext(t, 0, func(cu.CUContext) {
 		p := mustAlloc(t, 8)
 		_, err := cu.MemAlloc(8)
 		wantErr(t, "the second allocation", err, cu.OutOfMemory)
-		if err := cu.MemFree(p); err != nil {
-			t.Error(err)
-		}
+		assert.NoError(t, cu.MemFree(p))
 	})
 }

@@ -7,8 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/leaktest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
@@ -18,9 +21,7 @@ func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 func scratchLine(t *testing.T) string {
 	t.Helper()
 	src, err := os.ReadFile("decoder.go")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for i, line := range strings.Split(string(src), "\n") {
 		if strings.Contains(line, `native.Alloc("scratch"`) {
 			return strconv.Itoa(i + 1)
@@ -35,12 +36,8 @@ var frames = [][]byte{frame("abc"), frame("defg")}
 func TestFixedDecoderLeavesNothing(t *testing.T) {
 	defer leaktest.VerifyNone(t)
 	out, err := decodeFramesFixed(frames)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(out.Bytes()) != "abcdefg" {
-		t.Fatalf("decoded %q", out.Bytes())
-	}
+	require.NoError(t, err)
+	require.EqualValues(t, "abcdefg", string(out.Bytes()), "decoded %q", out.Bytes())
 	out.Free()
 }
 
@@ -49,16 +46,14 @@ func TestFixedDecoderLeavesNothing(t *testing.T) {
 // test's name. If it ever stops doing so, this test fails.
 func TestLeakingDecoderIsCaught(t *testing.T) {
 	out, err := decodeFrames(frames)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	out.Free()
 	// The scratch handles are unreachable now; the safety net reclaims them
 	// at a garbage collection and keeps them for the report.
-	for deadline := time.Now().Add(5 * time.Second); tracker.TagStats("scratch").LiveCount > 0 && time.Now().Before(deadline); {
+	testkit.Eventually(t, func(c *assert.CollectT) {
 		tracker.GC()
-		time.Sleep(time.Millisecond)
-	}
+		assert.Zero(c, tracker.TagStats("scratch").LiveCount, "scratch handles live")
+	})
 	var rt leaktest.Recorder
 	leaktest.VerifyNone(&rt, leaktest.MaxWait(10*time.Millisecond))
 	rep := rt.Report()
@@ -70,9 +65,7 @@ func TestLeakingDecoderIsCaught(t *testing.T) {
 		"leakdemo.decode\n",
 		"decoder.go:" + scratchLine(t),
 	} {
-		if !strings.Contains(rep, want) {
-			t.Errorf("leak report lacks %q:\n%s", want, rep)
-		}
+		assert.Contains(t, rep, want, "leak report lacks")
 	}
 }
 
@@ -84,8 +77,6 @@ func TestLeakingDecoderFails(t *testing.T) {
 	}
 	defer leaktest.VerifyNone(t, leaktest.MaxWait(10*time.Millisecond))
 	out, err := decodeFrames(frames)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	out.Free()
 }

@@ -14,7 +14,10 @@ import (
 
 	"github.com/membridge/membridge/cext/cexttest"
 	"github.com/membridge/membridge/cuda"
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // Every fault gets a clear HTTP error and leaves nothing behind:
@@ -68,13 +71,9 @@ func TestOversizedRequests(t *testing.T) {
 	req.Header.Set("Content-Type", binaryType)
 	req.ContentLength = -1
 	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	resp.Body.Close()
-	if resp.StatusCode != 413 {
-		t.Errorf("chunked body over the limit: %d", resp.StatusCode)
-	}
+	assert.EqualValues(t, 413, resp.StatusCode, "chunked body over the limit")
 }
 
 func TestBudgetTooSmallGivesBackPressure(t *testing.T) {
@@ -121,9 +120,7 @@ func TestClientCancelsMidway(t *testing.T) {
 func TestClientDisconnectsMidBody(t *testing.T) {
 	url := startTest(t, defaultConfig())
 	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	fmt.Fprintf(conn, "POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: 100000\r\n\r\n", binaryType)
 	conn.Write(encodeBinary(randomJob(newRand(8), 100))[:500])
 	conn.Close()
@@ -134,13 +131,10 @@ func TestClientDisconnectsMidBody(t *testing.T) {
 // request whose client went away on its own time.
 func waitIdle(t *testing.T) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for tracker.TagStats(tagRequest).LiveCount > 0 || tracker.TagStats(tagDevice).LiveCount > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("request memory still live: %+v", tracker.TagStats(tagRequest))
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testkit.Eventually(t, func(c *assert.CollectT) {
+		assert.Zero(c, tracker.TagStats(tagRequest).LiveCount, "request memory live: %+v", tracker.TagStats(tagRequest))
+		assert.Zero(c, tracker.TagStats(tagDevice).LiveCount, "device memory live: %+v", tracker.TagStats(tagDevice))
+	})
 }
 
 func TestCachedAnswerIsTheSame(t *testing.T) {

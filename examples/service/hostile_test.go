@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/membridge/membridge/batch"
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
 )
 
@@ -72,16 +73,11 @@ func dial(t *testing.T, url string) net.Conn {
 	return c
 }
 
-// waitFor polls cond until it holds or the time is up.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+// waitFor waits until cond holds (testkit.Eventually); what names the
+// condition if it never does.
+func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, d)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Eventually(t, func(c *assert.CollectT) { assert.True(c, cond(), what) })
 }
 
 // readStatus reads the status code of the answer on c, within d.
@@ -137,7 +133,7 @@ func TestIdleClientsHoldingDeclaredBodies(t *testing.T) {
 					io.WriteString(conns[i], "MBB1")
 				}
 			}
-			waitFor(t, 2*time.Second, "every idle body in the ledger", func() bool { return tracker.TagStats(tagRequest).LiveCount >= idlers })
+			waitFor(t, "every idle body in the ledger", func() bool { return tracker.TagStats(tagRequest).LiveCount >= idlers })
 			assert.LessOrEqual(t, requestBytes(), int64(idlers*firstBodyStep), "the idle clients hold more than they sent")
 			assertServed(t, legitimate(t, url, 40, 1), 40)
 			for _, c := range conns {
@@ -245,7 +241,7 @@ func TestSlowReaders(t *testing.T) {
 	}
 	ok := legitimate(t, url, 40, 3)
 	// Nobody has read a byte of the answers, and yet the requests are over.
-	waitFor(t, 10*time.Second, "the slow readers' requests abandoned", func() bool {
+	waitFor(t, "the slow readers' requests abandoned", func() bool {
 		return tracker.TagStats(tagRequest).LiveCount == 0 && tracker.TagStats(tagDevice).LiveCount == 0
 	})
 	assertServed(t, ok, 40)
@@ -298,7 +294,7 @@ func TestRequestsInFlightAreCapped(t *testing.T) {
 	for range cfg.MaxInFlight {
 		header(dial(t, url), 1000)
 	}
-	waitFor(t, 2*time.Second, "the slots taken", func() bool { return tracker.TagStats(tagRequest).LiveCount == int64(cfg.MaxInFlight) })
+	waitFor(t, "the slots taken", func() bool { return tracker.TagStats(tagRequest).LiveCount == int64(cfg.MaxInFlight) })
 	start := time.Now()
 	code, body, h := post(t, url, binaryType, encodeBinary(randomJob(newRand(23), 10)))
 	assert.Less(t, time.Since(start), cfg.QueueWait, "the answer beyond the cap waits")

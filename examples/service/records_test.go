@@ -71,8 +71,6 @@ func BenchmarkDecodeRecords(b *testing.B) {
 	recs := make([]batch.Record, countElements(body))
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
-		if err := decodeRecords(body, recs); err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, decodeRecords(body, recs))
 	}
 }

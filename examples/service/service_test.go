@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/membridge/membridge/tracker/leaktest"
@@ -39,9 +40,7 @@ func startWithDebug(t *testing.T, cfg config) (url, debugURL string) {
 	srv, err := start(cfg, log, ln, debugLn)
 	require.NoError(t, err)
 	t.Cleanup(func() {
-		if err := srv.shutdown(log); err != nil {
-			t.Error(err)
-		}
+		assert.NoError(t, srv.shutdown(log))
 		leaktest.VerifyNone(t)
 	})
 	return "http://" + ln.Addr().String(), "http://" + debugLn.Addr().String()
@@ -50,9 +49,7 @@ func startWithDebug(t *testing.T, cfg config) (url, debugURL string) {
 func post(t *testing.T, url, ct string, body []byte) (int, []byte, http.Header) {
 	t.Helper()
 	resp, err := http.Post(url+"/v1/batch", ct, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, raw, resp.Header

@@ -12,8 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/leaktest"
+	"github.com/stretchr/testify/require"
 )
 
 // The soak tests run for minutes, so they run only when asked:
@@ -161,10 +163,7 @@ func TestLeakyVariantIsCaughtByMetrics(t *testing.T) {
 func startLeaky(t *testing.T, cfg config) (url, debugURL string) {
 	url, debugURL = startWithDebug(t, cfg)
 	t.Cleanup(func() { // runs before startTest's shutdown check
-		for deadline := time.Now().Add(10 * time.Second); tracker.TagStats(tagRequest).LiveCount > 0 && time.Now().Before(deadline); {
-			tracker.GC()
-			time.Sleep(10 * time.Millisecond)
-		}
+		testkit.Until(func() bool { return tracker.TagStats(tagRequest).LiveCount == 0 }, tracker.GC)
 		leaktest.Find(leaktest.MaxWait(0)) // reports, and so forgets, the planted leaks
 	})
 	return url, debugURL
@@ -176,9 +175,7 @@ func soakDuration(t *testing.T) time.Duration {
 		t.Skip("set MEMBRIDGE_SOAK=<duration> (make soak) to run the load tests")
 	}
 	d, err := time.ParseDuration(v)
-	if err != nil {
-		t.Fatalf("MEMBRIDGE_SOAK=%q: %v", v, err)
-	}
+	require.NoError(t, err, "MEMBRIDGE_SOAK=%q", v)
 	return d
 }
 
@@ -186,9 +183,7 @@ func soakDuration(t *testing.T) time.Duration {
 // each labelled series under its full name, labels sorted as exposed.
 func scrape(t *testing.T, url string) map[string]float64 {
 	resp, err := http.Get(url + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer resp.Body.Close()
 	out := map[string]float64{}
 	sc := bufio.NewScanner(resp.Body)

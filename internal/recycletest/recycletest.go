@@ -9,18 +9,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
 )
-
-var seq atomic.Int64
-
-// Tag returns a tag no other test of the run uses, so the per-tag counters
-// a test reads are its own (under -count>1 too).
-func Tag(t testing.TB, what string) string {
-	return fmt.Sprintf("%s/%s#%d", t.Name(), what, seq.Add(1))
-}
 
 // Production sets the ledger's stack rate for the rest of t (0: no stacks,
 // so freed records are reused; 1: every record keeps a stack).
@@ -106,11 +98,8 @@ func HearDrops(t testing.TB) *atomic.Int64 {
 	return heard
 }
 
-// WaitDrops collects until heard reaches want, for at most ten seconds.
+// WaitDrops collects until heard reaches want, for at most
+// testkit.Patience; the caller checks the count.
 func WaitDrops(heard *atomic.Int64, want int64) {
-	deadline := time.Now().Add(10 * time.Second)
-	for heard.Load() < want && time.Now().Before(deadline) {
-		tracker.GC()
-		time.Sleep(time.Millisecond)
-	}
+	testkit.Until(func() bool { return heard.Load() >= want }, tracker.GC)
 }

@@ -7,15 +7,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/membridge/membridge/native"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/debughttp"
 	"github.com/membridge/membridge/tracker/history"
@@ -25,22 +24,10 @@ import (
 
 func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 
-var runSeq atomic.Int64
-
-// commit makes a ledger record without memory behind it.
-func commit(t *testing.T, kind tracker.Kind, device int, tag string, n int64) *tracker.Record {
-	t.Helper()
-	r, err := tracker.AllocateUnwatched(tracker.Request{Kind: kind, Device: device, Tag: tag, Bytes: n, Addr: 0x1000}, nil, nil)
-	require.NoError(t, err)
-	return r
-}
-
 func get(t *testing.T, url string) (string, string, int) {
 	t.Helper()
 	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	return string(body), resp.Header.Get("Content-Type"), resp.StatusCode
@@ -50,10 +37,8 @@ func TestEndpointServesEveryView(t *testing.T) {
 	defer leaktest.VerifyNone(t)
 	history.Enable(256)
 	defer history.Disable()
-	r, err := tracker.AllocateUnwatched(tracker.Request{Kind: native.KindCHeap, Device: -1, Tag: "debug-frames", Bytes: 12345}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, err := tracker.AllocateUnwatched(tracker.Request{Kind: native.KindCHeap, Device: -1, Tag: "debug-frames", Bytes: 12345, Addr: 0x1000}, nil, nil)
+	require.NoError(t, err)
 	defer r.Release()
 
 	mux := http.NewServeMux()
@@ -114,25 +99,22 @@ func dropOne(t *testing.T, tag string) {
 		require.NoError(t, err)
 		w.rec = rec
 	}()
-	deadline := time.Now().Add(time.Minute)
-	for time.Now().Before(deadline) {
+	testkit.Eventually(t, func(c *assert.CollectT) {
 		tracker.GC()
 		select {
 		case <-reclaimed:
-			return
-		case <-time.After(10 * time.Millisecond):
+		default:
+			c.Errorf("the safety net did not find the dropped handle")
 		}
-	}
-	t.Fatal("the safety net did not find the dropped handle")
+	})
 }
 
 func TestIndexIsALiveSummary(t *testing.T) {
 	defer leaktest.VerifyNone(t)
-	run := runSeq.Add(1)
-	frames, weights, leaky := fmt.Sprintf("idx-frames-%d", run), fmt.Sprintf("idx-weights-%d", run), fmt.Sprintf("idx-leaky-%d", run)
-	f := commit(t, native.KindCHeap, -1, frames, 3<<20)
+	frames, weights, leaky := testkit.UniqueTag(t, "idx-frames"), testkit.UniqueTag(t, "idx-weights"), testkit.UniqueTag(t, "idx-leaky")
+	f := ledgertest.Commit(t, native.KindCHeap, -1, frames, 3<<20)
 	defer f.Release()
-	w := commit(t, kindDeviceEmulated, 1, weights, 5<<20)
+	w := ledgertest.Commit(t, kindDeviceEmulated, 1, weights, 5<<20)
 	defer w.Release()
 	dropOne(t, leaky)
 	tracker.SetTagLimit(frames, 4<<20)
@@ -166,7 +148,7 @@ func TestIndexIsALiveSummary(t *testing.T) {
 	// The top sites, the largest first, at the first frame outside membridge.
 	sites := body[strings.Index(body, "allocation sites by live bytes"):]
 	assert.Less(t, strings.Index(sites, weights), strings.Index(sites, frames), "sites by live bytes")
-	assert.Contains(t, sites, "debughttp_test.commit ")
+	assert.Contains(t, sites, "ledgertest.Commit ")
 	assert.Contains(t, body, `href="timeline"`)
 }
 
@@ -174,11 +156,10 @@ func TestIndexIsALiveSummary(t *testing.T) {
 // their memory on the overflow tag's row.
 func TestIndexShowsOverflowedTags(t *testing.T) {
 	defer leaktest.VerifyNone(t)
-	run := runSeq.Add(1)
-	kept := commit(t, native.KindCHeap, -1, fmt.Sprintf("idx-kept-%d", run), 1)
+	kept := ledgertest.Commit(t, native.KindCHeap, -1, testkit.UniqueTag(t, "idx-kept"), 1)
 	defer kept.Release()
 	defer tracker.SetMaxTags(tracker.SetMaxTags(tracker.TagsKept()))
-	over := commit(t, native.KindCHeap, -1, fmt.Sprintf("idx-request-%d", run), 3<<20)
+	over := ledgertest.Commit(t, native.KindCHeap, -1, testkit.UniqueTag(t, "idx-request"), 3<<20)
 	defer over.Release()
 	require.Equal(t, tracker.OverflowTag, over.Tag())
 

@@ -3,14 +3,12 @@ package memprofile_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,56 +17,32 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/membridge/membridge/cuda"
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
+	"github.com/membridge/membridge/tracker/internal/ledgertest"
 	"github.com/membridge/membridge/tracker/leaktest"
 	"github.com/membridge/membridge/tracker/memprofile"
 )
 
 func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 
-var tagSeq atomic.Int64
-
-// runTag returns name made unique to this run of a test.
-func runTag(name string) string { return fmt.Sprintf("%s#%d", name, tagSeq.Add(1)) }
-
-// ledgerOnly stands in for an owner: it makes ledger records without memory.
-type ledgerOnly struct{ recs []*tracker.Record }
-
-func (o *ledgerOnly) alloc(t testing.TB, kind tracker.Kind, device int, tag string, n int64) {
-	t.Helper()
-	r, err := tracker.AllocateUnwatched(tracker.Request{Kind: kind, Device: device, Tag: tag, Bytes: n, Addr: 0x1000}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o.recs = append(o.recs, r)
-}
-
-func (o *ledgerOnly) freeAll() {
-	for _, r := range o.recs {
-		r.Release()
-	}
-	o.recs = nil
-}
-
 //go:noinline
-func decodeFrames(t testing.TB, o *ledgerOnly, tag string, n int) {
+func decodeFrames(t testing.TB, o *ledgertest.Records, tag string, n int) {
 	for range n {
-		o.alloc(t, native.KindCHeap, -1, tag, 1000)
+		o.Alloc(t, native.KindCHeap, -1, tag, 1000)
 	}
 }
 
 //go:noinline
-func uploadWeights(t testing.TB, o *ledgerOnly, tag string) {
-	o.alloc(t, cuda.KindDeviceEmulated, 0, tag, 1<<20)
+func uploadWeights(t testing.TB, o *ledgertest.Records, tag string) {
+	o.Alloc(t, cuda.KindDeviceEmulated, 0, tag, 1<<20)
 }
 
 func parse(t *testing.T, data []byte) *profile.Profile {
 	t.Helper()
 	p, err := profile.Parse(bytes.NewReader(data))
-	if err != nil {
-		t.Fatalf("parse: %v", err)
-	}
+	require.NoError(t, err, "parse")
 	return p
 }
 
@@ -100,22 +74,20 @@ func hasFunction(p *profile.Profile, suffix string) bool {
 
 func TestProfileHasLiveAndAllocatedBytesPerTagWithStacks(t *testing.T) {
 	defer leaktest.VerifyNone(t)
-	var o ledgerOnly
-	defer o.freeAll()
+	var o ledgertest.Records
+	defer o.FreeAll()
 	// Tags of this run only: allocated bytes are counted since the start
 	// of the process, and -count>1 runs the test again in it.
-	frames, weights := runTag("prof-frames"), runTag("prof-weights")
+	frames, weights := testkit.UniqueTag(t, "prof-frames"), testkit.UniqueTag(t, "prof-weights")
 	decodeFrames(t, &o, frames, 5)
 	uploadWeights(t, &o, weights)
 	// Freed memory counts as allocated, not as live.
-	var gone ledgerOnly
+	var gone ledgertest.Records
 	decodeFrames(t, &gone, frames, 2)
-	gone.freeAll()
+	gone.FreeAll()
 
 	var buf bytes.Buffer
-	if err := memprofile.Write(&buf); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, memprofile.Write(&buf))
 	p := parse(t, buf.Bytes())
 	if p.DefaultSampleType != "inuse_space" || len(p.SampleType) != 4 {
 		t.Fatalf("sample types %v, default %q", p.SampleType, p.DefaultSampleType)
@@ -137,25 +109,21 @@ func TestProfileHasLiveAndAllocatedBytesPerTagWithStacks(t *testing.T) {
 		t.Errorf("kind device-emulated has %d live bytes", kinds["device-emulated"])
 	}
 	for _, fn := range []string{"decodeFrames", "uploadWeights", "TestProfileHasLiveAndAllocatedBytesPerTagWithStacks"} {
-		if !hasFunction(p, fn) {
-			t.Errorf("no function %s in the profile", fn)
-		}
+		assert.True(t, hasFunction(p, fn), "no function %s in the profile", fn)
 	}
 }
 
 func TestSampledProfileIsScaledToTheTotal(t *testing.T) {
 	defer leaktest.VerifyNone(t)
 	defer tracker.SetStackRate(tracker.SetStackRate(16 << 10))
-	var o ledgerOnly
-	defer o.freeAll()
+	var o ledgertest.Records
+	defer o.FreeAll()
 	const n, size = 4000, 1024 // 4000 KiB: about 250 samples
 	for range n {
-		o.alloc(t, native.KindCHeap, -1, "prof-sampled", size)
+		o.Alloc(t, native.KindCHeap, -1, "prof-sampled", size)
 	}
 	p, err := memprofile.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	got := totals(p, "inuse_space", "tag")["prof-sampled"]
 	objs := totals(p, "inuse_objects", "tag")["prof-sampled"]
 	// Poisson noise on ~250 samples is about 6%; 25% is far outside it.
@@ -173,21 +141,15 @@ func TestSampledProfileIsScaledToTheTotal(t *testing.T) {
 func TestOffModeProfileHasExactTotalsWithoutStacks(t *testing.T) {
 	defer leaktest.VerifyNone(t)
 	defer tracker.SetStackRate(tracker.SetStackRate(0))
-	var o ledgerOnly
-	defer o.freeAll()
+	var o ledgertest.Records
+	defer o.FreeAll()
 	for range 3 {
-		o.alloc(t, native.KindCHeap, -1, "prof-off", 300)
+		o.Alloc(t, native.KindCHeap, -1, "prof-off", 300)
 	}
 	p, err := memprofile.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := totals(p, "inuse_space", "tag")["prof-off"]; got != 900 {
-		t.Errorf("live bytes %d, want 900", got)
-	}
-	if !hasFunction(p, `c-heap "prof-off" (no stack)`) {
-		t.Error("no stand-in frame for memory without stacks")
-	}
+	require.NoError(t, err)
+	assert.EqualValues(t, 900, totals(p, "inuse_space", "tag")["prof-off"], "live bytes")
+	assert.True(t, hasFunction(p, `c-heap "prof-off" (no stack)`), "no stand-in frame for memory without stacks")
 }
 
 // goTool returns the go command: go test puts its own GOROOT/bin first on
@@ -195,49 +157,35 @@ func TestOffModeProfileHasExactTotalsWithoutStacks(t *testing.T) {
 func goTool(t *testing.T) string {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatal("no go command to run go tool pprof with")
-	}
+	require.NoError(t, err, "no go command to run go tool pprof with")
 	return goBin
 }
 
 func TestGoToolPprofReadsTheProfileAndDiffsIt(t *testing.T) {
 	defer leaktest.VerifyNone(t)
 	dir := t.TempDir()
-	var o ledgerOnly
-	defer o.freeAll()
+	var o ledgertest.Records
+	defer o.FreeAll()
 	decodeFrames(t, &o, "prof-pprof", 2)
 	base := filepath.Join(dir, "base.pb.gz")
-	if err := memprofile.WriteFile(base); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, memprofile.WriteFile(base))
 	uploadWeights(t, &o, "prof-pprof")
 	later := filepath.Join(dir, "later.pb.gz")
-	if err := memprofile.WriteFile(later); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, memprofile.WriteFile(later))
 	goBin := goTool(t)
 	out, err := exec.Command(goBin, "tool", "pprof", "-top", "-nodefraction=0", "-tagfocus=tag=prof-pprof", later).CombinedOutput()
-	if err != nil {
-		t.Fatalf("go tool pprof -top: %v\n%s", err, out)
-	}
+	require.NoError(t, err, "go tool pprof -top:\n%s", out)
 	for _, want := range []string{"inuse_space", "decodeFrames", "uploadWeights"} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("pprof -top lacks %q:\n%s", want, out)
-		}
+		assert.Contains(t, string(out), want, "pprof -top lacks %q:\n%s", want, out)
 	}
 	out, err = exec.Command(goBin, "tool", "pprof", "-list", "decodeFrames", later).CombinedOutput()
-	if err != nil {
-		t.Fatalf("go tool pprof -list: %v\n%s", err, out)
-	}
+	require.NoError(t, err, "go tool pprof -list:\n%s", out)
 	// The source of the allocating line, with the bytes it holds.
-	if !strings.Contains(string(out), "o.alloc(t, native.KindCHeap, -1, tag, 1000)") || !strings.Contains(string(out), "1.95kB") {
+	if !strings.Contains(string(out), "o.Alloc(t, native.KindCHeap, -1, tag, 1000)") || !strings.Contains(string(out), "1.95kB") {
 		t.Errorf("pprof -list lacks decodeFrames' allocating line and its 2000 bytes:\n%s", out)
 	}
 	out, err = exec.Command(goBin, "tool", "pprof", "-top", "-nodefraction=0", "-diff_base", base, later).CombinedOutput()
-	if err != nil {
-		t.Fatalf("go tool pprof -diff_base: %v\n%s", err, out)
-	}
+	require.NoError(t, err, "go tool pprof -diff_base:\n%s", out)
 	// Only the weights were added between the two profiles.
 	if !strings.Contains(string(out), "uploadWeights") || !strings.Contains(string(out), "1MB") {
 		t.Errorf("diff lacks the 1 MiB of uploadWeights:\n%s", out)
@@ -251,24 +199,20 @@ func TestGoToolPprofReadsTheProfileAndDiffsIt(t *testing.T) {
 
 func TestHandlerServesTheProfile(t *testing.T) {
 	defer leaktest.VerifyNone(t)
-	var o ledgerOnly
-	defer o.freeAll()
+	var o ledgertest.Records
+	defer o.FreeAll()
 	decodeFrames(t, &o, "prof-http", 1)
 	srv := httptest.NewServer(memprofile.Handler())
 	defer srv.Close()
 	resp, err := http.Get(srv.URL + "/debug/pprof/membridge?gc=1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer resp.Body.Close()
 	var buf bytes.Buffer
 	buf.ReadFrom(resp.Body)
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/octet-stream" {
 		t.Fatalf("status %d, content type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	if got := totals(parse(t, buf.Bytes()), "inuse_space", "tag")["prof-http"]; got != 1000 {
-		t.Errorf("served profile has %d live bytes for prof-http, want 1000", got)
-	}
+	assert.EqualValues(t, 1000, totals(parse(t, buf.Bytes()), "inuse_space", "tag")["prof-http"], "bytes in the served profile")
 }
 
 func ExampleHandler() {
@@ -317,7 +261,7 @@ func TestProfileStartsStacksAtTheUsersCall(t *testing.T) {
 	c, err := cuda.Open(0)
 	require.NoError(t, err)
 	defer c.Close()
-	hostTag, devTag := runTag("prof-user-host"), runTag("prof-user-device")
+	hostTag, devTag := testkit.UniqueTag(t, "prof-user-host"), testkit.UniqueTag(t, "prof-user-device")
 	b := loadTable(t, hostTag)
 	defer b.Free()
 	d := uploadTable(t, c, devTag)
@@ -381,16 +325,16 @@ func get(t *testing.T, url string) (int, []byte) {
 
 func TestHandlerServesADeltaProfileWithSeconds(t *testing.T) {
 	defer leaktest.VerifyNone(t)
-	before, during := runTag("prof-delta-before"), runTag("prof-delta-during")
-	var kept, freed ledgerOnly
-	defer kept.freeAll()
+	before, during := testkit.UniqueTag(t, "prof-delta-before"), testkit.UniqueTag(t, "prof-delta-during")
+	var kept, freed ledgertest.Records
+	defer kept.FreeAll()
 	decodeFrames(t, &kept, before, 3)
 	decodeFrames(t, &freed, before, 2)
 	// Inside the window: 4 allocations of a new tag, and 2 of the old
 	// ones freed.
 	defer memprofile.SetAfterBase(func() {
 		decodeFrames(t, &kept, during, 4)
-		freed.freeAll()
+		freed.FreeAll()
 	})()
 	srv := httptest.NewServer(memprofile.Handler())
 	defer srv.Close()

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/membridge/membridge/native"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/membridge/membridge/cache"
 	"github.com/membridge/membridge/internal/childtest"
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/internal/ledgertest"
 	"github.com/membridge/membridge/tracker/leaktest"
@@ -25,8 +25,6 @@ import (
 )
 
 func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
-
-var runSeq atomic.Int64
 
 // onlyTags passes on the metrics of c that have no tag label or one of
 // tags: the ledger's counters run since the start of the process, and
@@ -58,25 +56,15 @@ func (o onlyTags) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-func commit(t *testing.T, kind tracker.Kind, device int, tag string, n int64) *tracker.Record {
-	t.Helper()
-	r, err := tracker.AllocateUnwatched(tracker.Request{Kind: kind, Device: device, Tag: tag, Bytes: n, Addr: 0x1000}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
 func TestCollectorExportsTheLedger(t *testing.T) {
 	defer leaktest.VerifyNone(t)
-	run := runSeq.Add(1)
-	frames, weights := fmt.Sprintf("frames-%d", run), fmt.Sprintf("weights-%d", run)
+	frames, weights := testkit.UniqueTag(t, "frames"), testkit.UniqueTag(t, "weights")
 	before := tracker.Pressure()
-	a := commit(t, native.KindCHeap, -1, frames, 100)
-	b := commit(t, native.KindCHeap, -1, frames, 50)
-	w := commit(t, kindDeviceEmulated, 0, weights, 4096)
+	a := ledgertest.Commit(t, native.KindCHeap, -1, frames, 100)
+	b := ledgertest.Commit(t, native.KindCHeap, -1, frames, 50)
+	w := ledgertest.Commit(t, kindDeviceEmulated, 0, weights, 4096)
 	b.Release()
-	h := commit(t, native.KindCHeap, -1, frames, 10)
+	h := ledgertest.Commit(t, native.KindCHeap, -1, frames, 10)
 	h.HandOff()
 	tracker.SetTagLimit(frames, 120)
 	if _, err := tracker.AllocateUnwatched(tracker.Request{Kind: native.KindCHeap, Device: -1, Tag: frames, Bytes: 30}, nil, nil); err == nil {
@@ -148,20 +136,14 @@ membridge_cache_bytes{cache="decoded"} 4096
 	names := []string{"membridge_live_bytes", "membridge_peak_bytes", "membridge_allocations_total", "membridge_handoffs_total",
 		"membridge_tag_limit_bytes", "membridge_tag_limit_refusals_total", "membridge_oom_retries_total",
 		"membridge_oom_retry_successes_total", "membridge_cache_hits_total", "membridge_cache_evictions_total", "membridge_cache_bytes"}
-	if err := testutil.CollectAndCompare(c, strings.NewReader(want), names...); err != nil {
-		t.Error(err)
-	}
+	assert.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(want), names...))
 	problems, err := testutil.CollectAndLint(c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for _, p := range problems {
 		t.Errorf("lint: %s: %s", p.Metric, p.Text)
 	}
 	reg := prometheus.NewPedanticRegistry()
-	if err := reg.Register(c); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, reg.Register(c))
 	if _, err := reg.Gather(); err != nil {
 		t.Errorf("pedantic registry: %v", err)
 	}
@@ -227,12 +209,12 @@ func TestScrapeHasAtMostCapPlusOneTagValues(t *testing.T) {
 	defer tracker.SetMaxTags(tracker.SetMaxTags(tracker.TagsKept() + room))
 	var want int64
 	for i := range room + n {
-		r := commit(t, native.KindCHeap, -1, fmt.Sprintf("request-%d", i), int64(i+1))
+		r := ledgertest.Commit(t, native.KindCHeap, -1, fmt.Sprintf("request-%d", i), int64(i+1))
 		defer r.Release()
 		want += int64(i + 1)
 	}
 	for _, tag := range []string{"\xff\xfe", strings.Repeat("x", 1<<16)} {
-		r := commit(t, native.KindCHeap, -1, tag, 1000)
+		r := ledgertest.Commit(t, native.KindCHeap, -1, tag, 1000)
 		defer r.Release()
 		want += 1000
 	}

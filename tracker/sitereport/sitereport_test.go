@@ -15,27 +15,22 @@ import (
 	"github.com/membridge/membridge/tracker/internal/ledgertest"
 	"github.com/membridge/membridge/tracker/leaktest"
 	"github.com/membridge/membridge/tracker/sitereport"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 
-func commit(t testing.TB, kind tracker.Kind, device int, tag string, n int64) *tracker.Record {
-	t.Helper()
-	r, err := tracker.AllocateUnwatched(tracker.Request{Kind: kind, Device: device, Tag: tag, Bytes: n, Addr: 0x1000}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
 //go:noinline
-func bigSite(t testing.TB) *tracker.Record { return commit(t, native.KindCHeap, -1, "rep-big", 3<<20) }
+func bigSite(t testing.TB) *tracker.Record {
+	return ledgertest.Commit(t, native.KindCHeap, -1, "rep-big", 3<<20)
+}
 
 //go:noinline
 func smallSite(t testing.TB, n int) []*tracker.Record {
 	var out []*tracker.Record
 	for range n {
-		out = append(out, commit(t, kindDeviceEmulated, 1, "rep-small", 1000))
+		out = append(out, ledgertest.Commit(t, kindDeviceEmulated, 1, "rep-small", 1000))
 	}
 	return out
 }
@@ -49,9 +44,7 @@ func TestReportRanksSitesByLiveBytes(t *testing.T) {
 		}
 	}()
 	rep := sitereport.Take(2)
-	if len(rep.Sites) != 2 {
-		t.Fatalf("%d sites, want the top 2", len(rep.Sites))
-	}
+	require.Len(t, rep.Sites, 2, "sites: want the top 2")
 	big, small := rep.Sites[0], rep.Sites[1]
 	if big.Tag != "rep-big" || big.LiveBytes != 3<<20 || big.LiveCount != 1 || big.Device != -1 {
 		t.Errorf("first site %+v, want rep-big's 3 MiB on the host", big)
@@ -61,28 +54,18 @@ func TestReportRanksSitesByLiveBytes(t *testing.T) {
 	}
 	// The stack starts at the caller of Reserve (this file's commit helper
 	// where frames are walked by frame pointer), then bigSite.
-	if !slices.ContainsFunc(big.Stack[:min(2, len(big.Stack))], func(f sitereport.Frame) bool { return strings.HasSuffix(f.Function, "bigSite") }) {
-		t.Errorf("first frames %+v, want bigSite among them", big.Stack[:min(2, len(big.Stack))])
-	}
+	assert.True(t, slices.ContainsFunc(big.Stack[:min(2, len(big.Stack))], func(f sitereport.Frame) bool { return strings.HasSuffix(f.Function, "bigSite") }), "first frames %+v, want bigSite among them", big.Stack[:min(2, len(big.Stack))])
 
 	var text bytes.Buffer
-	if err := rep.WriteText(&text); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, rep.WriteText(&text))
 	for _, want := range []string{"3.0 MiB", `tag "rep-big"`, "sitereport_test.bigSite", "device-emulated", "3.9 KiB"} {
-		if !strings.Contains(text.String(), want) {
-			t.Errorf("text report lacks %q:\n%s", want, text.String())
-		}
+		assert.Contains(t, text.String(), want, "text report lacks")
 	}
 
 	var js bytes.Buffer
-	if err := rep.WriteJSON(&js); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, rep.WriteJSON(&js))
 	var back sitereport.Report
-	if err := json.Unmarshal(js.Bytes(), &back); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, json.Unmarshal(js.Bytes(), &back))
 	if len(back.Sites) != 2 || back.Sites[0].LiveBytes != 3<<20 || back.Sites[0].Stack[0].Line == 0 {
 		t.Errorf("JSON round trip lost the sites: %s", js.String())
 	}
@@ -92,9 +75,7 @@ func TestReportRanksSitesByLiveBytes(t *testing.T) {
 			dev1 = true
 		}
 	}
-	if !dev1 {
-		t.Errorf("kinds %+v lack device-emulated on device 1 with 4000 live bytes", back.Kinds)
-	}
+	assert.True(t, dev1, "kinds %+v lack device-emulated on device 1 with 4000 live bytes", back.Kinds)
 }
 
 func TestFormatBytes(t *testing.T) {

@@ -20,28 +20,11 @@ import (
 	"github.com/membridge/membridge/tracker/leaktest"
 	"github.com/membridge/membridge/tracker/sitereport"
 	"github.com/membridge/membridge/tracker/timeline"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
-
-type ledgerOnly struct{ recs []*tracker.Record }
-
-func (o *ledgerOnly) alloc(t testing.TB, kind tracker.Kind, device int, tag string, n int64) *tracker.Record {
-	t.Helper()
-	r, err := tracker.AllocateUnwatched(tracker.Request{Kind: kind, Device: device, Tag: tag, Bytes: n, Addr: 0x1000}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o.recs = append(o.recs, r)
-	return r
-}
-
-func (o *ledgerOnly) freeAll() {
-	for _, r := range o.recs {
-		r.Release()
-	}
-	o.recs = nil
-}
 
 // workload makes a history with a ramp of host memory, a device track, a
 // limit refusal and a failed allocation.
@@ -49,23 +32,25 @@ func workload(t *testing.T) []history.Event {
 	t.Helper()
 	history.Enable(4096)
 	t.Cleanup(history.Disable)
-	var o ledgerOnly
+	var o ledgertest.Records
 	for i := range 40 {
-		o.alloc(t, native.KindCHeap, -1, "tl-frames", int64(64<<10*(i%8+1)))
+		o.Alloc(t, native.KindCHeap, -1, "tl-frames", int64(64<<10*(i%8+1)))
 		if i%3 == 0 {
-			o.recs[len(o.recs)-1].Release()
-			o.recs = o.recs[:len(o.recs)-1]
+			o.Free()
 		}
+		// A ramp over time, as a real one: the page draws points a
+		// pixel column apart only when their times differ.
 		time.Sleep(time.Millisecond)
 	}
-	o.alloc(t, kindDeviceEmulated, 0, "tl-weights", 3<<20)
+	o.Alloc(t, kindDeviceEmulated, 0, "tl-weights", 3<<20)
 	tracker.SetTagLimit("tl-limited", 1)
 	if _, err := tracker.AllocateUnwatched(tracker.Request{Kind: native.KindCHeap, Device: -1, Tag: "tl-limited", Bytes: 2}, nil, nil); err == nil {
 		t.Fatal("reservation over the tag limit succeeded")
 	}
 	tracker.SetTagLimit("tl-limited", 0)
-	_, _ = tracker.AllocateUnwatched(tracker.Request{Kind: native.KindCHeap, Device: -1, Tag: "tl-oom", Bytes: 1 << 40}, func() (uintptr, error) { return 0, tracker.ErrOutOfMemory }, nil)
-	o.freeAll()
+	_, _ = tracker.AllocateUnwatched(tracker.Request{Kind: native.KindCHeap, Device: -1, Tag: "tl-oom", Bytes: 1 << 40},
+		func() (uintptr, error) { return 0, tracker.ErrOutOfMemory }, nil)
+	o.FreeAll()
 	evs, _ := history.Events()
 	return evs
 }
@@ -74,9 +59,7 @@ func TestTraceHasCounterTracksAndInstantEvents(t *testing.T) {
 	defer leaktest.VerifyNone(t)
 	evs := workload(t)
 	var buf bytes.Buffer
-	if err := timeline.WriteTrace(&buf, evs); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, timeline.WriteTrace(&buf, evs))
 	var trace struct {
 		TraceEvents []struct {
 			Name string         `json:"name"`
@@ -85,9 +68,7 @@ func TestTraceHasCounterTracksAndInstantEvents(t *testing.T) {
 			Args map[string]any `json:"args"`
 		} `json:"traceEvents"`
 	}
-	if err := json.Unmarshal(buf.Bytes(), &trace); err != nil {
-		t.Fatalf("trace is not JSON: %v", err)
-	}
+	require.NoError(t, json.Unmarshal(buf.Bytes(), &trace), "trace is not JSON")
 	counters := map[string]int{}
 	instants := map[string]int{}
 	var lastHost float64
@@ -126,9 +107,7 @@ func TestDumpOnAllocFailureWritesATrace(t *testing.T) {
 	workload(t)
 	_, _ = tracker.AllocateUnwatched(tracker.Request{Kind: native.KindCHeap, Device: -1, Tag: "tl-oom", Bytes: 1 << 40}, func() (uintptr, error) { return 0, tracker.ErrOutOfMemory }, nil) // a second failure: maxFiles is 1
 	files, _ := filepath.Glob(filepath.Join(dir, "membridge-oom-*.json"))
-	if len(files) != 1 {
-		t.Fatalf("%d trace files, want 1", len(files))
-	}
+	require.Len(t, files, 1, "trace files")
 	data, _ := os.ReadFile(files[0])
 	if !strings.Contains(string(data), `"out of memory"`) || !json.Valid(data) {
 		t.Errorf("dumped trace lacks the failure or is not JSON: %.200s", data)
@@ -138,13 +117,11 @@ func TestDumpOnAllocFailureWritesATrace(t *testing.T) {
 func page(t *testing.T) []byte {
 	t.Helper()
 	evs := workload(t)
-	var o ledgerOnly
-	defer o.freeAll()
-	o.alloc(t, native.KindCHeap, -1, "tl-site", 5<<20)
+	var o ledgertest.Records
+	defer o.FreeAll()
+	o.Alloc(t, native.KindCHeap, -1, "tl-site", 5<<20)
 	var buf bytes.Buffer
-	if err := timeline.WriteHTML(&buf, evs, 7, sitereport.Take(5)); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, timeline.WriteHTML(&buf, evs, 7, sitereport.Take(5)))
 	return buf.Bytes()
 }
 
@@ -152,9 +129,7 @@ func TestPageIsSelfContained(t *testing.T) {
 	defer leaktest.VerifyNone(t)
 	html := string(page(t))
 	for _, want := range []string{"<svg", "c-heap (host)", "device-emulated (0)", "tl-site", "7 older ones", "1 failed allocations", "1 retries after out-of-memory", "TestPageIsSelfContained"} {
-		if !strings.Contains(html, want) {
-			t.Errorf("page lacks %q", want)
-		}
+		assert.Contains(t, html, want, "page lacks")
 	}
 	for _, banned := range []string{"<script", "http://", "https://", "@import", "url("} {
 		if strings.Contains(strings.ReplaceAll(html, `xmlns="http://www.w3.org/2000/svg"`, ""), banned) {
@@ -188,9 +163,7 @@ func screenshot(t *testing.T, browser, html string) []byte {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "page.html")
 	shot := filepath.Join(dir, "shot.png")
-	if err := os.WriteFile(file, []byte(html), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(file, []byte(html), 0o644))
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -201,9 +174,7 @@ func screenshot(t *testing.T, browser, html string) []byte {
 		t.Fatalf("chromium: %v\n%s", err, out)
 	}
 	data, err := os.ReadFile(shot)
-	if err != nil {
-		t.Fatalf("chromium wrote no screenshot: %v", err)
-	}
+	require.NoError(t, err, "chromium wrote no screenshot")
 	return data
 }
 
@@ -212,9 +183,7 @@ func TestPageShowsThePlotInChromium(t *testing.T) {
 	browser := chromium(t)
 	data := screenshot(t, browser, string(page(t)))
 	img, err := png.Decode(bytes.NewReader(data))
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
+	require.NoError(t, err, "screenshot")
 	// The first track is drawn in #1f77b4 and the second in #ff7f0e; count
 	// pixels of those colours inside the plot's area.
 	var first, second int
@@ -283,9 +252,7 @@ func TestChromiumIsRequiredOnlyByItsOwnVariable(t *testing.T) {
 		t.Skip("in the child")
 	}
 	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for _, c := range []struct {
 		env  []string
 		want string
@@ -298,9 +265,7 @@ func TestChromiumIsRequiredOnlyByItsOwnVariable(t *testing.T) {
 		// No browser on an empty PATH.
 		cmd.Env = append([]string{"PATH=", "MEMBRIDGE_TIMELINE_CHILD=1"}, c.env...)
 		out, _ := cmd.CombinedOutput()
-		if !strings.Contains(string(out), c.want) {
-			t.Errorf("with %v and no chromium: want %q in\n%s", c.env, c.want, out)
-		}
+		assert.Contains(t, string(out), c.want, "with %v and no chromium: want %q in\n%s", c.env, c.want, out)
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/membridge/membridge/cuda/fakecuda/driver"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // needsCudaH skips a test that compiles the stand-in where cuda.h is
@@ -32,36 +34,24 @@ func TestBuild(t *testing.T) {
 	if driver.Built(dir) {
 		t.Fatal("Built before Build")
 	}
-	if err := driver.Build(dir); err != nil {
-		t.Fatal(err)
-	}
-	if !driver.Built(dir) {
-		t.Fatal("not Built after Build")
-	}
+	require.NoError(t, driver.Build(dir))
+	require.True(t, driver.Built(dir), "not Built after Build")
 	if target, err := os.Readlink(filepath.Join(dir, "libcuda.so")); err != nil || target != driver.Library {
 		t.Fatalf("libcuda.so -> %q, %v; want %s", target, err, driver.Library)
 	}
 	// The library is the driver: it defines the calls and the stand-in's
 	// own interface.
 	out, err := exec.Command("nm", "-D", "--defined-only", filepath.Join(dir, driver.Library)).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for _, sym := range []string{"cuInit", "cuMemAlloc_v2", "cuLaunchKernel", "mbfake_read_counters"} {
-		if !slices.Contains(strings.Fields(string(out)), sym) {
-			t.Errorf("%s does not define %s", driver.Library, sym)
-		}
+		assert.True(t, slices.Contains(strings.Fields(string(out)), sym), "%s does not define %s", driver.Library, sym)
 	}
 	// A second Build of the same sources finds the first; no work dir is
 	// left behind.
 	fi, _ := os.Stat(filepath.Join(dir, driver.Library))
-	if err := driver.Build(dir); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, driver.Build(dir))
 	fi2, _ := os.Stat(filepath.Join(dir, driver.Library))
-	if !fi.ModTime().Equal(fi2.ModTime()) {
-		t.Error("a second Build rebuilt the library")
-	}
+	assert.True(t, fi.ModTime().Equal(fi2.ModTime()), "a second Build rebuilt the library")
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), ".build-") {
@@ -69,9 +59,7 @@ func TestBuild(t *testing.T) {
 		}
 	}
 	// A stale stamp (other sources) makes it rebuild.
-	if err := os.WriteFile(filepath.Join(dir, ".membridge-fakecuda-sources"), []byte("stale\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, ".membridge-fakecuda-sources"), []byte("stale\n"), 0o644))
 	if driver.Built(dir) {
 		t.Error("Built with a stale stamp")
 	}
@@ -94,25 +82,19 @@ func TestBuildFailures(t *testing.T) {
 func TestDefaultDir(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", "/cache")
 	dir, err := driver.DefaultDir()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if !strings.HasPrefix(dir, "/cache/membridge-fakecuda/") || len(filepath.Base(dir)) != 16 {
 		t.Errorf("DefaultDir = %q", dir)
 	}
 	again, _ := driver.DefaultDir()
-	if again != dir {
-		t.Errorf("DefaultDir changed: %q then %q", dir, again)
-	}
+	assert.Equal(t, dir, again, "DefaultDir changed")
 }
 
 func TestEnvKeepsWhatIsSet(t *testing.T) {
 	set := map[string]string{"CGO_LDFLAGS": "-L/opt/x -lm", "LD_LIBRARY_PATH": "/opt/x"}
 	got := driver.Env("/lib/fake", func(k string) string { return set[k] })
 	want := []string{"CGO_LDFLAGS=-L/lib/fake -L/opt/x -lm", "LD_LIBRARY_PATH=/lib/fake:/opt/x", "MEMBRIDGE_FAKECUDA=1"}
-	if !slices.Equal(got, want) {
-		t.Errorf("Env = %q, want %q", got, want)
-	}
+	assert.True(t, slices.Equal(got, want), "Env = %q, want %q", got, want)
 }
 
 // The environment go test needs to link and load the stand-in in a

@@ -28,6 +28,7 @@ import (
 	"github.com/membridge/membridge/internal/benchround"
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/leaktest"
+	"github.com/stretchr/testify/require"
 )
 
 var ctx *cuda.Context
@@ -71,12 +72,8 @@ func BenchmarkAllocFree(b *testing.B) {
 		onLockedContext(b, func() {
 			for b.Loop() {
 				p, err := cu.MemAlloc(n)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if err := cu.MemFree(p); err != nil {
-					b.Fatal(err)
-				}
+				require.NoError(b, err)
+				require.NoError(b, cu.MemFree(p))
 			}
 		})
 	}})
@@ -87,25 +84,19 @@ func BenchmarkAllocFree(b *testing.B) {
 	// to the bare pair is the least the membridge row can cost over it.
 	cases = append(cases, benchround.Case{Name: "impl=ledger", Run: func(b *testing.B) {
 		for b.Loop() {
-			r, err := tracker.AllocateUnwatched(tracker.Request{Kind: cuda.KindDevice, Device: 0, Tag: "bench/ledger", Bytes: n}, nil, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if !r.Release() {
-				b.Fatal("release of a live record failed")
-			}
+			h := new(ledgerHandle)
+			r, err := tracker.Allocate(h, tracker.Request{Kind: cuda.KindDevice, Device: 0, Tag: "bench/ledger", Bytes: n},
+				func() (uintptr, error) { return 0x1000, nil }, nil)
+			require.NoError(b, err)
+			require.True(b, r.Release(), "release of a live record failed")
 			r.Recycle()
 		}
 	}})
 	cases = append(cases, benchround.Case{Name: "impl=membridge", Run: func(b *testing.B) {
 		for b.Loop() {
 			buf, err := ctx.Alloc("bench/allocfree", n)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := buf.Free(); err != nil {
-				b.Fatal(err)
-			}
+			require.NoError(b, err)
+			require.NoError(b, buf.Free())
 		}
 	}})
 	benchround.Run(b, cases)
@@ -123,23 +114,15 @@ func BenchmarkLaunch(b *testing.B) {
 	cases = append(cases, benchround.Case{Name: "impl=gorgonia", Run: func(b *testing.B) {
 		onLockedContext(b, func() {
 			m, err := cu.LoadData(".version 7.8\n.target sm_90\n.address_size 64\n.visible .entry mb_scale_f32(\n)\n")
-			if err != nil {
-				b.Fatal(err)
-			}
+			require.NoError(b, err)
 			defer m.Unload()
 			fn, err := m.Function("mb_scale_f32")
-			if err != nil {
-				b.Fatal(err)
-			}
+			require.NoError(b, err)
 			y, err := cu.MemAlloc(n)
-			if err != nil {
-				b.Fatal(err)
-			}
+			require.NoError(b, err)
 			defer cu.MemFree(y)
 			x, err := cu.MemAlloc(n)
-			if err != nil {
-				b.Fatal(err)
-			}
+			require.NoError(b, err)
 			defer cu.MemFree(x)
 			// Every argument in an 8-byte slot (gorgonia reads 8 bytes of
 			// each); float32(2) is 0x40000000, in the slot's low 4 bytes.
@@ -147,33 +130,23 @@ func BenchmarkLaunch(b *testing.B) {
 			params := []unsafe.Pointer{unsafe.Pointer(&slots[0]), unsafe.Pointer(&slots[1]),
 				unsafe.Pointer(&slots[2]), unsafe.Pointer(&slots[3])}
 			for b.Loop() {
-				if err := fn.Launch(1, 1, 1, 64, 1, 1, 0, cu.Stream{}, params); err != nil {
-					b.Fatal(err)
-				}
+				require.NoError(b, fn.Launch(1, 1, 1, 64, 1, 1, 0, cu.Stream{}, params))
 			}
 		})
 	}})
 	cases = append(cases, benchround.Case{Name: "impl=membridge", Run: func(b *testing.B) {
 		fn, err := ctx.BuiltinFunction("mb_scale_f32")
-		if err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, err)
 		y, err := cuda.AllocSlice[float32](ctx, "bench/y", n/4)
-		if err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, err)
 		defer y.Free()
 		x, err := cuda.AllocSlice[float32](ctx, "bench/x", n/4)
-		if err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, err)
 		defer x.Free()
 		s := ctx.DefaultStream()
 		cfg := cuda.LaunchConfig{Grid: cuda.Dim3{X: 1}, Block: cuda.Dim3{X: 64}}
 		for b.Loop() {
-			if err := fn.Launch(s, cfg, y, x, float32(2), uint64(n/4)); err != nil {
-				b.Fatal(err)
-			}
+			require.NoError(b, fn.Launch(s, cfg, y, x, float32(2), uint64(n/4)))
 		}
 	}})
 	benchround.Run(b, cases)
@@ -185,17 +158,11 @@ func onLockedContext(b *testing.B, f func()) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	d, err := cu.GetDevice(0)
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	pc, err := d.RetainPrimaryCtx()
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	defer d.ReleasePrimaryCtx()
-	if err := pc.Lock(); err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, pc.Lock())
 	defer cu.PopCurrentCtx()
 	f()
 }

@@ -12,8 +12,11 @@ import (
 	"github.com/membridge/membridge/cuda"
 	"github.com/membridge/membridge/internal/recordof"
 	"github.com/membridge/membridge/internal/recycletest"
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/leaktest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // afterTests run after all tests, before the ledger's final check (the
@@ -42,9 +45,7 @@ func TestMain(m *testing.M) {
 func open(t *testing.T) *cuda.Context {
 	t.Helper()
 	c, err := cuda.Open(0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() {
 		if err := c.Close(); err != nil && !errors.Is(err, cuda.ErrClosed) {
 			t.Error(err)
@@ -68,7 +69,7 @@ func buffers(c *cuda.Context) recycletest.Owner[*cuda.DeviceBuffer] {
 func TestStaleDeviceHandleOfARecycledRecord(t *testing.T) {
 	recycletest.Production(t, 0)
 	c := open(t)
-	tagA, tagB := recycletest.Tag(t, "a"), recycletest.Tag(t, "b")
+	tagA, tagB := testkit.UniqueTag(t, "a"), testkit.UniqueTag(t, "b")
 	a, b := recycletest.ReusedPair(t, buffers(c), tagA, tagB)
 	if a.Tag() != tagA || b.Tag() != tagB || a.Len() != 64 {
 		t.Fatalf("tags %q and %q, len %d; want %q, %q and 64", a.Tag(), b.Tag(), a.Len(), tagA, tagB)
@@ -82,16 +83,12 @@ func TestStaleDeviceHandleOfARecycledRecord(t *testing.T) {
 		t.Fatal("the new owner's record was disturbed by the stale handle")
 	}
 	in := []byte("still the new owner's memory....")
-	if err := cuda.CopyHtoD(b, in); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, cuda.CopyHtoD(b, in))
 	out := make([]byte, len(in))
 	if err := cuda.CopyDtoH(out, b); err != nil || string(out) != string(in) {
 		t.Fatalf("round trip through the new owner's buffer: %q, %v", out, err)
 	}
-	if err := b.Free(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, b.Free())
 	if s := tracker.TagStats(tagB); s.LiveCount != 0 || s.FreedCount != s.AllocatedCount {
 		t.Fatalf("new owner's tag after its Free: %+v", s)
 	}
@@ -102,21 +99,13 @@ func TestStaleDeviceHandleOfARecycledRecord(t *testing.T) {
 func TestCloseAfterRecordReuse(t *testing.T) {
 	recycletest.Production(t, 0)
 	c := open(t)
-	a, b := recycletest.ReusedPair(t, buffers(c), recycletest.Tag(t, "a"), recycletest.Tag(t, "b"))
-	p, err := c.AllocPinned(recycletest.Tag(t, "pinned"), 16)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Err(); !errors.Is(err, cuda.ErrFreed) {
-		t.Errorf("buffer freed before Close: %v, want ErrFreed", err)
-	}
+	a, b := recycletest.ReusedPair(t, buffers(c), testkit.UniqueTag(t, "a"), testkit.UniqueTag(t, "b"))
+	p, err := c.AllocPinned(testkit.UniqueTag(t, "pinned"), 16)
+	require.NoError(t, err)
+	require.NoError(t, c.Close())
+	assert.ErrorIs(t, a.Err(), cuda.ErrFreed, "buffer freed before Close")
 	for name, err := range map[string]error{"Err": b.Err(), "Free": b.Free(), "pinned Err": p.Err(), "pinned Free": p.Free()} {
-		if !errors.Is(err, cuda.ErrClosed) {
-			t.Errorf("%s of a buffer Close freed: %v, want ErrClosed", name, err)
-		}
+		assert.ErrorIs(t, err, cuda.ErrClosed, "%s of a buffer Close freed", name)
 	}
 }
 
@@ -125,20 +114,14 @@ func TestCloseAfterRecordReuse(t *testing.T) {
 func TestStalePinnedHandle(t *testing.T) {
 	recycletest.Production(t, 0)
 	c := open(t)
-	tagA := recycletest.Tag(t, "a")
+	tagA := testkit.UniqueTag(t, "a")
 	for range 1000 {
 		a, err := c.AllocPinned(tagA, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		ra := recordof.Of(a)
-		if err := a.Free(); err != nil {
-			t.Fatal(err)
-		}
-		b, err := c.AllocPinned(recycletest.Tag(t, "b"), 32)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, a.Free())
+		b, err := c.AllocPinned(testkit.UniqueTag(t, "b"), 32)
+		require.NoError(t, err)
 		reused := recordof.Of(b) == ra
 		copy(b.Bytes(), "mine")
 		//membridge:ignore doublefree the test checks that a Free through a stale handle returns ErrFreed naming its own tag, not the new owner's
@@ -148,9 +131,7 @@ func TestStalePinnedHandle(t *testing.T) {
 		if !b.Snapshot().Live || string(b.Bytes()[:4]) != "mine" {
 			t.Fatal("the new owner's pinned buffer was disturbed")
 		}
-		if err := b.Free(); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, b.Free())
 		if reused {
 			return
 		}
@@ -163,26 +144,18 @@ func TestStalePinnedHandle(t *testing.T) {
 func TestSampledDeviceRecordIsNotRecycled(t *testing.T) {
 	recycletest.Production(t, 1)
 	c := open(t)
-	a, err := c.Alloc(recycletest.Tag(t, "a"), 64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, err := c.Alloc(testkit.UniqueTag(t, "a"), 64)
+	require.NoError(t, err)
 	ra := recordof.Of(a)
-	if err := a.Free(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, a.Free())
 	recycletest.Production(t, 0)
 	for range 100 {
-		b, err := c.Alloc(recycletest.Tag(t, "b"), 64)
-		if err != nil {
-			t.Fatal(err)
-		}
+		b, err := c.Alloc(testkit.UniqueTag(t, "b"), 64)
+		require.NoError(t, err)
 		if recordof.Of(b) == ra {
 			t.Fatal("a record with a stack was reused")
 		}
-		if err := b.Free(); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, b.Free())
 	}
 	if err := a.Err(); !strings.Contains(err.Error(), "allocated at") || !strings.Contains(err.Error(), "TestSampledDeviceRecordIsNotRecycled") {
 		t.Fatalf("use-after-free message without the allocation site: %v", err)
@@ -197,7 +170,7 @@ func TestDeviceRecyclingUnderChurn(t *testing.T) {
 	dropsHeard := recycletest.HearDrops(t)
 	var dropped atomic.Int64
 	c := open(t)
-	tg := recycletest.Tag(t, "churn")
+	tg := testkit.UniqueTag(t, "churn")
 	stop := recycletest.Beside()
 	var wg sync.WaitGroup
 	for g := range 4 {

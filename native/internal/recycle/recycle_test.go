@@ -10,9 +10,12 @@ import (
 
 	"github.com/membridge/membridge/internal/recordof"
 	"github.com/membridge/membridge/internal/recycletest"
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/native"
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/leaktest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // The test mode's leak check at the end, with records as production makes
@@ -33,7 +36,7 @@ var buffers = recycletest.Owner[*native.Buffer]{
 // it cannot end the new owner's record.
 func TestStaleHandleOfARecycledRecord(t *testing.T) {
 	recycletest.Production(t, 0)
-	tagA, tagB := recycletest.Tag(t, "a"), recycletest.Tag(t, "b")
+	tagA, tagB := testkit.UniqueTag(t, "a"), testkit.UniqueTag(t, "b")
 	a, b := recycletest.ReusedPair(t, buffers, tagA, tagB)
 	if a.Tag() != tagA || b.Tag() != tagB {
 		t.Fatalf("tags %q and %q, want %q and %q", a.Tag(), b.Tag(), tagA, tagB)
@@ -54,9 +57,7 @@ func TestStaleHandleOfARecycledRecord(t *testing.T) {
 		t.Fatal("the new owner's record was disturbed by the stale handle")
 	}
 	copy(b.Bytes(), "still mine")
-	if err := b.Free(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, b.Free())
 	if s := tracker.TagStats(tagB); s.LiveCount != 0 || s.FreedCount != s.AllocatedCount {
 		t.Fatalf("new owner's tag after its Free: %+v", s)
 	}
@@ -66,18 +67,14 @@ func TestStaleHandleOfARecycledRecord(t *testing.T) {
 // message keeps naming where it was allocated.
 func TestSampledRecordIsNotRecycled(t *testing.T) {
 	recycletest.Production(t, 1)
-	a, err := native.Alloc(recycletest.Tag(t, "a"), 64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, err := native.Alloc(testkit.UniqueTag(t, "a"), 64)
+	require.NoError(t, err)
 	ra := recordof.Of(a)
 	a.Free()
 	recycletest.Production(t, 0)
 	for range 100 {
-		b, err := native.Alloc(recycletest.Tag(t, "b"), 64)
-		if err != nil {
-			t.Fatal(err)
-		}
+		b, err := native.Alloc(testkit.UniqueTag(t, "b"), 64)
+		require.NoError(t, err)
 		if recordof.Of(b) == ra {
 			t.Fatal("a record with a stack was reused")
 		}
@@ -93,11 +90,9 @@ func TestSampledRecordIsNotRecycled(t *testing.T) {
 // was live when it was taken.
 func TestSnapshotOutlivesRecycling(t *testing.T) {
 	recycletest.Production(t, 0)
-	tagA := recycletest.Tag(t, "a")
+	tagA := testkit.UniqueTag(t, "a")
 	a, err := native.Alloc(tagA, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var snap tracker.Snapshot
 	for _, r := range tracker.LiveSnapshots() {
 		if r.Tag == tagA {
@@ -109,7 +104,7 @@ func TestSnapshotOutlivesRecycling(t *testing.T) {
 	}
 	a.Free()
 	for range 100 { // let the record be reused
-		b, _ := native.Alloc(recycletest.Tag(t, "b"), 7)
+		b, _ := native.Alloc(testkit.UniqueTag(t, "b"), 7)
 		b.Free()
 	}
 	if snap.Tag != tagA || snap.Bytes != 100 || !snap.Live {
@@ -123,7 +118,7 @@ func TestSnapshotOutlivesRecycling(t *testing.T) {
 func TestRecyclingUnderChurn(t *testing.T) {
 	recycletest.Production(t, 0)
 	dropsHeard := recycletest.HearDrops(t)
-	tg := recycletest.Tag(t, "churn")
+	tg := testkit.UniqueTag(t, "churn")
 	stop := recycletest.Beside()
 	var wg sync.WaitGroup
 	var dropped atomic.Int64
@@ -149,9 +144,7 @@ func TestRecyclingUnderChurn(t *testing.T) {
 					dropped.Add(1)
 					continue
 				}
-				if err := b.Free(); err != nil {
-					t.Error(err)
-				}
+				assert.NoError(t, b.Free())
 			}
 		}()
 	}

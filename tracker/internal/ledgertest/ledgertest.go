@@ -1,13 +1,18 @@
 // Package ledgertest holds what the tests of the ledger and of its
-// observers share: an owner that plays the part packages native and cuda
-// play, with Go memory standing in for native memory, and the kind it
-// allocates.
+// observers and readers share: an owner that plays the part packages
+// native and cuda play, with Go memory standing in for native memory, the
+// kind it allocates, and records with no memory behind them for the tests
+// of what reads the ledger (debughttp, memprofile, promcollector,
+// sitereport, timeline), which need live bytes, peaks, tags and sites, not
+// allocations. It is for tests only.
 package ledgertest
 
 import (
 	"fmt"
 	"sync/atomic"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/membridge/membridge/tracker"
 )
@@ -58,3 +63,42 @@ var tagSeq atomic.Int64
 // Tag returns a tag unique to one run of a test, so counters read by tag
 // start from zero under -count too.
 func Tag(t testing.TB) string { return fmt.Sprintf("%s#%d", t.Name(), tagSeq.Add(1)) }
+
+// Commit enters a record of n bytes of kind on device under tag, at a
+// made-up address. Its stack, when the ledger keeps one, starts at Commit
+// itself, the first frame outside membridge's library packages: Commit is
+// the site reports name, on every platform. The caller releases the
+// record.
+func Commit(t testing.TB, kind tracker.Kind, device int, tag string, n int64) *tracker.Record {
+	t.Helper()
+	r, err := tracker.AllocateUnwatched(tracker.Request{Kind: kind, Device: device, Tag: tag, Bytes: n, Addr: 0x1000}, nil, nil)
+	require.NoError(t, err)
+	return r
+}
+
+// Records stands in for an owner: it keeps the records Alloc makes until
+// FreeAll releases them.
+type Records struct{ recs []*tracker.Record }
+
+// Alloc enters a record as Commit does (its site is Alloc) and keeps it.
+func (o *Records) Alloc(t testing.TB, kind tracker.Kind, device int, tag string, n int64) *tracker.Record {
+	t.Helper()
+	r, err := tracker.AllocateUnwatched(tracker.Request{Kind: kind, Device: device, Tag: tag, Bytes: n, Addr: 0x1000}, nil, nil)
+	require.NoError(t, err)
+	o.recs = append(o.recs, r)
+	return r
+}
+
+// Free releases the record Alloc made last.
+func (o *Records) Free() {
+	o.recs[len(o.recs)-1].Release()
+	o.recs = o.recs[:len(o.recs)-1]
+}
+
+// FreeAll releases every record kept.
+func (o *Records) FreeAll() {
+	for _, r := range o.recs {
+		r.Release()
+	}
+	o.recs = nil
+}
