@@ -89,7 +89,7 @@ func (r *Result) Close() error { return r.Free() }
 // never does), copied by the extension into a fresh block
 // (batch_filter_copy).
 func Filter(in []Record, lo, hi float32) (*Result, error) {
-	cext.FollowDebug()
+	cext.FollowChecking()
 	var kept C.size_t
 	p := C.batch_filter_copy(first(in), C.size_t(len(in)), C.float(lo), C.float(hi), &kept)
 	if p == nil {
@@ -109,7 +109,7 @@ func Filter(in []Record, lo, hi float32) (*Result, error) {
 // the whole working block, so Free releases what was allocated, not the
 // view.
 func Process(in []Record, lo, hi float32) (*Result, error) {
-	cext.FollowDebug()
+	cext.FollowChecking()
 	var kept C.size_t
 	var work unsafe.Pointer
 	view := C.batch_process(first(in), C.size_t(len(in)), C.float(lo), C.float(hi), &kept, &work)

@@ -32,15 +32,15 @@ func untraced(t testing.TB) {
 	t.Cleanup(func() {
 		tracker.SetStackRate(prev)
 		tracker.SetChecking(prevCheck)
-		cext.FollowDebug()
+		cext.FollowChecking()
 	})
-	if cext.FollowDebug() {
+	if cext.FollowChecking() {
 		t.Fatal("tracing still on with checking off")
 	}
 }
 
 func traced(t *testing.T) {
-	require.True(t, cext.FollowDebug(), "tracing off in the test mode")
+	require.True(t, cext.FollowChecking(), "tracing off in the test mode")
 }
 
 // inBothModes runs body as a subtest in each mode, untraced (the ledger's
@@ -420,11 +420,11 @@ func TestBlocksKeepTheirBooks(t *testing.T) {
 	traced(t)
 	tracedBlock := cmem.Malloc(i, 100)
 	prev := tracker.SetChecking(false)
-	cext.FollowDebug()
+	cext.FollowChecking()
 	countedBlock := cmem.Malloc(i, 10)
 	cmem.Free(tracedBlock) // freed untraced: its record still ends
 	tracker.SetChecking(prev)
-	cext.FollowDebug()
+	cext.FollowChecking()
 	cmem.Free(countedBlock) // freed traced: the C counters still count it
 	cext.Sync()
 	if s := tracker.TagStats(name); s.LiveBytes != 0 || s.LiveCount != 0 || s.AllocatedCount != 2 || s.FreedCount != 2 {

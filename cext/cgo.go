@@ -36,12 +36,15 @@ func cextTraceFree(p unsafe.Pointer) C.int {
 }
 
 // cSetTracing installs the trace hooks and turns tracing on or off.
-func cSetTracing(on bool) {
+// cSetChecking turns C allocations' tracing and the C side's checking
+// mode (every block from malloc, no size classes) on or off together.
+func cSetChecking(on bool) {
 	v := C.int(0)
 	if on {
 		v = 1
 	}
 	C.cext_set_tracing(v)
+	C.mb_bridge_set_checking(v)
 }
 
 func cTagCount() int { return int(C.membridge_tag_count()) }

@@ -13,7 +13,7 @@
 // allocations are traced: each calls back into Go and becomes a ledger
 // record carrying the Go stack of the cgo call that led to it, so the test
 // mode reports a C-side leak with its tag and the Go code responsible.
-// Wrappers call [FollowDebug] before calling into C to keep the C side in
+// Wrappers call [FollowChecking] before calling into C to keep the C side in
 // step with the ledger's mode.
 //
 // Ownership moves both ways. [Adopt] gives a Go handle (a

@@ -16,8 +16,8 @@ import (
 func ExampleSync() {
 	prev := tracker.SetStackRate(0)
 	defer tracker.SetStackRate(prev)
-	cext.FollowDebug()
-	defer cext.FollowDebug()
+	cext.FollowChecking()
+	defer cext.FollowChecking()
 
 	tag := cmem.Tag("example.sync")
 	p := cmem.Malloc(tag, 4096) // what a C extension does
@@ -73,15 +73,15 @@ func ExampleFree() {
 	// true
 }
 
-func ExampleFollowDebug() {
+func ExampleFollowChecking() {
 	// In the test mode (every stack kept) C allocations are traced.
-	fmt.Println(cext.FollowDebug())
+	fmt.Println(cext.FollowChecking())
 	// Output: true
 }
 
 // FreeLeaked cleans up after a leak a test provoked on purpose.
 func ExampleFreeLeaked() {
-	cext.FollowDebug()
+	cext.FollowChecking()
 	p := cmem.Malloc(cmem.Tag("example.leaked"), 8)
 	_ = p // the C code "forgets" it
 	for _, r := range tracker.LiveSnapshots() {

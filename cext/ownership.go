@@ -28,7 +28,7 @@ import (
 // Blocks are recognised by membridge's table of live blocks, so any
 // pointer may be passed: nothing at or before it is read.
 func Adopt(p unsafe.Pointer, name string, deleter unsafe.Pointer) (*native.Buffer, error) {
-	FollowDebug()
+	FollowChecking()
 	if p == nil {
 		return nil, fmt.Errorf("cext: adopt nil: %w", ErrForeign)
 	}
@@ -116,7 +116,7 @@ func HandToC(b *native.Buffer) (unsafe.Pointer, error) {
 		return nil, fmt.Errorf("cext: hand to C: %w", err)
 	}
 	goOwned.Delete(p)
-	on := FollowDebug()
+	on := FollowChecking()
 	if on {
 		traceAlloc(uintptr(p), int64(b.Len()), b.Tag())
 	}

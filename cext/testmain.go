@@ -14,7 +14,7 @@ import (
 //	func TestMain(m *testing.M) { leaktest.VerifyTestMain(cext.Tracing(m)) }
 //
 // VerifyTestMain turns the test mode on before it runs the tests; the
-// wrapper then calls FollowDebug, so even C reached through a wrapper that
+// wrapper then calls FollowChecking, so even C reached through a wrapper that
 // never calls cext is traced, and a C-side leak is reported with the Go
 // stack that led to it.
 func Tracing(m leaktest.TestingM) leaktest.TestingM { return tracingM{m} }
@@ -22,7 +22,7 @@ func Tracing(m leaktest.TestingM) leaktest.TestingM { return tracingM{m} }
 type tracingM struct{ m leaktest.TestingM }
 
 func (t tracingM) Run() int {
-	FollowDebug()
+	FollowChecking()
 	return t.m.Run()
 }
 

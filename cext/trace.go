@@ -19,16 +19,19 @@ var (
 	tagNameList [maxTags]atomic.Pointer[string]
 )
 
-// FollowDebug turns the tracing of C allocations on when tracker.Checking()
-// is true and off otherwise, and reports which it is. Wrappers of C
-// extensions call it before each call into C; it costs an atomic load when
-// nothing changed. Blocks keep the books they were allocated in, whatever
-// the mode is when they are freed.
-func FollowDebug() bool {
+// FollowChecking makes the C side follow tracker.Checking() and reports
+// it: while checking, C allocations are traced into the ledger (each a
+// record with the Go stack that led to it) and every block comes from
+// malloc one by one, so valgrind and the sanitizers see each; otherwise C
+// counts in its own counters and serves small blocks from its size
+// classes. Wrappers of C extensions call it before each call into C; it
+// costs an atomic load when nothing changed. Blocks keep the books they
+// were allocated in, whatever the mode is when they are freed.
+func FollowChecking() bool {
 	want := tracker.Checking()
 	if tracing.Load() != want {
 		tracingMu.Lock()
-		cSetTracing(want)
+		cSetChecking(want)
 		tracing.Store(want)
 		tracingMu.Unlock()
 	}

@@ -19,8 +19,8 @@ import (
 func TestTracedAllocationSiteIsTheCaller(t *testing.T) {
 	prev := tracker.SetStackRate(1)
 	defer tracker.SetStackRate(prev)
-	require.True(t, cext.FollowDebug())
-	defer cext.FollowDebug()
+	require.True(t, cext.FollowChecking())
+	defer cext.FollowChecking()
 	tag := "cext.trace-site"
 	p := cmem.Malloc(cmem.Tag(tag), 16)
 	defer cmem.Free(p)
