@@ -15,9 +15,8 @@ import (
 // once, after the context cext adds.
 func TestErrorsHaveOnePrefix(t *testing.T) {
 	defer leakcheck.Check(t)
-	var errs []error
-	add := func(err error) { errs = append(errs, err) }
-	second := func(_ any, err error) { add(err) }
+	var errs errprefixtest.Errors
+	add, second := errs.Add, errs.Second
 
 	second(cext.Adopt(nil, "x", nil))
 	second(cext.Alloc(t.Name(), -1))

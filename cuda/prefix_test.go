@@ -14,9 +14,8 @@ import (
 // own.
 func TestErrorsHaveOnePrefix(t *testing.T) {
 	defer leaktest.VerifyNone(t)
-	var errs []error
-	add := func(err error) { errs = append(errs, err) }
-	second := func(_ any, err error) { add(err) }
+	var errs errprefixtest.Errors
+	add, second := errs.Add, errs.Second
 
 	second(GetDevice(7))
 	second(Open(7))

@@ -14,9 +14,8 @@ import (
 // of their own.
 func TestErrorsHaveOnePrefix(t *testing.T) {
 	defer leakcheck.Check(t)
-	var errs []error
-	add := func(err error) { errs = append(errs, err) }
-	second := func(_ any, err error) { add(err) }
+	var errs errprefixtest.Errors
+	add, second := errs.Add, errs.Second
 
 	second(handle.New(t.Name(), nil))
 	second(handle.NewWeak[payload](t.Name(), nil))

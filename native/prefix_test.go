@@ -18,9 +18,8 @@ import (
 func TestErrorsHaveOnePrefix(t *testing.T) {
 	defer leakcheck.Check(t)
 	tag := testkit.UniqueTag(t)
-	var errs []error
-	add := func(err error) { errs = append(errs, err) }
-	second := func(_ any, err error) { add(err) }
+	var errs errprefixtest.Errors
+	add, second := errs.Add, errs.Second
 
 	second(Alloc(tag, -1))
 	second(Alloc(tag, 8, Align(3)))

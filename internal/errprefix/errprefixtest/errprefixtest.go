@@ -10,6 +10,16 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// Errors collects the errors a test provokes, for Check.
+type Errors []error
+
+// Add appends err.
+func (e *Errors) Add(err error) { *e = append(*e, err) }
+
+// Second appends the error of a call that returns a value and an error:
+// errs.Second(pkg.Open(...)).
+func (e *Errors) Second(_ any, err error) { e.Add(err) }
+
 // Check asserts that each of errs is an error whose text starts with
 // prefix ("cuda: ") and holds it once, and that no other prefix of others
 // appears more than once (an error another package returned, passed on as

@@ -20,3 +20,13 @@ func TestCheck(t *testing.T) {
 		t.Error("a chain with the prefix twice passed")
 	}
 }
+
+func TestErrorsCollects(t *testing.T) {
+	var errs errprefixtest.Errors
+	errs.Add(errors.New("cuda: a"))
+	errs.Second(nil, errors.New("cuda: b"))
+	if len(errs) != 2 {
+		t.Fatalf("collected %d errors, want 2", len(errs))
+	}
+	errprefixtest.Check(t, "cuda: ", errs)
+}
