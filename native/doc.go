@@ -62,7 +62,7 @@
 //
 // One rule names the allocations here and in package cuda: a name that
 // starts with Alloc hands out uninitialised memory (filled with 0xCD in the
-// debug mode, so a read before a write shows up), and the same name ending
+// checking mode, so a read before a write shows up), and the same name ending
 // in Zeroed hands out zeroed memory: Alloc and AllocZeroed, AllocSlice and
 // AllocSliceZeroed. NewIn and MakeSliceIn, the arena's forms of Go's new
 // and make, zero as those builtins do; Arena.Alloc, an Alloc, does not.

@@ -17,6 +17,9 @@ import (
 // locals: it must cost no allocation of its own (the hot path of every
 // Alloc+Free pair). An Allocate with one costs what one without does.
 func TestAllocateClosureDoesNotAllocate(t *testing.T) {
+	// The production mode: no stacks, no goroutine attribution, so what
+	// is counted is the protocol's own (the test mode's extras vary).
+	defer tracker.SetStackRate(tracker.SetStackRate(0))
 	tag := testkit.UniqueTag(t)
 	type owner struct{ p uintptr }
 	n := int64(64)
@@ -30,7 +33,7 @@ func TestAllocateClosureDoesNotAllocate(t *testing.T) {
 					return o.p, nil
 				}
 			}
-			r, err := tracker.Allocate(o, tracker.Request{Kind: native.KindCHeap, Device: -1, Tag: tag, Bytes: n, Addr: 0x1000}, alloc, nil)
+			r, err := tracker.Allocate(o, tracker.Request{Kind: kindCHeap, Device: -1, Tag: tag, Bytes: n, Addr: 0x1000}, alloc, nil)
 			if err != nil {
 				panic(err)
 			}
@@ -39,7 +42,7 @@ func TestAllocateClosureDoesNotAllocate(t *testing.T) {
 		})
 	}
 	without, with := pair(false), pair(true)
-	assert.Equal(t, without, with, "allocations per Allocate+Release: %v without an alloc function, %v with one", without, with)
+	assert.LessOrEqual(t, with, without, "allocations per Allocate+Release: %v without an alloc function, %v with one", without, with)
 }
 
 // An error the owner's allocator returns comes back as it is, after the

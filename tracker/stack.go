@@ -90,8 +90,8 @@ const (
 )
 
 // callers returns the allocation stack for reserve: at most stackDepth
-// frames, in a slice with room for spare more frames (the debug mode keeps
-// the free stack there: see Record.end).
+// frames, in a slice with room for spare more frames (with every stack kept,
+// the free stack goes there: see Record.end).
 //
 //go:noinline
 func callers(spare int) []uintptr {
