@@ -18,6 +18,7 @@ func TestErrorsHaveOnePrefix(t *testing.T) {
 	r, err := batch.Filter([]batch.Record{{ID: 1, Value: 1}}, 0, 2)
 	require.NoError(t, err)
 	require.NoError(t, r.Free())
+	//membridge:ignore doublefree the test provokes this misuse on purpose, to read the error it returns
 	errs := []error{r.Free()}
 	func() {
 		defer func() {

@@ -16,8 +16,10 @@ func TestErrorsHaveOnePrefix(t *testing.T) {
 	defer leaktest.VerifyNone(t)
 	tag := t.Name()
 	var errs []error
+	//membridge:ignore leak false positive: New refuses these arguments and returns no cache
 	_, err := cache.New[int]("bad", 0)
 	errs = append(errs, err)
+	//membridge:ignore leak false positive: New refuses these arguments and returns no cache
 	_, err = cache.New[int]("bad", 1, cache.TTL(-time.Second))
 	errs = append(errs, err)
 	c, err := cache.New[int]("prefix", 100)

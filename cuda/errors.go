@@ -12,8 +12,8 @@ import (
 
 // The ledger's sentinel errors, under this package's name.
 var (
-	ErrFreed       = ownerr.Freed
-	ErrMoved       = ownerr.Moved
+	ErrFreed       = ownerr.ErrFreed
+	ErrMoved       = ownerr.ErrMoved
 	ErrLimit       = tracker.ErrLimit
 	ErrOutOfMemory = tracker.ErrOutOfMemory
 	ErrInvalidSize = tracker.ErrInvalidSize

@@ -22,7 +22,9 @@ func TestErrorsHaveOnePrefix(t *testing.T) {
 	second(shared.Alloc("test/prefix", -1))
 	second(shared.AllocPinned("test/prefix", -1))
 	second(AllocSlice[float32](shared, "test/prefix", -1))
+	//membridge:ignore gopointer the test provokes this misuse on purpose, to read the error it returns
 	second(AllocSlice[*int](shared, "test/prefix", 1))
+	//membridge:ignore gopointer the test provokes this misuse on purpose, to read the error it returns
 	second(CloneHtoD(shared, "test/prefix", []*int{nil}))
 	second(shared.LoadModule("not ptx"))
 	second(shared.BuiltinFunction("no_such_kernel"))
@@ -32,8 +34,10 @@ func TestErrorsHaveOnePrefix(t *testing.T) {
 	second(b.View(8, 16))
 	add(CopyHtoD(b, make([]byte, 3)))
 	require.NoError(t, b.Free())
+	//membridge:ignore doublefree the test provokes this misuse on purpose, to read the error it returns
 	add(b.Free())
 	add(b.Err())
+	//membridge:ignore useafterfree the test provokes this misuse on purpose, to read the error it returns
 	second(b.DevicePtr())
 
 	x, err := AllocSlice[float32](shared, "test/prefix", 4)
@@ -51,6 +55,7 @@ func TestErrorsHaveOnePrefix(t *testing.T) {
 	p, err := shared.AllocPinned("test/prefix", 8)
 	require.NoError(t, err)
 	require.NoError(t, p.Free())
+	//membridge:ignore doublefree the test provokes this misuse on purpose, to read the error it returns
 	add(p.Free())
 
 	var nilBuf *DeviceBuffer
@@ -62,8 +67,11 @@ func TestErrorsHaveOnePrefix(t *testing.T) {
 	c, err := Open(0)
 	require.NoError(t, err)
 	require.NoError(t, c.Close())
+	//membridge:ignore doublefree the test provokes this misuse on purpose, to read the error it returns
 	add(c.Close())
+	//membridge:ignore useafterfree the test provokes this misuse on purpose, to read the error it returns
 	add(c.Synchronize())
+	//membridge:ignore useafterfree the test provokes this misuse on purpose, to read the error it returns
 	second(c.Alloc("test/prefix", 8))
 	second(c.NewStream())
 

@@ -56,7 +56,7 @@ import (
 var (
 	// ErrReleased: the handle was already released (wraps native.ErrFreed,
 	// which is cuda.ErrFreed).
-	ErrReleased = fmt.Errorf("already released: %w", ownerr.Freed)
+	ErrReleased = fmt.Errorf("already released: %w", ownerr.ErrFreed)
 	// ErrUnknown: the pointer is not a live handle (never made, or released).
 	ErrUnknown = errors.New("not a live handle")
 	// ErrGone: a weak handle's value was garbage collected.

@@ -29,14 +29,18 @@ func TestErrorsHaveOnePrefix(t *testing.T) {
 	require.NoError(t, err)
 	second(handle.WeakValue[payload](h.Pointer()))
 	require.NoError(t, h.Release())
+	//membridge:ignore doublefree the test provokes this misuse on purpose, to read the error it returns
 	add(h.Release())
+	//membridge:ignore useafterfree the test provokes this misuse on purpose, to read the error it returns
 	second(handle.Value(h.Pointer()))
 
 	v := &payload{"weak"}
 	w, err := handle.NewWeak(t.Name(), v)
 	require.NoError(t, err)
 	require.NoError(t, w.Release())
+	//membridge:ignore useafterfree the test provokes this misuse on purpose, to read the error it returns
 	second(w.Value())
+	//membridge:ignore doublefree the test provokes this misuse on purpose, to read the error it returns
 	add(w.Release())
 
 	errprefixtest.Check(t, "handle: ", errs)

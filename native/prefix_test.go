@@ -23,6 +23,7 @@ func TestErrorsHaveOnePrefix(t *testing.T) {
 
 	second(Alloc(tag, -1))
 	second(Alloc(tag, 8, Align(3)))
+	//membridge:ignore gopointer the test provokes this misuse on purpose, to read the error it returns
 	second(AllocSlice[*int](tag, 1))
 	second(AllocSliceZeroed[int64](tag, -1))
 	second(Adopt(tag, nil, 8, FreeDeleter()))
@@ -33,18 +34,24 @@ func TestErrorsHaveOnePrefix(t *testing.T) {
 	v, err := b.View(0, 8)
 	require.NoError(t, err)
 	add(b.Free())
+	//membridge:ignore useafterfree the test provokes this misuse on purpose, to read the error it returns
 	second(b.ViewMut(0, 8))
 	second(b.HandToC())
+	//membridge:ignore useafterfree the test provokes this misuse on purpose, to read the error it returns
 	second(b.View(8, 16))
 	second(Adopt(tag, b.Ptr(), 16, FreeDeleter()))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
+	//membridge:ignore doublefree the test provokes this misuse on purpose, to read the error it returns
 	add(b.Free(WaitForBorrows(ctx)))
+	//membridge:ignore doublefree the test provokes this misuse on purpose, to read the error it returns
 	require.NoError(t, b.Free(RevokeBorrows()))
 	add(v.Err())
+	//membridge:ignore doublefree the test provokes this misuse on purpose, to read the error it returns
 	add(b.Free())
 	add(b.Err())
 	require.NoError(t, v.Release())
+	//membridge:ignore doublefree the test provokes this misuse on purpose, to read the error it returns
 	add(v.Release())
 	second(b.Move())
 
@@ -57,10 +64,14 @@ func TestErrorsHaveOnePrefix(t *testing.T) {
 	a := NewArena(tag, 0)
 	second(a.Alloc(-1, 8))
 	second(a.Alloc(8, 3))
+	//membridge:ignore gopointer the test provokes this misuse on purpose, to read the error it returns
 	second(NewIn[*int](a))
 	require.NoError(t, a.Free())
+	//membridge:ignore useafterfree the test provokes this misuse on purpose, to read the error it returns
 	second(a.Alloc(8, 8))
+	//membridge:ignore doublefree the test provokes this misuse on purpose, to read the error it returns
 	add(a.Free())
+	//membridge:ignore useafterfree the test provokes this misuse on purpose, to read the error it returns
 	add(a.Check(0))
 
 	var zero Buffer

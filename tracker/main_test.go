@@ -16,7 +16,6 @@ func testTag(t testing.TB) string { return ledgertest.Tag(t) }
 // The kinds these tests allocate: the ledger knows no kind of its own, so
 // the tests register theirs, under the names native and cuda give theirs.
 var (
-	kindCHeap          = ledgertest.KindCHeap
-	kindDevice         = ledgertest.MustKind("device")
-	kindDeviceEmulated = ledgertest.MustKind("device-emulated")
+	kindCHeap  = ledgertest.KindCHeap
+	kindDevice = ledgertest.MustKind("device")
 )

@@ -7,8 +7,8 @@ package ownerr
 import "errors"
 
 var (
-	// Freed: the handle was already freed.
-	Freed = errors.New("membridge: already freed")
-	// Moved: ownership moved to another handle, or was handed to C.
-	Moved = errors.New("membridge: ownership moved")
+	// ErrFreed: the handle was already freed.
+	ErrFreed = errors.New("membridge: already freed")
+	// ErrMoved: ownership moved to another handle, or was handed to C.
+	ErrMoved = errors.New("membridge: ownership moved")
 )

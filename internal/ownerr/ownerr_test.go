@@ -9,7 +9,7 @@ import (
 )
 
 func TestSentinelsAreDistinct(t *testing.T) {
-	assert.NotErrorIs(t, Freed, Moved)
-	assert.ErrorIs(t, fmt.Errorf("free: %w", Freed), Freed)
-	assert.False(t, errors.Is(Moved, Freed))
+	assert.NotErrorIs(t, ErrFreed, ErrMoved)
+	assert.ErrorIs(t, fmt.Errorf("free: %w", ErrFreed), ErrFreed)
+	assert.False(t, errors.Is(ErrMoved, ErrFreed))
 }

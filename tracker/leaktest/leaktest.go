@@ -32,7 +32,7 @@ import (
 	"github.com/membridge/membridge/tracker/internal/testhook"
 )
 
-// ErrLeaked: the test mode found memory left behind.
+// ErrLeaked is what the test mode wraps when it finds memory left behind.
 var ErrLeaked = errors.New("membridge: leaked native memory")
 
 // ledger is what package tracker lends the test mode.

@@ -29,7 +29,7 @@ func TestGroupBySite(t *testing.T) {
 	defer big.Free()
 	sites := leaktest.GroupBySite(append(recs, big.Rec.Snapshot()))
 	require.Len(t, sites, 2)
-	var want leaktest.LeakSite = sites[0]
+	want := sites[0]
 	assert.Equal(t, int64(100), want.Bytes, "most bytes first")
 	assert.Equal(t, 3, sites[1].Count)
 	assert.Equal(t, int64(30), sites[1].Bytes)

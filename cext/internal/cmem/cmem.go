@@ -232,7 +232,6 @@ func Realloc(tag int, p unsafe.Pointer, n int) unsafe.Pointer {
 	return C.membridge_realloc(C.int(tag), p, C.size_t(n))
 }
 
-// Free is membridge_free called from C.
 // SetChecking turns the C side's checking mode on or off
 // (mb_bridge_set_checking) and returns what it was.
 func SetChecking(on bool) (was bool) {
@@ -245,6 +244,7 @@ func SetChecking(on bool) (was bool) {
 	return was
 }
 
+// Free is membridge_free called from C.
 func Free(p unsafe.Pointer) { C.membridge_free(p) }
 
 // Size is membridge_size.
