@@ -32,7 +32,7 @@ cuda-test: cuda-standin
 		awk '/^--- FAIL/ { bad = 1 } /^--- PASS: Test/ { bad = 1; print "ran on a driver without the stand-in interface:", $$0 } /^(PASS|FAIL)$$/ { end = $$0 } END { exit bad || end != "PASS" }'
 	$(FAKECUDA_ENV) $(GO) test -tags cuda -count=1 $(CUDA_TEST_PKGS)
 	$(FAKECUDA_ENV) $(GO) test -tags cuda -race -count=1 $(CUDA_TEST_PKGS)
-	$(FAKECUDA_ENV) LD_LIBRARY_PATH=$(FAKECUDA_BUILD)/asan LSAN_OPTIONS=suppressions=$(CURDIR)/mk/lsan.supp ASAN_OPTIONS=fast_unwind_on_malloc=0 $(GO) test -tags cuda -asan -count=1 -ldflags='-s=0 -w=0' $(CUDA_TEST_PKGS)
+	$(FAKECUDA_ENV) LD_LIBRARY_PATH=$(FAKECUDA_BUILD)/asan LSAN_OPTIONS=suppressions=$(CURDIR)/mk/lsan.supp ASAN_OPTIONS=fast_unwind_on_malloc=0:allocator_may_return_null=1 $(GO) test -tags cuda -asan -count=1 -ldflags='-s=0 -w=0' $(CUDA_TEST_PKGS)
 
 # What membridge's cuda package adds to the driver calls, side by side with
 # bare gorgonia.org/cu calls in one run (docs/cuda-without-gpu.md). Rounds
