@@ -79,7 +79,7 @@ var figures = func() []*figure {
 			ratios: allocRatios(),
 			note: "Each case runs beside a 64 MiB live Go heap. CPU time is the whole process's (the collector's work on the other core included, " +
 				"waiting for a core excluded); wall time counts waiting. The target over the bare cgo pair is a ratio " +
-				"to the pair measured in the same round, since the pair's own time moves by a quarter between rounds.",
+				"to the pair measured in the same round, since the pair's own time moves between rounds (its min and max above).",
 		},
 		{
 			name: "observe", doc: "docs/observability.md", title: "observability", command: "make figures",
