@@ -11,7 +11,7 @@ BENCH_COUNT ?= 6
 BENCH_OUT ?= $(CURDIR)/bin/bench/alloc.txt
 BENCH_BIN ?= $(CURDIR)/bin/bench/alloc.test
 
-.PHONY: bench bench-parts
+.PHONY: bench bench-parts bench-tools-test
 bench:
 	@mkdir -p $(dir $(BENCH_OUT)) $(dir $(BENCH_BIN))
 	cd bench && $(GO) test -c -o $(BENCH_BIN) ./alloc
@@ -26,3 +26,9 @@ bench-parts:
 	@mkdir -p $(dir $(BENCH_OUT))
 	cd bench && $(GO) test -run '^$$' -bench Part -count $(BENCH_COUNT) ./alloc > $(BENCH_OUT).parts || { cat $(BENCH_OUT).parts; exit 1; }
 	$(BENCHSTAT) $(BENCH_OUT).parts
+
+# The unit tests of the bench module's commands (bench/cmd/figures, which
+# writes every figure in the docs, among them): make test covers the root
+# module only. CI runs them in step 45, beside the footprint smoke run.
+bench-tools-test:
+	cd bench && $(GO) test -count=1 ./cmd/...
