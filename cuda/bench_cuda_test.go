@@ -7,7 +7,6 @@ import (
 	"testing"
 	"unsafe"
 
-	"github.com/stretchr/testify/require"
 	"gorgonia.org/cu"
 )
 
@@ -19,12 +18,16 @@ import (
 func BenchmarkVersusGorgonia(b *testing.B) {
 	dev := cu.Device(0)
 	ctx, err := dev.RetainPrimaryCtx()
-	require.NoError(b, err)
+	if err != nil {
+		b.Fatal(err)
+	}
 	defer dev.ReleasePrimaryCtx()
 	locked := func(b *testing.B, body func(b *testing.B)) {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		require.NoError(b, cu.SetCurrentContext(ctx))
+		if err := cu.SetCurrentContext(ctx); err != nil {
+			b.Fatal(err)
+		}
 		defer cu.SetCurrentContext(cu.CUContext{})
 		body(b)
 	}
@@ -33,23 +36,35 @@ func BenchmarkVersusGorgonia(b *testing.B) {
 		locked(b, func(b *testing.B) {
 			for b.Loop() {
 				p, err := cu.MemAlloc(256)
-				require.NoError(b, err)
-				require.NoError(b, cu.MemFree(p))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := cu.MemFree(p); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	})
 	b.Run("op=alloc-free/impl=membridge", func(b *testing.B) {
 		for b.Loop() {
 			d, err := shared.Alloc("bench/versus", 256)
-			require.NoError(b, err)
-			require.NoError(b, d.Free())
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := d.Free(); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 
 	srcs, err := builtinModules(shared.dev.Major, shared.dev.Minor)
-	require.NoError(b, err)
+	if err != nil {
+		b.Fatal(err)
+	}
 	x, err := AllocSliceZeroed[float32](shared, "bench/versus", 256)
-	require.NoError(b, err)
+	if err != nil {
+		b.Fatal(err)
+	}
 	defer x.Free()
 	xp, _ := x.buf.DevicePtr()
 	b.Run("op=launch/impl=gorgonia", func(b *testing.B) {
@@ -58,7 +73,9 @@ func BenchmarkVersusGorgonia(b *testing.B) {
 			var mod cu.Module
 			for _, src := range srcs {
 				m, err := cu.LoadData(src)
-				require.NoError(b, err)
+				if err != nil {
+					b.Fatal(err)
+				}
 				if f, err := m.Function("mb_scale_f32"); err == nil {
 					fn, mod = f, m
 				} else {
@@ -70,19 +87,29 @@ func BenchmarkVersusGorgonia(b *testing.B) {
 			slots := []uint64{uint64(xp), uint64(xp), uint64(0x3f800000), 256}
 			params := []unsafe.Pointer{unsafe.Pointer(&slots[0]), unsafe.Pointer(&slots[1]), unsafe.Pointer(&slots[2]), unsafe.Pointer(&slots[3])}
 			for b.Loop() {
-				require.NoError(b, fn.Launch(1, 1, 1, 256, 1, 1, 0, cu.NoStream, params))
+				if err := fn.Launch(1, 1, 1, 256, 1, 1, 0, cu.NoStream, params); err != nil {
+					b.Fatal(err)
+				}
 			}
-			require.NoError(b, cu.Synchronize())
+			if err := cu.Synchronize(); err != nil {
+				b.Fatal(err)
+			}
 		})
 	})
 	f, err := shared.BuiltinFunction("mb_scale_f32")
-	require.NoError(b, err)
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.Run("op=launch/impl=membridge", func(b *testing.B) {
 		s := shared.DefaultStream()
 		cfg := LaunchConfig{Grid: Dim3{X: 1}, Block: Dim3{X: 256}}
 		for b.Loop() {
-			require.NoError(b, f.Launch(s, cfg, x, x, float32(1), uint64(256)))
+			if err := f.Launch(s, cfg, x, x, float32(1), uint64(256)); err != nil {
+				b.Fatal(err)
+			}
 		}
-		require.NoError(b, s.Synchronize())
+		if err := s.Synchronize(); err != nil {
+			b.Fatal(err)
+		}
 	})
 }

@@ -4,8 +4,6 @@ import (
 	"testing"
 	"time"
 	"unsafe"
-
-	"github.com/stretchr/testify/require"
 )
 
 // Benchmarks of the API on whichever backend the binary was built with.
@@ -14,19 +12,25 @@ import (
 
 func BenchmarkAllocFree(b *testing.B) {
 	s, err := shared.NewStream()
-	require.NoError(b, err)
+	if err != nil {
+		b.Fatal(err)
+	}
 	defer s.Close()
 	b.Run("impl=plain", func(b *testing.B) {
 		for b.Loop() {
 			d, err := shared.Alloc("bench/alloc", 256)
-			require.NoError(b, err)
+			if err != nil {
+				b.Fatal(err)
+			}
 			d.Free()
 		}
 	})
 	b.Run("impl=stream-ordered", func(b *testing.B) {
 		for b.Loop() {
 			d, err := s.Alloc("bench/alloc", 256)
-			require.NoError(b, err)
+			if err != nil {
+				b.Fatal(err)
+			}
 			d.Free()
 		}
 		s.Synchronize()
@@ -35,21 +39,29 @@ func BenchmarkAllocFree(b *testing.B) {
 
 func BenchmarkLaunch(b *testing.B) {
 	x, err := AllocSliceZeroed[float32](shared, "bench/launch", 256)
-	require.NoError(b, err)
+	if err != nil {
+		b.Fatal(err)
+	}
 	defer x.Free()
 	f, err := shared.BuiltinFunction("mb_scale_f32")
-	require.NoError(b, err)
+	if err != nil {
+		b.Fatal(err)
+	}
 	s := shared.DefaultStream()
 	cfg := LaunchConfig{Grid: Dim3{X: 1}, Block: Dim3{X: 256}}
 	b.Run("impl=Function.Launch", func(b *testing.B) {
 		for b.Loop() {
-			require.NoError(b, f.Launch(s, cfg, x, x, float32(1), uint64(256)))
+			if err := f.Launch(s, cfg, x, x, float32(1), uint64(256)); err != nil {
+				b.Fatal(err)
+			}
 		}
 		s.Synchronize()
 	})
 	b.Run("impl=Scale", func(b *testing.B) {
 		for b.Loop() {
-			require.NoError(b, Scale(s, x, x, 1))
+			if err := Scale(s, x, x, 1); err != nil {
+				b.Fatal(err)
+			}
 		}
 		s.Synchronize()
 	})
@@ -67,26 +79,34 @@ func BenchmarkCopy256MiB(b *testing.B) {
 		host[i] = byte(i)
 	}
 	d, err := shared.Alloc("bench/copy", n)
-	require.NoError(b, err)
+	if err != nil {
+		b.Fatal(err)
+	}
 	defer d.Free()
 	ptr, _ := d.DevicePtr()
 	src := unsafe.Pointer(&host[0])
 	b.Run("impl=CopyHtoD", func(b *testing.B) {
 		b.SetBytes(n)
 		for b.Loop() {
-			require.NoError(b, CopyHtoD(d, host))
+			if err := CopyHtoD(d, host); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 	b.Run("impl=CopyDtoH", func(b *testing.B) {
 		b.SetBytes(n)
 		for b.Loop() {
-			require.NoError(b, CopyDtoH(host, d))
+			if err := CopyDtoH(host, d); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 	b.Run("impl=bare", func(b *testing.B) {
 		b.SetBytes(n)
 		for b.Loop() {
-			require.NoError(b, bareCopyHtoD(shared.h, ptr, src, n))
+			if err := bareCopyHtoD(shared.h, ptr, src, n); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 	if Backend == "host" {
@@ -112,16 +132,22 @@ func BenchmarkCopy256MiBPaired(b *testing.B) {
 		host[i] = byte(i)
 	}
 	d, err := shared.Alloc("bench/copy", n)
-	require.NoError(b, err)
+	if err != nil {
+		b.Fatal(err)
+	}
 	defer d.Free()
 	ptr, _ := d.DevicePtr()
 	p := unsafe.Pointer(&host[0])
 	// Touch every page of both sides first, so no copy pays for first
 	// faults.
-	require.NoError(b, bareCopyHtoD(shared.h, ptr, p, n))
+	if err := bareCopyHtoD(shared.h, ptr, p, n); err != nil {
+		b.Fatal(err)
+	}
 	timed := func(f func() error) time.Duration {
 		t0 := time.Now()
-		require.NoError(b, f())
+		if err := f(); err != nil {
+			b.Fatal(err)
+		}
 		return time.Since(t0)
 	}
 	steps := [4]func() error{

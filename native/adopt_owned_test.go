@@ -211,7 +211,9 @@ func BenchmarkAdopt(b *testing.B) {
 			}
 			for b.Loop() {
 				a, err := Adopt("bench-adopt", p, 64, keep)
-				require.NoError(b, err)
+				if err != nil {
+					b.Fatal(err)
+				}
 				a.Free()
 			}
 			b.StopTimer()

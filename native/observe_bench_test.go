@@ -9,7 +9,6 @@ import (
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/memprofile"
 	"github.com/membridge/membridge/tracker/stacks"
-	"github.com/stretchr/testify/require"
 )
 
 // BenchmarkObserveAllocFree compares alloc+free with the ledger keeping no
@@ -37,7 +36,9 @@ func BenchmarkObserveAllocFree(b *testing.B) {
 				b.SetBytes(int64(size))
 				for b.Loop() {
 					buf, err := native.Alloc("bench-observe", size)
-					require.NoError(b, err)
+					if err != nil {
+						b.Fatal(err)
+					}
 					buf.Free()
 				}
 			})
@@ -59,7 +60,9 @@ func BenchmarkProfileWrite100k(b *testing.B) {
 			bufs := make([]*native.Buffer, 0, 100_000)
 			for i := range 100_000 {
 				buf, err := allocAtSite(i%sites, siteBits)
-				require.NoError(b, err)
+				if err != nil {
+					b.Fatal(err)
+				}
 				bufs = append(bufs, buf)
 			}
 			defer func() {
@@ -69,7 +72,9 @@ func BenchmarkProfileWrite100k(b *testing.B) {
 			}()
 			b.ReportAllocs()
 			for b.Loop() {
-				require.NoError(b, memprofile.Write(io.Discard))
+				if err := memprofile.Write(io.Discard); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}

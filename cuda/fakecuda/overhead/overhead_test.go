@@ -28,7 +28,6 @@ import (
 	"github.com/membridge/membridge/internal/benchround"
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/leaktest"
-	"github.com/stretchr/testify/require"
 )
 
 var ctx *cuda.Context
@@ -72,8 +71,12 @@ func BenchmarkAllocFree(b *testing.B) {
 		onLockedContext(b, func() {
 			for b.Loop() {
 				p, err := cu.MemAlloc(n)
-				require.NoError(b, err)
-				require.NoError(b, cu.MemFree(p))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := cu.MemFree(p); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}})
@@ -87,16 +90,24 @@ func BenchmarkAllocFree(b *testing.B) {
 			h := new(ledgerHandle)
 			r, err := tracker.Allocate(h, tracker.Request{Kind: cuda.KindDevice, Device: 0, Tag: "bench/ledger", Bytes: n},
 				func() (uintptr, error) { return 0x1000, nil }, nil)
-			require.NoError(b, err)
-			require.True(b, r.Release(), "release of a live record failed")
+			if err != nil {
+				b.Fatal(err)
+			}
+			if !r.Release() {
+				b.Fatal("release of a live record failed")
+			}
 			r.Recycle()
 		}
 	}})
 	cases = append(cases, benchround.Case{Name: "impl=membridge", Run: func(b *testing.B) {
 		for b.Loop() {
 			buf, err := ctx.Alloc("bench/allocfree", n)
-			require.NoError(b, err)
-			require.NoError(b, buf.Free())
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := buf.Free(); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}})
 	benchround.Run(b, cases)
@@ -114,15 +125,23 @@ func BenchmarkLaunch(b *testing.B) {
 	cases = append(cases, benchround.Case{Name: "impl=gorgonia", Run: func(b *testing.B) {
 		onLockedContext(b, func() {
 			m, err := cu.LoadData(".version 7.8\n.target sm_90\n.address_size 64\n.visible .entry mb_scale_f32(\n)\n")
-			require.NoError(b, err)
+			if err != nil {
+				b.Fatal(err)
+			}
 			defer m.Unload()
 			fn, err := m.Function("mb_scale_f32")
-			require.NoError(b, err)
+			if err != nil {
+				b.Fatal(err)
+			}
 			y, err := cu.MemAlloc(n)
-			require.NoError(b, err)
+			if err != nil {
+				b.Fatal(err)
+			}
 			defer cu.MemFree(y)
 			x, err := cu.MemAlloc(n)
-			require.NoError(b, err)
+			if err != nil {
+				b.Fatal(err)
+			}
 			defer cu.MemFree(x)
 			// Every argument in an 8-byte slot (gorgonia reads 8 bytes of
 			// each); float32(2) is 0x40000000, in the slot's low 4 bytes.
@@ -130,23 +149,33 @@ func BenchmarkLaunch(b *testing.B) {
 			params := []unsafe.Pointer{unsafe.Pointer(&slots[0]), unsafe.Pointer(&slots[1]),
 				unsafe.Pointer(&slots[2]), unsafe.Pointer(&slots[3])}
 			for b.Loop() {
-				require.NoError(b, fn.Launch(1, 1, 1, 64, 1, 1, 0, cu.Stream{}, params))
+				if err := fn.Launch(1, 1, 1, 64, 1, 1, 0, cu.Stream{}, params); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}})
 	cases = append(cases, benchround.Case{Name: "impl=membridge", Run: func(b *testing.B) {
 		fn, err := ctx.BuiltinFunction("mb_scale_f32")
-		require.NoError(b, err)
+		if err != nil {
+			b.Fatal(err)
+		}
 		y, err := cuda.AllocSlice[float32](ctx, "bench/y", n/4)
-		require.NoError(b, err)
+		if err != nil {
+			b.Fatal(err)
+		}
 		defer y.Free()
 		x, err := cuda.AllocSlice[float32](ctx, "bench/x", n/4)
-		require.NoError(b, err)
+		if err != nil {
+			b.Fatal(err)
+		}
 		defer x.Free()
 		s := ctx.DefaultStream()
 		cfg := cuda.LaunchConfig{Grid: cuda.Dim3{X: 1}, Block: cuda.Dim3{X: 64}}
 		for b.Loop() {
-			require.NoError(b, fn.Launch(s, cfg, y, x, float32(2), uint64(n/4)))
+			if err := fn.Launch(s, cfg, y, x, float32(2), uint64(n/4)); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}})
 	benchround.Run(b, cases)
@@ -158,11 +187,17 @@ func onLockedContext(b *testing.B, f func()) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	d, err := cu.GetDevice(0)
-	require.NoError(b, err)
+	if err != nil {
+		b.Fatal(err)
+	}
 	pc, err := d.RetainPrimaryCtx()
-	require.NoError(b, err)
+	if err != nil {
+		b.Fatal(err)
+	}
 	defer d.ReleasePrimaryCtx()
-	require.NoError(b, pc.Lock())
+	if err := pc.Lock(); err != nil {
+		b.Fatal(err)
+	}
 	defer cu.PopCurrentCtx()
 	f()
 }
