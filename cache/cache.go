@@ -305,7 +305,7 @@ func (c *Cache[K]) expireLocked() {
 	}
 }
 
-// relieve is the cache's step in tracker.RelieveShortage: evict least
+// relieve is the cache's step in tracker.Relieve: evict least
 // recently used entries whose memory counts against what is short until
 // s.Bytes of them are released (s.Bytes <= 0: all of them). Entries of
 // other tags or kinds stay: evicting them would not help the allocation

@@ -122,7 +122,7 @@ func TestHostileSizesOverALimit(t *testing.T) {
 			}
 			return err
 		}},
-		{"tracker.Reserve", func(tag string, n int) error {
+		{"tracker.AllocateUnwatched", func(tag string, n int) error {
 			_, err := tracker.AllocateUnwatched(tracker.Request{Kind: KindCHeap, Device: -1, Tag: tag, Bytes: int64(n)}, nil, nil)
 			return err
 		}},

@@ -39,7 +39,7 @@ type Request struct {
 // way every owner does it:
 //
 //  1. Reserve req.Bytes of req.Kind on req.Device under req.Tag against the
-//     limits (a refusal: RelieveShortage, then one retry if it freed
+//     limits (a refusal: Relieve for that shortage, then one retry if it freed
 //     anything; with req.Context, wait for room). The allocation stack is
 //     captured here; reports show it from the first frame outside
 //     membridge's library packages, so the site is the user's call.

@@ -42,8 +42,8 @@ func ExampleRegisterRelief_limit() {
 	// Output: 0 true 0
 }
 
-// An owner passes the refusal's shortage to RelieveShortage before it
-// retries, as package native does.
+// A caller passes the refusal's shortage to Relieve before it
+// retries, as tracker.Allocate does.
 func ExampleShortageOf() {
 	tracker.SetTagLimit("example-budget-2", 100)
 	defer tracker.SetTagLimit("example-budget-2", 0)

@@ -10,7 +10,7 @@ import (
 	"github.com/membridge/membridge/tracker/leaktest"
 )
 
-func TestReserveContextWaitsForRelease(t *testing.T) {
+func TestAllocateWithContextWaitsForRelease(t *testing.T) {
 	defer leaktest.VerifyNone(t)
 	const tag = "pressure-wait"
 	tracker.SetTagLimit(tag, 100)
@@ -34,7 +34,7 @@ func TestReserveContextWaitsForRelease(t *testing.T) {
 	defer cancel()
 	r, err := tracker.AllocateUnwatched(tracker.Request{Kind: kindCHeap, Device: -1, Tag: tag, Bytes: 50, Context: ctx}, func() (uintptr, error) { return 0, nil }, nil)
 	if err != nil {
-		t.Fatalf("ReserveContext: %v", err)
+		t.Fatalf("Allocate with a context: %v", err)
 	}
 	r.Release()
 	after := tracker.Pressure()
@@ -46,7 +46,7 @@ func TestReserveContextWaitsForRelease(t *testing.T) {
 	}
 }
 
-func TestReserveContextGivesUp(t *testing.T) {
+func TestAllocateWithContextGivesUp(t *testing.T) {
 	defer leaktest.VerifyNone(t)
 	const tag = "pressure-timeout"
 	tracker.SetTagLimit(tag, 100)
