@@ -175,6 +175,12 @@ func TestCudaDoesNotImportNative(t *testing.T) {
 // is imported by tests only: no library, command or example links it.
 func TestTestHelpersAreImportedByTestsOnly(t *testing.T) {
 	bench, err := goList(filepath.Join(root(t), "bench"), "")
+	if err != nil && strings.Contains(err.Error(), "requires go >=") {
+		// The minimum-Go lane: the bench module asks a newer Go than the
+		// library does, so only the library's packages are checked there.
+		t.Logf("bench module left out: %v", err)
+		bench, err = nil, nil
+	}
 	require.NoError(t, err)
 	for _, b := range builds {
 		pkgs := packages(t, b)
