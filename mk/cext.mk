@@ -48,11 +48,14 @@ memcheck: $(CEXT_BIN)/test_membridge
 	$(CEXT_VALGRIND) $<
 	@echo "memcheck: the small-block classes (mb_small.c) under valgrind"
 	$(subst MEMBRIDGE_CHECK=1,MEMBRIDGE_CHECK=0,$(CEXT_VALGRIND)) $<
-	@echo "memcheck: a planted leak must be reported"
-	@if $(CEXT_VALGRIND) $< leak > $(CEXT_BIN)/planted.log 2>&1; then \
-		cat $(CEXT_BIN)/planted.log; echo "memcheck: FAIL: valgrind passed a planted leak"; exit 1; fi
-	@grep -q 'definitely lost' $(CEXT_BIN)/planted.log && grep -q 'plant_leak' $(CEXT_BIN)/planted.log || \
-		{ cat $(CEXT_BIN)/planted.log; echo "memcheck: FAIL: no report of the planted leak"; exit 1; }
+	@echo "memcheck: a planted leak must be reported (in one of 3 runs: on a loaded machine a stale copy of the pointer can hide it from one)"
+	@found=0; for i in 1 2 3; do \
+		if ! $(CEXT_VALGRIND) $< leak > $(CEXT_BIN)/planted.log 2>&1 && \
+			grep -q 'definitely lost' $(CEXT_BIN)/planted.log && grep -q 'plant_leak' $(CEXT_BIN)/planted.log; then \
+			found=1; break; fi; \
+		echo "memcheck: run $$i did not report the planted leak"; \
+	done; \
+	[ $$found = 1 ] || { cat $(CEXT_BIN)/planted.log; echo "memcheck: FAIL: valgrind never reported the planted leak"; exit 1; }
 	@grep -m1 'definitely lost in' $(CEXT_BIN)/planted.log
 	@for p in $(CEXT_GO_PKGS); do \
 		$(GO) test -c -o $(CEXT_BIN)/$$p.test ./$$p || exit 1; \
