@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/internal/ledgertest"
 	"github.com/membridge/membridge/tracker/leaktest"
@@ -16,7 +17,7 @@ import (
 func TestCountersFollowReserveCommitRelease(t *testing.T) {
 	defer leaktest.VerifyNone(t)
 	var o ledgertest.Owner
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	h, err := o.Alloc(tag, 100)
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +55,7 @@ func TestCountersFollowReserveCommitRelease(t *testing.T) {
 // An allocation that fails gives back its reservation: the bytes count
 // while the owner's allocator runs, and leave no trace after.
 func TestFailedAllocationGivesBackTheReservation(t *testing.T) {
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	failed := errors.New("the allocator failed")
 	_, err := tracker.AllocateUnwatched(tracker.Request{Kind: kindCHeap, Device: -1, Tag: tag, Bytes: 4096}, func() (uintptr, error) {
 		if got := tracker.TagStats(tag).LiveBytes; got != 4096 {
@@ -79,7 +80,7 @@ func TestReserveRejectsNegativeSize(t *testing.T) {
 
 func TestLimits(t *testing.T) {
 	defer leaktest.VerifyNone(t)
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	tracker.SetTagLimit(tag, 1000)
 	defer tracker.SetTagLimit(tag, 0)
 	var o ledgertest.Owner
@@ -138,7 +139,7 @@ func TestRegisterKind(t *testing.T) {
 func TestSampledStacksAreScaled(t *testing.T) {
 	defer tracker.SetStackRate(tracker.SetStackRate(1 << 16))
 	var o ledgertest.Owner
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	const n, size = 4000, 1024
 	var hs []*ledgertest.Handle
 	var sampled int
@@ -274,7 +275,7 @@ func TestLeakReportPolicyKeepsTheMemoryAndTheRecord(t *testing.T) {
 	tracker.SetLeakHandler(func(r *tracker.Record) { mu.Lock(); heard = append(heard, r); mu.Unlock() })
 	defer tracker.SetLeakHandler(nil)
 	var o ledgertest.Owner
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	func() { o.Alloc(tag, 77) }()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
@@ -314,7 +315,7 @@ func TestLeakReportPolicyKeepsTheMemoryAndTheRecord(t *testing.T) {
 func TestHandOffIsNeitherLiveNorLeaked(t *testing.T) {
 	defer leaktest.VerifyNone(t)
 	var o ledgertest.Owner
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	h, _ := o.Alloc(tag, 300)
 	if !h.Rec.HandOff() {
 		t.Fatal("hand-off refused")

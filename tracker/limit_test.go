@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/membridge/membridge/internal/childtest"
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/external"
 	"github.com/membridge/membridge/tracker/leaktest"
@@ -32,7 +33,7 @@ func newKind(t *testing.T, name string) tracker.Kind {
 func TestReserveRefusesHostileSizes(t *testing.T) {
 	defer leaktest.VerifyNone(t)
 	k := newKind(t, "")
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	tracker.SetLimit(k, 1000)
 	defer tracker.SetLimit(k, 0)
 	tracker.SetTagLimit(tag, 500)
@@ -57,7 +58,7 @@ func TestReserveRefusesHostileSizes(t *testing.T) {
 		assert.Equal(t, int64(1), tracker.KindStats(k).LiveBytes)
 		assert.Equal(t, int64(1), tracker.TagStats(tag).LiveBytes)
 	}
-	other := testTag(t) // the kind's limit alone
+	other := testkit.UniqueTag(t) // the kind's limit alone
 	_, err = tracker.AllocateUnwatched(tracker.Request{Kind: k, Device: -1, Tag: other, Bytes: math.MaxInt64}, nil, nil)
 	var le *tracker.LimitError
 	require.ErrorAs(t, err, &le)
@@ -82,7 +83,7 @@ func TestReserveRefusesHostileSizes(t *testing.T) {
 func TestReserveRefusesOverflowWithoutALimit(t *testing.T) {
 	defer leaktest.VerifyNone(t)
 	k := newKind(t, "")
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	held, err := tracker.AllocateUnwatched(tracker.Request{Kind: k, Device: -1, Tag: tag, Bytes: 1, Addr: 0x1000}, nil, nil)
 	require.NoError(t, err)
 	defer held.Release()
@@ -95,9 +96,9 @@ func TestReserveRefusesOverflowWithoutALimit(t *testing.T) {
 	// Half of what is left fits, twice does not: by the kind's total here,
 	// by the tag's when the kinds differ.
 	half := int64(math.MaxInt64/2 + 1)
-	r, err := tracker.AllocateUnwatched(tracker.Request{Kind: k, Device: -1, Tag: testTag(t), Bytes: half - 1}, nil, nil)
+	r, err := tracker.AllocateUnwatched(tracker.Request{Kind: k, Device: -1, Tag: testkit.UniqueTag(t), Bytes: half - 1}, nil, nil)
 	require.NoError(t, err)
-	_, err = tracker.AllocateUnwatched(tracker.Request{Kind: k, Device: -1, Tag: testTag(t), Bytes: half}, nil, nil)
+	_, err = tracker.AllocateUnwatched(tracker.Request{Kind: k, Device: -1, Tag: testkit.UniqueTag(t), Bytes: half}, nil, nil)
 	require.ErrorIs(t, err, tracker.ErrOutOfMemory)
 	r.Release()
 	k2 := newKind(t, "2")
@@ -119,7 +120,7 @@ func TestRefusedRequestsLeaveNoTransient(t *testing.T) {
 	defer leaktest.VerifyNone(t)
 	for _, byTag := range []bool{false, true} {
 		k := newKind(t, "")
-		tag := testTag(t)
+		tag := testkit.UniqueTag(t)
 		if byTag {
 			tracker.SetTagLimit(tag, 1000)
 		} else {
@@ -167,7 +168,7 @@ func TestRefusedRequestsLeaveNoTransient(t *testing.T) {
 // when the counter does.
 func TestExternalCountsCannotWrapTheTotals(t *testing.T) {
 	k := newKind(t, "")
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	var mu sync.Mutex
 	var counts []external.Counts
 	x := external.New(k, func(report func(string, external.Counts)) {
@@ -218,7 +219,7 @@ func TestExternalCountsCannotWrapTheTotals(t *testing.T) {
 // allocation leaves nothing, and a kind past MaxKinds is a membridge: panic.
 func TestCommitAndCancelOutOfTurn(t *testing.T) {
 	defer leaktest.VerifyNone(t)
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	r, err := tracker.AllocateUnwatched(tracker.Request{Kind: kindCHeap, Device: -1, Tag: tag, Bytes: 10}, nil, nil)
 	require.NoError(t, err)
 	assert.Equal(t, int64(10), tracker.TagStats(tag).LiveBytes)
@@ -240,7 +241,7 @@ func TestCommitAndCancelOutOfTurn(t *testing.T) {
 
 // A negative limit is taken as no limit (0), as documented.
 func TestNegativeLimitIsNone(t *testing.T) {
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	tracker.SetTagLimit(tag, -1)
 	assert.Zero(t, tracker.TagLimit(tag))
 	k := newKind(t, "")

@@ -9,10 +9,6 @@ import (
 
 func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 
-// testTag returns a tag unique to one run of a test, so counters read by
-// tag start from zero under -count too.
-func testTag(t testing.TB) string { return ledgertest.Tag(t) }
-
 // The kinds these tests allocate: the ledger knows no kind of its own, so
 // the tests register theirs, under the names native and cuda give theirs.
 var (

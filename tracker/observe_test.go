@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/internal/ledgertest"
 	"github.com/membridge/membridge/tracker/leaktest"
@@ -50,7 +51,7 @@ func (o *tally) Refused(err *tracker.LimitError)    { o.note(err.Tag, fmt.Sprint
 func TestObserverHearsEveryEvent(t *testing.T) {
 	defer leaktest.VerifyNone(t)
 	var o ledgertest.Owner
-	tag := ledgertest.Tag(t)
+	tag := testkit.UniqueTag(t)
 	obs := &tally{tag: tag}
 	remove := tracker.AddObserver(obs)
 	a, err := o.Alloc(tag, 100)

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/external"
 	"github.com/membridge/membridge/tracker/leaktest"
@@ -19,7 +20,7 @@ import (
 func capTags(t *testing.T, room int) {
 	t.Helper()
 	if tracker.TagsKept() == 0 { // a cap of 0 is none: keep one tag first
-		r, err := tracker.AllocateUnwatched(tracker.Request{Kind: kindCHeap, Device: -1, Tag: testTag(t), Bytes: 1}, nil, nil)
+		r, err := tracker.AllocateUnwatched(tracker.Request{Kind: kindCHeap, Device: -1, Tag: testkit.UniqueTag(t), Bytes: 1}, nil, nil)
 		require.NoError(t, err)
 		r.Release()
 	}
@@ -58,7 +59,7 @@ func TestTagsPastTheCapCountUnderOverflowTag(t *testing.T) {
 	k := newKind(t, "")
 	capTags(t, room)
 	overflowed := tracker.TagsOverflowed()
-	prefix := testTag(t) + "/"
+	prefix := testkit.UniqueTag(t) + "/"
 	_, allocatedBefore := tagsOf(k, prefix)
 	kindBefore := tracker.KindStats(k)
 	var recs []*tracker.Record
@@ -107,7 +108,7 @@ func TestTagCapUnderConcurrency(t *testing.T) {
 	k := newKind(t, "")
 	capTags(t, room)
 	overflowed := tracker.TagsOverflowed()
-	prefix := testTag(t) + "/"
+	prefix := testkit.UniqueTag(t) + "/"
 	_, allocatedBefore := tagsOf(k, prefix)
 	kindBefore := tracker.KindStats(k)
 	var wg sync.WaitGroup
@@ -149,7 +150,7 @@ func TestHostileTags(t *testing.T) {
 	defer leaktest.VerifyNone(t)
 	k := newKind(t, "")
 	huge := strings.Repeat("x", 1<<20)
-	exact := testTag(t)
+	exact := testkit.UniqueTag(t)
 	exact += strings.Repeat("é", (tracker.MaxTagLen-len(exact))/2)
 	exact += strings.Repeat("z", tracker.MaxTagLen-len(exact))
 	for _, c := range []struct {
@@ -161,7 +162,7 @@ func TestHostileTags(t *testing.T) {
 		{"MaxTagLen bytes", exact, true},
 		{"one byte too long", strings.Repeat("y", tracker.MaxTagLen+1), false},
 		{"huge", huge, false},
-		{"invalid UTF-8", "\xff\xfe" + testTag(t), false},
+		{"invalid UTF-8", "\xff\xfe" + testkit.UniqueTag(t), false},
 		{"a cut rune", "é"[:1], false},
 		{"OverflowTag by name", tracker.OverflowTag, false},
 	} {
@@ -206,7 +207,7 @@ func TestTagLimitReservesAPlace(t *testing.T) {
 	defer leaktest.VerifyNone(t)
 	capTags(t, 0)
 	kept := tracker.TagsKept()
-	budget, late, none := testTag(t), testTag(t), testTag(t)
+	budget, late, none := testkit.UniqueTag(t), testkit.UniqueTag(t), testkit.UniqueTag(t)
 
 	tracker.SetTagLimit(none, 0)
 	assert.Equal(t, kept, tracker.TagsKept(), "removing a limit makes no place")
@@ -251,7 +252,7 @@ func TestRaisingTheCapLetsTagsIn(t *testing.T) {
 	defer leaktest.VerifyNone(t)
 	require.Equal(t, 1000, tracker.MaxTags(), "the default, restored by every test that changes it")
 	capTags(t, 0)
-	tag := testTag(t)
+	tag := testkit.UniqueTag(t)
 	r, err := tracker.AllocateUnwatched(tracker.Request{Kind: kindCHeap, Device: -1, Tag: tag, Bytes: 1}, nil, nil)
 	require.NoError(t, err)
 	defer r.Release()
@@ -268,7 +269,7 @@ func TestRaisingTheCapLetsTagsIn(t *testing.T) {
 	require.NoError(t, err)
 	defer r4.Release()
 	assert.Equal(t, tag, r4.Tag())
-	r5, err := tracker.AllocateUnwatched(tracker.Request{Kind: kindCHeap, Device: -1, Tag: testTag(t), Bytes: 1}, nil, nil)
+	r5, err := tracker.AllocateUnwatched(tracker.Request{Kind: kindCHeap, Device: -1, Tag: testkit.UniqueTag(t), Bytes: 1}, nil, nil)
 	require.NoError(t, err)
 	defer r5.Release()
 	assert.Equal(t, tracker.OverflowTag, r5.Tag())
@@ -276,7 +277,7 @@ func TestRaisingTheCapLetsTagsIn(t *testing.T) {
 	// 0 removes the cap; a negative cap is taken as 0.
 	tracker.SetMaxTags(-1)
 	assert.Zero(t, tracker.MaxTags())
-	r3, err := tracker.AllocateUnwatched(tracker.Request{Kind: kindCHeap, Device: -1, Tag: testTag(t), Bytes: 1}, nil, nil)
+	r3, err := tracker.AllocateUnwatched(tracker.Request{Kind: kindCHeap, Device: -1, Tag: testkit.UniqueTag(t), Bytes: 1}, nil, nil)
 	require.NoError(t, err)
 	defer r3.Release()
 	assert.NotEqual(t, tracker.OverflowTag, r3.Tag())
@@ -290,7 +291,7 @@ func TestExternalTagsRespectTheCap(t *testing.T) {
 	k := newKind(t, "")
 	capTags(t, room)
 	overflowed := tracker.TagsOverflowed()
-	prefix := testTag(t) + "/"
+	prefix := testkit.UniqueTag(t) + "/"
 	var mu sync.Mutex
 	var live int64 = 100
 	x := external.New(k, func(report func(string, external.Counts)) {

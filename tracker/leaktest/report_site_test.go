@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/internal/ledgertest"
 	"github.com/membridge/membridge/tracker/leaktest"
@@ -16,7 +17,7 @@ import (
 // whose frame is on their stacks.
 func TestGroupBySite(t *testing.T) {
 	var o ledgertest.Owner
-	tag := ledgertest.Tag(t)
+	tag := testkit.UniqueTag(t)
 	var recs []tracker.Snapshot
 	for range 3 {
 		h, err := o.Alloc(tag, 10) // one line: one site
@@ -50,7 +51,7 @@ func (r *recorder) Error(args ...any) {
 
 func TestVerifyNoneTakesAnyTestingT(t *testing.T) {
 	var o ledgertest.Owner
-	h, err := o.Alloc(ledgertest.Tag(t), 16)
+	h, err := o.Alloc(testkit.UniqueTag(t), 16)
 	require.NoError(t, err)
 	var rec recorder
 	var tt leaktest.TestingT = &rec
@@ -68,7 +69,7 @@ func TestEnableTestModeThenFind(t *testing.T) {
 	assert.True(t, tracker.Checking())
 	assert.Equal(t, int64(1), tracker.StackRate())
 	var o ledgertest.Owner
-	h, err := o.Alloc(ledgertest.Tag(t), 8)
+	h, err := o.Alloc(testkit.UniqueTag(t), 8)
 	require.NoError(t, err)
 	err = leaktest.Find(leaktest.MaxWait(0))
 	var le *leaktest.LeakError

@@ -3,6 +3,7 @@ package sites_test
 import (
 	"testing"
 
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker/internal/ledgertest"
 	"github.com/membridge/membridge/tracker/leaktest"
 	"github.com/membridge/membridge/tracker/sites"
@@ -15,7 +16,7 @@ func TestSiteTotalsCountAllocationsPerStack(t *testing.T) {
 	sites.Track(true)
 	defer sites.Track(false)
 	var o ledgertest.Owner
-	tag := ledgertest.Tag(t)
+	tag := testkit.UniqueTag(t)
 	for range 3 {
 		h, _ := o.Alloc(tag, 10) // one site: one line
 		h.Free()

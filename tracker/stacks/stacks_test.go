@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/membridge/membridge/internal/testkit"
 	"github.com/membridge/membridge/tracker"
 	"github.com/membridge/membridge/tracker/internal/ledgertest"
 	"github.com/membridge/membridge/tracker/stacks"
@@ -38,7 +39,7 @@ func TestParseTrackMode(t *testing.T) {
 
 //go:noinline
 func allocHere(t *testing.T, o *ledgertest.Owner) *ledgertest.Handle {
-	h, err := o.Alloc(ledgertest.Tag(t), 8)
+	h, err := o.Alloc(testkit.UniqueTag(t), 8)
 	require.NoError(t, err)
 	return h
 }

@@ -8,7 +8,6 @@
 package ledgertest
 
 import (
-	"fmt"
 	"sync/atomic"
 	"testing"
 
@@ -57,12 +56,6 @@ func (o *Owner) Alloc(tag string, n int) (*Handle, error) {
 
 // Free releases the handle's record; it reports whether this call did.
 func (h *Handle) Free() bool { return h.Rec.Release() }
-
-var tagSeq atomic.Int64
-
-// Tag returns a tag unique to one run of a test, so counters read by tag
-// start from zero under -count too.
-func Tag(t testing.TB) string { return fmt.Sprintf("%s#%d", t.Name(), tagSeq.Add(1)) }
 
 // Commit enters a record of n bytes of kind on device under tag, at a
 // made-up address. Its stack, when the ledger keeps one, starts at Commit
