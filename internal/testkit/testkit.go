@@ -31,10 +31,11 @@ func UniqueTag(t testing.TB, parts ...string) string {
 // Patience is how long a wait lasts before its test fails. A condition
 // that holds at once on an idle machine can take seconds on a loaded
 // 2-core one (a garbage collection, the runtime's cleanup goroutine and
-// the tests of other packages all compete for the CPUs); a wait that
-// succeeds returns as soon as the condition holds, so only a failing test
-// pays for the margin.
-const Patience = 10 * time.Second
+// the tests of other packages all compete for the CPUs), and tens of
+// seconds under valgrind (make memcheck runs the cext, batch and handle
+// tests there); a wait that succeeds returns as soon as the condition
+// holds, so only a failing test pays for the margin.
+const Patience = time.Minute
 
 // poll is the pause between two checks of a wait's condition.
 const poll = time.Millisecond
