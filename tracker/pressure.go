@@ -200,8 +200,9 @@ var gcRelief struct {
 // (s.Bytes <= 0: as much as it can) before an owner retries an allocation
 // that failed with ErrLimit or ErrOutOfMemory (pass ShortageOf(err, n);
 // Shortage{Bytes: n} is the allocator out of memory, which any freed memory
-// helps). It runs the registered reliefs in order until they have
-// freed enough; if they fall short it runs the garbage collector and waits
+// helps). When the allocator ran out it first trims the allocator caches
+// (RegisterAllocatorCache); then it runs the registered reliefs in order
+// until they have freed enough; if they fall short it runs the garbage collector and waits
 // briefly for the cleanups of dropped handles, which give their memory back
 // through the safety net (garbage is freed whatever is short). Concurrent
 // calls share one collection, and a collection is skipped (counted in
@@ -216,6 +217,17 @@ func Relieve(s Shortage) (freed int64) {
 	}
 	need := max(s.Bytes, 0) // 0: as much as can be
 	pressure.reliefs.Add(1)
+	// The allocator caches first: what they hold is no one's, and
+	// giving it back costs the program nothing but a later refill.
+	if s.Cause == ShortOfMemory {
+		if n := Trim(s); n > 0 {
+			freed = n
+			addClamped(&pressure.reliefBytes, n)
+			if need > 0 && freed >= need {
+				return freed
+			}
+		}
+	}
 	reliefs.Lock()
 	list := append([]*relief(nil), reliefs.list...)
 	reliefs.Unlock()

@@ -1,0 +1,132 @@
+package tracker
+
+import (
+	"slices"
+	"sync"
+)
+
+// This file holds the allocator caches' place in the ledger. An owner's
+// allocator may keep memory its program freed, to hand it out again
+// without calling the allocator beneath (package native's per-P magazines
+// of C blocks, package cuda's stream-aware device cache). That memory is
+// neither live (no handle owns it, no limit counts it, no leak report
+// names it) nor given back: the ledger shows it as its own state, cached
+// bytes per kind and device, read from the caches when asked, and trims
+// the caches before anything else when an allocator runs out of memory.
+
+// An AllocatorCache is memory an owner keeps for reuse. Register it with
+// RegisterAllocatorCache.
+type AllocatorCache interface {
+	// Cached appends to dst what the cache holds now, one entry per kind
+	// and device it holds memory of, and returns the extended slice. It is
+	// called by readers (CachedStats, metrics, profiles), never on an
+	// allocation's path; it must not allocate or free through the ledger.
+	Cached(dst []Cached) []Cached
+	// Trim gives memory the cache holds back to the allocator beneath and
+	// returns how many bytes it gave back. It is told what is short:
+	// s.Cause == ShortOfMemory (the allocator beneath ran out) asks for
+	// everything that s.Counts, s.Bytes <= 0 for everything. A limit's
+	// shortage counts only live bytes, which cached bytes are not: a cache
+	// may give nothing back for one. Trim must not block for long and must
+	// not call Relieve.
+	Trim(s Shortage) (freed int64)
+}
+
+// Cached is what an allocator cache holds of one kind of memory on one
+// device.
+type Cached struct {
+	Kind   Kind
+	Device int   // the device ordinal, or -1 for host memory
+	Bytes  int64 // held for reuse: freed by the program, not given back
+	Blocks int64 // how many blocks those bytes are in
+}
+
+var allocatorCaches struct {
+	sync.Mutex
+	list []*namedCache
+}
+
+type namedCache struct {
+	name string
+	c    AllocatorCache
+}
+
+// RegisterAllocatorCache makes c's memory visible in the ledger
+// (CachedStats, and through it metrics, profiles and the debug summary)
+// and puts c first in line under memory pressure: Relieve trims every
+// allocator cache before it runs the reliefs of RegisterRelief (user
+// caches, kept pages), and Trim trims them on request. unregister removes
+// c; it is idempotent.
+func RegisterAllocatorCache(name string, c AllocatorCache) (unregister func()) {
+	nc := &namedCache{name: name, c: c}
+	allocatorCaches.Lock()
+	allocatorCaches.list = append(allocatorCaches.list, nc)
+	allocatorCaches.Unlock()
+	return func() {
+		allocatorCaches.Lock()
+		defer allocatorCaches.Unlock()
+		allocatorCaches.list = slices.DeleteFunc(allocatorCaches.list, func(x *namedCache) bool { return x == nc })
+	}
+}
+
+func registeredCaches() []*namedCache {
+	allocatorCaches.Lock()
+	defer allocatorCaches.Unlock()
+	return slices.Clone(allocatorCaches.list)
+}
+
+// CachedStats returns what the allocator caches hold, summed per kind and
+// device, sorted by kind and device. Kinds and devices with nothing cached
+// are left out.
+func CachedStats() []Cached {
+	var all []Cached
+	for _, nc := range registeredCaches() {
+		all = nc.c.Cached(all)
+	}
+	slices.SortFunc(all, func(a, b Cached) int {
+		if a.Kind != b.Kind {
+			return int(a.Kind) - int(b.Kind)
+		}
+		return a.Device - b.Device
+	})
+	out := all[:0]
+	for _, c := range all {
+		if n := len(out); n > 0 && out[n-1].Kind == c.Kind && out[n-1].Device == c.Device {
+			out[n-1].Bytes = addSat(out[n-1].Bytes, c.Bytes)
+			out[n-1].Blocks = addSat(out[n-1].Blocks, c.Blocks)
+			continue
+		}
+		if c.Bytes != 0 || c.Blocks != 0 {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// CachedBytes returns the bytes the allocator caches hold of kind k on
+// device (-1: host), or of every device when device is AllDevices.
+func CachedBytes(k Kind, device int) int64 {
+	var n int64
+	for _, c := range CachedStats() {
+		if c.Kind == k && (device == AllDevices || c.Device == device) {
+			n = addSat(n, c.Bytes)
+		}
+	}
+	return n
+}
+
+// AllDevices, as CachedBytes's device, sums every device.
+const AllDevices = -2
+
+// Trim asks every allocator cache to give back what s says is short (see
+// AllocatorCache.Trim) and returns the bytes they gave back. Trim(Shortage{})
+// empties them all: Shortage{} is the allocator out of memory, asking for
+// everything. The caches refill as the program allocates again.
+func Trim(s Shortage) (freed int64) {
+	for _, nc := range registeredCaches() {
+		if n := nc.c.Trim(s); n > 0 {
+			freed = addSat(freed, n)
+		}
+	}
+	return freed
+}
