@@ -38,6 +38,7 @@ type Buffer struct {
 	state  atomic.Uint32
 	large  bool // from the large-buffer path (large.go)
 	paged  bool // on pages of its own, in the checked mode (quarantine.go)
+	mag    bool // a small block from the magazines (magazine.go)
 	traced bool // rec keeps a stack: the ledger never recycles it, so it stays readable
 
 	// self is the handle's own address: a Buffer whose self is not its
@@ -203,7 +204,9 @@ func alloc(kind tracker.Kind, tag string, n int, f fill, o allocOptions) (*Buffe
 		return nil, fmt.Errorf("native: alloc %d bytes (tag %q): %w", n, tag, ErrInvalidSize)
 	}
 	large := n >= largeMin && align <= largeAlign
-	paged := !large && n > 0 && align <= pageSize && tracker.Checking()
+	checking := tracker.Checking()
+	paged := !large && n > 0 && align <= pageSize && checking
+	mag := !large && !checking && n > 0 && n <= magMaxSize && align <= mallocAlign
 	reclaim := cHeap
 	switch {
 	case large:
@@ -212,12 +215,12 @@ func alloc(kind tracker.Kind, tag string, n int, f fill, o allocOptions) (*Buffe
 		reclaim = pagedReclaim
 	}
 	b := newBuffer(nil, n, nil, nil, large)
-	b.paged = paged
+	b.paged, b.mag = paged, mag
 	rec, err := tracker.Allocate(b, tracker.Request{Kind: kind, Device: -1, Tag: tag, Bytes: int64(n), Context: ctx}, func() (uintptr, error) {
 		if n == 0 {
 			return 0, nil
 		}
-		p := allocMem(n, align, f, large, paged)
+		p := allocMem(n, align, f, large, paged, mag)
 		if p == nil {
 			return 0, ErrOutOfMemory // the ledger relieves and calls again once
 		}
@@ -365,11 +368,10 @@ func (b *Buffer) free() error {
 
 // endFreed releases the record and the memory of a buffer just marked freed.
 func (b *Buffer) endFreed() error {
-	if b.rec.Release() {
+	// A record that keeps no stack is reused (Retire): nothing reads it
+	// after this (see check).
+	if b.rec.Retire() {
 		b.release()
-		if !b.traced {
-			b.rec.Recycle() // nothing reads it after this (see check)
-		}
 	}
 	// Keep b reachable until Release has stopped the safety net, or the net
 	// could fire (and free) while this Free runs.
@@ -396,8 +398,10 @@ func (b *Buffer) release() {
 		b.ext.del.delete(b.ptr)
 	case tracker.Checking():
 		cFree(uintptr(b.ptr), int64(b.n), true)
+	case b.mag:
+		magFree(uintptr(b.ptr), b.n)
 	default:
-		freeSmall(uintptr(b.ptr), b.n) // freebatch.go
+		cFree(uintptr(b.ptr), int64(b.n), false)
 	}
 }
 
@@ -421,7 +425,7 @@ func (b *Buffer) Move() (*Buffer, error) {
 		return nil, b.borrowedError("move")
 	}
 	nb := newBuffer(b.ptr, b.n, b.rec, b.ext, b.large)
-	nb.paged = b.paged
+	nb.paged, nb.mag = b.paged, b.mag
 	nb.shares.Store(b.shares.Load() & sharesFrozen)
 	tracker.Watch(nb, b.rec)
 	runtime.KeepAlive(b)

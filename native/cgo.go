@@ -3,6 +3,8 @@ package native
 // #cgo CFLAGS: -Wall -Wextra -O2 -I${SRCDIR}/../internal/mballoc
 // #cgo noescape mb_free_batch
 // #cgo nocallback mb_free_batch
+// #cgo noescape mb_alloc_batch
+// #cgo nocallback mb_alloc_batch
 // #include "mb_alloc.h"
 import "C"
 
@@ -41,6 +43,16 @@ func cFreeBatch(addrs []uintptr) {
 	if len(addrs) > 0 {
 		C.mb_free_batch((*C.uintptr_t)(unsafe.Pointer(&addrs[0])), C.size_t(len(addrs)))
 	}
+}
+
+// cAllocBatch mallocs up to len(out) blocks of size bytes into out and
+// returns how many it got (out stays on the caller's stack: the C side
+// keeps no pointer to it).
+func cAllocBatch(size int, out []uintptr) int {
+	if len(out) == 0 {
+		return 0
+	}
+	return int(C.mb_alloc_batch(C.size_t(size), (*C.uintptr_t)(unsafe.Pointer(&out[0])), C.size_t(len(out))))
 }
 
 func cCallDeleter(fn, p unsafe.Pointer) {

@@ -52,12 +52,14 @@ func init() {
 
 // allocMem takes n > 0 bytes from the large-buffer path, from pages of
 // their own (paged: the checked mode, quarantine.go) or from malloc.
-func allocMem(n, align int, f fill, large, paged bool) unsafe.Pointer {
+func allocMem(n, align int, f fill, large, paged, mag bool) unsafe.Pointer {
 	switch {
 	case large:
 		return cLargeAlloc(n, f)
 	case paged:
 		return pagedAlloc(n, f)
+	case mag:
+		return magAllocFilled(n, f)
 	}
 	return cAlloc(n, align, f)
 }

@@ -72,12 +72,12 @@ func AllocateUnwatched(req Request, alloc func() (uintptr, error), reclaim Recla
 //
 //go:noinline
 func allocate(obj unsafe.Pointer, req *Request, alloc func() (uintptr, error), reclaim Reclaimer) (*Record, error) {
-	r, err := reserve(req.Kind, req.Device, req.Tag, req.Bytes)
+	r, err := reserve(req.Kind, req.Device, req.Tag, req.Bytes, obj)
 	if err != nil {
 		if alloc == nil {
 			return nil, err // the memory exists already: see Request.Addr
 		}
-		if r, err = reserveRefused(req, err); err != nil {
+		if r, err = reserveRefused(req, obj, err); err != nil {
 			return nil, err
 		}
 	}
@@ -93,13 +93,6 @@ func allocate(obj unsafe.Pointer, req *Request, alloc func() (uintptr, error), r
 		}
 	}
 	r.commit(addr, reclaim)
-	var w *nurseryEntry
-	if obj != nil {
-		// A fresh record was never watched, and Recycle moved a reused
-		// one's count past every old entry and cleanup: the count is new.
-		w = &nurseryEntry{obj, r, r.watchSeq.Load()}
-	}
-	live.insert(r, w)
 	if observing.Load() != 0 {
 		r.observe(evAlloc)
 	}
@@ -126,13 +119,13 @@ func (r *Record) retryAlloc(err error, alloc func() (uintptr, error)) (uintptr, 
 // relief happens only when the relief freed something, so a limit counts
 // one refusal when nothing could be given back. A request larger than the
 // limit itself gets ErrLimit at once.
-func reserveRefused(req *Request, err error) (*Record, error) {
+func reserveRefused(req *Request, obj unsafe.Pointer, err error) (*Record, error) {
 	k, tag, n := req.Kind, req.Tag, req.Bytes
 	if !errors.Is(err, ErrLimit) {
 		return nil, err
 	}
 	if Relieve(ShortageOf(err, n)) > 0 {
-		r, err2 := reserve(k, req.Device, tag, n)
+		r, err2 := reserve(k, req.Device, tag, n, obj)
 		countRetry(err2 == nil)
 		if err2 == nil || !errors.Is(err2, ErrLimit) {
 			return r, err2
@@ -149,15 +142,16 @@ func reserveRefused(req *Request, err error) (*Record, error) {
 	if l := TagLimit(tag); l > 0 && n > l {
 		return nil, err
 	}
-	return waitForRoom(req)
+	return waitForRoom(req, obj)
 }
 
 // reserve counts n bytes of kind k on device (-1 for host) under tag
-// against the limits and returns a reserved record, with the allocation
-// stack when the stack rate says so.
+// against the limits and returns a reserved record, entered in the slot of
+// the caller's P (slots.go) with obj's handle in its nursery (obj nil: no
+// watch), with the allocation stack when the stack rate says so.
 //
 //go:noinline
-func reserve(k Kind, device int, tag string, n int64) (*Record, error) {
+func reserve(k Kind, device int, tag string, n int64, obj unsafe.Pointer) (*Record, error) {
 	if n < 0 {
 		return nil, fmt.Errorf("tracker: reserve %d bytes of %s (tag %q): %w", n, k, tag, ErrInvalidSize)
 	}
@@ -168,17 +162,30 @@ func reserve(k Kind, device int, tag string, n int64) (*Record, error) {
 	if err := reserveTotals(k, e, n); err != nil {
 		return nil, err
 	}
-	e.reserve(n)
-	// Fresh, or recycled (Recycle): no field but watchSeq carries over. The
-	// pool orders this reuse after everything the last owner did with r;
+	rate := stackRate.Load()
+	sl := mySlot()
+	sl.Lock()
+	// Fresh, or recycled (Recycle): no field but watchSeq carries over, and
 	// nothing else reads a recycled record's plain fields (see Recycle).
-	r := recordPool.Get().(*Record)
-	r.id = nextID.Add(1)
-	if r.state.Load() != stateReserved {
-		r.state.Store(stateReserved)
+	r := sl.takeRecord()
+	r.state.Store(stateReserved)
+	r.bytes, r.addr, r.entry, r.dbg = n, 0, e, nil
+	sample := sl.sampled(n, rate)
+	var w *nurseryEntry
+	if obj != nil {
+		// A fresh record was never watched, and Recycle moved a reused
+		// one's count past every old entry and cleanup: the count is new.
+		w = &nurseryEntry{obj, r, r.watchSeq.Load()}
 	}
-	r.bytes, r.addr, r.born, r.entry = n, 0, coarseSinceEpoch(), e
-	if rate := stackRate.Load(); sampled(n, rate) {
+	full := sl.link(r, w)
+	sl.Unlock()
+	if full != nil {
+		promote(full)
+	}
+	// Readers skip a reserved record, and commit's store of its state
+	// publishes what is written here.
+	r.born = coarseSinceEpoch()
+	if sample {
 		spare := 0
 		if rate == 1 { // room for the free stack (end), in the same allocation
 			spare = int(stackDepth.Load())

@@ -75,7 +75,7 @@ func Watch[T any](obj *T, r *Record) {
 // addToNursery appends w (if not nil) to the shard's nursery and returns
 // the nursery if that filled it, for the caller to promote once it has
 // unlocked the shard. The caller holds the shard's lock.
-func (sh *liveShard) addToNursery(w *nurseryEntry) (full []nurseryEntry) {
+func (sh *liveSlot) addToNursery(w *nurseryEntry) (full []nurseryEntry) {
 	if w == nil {
 		return nil
 	}
@@ -105,7 +105,10 @@ func (r *Record) disarm() {
 func promote(batch []nurseryEntry) {
 	for i := range batch {
 		e := &batch[i]
-		if e.r.state.Load() == stateLive && e.r.watchSeq.Load() == e.seq {
+		// A record still reserved is being allocated: its handle is
+		// watched now, and a drop found after a failed allocation finds it
+		// cancelled and does nothing.
+		if st := e.r.state.Load(); (st == stateLive || st == stateReserved) && e.r.watchSeq.Load() == e.seq {
 			arm(e.obj, e.r, e.seq)
 			*e = nurseryEntry{} // a pooled batch must not keep a live handle reachable
 		}
@@ -134,7 +137,7 @@ func arm(obj unsafe.Pointer, r *Record, seq uint32) {
 	// The owner may have freed or moved the memory meanwhile, and seen no
 	// net to stop: stop it here. (If both stop it, the second does nothing;
 	// if neither does, the cleanup finds the record freed and does nothing.)
-	if r.state.Load() != stateLive || r.watchSeq.Load() != seq {
+	if st := r.state.Load(); (st != stateLive && st != stateReserved) || r.watchSeq.Load() != seq {
 		if r.net.CompareAndSwap(a, nil) {
 			a.c.Stop()
 		}

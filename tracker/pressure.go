@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // This file holds what the ledger does under memory pressure: the relief
@@ -356,7 +357,7 @@ func limitWakeChan() chan struct{} {
 // a service can answer "over budget, retry later" (errors.Is(err,
 // ErrLimit)) and tell it from running out of memory. Other errors return
 // at once.
-func waitForRoom(req *Request) (*Record, error) {
+func waitForRoom(req *Request, obj unsafe.Pointer) (*Record, error) {
 	pressure.limitWaits.Add(1)
 	limitWaiters.Add(1)
 	defer limitWaiters.Add(-1)
@@ -364,7 +365,7 @@ func waitForRoom(req *Request) (*Record, error) {
 		// Take the channel before trying, so a release between the try
 		// and the wait still wakes us.
 		wake := limitWakeChan()
-		r, err := reserve(req.Kind, req.Device, req.Tag, req.Bytes)
+		r, err := reserve(req.Kind, req.Device, req.Tag, req.Bytes, obj)
 		if err == nil || !errors.Is(err, ErrLimit) {
 			return r, err
 		}

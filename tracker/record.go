@@ -3,7 +3,6 @@ package tracker
 import (
 	"fmt"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 	_ "unsafe" // go:linkname
@@ -53,7 +52,7 @@ type Record struct {
 	reclaim  Reclaimer
 	net      atomic.Pointer[armedNet] // the runtime cleanup, once the nursery armed one (nursery.go)
 
-	prev, next *Record // live set links, guarded by the shard's lock
+	prev, next *Record // live set links, guarded by the slot's lock
 }
 
 // recordDebug is what a record keeps when stacks or test attribution are on.
@@ -159,14 +158,13 @@ func (r *Record) FreeStack() []uintptr {
 // the safety net finds the handle dropped; nil for memory membridge must
 // never free.
 func (r *Record) commit(addr uintptr, reclaim Reclaimer) {
+	r.addr = addr
+	r.reclaim = reclaim
 	if !r.state.CompareAndSwap(stateReserved, stateLive) {
 		r.panicNotReserved("Commit")
 	}
-	r.addr = addr
-	r.reclaim = reclaim
 	kindCounters[r.Kind()].commit()
 	r.entry.tag.commit()
-	r.entry.commit(r.bytes)
 }
 
 // cancel gives back the bytes of a reservation whose allocation failed.
@@ -174,24 +172,20 @@ func (r *Record) cancel() {
 	if !r.state.CompareAndSwap(stateReserved, stateCancelled) {
 		r.panicNotReserved("Cancel")
 	}
-	r.uncount()
+	r.disarm() // the nursery may have armed the net of the handle meanwhile
+	live.remove(r, leaveCancelled)
+	r.uncountTotals()
 	if observing.Load() != 0 {
 		r.observe(evAllocFailed)
 	}
 }
 
-func (r *Record) uncount() {
+// uncountTotals gives the record's bytes back to its kind's and tag's
+// totals.
+func (r *Record) uncountTotals() {
 	kindCounters[r.Kind()].unreserve(r.bytes)
 	r.entry.tag.unreserve(r.bytes)
-	r.entry.unreserve(r.bytes)
 	wakeLimitWaiters() // one atomic load unless a Request.Context waits (pressure.go)
-}
-
-func (r *Record) countRelease() {
-	kindCounters[r.Kind()].unreserve(r.bytes)
-	r.entry.tag.unreserve(r.bytes)
-	r.entry.release(r.bytes)
-	wakeLimitWaiters()
 }
 
 // Release ends a live record because its owner freed the memory (or is
@@ -202,16 +196,13 @@ func (r *Record) Release() bool {
 	if !r.state.CompareAndSwap(stateLive, stateFreed) {
 		return false
 	}
-	r.end()
-	r.countRelease()
+	r.end(leaveFreed)
+	r.uncountTotals()
 	if observing.Load() != 0 {
 		r.observe(evFree)
 	}
 	return true
 }
-
-// recordPool holds records given back by Recycle.
-var recordPool = sync.Pool{New: func() any { return new(Record) }}
 
 // Recycle gives a record its owner released back to the ledger, to be
 // reused by a later allocation: the one Go allocation of a record is then
@@ -228,7 +219,35 @@ func (r *Record) Recycle() {
 	// A nursery entry or a cleanup of the old handle may still name r: with
 	// the count moved on, neither matches r again, whoever reuses it.
 	r.watchSeq.Add(1)
-	recordPool.Put(r)
+	live.recycle(r)
+}
+
+// Retire is Release and Recycle in one step, for an owner that reads
+// nothing of the record once it is released (it keeps Key, if anything,
+// before): one pass through the ledger's per-P state instead of two. It
+// returns what Release returns; a record that keeps a stack is released
+// and left readable, as Recycle leaves it.
+func (r *Record) Retire() bool {
+	if r.dbg != nil {
+		return r.Release()
+	}
+	if !r.state.CompareAndSwap(stateLive, stateFreed) {
+		return false
+	}
+	r.disarm()
+	r.uncountTotals()
+	if observing.Load() != 0 {
+		r.observe(evFree)
+	}
+	// As in Recycle: a net armed meanwhile may still name r, so r is not
+	// reused; otherwise the count moves past every old watch.
+	reuse := r.net.Load() == nil
+	if reuse {
+		r.reclaim = nil
+		r.watchSeq.Add(1)
+	}
+	live.removeAndRecycle(r, reuse) // r may be reused from here on
+	return true
 }
 
 // Key names what a record's memory is: its kind, device and tag. Unlike
@@ -254,8 +273,8 @@ func (r *Record) HandOff() bool {
 	if !r.state.CompareAndSwap(stateLive, stateHanded) {
 		return false
 	}
-	r.end()
-	r.uncount()
+	r.end(leaveOut)
+	r.uncountTotals()
 	r.entry.handBytes.Add(r.bytes)
 	r.entry.handCount.Add(1)
 	if observing.Load() != 0 {
@@ -264,68 +283,13 @@ func (r *Record) HandOff() bool {
 	return true
 }
 
-func (r *Record) end() {
+func (r *Record) end(how leaving) {
 	r.disarm()
 	if d := r.dbg; d != nil && d.rate == 1 {
 		spare := d.stack[len(d.stack):cap(d.stack)]
 		d.freeLen.Store(int32(callersInto(spare))) // reports drop the leading frames inside membridge
 	}
-	live.remove(r)
-}
-
-// liveSet holds every live record, sharded by id so that allocations on
-// different cores rarely meet on a lock. Each shard also holds the nursery
-// of the safety net for its records (nursery.go).
-type liveSet struct {
-	shards [64]liveShard
-}
-
-type liveShard struct {
-	sync.Mutex
-	head    *Record
-	n       int
-	nursery []nurseryEntry
-	_       [16]byte
-}
-
-var live liveSet
-
-func (s *liveSet) shard(r *Record) *liveShard {
-	return &s.shards[r.id%uint64(len(s.shards))]
-}
-
-// insert links r into its shard and, when w is not nil, puts its handle in
-// the nursery.
-func (s *liveSet) insert(r *Record, w *nurseryEntry) {
-	sh := s.shard(r)
-	sh.Lock()
-	r.next = sh.head
-	if sh.head != nil {
-		sh.head.prev = r
-	}
-	sh.head = r
-	sh.n++
-	full := sh.addToNursery(w)
-	sh.Unlock()
-	if full != nil {
-		promote(full)
-	}
-}
-
-func (s *liveSet) remove(r *Record) {
-	sh := s.shard(r)
-	sh.Lock()
-	if r.prev != nil {
-		r.prev.next = r.next
-	} else {
-		sh.head = r.next
-	}
-	if r.next != nil {
-		r.next.prev = r.prev
-	}
-	r.prev, r.next = nil, nil
-	sh.n--
-	sh.Unlock()
+	live.remove(r, how)
 }
 
 // LiveRecords calls fn for every record in the ledger that is live or was
@@ -339,6 +303,9 @@ func LiveRecords(fn func(*Record) bool) {
 		sh := &live.shards[i]
 		sh.Lock()
 		for r := sh.head; r != nil; r = r.next {
+			if r.state.Load() == stateReserved {
+				continue // still being allocated: not in the ledger's books yet
+			}
 			if !fn(r) {
 				sh.Unlock()
 				return

@@ -54,17 +54,16 @@ func TestAgeAfterIdleStartsNearZero(t *testing.T) {
 // move the counters twice.
 func TestCommitOrCancelOutOfTurnPanics(t *testing.T) {
 	tag := t.Name()
-	r, err := reserve(kindCHeap, -1, tag, 10)
+	r, err := reserve(kindCHeap, -1, tag, 10, nil)
 	require.NoError(t, err)
 	r.commit(0x1000, nil)
-	live.insert(r, nil)
 	want := fmt.Sprintf("membridge: tracker: Commit of a record that is not reserved (10 bytes of c-heap, tag %q): committed, cancelled or released already", tag)
 	assert.PanicsWithValue(t, want, func() { r.commit(0x1000, nil) })
 	assert.PanicsWithValue(t, strings.Replace(want, "Commit", "Cancel", 1), r.cancel)
 	assert.Equal(t, int64(10), TagStats(tag).LiveBytes)
 	require.True(t, r.Release())
 
-	c, err := reserve(kindCHeap, -1, tag, 5)
+	c, err := reserve(kindCHeap, -1, tag, 5, nil)
 	require.NoError(t, err)
 	c.cancel()
 	assert.Panics(t, c.cancel)

@@ -126,17 +126,21 @@ func onDropped(d dropArg) {
 		return
 	}
 	p := CurrentLeakPolicy()
+	if r.state.Load() != stateLive {
+		return
+	}
+	// The log goes out before the state changes: a check that sees the
+	// drop may end the test binary at once.
+	logDrop(r, p)
 	if p == LeakReport {
 		if !r.state.CompareAndSwap(stateLive, stateDropped) {
 			return
 		}
-		logDrop(r, p)
 		r.countDrop()
 	} else {
 		if !r.state.CompareAndSwap(stateLive, stateReclaimed) {
 			return
 		}
-		logDrop(r, p)
 		if p == LeakFail {
 			// Kept before it leaves the ledger, so that a check running
 			// meanwhile finds it in one place or the other.
@@ -144,8 +148,8 @@ func onDropped(d dropArg) {
 			failures.recs = append(failures.recs, r)
 			failures.Unlock()
 		}
-		live.remove(r)
-		r.countRelease()
+		live.remove(r, leaveFreed)
+		r.uncountTotals()
 		r.countDrop()
 		if r.reclaim != nil {
 			r.reclaim.Reclaim(r)
@@ -183,7 +187,7 @@ func ForgetDropped(r *Record) bool {
 	if !r.state.CompareAndSwap(stateDropped, stateReclaimed) {
 		return false
 	}
-	live.remove(r)
-	r.uncount()
+	live.remove(r, leaveOut)
+	r.uncountTotals()
 	return true
 }

@@ -33,7 +33,7 @@ func init() {
 func SetStackRate(rate int64) (previous int64) {
 	rate = max(rate, 0)
 	if rate > 1 {
-		sampleCountdown.Store(nextSampleGap(rate))
+		resetSampling(rate)
 	}
 	return stackRate.Swap(rate)
 }
@@ -41,31 +41,14 @@ func SetStackRate(rate int64) (previous int64) {
 // StackRate returns the current stack rate (see SetStackRate).
 func StackRate() int64 { return stackRate.Load() }
 
-// sampled decides whether an allocation of n bytes keeps its stack: with
-// probability 1-exp(-n/rate), so that on average one stack is kept per rate
-// bytes and a sample of n bytes stands for n/(1-exp(-n/rate)) bytes. As in
-// Go's heap profiler, the sample points are a Poisson process over the
-// bytes allocated: a countdown of the bytes to the next point, drawn from
-// the exponential distribution, and an allocation is sampled when the
-// countdown runs out inside it. Most allocations cost one atomic addition.
-func sampled(n, rate int64) bool {
-	switch {
-	case rate == 0:
-		return false
-	case rate == 1:
-		return true
-	case n <= 0:
-		return false
-	}
-	if sampleCountdown.Add(-n) > 0 {
-		return false
-	}
-	sampleCountdown.Store(nextSampleGap(rate))
-	return true
-}
-
-// sampleCountdown is the number of bytes left before the next sample point.
-var sampleCountdown atomic.Int64
+// Sampling: an allocation of n bytes keeps its stack with probability
+// 1-exp(-n/rate), so that on average one stack is kept per rate bytes and
+// a sample of n bytes stands for n/(1-exp(-n/rate)) bytes. As in Go's heap
+// profiler, the sample points are a Poisson process over the bytes
+// allocated: a countdown of the bytes to the next point, drawn from the
+// exponential distribution, and an allocation is sampled when the countdown
+// runs out inside it. Each slot (slots.go) keeps its own countdown, so the
+// process is one per P, and most allocations cost one subtraction.
 
 // nextSampleGap draws the bytes between two sample points: exponential,
 // with mean rate.

@@ -144,6 +144,22 @@ func (t *totals) snapshot(s *Stats, match func(*keyEntry) bool) {
 	s.LimitHits = t.limitHits.Load()
 }
 
+// add adds the entry's counters, its slots' shares among them, to s.
+func (e *keyEntry) add(s *Stats) {
+	e.counters.add(s)
+	e.addSlots(s)
+}
+
+// snapshot fills s with the entry's counters. Its peak is the highest live
+// total seen when the counters were read or outside counters synced: the
+// hot path counts per slot, where no total exists to compare.
+func (e *keyEntry) snapshot(s *Stats) {
+	e.counters.snapshot(s)
+	e.addSlots(s)
+	raisePeak(&e.peakBytes, s.LiveBytes)
+	s.PeakBytes = e.peakBytes.Load()
+}
+
 func (c *counters) snapshot(s *Stats) {
 	s.LiveBytes = c.liveBytes.Load()
 	s.LiveCount = c.liveCount.Load()
@@ -167,8 +183,12 @@ type Stats struct {
 	Device int    // -1 for host memory
 	Tag    string // empty in per-kind totals
 
-	LiveBytes, LiveCount           int64
-	PeakBytes                      int64 // highest LiveBytes seen at a commit
+	LiveBytes, LiveCount int64
+	// PeakBytes is the highest LiveBytes seen: for a kind (KindStats) or a
+	// tag (TagStats), at any allocation; for one (kind, device, tag) of
+	// AllStats, at a read of its counters (a Stats call, a scrape), since
+	// allocations count it per P, where no total exists to compare.
+	PeakBytes                      int64
 	AllocatedBytes, AllocatedCount int64 // since start
 	FreedBytes, FreedCount         int64 // since start
 	DroppedBytes, DroppedCount     int64 // handles dropped without a free
@@ -186,9 +206,10 @@ type key struct {
 // keyEntry holds the counters of one (kind, device, tag) and a pointer to
 // the tag's totals, so a reservation finds both with one map lookup.
 type keyEntry struct {
-	counters
-	tag *tagEntry
-	key key // what the counters are of; records read their kind, device and tag here
+	counters             // what outside counters bring in, and the rare events
+	slots    *entrySlots // the hot path's counters: each slot's share (slots.go)
+	tag      *tagEntry
+	key      key // what the counters are of; records read their kind, device and tag here
 }
 
 // tagEntry holds a tag's totals across kinds and devices, and its limit.
@@ -256,7 +277,7 @@ func newEntry(k key) (e *keyEntry, full bool) {
 	if v, ok := keyCounters.Load(k); ok {
 		return v.(*keyEntry), full
 	}
-	v, _ := keyCounters.LoadOrStore(k, &keyEntry{tag: t, key: k})
+	v, _ := keyCounters.LoadOrStore(k, &keyEntry{tag: t, key: k, slots: new(entrySlots)})
 	return v.(*keyEntry), full
 }
 

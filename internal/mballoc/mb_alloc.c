@@ -47,3 +47,15 @@ void mb_call_deleter(void (*deleter)(void *), void *p) {
 void mb_libc_free(void *p) {
 	free(p);
 }
+
+size_t mb_alloc_batch(size_t size, uintptr_t *out, size_t n) {
+	size_t i = 0;
+	for (; i < n; i++) {
+		void *p = malloc(size);
+		if (p == NULL) {
+			break;
+		}
+		out[i] = (uintptr_t)p;
+	}
+	return i;
+}

@@ -29,6 +29,12 @@ void mb_free(uintptr_t addr, size_t n, int poison);
  * native batches the frees of small buffers, one cgo call for many. */
 void mb_free_batch(const uintptr_t *addrs, size_t n);
 
+/* mb_alloc_batch mallocs up to n blocks of size bytes (size > 0) into out
+ * and returns how many it got (fewer when malloc fails): package native
+ * refills its per-P magazines of small blocks with it, one cgo call for
+ * many. */
+size_t mb_alloc_batch(size_t size, uintptr_t *out, size_t n);
+
 /* mb_call_deleter calls a C library's deleter on memory it allocated. */
 void mb_call_deleter(void (*deleter)(void *), void *p);
 

@@ -159,7 +159,7 @@ func New(opts ...Option) *Collector {
 		perKey: []keyMetric{
 			key("live_bytes", "Bytes of native or device memory live now (reserved or allocated, not yet freed).", G, func(s tracker.Stats) int64 { return s.LiveBytes }),
 			key("live_objects", "Allocations live now.", G, func(s tracker.Stats) int64 { return s.LiveCount }),
-			key("peak_bytes", "Highest live bytes seen since the process started.", G, func(s tracker.Stats) int64 { return s.PeakBytes }),
+			key("peak_bytes", "Highest live bytes seen at a read of the ledger (a scrape) since the process started.", G, func(s tracker.Stats) int64 { return s.PeakBytes }),
 			key("allocations_total", "Allocations made since the process started.", C, func(s tracker.Stats) int64 { return s.AllocatedCount }),
 			key("allocated_bytes_total", "Bytes allocated since the process started.", C, func(s tracker.Stats) int64 { return s.AllocatedBytes }),
 			key("frees_total", "Allocations that ended: freed by their owner, reclaimed by the safety net or handed to C.", C, func(s tracker.Stats) int64 { return s.FreedCount }),
