@@ -336,7 +336,9 @@ func TestAllocatorCachesConcurrently(t *testing.T) {
 	const goroutines, rounds = 8, 200
 	var wg sync.WaitGroup
 	for g := range goroutines {
-		wg.Go(func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			for i := range rounds {
 				c := &fakeCache{rows: []tracker.Cached{{Kind: kindCachedA, Device: g % 3, Bytes: int64(i + 1), Blocks: 1}}, freed: 1}
 				unregister := tracker.RegisterAllocatorCache("churn", c)
@@ -352,7 +354,7 @@ func TestAllocatorCachesConcurrently(t *testing.T) {
 					unregister()
 				}
 			}
-		})
+		}()
 	}
 	wg.Wait()
 	assert.Empty(t, testRows(), "every cache was unregistered")
