@@ -154,7 +154,7 @@ func CachedBytes(k Kind, device int) int64 {
 	return n
 }
 
-// AllDevices, as CachedBytes's device, sums every device.
+// AllDevices is the device that makes CachedBytes sum every device.
 const AllDevices = -2
 
 // Trim asks every allocator cache to give back what s says is short (see
