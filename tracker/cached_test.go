@@ -359,3 +359,22 @@ func TestAllocatorCachesConcurrently(t *testing.T) {
 	wg.Wait()
 	assert.Empty(t, testRows(), "every cache was unregistered")
 }
+
+// panickingCache fails in both methods, as a buggy owner's cache might.
+type panickingCache struct{}
+
+func (panickingCache) Cached([]tracker.Cached) []tracker.Cached { panic("magazine corrupt") }
+func (panickingCache) Trim(tracker.Shortage) int64              { panic("magazine corrupt") }
+
+// A cache that panics reaches its caller, and leaves no call counted in
+// flight: unregistering it, or any other cache, still returns.
+func TestPanickingAllocatorCacheCanBeUnregistered(t *testing.T) {
+	defer leaktest.VerifyNone(t)
+	other := tracker.RegisterAllocatorCache("other", &fakeCache{})
+	unregister := tracker.RegisterAllocatorCache("buggy", panickingCache{})
+	assert.PanicsWithValue(t, "magazine corrupt", func() { tracker.CachedStats() })
+	assert.PanicsWithValue(t, "magazine corrupt", func() { tracker.Trim(tracker.Shortage{}) })
+	unregister()
+	other()
+	assert.NotPanics(t, func() { tracker.CachedStats() })
+}
