@@ -5,7 +5,8 @@
 //   - grafana-dashboard.json, a Grafana dashboard (import it, pick the
 //     Prometheus data source): live bytes by kind, tag and device, limits
 //     and their headroom, dropped handles, out-of-memory retries and
-//     failures, limit refusals, reliefs and caches, and each process's
+//     failures, limit refusals, reliefs and caches, memory the allocators
+//     keep for reuse by kind and device, and each process's
 //     membridge_build_info;
 //   - alerts.yml, Prometheus alerting rules: handles dropped without Free,
 //     live bytes above 90% of a kind's or tag's limit, allocations failing

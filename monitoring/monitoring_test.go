@@ -25,8 +25,9 @@ import (
 func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 
 // exported returns the names and labels of the metrics the collector
-// exports once the ledger has seen allocations, limits and a cache: some
-// metrics are absent until there is something to say (a limit, a cache).
+// exports once the ledger has seen allocations, limits, a cache and an
+// allocator's cache: some metrics are absent until there is something to
+// say (a limit, a cache, memory kept for reuse).
 func exported(t *testing.T) (names map[string]bool, labels map[string]bool) {
 	t.Helper()
 	tag := testkit.UniqueTag(t, "monitoring")
@@ -46,6 +47,7 @@ func exported(t *testing.T) (names map[string]bool, labels map[string]bool) {
 	tracker.SetTagLimit(tag, 1<<30)
 	defer tracker.SetTagLimit(tag, 0)
 	defer cache.Register(tag, func() cache.Stats { return cache.Stats{Hits: 1, Bytes: 64, Entries: 1} })()
+	defer tracker.RegisterAllocatorCache(tag, keptBlocks{{Kind: native.KindCHeap, Device: -1, Bytes: 4096, Blocks: 1}})()
 
 	reg := prometheus.NewPedanticRegistry()
 	require.NoError(t, reg.Register(promcollector.New()))
@@ -63,6 +65,13 @@ func exported(t *testing.T) (names map[string]bool, labels map[string]bool) {
 	}
 	return names, labels
 }
+
+// keptBlocks is an allocator cache holding fixed blocks, so that the
+// cached-memory metrics are exported.
+type keptBlocks []tracker.Cached
+
+func (k keptBlocks) Cached(dst []tracker.Cached) []tracker.Cached { return append(dst, k...) }
+func (keptBlocks) Trim(tracker.Shortage) int64                    { return 0 }
 
 // dashboardQueries returns every PromQL query of the dashboard: the panels'
 // targets and the template variables'.

@@ -1,7 +1,9 @@
 package tracker
 
 import (
+	"cmp"
 	"slices"
+	"strconv"
 	"sync"
 )
 
@@ -49,45 +51,84 @@ var allocatorCaches struct {
 type namedCache struct {
 	name string
 	c    AllocatorCache
+	// calls counts the calls of c's methods in flight; unregister waits
+	// for them, so an owner may free what its cache is made of once
+	// unregister returns.
+	calls sync.WaitGroup
 }
 
 // RegisterAllocatorCache makes c's memory visible in the ledger
 // (CachedStats, and through it metrics, profiles and the debug summary)
 // and puts c first in line under memory pressure: Relieve trims every
 // allocator cache before it runs the reliefs of RegisterRelief (user
-// caches, kept pages), and Trim trims them on request. unregister removes
-// c; it is idempotent.
+// caches, kept pages), and Trim trims them on request. name says whose
+// cache it is, for a reader of the code; two caches may share one.
+//
+// unregister removes c and returns once no call of c's methods is in
+// flight, so that c is never called again after it; it is idempotent. It
+// must not be called from an allocator cache's methods: it would wait for
+// the pass that called it.
+// A nil c is a programming error: RegisterAllocatorCache panics at once
+// rather than when the ledger is next read.
 func RegisterAllocatorCache(name string, c AllocatorCache) (unregister func()) {
+	if c == nil {
+		panic("membridge: tracker.RegisterAllocatorCache(" + strconv.Quote(name) + ", nil): no cache to register")
+	}
 	nc := &namedCache{name: name, c: c}
 	allocatorCaches.Lock()
 	allocatorCaches.list = append(allocatorCaches.list, nc)
 	allocatorCaches.Unlock()
 	return func() {
 		allocatorCaches.Lock()
-		defer allocatorCaches.Unlock()
 		allocatorCaches.list = slices.DeleteFunc(allocatorCaches.list, func(x *namedCache) bool { return x == nc })
+		allocatorCaches.Unlock()
+		// No call starts once nc is out of the list: calls are counted
+		// under the lock that took it out.
+		nc.calls.Wait()
 	}
 }
 
-func registeredCaches() []*namedCache {
+// eachCache calls fn with every registered cache, outside the registry's
+// lock (a cache may take locks of its own, or read the ledger). The caches
+// count as in flight until the whole pass ends, panics included, so
+// unregister waits for it.
+func eachCache(fn func(AllocatorCache)) {
 	allocatorCaches.Lock()
-	defer allocatorCaches.Unlock()
-	return slices.Clone(allocatorCaches.list)
+	list := slices.Clone(allocatorCaches.list)
+	for _, nc := range list {
+		nc.calls.Add(1)
+	}
+	allocatorCaches.Unlock()
+	defer func() {
+		for _, nc := range list {
+			nc.calls.Done()
+		}
+	}()
+	for _, nc := range list {
+		fn(nc.c)
+	}
 }
 
 // CachedStats returns what the allocator caches hold, summed per kind and
-// device, sorted by kind and device. Kinds and devices with nothing cached
-// are left out.
+// device, sorted by kind and then device. Kinds and devices with nothing
+// cached are left out. A cache's word is taken within reason: negative
+// counts are read as 0, sums saturate at MaxInt64 instead of wrapping, and
+// every negative device is host memory (-1), so one kind has one host row.
 func CachedStats() []Cached {
-	var all []Cached
-	for _, nc := range registeredCaches() {
-		all = nc.c.Cached(all)
+	var all, part []Cached
+	eachCache(func(c AllocatorCache) {
+		// Each cache appends to a slice of its own: one that returned a
+		// fresh slice instead of extending dst would lose the others'.
+		part = c.Cached(part[:0])
+		all = append(all, part...)
+	})
+	for i := range all {
+		all[i].Bytes = max(all[i].Bytes, 0)
+		all[i].Blocks = max(all[i].Blocks, 0)
+		all[i].Device = max(all[i].Device, -1)
 	}
 	slices.SortFunc(all, func(a, b Cached) int {
-		if a.Kind != b.Kind {
-			return int(a.Kind) - int(b.Kind)
-		}
-		return a.Device - b.Device
+		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Device, b.Device))
 	})
 	out := all[:0]
 	for _, c := range all {
@@ -96,11 +137,9 @@ func CachedStats() []Cached {
 			out[n-1].Blocks = addSat(out[n-1].Blocks, c.Blocks)
 			continue
 		}
-		if c.Bytes != 0 || c.Blocks != 0 {
-			out = append(out, c)
-		}
+		out = append(out, c)
 	}
-	return out
+	return slices.DeleteFunc(out, func(c Cached) bool { return c.Bytes == 0 && c.Blocks == 0 })
 }
 
 // CachedBytes returns the bytes the allocator caches hold of kind k on
@@ -115,18 +154,19 @@ func CachedBytes(k Kind, device int) int64 {
 	return n
 }
 
-// AllDevices, as CachedBytes's device, sums every device.
+// AllDevices is the device that makes CachedBytes sum every device.
 const AllDevices = -2
 
 // Trim asks every allocator cache to give back what s says is short (see
-// AllocatorCache.Trim) and returns the bytes they gave back. Trim(Shortage{})
-// empties them all: Shortage{} is the allocator out of memory, asking for
-// everything. The caches refill as the program allocates again.
+// AllocatorCache.Trim) and returns the bytes they gave back, summed with
+// saturation; a negative count is read as 0. Trim(Shortage{}) empties them
+// all: Shortage{} is the allocator out of memory, asking for everything.
+// The caches refill as the program allocates again.
 func Trim(s Shortage) (freed int64) {
-	for _, nc := range registeredCaches() {
-		if n := nc.c.Trim(s); n > 0 {
+	eachCache(func(c AllocatorCache) {
+		if n := c.Trim(s); n > 0 {
 			freed = addSat(freed, n)
 		}
-	}
+	})
 	return freed
 }

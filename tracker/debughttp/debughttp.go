@@ -8,7 +8,9 @@
 //	/debug/membridge/             a live summary: bytes by kind, tag and device,
 //	                              limits and their headroom, dropped handles,
 //	                              tags kept and overflowed (tracker.MaxTags),
-//	                              pressure, caches, the top sites, and links to:
+//	                              memory the allocators keep for reuse
+//	                              (tracker.CachedStats), pressure, caches,
+//	                              the top sites, and links to:
 //	/debug/membridge/report.txt   the top allocation sites by live bytes, as text
 //	/debug/membridge/report.json  the same, as JSON
 //	/debug/membridge/profile      a pprof profile (go tool pprof URL)
@@ -110,7 +112,8 @@ th{background:#f6f6f6} td.n{text-align:right;white-space:nowrap} .warn{color:#b0
 <h1>membridge</h1>
 <p>{{bytes .LiveBytes}} live in {{.LiveCount}} allocations at {{.Time}}.
 {{if .DroppedCount}}<span class="warn">{{.DroppedCount}} handles ({{bytes .DroppedBytes}}) were dropped without Free: leaks the safety net found.</span>{{else}}No handle dropped without Free.{{end}}
-Stack rate {{.StackRate}} (0: off, 1: every allocation, N: one stack per N bytes). Event history {{if .HistoryOn}}on{{else}}off: the trace and the timeline are empty until <code>history.Enable</code>{{end}}.</p>
+{{if .CachedBytes}}{{bytes .CachedBytes}} in {{.CachedBlocks}} blocks kept for reuse by the allocators (not live, not a leak).
+{{end}}Stack rate {{.StackRate}} (0: off, 1: every allocation, N: one stack per N bytes). Event history {{if .HistoryOn}}on{{else}}off: the trace and the timeline are empty until <code>history.Enable</code>{{end}}.</p>
 <h2>By kind</h2>
 <table><tr><th>kind</th><th>live</th><th>allocations</th><th>peak</th><th>dropped</th><th>limit</th><th>headroom</th></tr>
 {{range .Kinds}}<tr><td>{{.Name}}</td><td class="n">{{bytes .LiveBytes}}</td><td class="n">{{.LiveCount}}</td><td class="n">{{bytes .PeakBytes}}</td><td class="n{{if .DroppedCount}} warn{{end}}">{{.DroppedCount}}</td>{{template "limit" .}}</tr>
@@ -126,6 +129,11 @@ Stack rate {{.StackRate}} (0: off, 1: every allocation, N: one stack per N bytes
 <table><tr><th>device</th><th>live</th><th>allocations</th></tr>
 {{range .Devices}}<tr><td>{{device .Device}}</td><td class="n">{{bytes .LiveBytes}}</td><td class="n">{{.LiveCount}}</td></tr>
 {{end}}</table>
+{{if .Cached}}<h2>Kept for reuse by the allocators</h2>
+<p>Memory the program freed that the allocators keep for the next allocation instead of giving it back: not live, counted by no limit, never a leak. It is given back first when an allocator runs out of memory.</p>
+<table><tr><th>kind</th><th>device</th><th>cached</th><th>blocks</th></tr>
+{{range .Cached}}<tr><td>{{.Kind}}</td><td>{{device .Device}}</td><td class="n">{{bytes .Bytes}}</td><td class="n">{{.Blocks}}</td></tr>
+{{end}}</table>{{end}}
 <h2>Pressure</h2>
 <p>{{.Pressure.Retries}} allocations retried after out-of-memory ({{.Pressure.RetrySuccesses}} then succeeded); {{.Pressure.LimitWaits}} waits for a limit ({{.Pressure.LimitWaitTimeouts}} timed out); {{.Pressure.Reliefs}} reliefs freed {{bytes .Pressure.ReliefBytes}}.</p>
 {{if .Caches}}<h2>Caches</h2>

@@ -20,6 +20,7 @@ import (
 	"github.com/membridge/membridge/tracker/history"
 	"github.com/membridge/membridge/tracker/internal/ledgertest"
 	"github.com/membridge/membridge/tracker/leaktest"
+	"github.com/membridge/membridge/tracker/sitereport"
 )
 
 func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
@@ -177,3 +178,51 @@ func TestIndexShowsOverflowedTags(t *testing.T) {
 // kindDeviceEmulated stands for package cuda's host-backend kind, by its
 // name, without linking cuda (and, under the cuda tag, a driver).
 var kindDeviceEmulated = ledgertest.MustKind("device-emulated")
+
+// keptBlocks is an allocator cache holding fixed blocks, as package
+// native's magazines and package cuda's device cache report theirs.
+type keptBlocks []tracker.Cached
+
+func (k keptBlocks) Cached(dst []tracker.Cached) []tracker.Cached { return append(dst, k...) }
+func (keptBlocks) Trim(tracker.Shortage) int64                    { return 0 }
+
+// Memory the allocators keep for reuse has its own rows on the index, per
+// kind and device, and its sum in the headline; it is not live and not a
+// leak.
+func TestIndexShowsMemoryKeptForReuse(t *testing.T) {
+	defer leaktest.VerifyNone(t)
+	srv := httptest.NewServer(debughttp.Handler())
+	defer srv.Close()
+	if len(tracker.CachedStats()) == 0 {
+		body, _, code := get(t, srv.URL+"/debug/membridge/")
+		require.Equal(t, 200, code)
+		assert.NotContains(t, body, "kept for reuse", "no section while nothing is cached")
+	}
+
+	defer tracker.RegisterAllocatorCache("magazines", keptBlocks{
+		{Kind: kindCachedTest, Device: -1, Bytes: 3 << 20, Blocks: 48},
+	})()
+	defer tracker.RegisterAllocatorCache("device cache", keptBlocks{
+		{Kind: kindDeviceEmulated, Device: 9, Bytes: 2 << 20, Blocks: 2},
+		{Kind: kindDeviceEmulated, Device: 9, Bytes: 1 << 20, Blocks: 1},
+	})()
+	body, _, code := get(t, srv.URL+"/debug/membridge/")
+	require.Equal(t, 200, code)
+	i := strings.Index(body, "<h2>Kept for reuse by the allocators</h2>")
+	require.GreaterOrEqual(t, i, 0, "no section for cached memory in\n%s", body)
+	section := body[i : i+strings.Index(body[i:], "</table>")]
+	assert.Contains(t, section, `<tr><td>cached-test-host</td><td>host</td><td class="n">3.0 MiB</td><td class="n">48</td></tr>`)
+	assert.Contains(t, section, `<tr><td>device-emulated</td><td>9</td><td class="n">3.0 MiB</td><td class="n">3</td></tr>`)
+	var total, blocks int64
+	for _, c := range tracker.CachedStats() {
+		total += c.Bytes
+		blocks += c.Blocks
+	}
+	assert.Contains(t, body, fmt.Sprintf("%s in %d blocks kept for reuse by the allocators (not live, not a leak).", sitereport.FormatBytes(total), blocks))
+	// Not live: the kind that only caches has no row of live bytes.
+	kinds := body[strings.Index(body, "<h2>By kind</h2>"):strings.Index(body, "<h2>By tag</h2>")]
+	assert.NotContains(t, kinds, "cached-test-host", "cached memory counted as live")
+}
+
+// kindCachedTest is a kind only the test of cached memory caches.
+var kindCachedTest = ledgertest.MustKind("cached-test-host")

@@ -3,6 +3,7 @@ package debughttp
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -51,6 +52,8 @@ type summary struct {
 	OverflowTag                string
 	Pressure                   tracker.PressureStats
 	Caches                     []cache.Stats
+	Cached                     []tracker.Cached // kept for reuse by the allocators, per kind and device
+	CachedBytes, CachedBlocks  int64            // their sums
 	Sites                      []sitereport.Site
 	OtherSites                 int
 	OtherBytes                 int64
@@ -65,6 +68,7 @@ func summarize(top int) summary {
 		Top:       top,
 		Pressure:  tracker.Pressure(),
 		Caches:    cache.All(),
+		Cached:    tracker.CachedStats(),
 
 		TagsKept:       tracker.TagsKept(),
 		MaxTags:        tracker.MaxTags(),
@@ -83,6 +87,10 @@ func summarize(top int) summary {
 		s.LiveCount += ks.LiveCount
 		s.DroppedCount += ks.DroppedCount
 		s.DroppedBytes += ks.DroppedBytes
+	}
+	for _, c := range s.Cached {
+		s.CachedBytes = addSat(s.CachedBytes, c.Bytes)
+		s.CachedBlocks = addSat(s.CachedBlocks, c.Blocks)
 	}
 	tags := map[string]*usage{}
 	devices := map[int]*usage{}
@@ -129,4 +137,13 @@ func where(s sitereport.Site) string {
 	}
 	f := s.Stack[0]
 	return fmt.Sprintf("%s %s:%d", f.Function, f.File, f.Line)
+}
+
+// addSat adds non-negative counts, saturating at MaxInt64: what caches
+// report is summed on their word.
+func addSat(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }

@@ -10,6 +10,15 @@
 // -tagroot work on them; memory whose handle was dropped without a free and
 // kept alive by the LeakReport policy also carries dropped=true.
 //
+// Memory the allocators keep for reuse (tracker.CachedStats: freed by the
+// program, not given back) is in the in-use sample types too, as samples
+// of its own: one per kind and device, under one frame named
+// "membridge: cached (<kind>, <device>)", such as "membridge: cached
+// (c-heap, host)", and labelled
+// cached=true, so -top shows it beside the user's functions and
+// -tagignore=cached=true leaves it out. It has no tag and no alloc_*
+// values: the program's allocations of it were counted when it made them.
+//
 // Stacks come from the ledger (see tracker.SetStackRate and the
 // MEMBRIDGE_TRACK environment variable). In the sampled mode each sampled
 // record stands for stacks.SampleWeight(n, rate) bytes, as in Go's heap
@@ -120,6 +129,9 @@ func Build() (*profile.Profile, error) {
 		a.values[allocSpace] = max(a.values[allocSpace], a.values[inuseSpace])
 		a.values[allocObjects] = max(a.values[allocObjects], a.values[inuseObjects])
 		b.add(k, a)
+	}
+	for _, c := range tracker.CachedStats() {
+		b.addCached(c)
 	}
 	if err := b.p.CheckValid(); err != nil {
 		return nil, fmt.Errorf("memprofile: build: %w", err)
@@ -289,5 +301,33 @@ func (b *builder) add(k sampleKey, a *aggregate) {
 	} else {
 		s.Location = b.userLocations(a.stack)
 	}
+	b.p.Sample = append(b.p.Sample, s)
+}
+
+// cachedFunction names the frame of the sample that holds what the
+// allocators keep for reuse of kind on device (tracker.CachedStats), such
+// as "membridge: cached (c-heap, host)".
+func cachedFunction(kind tracker.Kind, device int) string {
+	return fmt.Sprintf("membridge: cached (%s, %s)", kind, deviceLabel(device))
+}
+
+// addCached adds memory an allocator keeps for reuse as a sample of its
+// own: in use (inuse_space, with its blocks as inuse_objects), since the
+// process holds it, but under one frame of its own (cachedFunction) and
+// the label cached=true, never on a user's stack, and not allocated again
+// (its allocations were counted when the program made them).
+func (b *builder) addCached(c tracker.Cached) {
+	name := cachedFunction(c.Kind, c.Device)
+	s := &profile.Sample{
+		Value:    make([]int64, 4),
+		Location: []*profile.Location{b.newLocation(0, []profile.Line{{Function: b.function(name, "")}})},
+		Label: map[string][]string{
+			"kind":   {c.Kind.String()},
+			"device": {deviceLabel(c.Device)},
+			"cached": {"true"},
+		},
+	}
+	s.Value[inuseSpace] = c.Bytes
+	s.Value[inuseObjects] = c.Blocks
 	b.p.Sample = append(b.p.Sample, s)
 }

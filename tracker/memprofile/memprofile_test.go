@@ -405,3 +405,81 @@ func ExampleHandler_delta() {
 
 	// Output:
 }
+
+// keptBlocks is an allocator cache holding fixed blocks, as package
+// native's magazines and package cuda's device cache report theirs.
+type keptBlocks []tracker.Cached
+
+func (k keptBlocks) Cached(dst []tracker.Cached) []tracker.Cached { return append(dst, k...) }
+func (keptBlocks) Trim(tracker.Shortage) int64                    { return 0 }
+
+// kindCachedTest is a kind only the test of cached memory caches.
+var kindCachedTest = ledgertest.MustKind("cached-test-profile")
+
+// sampleOf returns the one sample whose location is the function fn.
+func sampleOf(t *testing.T, p *profile.Profile, fn string) *profile.Sample {
+	t.Helper()
+	var found []*profile.Sample
+	for _, s := range p.Sample {
+		for _, l := range s.Location {
+			for _, line := range l.Line {
+				if line.Function.Name == fn {
+					found = append(found, s)
+				}
+			}
+		}
+	}
+	require.Len(t, found, 1, "samples under %q", fn)
+	return found[0]
+}
+
+// Memory the allocators keep for reuse is in the profile beside what is
+// live, as samples of their own: in use, per kind and device, under a
+// frame that says so and labelled cached=true, never on a user's stack and
+// never counted as allocated again.
+func TestProfileShowsCachedMemoryApart(t *testing.T) {
+	defer leaktest.VerifyNone(t)
+	var o ledgertest.Records
+	defer o.FreeAll()
+	tag := testkit.UniqueTag(t, "prof-live")
+	decodeFrames(t, &o, tag, 3)
+	defer tracker.RegisterAllocatorCache("magazines", keptBlocks{
+		{Kind: kindCachedTest, Device: -1, Bytes: 64 << 10, Blocks: 16},
+	})()
+	defer tracker.RegisterAllocatorCache("device cache", keptBlocks{
+		{Kind: kindCachedTest, Device: 2, Bytes: 1 << 20, Blocks: 1},
+		{Kind: kindCachedTest, Device: 2, Bytes: 1 << 20, Blocks: 3},
+	})()
+
+	var buf bytes.Buffer
+	require.NoError(t, memprofile.Write(&buf))
+	p := parse(t, buf.Bytes())
+	host := sampleOf(t, p, "membridge: cached (cached-test-profile, host)")
+	dev := sampleOf(t, p, "membridge: cached (cached-test-profile, 2)")
+	// alloc_objects, alloc_space, inuse_objects, inuse_space.
+	assert.Equal(t, []int64{0, 0, 16, 64 << 10}, host.Value)
+	assert.Equal(t, []int64{0, 0, 4, 2 << 20}, dev.Value)
+	assert.Equal(t, map[string][]string{"kind": {"cached-test-profile"}, "device": {"2"}, "cached": {"true"}}, dev.Label)
+	assert.Len(t, dev.Location, 1, "cached memory is on no user's stack")
+	// What is live is as it was, and no live sample says cached.
+	assert.EqualValues(t, 3000, totals(p, "inuse_space", "tag")[tag])
+	cached := totals(p, "inuse_space", "cached")["true"]
+	assert.GreaterOrEqual(t, cached, int64(64<<10+2<<20))
+	for _, s := range p.Sample {
+		if len(s.Label["tag"]) > 0 {
+			assert.Empty(t, s.Label["cached"], "a live sample labelled cached")
+		}
+	}
+
+	// go tool pprof shows it by its frame, and -tagignore leaves it out.
+	file := filepath.Join(t.TempDir(), "cached.pb.gz")
+	require.NoError(t, os.WriteFile(file, buf.Bytes(), 0o644))
+	goBin := goTool(t)
+	out, err := exec.Command(goBin, "tool", "pprof", "-top", "-nodefraction=0", file).CombinedOutput()
+	require.NoError(t, err, "go tool pprof -top:\n%s", out)
+	assert.Contains(t, string(out), "membridge: cached (cached-test-profile, 2)")
+	out, err = exec.Command(goBin, "tool", "pprof", "-top", "-nodefraction=0", "-tagignore=cached=true", file).CombinedOutput()
+	require.NoError(t, err, "go tool pprof -top -tagignore:\n%s", out)
+	assert.NotContains(t, string(out), "membridge: cached")
+	assert.Contains(t, string(out), "decodeFrames")
+}

@@ -16,6 +16,13 @@
 // cap (0: none), and membridge_tags_overflowed_total how many tags were
 // counted under "(overflow)"; alert on its increase.
 //
+// membridge_cached_bytes and membridge_cached_blocks (labels kind and
+// device) are what the allocators keep for reuse (tracker.CachedStats):
+// memory the program freed that an allocator's cache holds instead of
+// giving it back. It is neither live (membridge_live_bytes) nor a leak;
+// the ledger trims it first when an allocator runs out of memory. The
+// user caches of package cache are membridge_cache_* (label cache).
+//
 // membridge_build_info is 1, with what the numbers come from as labels:
 // version (membridge's module version, "devel" for a build from a working
 // tree), backend ("host", or "cuda" for a build with the cuda tag),
@@ -53,6 +60,8 @@ type Collector struct {
 	tagsOver    *prometheus.Desc
 	pressure    []pressureMetric
 	caches      []cacheMetric
+	cachedBytes *prometheus.Desc
+	cachedBlks  *prometheus.Desc
 }
 
 type keyMetric struct {
@@ -185,6 +194,8 @@ func New(opts ...Option) *Collector {
 			press("oom_retries_total", "Allocations retried after an out-of-memory and a relief.", func(p tracker.PressureStats) int64 { return p.Retries }),
 			press("oom_retry_successes_total", "Retried allocations that then succeeded.", func(p tracker.PressureStats) int64 { return p.RetrySuccesses }),
 		},
+		cachedBytes: prometheus.NewDesc(namespace+"_cached_bytes", "Bytes the allocators keep for reuse (freed by the program, not given back; tracker.CachedStats): not live, not counted by limits, never a leak.", []string{"kind", "device"}, nil),
+		cachedBlks:  prometheus.NewDesc(namespace+"_cached_blocks", "Blocks the allocators keep for reuse, holding membridge_cached_bytes.", []string{"kind", "device"}, nil),
 		caches: []cacheMetric{
 			cacheMetricOf("hits_total", "Cache lookups that found their entry.", C, func(c cache.Stats) int64 { return c.Hits }),
 			cacheMetricOf("misses_total", "Cache lookups that did not.", C, func(c cache.Stats) int64 { return c.Misses }),
@@ -219,6 +230,8 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, m := range c.caches {
 		ch <- m.desc
 	}
+	ch <- c.cachedBytes
+	ch <- c.cachedBlks
 }
 
 func deviceLabel(d int) string {
@@ -285,5 +298,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		for _, m := range c.caches {
 			ch <- prometheus.MustNewConstMetric(m.desc, m.typ, float64(m.value(cs)), cs.Name)
 		}
+	}
+	// One row per kind and device, host memory on one row per kind:
+	// CachedStats sums the allocators' caches, so no series repeats.
+	for _, cs := range tracker.CachedStats() {
+		labels := []string{cs.Kind.String(), deviceLabel(cs.Device)}
+		ch <- prometheus.MustNewConstMetric(c.cachedBytes, prometheus.GaugeValue, float64(cs.Bytes), labels...)
+		ch <- prometheus.MustNewConstMetric(c.cachedBlks, prometheus.GaugeValue, float64(cs.Blocks), labels...)
 	}
 }

@@ -257,3 +257,82 @@ func TestScrapeHasAtMostCapPlusOneTagValues(t *testing.T) {
 // kindDeviceEmulated stands for package cuda's host-backend kind, by its
 // name, without linking cuda (and, under the cuda tag, a driver).
 var kindDeviceEmulated = ledgertest.MustKind("device-emulated")
+
+// onlyKinds passes on the metrics of c whose kind label is one of kinds:
+// allocators linked into the test (package native's) may cache memory of
+// their own kinds.
+type onlyKinds struct {
+	c     prometheus.Collector
+	kinds map[string]bool
+}
+
+func (o onlyKinds) Describe(ch chan<- *prometheus.Desc) { o.c.Describe(ch) }
+
+func (o onlyKinds) Collect(ch chan<- prometheus.Metric) {
+	all := make(chan prometheus.Metric)
+	go func() {
+		o.c.Collect(all)
+		close(all)
+	}()
+	for m := range all {
+		var d dto.Metric
+		keep := m.Write(&d) == nil
+		for _, l := range d.GetLabel() {
+			if l.GetName() == "kind" && !o.kinds[l.GetValue()] {
+				keep = false
+			}
+		}
+		if keep {
+			ch <- m
+		}
+	}
+}
+
+// allocatorCache reports fixed rows, as package native's magazines and
+// package cuda's device cache report theirs.
+type allocatorCache []tracker.Cached
+
+func (c allocatorCache) Cached(dst []tracker.Cached) []tracker.Cached { return append(dst, c...) }
+func (allocatorCache) Trim(tracker.Shortage) int64                    { return 0 }
+
+// Memory the allocators keep for reuse is its own series, per kind and
+// device, beside (not in) live bytes; two caches of one kind and device,
+// and hostile devices, make one series, so a scrape never fails on them.
+func TestCollectorExportsCachedBytesPerKindAndDevice(t *testing.T) {
+	defer leaktest.VerifyNone(t)
+	defer tracker.RegisterAllocatorCache("magazines", allocatorCache{
+		{Kind: kindCached, Device: -1, Bytes: 4096, Blocks: 4},
+		{Kind: kindCached, Device: -7, Bytes: 1024, Blocks: 1}, // host too
+		{Kind: kindCachedDevice, Device: 1, Bytes: 2048, Blocks: 1},
+	})()
+	defer tracker.RegisterAllocatorCache("device cache", allocatorCache{
+		{Kind: kindCachedDevice, Device: 1, Bytes: 1 << 20, Blocks: 2},
+		{Kind: kindCachedDevice, Device: 0, Bytes: 0, Blocks: 0}, // nothing: no series
+	})()
+
+	c := onlyKinds{promcollector.New(), map[string]bool{kindCached.String(): true, kindCachedDevice.String(): true}}
+	want := `
+# HELP membridge_cached_bytes Bytes the allocators keep for reuse (freed by the program, not given back; tracker.CachedStats): not live, not counted by limits, never a leak.
+# TYPE membridge_cached_bytes gauge
+membridge_cached_bytes{device="host",kind="cached-test"} 5120
+membridge_cached_bytes{device="1",kind="cached-test-device"} 1.050624e+06
+# HELP membridge_cached_blocks Blocks the allocators keep for reuse, holding membridge_cached_bytes.
+# TYPE membridge_cached_blocks gauge
+membridge_cached_blocks{device="host",kind="cached-test"} 5
+membridge_cached_blocks{device="1",kind="cached-test-device"} 3
+`
+	assert.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(want), "membridge_cached_bytes", "membridge_cached_blocks", "membridge_live_bytes"))
+	problems, err := testutil.CollectAndLint(promcollector.New())
+	require.NoError(t, err)
+	assert.Empty(t, problems)
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(promcollector.New()))
+	_, err = reg.Gather()
+	assert.NoError(t, err, "pedantic registry")
+}
+
+// Kinds only these tests cache.
+var (
+	kindCached       = ledgertest.MustKind("cached-test")
+	kindCachedDevice = ledgertest.MustKind("cached-test-device")
+)
