@@ -159,12 +159,25 @@ func reserve(k Kind, device int, tag string, n int64, obj unsafe.Pointer) (*Reco
 		panicKind(k)
 	}
 	e := entryFor(key{k, int32(device), tag})
-	if err := reserveTotals(k, e, n); err != nil {
-		return nil, err
+	huge := n >= hugeBytes
+	if huge {
+		if err := reserveHuge(k, e, n); err != nil {
+			observeRefusal(err)
+			return nil, err
+		}
 	}
 	rate := stackRate.Load()
 	sl := mySlot()
 	sl.Lock()
+	// Which totals the slot counts shared is read under its lock, where
+	// drainSlots changes it (limit.go).
+	if !huge {
+		if err := reserveTotals(k, e, n, kindCounters[k].shared(sl.index, n), e.tag.shared(sl.index, n)); err != nil {
+			sl.Unlock()
+			observeRefusal(err)
+			return nil, err
+		}
+	}
 	// Fresh, or recycled (Recycle): no field but watchSeq carries over, and
 	// nothing else reads a recycled record's plain fields (see Recycle).
 	r := sl.takeRecord()

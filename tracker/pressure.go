@@ -122,11 +122,11 @@ func (s Shortage) live() int64 {
 	switch s.Cause {
 	case ShortKindLimit:
 		if int(s.Kind) < MaxKinds {
-			n = kindCounters[s.Kind].liveBytes.Load()
+			n = kindCounters[s.Kind].live(func(e *keyEntry) bool { return e.key.kind == s.Kind })
 		}
 	case ShortTagLimit:
 		if e, ok := tagCounters.Load(s.Tag); ok {
-			n = e.(*tagEntry).liveBytes.Load()
+			n = e.(*tagEntry).live(func(e *keyEntry) bool { return e.key.tag == s.Tag })
 		}
 	default:
 		n = LiveBytes()

@@ -174,19 +174,12 @@ func (r *Record) cancel() {
 	}
 	r.disarm() // the nursery may have armed the net of the handle meanwhile
 	live.remove(r, leaveCancelled)
-	r.uncountTotals()
+	wakeLimitWaiters()
 	if observing.Load() != 0 {
 		r.observe(evAllocFailed)
 	}
 }
 
-// uncountTotals gives the record's bytes back to its kind's and tag's
-// totals.
-func (r *Record) uncountTotals() {
-	kindCounters[r.Kind()].unreserve(r.bytes)
-	r.entry.tag.unreserve(r.bytes)
-	wakeLimitWaiters() // one atomic load unless a Request.Context waits (pressure.go)
-}
 
 // Release ends a live record because its owner freed the memory (or is
 // about to). It returns false, and changes nothing, when the record is no
@@ -197,7 +190,7 @@ func (r *Record) Release() bool {
 		return false
 	}
 	r.end(leaveFreed)
-	r.uncountTotals()
+	wakeLimitWaiters()
 	if observing.Load() != 0 {
 		r.observe(evFree)
 	}
@@ -235,7 +228,7 @@ func (r *Record) Retire() bool {
 		return false
 	}
 	r.disarm()
-	r.uncountTotals()
+	wakeLimitWaiters()
 	if observing.Load() != 0 {
 		r.observe(evFree)
 	}
@@ -274,7 +267,7 @@ func (r *Record) HandOff() bool {
 		return false
 	}
 	r.end(leaveOut)
-	r.uncountTotals()
+	wakeLimitWaiters()
 	r.entry.handBytes.Add(r.bytes)
 	r.entry.handCount.Add(1)
 	if observing.Load() != 0 {

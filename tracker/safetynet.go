@@ -149,7 +149,7 @@ func onDropped(d dropArg) {
 			failures.Unlock()
 		}
 		live.remove(r, leaveFreed)
-		r.uncountTotals()
+		wakeLimitWaiters()
 		r.countDrop()
 		if r.reclaim != nil {
 			r.reclaim.Reclaim(r)
@@ -188,6 +188,6 @@ func ForgetDropped(r *Record) bool {
 		return false
 	}
 	live.remove(r, leaveOut)
-	r.uncountTotals()
+	wakeLimitWaiters()
 	return true
 }

@@ -103,7 +103,7 @@ func (sl *liveSlot) link(r *Record, w *nurseryEntry) (full []nurseryEntry) {
 	}
 	sl.head = r
 	sl.n++
-	r.entry.slotCounters(sl.index).enter(r.bytes)
+	r.entry.enter(sl.index, r.bytes)
 	return sl.addToNursery(w)
 }
 
@@ -130,8 +130,8 @@ func (s *liveSet) removeAndRecycle(r *Record, reuse bool) {
 	sl.Unlock()
 }
 
-// unlink takes r out of the slot's live set and its entry's share. The
-// caller holds the slot's lock.
+// unlink takes r out of the slot's live set, its entry's counters and
+// the totals it counts in shared. The caller holds the slot's lock.
 func (sl *liveSlot) unlink(r *Record, how leaving) {
 	if r.prev != nil {
 		r.prev.next = r.next
@@ -143,7 +143,45 @@ func (sl *liveSlot) unlink(r *Record, how leaving) {
 	}
 	r.prev, r.next = nil, nil
 	sl.n--
-	r.entry.slotCounters(sl.index).leave(r.bytes, how)
+	e := r.entry
+	e.leave(sl.index, r.bytes, how)
+	if kc := &kindCounters[e.key.kind]; kc.shared(sl.index, r.bytes) {
+		kc.unreserve(r.bytes)
+	}
+	if e.tag.shared(sl.index, r.bytes) {
+		e.tag.unreserve(r.bytes)
+	}
+}
+
+// enter counts a reservation of n bytes on slot i in the entry: in the
+// slot's share, or in the entry's own counters when it is huge.
+func (e *keyEntry) enter(i uint8, n int64) {
+	if n < hugeBytes {
+		e.slots[i].enter(n)
+		return
+	}
+	e.liveBytes.Add(n)
+	e.liveCount.Add(1)
+	e.allocBytes.Add(n)
+	e.allocCount.Add(1)
+}
+
+// leave counts a record of n bytes on slot i out of the entry as how says.
+func (e *keyEntry) leave(i uint8, n int64, how leaving) {
+	if n < hugeBytes {
+		e.slots[i].leave(n, how)
+		return
+	}
+	e.liveBytes.Add(-n)
+	e.liveCount.Add(-1)
+	switch how {
+	case leaveFreed:
+		e.freedBytes.Add(n)
+		e.freedCount.Add(1)
+	case leaveCancelled:
+		e.allocBytes.Add(-n)
+		e.allocCount.Add(-1)
+	}
 }
 
 // recycle keeps a record already out of the live set for reuse in its
@@ -198,9 +236,6 @@ func (c *slotCounters) leave(n int64, how leaving) {
 // entrySlots are an entry's shares of the slots: 64 bytes each, a cache
 // line, in a block the size of a page, so two P's never share a line.
 type entrySlots [liveSlots]slotCounters
-
-// slotCounters returns the entry's share of slot i.
-func (e *keyEntry) slotCounters(i uint8) *slotCounters { return &e.slots[i] }
 
 // addSlots adds the entry's shares of every slot to s (saturating), and
 // returns the live bytes they hold.

@@ -95,7 +95,54 @@ type totals struct {
 	liveBytes atomic.Int64
 	peakBytes atomic.Int64
 	limitHits atomic.Int64 // reservations refused with ErrLimit by this total's limit
-	_         [128 - 3*8]byte
+	// drained has bit i set once slot i counts this total in liveBytes:
+	// set for every slot, for good, before a limit is first set on it
+	// (drainSlots). Until then a slot counts its records' bytes in its
+	// share of their entries only, and liveBytes holds what outside
+	// counters brought in and the huge reservations.
+	drained atomic.Uint64
+	_       [128 - 4*8]byte
+}
+
+// hugeBytes is the size from which a reservation is counted in its kind's
+// and tag's shared totals whatever the slots do, and in its entry's own
+// counters instead of a slot's share: against a total that might pass
+// MaxInt64, the check must see every slot (reserveHuge). No allocator
+// hands out a terabyte, so only ledger entries of memory that exists
+// already, or hostile sizes, take the path.
+const hugeBytes = 1 << 40
+
+// shared reports whether a record of n bytes entered on slot i counts in
+// t's shared live total.
+func (t *totals) shared(i uint8, n int64) bool {
+	return n >= hugeBytes || t.drained.Load()&(1<<i) != 0
+}
+
+// drainSlots makes every slot count t in its shared live total: for each
+// slot, under its lock, it moves the bytes the slot's records of t hold
+// (those match says are t's) into liveBytes and sets the slot's bit. A
+// limit set after it returns sees every byte of t.
+func (t *totals) drainSlots(match func(*keyEntry) bool) {
+	if t.drained.Load() == ^uint64(0) {
+		return
+	}
+	for i := range live.shards {
+		sl := &live.shards[i]
+		sl.Lock()
+		if t.drained.Load()&(1<<i) == 0 {
+			var n int64
+			keyCounters.Range(func(_, v any) bool {
+				if e := v.(*keyEntry); match(e) {
+					c := &e.slots[i]
+					n += c.inBytes - c.outBytes
+				}
+				return true
+			})
+			t.liveBytes.Add(n)
+			t.drained.Or(1 << i)
+		}
+		sl.Unlock()
+	}
 }
 
 // reserveWithin counts n more bytes (n >= 0) unless the total would then
@@ -124,14 +171,23 @@ func (t *totals) reserveWithin(n, limit int64) (ok bool, live int64) {
 }
 
 func (t *totals) unreserve(n int64) { t.liveBytes.Add(-n) }
-func (t *totals) commit()           { raisePeak(&t.peakBytes, t.liveBytes.Load()) }
+
+// commit raises the peak, once the shared total holds every byte.
+func (t *totals) commit() {
+	if t.drained.Load() == ^uint64(0) {
+		raisePeak(&t.peakBytes, t.liveBytes.Load())
+	}
+}
 
 // addLive moves the live bytes by d within [0, MaxInt64] (addClamped): what
 // External brings in from counters the ledger does not control.
 func (t *totals) addLive(d int64) { addClamped(&t.liveBytes, d) }
 
-// snapshot fills s with the sum of the entries that match, then with t's
-// own live bytes, peak and limit hits.
+// snapshot fills s with the sum of the entries that match (the live bytes
+// among them: every slot's share, the huge reservations and what outside
+// counters brought in), then t's peak and limit hits. The peak is exact
+// once a limit was set on t (its shared total then holds every byte);
+// before, it is the highest live total seen at a read.
 func (t *totals) snapshot(s *Stats, match func(*keyEntry) bool) {
 	keyCounters.Range(func(_, v any) bool {
 		if e := v.(*keyEntry); match(e) {
@@ -139,9 +195,25 @@ func (t *totals) snapshot(s *Stats, match func(*keyEntry) bool) {
 		}
 		return true
 	})
-	s.LiveBytes = t.liveBytes.Load()
+	raisePeak(&t.peakBytes, s.LiveBytes)
 	s.PeakBytes = t.peakBytes.Load()
 	s.LimitHits = t.limitHits.Load()
+}
+
+// live returns t's live bytes: the shared total once every slot counts in
+// it, the sum of the entries that match before.
+func (t *totals) live(match func(*keyEntry) bool) int64 {
+	if t.drained.Load() == ^uint64(0) {
+		return t.liveBytes.Load()
+	}
+	var s Stats
+	keyCounters.Range(func(_, v any) bool {
+		if e := v.(*keyEntry); match(e) {
+			e.add(&s)
+		}
+		return true
+	})
+	return s.LiveBytes
 }
 
 // add adds the entry's counters, its slots' shares among them, to s.
@@ -338,9 +410,10 @@ func AllStats() []Stats {
 
 // LiveBytes returns the bytes live in the ledger across all kinds.
 func LiveBytes() int64 {
-	var n int64
-	for i := range kindCounters {
-		n = addSat(n, kindCounters[i].liveBytes.Load())
-	}
-	return n
+	var s Stats
+	keyCounters.Range(func(_, v any) bool {
+		v.(*keyEntry).add(&s)
+		return true
+	})
+	return s.LiveBytes
 }
