@@ -180,7 +180,6 @@ func (r *Record) cancel() {
 	}
 }
 
-
 // Release ends a live record because its owner freed the memory (or is
 // about to). It returns false, and changes nothing, when the record is no
 // longer live: exactly one of several concurrent calls returns true. It
