@@ -75,18 +75,18 @@ func Watch[T any](obj *T, r *Record) {
 // addToNursery appends w (if not nil) to the shard's nursery and returns
 // the nursery if that filled it, for the caller to promote once it has
 // unlocked the shard. The caller holds the shard's lock.
-func (sh *liveSlot) addToNursery(w *nurseryEntry) (full []nurseryEntry) {
+func (sl *liveSlot) addToNursery(w *nurseryEntry) (full []nurseryEntry) {
 	if w == nil {
 		return nil
 	}
-	if sh.nursery == nil {
-		sh.nursery = (*batchPool.Get().(*[]nurseryEntry))[:0]
+	if sl.nursery == nil {
+		sl.nursery = (*batchPool.Get().(*[]nurseryEntry))[:0]
 	}
-	sh.nursery = append(sh.nursery, *w)
-	if len(sh.nursery) < nurseryBatch {
+	sl.nursery = append(sl.nursery, *w)
+	if len(sl.nursery) < nurseryBatch {
 		return nil
 	}
-	full, sh.nursery = sh.nursery, nil
+	full, sl.nursery = sl.nursery, nil
 	return full
 }
 

@@ -26,22 +26,6 @@ type counters struct {
 	_          [128 - 12*8%128]byte
 }
 
-func (c *counters) reserve(n int64) int64 {
-	c.liveCount.Add(1)
-	return c.liveBytes.Add(n)
-}
-
-func (c *counters) unreserve(n int64) {
-	c.liveCount.Add(-1)
-	c.liveBytes.Add(-n)
-}
-
-func (c *counters) commit(n int64) {
-	c.allocBytes.Add(n)
-	c.allocCount.Add(1)
-	raisePeak(&c.peakBytes, c.liveBytes.Load())
-}
-
 // raisePeak makes peak at least v. It costs one load unless v is a new peak.
 func raisePeak(peak *atomic.Int64, v int64) {
 	for {
@@ -50,12 +34,6 @@ func raisePeak(peak *atomic.Int64, v int64) {
 			return
 		}
 	}
-}
-
-func (c *counters) release(n int64) {
-	c.unreserve(n)
-	c.freedBytes.Add(n)
-	c.freedCount.Add(1)
 }
 
 // add adds c's values to s (peaks and limit hits excepted: they do not add
