@@ -234,10 +234,11 @@ type Stats struct {
 	Tag    string // empty in per-kind totals
 
 	LiveBytes, LiveCount int64
-	// PeakBytes is the highest LiveBytes seen: for a kind (KindStats) or a
-	// tag (TagStats), at any allocation; for one (kind, device, tag) of
-	// AllStats, at a read of its counters (a Stats call, a scrape), since
-	// allocations count it per P, where no total exists to compare.
+	// PeakBytes is the highest LiveBytes seen at a read of the counters (a
+	// Stats call, a scrape): allocations count per P, where no total
+	// exists to compare. A kind or a tag under a limit (SetLimit,
+	// SetTagLimit) keeps a shared total, and its peak (KindStats,
+	// TagStats) is then also raised at every allocation.
 	PeakBytes                      int64
 	AllocatedBytes, AllocatedCount int64 // since start
 	FreedBytes, FreedCount         int64 // since start
