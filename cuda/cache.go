@@ -90,10 +90,19 @@ func cacheClass(n int) int {
 	return (n + step - 1) &^ (step - 1)
 }
 
-// A cacheBin names the blocks of one allocation kind and size.
-type cacheBin struct {
-	kind allocKind // allocPlain or allocPool
-	size int
+// cacheClasses is how many classes there are: those up to cacheSmallMax,
+// then eight per doubling up to cacheLargest.
+const cacheClasses = cacheSmallMax/cacheSmallStep + 8*(26-20)
+
+// classIndex numbers the class of size (a cacheClass), from 0: the bins
+// are an array, since a map's hashing costs as much as the rest of a hit.
+func classIndex(size int) int {
+	if size <= cacheSmallMax {
+		return size/cacheSmallStep - 1
+	}
+	k := bits.Len(uint(size-1)) - 1 // size is in (2^k, 2^(k+1)]
+	step := 1 << k / 8
+	return cacheSmallMax/cacheSmallStep + (k-20)*8 + (size-1<<k)/step - 1
 }
 
 // A cachedBlock is freed device memory held for reuse.
@@ -105,6 +114,7 @@ type cachedBlock struct {
 
 // streamBlocks are a bin's blocks freed on one stream, last freed last.
 type streamBlocks struct {
+	size   int // their class
 	s      *Stream
 	mark   *streamMark
 	blocks []cachedBlock
@@ -126,7 +136,7 @@ type deviceCache struct {
 	limit int64 // bytes; 0: off
 
 	mu    sync.Mutex
-	bins  map[cacheBin][]streamBlocks
+	bins  [2][cacheClasses][]streamBlocks // by allocKind and classIndex
 	marks map[*Stream]*streamMark
 
 	held   atomic.Int64    // bytes held and reserved, against limit
@@ -149,7 +159,7 @@ var openCaches struct {
 func init() { gctick.Every(trimIdleCaches) }
 
 func newDeviceCache(c *Context, limit int64) *deviceCache {
-	d := &deviceCache{c: c, limit: limit, bins: map[cacheBin][]streamBlocks{}, marks: map[*Stream]*streamMark{}}
+	d := &deviceCache{c: c, limit: limit, marks: map[*Stream]*streamMark{}}
 	d.unregister = tracker.RegisterAllocatorCache("cuda device "+strconv.Itoa(c.dev.Ordinal), d)
 	openCaches.Lock()
 	if openCaches.m == nil {
@@ -175,7 +185,7 @@ func (d *deviceCache) class(n int) (int, bool) {
 func (d *deviceCache) take(kind allocKind, size int, s *Stream) (DevicePtr, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	lists := d.bins[cacheBin{kind, size}]
+	lists := d.bins[kind][classIndex(size)]
 	for i := range lists {
 		l := &lists[i]
 		if l.s == s && len(l.blocks) > 0 {
@@ -265,7 +275,8 @@ func (d *deviceCache) put(kind allocKind, size int, p DevicePtr, s *Stream) {
 		s = d.c.null
 	}
 	d.mu.Lock()
-	lists := d.bins[cacheBin{kind, size}]
+	bin := &d.bins[kind][classIndex(size)]
+	lists := *bin
 	var l *streamBlocks
 	for i := range lists {
 		if lists[i].s == s {
@@ -279,14 +290,29 @@ func (d *deviceCache) put(kind allocKind, size int, p DevicePtr, s *Stream) {
 			m = new(streamMark)
 			d.marks[s] = m
 		}
-		lists = append(lists, streamBlocks{s: s, mark: m})
-		d.bins[cacheBin{kind, size}] = lists
+		lists = append(lists, streamBlocks{size: size, s: s, mark: m})
+		*bin = lists
 		l = &lists[len(lists)-1]
 	}
 	l.mark.freed++
 	l.blocks = append(l.blocks, cachedBlock{ptr: p, seq: l.mark.freed, epoch: cacheEpoch.Load()})
 	d.blocks[kind].Add(1)
 	d.mu.Unlock()
+}
+
+// eachList calls f with every list of blocks that holds any. The caller
+// holds d.mu.
+func (d *deviceCache) eachList(f func(kind allocKind, l *streamBlocks)) {
+	for kind := range d.bins {
+		for ci := range d.bins[kind] {
+			lists := d.bins[kind][ci]
+			for i := range lists {
+				if len(lists[i].blocks) > 0 {
+					f(allocKind(kind), &lists[i])
+				}
+			}
+		}
+	}
 }
 
 // A releasedBlock is a block taken out of the cache to go to the driver.
@@ -307,40 +333,37 @@ func (d *deviceCache) release(stream *Stream, maxEpoch uint64, wait bool) (freed
 	var out []releasedBlock
 	waits := map[uintptr]bool{}
 	d.mu.Lock()
-	for key, lists := range d.bins {
-		for i := range lists {
-			l := &lists[i]
-			if stream != nil && l.s != stream {
+	d.eachList(func(kind allocKind, l *streamBlocks) {
+		if stream != nil && l.s != stream {
+			return
+		}
+		keep := l.blocks[:0]
+		for _, b := range l.blocks {
+			ok := b.epoch <= maxEpoch
+			if ok && kind == allocPlain {
+				if wait {
+					if l.mark.recorded < b.seq {
+						if e := d.recordMark(l.s, l.mark); e != nil {
+							err = e
+							ok = false
+						}
+					}
+					if ok && !l.mark.done {
+						waits[l.mark.ev] = true
+					}
+				} else {
+					ok = d.passed(l, b.seq, true)
+				}
+			}
+			if !ok {
+				keep = append(keep, b)
 				continue
 			}
-			keep := l.blocks[:0]
-			for _, b := range l.blocks {
-				ok := b.epoch <= maxEpoch
-				if ok && key.kind == allocPlain {
-					if wait {
-						if l.mark.recorded < b.seq {
-							if e := d.recordMark(l.s, l.mark); e != nil {
-								err = e
-								ok = false
-							}
-						}
-						if ok && !l.mark.done {
-							waits[l.mark.ev] = true
-						}
-					} else {
-						ok = d.passed(l, b.seq, true)
-					}
-				}
-				if !ok {
-					keep = append(keep, b)
-					continue
-				}
-				out = append(out, releasedBlock{kind: key.kind, size: key.size, ptr: b.ptr, s: l.s})
-			}
-			clear(l.blocks[len(keep):])
-			l.blocks = keep
+			out = append(out, releasedBlock{kind: kind, size: l.size, ptr: b.ptr, s: l.s})
 		}
-	}
+		clear(l.blocks[len(keep):])
+		l.blocks = keep
+	})
 	d.mu.Unlock()
 	for ev := range waits {
 		if e := drvEventSync(d.c.h, ev); e != nil && err == nil {
@@ -372,15 +395,17 @@ func (d *deviceCache) dropStream(s *Stream) error {
 	_, err := d.release(s, ^uint64(0), true)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for key, lists := range d.bins {
-		kept := lists[:0]
-		for _, l := range lists {
-			if l.s != s || len(l.blocks) > 0 {
-				kept = append(kept, l)
+	for kind := range d.bins {
+		for ci, lists := range d.bins[kind] {
+			kept := lists[:0]
+			for _, l := range lists {
+				if l.s != s || len(l.blocks) > 0 {
+					kept = append(kept, l)
+				}
 			}
+			clear(lists[len(kept):])
+			d.bins[kind][ci] = kept
 		}
-		clear(lists[len(kept):])
-		d.bins[key] = kept
 	}
 	if m := d.marks[s]; m != nil {
 		if m.ev != 0 {
@@ -406,7 +431,7 @@ func (d *deviceCache) close() error {
 		}
 		delete(d.marks, s)
 	}
-	clear(d.bins)
+	d.bins = [2][cacheClasses][]streamBlocks{}
 	d.mu.Unlock()
 	d.unregister()
 	openCaches.Lock()

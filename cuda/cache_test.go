@@ -54,14 +54,24 @@ func TestCacheClasses(t *testing.T) {
 	}
 	// Every class holds its request and wastes at most 12.5% (or 511
 	// bytes); classes never shrink as requests grow.
-	prev := 0
+	// Each class has its own index in [0, cacheClasses), in order.
+	prev, prevIndex := 0, -1
 	for n := 1; n <= cacheLargest; n += 1 + n/7 {
 		c := cacheClass(n)
 		require.GreaterOrEqual(t, c, n)
 		require.LessOrEqual(t, c, max(n+n/8, n+511), "class of %d", n)
 		require.GreaterOrEqual(t, c, prev)
-		prev = c
+		i := classIndex(c)
+		if c == prev {
+			require.Equal(t, prevIndex, i)
+		} else {
+			require.Greater(t, i, prevIndex, "index of class %d", c)
+		}
+		require.Less(t, i, cacheClasses)
+		prev, prevIndex = c, i
 	}
+	assert.Equal(t, cacheClasses-1, classIndex(cacheLargest))
+	assert.Equal(t, 0, classIndex(cacheClass(1)))
 }
 
 // In checking mode (tests) the cache is off: every free reaches the
