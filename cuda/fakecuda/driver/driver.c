@@ -492,7 +492,8 @@ static CUresult enqueue(struct CUstream_st *s, struct work w)
 		if (w.src_dev)
 			check_hazard(s, w.src, w.n);
 	}
-	if (s == NULL || stream_delay_ns == 0) {
+	/* A host destination may be Go memory: it is never written later. */
+	if (s == NULL || stream_delay_ns == 0 || !w.dst_dev) {
 		if (s != NULL)
 			complete(s, UINT64_MAX);
 		run_work(&w);
@@ -502,11 +503,6 @@ static CUresult enqueue(struct CUstream_st *s, struct work w)
 	if (q == NULL)
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	*q = w;
-	if (!w.dst_dev) { /* a host destination may be Go memory: not later */
-		complete(s, UINT64_MAX);
-		run_work(&w);
-		return CUDA_SUCCESS;
-	}
 	if (!w.is_memset && !w.src_dev && w.n > 0) {
 		q->staged = malloc(w.n);
 		if (q->staged == NULL) {
