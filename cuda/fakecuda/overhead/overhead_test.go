@@ -178,8 +178,8 @@ func BenchmarkAllocFreeOnStream(b *testing.B) {
 // ledgerHandle stands for a device handle (a DeviceBuffer is a pointer
 // and a state word) in the ledger-only row.
 type ledgerHandle struct {
-	_     uintptr
-	state uint32
+	_ uintptr
+	_ uint32 // the state word
 }
 
 func BenchmarkLaunch(b *testing.B) {
