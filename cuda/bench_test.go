@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/membridge/membridge/internal/benchround"
 )
 
 // Benchmarks of the API on whichever backend the binary was built with.
@@ -35,6 +37,68 @@ func BenchmarkAllocFree(b *testing.B) {
 		}
 		s.Synchronize()
 	})
+}
+
+// BenchmarkAllocFreeVersusBare is a device alloc+free pair of one size on
+// one stream, repeated as a service's steady state repeats it: membridge's
+// on the default stream (Context.Alloc) and on a stream (Stream.Alloc),
+// served by the context's cache after the first pair, against the bare
+// allocator pair beneath (bareAlloc: the C heap's on the host backend,
+// cuMemAlloc+cuMemFree on the cuda one), in interleaved rounds
+// (-rounds N; benchstat -col /impl).
+func BenchmarkAllocFreeVersusBare(b *testing.B) {
+	for _, size := range []struct {
+		name string
+		n    int
+	}{{"256B", 256}, {"1MiB", 1 << 20}} {
+		b.Run("size="+size.name, func(b *testing.B) {
+			n := size.n
+			s, err := shared.NewStream()
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			cases := []benchround.Case{
+				{Name: "impl=bare", Run: func(b *testing.B) {
+					for b.Loop() {
+						p, err := bareAlloc(shared.h, n)
+						if err != nil {
+							b.Fatal(err)
+						}
+						if err := bareFree(shared.h, p, n); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}},
+				{Name: "impl=membridge", Run: func(b *testing.B) {
+					for b.Loop() {
+						d, err := shared.Alloc("bench/alloc", n)
+						if err != nil {
+							b.Fatal(err)
+						}
+						if err := d.Free(); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}},
+				{Name: "impl=membridge-stream", Run: func(b *testing.B) {
+					for b.Loop() {
+						d, err := s.Alloc("bench/alloc", n)
+						if err != nil {
+							b.Fatal(err)
+						}
+						if err := d.Free(); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}},
+			}
+			benchround.Run(b, cases)
+			if _, err := shared.EmptyCache(); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
 }
 
 func BenchmarkLaunch(b *testing.B) {

@@ -60,6 +60,8 @@ type Context struct {
 	}
 
 	null *Stream // the default (legacy) stream
+
+	cache *deviceCache // freed device memory kept for reuse (cache.go)
 }
 
 // An Option changes how Open sets up a Context. Options are functional,
@@ -71,7 +73,8 @@ type Option interface {
 }
 
 type contextOptions struct {
-	threshold uint64
+	threshold  uint64
+	cacheLimit int64
 }
 
 // DefaultPoolReleaseThreshold is how many bytes of freed stream-ordered
@@ -97,7 +100,7 @@ func (t poolReleaseThreshold) apply(o contextOptions) contextOptions {
 // keeps the primary context retained and its memory allocated until the
 // process ends.
 func Open(ordinal int, opts ...Option) (*Context, error) {
-	o := contextOptions{threshold: DefaultPoolReleaseThreshold}
+	o := contextOptions{threshold: DefaultPoolReleaseThreshold, cacheLimit: DefaultCacheLimit}
 	for _, opt := range opts {
 		if opt != nil {
 			o = opt.apply(o)
@@ -122,6 +125,7 @@ func Open(ordinal int, opts ...Option) (*Context, error) {
 	c.objects.modules = map[*Module]struct{}{}
 	c.objects.events = map[*Event]struct{}{}
 	c.null = &Stream{ctx: c}
+	c.cache = newDeviceCache(c, o.cacheLimit)
 	return c, nil
 }
 
@@ -240,7 +244,8 @@ func (c *Context) MemInfo() (free, total int64, err error) {
 }
 
 // Close frees every allocation still made through the context (their
-// handles then report ErrClosed), unloads its modules, destroys its streams
+// handles then report ErrClosed), gives the cached device memory back
+// (see EmptyCache), unloads its modules, destroys its streams
 // and events, waits for the device and releases the primary context. It is
 // idempotent: later calls return an error wrapping ErrClosed. Close on a
 // nil *Context does nothing; on a zero Context it returns an error
@@ -271,6 +276,9 @@ func (c *Context) Close() error {
 		a.rec.Release()
 		errs = append(errs, a.free())
 	}
+	// The frees above may have cached blocks: everything goes back now,
+	// before the streams the blocks belong to are destroyed.
+	errs = append(errs, c.cache.close())
 	c.objects.Lock()
 	for m := range c.objects.modules {
 		errs = append(errs, m.closeLocked())

@@ -16,6 +16,19 @@
 // otherwise. A buffer used on a stream other than the one it was allocated
 // on records that use, and its free waits for it.
 //
+// Each Context keeps the device memory its program frees, in blocks of a
+// few sizes (multiples of 512 bytes up to 1 MiB, eight sizes per doubling
+// up to 64 MiB; larger requests go to the driver), and hands it out again
+// without a driver call: a block freed on a stream is reused on that
+// stream at once, and on another only after an event recorded on the
+// first since the free has completed (cache.go has the design). The
+// cached memory has no record in the ledger, which shows it apart
+// (tracker.CachedStats) and trims it first when the device runs out. It
+// is bounded by [CacheLimit] (an Option of Open; 0 turns it off), given
+// back after garbage collections when idle, by [Context.EmptyCache], and
+// by Close. While tracker.Checking() is on, as in tests, the cache is off,
+// so every free reaches the driver and its checks.
+//
 // Two backends share this API, chosen by build tag:
 //
 //   - cuda (go build -tags cuda): the NVIDIA driver, through

@@ -208,3 +208,46 @@ func ExampleContext_Close() {
 	fmt.Println(errors.Is(b.Err(), cuda.ErrClosed))
 	// Output: true
 }
+
+func ExampleCacheLimit() {
+	// A service that allocates per request keeps up to 256 MiB of the
+	// device memory it frees, to hand out again without a driver call.
+	c, err := cuda.Open(0, cuda.CacheLimit(256<<20))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close()
+	b, err := c.Alloc("example/request", 4096)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := b.Free(); err != nil { // kept for the next request
+		fmt.Println(err)
+	}
+	fmt.Println(c.CachedBytes() <= 256<<20)
+	// Output: true
+}
+
+func ExampleContext_EmptyCache() {
+	c, err := cuda.Open(0)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close()
+	b, err := c.Alloc("example/batch", 1<<20)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := b.Free(); err != nil {
+		fmt.Println(err)
+	}
+	// Before handing the device to another process, give the cached
+	// memory back to the driver.
+	freed, err := c.EmptyCache()
+	fmt.Println(err, freed >= 0, c.CachedBytes())
+	// Output: <nil> true 0
+}

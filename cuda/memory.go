@@ -41,6 +41,7 @@ type allocation struct {
 	ptr  DevicePtr      // device address (device kinds)
 	host unsafe.Pointer // host address (pinned)
 	n    int
+	size int                     // the driver allocation's bytes: n, or its cache class
 	home *Stream                 // the stream it was allocated on, and is freed on
 	uses atomic.Pointer[useList] // nil until a second stream uses it
 
@@ -48,6 +49,7 @@ type allocation struct {
 
 	kind   allocKind
 	traced bool
+	cached bool        // size is a cache class: the free may keep the block
 	done   atomic.Bool // freed (by its handle, the safety net or Close): exactly one free happens
 }
 
@@ -120,9 +122,12 @@ func (a *allocation) free() error {
 	}
 	var err error
 	home := a.home.handle()
+	// A block the cache keeps goes back in stream order, as a pool's does:
+	// its stream waits for the uses on other streams, nobody waits here.
+	keep := a.cached && !tracker.Checking() && c.cache.reserve(a.kind, a.size)
 	for _, u := range uses {
 		if err == nil {
-			if a.kind == allocPool {
+			if a.kind == allocPool || keep {
 				err = drvStreamWaitEvent(c.h, home, u.event)
 			} else {
 				err = drvEventSync(c.h, u.event)
@@ -135,13 +140,18 @@ func (a *allocation) free() error {
 	switch {
 	case err != nil:
 		// Freeing now could free memory a stream still uses: keep it.
+		if keep {
+			c.cache.unreserve(a.kind, a.size)
+		}
+	case keep:
+		c.cache.put(a.kind, a.size, a.ptr, a.home)
 	case a.n == 0:
 	case a.kind == allocPinned:
 		err = drvFreeHost(c.h, a.host)
 	case a.kind == allocPool:
-		err = drvFreeAsync(c.h, a.ptr, a.n, home)
+		err = drvFreeAsync(c.h, a.ptr, a.size, home)
 	default:
-		err = drvFree(c.h, a.ptr, a.n)
+		err = drvFree(c.h, a.ptr, a.size)
 	}
 	if err != nil {
 		return fmt.Errorf("cuda: free %d bytes (tag %q) on device %d: %w", a.n, a.key.Tag(), c.dev.Ordinal, err)
@@ -263,14 +273,7 @@ func (c *Context) alloc(tag string, n int, zero bool, s *Stream) (*DeviceBuffer,
 	b.self = b
 	req := tracker.Request{Kind: kind, Device: c.dev.Ordinal, Tag: tag, Bytes: int64(n)}
 	rec, err := allocEntered(c, "alloc", b, req, a, func() (uintptr, error) {
-		var err error
-		switch {
-		case n == 0:
-		case a.kind == allocPool:
-			a.ptr, err = drvAllocAsync(c.h, c.pool, n, zero, s.h)
-		default:
-			a.ptr, err = drvAlloc(c.h, n, zero)
-		}
+		err := c.allocDevice(a, zero, s)
 		return uintptr(a.ptr), err
 	})
 	if err != nil {
@@ -280,6 +283,60 @@ func (c *Context) alloc(tag string, n int, zero bool, s *Stream) (*DeviceBuffer,
 	c.link(a)
 	c.exit()
 	return b, nil
+}
+
+// allocDevice gets a's memory: a cached block its stream may use (s, or
+// the default stream for a plain allocation), or a new one from the
+// driver, of the request's cache class when the cache takes its size. The
+// caller is in the context.
+func (c *Context) allocDevice(a *allocation, zero bool, s *Stream) error {
+	if a.n == 0 {
+		return nil
+	}
+	size, cached := c.cache.class(a.n)
+	if !cached {
+		size = a.n
+	}
+	a.size, a.cached = size, cached
+	if cached {
+		on := s
+		if on == nil {
+			on = c.null
+		}
+		if p, ok := c.cache.take(a.kind, size, on); ok {
+			a.ptr = p
+			if !zero {
+				return nil
+			}
+			err := drvMemset(c.h, p, 0, a.n, on.h, s != nil)
+			if err != nil {
+				// Give the block back to the cache's care: the
+				// allocation failed, so nothing else frees it.
+				if c.cache.reserve(a.kind, size) {
+					c.cache.put(a.kind, size, p, on)
+				} else {
+					err = errors.Join(err, c.freeBlock(a.kind, p, size, on))
+				}
+				a.ptr = 0
+			}
+			return err
+		}
+	}
+	var err error
+	if a.kind == allocPool {
+		a.ptr, err = drvAllocAsync(c.h, c.pool, size, zero, s.h)
+	} else {
+		a.ptr, err = drvAlloc(c.h, size, zero)
+	}
+	return err
+}
+
+// freeBlock gives a block of device memory back to the driver.
+func (c *Context) freeBlock(kind allocKind, p DevicePtr, size int, s *Stream) error {
+	if kind == allocPool {
+		return drvFreeAsync(c.h, p, size, s.handle())
+	}
+	return drvFree(c.h, p, size)
 }
 
 // allocEntered runs the ledger's owner protocol (tracker.Allocate) for

@@ -36,6 +36,13 @@ func drvFree(ctx uintptr, p DevicePtr, _ int) error {
 	return check("cuMemFree", C.mbc_free(C.uintptr_t(ctx), C.uintptr_t(p)))
 }
 
+// bareAlloc and bareFree are the baseline the allocation benchmarks
+// compare with: one cuMemAlloc and one cuMemFree, each in one cgo call
+// with the context pushed and popped, none of the API's accounting.
+func bareAlloc(ctx uintptr, n int) (DevicePtr, error) { return drvAlloc(ctx, n, false) }
+
+func bareFree(ctx uintptr, p DevicePtr, n int) error { return drvFree(ctx, p, n) }
+
 func drvAllocAsync(ctx, pool uintptr, n int, zero bool, stream uintptr) (DevicePtr, error) {
 	var p C.uintptr_t
 	if err := check("cuMemAllocAsync", C.mbc_alloc_async(C.uintptr_t(ctx), C.uintptr_t(pool), C.size_t(n), cflag(zero), C.uintptr_t(stream), &p)); err != nil {

@@ -55,6 +55,22 @@ func drvFree(_ uintptr, p DevicePtr, n int) error {
 	return nil
 }
 
+// bareAlloc and bareFree are the baseline the allocation benchmarks
+// compare with: the C heap pair the host backend allocates with, one cgo
+// call each, with none of the API's accounting.
+func bareAlloc(_ uintptr, n int) (DevicePtr, error) {
+	p := C.mbh_alloc(C.size_t(n), C.MB_FILL_NONE)
+	if p == 0 {
+		return 0, outOfMemory("cuMemAlloc")
+	}
+	return DevicePtr(p), nil
+}
+
+func bareFree(_ uintptr, p DevicePtr, n int) error {
+	C.mb_free(C.uintptr_t(p), C.size_t(n), 0)
+	return nil
+}
+
 func drvAllocAsync(ctx, _ uintptr, n int, zero bool, _ uintptr) (DevicePtr, error) {
 	return drvAlloc(ctx, n, zero)
 }

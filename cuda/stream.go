@@ -158,7 +158,9 @@ func (s *Stream) Wait(e *Event) error {
 }
 
 // Close destroys the stream after the work queued on it. Memory allocated
-// on it stays valid; its frees are then ordered on the default stream. The
+// on it stays valid; its frees are then ordered on the default stream.
+// The device memory the context cached from frees on s goes back to the
+// driver first (after s's work, which Close then waits for). The
 // default stream cannot be closed: Close on it does nothing.
 func (s *Stream) Close() error {
 	if s == nil {
@@ -179,7 +181,11 @@ func (s *Stream) Close() error {
 	c.objects.Lock()
 	delete(c.objects.streams, s)
 	c.objects.Unlock()
-	return s.destroyLocked()
+	err := c.cache.dropStream(s)
+	if e := s.destroyLocked(); err == nil {
+		err = e
+	}
+	return err
 }
 
 // destroyLocked destroys the stream; the caller holds c.mu exclusively.

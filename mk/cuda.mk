@@ -14,7 +14,11 @@ ptx:
 # against the real driver (the kernels checked bit for bit against their C
 # references on fresh random inputs, outputs poisoned before each launch,
 # repeated GPU_TEST_ROUNDS times with new seeds), then the benchmarks, whose
-# numbers are the GPU figures docs/cuda.md asks for. The example service's
+# numbers are the GPU figures docs/cuda.md asks for. Among them,
+# BenchmarkGPUAllocFree sets membridge's alloc+free pairs (served by the
+# context's cache of freed memory) against cuMemAlloc+cuMemFree and
+# cuMemAllocAsync+cuMemFreeAsync on the device's pool; it skips on the
+# stand-in, where make cuda-bench has the same comparison. The example service's
 # tests run on the GPU too; `go run -tags cuda ./examples/service -demo` is
 # the demo on it.
 GPU_TEST_ROUNDS ?= 5

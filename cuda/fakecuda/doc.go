@@ -15,7 +15,9 @@
 // returns the stand-in's live-object counters, a leak oracle independent
 // of membridge's ledger; [Require] skips a test, or fails it under
 // MEMBRIDGE_FAKECUDA=1, when the stand-in is not loaded; [FailAllocAfter]
-// makes device and pinned allocations fail. Everything here finds the
+// makes device and pinned allocations fail; [DelayStreamWork] makes device
+// writes queued on streams land late, and counts races with them.
+// Everything here finds the
 // stand-in at run time with dlsym and links against nothing of it, so a
 // test binary that imports this package runs unchanged on NVIDIA's driver:
 // there [Active] is false, [Read] reports ok false and kernel registration

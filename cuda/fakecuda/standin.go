@@ -18,6 +18,14 @@ static int read_counters(struct mbfake_counters *out) {
 	return fn(out, sizeof *out) == sizeof *out;
 }
 
+static int delay_stream_work(int64_t ns) {
+	mbfake_delay_stream_work_fn fn = (mbfake_delay_stream_work_fn)lookup(MBFAKE_DELAY_STREAM_WORK);
+	if (fn == NULL)
+		return 0;
+	fn(ns);
+	return 1;
+}
+
 static int fail_alloc_after(int64_t n) {
 	mbfake_fail_alloc_after_fn fn = (mbfake_fail_alloc_after_fn)lookup(MBFAKE_FAIL_ALLOC_AFTER);
 	if (fn == NULL)
@@ -34,6 +42,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // DevicePointerBase is where the stand-in's device addresses start: device
@@ -59,6 +68,8 @@ type Counters struct {
 	ReclaimedAtReset int64 // objects freed by the driver because their context was destroyed under them: leaks
 	TotalDeviceAlloc int64 // device allocations ever made
 	Launches         int64 // kernel launches run
+	DelayedWork      int64 // copies and memsets queued under a stream delay (DelayStreamWork)
+	StreamHazards    int64 // work that touched device memory another stream's pending work uses: races a GPU would lose
 }
 
 // Active reports whether the process runs on the stand-in driver.
@@ -122,6 +133,8 @@ func Read() (c Counters, ok bool) {
 		ReclaimedAtReset: int64(cc.reclaimed_at_reset),
 		TotalDeviceAlloc: int64(cc.total_device_allocs),
 		Launches:         int64(cc.launches),
+		DelayedWork:      int64(cc.delayed_work),
+		StreamHazards:    int64(cc.stream_hazards),
 	}, true
 }
 
@@ -180,4 +193,18 @@ func Grown(before, after Counters) error {
 // driver.
 func FailAllocAfter(n int64) bool {
 	return C.fail_alloc_after(C.int64_t(n)) != 0
+}
+
+// DelayStreamWork makes copies and memsets into device memory queued on a
+// created stream from now on run only d after they were queued, or when
+// something waits for them (a synchronisation, an event wait, a free, work
+// on the legacy default stream); events recorded after them report not
+// ready until then. Work that touches memory another stream's pending work
+// uses is counted in Counters.StreamHazards. d <= 0 turns the delay off
+// (work already queued keeps its time). So a test can show that memory is
+// handed from one stream to another only after the first stream's work.
+// It reports false, doing nothing, on another driver. The environment
+// variable MEMBRIDGE_FAKECUDA_STREAM_DELAY_NS sets a delay at cuInit.
+func DelayStreamWork(d time.Duration) bool {
+	return C.delay_stream_work(C.int64_t(max(d, 0))) != 0
 }

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 
 	"gorgonia.org/cu"
@@ -481,5 +482,62 @@ func TestFailAllocAfterFromEnvironment(t *testing.T) {
 		_, err := cu.MemAlloc(8)
 		wantErr(t, "the second allocation", err, cu.OutOfMemory)
 		assert.NoError(t, cu.MemFree(p))
+	})
+}
+
+// Under a stream delay, a memset queued on a stream lands only when waited
+// for, an event recorded after it is not ready until then, and work on
+// another stream that touches the same memory meanwhile is counted as a
+// race (the late write then lands over it).
+func TestDelayStreamWork(t *testing.T) {
+	onContext(t, 0, func(cu.CUContext) {
+		require.True(t, DelayStreamWork(time.Hour), "DelayStreamWork found no stand-in")
+		defer DelayStreamWork(0)
+		a, err := cu.MakeStream(cu.DefaultStream)
+		require.NoError(t, err)
+		b, err := cu.MakeStream(cu.DefaultStream)
+		require.NoError(t, err)
+		ev, err := cu.MakeEvent(cu.DefaultEvent)
+		require.NoError(t, err)
+		p := mustAlloc(t, 64)
+		before, _ := Read()
+
+		require.NoError(t, cu.MemsetD8Async(p, 0xAA, 64, a))
+		require.NoError(t, ev.Record(a))
+		wantErr(t, "Query of an event after delayed work", ev.Query(), cu.NotReady)
+		wantErr(t, "Query of the stream", a.Query(), cu.NotReady)
+		got := make([]byte, 64)
+		require.NoError(t, cu.MemcpyDtoHAsync(unsafe.Pointer(&got[0]), p, 64, b))
+		mid, _ := Read()
+		assert.Equal(t, before.StreamHazards+1, mid.StreamHazards, "B read what A's pending write uses")
+		assert.Equal(t, before.DelayedWork+1, mid.DelayedWork)
+		assert.Equal(t, byte(0xCD), got[0], "the write has not landed")
+
+		require.NoError(t, ev.Synchronize())
+		assert.NoError(t, ev.Query(), "complete once waited for")
+		require.NoError(t, cu.MemcpyDtoH(unsafe.Pointer(&got[0]), p, 64))
+		assert.Equal(t, byte(0xAA), got[63], "the write landed")
+
+		// Stream order: B waits for an event of A, so B's work runs after
+		// A's, with no race.
+		require.NoError(t, cu.MemsetD8Async(p, 0xBB, 64, a))
+		require.NoError(t, ev.Record(a))
+		require.NoError(t, b.Wait(ev, 0))
+		require.NoError(t, cu.MemsetD8Async(p, 0xCC, 64, b))
+		require.NoError(t, b.Synchronize())
+		require.NoError(t, cu.MemcpyDtoH(unsafe.Pointer(&got[0]), p, 64))
+		assert.Equal(t, byte(0xCC), got[0])
+		after, _ := Read()
+		assert.Equal(t, mid.StreamHazards, after.StreamHazards)
+
+		// Off again, work runs when queued.
+		DelayStreamWork(0)
+		require.NoError(t, cu.MemsetD8Async(p, 0xDD, 64, a))
+		require.NoError(t, ev.Record(a))
+		assert.NoError(t, ev.Query())
+		assert.NoError(t, cu.MemFree(p))
+		assert.NoError(t, cu.DestroyEvent(&ev))
+		assert.NoError(t, a.Destroy())
+		assert.NoError(t, b.Destroy())
 	})
 }

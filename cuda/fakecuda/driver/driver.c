@@ -28,13 +28,24 @@
  *    are freed and counted as leaks (reclaimed_at_reset);
  *  - stream, event, module and function handles are looked up in tables,
  *    so a garbage or stale handle is CUDA_ERROR_INVALID_HANDLE.
- * All work runs synchronously, under one lock; async calls finish before
- * they return. Kernels run their registered C references (standin.h).
+ * Work runs under one lock. By default it runs synchronously: async calls
+ * finish before they return. With a stream delay (standin.h's
+ * mbfake_delay_stream_work, or the environment variable below) copies and
+ * memsets queued on a created stream run only once the delay has passed
+ * since they were queued (when a later driver call finds them due), or
+ * when something waits for them (cuStreamSynchronize, cuEventSynchronize,
+ * cuStreamWaitEvent, cuCtxSynchronize, work on the legacy default stream,
+ * any free); events recorded after them report CUDA_ERROR_NOT_READY until
+ * then. Work that touches device memory with work still pending on another
+ * stream is a race a GPU would lose: it is counted (stream_hazards).
+ * Kernels run their registered C references (standin.h), after the work
+ * queued before them on their stream.
  *
  * Environment, read by cuInit:
  *  MEMBRIDGE_FAKECUDA_DEVICES=N             devices (1..8, default 1)
  *  MEMBRIDGE_FAKECUDA_MEM=BYTES             memory per device (default 80 GiB)
  *  MEMBRIDGE_FAKECUDA_FAIL_ALLOC_AFTER=N    fault injection (standin.h)
+ *  MEMBRIDGE_FAKECUDA_STREAM_DELAY_NS=N     stream work delay (standin.h)
  */
 #define _GNU_SOURCE
 #include <cuda.h>
@@ -45,6 +56,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "standin.h"
 
@@ -98,14 +110,30 @@ struct pinned {
 	struct CUctx_st *ctx;
 };
 
+/* A work item is a copy or memset queued on a stream under a delay. */
+struct work {
+	struct work *next;
+	uint64_t seq; /* its place in its stream's order */
+	int64_t due;  /* CLOCK_MONOTONIC nanoseconds */
+	uint64_t dst, src; /* device addresses, or host ones when !dst_dev / !src_dev */
+	int dst_dev, src_dev, is_memset;
+	unsigned char value;
+	unsigned char *staged; /* a host source, copied when queued */
+	size_t n;
+};
+
 struct CUstream_st {
 	struct CUstream_st *next;
 	struct CUctx_st *ctx;
+	uint64_t queued, done; /* work items queued and finished, ever */
+	struct work *head, *tail;
 };
 
 struct CUevent_st {
 	struct CUevent_st *next;
 	struct CUctx_st *ctx;
+	struct CUstream_st *stream; /* recorded on it, NULL when complete */
+	uint64_t seq;               /* complete once stream->done >= seq */
 };
 
 struct CUfunc_st {
@@ -142,6 +170,8 @@ static struct CUmod_st *modules;
 static struct kernel *kernels;
 static int nkernels, capkernels;
 static struct mbfake_counters counters;
+static int64_t stream_delay_ns; /* 0: stream work runs when queued */
+static int64_t pending_work;    /* work items queued, not yet run */
 
 /* The initial-exec model: the stand-in is loaded with the program (never
  * dlopen'ed later), so a context-stack access is one %fs-relative load, not
@@ -154,6 +184,8 @@ static THREAD_LOCAL int ctx_depth;
 #define UNLOCK() pthread_mutex_unlock(&mu)
 
 /* ---- helpers (called with mu held) ----------------------------------- */
+
+static void flush_all(void);
 
 /* initialized and retains are written under mu but read with atomic loads,
  * so the context-stack calls (push, pop, set, get), which touch only the
@@ -307,6 +339,7 @@ static void drop_alloc(struct device_mem *m, long i)
 
 static CUresult free_device(CUdeviceptr p, struct CUctx_st *c)
 {
+	flush_all(); /* a free waits for the work queued before it */
 	struct device_mem *m;
 	long i = find_alloc((uint64_t)p, &m);
 	if (i < 0 || m->a[i].addr != (uint64_t)p)
@@ -335,6 +368,180 @@ static struct CUevent_st *find_event(CUevent e)
 		if (x == e)
 			return x;
 	return NULL;
+}
+
+/* ---- delayed stream work (called with mu held) ----------------------- */
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int real_stream(CUstream s)
+{
+	return s != NULL && s != CU_STREAM_LEGACY && s != CU_STREAM_PER_THREAD;
+}
+
+/* run_work does w's copy or memset now. Memory freed since it was queued
+ * is a race the program lost: counted, and the write dropped. */
+static void run_work(struct work *w)
+{
+	unsigned char *d = (unsigned char *)(uintptr_t)w->dst;
+	const unsigned char *sp = w->staged ? w->staged : (const unsigned char *)(uintptr_t)w->src;
+	if (w->dst_dev && span(w->dst, w->n, &d, NULL) != CUDA_SUCCESS) {
+		counters.stream_hazards++;
+		return;
+	}
+	if (w->is_memset) {
+		memset(d, w->value, w->n);
+		return;
+	}
+	unsigned char *s2;
+	if (w->src_dev && !w->staged) {
+		if (span(w->src, w->n, &s2, NULL) != CUDA_SUCCESS) {
+			counters.stream_hazards++;
+			return;
+		}
+		sp = s2;
+	}
+	memmove(d, sp, w->n);
+}
+
+/* complete runs s's queued work up to and including item seq. */
+static void complete(struct CUstream_st *s, uint64_t seq)
+{
+	while (s->head && s->head->seq <= seq) {
+		struct work *w = s->head;
+		s->head = w->next;
+		if (s->head == NULL)
+			s->tail = NULL;
+		run_work(w);
+		s->done = w->seq;
+		pending_work--;
+		free(w->staged);
+		free(w);
+	}
+}
+
+/* flush_all runs every stream's queued work, as the legacy default stream
+ * and a device-wide synchronisation wait for it. */
+static void flush_all(void)
+{
+	if (pending_work == 0)
+		return;
+	for (struct CUstream_st *x = streams; x; x = x->next)
+		complete(x, UINT64_MAX);
+}
+
+/* progress runs the work whose delay has passed. */
+static void progress(void)
+{
+	if (pending_work == 0)
+		return;
+	int64_t now = now_ns();
+	for (struct CUstream_st *x = streams; x; x = x->next)
+		while (x->head && x->head->due <= now)
+			complete(x, x->head->seq);
+}
+
+static int overlaps(uint64_t a, size_t an, uint64_t b, size_t bn)
+{
+	return an > 0 && bn > 0 && a < b + bn && b < a + an;
+}
+
+/* check_hazard counts a race when [p, p+n) of device memory has work
+ * pending on a stream other than s. */
+static void check_hazard(struct CUstream_st *s, uint64_t p, size_t n)
+{
+	if (pending_work == 0)
+		return;
+	for (struct CUstream_st *x = streams; x; x = x->next) {
+		if (x == s)
+			continue;
+		for (struct work *w = x->head; w; w = w->next)
+			if ((w->dst_dev && overlaps(w->dst, w->n, p, n)) ||
+			    (w->src_dev && overlaps(w->src, w->n, p, n))) {
+				counters.stream_hazards++;
+				return;
+			}
+	}
+}
+
+/* before_work orders work about to run on stream s: the legacy default
+ * stream waits for every stream, a created stream for its own queue. It
+ * returns the created stream, or NULL. */
+static struct CUstream_st *before_work(CUstream s)
+{
+	if (!real_stream(s)) {
+		flush_all();
+		return NULL;
+	}
+	progress();
+	return (struct CUstream_st *)s;
+}
+
+/* enqueue queues w on s when a delay is set, and otherwise runs it (after
+ * s's earlier work). The arguments were checked. */
+static CUresult enqueue(struct CUstream_st *s, struct work w)
+{
+	if (s != NULL) {
+		if (w.dst_dev)
+			check_hazard(s, w.dst, w.n);
+		if (w.src_dev)
+			check_hazard(s, w.src, w.n);
+	}
+	/* A host destination may be Go memory: it is never written later. */
+	if (s == NULL || stream_delay_ns == 0 || !w.dst_dev) {
+		if (s != NULL)
+			complete(s, UINT64_MAX);
+		run_work(&w);
+		return CUDA_SUCCESS;
+	}
+	struct work *q = malloc(sizeof *q);
+	if (q == NULL)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	*q = w;
+	if (!w.is_memset && !w.src_dev && w.n > 0) {
+		q->staged = malloc(w.n);
+		if (q->staged == NULL) {
+			free(q);
+			return CUDA_ERROR_OUT_OF_MEMORY;
+		}
+		memcpy(q->staged, (const void *)(uintptr_t)w.src, w.n);
+	}
+	int64_t due = now_ns() + stream_delay_ns;
+	if (s->tail && s->tail->due > due)
+		due = s->tail->due;
+	q->due = due;
+	q->seq = ++s->queued;
+	q->next = NULL;
+	if (s->tail)
+		s->tail->next = q;
+	else
+		s->head = q;
+	s->tail = q;
+	pending_work++;
+	counters.delayed_work++;
+	return CUDA_SUCCESS;
+}
+
+/* drop_stream_work discards s's queue (its context is being destroyed)
+ * and completes the events recorded on it. */
+static void forget_stream(struct CUstream_st *s)
+{
+	while (s->head) {
+		struct work *w = s->head;
+		s->head = w->next;
+		pending_work--;
+		free(w->staged);
+		free(w);
+	}
+	s->tail = NULL;
+	for (struct CUevent_st *e = events; e; e = e->next)
+		if (e->stream == s)
+			e->stream = NULL;
 }
 
 /* destroy_context frees everything context c still owns, counting each
@@ -369,6 +576,7 @@ static void destroy_context(struct CUctx_st *c)
 		*pp = x->next;
 		counters.streams--;
 		counters.reclaimed_at_reset++;
+		forget_stream(x);
 		free(x);
 	}
 	for (struct CUevent_st **pp = &events; *pp;) {
@@ -426,15 +634,17 @@ EXPORT CUresult cuInit(unsigned int Flags)
 	CUresult r = CUDA_SUCCESS;
 	LOCK();
 	if (!initialized) {
-		long long devs = 1, bytes = (long long)mem_per_device, after = -1;
+		long long devs = 1, bytes = (long long)mem_per_device, after = -1, delay = 0;
 		if (!env_long("MEMBRIDGE_FAKECUDA_DEVICES", 1, MAX_DEVICES, &devs) ||
 		    !env_long("MEMBRIDGE_FAKECUDA_MEM", 1, 1LL << 43, &bytes) ||
-		    !env_long("MEMBRIDGE_FAKECUDA_FAIL_ALLOC_AFTER", 0, INT64_MAX, &after)) {
+		    !env_long("MEMBRIDGE_FAKECUDA_FAIL_ALLOC_AFTER", 0, INT64_MAX, &after) ||
+		    !env_long("MEMBRIDGE_FAKECUDA_STREAM_DELAY_NS", 0, INT64_MAX / 4, &delay)) {
 			r = CUDA_ERROR_INVALID_VALUE;
 		} else {
 			ndevices = (int)devs;
 			mem_per_device = (size_t)bytes;
 			fail_after = after;
+			stream_delay_ns = delay;
 			for (int i = 0; i < ndevices; i++) {
 				ctxs[i].device = i;
 				pools[i].device = i;
@@ -658,6 +868,8 @@ EXPORT CUresult cuCtxSynchronize(void)
 	struct CUctx_st *c;
 	LOCK();
 	CUresult r = current(&c);
+	if (r == CUDA_SUCCESS)
+		flush_all();
 	UNLOCK();
 	return r;
 }
@@ -735,6 +947,7 @@ EXPORT CUresult cuMemFreeHost(void *p)
 	LOCK();
 	CUresult r = current(&c);
 	if (r == CUDA_SUCCESS) {
+		flush_all();
 		r = CUDA_ERROR_INVALID_VALUE;
 		for (struct pinned **pp = &pinned_list; *pp; pp = &(*pp)->next) {
 			struct pinned *x = *pp;
@@ -770,7 +983,8 @@ static CUresult copy(uint64_t dst, int dst_dev, uint64_t src, int src_dev, size_
 	if (r == CUDA_SUCCESS)
 		r = src_dev ? span(src, n, &sp, NULL) : host_ok(sp, n);
 	if (r == CUDA_SUCCESS && n > 0)
-		memmove(d, sp, n);
+		r = enqueue(before_work(s), (struct work){.dst = dst, .dst_dev = dst_dev, .src = src,
+		                                          .src_dev = src_dev, .n = n});
 	return r;
 }
 
@@ -825,8 +1039,9 @@ static CUresult memset8(CUdeviceptr p, unsigned char v, size_t n, CUstream s)
 		r = span((uint64_t)p, n, &host, &a);
 	if (r == CUDA_SUCCESS && a->ctx != c)
 		r = CUDA_ERROR_INVALID_CONTEXT;
-	if (r == CUDA_SUCCESS)
-		memset(host, v, n);
+	if (r == CUDA_SUCCESS && n > 0)
+		r = enqueue(before_work(s), (struct work){.dst = (uint64_t)p, .dst_dev = 1, .is_memset = 1,
+		                                          .value = v, .n = n});
 	return r;
 }
 
@@ -950,6 +1165,8 @@ EXPORT CUresult cuStreamDestroy_v2(CUstream hStream)
 				continue;
 			struct CUstream_st *s = *pp;
 			*pp = s->next;
+			complete(s, UINT64_MAX); /* its work finishes first */
+			forget_stream(s);
 			free(s);
 			counters.streams--;
 			r = CUDA_SUCCESS;
@@ -967,13 +1184,30 @@ EXPORT CUresult cuStreamSynchronize(CUstream hStream)
 	CUresult r = current(&c);
 	if (r == CUDA_SUCCESS)
 		r = stream_ok(hStream, c);
+	if (r == CUDA_SUCCESS) {
+		if (real_stream(hStream))
+			complete(hStream, UINT64_MAX);
+		else
+			flush_all();
+	}
 	UNLOCK();
 	return r;
 }
 
 EXPORT CUresult cuStreamQuery(CUstream hStream)
 {
-	return cuStreamSynchronize(hStream); /* all work is already done */
+	struct CUctx_st *c;
+	LOCK();
+	CUresult r = current(&c);
+	if (r == CUDA_SUCCESS)
+		r = stream_ok(hStream, c);
+	if (r == CUDA_SUCCESS) {
+		progress();
+		if (real_stream(hStream) ? hStream->head != NULL : pending_work > 0)
+			r = CUDA_ERROR_NOT_READY;
+	}
+	UNLOCK();
+	return r;
 }
 
 EXPORT CUresult cuStreamWaitEvent(CUstream hStream, CUevent hEvent, unsigned int Flags)
@@ -983,10 +1217,15 @@ EXPORT CUresult cuStreamWaitEvent(CUstream hStream, CUevent hEvent, unsigned int
 	CUresult r = current(&c);
 	if (r == CUDA_SUCCESS)
 		r = stream_ok(hStream, c);
-	if (r == CUDA_SUCCESS && find_event(hEvent) == NULL)
+	struct CUevent_st *e = r == CUDA_SUCCESS ? find_event(hEvent) : NULL;
+	if (r == CUDA_SUCCESS && e == NULL)
 		r = CUDA_ERROR_INVALID_HANDLE;
 	if (r == CUDA_SUCCESS && Flags != 0)
 		r = CUDA_ERROR_INVALID_VALUE;
+	/* The stream's later work waits for the event: here, by running what
+	 * the event waits for now. */
+	if (r == CUDA_SUCCESS && e->stream != NULL)
+		complete(e->stream, e->seq);
 	UNLOCK();
 	return r;
 }
@@ -1004,7 +1243,7 @@ EXPORT CUresult cuEventCreate(CUevent *phEvent, unsigned int Flags)
 		if (e == NULL) {
 			r = CUDA_ERROR_OUT_OF_MEMORY;
 		} else {
-			*e = (struct CUevent_st){.next = events, .ctx = c};
+			*e = (struct CUevent_st){.next = events, .ctx = c, .stream = NULL};
 			events = e;
 			counters.events++;
 			*phEvent = e;
@@ -1026,28 +1265,50 @@ EXPORT CUresult cuEventRecord(CUevent hEvent, CUstream hStream)
 		r = stream_ok(hStream, c);
 	if (r == CUDA_SUCCESS && e->ctx != c)
 		r = CUDA_ERROR_INVALID_CONTEXT;
+	if (r == CUDA_SUCCESS) {
+		if (real_stream(hStream)) {
+			e->stream = hStream;
+			e->seq = hStream->queued;
+		} else {
+			flush_all();
+			e->stream = NULL;
+		}
+	}
 	UNLOCK();
 	return r;
 }
 
-static CUresult event_done(CUevent hEvent)
+/* event_done completes what event e waits for when wait is set, and
+ * reports whether it has completed. */
+static CUresult event_done(CUevent hEvent, int wait)
 {
 	LOCK();
 	CUresult r = check_init();
-	if (r == CUDA_SUCCESS && find_event(hEvent) == NULL)
+	struct CUevent_st *e = r == CUDA_SUCCESS ? find_event(hEvent) : NULL;
+	if (r == CUDA_SUCCESS && e == NULL)
 		r = CUDA_ERROR_INVALID_HANDLE;
+	if (r == CUDA_SUCCESS && e->stream != NULL) {
+		if (wait)
+			complete(e->stream, e->seq);
+		else
+			progress();
+		if (e->stream->done >= e->seq)
+			e->stream = NULL;
+		else
+			r = CUDA_ERROR_NOT_READY;
+	}
 	UNLOCK();
 	return r;
 }
 
 EXPORT CUresult cuEventSynchronize(CUevent hEvent)
 {
-	return event_done(hEvent);
+	return event_done(hEvent, 1);
 }
 
 EXPORT CUresult cuEventQuery(CUevent hEvent)
 {
-	return event_done(hEvent);
+	return event_done(hEvent, 0);
 }
 
 EXPORT CUresult cuEventDestroy_v2(CUevent hEvent)
@@ -1244,6 +1505,9 @@ EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned int
 		r = CUDA_ERROR_NOT_FOUND; /* no C reference registered for it */
 	if (r == CUDA_SUCCESS && k->nparams > 0 && kernelParams == NULL)
 		r = CUDA_ERROR_INVALID_VALUE;
+	struct CUstream_st *ks = NULL;
+	if (r == CUDA_SUCCESS && (ks = before_work(hStream)) != NULL)
+		complete(ks, UINT64_MAX); /* a kernel runs after its stream's work */
 	void *args[MBFAKE_MAX_PARAMS];
 	void *hostptr[MBFAKE_MAX_PARAMS];
 	for (int i = 0; r == CUDA_SUCCESS && k && i < k->nparams; i++) {
@@ -1262,6 +1526,8 @@ EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned int
 				r = CUDA_ERROR_ILLEGAL_ADDRESS; /* the GPU would fault */
 			else if (a->ctx != c)
 				r = CUDA_ERROR_INVALID_CONTEXT;
+			else if (ks != NULL)
+				check_hazard(ks, a->addr, a->size);
 		}
 		hostptr[i] = host;
 		args[i] = &hostptr[i];
@@ -1356,6 +1622,13 @@ API_EXPORT int mbfake_register_kernel(const char *name, int nparams, const unsig
 	}
 	UNLOCK();
 	return rc;
+}
+
+API_EXPORT void mbfake_delay_stream_work(int64_t ns)
+{
+	LOCK();
+	stream_delay_ns = ns < 0 ? 0 : ns;
+	UNLOCK();
 }
 
 API_EXPORT void mbfake_fail_alloc_after(int64_t n)

@@ -28,6 +28,10 @@ struct mbfake_counters {
 	                            * each one is a leak by the program */
 	int64_t total_device_allocs; /* device allocations ever made */
 	int64_t launches;          /* kernel launches run */
+	int64_t delayed_work;      /* copies and memsets queued under a delay */
+	int64_t stream_hazards;    /* work that touched device memory while
+	                            * work on another stream still pending
+	                            * used it (or found it freed): races */
 };
 
 /* Name of the function that fills a struct mbfake_counters:
@@ -67,6 +71,17 @@ typedef int (*mbfake_register_kernel_fn)(const char *name, int nparams,
  * MEMBRIDGE_FAKECUDA_FAIL_ALLOC_AFTER sets the same at cuInit. */
 #define MBFAKE_FAIL_ALLOC_AFTER "mbfake_fail_alloc_after"
 typedef void (*mbfake_fail_alloc_after_fn)(int64_t n);
+
+/* Name of the stream delay switch:
+ * void mbfake_delay_stream_work(int64_t ns)
+ * from now on, copies and memsets into device memory queued on a created
+ * stream run only ns nanoseconds after they were queued (in order, when a
+ * later driver call finds them due) or when something waits for them;
+ * events recorded after them are not ready until then. 0 (or less) turns
+ * the delay off; work already queued keeps its time. The environment
+ * variable MEMBRIDGE_FAKECUDA_STREAM_DELAY_NS sets the same at cuInit. */
+#define MBFAKE_DELAY_STREAM_WORK "mbfake_delay_stream_work"
+typedef void (*mbfake_delay_stream_work_fn)(int64_t ns);
 
 /* Device pointers live in [MBFAKE_DEVPTR_BASE, MBFAKE_DEVPTR_BASE +
  * devices * MBFAKE_DEVPTR_SPAN): non-canonical x86-64 addresses, so a host

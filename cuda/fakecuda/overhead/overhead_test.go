@@ -113,11 +113,73 @@ func BenchmarkAllocFree(b *testing.B) {
 	benchround.Run(b, cases)
 }
 
+// BenchmarkAllocFreeOnStream is a device alloc+free pair of one size on one
+// stream, as a service's steady state makes them: membridge's (served by
+// the context's cache of freed memory after the first pair: no driver
+// call), on the default stream (Context.Alloc) and on a stream of its own
+// (Stream.Alloc, the device's pool behind a miss), against the bare
+// cuMemAlloc+cuMemFree pair through gorgonia on a locked thread.
+func BenchmarkAllocFreeOnStream(b *testing.B) {
+	for _, size := range []struct {
+		name string
+		n    int
+	}{{"256B", 256}, {"1MiB", 1 << 20}} {
+		b.Run("size="+size.name, func(b *testing.B) {
+			n := size.n
+			s, err := ctx.NewStream()
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			var cases []benchround.Case
+			cases = append(cases, benchround.Case{Name: "impl=gorgonia", Run: func(b *testing.B) {
+				onLockedContext(b, func() {
+					for b.Loop() {
+						p, err := cu.MemAlloc(int64(n))
+						if err != nil {
+							b.Fatal(err)
+						}
+						if err := cu.MemFree(p); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}})
+			cases = append(cases, benchround.Case{Name: "impl=membridge", Run: func(b *testing.B) {
+				for b.Loop() {
+					buf, err := ctx.Alloc("bench/allocfree", n)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if err := buf.Free(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}})
+			cases = append(cases, benchround.Case{Name: "impl=membridge-stream", Run: func(b *testing.B) {
+				for b.Loop() {
+					buf, err := s.Alloc("bench/allocfree", n)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if err := buf.Free(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}})
+			benchround.Run(b, cases)
+			if _, err := ctx.EmptyCache(); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}
+
 // ledgerHandle stands for a device handle (a DeviceBuffer is a pointer
 // and a state word) in the ledger-only row.
 type ledgerHandle struct {
-	_     uintptr
-	state uint32
+	_ uintptr
+	_ uint32 // the state word
 }
 
 func BenchmarkLaunch(b *testing.B) {
