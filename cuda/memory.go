@@ -34,7 +34,7 @@ const (
 type allocation struct {
 	ctx *Context
 	// rec is the allocation's record. The handle's Free gives it back to
-	// the ledger for reuse (tracker.Record.Recycle) unless it keeps a stack
+	// the ledger for reuse (tracker.Record.Retire) unless it keeps a stack
 	// (traced): after Free only key, n and a traced rec may be read.
 	rec  *tracker.Record
 	key  tracker.Key    // kind, device and tag, valid after rec is reused
@@ -82,16 +82,6 @@ func (a *allocation) describe() string {
 		s += sites(a.rec)
 	}
 	return s
-}
-
-// release ends the handle's ownership after its Free: the record goes
-// back to the ledger for reuse unless it keeps a stack. Only a handle's
-// Free calls it, after the memory is freed, so nobody reads rec again
-// (Close and the safety net see only allocations not yet freed).
-func (a *allocation) release() {
-	if !a.traced {
-		a.rec.Recycle()
-	}
 }
 
 // streamUse is the last recorded use of an allocation on a stream other
@@ -483,7 +473,9 @@ func (b *DeviceBuffer) Free() error {
 
 // freeByHandle is the Free of a's handle, after it changed its own state.
 func (a *allocation) freeByHandle(op string) error {
-	if !a.rec.Release() {
+	// Retire gives the record back to the ledger for reuse unless it keeps
+	// a stack: after it only a.key, a.n and a traced a.rec are read.
+	if !a.rec.Retire() {
 		return fmt.Errorf("cuda: %s %d bytes (tag %q): the context was closed: %w", op, a.n, a.key.Tag(), ErrClosed)
 	}
 	if err := a.ctx.enter(op); err != nil {
@@ -491,7 +483,6 @@ func (a *allocation) freeByHandle(op string) error {
 	}
 	err := a.free()
 	a.ctx.exit()
-	a.release()
 	return err
 }
 
