@@ -93,10 +93,9 @@ func BenchmarkAllocFree(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if !r.Release() {
+			if !r.Retire() {
 				b.Fatal("release of a live record failed")
 			}
-			r.Recycle()
 		}
 	}})
 	cases = append(cases, benchround.Case{Name: "impl=membridge", Run: func(b *testing.B) {
