@@ -21,10 +21,7 @@ func BenchmarkGPUAllocFree(b *testing.B) {
 	if fakecuda.Active() {
 		b.Skip("the stand-in driver is not a GPU: see make cuda-bench")
 	}
-	for _, size := range []struct {
-		name string
-		n    int
-	}{{"256B", 256}, {"1MiB", 1 << 20}} {
+	for _, size := range pairSizes {
 		b.Run("size="+size.name, func(b *testing.B) {
 			n := size.n
 			s, err := shared.NewStream()
@@ -32,7 +29,7 @@ func BenchmarkGPUAllocFree(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer s.Close()
-			cases := []benchround.Case{
+			cases := append([]benchround.Case{
 				{Name: "impl=cuMemAlloc", Run: func(b *testing.B) {
 					for b.Loop() {
 						p, err := drvAlloc(shared.h, n, false)
@@ -44,32 +41,7 @@ func BenchmarkGPUAllocFree(b *testing.B) {
 						}
 					}
 				}},
-				{Name: "impl=membridge", Run: func(b *testing.B) {
-					for b.Loop() {
-						d, err := shared.Alloc("bench/gpu-alloc", n)
-						if err != nil {
-							b.Fatal(err)
-						}
-						if err := d.Free(); err != nil {
-							b.Fatal(err)
-						}
-					}
-				}},
-				{Name: "impl=membridge-stream", Run: func(b *testing.B) {
-					for b.Loop() {
-						d, err := s.Alloc("bench/gpu-alloc", n)
-						if err != nil {
-							b.Fatal(err)
-						}
-						if err := d.Free(); err != nil {
-							b.Fatal(err)
-						}
-					}
-					if err := s.Synchronize(); err != nil {
-						b.Fatal(err)
-					}
-				}},
-			}
+			}, membridgePairs("bench/gpu-alloc", s, n)...)
 			if shared.pool != 0 {
 				cases = append(cases, benchround.Case{Name: "impl=cuMemAllocAsync", Run: func(b *testing.B) {
 					for b.Loop() {

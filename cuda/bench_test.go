@@ -47,10 +47,7 @@ func BenchmarkAllocFree(b *testing.B) {
 // cuMemAlloc+cuMemFree on the cuda one), in interleaved rounds
 // (-rounds N; benchstat -col /impl).
 func BenchmarkAllocFreeVersusBare(b *testing.B) {
-	for _, size := range []struct {
-		name string
-		n    int
-	}{{"256B", 256}, {"1MiB", 1 << 20}} {
+	for _, size := range pairSizes {
 		b.Run("size="+size.name, func(b *testing.B) {
 			n := size.n
 			s, err := shared.NewStream()
@@ -58,7 +55,7 @@ func BenchmarkAllocFreeVersusBare(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer s.Close()
-			cases := []benchround.Case{
+			cases := append([]benchround.Case{
 				{Name: "impl=bare", Run: func(b *testing.B) {
 					for b.Loop() {
 						p, err := bareAlloc(shared.h, n)
@@ -70,29 +67,7 @@ func BenchmarkAllocFreeVersusBare(b *testing.B) {
 						}
 					}
 				}},
-				{Name: "impl=membridge", Run: func(b *testing.B) {
-					for b.Loop() {
-						d, err := shared.Alloc("bench/alloc", n)
-						if err != nil {
-							b.Fatal(err)
-						}
-						if err := d.Free(); err != nil {
-							b.Fatal(err)
-						}
-					}
-				}},
-				{Name: "impl=membridge-stream", Run: func(b *testing.B) {
-					for b.Loop() {
-						d, err := s.Alloc("bench/alloc", n)
-						if err != nil {
-							b.Fatal(err)
-						}
-						if err := d.Free(); err != nil {
-							b.Fatal(err)
-						}
-					}
-				}},
-			}
+			}, membridgePairs("bench/alloc", s, n)...)
 			benchround.Run(b, cases)
 			if _, err := shared.EmptyCache(); err != nil {
 				b.Fatal(err)
@@ -239,4 +214,38 @@ func BenchmarkCopy256MiBPaired(b *testing.B) {
 	bare := [2]time.Duration{took[1], took[3]}
 	b.ReportMetric(float64(bare[0])/float64(api[0]), "HtoD/bare")
 	b.ReportMetric(float64(bare[1])/float64(api[1]), "DtoH/bare")
+}
+
+// pairSizes are the sizes of the alloc+free pairs compared with the bare
+// pairs beneath, here and on a real GPU (BenchmarkGPUAllocFree).
+var pairSizes = []struct {
+	name string
+	n    int
+}{{"256B", 256}, {"1MiB", 1 << 20}}
+
+// membridgePairs are membridge's alloc+free pairs of n bytes under tag: on
+// the shared context's default stream (impl=membridge) and on s
+// (impl=membridge-stream), both served by the context's cache after the
+// first.
+func membridgePairs(tag string, s *Stream, n int) []benchround.Case {
+	pair := func(alloc func() (*DeviceBuffer, error)) func(b *testing.B) {
+		return func(b *testing.B) {
+			for b.Loop() {
+				d, err := alloc()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := d.Free(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := s.Synchronize(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	return []benchround.Case{
+		{Name: "impl=membridge", Run: pair(func() (*DeviceBuffer, error) { return shared.Alloc(tag, n) })},
+		{Name: "impl=membridge-stream", Run: pair(func() (*DeviceBuffer, error) { return s.Alloc(tag, n) })},
+	}
 }
