@@ -98,9 +98,15 @@ func BenchmarkAllocFree(b *testing.B) {
 			}
 		}
 	}})
-	cases = append(cases, benchround.Case{Name: "impl=membridge", Run: func(b *testing.B) {
+	cases = append(cases, benchround.Case{Name: "impl=membridge", Run: pairOf(func() (*cuda.DeviceBuffer, error) { return ctx.Alloc("bench/allocfree", n) })})
+	benchround.Run(b, cases)
+}
+
+// pairOf times an allocation by alloc and its Free.
+func pairOf(alloc func() (*cuda.DeviceBuffer, error)) func(b *testing.B) {
+	return func(b *testing.B) {
 		for b.Loop() {
-			buf, err := ctx.Alloc("bench/allocfree", n)
+			buf, err := alloc()
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -108,8 +114,7 @@ func BenchmarkAllocFree(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-	}})
-	benchround.Run(b, cases)
+	}
 }
 
 // BenchmarkAllocFreeOnStream is a device alloc+free pair of one size on one
@@ -144,28 +149,9 @@ func BenchmarkAllocFreeOnStream(b *testing.B) {
 					}
 				})
 			}})
-			cases = append(cases, benchround.Case{Name: "impl=membridge", Run: func(b *testing.B) {
-				for b.Loop() {
-					buf, err := ctx.Alloc("bench/allocfree", n)
-					if err != nil {
-						b.Fatal(err)
-					}
-					if err := buf.Free(); err != nil {
-						b.Fatal(err)
-					}
-				}
-			}})
-			cases = append(cases, benchround.Case{Name: "impl=membridge-stream", Run: func(b *testing.B) {
-				for b.Loop() {
-					buf, err := s.Alloc("bench/allocfree", n)
-					if err != nil {
-						b.Fatal(err)
-					}
-					if err := buf.Free(); err != nil {
-						b.Fatal(err)
-					}
-				}
-			}})
+			cases = append(cases,
+				benchround.Case{Name: "impl=membridge", Run: pairOf(func() (*cuda.DeviceBuffer, error) { return ctx.Alloc("bench/allocfree", n) })},
+				benchround.Case{Name: "impl=membridge-stream", Run: pairOf(func() (*cuda.DeviceBuffer, error) { return s.Alloc("bench/allocfree", n) })})
 			benchround.Run(b, cases)
 			if _, err := ctx.EmptyCache(); err != nil {
 				b.Fatal(err)
