@@ -182,7 +182,13 @@ func reserve(k Kind, device int, tag string, n int64, obj unsafe.Pointer) (*Reco
 	// nothing else reads a recycled record's plain fields (see Recycle).
 	r := sl.takeRecord()
 	r.state.Store(stateReserved)
-	r.bytes, r.addr, r.entry, r.dbg = n, 0, e, nil
+	r.bytes, r.addr = n, 0
+	// A reused record never kept a stack (see Recycle), so dbg is nil
+	// already; and it is often of the same entry: a pointer written only
+	// when it changes costs no write barrier while the collector marks.
+	if r.entry != e {
+		r.entry = e
+	}
 	sample := sl.sampled(n, rate)
 	var w *nurseryEntry
 	if obj != nil {
