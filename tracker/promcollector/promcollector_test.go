@@ -26,17 +26,20 @@ import (
 
 func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 
-// onlyTags passes on the metrics of c that have no tag label or one of
-// tags: the ledger's counters run since the start of the process, and
-// -count>1 runs a test again in it, so each run compares its own tags.
-type onlyTags struct {
-	c    prometheus.Collector
-	tags map[string]bool
+// onlyLabel passes on the metrics of c that have no label name, or one of
+// values: the ledger's counters run since the start of the process, and
+// -count>1 runs a test again in it, so each run compares its own tags;
+// allocators linked into the test (package native's) may cache memory of
+// kinds of their own.
+type onlyLabel struct {
+	c      prometheus.Collector
+	name   string
+	values map[string]bool
 }
 
-func (o onlyTags) Describe(ch chan<- *prometheus.Desc) { o.c.Describe(ch) }
+func (o onlyLabel) Describe(ch chan<- *prometheus.Desc) { o.c.Describe(ch) }
 
-func (o onlyTags) Collect(ch chan<- prometheus.Metric) {
+func (o onlyLabel) Collect(ch chan<- prometheus.Metric) {
 	all := make(chan prometheus.Metric)
 	go func() {
 		o.c.Collect(all)
@@ -46,7 +49,7 @@ func (o onlyTags) Collect(ch chan<- prometheus.Metric) {
 		var d dto.Metric
 		keep := m.Write(&d) == nil
 		for _, l := range d.GetLabel() {
-			if l.GetName() == "tag" && !o.tags[l.GetValue()] {
+			if l.GetName() == o.name && !o.values[l.GetValue()] {
 				keep = false
 			}
 		}
@@ -92,7 +95,7 @@ func TestCollectorExportsTheLedger(t *testing.T) {
 	defer a.Release()
 	defer w.Release()
 
-	c := onlyTags{promcollector.New(), map[string]bool{frames: true, weights: true}}
+	c := onlyLabel{promcollector.New(), "tag", map[string]bool{frames: true, weights: true}}
 	want := strings.NewReplacer("frames", frames, "weights", weights).Replace(`
 # HELP membridge_live_bytes Bytes of native or device memory live now (reserved or allocated, not yet freed).
 # TYPE membridge_live_bytes gauge
@@ -258,36 +261,6 @@ func TestScrapeHasAtMostCapPlusOneTagValues(t *testing.T) {
 // name, without linking cuda (and, under the cuda tag, a driver).
 var kindDeviceEmulated = ledgertest.MustKind("device-emulated")
 
-// onlyKinds passes on the metrics of c whose kind label is one of kinds:
-// allocators linked into the test (package native's) may cache memory of
-// their own kinds.
-type onlyKinds struct {
-	c     prometheus.Collector
-	kinds map[string]bool
-}
-
-func (o onlyKinds) Describe(ch chan<- *prometheus.Desc) { o.c.Describe(ch) }
-
-func (o onlyKinds) Collect(ch chan<- prometheus.Metric) {
-	all := make(chan prometheus.Metric)
-	go func() {
-		o.c.Collect(all)
-		close(all)
-	}()
-	for m := range all {
-		var d dto.Metric
-		keep := m.Write(&d) == nil
-		for _, l := range d.GetLabel() {
-			if l.GetName() == "kind" && !o.kinds[l.GetValue()] {
-				keep = false
-			}
-		}
-		if keep {
-			ch <- m
-		}
-	}
-}
-
 // allocatorCache reports fixed rows, as package native's magazines and
 // package cuda's device cache report theirs.
 type allocatorCache []tracker.Cached
@@ -310,7 +283,7 @@ func TestCollectorExportsCachedBytesPerKindAndDevice(t *testing.T) {
 		{Kind: kindCachedDevice, Device: 0, Bytes: 0, Blocks: 0}, // nothing: no series
 	})()
 
-	c := onlyKinds{promcollector.New(), map[string]bool{kindCached.String(): true, kindCachedDevice.String(): true}}
+	c := onlyLabel{promcollector.New(), "kind", map[string]bool{kindCached.String(): true, kindCachedDevice.String(): true}}
 	want := `
 # HELP membridge_cached_bytes Bytes the allocators keep for reuse (freed by the program, not given back; tracker.CachedStats): not live, not counted by limits, never a leak.
 # TYPE membridge_cached_bytes gauge
