@@ -3,9 +3,9 @@ package native
 import (
 	"sync"
 	"unsafe"
-	_ "unsafe" // for go:linkname
 
 	"github.com/membridge/membridge/internal/gctick"
+	"github.com/membridge/membridge/internal/proc"
 	"github.com/membridge/membridge/tracker"
 )
 
@@ -109,18 +109,10 @@ func sizeClass(n int) int {
 	return int(classBy128[(n+127)>>7])
 }
 
-//go:linkname procPin runtime.procPin
-func procPin() int
-
-//go:linkname procUnpin runtime.procUnpin
-func procUnpin()
-
 // mySlot returns the magazine of the P the caller runs on now (it may
 // move; the magazine's lock keeps that correct).
 func mySlot() *magazine {
-	pid := procPin()
-	procUnpin()
-	return &mags[pid&(magSlots-1)]
+	return &mags[proc.Current()&(magSlots-1)]
 }
 
 // magAlloc returns a block for n bytes (0 < n <= magMaxSize) from the

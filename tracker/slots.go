@@ -2,7 +2,8 @@ package tracker
 
 import (
 	"sync"
-	_ "unsafe" // go:linkname
+
+	"github.com/membridge/membridge/internal/proc"
 )
 
 // The ledger's hot path touches per-P state only. Each P (processor, in
@@ -54,19 +55,11 @@ func init() {
 	}
 }
 
-//go:linkname procPin runtime.procPin
-func procPin() int
-
-//go:linkname procUnpin runtime.procUnpin
-func procUnpin()
-
 // mySlot returns the slot of the P the caller runs on now. The goroutine
 // may move to another P before it locks the slot: the lock keeps that
 // correct, it only costs the other P a wait.
 func mySlot() *liveSlot {
-	pid := procPin()
-	procUnpin()
-	return &live.shards[pid&(liveSlots-1)]
+	return &live.shards[proc.Current()&(liveSlots-1)]
 }
 
 // shard returns the slot r was entered on: an id's low bits name it.
