@@ -17,9 +17,9 @@ import (
 //
 // Blocks come in 40 size classes from 16 bytes to magMaxSize, four per
 // doubling above 128 bytes, so a block wastes at most 15 bytes or a fifth
-// of itself (malloc rounds too). A magazine keeps at most magClassBytes of a class,
-// and at least 2 and at most magMaxBlocks blocks, so a P caches at most
-// about 700 KiB. Above magMaxSize a buffer's block is malloc'd and freed
+// of itself (malloc rounds too). A magazine keeps magClassBytes of a
+// class, but at least 2 and at most magMaxBlocks blocks, so a P caches at
+// most 650 KiB. Above magMaxSize a buffer's block is malloc'd and freed
 // with a cgo call each: touching 32 KiB once costs many times that call.
 //
 // What the magazines hold is the ledger's cached state for KindCHeap
