@@ -9,13 +9,18 @@
 // request and a function that makes the allocation: the ledger reserves the
 // bytes against the limits, calls the function (relieving memory pressure
 // and retrying once when it runs out), then commits the record and watches
-// the owner's handle. Owners end it with [Record.Release], and hand out
+// the owner's handle. Owners end it with [Record.Release] (or [Record.Retire],
+// which also gives the record back for reuse), and hand out
 // [Snapshot] values, not records. In between, the ledger keeps:
 //
 //   - counters per kind and per (kind, device, tag): live bytes and count,
 //     peak bytes, totals allocated and freed, and limits ([SetLimit],
-//     [SetTagLimit]). The hot path is atomics and one uncontended
-//     per-shard mutex; there is no global lock.
+//     [SetTagLimit]). The hot path works on the caller's per-P slot,
+//     under one lock no other P takes but a reader; a kind or tag has a
+//     shared total only once a limit is set on it. There is no global
+//     lock.
+//   - what allocator caches hold for reuse ([RegisterAllocatorCache]):
+//     cached bytes, neither live nor leaked, trimmed first under pressure.
 //   - the allocation stack, when the stack rate asks for it.
 //   - a safety net: [Watch] attaches a runtime cleanup to the owner's handle,
 //     so a handle the program drops without freeing is found, reported with

@@ -160,7 +160,7 @@ var reliefs struct {
 // before it. fn is told what is short and must free only memory that
 // s.Counts: a cache evicts the entries whose kind or tag is the limited
 // one, so a budget running out never flushes an unrelated cache; memory
-// held by no one in particular (batched frees, kept pages) helps only when
+// held by no one in particular (kept pages) helps only when
 // the allocator itself is out of memory (s.Cause == ShortOfMemory), since
 // freeing memory that does not count against a limit would not help. It is
 // asked to free at least s.Bytes if it can (<= 0: as much as counts) and
