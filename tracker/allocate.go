@@ -178,12 +178,12 @@ func reserve(k Kind, device int, tag string, n int64, obj unsafe.Pointer) (*Reco
 			return nil, err
 		}
 	}
-	// Fresh, or recycled (Recycle): no field but watchSeq carries over, and
-	// nothing else reads a recycled record's plain fields (see Recycle).
+	// Fresh, or recycled (Retire): no field but watchSeq carries over, and
+	// nothing else reads a recycled record's plain fields (see Retire).
 	r := sl.takeRecord()
 	r.state.Store(stateReserved)
 	r.bytes, r.addr = n, 0
-	// A reused record never kept a stack (see Recycle), so dbg is nil
+	// A reused record never kept a stack (see Retire), so dbg is nil
 	// already; and it is often of the same entry: a pointer written only
 	// when it changes costs no write barrier while the collector marks.
 	if r.entry != e {
@@ -192,7 +192,7 @@ func reserve(k Kind, device int, tag string, n int64, obj unsafe.Pointer) (*Reco
 	sample := sl.sampled(n, rate)
 	var w *nurseryEntry
 	if obj != nil {
-		// A fresh record was never watched, and Recycle moved a reused
+		// A fresh record was never watched, and Retire moved a reused
 		// one's count past every old entry and cleanup: the count is new.
 		w = &nurseryEntry{obj, r, r.watchSeq.Load()}
 	}

@@ -37,8 +37,7 @@ func TestAllocateClosureDoesNotAllocate(t *testing.T) {
 			if err != nil {
 				panic(err)
 			}
-			r.Release()
-			r.Recycle()
+			r.Retire()
 		})
 	}
 	without, with := pair(false), pair(true)

@@ -19,8 +19,7 @@ func BenchmarkReserveCommitRelease(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		r.Release()
-		r.Recycle()
+		r.Retire()
 	}
 }
 
@@ -38,8 +37,7 @@ func BenchmarkReserveCommitReleaseParallel(b *testing.B) {
 				b.Error(err)
 				return
 			}
-			r.Release()
-			r.Recycle()
+			r.Retire()
 		}
 	})
 }
@@ -56,7 +54,6 @@ func BenchmarkReserveTagPerRequest(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		r.Release()
-		r.Recycle()
+		r.Retire()
 	}
 }

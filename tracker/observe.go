@@ -12,7 +12,7 @@ import (
 // on the runtime's cleanup goroutine), after the ledger has counted it;
 // they must be quick, must not allocate or free through membridge, and
 // must not keep a record past the call unless it has a stack (see
-// Record.Recycle).
+// Record.Retire).
 type Observer interface {
 	// Allocated: r became live (Commit).
 	Allocated(r *Record)

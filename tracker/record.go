@@ -36,7 +36,7 @@ const (
 // A Record is one allocation in the ledger. Its identity, size, tag and
 // stack never change while it is live; its state does, atomically. Once
 // freed, a record without a stack may be reused for a later allocation
-// (Recycle). It is kept small (one 96-byte size class) because one is
+// (Retire). It is kept small (one 96-byte size class) because one is
 // needed per allocation:
 // kind, device and tag live in the shared counters entry, and what only
 // debugging needs lives behind dbg.
@@ -196,29 +196,14 @@ func (r *Record) Release() bool {
 	return true
 }
 
-// Recycle gives a record its owner released back to the ledger, to be
-// reused by a later allocation: the one Go allocation of a record is then
-// saved. The owner, and everyone it gave r to, must not use r afterwards:
-// keep what is needed of it (Key) before. Recycle does nothing for a record
-// that is not freed, or that keeps a stack or the test mode's goroutines
-// (those stay readable as long as anyone holds them, for use-after-free
-// messages), or that a Watch of it may still arm.
-func (r *Record) Recycle() {
-	if r.state.Load() != stateFreed || r.dbg != nil || r.net.Load() != nil {
-		return
-	}
-	r.reclaim = nil
-	// A nursery entry or a cleanup of the old handle may still name r: with
-	// the count moved on, neither matches r again, whoever reuses it.
-	r.watchSeq.Add(1)
-	live.recycle(r)
-}
-
-// Retire is Release and Recycle in one step, for an owner that reads
-// nothing of the record once it is released (it keeps Key, if anything,
-// before): one pass through the ledger's per-P state instead of two. It
-// returns what Release returns; a record that keeps a stack is released
-// and left readable, as Recycle leaves it.
+// Retire is Release that also gives the record back to the ledger, to be
+// reused by a later allocation on its slot: the one Go allocation of a
+// record is then saved. It is for an owner that reads nothing of the
+// record once it is released: the owner, and everyone it gave r to, must
+// not use r afterwards (keep Key before). It returns what Release returns.
+// A record that keeps a stack or the test mode's goroutines is released
+// and left readable, for use-after-free messages; one whose safety net a
+// Watch may still arm is released and not reused.
 func (r *Record) Retire() bool {
 	if r.dbg != nil {
 		return r.Release()
@@ -231,8 +216,9 @@ func (r *Record) Retire() bool {
 	if observing.Load() != 0 {
 		r.observe(evFree)
 	}
-	// As in Recycle: a net armed meanwhile may still name r, so r is not
-	// reused; otherwise the count moves past every old watch.
+	// A net armed meanwhile may still name r, so r is not reused;
+	// otherwise the count moves past every old watch, so no nursery entry
+	// or cleanup of the old handle matches r again, whoever reuses it.
 	reuse := r.net.Load() == nil
 	if reuse {
 		r.reclaim = nil
@@ -309,7 +295,7 @@ func LiveRecords(fn func(*Record) bool) {
 
 // A Snapshot is what a record says, as a value: it stays valid however
 // the record ends, where a *Record given back to the ledger may be reused
-// for a later allocation (see Recycle). Owners hand out snapshots of their
+// for a later allocation (see Retire). Owners hand out snapshots of their
 // handles' records (native.Buffer.Snapshot, cuda.DeviceBuffer.Snapshot).
 type Snapshot struct {
 	ID        uint64 // unique among the records of the process

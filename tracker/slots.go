@@ -33,7 +33,7 @@ type liveSlot struct {
 	n       int
 	nursery []nurseryEntry
 
-	free     [slotRecords]*Record // records given back by Recycle
+	free     [slotRecords]*Record // records given back by Retire
 	nfree    int
 	id, idHi uint64 // the slot's last sequence number and the end of its block
 	// countdown is the stack sampler's: bytes left before the next sample
@@ -175,18 +175,6 @@ func (e *keyEntry) leave(i uint8, n int64, how leaving) {
 		e.allocBytes.Add(-n)
 		e.allocCount.Add(-1)
 	}
-}
-
-// recycle keeps a record already out of the live set for reuse in its
-// slot, or leaves it to the garbage collector when the slot holds enough.
-func (s *liveSet) recycle(r *Record) {
-	sl := s.shard(r)
-	sl.Lock()
-	if sl.nfree < slotRecords {
-		sl.free[sl.nfree] = r
-		sl.nfree++
-	}
-	sl.Unlock()
 }
 
 // leaving says how a record leaves the ledger, for its entry's counters.

@@ -193,7 +193,7 @@ func VerifyNone(t TestingT, opts ...Option) {
 // WithoutAttribution makes VerifyTestMain leave goroutine attribution off,
 // so that records are made as in production: without a stack or a
 // goroutine when the stack rate says so, and reused after a free (see
-// Record.Recycle). It is for tests of those production paths. VerifyNone
+// Record.Retire). It is for tests of those production paths. VerifyNone
 // then cannot tell tests apart and blames every live allocation on the
 // test that calls it (a leak fails only the first test that reports it):
 // such tests must not run in parallel.
