@@ -207,12 +207,7 @@ func slotShares(t *totals, match func(*keyEntry) bool) int64 {
 		}
 		sl := &live.shards[i]
 		sl.Lock()
-		keyCounters.Range(func(_, v any) bool {
-			if e := v.(*keyEntry); match(e) {
-				n = addSat(n, e.slots[i].inBytes-e.slots[i].outBytes)
-			}
-			return true
-		})
+		n = addSat(n, slotLive(i, match))
 		sl.Unlock()
 	}
 	return max(n, 0)

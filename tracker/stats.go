@@ -82,6 +82,19 @@ type totals struct {
 	_       [128 - 4*8]byte
 }
 
+// slotLive returns the live bytes slot i counts of the entries match
+// says are a total's. The caller holds the slot's lock.
+func slotLive(i int, match func(*keyEntry) bool) int64 {
+	var n int64
+	keyCounters.Range(func(_, v any) bool {
+		if e := v.(*keyEntry); match(e) {
+			n = addSat(n, e.slots[i].inBytes-e.slots[i].outBytes)
+		}
+		return true
+	})
+	return n
+}
+
 // hugeBytes is the size from which a reservation is counted in its kind's
 // and tag's shared totals whatever the slots do, and in its entry's own
 // counters instead of a slot's share: against a total that might pass
@@ -108,15 +121,7 @@ func (t *totals) drainSlots(match func(*keyEntry) bool) {
 		sl := &live.shards[i]
 		sl.Lock()
 		if t.drained.Load()&(1<<i) == 0 {
-			var n int64
-			keyCounters.Range(func(_, v any) bool {
-				if e := v.(*keyEntry); match(e) {
-					c := &e.slots[i]
-					n += c.inBytes - c.outBytes
-				}
-				return true
-			})
-			t.liveBytes.Add(n)
+			t.liveBytes.Add(slotLive(i, match))
 			t.drained.Or(1 << i)
 		}
 		sl.Unlock()
